@@ -1,0 +1,179 @@
+"""Settings: one validated model read from editor options, `workspace/configuration`,
+environment variables and a `.env` file.
+
+A bad value never stops the server: it falls back to its default and the caller gets a
+warning naming the setting, so the user sees what was ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted"]
+RunnerName = Literal["auto", "local", "docker"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class LLMSettings(_Section):
+    provider: ProviderName = "openai"
+    model: str = ""
+    base_url: str | None = Field(default=None, alias="baseUrl")
+    script: str | None = Field(default=None, description="JSONL file of recorded replies for the scripted provider")
+    max_tokens: int = Field(default=4096, ge=1, le=200_000, alias="maxTokens")
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    timeout: float = Field(default=120.0, gt=0, description="seconds per request")
+    max_retries: int = Field(default=4, ge=0, le=10, alias="maxRetries")
+    budget_usd: float | None = Field(default=None, ge=0, alias="budgetUsd")
+    budget_tokens: int | None = Field(default=None, ge=0, alias="budgetTokens")
+
+    def resolved_model(self) -> str:
+        if self.model:
+            return self.model
+        return {
+            "openai": "gpt-4o-mini",
+            "anthropic": "claude-3-5-sonnet-latest",
+            "openai-compatible": "llama3.1",
+            "scripted": "scripted",
+        }[self.provider]
+
+
+class IdeasSettings(_Section):
+    hypotheses: int = Field(default=5, ge=1, le=20)
+    library: str | None = Field(default=None, description="folder of PDFs indexed as the local library")
+    online: bool = True
+
+
+class ImplementSettings(_Section):
+    max_steps: int = Field(default=8, ge=1, le=50, alias="maxSteps")
+    max_edit_retries: int = Field(default=2, ge=0, le=5, alias="maxEditRetries")
+    prototype_paths: list[str] = Field(default_factory=list, alias="prototypePaths")
+    max_model_size_mb: int = Field(default=2000, ge=1, alias="maxModelSizeMb")
+
+
+class RunSettings(_Section):
+    command: str = "python train.py"
+    runner: RunnerName = "auto"
+    image: str = "python:3.11-slim"
+    timeout: float = Field(default=3600.0, gt=0)
+    memory_mb: int = Field(default=4096, ge=64, alias="memoryMb")
+    cpus: float = Field(default=2.0, gt=0)
+    max_processes: int = Field(default=256, ge=8, alias="maxProcesses")
+    max_output_mb: int = Field(default=200, ge=1, alias="maxOutputMb")
+    network: bool = False
+    gpus: bool = False
+    results_file: str = Field(default="results.json", alias="resultsFile")
+    metric: str | None = None
+    direction: Literal["maximize", "minimize"] | None = None
+    debug_attempts: int = Field(default=3, ge=0, le=20, alias="debugAttempts")
+
+
+class Settings(_Section):
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    ideas: IdeasSettings = Field(default_factory=IdeasSettings)
+    implement: ImplementSettings = Field(default_factory=ImplementSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def validate_settings(raw: dict[str, Any] | None) -> tuple[Settings, list[str]]:
+    """Validate `raw`; every invalid field falls back to its default with a warning."""
+    raw = raw if isinstance(raw, dict) else {}
+    warnings: list[str] = []
+    sections: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        section_type = field.annotation
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            warnings.append(f"setting '{name}' must be an object; using defaults")
+            value = {}
+        try:
+            sections[name] = section_type.model_validate(value)
+            continue
+        except ValidationError as exc:
+            bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                warnings.append(f"setting '{name}.{loc}' is invalid ({err['msg']}); using the default")
+        kept = {k: v for k, v in value.items() if k not in bad}
+        try:
+            sections[name] = section_type.model_validate(kept)
+        except ValidationError:
+            sections[name] = section_type()
+    return Settings(**sections), warnings
+
+
+ENV_SETTINGS = {
+    "MLR_PROVIDER": ("llm", "provider"),
+    "MLR_MODEL": ("llm", "model"),
+    "MLR_BASE_URL": ("llm", "base_url"),
+    "OPENAI_BASE_URL": ("llm", "base_url"),
+    "MLR_SCRIPT": ("llm", "script"),
+    "MLR_BUDGET_USD": ("llm", "budget_usd"),
+    "MLR_BUDGET_TOKENS": ("llm", "budget_tokens"),
+    "MLR_RUNNER": ("run", "runner"),
+    "MLR_IMAGE": ("run", "image"),
+    "MLR_COMMAND": ("run", "command"),
+    "MLR_LIBRARY": ("ideas", "library"),
+}
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings that environment variables set, as a raw dict for `validate_settings`."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    for var, (section, key) in ENV_SETTINGS.items():
+        if environ.get(var):
+            raw.setdefault(section, {}).setdefault(key, environ[var])
+    if environ.get("MLR_OFFLINE") in ("1", "true", "yes"):
+        raw.setdefault("ideas", {})["online"] = False
+    return raw
+
+
+def load_settings(*layers: dict[str, Any] | None, environ: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
+    """Environment first, then each layer over it (editor options, then `workspace/configuration`)."""
+    raw = settings_from_env(environ)
+    for layer in layers:
+        if isinstance(layer, dict):
+            raw = _merge(raw, layer)
+    return validate_settings(raw)
+
+
+def load_dotenv_file(path: Path, environ: dict[str, str] | None = None) -> list[str]:
+    """Load KEY=VALUE lines from `path` into the environment without overriding what is set.
+
+    Returns warnings naming each malformed line; values are never included, they may be keys.
+    """
+    environ = os.environ if environ is None else environ
+    warnings: list[str] = []
+    if not path.is_file():
+        return warnings
+    from dotenv import dotenv_values
+
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        body = stripped[len("export "):] if stripped.startswith("export ") else stripped
+        key, sep, _ = body.partition("=")
+        if not sep or not key.strip() or not key.strip().replace("_", "a").isalnum():
+            warnings.append(f"{path}:{number}: ignored a malformed line (expected KEY=VALUE)")
+    for key, value in dotenv_values(path).items():
+        if value is not None and key.replace("_", "a").isalnum() and key not in environ:
+            environ[key] = value
+    return warnings
