@@ -1,0 +1,149 @@
+"""`mlr-copilot`: the terminal face of the engine. Each subcommand is a few lines over one
+engine call. Imports stay inside the subcommands so a command pays only for what it uses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def subcommand(name: str):
+    def register(fn: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def _layer(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings given on the command line, over the environment and `.env`."""
+    llm = {k: v for k, v in {
+        "provider": getattr(args, "provider", None),
+        "model": getattr(args, "model", None),
+        "base_url": getattr(args, "base_url", None),
+        "script": getattr(args, "script", None),
+        "budget_usd": getattr(args, "budget", None),
+    }.items() if v is not None}
+    run = {k: v for k, v in {
+        "runner": getattr(args, "runner", None),
+        "timeout": getattr(args, "timeout", None),
+    }.items() if v is not None}
+    layer: dict[str, Any] = {}
+    if llm:
+        layer["llm"] = llm
+    if run:
+        layer["run"] = run
+    if getattr(args, "offline", False):
+        layer["ideas"] = {"online": False}
+    return layer
+
+
+def engine_for(args: argparse.Namespace):
+    from .engine import Engine
+
+    engine = Engine.load(Path(args.workspace), _layer(args))
+    for warning in engine.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return engine
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@subcommand("serve")
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .lsp.server import create_server
+
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            raise SystemExit(f"mlr-copilot serve: --tcp wants HOST:PORT, got {args.tcp!r}")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+@subcommand("doctor")
+def cmd_doctor(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    rows = engine.doctor()
+    if args.json:
+        print(json.dumps([{"check": c, "finding": f, "ok": ok} for c, f, ok in rows], indent=2))
+        return 0
+    out = console()
+    for check, finding, ok in rows:
+        mark = "[green]ok[/]" if ok else "[yellow]!![/]"
+        out.print(f"{mark}  {check:<16} {finding}")
+    return 0
+
+
+@subcommand("status")
+def cmd_status(args: argparse.Namespace) -> int:
+    print(json.dumps(engine_for(args).status(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", "-w", default=".", help="the research workspace (default: the current folder)")
+    common.add_argument("--provider", choices=["openai", "anthropic", "openai-compatible", "scripted"], help="LLM provider")
+    common.add_argument("--model", help="LLM model name")
+    common.add_argument("--base-url", dest="base_url", help="base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp)")
+    common.add_argument("--script", help="JSONL of recorded replies for the scripted provider")
+    common.add_argument("--budget", type=float, help="stop LLM work once this many US dollars are spent")
+    common.add_argument("--offline", action="store_true", help="use no online source (literature, Hugging Face Hub)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+    parser = argparse.ArgumentParser(
+        prog="mlr-copilot",
+        description="A machine-learning research copilot: from a paper to hypotheses, code and experiments.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlr-copilot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("serve", parents=[common], help="run the language server (stdio, or --tcp HOST:PORT)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    p = sub.add_parser("doctor", parents=[common], help="check this machine, the LLM configuration and the workspace")
+    p.add_argument("--json", action="store_true")
+    sub.add_parser("status", parents=[common], help="print the engine's state as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from .errors import MlrError
+
+    try:
+        return COMMANDS[args.command](args)
+    except MlrError as exc:
+        print(f"mlr-copilot {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mlr-copilot {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

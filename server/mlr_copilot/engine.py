@@ -1,0 +1,147 @@
+"""The engine: one object per workspace that both faces (the LSP server and the CLI) call.
+Each public method is one user-visible operation; the faces only translate arguments and
+results. Nothing here knows about LSP or the terminal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Settings, load_dotenv_file, load_settings
+from .state import StateDir
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, workspace: Path | str, settings: Settings, warnings: list[str] | None = None):
+        self.workspace = Path(workspace).resolve()
+        self.state = StateDir(self.workspace)
+        self.settings = settings
+        self.warnings = list(warnings or [])
+        self._ledger = None
+        self._llm = None
+
+    @classmethod
+    def load(cls, workspace: Path | str, *layers: dict[str, Any] | None) -> "Engine":
+        """An engine whose settings are the environment and the workspace's `.env`, then each
+        layer over them (editor options, then `workspace/configuration`)."""
+        root = Path(workspace).resolve()
+        warnings = load_dotenv_file(root / ".env")
+        settings, more = load_settings(*layers)
+        return cls(root, settings, warnings + more)
+
+    def configure(self, settings: Settings) -> None:
+        if settings.llm != self.settings.llm:
+            self._llm = None
+            if self._ledger is not None:
+                self._ledger.set_budget(settings.llm.budget_usd, settings.llm.budget_tokens)
+        self.settings = settings
+
+    @property
+    def ledger(self):
+        if self._ledger is None:
+            from .llm.accounting import Ledger
+
+            self._ledger = Ledger(budget_usd=self.settings.llm.budget_usd, budget_tokens=self.settings.llm.budget_tokens)
+        return self._ledger
+
+    @property
+    def llm(self):
+        """The LLM client, made on first use so commands that need none never pay for it."""
+        if self._llm is None:
+            from .llm.factory import make_llm
+
+            self._llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace)
+        return self._llm
+
+    def usage(self) -> dict[str, Any]:
+        if self._ledger is None:
+            return {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "tasks": {}}
+        return self._ledger.snapshot()
+
+    def status(self, tasks: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        llm = self.settings.llm
+        return {
+            "version": __version__,
+            "workspace": str(self.workspace),
+            "provider": llm.provider,
+            "model": llm.resolved_model(),
+            "tasks": tasks or [],
+            "usage": self.usage(),
+        }
+
+    def doctor(self) -> list[tuple[str, str, bool]]:
+        """(check, finding, ok) rows describing this machine and workspace."""
+        from importlib import metadata
+
+        from .llm.keys import key_status
+
+        rows: list[tuple[str, str, bool]] = [
+            ("python", f"{platform.python_version()} ({os.sys.executable})", True),
+            ("mlr-copilot", __version__, True),
+        ]
+        for package in ("pygls", "lsprotocol", "openai", "anthropic", "docker", "pypdfium2", "gitpython", "huggingface_hub"):
+            try:
+                rows.append((package, metadata.version(package), True))
+            except metadata.PackageNotFoundError:
+                rows.append((package, "not installed", False))
+        git = shutil.which("git")
+        if git:
+            out = subprocess.run([git, "--version"], capture_output=True, text=True, timeout=10)
+            rows.append(("git", out.stdout.strip(), out.returncode == 0))
+        else:
+            rows.append(("git", "not found on PATH", False))
+        rows.append(("docker engine", *_docker_status()))
+        llm = self.settings.llm
+        rows.append(("llm provider", f"{llm.provider} (model {llm.resolved_model()})", True))
+        if llm.provider == "scripted":
+            script = llm.script and (self.workspace / llm.script)
+            rows.append(("llm script", str(script) if script else "not set (set MLR_SCRIPT or llm.script)", bool(script and script.is_file())))
+        else:
+            variable, present = key_status(llm.provider)
+            if variable:
+                rows.append(("api key", f"{variable} {'is set' if present else 'is not set'}", present or llm.provider == "openai-compatible"))
+        rows.append(("workspace", *_workspace_status(self.workspace)))
+        for warning in self.warnings:
+            rows.append(("warning", warning, False))
+        return rows
+
+
+def _docker_status() -> tuple[str, bool]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        version = client.version().get("Version", "?")
+        client.close()
+        return f"answers (engine {version})", True
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        return f"no engine answers ({reason}); runs use the local runner", False
+
+
+def _workspace_status(root: Path) -> tuple[str, bool]:
+    if not root.is_dir():
+        return f"{root} does not exist", False
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain=v1", "--branch"],
+            capture_output=True, text=True, timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{root}: git did not answer ({exc})", False
+    if out.returncode != 0:
+        return f"{root} is not a git repository (implementation will offer to initialise one)", False
+    lines = out.stdout.splitlines()
+    branch = lines[0].removeprefix("## ") if lines else "?"
+    changed = len(lines) - 1
+    state = "clean" if changed == 0 else f"{changed} uncommitted change(s)"
+    mlr = "has .mlr/ state" if (root / ".mlr").is_dir() else "no .mlr/ state yet"
+    return f"{root}: branch {branch}, {state}, {mlr}", True

@@ -1,0 +1,159 @@
+"""The language server: a thin face over the engine. Each feature module under `lsp/` has a
+`setup(server)` hook that registers its commands and handlers (esbonio's habit)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import wraps
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from .. import SERVER_NAME, __version__
+from ..engine import Engine
+from ..errors import MlrError
+from .tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+CONFIG_SECTION = "mlrCopilot"
+COMMANDS: dict[str, str] = {}
+
+
+class MlrServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(SERVER_NAME, __version__)
+        self.tasks = TaskRunner()
+        self._engine: Engine | None = None
+        self.init_settings: dict[str, Any] | None = None
+        self.pushed_settings: dict[str, Any] | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise MlrError("the server has no workspace yet: open a folder first")
+        return self._engine
+
+    def workspace_root(self) -> Path:
+        folders = self.workspace.folders
+        if folders:
+            return Path(to_fs_path(next(iter(folders.values())).uri))
+        if self.workspace.root_uri:
+            return Path(to_fs_path(self.workspace.root_uri))
+        return Path.cwd()
+
+    def warn(self, message: str) -> None:
+        log.warning(message)
+        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"MLR-Copilot: {message}"))
+
+    def error(self, message: str) -> None:
+        log.error(message)
+        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"MLR-Copilot: {message}"))
+
+    def log_line(self, line: str) -> None:
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
+
+    async def refresh_settings(self) -> None:
+        """Re-read `workspace/configuration` over the initialization options; warn about
+        every invalid value, which falls back to its default."""
+        client_settings = self.pushed_settings
+        workspace = getattr(self.client_capabilities, "workspace", None)
+        if workspace and workspace.configuration:
+            try:
+                result = await asyncio.wait_for(
+                    self.workspace_configuration_async(
+                        types.ConfigurationParams(items=[types.ConfigurationItem(section=CONFIG_SECTION)])
+                    ),
+                    timeout=10,
+                )
+                client_settings = result[0] if result else None
+            except Exception as exc:
+                log.warning("workspace/configuration failed: %s", exc)
+        if self._engine is None:
+            self._engine = Engine.load(self.workspace_root(), self.init_settings, client_settings)
+            warnings = self._engine.warnings
+        else:
+            from ..config import load_settings
+
+            settings, warnings = load_settings(self.init_settings, client_settings)
+            self._engine.configure(settings)
+        for warning in warnings:
+            self.warn(warning)
+
+
+def command(server: MlrServer, name: str, title: str) -> Callable:
+    """Register an engine-backed command. A user-facing failure becomes a JSON-RPC error
+    carrying its message (and a log line); cancellation becomes RequestCancelled."""
+
+    def decorate(handler: Callable[..., Awaitable[Any]]):
+        @wraps(handler)
+        async def run(ls: MlrServer, *args: Any) -> Any:
+            try:
+                # a command may arrive before `initialized` has read the settings
+                await asyncio.wait_for(ls.ready.wait(), timeout=30)
+                return await handler(ls, *args)
+            except MlrError as exc:
+                log.info("%s failed: %s", name, exc)
+                raise JsonRpcException(message=str(exc), code=-32001) from None
+            except asyncio.CancelledError:
+                raise JsonRpcRequestCancelled(message=f"{title} was cancelled") from None
+
+        COMMANDS[name] = title
+        server.command(name)(run)
+        return handler
+
+    return decorate
+
+
+def arg(args: tuple[Any, ...], index: int, default: Any = None) -> Any:
+    return args[index] if len(args) > index and args[index] is not None else default
+
+
+def create_server() -> MlrServer:
+    server = MlrServer()
+
+    @server.feature(types.INITIALIZE)
+    def on_initialize(ls: MlrServer, params: types.InitializeParams) -> None:
+        options = params.initialization_options
+        if isinstance(options, dict) and isinstance(options.get("settings"), dict):
+            options = options["settings"]
+        if options is not None and not isinstance(options, dict):
+            options = None
+        ls.init_settings = options
+
+    @server.feature(types.INITIALIZED)
+    async def on_initialized(ls: MlrServer, params: types.InitializedParams) -> None:
+        try:
+            await ls.refresh_settings()
+        finally:
+            ls.ready.set()
+        if ls._engine is not None:
+            from ..runners.execute import mark_interrupted
+
+            try:
+                await asyncio.to_thread(mark_interrupted, ls.engine.workspace)
+            except Exception as exc:
+                log.warning("could not check for interrupted runs: %s", exc)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_configuration(ls: MlrServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and isinstance(settings.get(CONFIG_SECTION), dict):
+            ls.pushed_settings = settings[CONFIG_SECTION]
+        await ls.refresh_settings()
+
+    @server.feature(types.SHUTDOWN)
+    async def on_shutdown(ls: MlrServer, *args: Any) -> None:
+        await ls.tasks.cancel_all()
+
+    from . import features
+
+    features.setup(server)
+    return server
+
