@@ -1,0 +1,497 @@
+"""The workspace as a git repository: a branch per hypothesis, a commit per accepted edit.
+
+Policy for the user's own changes (nothing here ever touches the user's uncommitted files):
+
+* The agent refuses to start (`check_clean_for_agent`, `DirtyTreeError` listing the paths)
+  while any tracked file is modified, deleted or staged, so its edits never mix with work
+  the user has not committed. Untracked files are allowed and are never swept into an agent
+  commit: `commit_paths` commits exactly the paths of the accepted edit and nothing else.
+* `commit_paths` refuses while the user has anything staged, and builds the commit in a
+  private index, so even a race with the user's `git add` cannot leak into it.
+* It also refuses on a detached HEAD (`DetachedHeadError`), during a merge, rebase,
+  cherry-pick, revert or bisect (`OperationInProgressError`) and in a repository without
+  commits (`NoCommitsError`).
+* Undo never rewrites history: it adds a revert commit (trailer `MLR-Reverts: <sha>`), and
+  refuses if the files it would touch have uncommitted changes.
+
+Agent commits carry trailers such as `MLR-Hypothesis: h1` and `MLR-Step: 2`; run records are
+attached with git notes under `refs/notes/mlr`, so `git log --notes=mlr` shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple
+
+import git
+from pydantic import BaseModel, ConfigDict
+
+from mlr_copilot.errors import MlrError
+from mlr_copilot.state import StateDir
+from mlr_copilot.workspace.paths import relative_posix
+
+log = logging.getLogger(__name__)
+
+NOTES_REF = "mlr"
+HYPOTHESIS_TRAILER = "MLR-Hypothesis"
+REVERTS_TRAILER = "MLR-Reverts"
+BRANCH_PREFIX = "mlr/"
+DEFAULT_IDENTITY = ("MLR-Copilot", "mlr-copilot@localhost")
+STARTER_MESSAGE = "Starter code"
+# Files this large are kept out of the starter commit (listed in .git/info/exclude) so
+# datasets and checkpoints never bloat the user's history.
+STARTER_MAX_FILE_BYTES = 20 * 1024 * 1024
+
+_TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+_SLUG = re.compile(r"[^a-z0-9._-]+")
+_FIELD = "\x1f"
+_RECORD = "\x1e"
+
+
+class GitWorkspaceError(MlrError):
+    """A git operation on the workspace failed."""
+
+
+class NotARepositoryError(GitWorkspaceError):
+    pass
+
+
+class NoCommitsError(GitWorkspaceError):
+    pass
+
+
+class DirtyTreeError(GitWorkspaceError):
+    def __init__(self, message: str, paths: list[str]):
+        super().__init__(message)
+        self.paths = paths
+
+
+class DetachedHeadError(GitWorkspaceError):
+    pass
+
+
+class OperationInProgressError(GitWorkspaceError):
+    pass
+
+
+class NothingToUndoError(GitWorkspaceError):
+    pass
+
+
+class _Head(NamedTuple):
+    sha: str
+    tree: str
+    ref: str
+
+
+class CommitInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sha: str
+    short: str
+    subject: str
+    trailers: dict[str, str]
+    date: datetime
+    parents: list[str]
+
+
+def _list_paths(paths: list[str], limit: int = 15) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def _porcelain_paths(status: str) -> list[tuple[str, str]]:
+    """(two-letter status, path) pairs from `git status --porcelain=v1 -z`."""
+    entries = status.split("\0")
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        out.append((code, path))
+        if code[0] in "RC":
+            i += 1  # the rename's source path follows as its own field
+    return out
+
+
+def parse_trailers(block: str) -> dict[str, str]:
+    trailers: dict[str, str] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and _TRAILER_KEY.match(key.strip()):
+            trailers[key.strip()] = value.strip()
+    return trailers
+
+
+def slugify(text: str, max_len: int = 48) -> str:
+    slug = _SLUG.sub("-", text.lower()).strip("-.")
+    return slug[:max_len].rstrip("-.") or "hypothesis"
+
+
+class GitWorkspace:
+    """Git operations on one workspace whose root is the repository's top level."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+        self._repo: git.Repo | None = None
+        self._identity: dict[str, str] | None = None
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def repo(self) -> git.Repo:
+        if self._repo is None:
+            self._repo = self._open()
+        return self._repo
+
+    def _open(self) -> git.Repo:
+        if not self.root.is_dir():
+            raise NotARepositoryError(f"{self.root} is not a folder")
+        try:
+            repo = git.Repo(self.root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise NotARepositoryError(
+                f"{self.root} is not a git repository. MLR-Copilot records every accepted edit as a "
+                "git commit: run `git init` there and commit your starting code, or let "
+                "MLR-Copilot initialise it (it commits the current files as \"Starter code\")."
+            ) from None
+        top = Path(repo.working_tree_dir or "").resolve() if repo.working_tree_dir else None
+        if top != self.root:
+            raise NotARepositoryError(
+                f"{self.root} is inside the git repository {top}, not its top level; "
+                f"open {top} as the workspace instead"
+            )
+        return repo
+
+    def _git(self, *args: str, env: dict[str, str] | None = None, strip: bool = True) -> str:
+        try:
+            return self.repo.git.execute(
+                ["git", *args], env=env, strip_newline_in_stdout=strip, stdout_as_string=True
+            )
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or exc.stdout or "").strip().removeprefix("stderr: ").strip("'\n ")
+            raise GitWorkspaceError(f"git {args[0]} failed in {self.root}: {detail or exc}") from None
+
+    def _git_ok(self, *args: str) -> str | None:
+        """Output of a git command that may legitimately fail (lookups), None on failure."""
+        try:
+            return self.repo.git.execute(["git", *args], stdout_as_string=True)
+        except git.GitCommandError:
+            return None
+
+    def _identity_env(self) -> dict[str, str]:
+        """Author/committer variables, set to MLR-Copilot only where git has no identity."""
+        if self._identity is None:
+            env: dict[str, str] = {}
+            for role in ("AUTHOR", "COMMITTER"):
+                if self._git_ok("-c", "user.useConfigOnly=true", "var", f"GIT_{role}_IDENT") is None:
+                    env[f"GIT_{role}_NAME"], env[f"GIT_{role}_EMAIL"] = DEFAULT_IDENTITY
+            self._identity = env
+        return self._identity
+
+    # -- repository state -----------------------------------------------------------------
+
+    def ensure_repo(self, init: bool = False) -> None:
+        """Check the workspace is a repository with a first commit; with `init`, make both."""
+        try:
+            self.repo
+        except NotARepositoryError:
+            if not init or self._inside_other_repo():
+                raise
+            self._init()
+        if self._has_commits():
+            return
+        if not init:
+            raise NoCommitsError(
+                f"the git repository {self.root} has no commits yet. Commit your starting code "
+                "(`git add -A && git commit -m 'Starter code'`) or let MLR-Copilot make that first commit."
+            )
+        self._starter_commit()
+
+    def _inside_other_repo(self) -> bool:
+        try:
+            git.Repo(self.root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            return False
+        return True
+
+    def _init(self) -> None:
+        if not self.root.is_dir():
+            raise NotARepositoryError(f"{self.root} is not a folder")
+        try:
+            configured = git.Git(str(self.root)).execute(["git", "config", "--get", "init.defaultBranch"])
+        except git.GitCommandError:
+            configured = ""
+        args = ["git", "init", "-q"] + ([] if configured else ["--initial-branch=main"])
+        try:
+            git.Git(str(self.root)).execute(args)
+        except git.GitCommandError as exc:
+            raise NotARepositoryError(f"could not initialise a git repository in {self.root}: {exc.stderr}") from None
+        self._repo = None
+        StateDir(self.root).ensure()
+        log.info("initialised a git repository in %s", self.root)
+
+    def _has_commits(self) -> bool:
+        return self._git_ok("rev-parse", "--verify", "-q", "HEAD^{commit}") is not None
+
+    def _starter_commit(self) -> None:
+        StateDir(self.root).ensure()
+        self._exclude_large_files()
+        self._git("add", "-A", "--", ".")
+        self._git("commit", "-q", "--no-verify", "--allow-empty", "-m", STARTER_MESSAGE, env=self._identity_env())
+        log.info("committed the starter code in %s", self.root)
+
+    def _exclude_large_files(self) -> None:
+        listed = self._git("ls-files", "-o", "--exclude-standard", "-z", strip=False)
+        large = []
+        for rel in filter(None, listed.split("\0")):
+            try:
+                if (self.root / rel).lstat().st_size > STARTER_MAX_FILE_BYTES:
+                    large.append(rel)
+            except OSError:
+                continue
+        if not large:
+            return
+        exclude = Path(self._git("rev-parse", "--git-path", "info/exclude"))
+        exclude = exclude if exclude.is_absolute() else self.root / exclude
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write("\n# large files kept out of the starter commit by MLR-Copilot\n")
+            for rel in large:
+                handle.write("/" + re.sub(r"([\\*?\[\]!#])", r"\\\1", rel) + "\n")
+        log.warning("kept %d large file(s) out of the starter commit: %s", len(large), _list_paths(large))
+
+    def _operation_in_progress(self) -> str | None:
+        git_dir = Path(self.repo.git_dir)
+        markers = {
+            "MERGE_HEAD": "a merge",
+            "CHERRY_PICK_HEAD": "a cherry-pick",
+            "REVERT_HEAD": "a revert",
+            "rebase-merge": "a rebase",
+            "rebase-apply": "a rebase or `git am`",
+            "BISECT_LOG": "a bisect",
+        }
+        for name, what in markers.items():
+            if (git_dir / name).exists():
+                return what
+        return None
+
+    def head_sha(self) -> str:
+        sha = self._git_ok("rev-parse", "--verify", "-q", "HEAD^{commit}")
+        if sha is None:
+            raise NoCommitsError(f"the git repository {self.root} has no commits yet")
+        return sha
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch's short name, or None on a detached HEAD."""
+        ref = self._git_ok("symbolic-ref", "-q", "HEAD")
+        return ref.removeprefix("refs/heads/") if ref else None
+
+    def _check_state(self) -> _Head:
+        what = self._operation_in_progress()
+        if what:
+            raise OperationInProgressError(
+                f"{what} is in progress in {self.root}; finish or abort it before MLR-Copilot changes anything"
+            )
+        # One process answers all three: the commit, its tree and the branch HEAD points to.
+        out = self._git_ok("rev-parse", "HEAD", "HEAD^{tree}", "--symbolic-full-name", "HEAD")
+        if out is None:
+            raise NoCommitsError(
+                f"the git repository {self.root} has no commits yet; commit your starting code first"
+            )
+        sha, tree, ref = out.split()
+        if not ref.startswith("refs/heads/"):
+            raise DetachedHeadError(
+                f"HEAD is detached in {self.root}; check out a branch (`git switch <branch>`) so "
+                "MLR-Copilot's commits land on it"
+            )
+        return _Head(sha, tree, ref)
+
+    def _tracked_changes(self) -> list[str]:
+        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no", strip=False)
+        return [path for _, path in _porcelain_paths(status)]
+
+    def _staged_paths(self) -> list[str]:
+        out = self._git("diff-index", "--cached", "--name-only", "-z", "HEAD", "--", strip=False)
+        return [p for p in out.split("\0") if p]
+
+    def check_clean_for_agent(self) -> None:
+        """Raise unless the agent may start: on a branch, no operation under way, no tracked changes."""
+        self._check_state()
+        changed = self._tracked_changes()
+        if changed:
+            raise DirtyTreeError(
+                f"{len(changed)} tracked file(s) have uncommitted changes in {self.root}: "
+                f"{_list_paths(changed)}. Commit or stash them first so MLR-Copilot's edits "
+                "never mix with yours (untracked files are fine).",
+                changed,
+            )
+
+    # -- branches -------------------------------------------------------------------------
+
+    def branch_for(self, hypothesis_slug: str) -> str:
+        return BRANCH_PREFIX + slugify(hypothesis_slug)
+
+    def checkout_branch(self, name: str, base: str | None = None) -> None:
+        """Switch to branch `name`, creating it from `base` (default: the current HEAD)."""
+        self.check_clean_for_agent()
+        if self._git_ok("check-ref-format", "--branch", name) is None:
+            raise GitWorkspaceError(f"{name!r} is not a valid branch name")
+        if self._git_ok("rev-parse", "--verify", "-q", f"refs/heads/{name}") is not None:
+            if self.current_branch() != name:
+                self._git("checkout", "-q", name, "--")
+            return
+        self._git("checkout", "-q", "-b", name, base or "HEAD", "--")
+
+    # -- commits --------------------------------------------------------------------------
+
+    def commit_paths(self, paths: list[str], message: str, trailers: dict[str, str] | None = None) -> str:
+        """Commit exactly `paths` (new, modified or deleted) as they are on disk; return the sha."""
+        head = self._check_state()
+        if not paths:
+            raise GitWorkspaceError("no files to commit")
+        rels = sorted({relative_posix(self.root, p) for p in paths})
+        staged = self._staged_paths()
+        if staged:
+            raise DirtyTreeError(
+                f"the index has staged changes ({_list_paths(staged)}); MLR-Copilot commits only its own "
+                "edits, so unstage those first (`git restore --staged <file>`) or commit them",
+                staged,
+            )
+        full_message = format_message(message, trailers or {})
+        env = dict(self._identity_env())
+        index = Path(self.repo.index.path)
+        # A private copy of the index (equal to HEAD, since nothing is staged) receives exactly
+        # these paths, so nothing else can reach the commit.
+        with tempfile.TemporaryDirectory(prefix="mlr-index-") as tmp:
+            env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
+            if index.exists():
+                shutil.copyfile(index, env["GIT_INDEX_FILE"])
+            else:
+                self._git("read-tree", head.sha, env=env)
+            self._git("update-index", "--add", "--remove", "--", *rels, env=env)
+            tree = self._git("write-tree", env=env)
+        if tree == head.tree:
+            raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit")
+        sha = self._git("commit-tree", tree, "-p", head.sha, "-m", full_message, env=env)
+        subject = full_message.splitlines()[0]
+        self._git("update-ref", "-m", f"commit (mlr-copilot): {subject}", head.ref, sha, head.sha)
+        # Keep the user's index in step for exactly these paths, so `git status` shows them clean.
+        self._git("update-index", "--add", "--remove", "--", *rels)
+        return sha
+
+    def log(self, branch: str | None = None, limit: int = 50) -> list[CommitInfo]:
+        fmt = _FIELD.join(["%H", "%h", "%s", "%cI", "%P", "%(trailers:only,unfold)"]) + _RECORD
+        rev = branch or "HEAD"
+        if not self._has_commits() and rev == "HEAD":
+            return []
+        out = self._git("log", f"--max-count={limit}", f"--format={fmt}", rev, "--", strip=False)
+        commits = []
+        for record in out.split(_RECORD):
+            record = record.lstrip("\n")
+            if not record:
+                continue
+            sha, short, subject, date, parents, trailers = record.split(_FIELD)
+            commits.append(
+                CommitInfo(
+                    sha=sha,
+                    short=short,
+                    subject=subject,
+                    trailers=parse_trailers(trailers),
+                    date=datetime.fromisoformat(date),
+                    parents=parents.split(),
+                )
+            )
+        return commits
+
+    def diff_for(self, sha: str) -> str:
+        return self._git("show", "--format=", "--patch", "--no-color", "--no-ext-diff", sha, "--")
+
+    def changed_paths(self, sha: str) -> list[str]:
+        out = self._git("diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", sha, strip=False)
+        return [p for p in out.split("\0") if p]
+
+    # -- undo -----------------------------------------------------------------------------
+
+    def last_agent_commit(self) -> CommitInfo | None:
+        """The newest commit on this branch with an `MLR-Hypothesis` trailer not yet reverted."""
+        reverted: set[str] = set()
+        for commit in self.log(limit=10_000):
+            if REVERTS_TRAILER in commit.trailers:
+                reverted.add(commit.trailers[REVERTS_TRAILER])
+                continue
+            if HYPOTHESIS_TRAILER in commit.trailers and commit.sha not in reverted:
+                return commit
+        return None
+
+    def undo_last_agent_commit(self) -> str | None:
+        """Revert the last agent commit with a new commit; return its sha."""
+        self._check_state()
+        target = self.last_agent_commit()
+        if target is None:
+            raise NothingToUndoError(f"no MLR-Copilot commit to undo on branch {self.current_branch()}")
+        staged = self._staged_paths()
+        touched = set(self.changed_paths(target.sha))
+        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
+        blocking = sorted({p for code, p in _porcelain_paths(status) if p in touched} | set(staged))
+        if blocking:
+            raise DirtyTreeError(
+                f"cannot undo {target.short} ({target.subject!r}): {_list_paths(blocking)} have uncommitted "
+                "changes; commit or stash them first",
+                blocking,
+            )
+        env = self._identity_env()
+        try:
+            self._git("revert", "--no-commit", target.sha, env=env)
+        except GitWorkspaceError as exc:
+            if (Path(self.repo.git_dir) / "REVERT_HEAD").exists():
+                self._git_ok("revert", "--abort")
+            raise GitWorkspaceError(
+                f"cannot undo {target.short} ({target.subject!r}) cleanly, later commits changed the same "
+                f"lines; nothing was changed. Details: {exc}"
+            ) from None
+        message = format_message(
+            f'Revert "{target.subject}"\n\nThis reverts commit {target.sha}.', {REVERTS_TRAILER: target.sha}
+        )
+        try:
+            self._git("commit", "-q", "--no-verify", "-m", message, env=env)
+        except GitWorkspaceError:
+            self._git_ok("revert", "--abort")
+            raise
+        return self.head_sha()
+
+    # -- notes ----------------------------------------------------------------------------
+
+    def add_note(self, sha: str, text: str) -> None:
+        """Append `text` to the commit's note under refs/notes/mlr (an existing note is kept)."""
+        self._git("notes", f"--ref={NOTES_REF}", "append", "-m", text, sha, env=self._identity_env())
+
+    def read_notes(self, sha: str) -> str:
+        note = self._git_ok("notes", f"--ref={NOTES_REF}", "show", sha)
+        return note or ""
+
+
+def format_message(message: str, trailers: dict[str, str]) -> str:
+    """`message` followed by a trailer block of `Key: value` lines."""
+    body = message.strip()
+    if not body:
+        raise GitWorkspaceError("a commit message is required")
+    lines = []
+    for key, value in trailers.items():
+        if not _TRAILER_KEY.match(key):
+            raise GitWorkspaceError(f"invalid trailer key {key!r}: use letters, digits and '-'")
+        value = " ".join(str(value).split())
+        if not value:
+            raise GitWorkspaceError(f"trailer {key!r} has an empty value")
+        lines.append(f"{key}: {value}")
+    return body + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
+

@@ -1,0 +1,72 @@
+"""Paths named by the LLM or the user, checked before anything reads or writes them.
+
+A path is accepted only when it names a file strictly inside the workspace: relative, no
+`..` component, no NUL byte, nothing inside `.git/` or `.mlr/` (git's and MLR-Copilot's own
+state), and no symlink on the way that leads out of the workspace or into those folders.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from mlr_copilot.errors import MlrError
+
+FORBIDDEN_DIRS = frozenset({".git", ".mlr"})
+
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class EditEscapeError(MlrError):
+    """A path that would read or write outside the workspace's editable files."""
+
+
+def _refuse(rel: str, why: str) -> EditEscapeError:
+    return EditEscapeError(f"refused path {rel!r}: {why}")
+
+
+def _parts(rel: str) -> list[str]:
+    # Backslashes count as separators so a Windows-style `..\\x` cannot slip through.
+    return [part for part in rel.replace("\\", "/").split("/") if part not in ("", ".")]
+
+
+def _check_parts(rel: str, parts: list[str]) -> None:
+    for part in parts:
+        if part == "..":
+            raise _refuse(rel, "'..' is not allowed; give a path relative to the workspace root")
+        if part.lower() in FORBIDDEN_DIRS:
+            raise _refuse(rel, f"files inside {part}/ are managed by git or MLR-Copilot and cannot be edited")
+
+
+def safe_path(workspace: Path, rel: str) -> Path:
+    """The resolved absolute path of `rel` inside `workspace`, or `EditEscapeError`."""
+    if not isinstance(rel, str) or not rel.strip():
+        raise _refuse(str(rel), "the file name is empty")
+    if "\x00" in rel:
+        raise _refuse(rel, "it contains a NUL byte")
+    if rel.startswith(("/", "\\", "~")) or _WINDOWS_DRIVE.match(rel) or Path(rel).is_absolute():
+        raise _refuse(rel, "absolute paths are not allowed; give a path relative to the workspace root")
+    parts = _parts(rel)
+    if not parts:
+        raise _refuse(rel, "it names the workspace itself, not a file")
+    _check_parts(rel, parts)
+
+    root = Path(workspace).resolve()
+    target = root.joinpath(*parts).resolve()
+    try:
+        inside = target.relative_to(root)
+    except ValueError:
+        raise _refuse(rel, f"a symlink on the way leads outside the workspace (to {target})") from None
+    if not inside.parts:
+        raise _refuse(rel, "it resolves to the workspace itself, not a file")
+    try:
+        _check_parts(rel, list(inside.parts))
+    except EditEscapeError:
+        raise _refuse(rel, f"a symlink on the way leads into {inside.parts[0]}/") from None
+    return target
+
+
+def relative_posix(workspace: Path, rel: str) -> str:
+    """The canonical workspace-relative form of `rel` (after `safe_path`), with `/` separators."""
+    target = safe_path(workspace, rel)
+    return PurePosixPath(*target.relative_to(Path(workspace).resolve()).parts).as_posix()
