@@ -1,0 +1,241 @@
+"""Token and dollar accounting, and the budget cap that stops work cleanly.
+
+Prices are list prices in USD per million input/output tokens. Models not listed (local models,
+new releases) are still counted in tokens; their cost is None rather than a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlr_copilot.llm.base import BudgetExceededError, LLMError, Usage
+from mlr_copilot.state import write_json
+
+log = logging.getLogger(__name__)
+
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-5": (1.25, 10.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4-turbo": (10.00, 30.00),
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "o1": (15.00, 60.00),
+    "o1-mini": (1.10, 4.40),
+    "o3": (2.00, 8.00),
+    "o3-mini": (1.10, 4.40),
+    "o4-mini": (1.10, 4.40),
+    "claude-3-haiku": (0.25, 1.25),
+    "claude-3-opus": (15.00, 75.00),
+    "claude-3-5-haiku": (0.80, 4.00),
+    "claude-3-5-sonnet": (3.00, 15.00),
+    "claude-3-7-sonnet": (3.00, 15.00),
+    "claude-haiku-4-5": (1.00, 5.00),
+    "claude-sonnet-4": (3.00, 15.00),
+    "claude-opus-4": (15.00, 75.00),
+    "claude-opus-4-1": (15.00, 75.00),
+    "claude-opus-4-5": (5.00, 25.00),
+}
+
+
+def price_for(model: str, prices: Mapping[str, tuple[float, float]] = PRICES) -> tuple[float, float] | None:
+    """The (input, output) price of `model`: the longest listed name it starts with, so dated
+    snapshots ("gpt-4o-2024-08-06", "claude-3-5-sonnet-latest") and "openai/gpt-4o" match."""
+    name = model.strip().lower().rsplit("/", 1)[-1]
+    best: str | None = None
+    for listed in prices:
+        if name == listed or (name.startswith(listed) and name[len(listed)] in "-:@"):
+            if best is None or len(listed) > len(best):
+                best = listed
+    return prices[best] if best else None
+
+
+def cost_of(model: str, usage: Usage, prices: Mapping[str, tuple[float, float]] = PRICES) -> float | None:
+    price = price_for(model, prices)
+    if price is None:
+        return None
+    return (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1_000_000
+
+
+@dataclass
+class Totals:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    # Calls whose model has no known price: their tokens count, their cost does not.
+    unpriced_calls: int = 0
+    estimated_calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def add(self, usage: Usage, cost: float | None) -> None:
+        self.calls += 1
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        if cost is None:
+            self.unpriced_calls += 1
+        else:
+            self.cost_usd += cost
+        if usage.estimated:
+            self.estimated_calls += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["total_tokens"] = self.total_tokens
+        # None when nothing was priced, so "free" and "unknown" are not confused.
+        data["cost_usd"] = None if self.calls and self.unpriced_calls == self.calls else round(self.cost_usd, 6)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Totals:
+        return cls(
+            calls=int(data.get("calls", 0)),
+            input_tokens=int(data.get("input_tokens", 0)),
+            output_tokens=int(data.get("output_tokens", 0)),
+            cost_usd=float(data.get("cost_usd") or 0.0),
+            unpriced_calls=int(data.get("unpriced_calls", 0)),
+            estimated_calls=int(data.get("estimated_calls", 0)),
+        )
+
+
+@dataclass
+class _State:
+    session: Totals = field(default_factory=Totals)
+    tasks: dict[str, Totals] = field(default_factory=dict)
+    models: dict[str, Totals] = field(default_factory=dict)
+
+
+class Ledger:
+    """Per-session and per-task spend, shared by every call of a session; thread-safe.
+
+    With `path`, every charge is saved there at once, so a crash loses no spend."""
+
+    def __init__(
+        self,
+        budget_usd: float | None = None,
+        budget_tokens: int | None = None,
+        *,
+        prices: Mapping[str, tuple[float, float]] | None = None,
+        path: Path | None = None,
+    ):
+        self.budget_usd = budget_usd
+        self.budget_tokens = budget_tokens
+        self.prices = dict(PRICES if prices is None else prices)
+        self.path = Path(path) if path else None
+        self._state = _State()
+        self._lock = threading.RLock()
+
+    def set_budget(self, budget_usd: float | None, budget_tokens: int | None) -> None:
+        with self._lock:
+            self.budget_usd = budget_usd
+            self.budget_tokens = budget_tokens
+
+    def charge(self, task: str, provider: str, model: str, usage: Usage) -> float | None:
+        """Record one call; returns its cost (None when the model's price is unknown)."""
+        cost = cost_of(model, usage, self.prices)
+        with self._lock:
+            state = self._state
+            state.session.add(usage, cost)
+            state.tasks.setdefault(task, Totals()).add(usage, cost)
+            state.models.setdefault(f"{provider}:{model}", Totals()).add(usage, cost)
+            problem = self._over_budget()
+            if self.path:
+                self.save(self.path)
+        if problem:
+            # The call that crossed the cap is kept; the next one is refused by check_budget.
+            log.warning("LLM budget used up after task '%s': %s", task, problem)
+        return cost
+
+    def _over_budget(self) -> str | None:
+        session = self._state.session
+        if self.budget_tokens is not None and session.total_tokens >= self.budget_tokens:
+            return f"{session.total_tokens} tokens spent of a {self.budget_tokens}-token budget"
+        if self.budget_usd is not None and session.cost_usd >= self.budget_usd:
+            return f"${session.cost_usd:.4f} spent of a ${self.budget_usd:.2f} budget"
+        return None
+
+    @property
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self._over_budget() is not None
+
+    def check_budget(self) -> None:
+        with self._lock:
+            problem = self._over_budget()
+        if problem:
+            raise BudgetExceededError(
+                f"LLM budget exceeded: {problem}. Raise llm.budgetUsd / llm.budgetTokens "
+                "(or MLR_BUDGET_USD / MLR_BUDGET_TOKENS) to continue."
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            state = self._state
+            return {
+                **state.session.to_dict(),
+                "budget_usd": self.budget_usd,
+                "budget_tokens": self.budget_tokens,
+                "tasks": {name: totals.to_dict() for name, totals in state.tasks.items()},
+                "models": {name: totals.to_dict() for name, totals in state.models.items()},
+            }
+
+    def task_totals(self, task: str) -> Totals:
+        with self._lock:
+            return Totals(**asdict(self._state.tasks.get(task, Totals())))
+
+    def save(self, path: Path) -> None:
+        with self._lock:
+            state = self._state
+            data = {
+                "session": asdict(state.session),
+                "tasks": {name: asdict(t) for name, t in state.tasks.items()},
+                "models": {name: asdict(t) for name, t in state.models.items()},
+            }
+        write_json(Path(path), data)
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        budget_usd: float | None = None,
+        budget_tokens: int | None = None,
+        *,
+        prices: Mapping[str, tuple[float, float]] | None = None,
+        autosave: bool = True,
+    ) -> Ledger:
+        """The ledger saved at `path` (empty when there is none); budgets come from settings, not
+        the file, so a user can raise the cap and resume. With `autosave`, charges save back to `path`."""
+        path = Path(path)
+        ledger = cls(budget_usd, budget_tokens, prices=prices, path=path if autosave else None)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return ledger
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise LLMError(
+                f"The spend ledger {path} is unreadable ({exc}); fix or delete it to start counting afresh"
+            ) from None
+        try:
+            ledger._state = _State(
+                session=Totals.from_dict(data["session"]),
+                tasks={k: Totals.from_dict(v) for k, v in data.get("tasks", {}).items()},
+                models={k: Totals.from_dict(v) for k, v in data.get("models", {}).items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise LLMError(
+                f"The spend ledger {path} is malformed ({type(exc).__name__}: {exc}); "
+                "fix or delete it to start counting afresh"
+            ) from None
+        return ledger

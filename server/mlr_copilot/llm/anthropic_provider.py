@@ -1,0 +1,119 @@
+"""Anthropic Messages API. The system prompt goes top-level, turns must alternate, and JSON
+mode is an instruction (the API has no JSON switch; `LLM.structured` extracts the object)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage
+from mlr_copilot.llm.keys import redact
+from mlr_copilot.llm.sdk_errors import translate
+
+log = logging.getLogger(__name__)
+
+ANTHROPIC_HOST = "https://api.anthropic.com"
+JSON_INSTRUCTION = "Reply with only a single JSON object: no prose before or after it, no code fences."
+
+
+def split_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, str]]]:
+    """(system prompt, turns): system messages joined; consecutive same-role turns merged,
+    since the API rejects two user (or assistant) turns in a row and a leading assistant turn."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    if not turns or turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": "Continue."})
+    return system, turns
+
+
+class AnthropicProvider:
+    def __init__(
+        self,
+        model: str,
+        api_key: str,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        http_client: Any = None,
+        *,
+        name: str = "anthropic",
+        key_variable: str = "ANTHROPIC_API_KEY",
+    ):
+        import anthropic
+
+        self._sdk = anthropic
+        self.name = name
+        self.model = model
+        self.base_url = base_url
+        self._key = api_key
+        self._key_variable = key_variable
+        self._where = base_url or ANTHROPIC_HOST
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,
+            http_client=http_client,
+        )
+
+    def request(self, messages: Sequence[Message], *, max_tokens: int, temperature: float, json_mode: bool) -> dict[str, Any]:
+        """The keyword arguments of `messages.create` for this call."""
+        system, turns = split_messages(messages)
+        if json_mode:
+            system = f"{system}\n\n{JSON_INSTRUCTION}" if system else JSON_INSTRUCTION
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": turns,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if system:
+            params["system"] = system
+        return params
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        json_mode: bool,
+        call: str,
+    ) -> Completion:
+        params = self.request(messages, max_tokens=max_tokens, temperature=temperature, json_mode=json_mode)
+        try:
+            response = await self._client.messages.create(**params)
+        except self._sdk.AnthropicError as exc:
+            raise translate(
+                exc,
+                self._sdk,
+                provider=self.name,
+                model=self.model,
+                where=self._where,
+                key_variable=self._key_variable,
+                secrets=[self._key],
+            ) from None
+        return self._parse(response, messages, call)
+
+    def _parse(self, response: Any, messages: Sequence[Message], call: str) -> Completion:
+        blocks = getattr(response, "content", None)
+        if blocks is None:
+            raise LLMError(redact(f"{self.name}: the reply to '{call}' from {self._where} has no content", extra=[self._key]))
+        text = "".join(getattr(b, "text", "") for b in blocks if getattr(b, "type", None) == "text")
+        if getattr(response, "stop_reason", None) == "max_tokens":
+            log.warning("%s: the reply to '%s' was cut off at the token limit", self.name, call)
+        usage = getattr(response, "usage", None)
+        if usage is not None and usage.input_tokens is not None and usage.output_tokens is not None:
+            counted = Usage(usage.input_tokens, usage.output_tokens)
+        else:
+            counted = estimate_usage(messages, text)
+        return Completion(text=text, usage=counted, model=getattr(response, "model", None) or self.model, provider=self.name)
+
+    async def aclose(self) -> None:
+        await self._client.close()

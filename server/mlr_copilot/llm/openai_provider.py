@@ -1,0 +1,123 @@
+"""OpenAI chat completions, for api.openai.com and OpenAI-compatible servers (vLLM, Ollama,
+llama.cpp, LM Studio). The SDK's own retries are off: `LLM` retries, so the policy lives in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+from urllib.parse import urlparse
+
+from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage
+from mlr_copilot.llm.keys import redact
+from mlr_copilot.llm.sdk_errors import translate
+
+log = logging.getLogger(__name__)
+
+OPENAI_HOST = "api.openai.com"
+# Reasoning models take no temperature and count hidden reasoning in max_completion_tokens.
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def is_reasoning_model(model: str) -> bool:
+    name = model.rsplit("/", 1)[-1]
+    return any(name == p or name.startswith(p + "-") for p in _REASONING_PREFIXES)
+
+
+class OpenAIProvider:
+    def __init__(
+        self,
+        model: str,
+        api_key: str,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        http_client: Any = None,
+        *,
+        name: str = "openai",
+        json_mode: bool = True,
+        key_variable: str = "OPENAI_API_KEY",
+    ):
+        import openai
+
+        self._sdk = openai
+        self.name = name
+        self.model = model
+        self.base_url = base_url
+        # Servers that reject `response_format` get plain instructions instead (see complete()).
+        self.json_mode = json_mode
+        self._key = api_key
+        self._key_variable = key_variable
+        self._official = base_url is None or urlparse(base_url).hostname == OPENAI_HOST
+        self._where = base_url or f"https://{OPENAI_HOST}/v1"
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,
+            http_client=http_client,
+        )
+
+    def request(self, messages: Sequence[Message], *, max_tokens: int, temperature: float, json_mode: bool) -> dict[str, Any]:
+        """The keyword arguments of `chat.completions.create` for this call."""
+        params: dict[str, Any] = {"model": self.model, "messages": [m.to_dict() for m in messages]}
+        # api.openai.com deprecated max_tokens (reasoning models reject it); local servers know only max_tokens.
+        params["max_completion_tokens" if self._official else "max_tokens"] = max_tokens
+        if not is_reasoning_model(self.model):
+            params["temperature"] = temperature
+        if json_mode and self.json_mode:
+            params["response_format"] = {"type": "json_object"}
+        return params
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        json_mode: bool,
+        call: str,
+    ) -> Completion:
+        params = self.request(messages, max_tokens=max_tokens, temperature=temperature, json_mode=json_mode)
+        try:
+            response = await self._client.chat.completions.create(**params)
+        except self._sdk.BadRequestError as exc:
+            if "response_format" not in params or self._official or "response_format" not in str(exc):
+                raise self._translate(exc) from None
+            log.warning("%s at %s does not support JSON mode; asking in the prompt instead", self.name, self._where)
+            self.json_mode = False
+            params.pop("response_format")
+            try:
+                response = await self._client.chat.completions.create(**params)
+            except self._sdk.OpenAIError as retry_exc:
+                raise self._translate(retry_exc) from None
+        except self._sdk.OpenAIError as exc:
+            raise self._translate(exc) from None
+        return self._parse(response, messages, call)
+
+    def _translate(self, exc: Exception) -> LLMError:
+        return translate(
+            exc,
+            self._sdk,
+            provider=self.name,
+            model=self.model,
+            where=self._where,
+            key_variable=self._key_variable,
+            secrets=[self._key],
+        )
+
+    def _parse(self, response: Any, messages: Sequence[Message], call: str) -> Completion:
+        choices = getattr(response, "choices", None) or []
+        if not choices:
+            raise LLMError(redact(f"{self.name}: the reply to '{call}' from {self._where} has no choices", extra=[self._key]))
+        choice = choices[0]
+        text = (choice.message.content if choice.message else None) or ""
+        if choice.finish_reason == "length":
+            log.warning("%s: the reply to '%s' was cut off at the token limit", self.name, call)
+        usage = getattr(response, "usage", None)
+        if usage is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
+            counted = Usage(usage.prompt_tokens, usage.completion_tokens)
+        else:
+            counted = estimate_usage(messages, text)
+        return Completion(text=text, usage=counted, model=getattr(response, "model", None) or self.model, provider=self.name)
+
+    async def aclose(self) -> None:
+        await self._client.close()
