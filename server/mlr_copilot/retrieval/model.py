@@ -1,0 +1,27 @@
+"""What retrieval hands to the other phases: works found and notes on what was not searched."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+WorkSource = Literal["library", "references", "arxiv", "semantic_scholar", "openalex"]
+
+
+class Work(BaseModel):
+    """A paper: from the local library, the paper's own references, or an online index."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = Field(default_factory=list)
+    year: int | None = None
+    url: str | None = None
+    source: WorkSource
+    score: float = 0.0
+
+
+class RetrievalResult(BaseModel):
+    works: list[Work] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
