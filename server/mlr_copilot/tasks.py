@@ -1,0 +1,129 @@
+"""Research tasks: a folder with starter code and a `task.toml` that says what the problem
+is, how to run the experiment and which metric decides. The bundled tasks live in
+`workspaces/` of a checkout, or `mlr_copilot/workspaces` inside an installed wheel.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import MlrError
+
+TASK_FILE = "task.toml"
+
+
+class TaskError(MlrError):
+    """A task folder that cannot be used: no description, bad TOML, a missing field."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Metric(_Frozen):
+    name: str = Field(min_length=1)
+    direction: Literal["maximize", "minimize"]
+    file: str = Field(default="results.json", min_length=1)
+
+
+class Task(_Frozen):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    title: str = Field(min_length=1)
+    kind: Literal["offline", "download"]
+    description: str = Field(min_length=1)
+    command: str = Field(min_length=1)
+    metric: Metric
+    baseline_seconds: float | None = Field(default=None, gt=0)
+    prepare: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    paper: str | None = None
+    folder: Path = Field(description="the task folder; set by the loader, not read from task.toml")
+
+    @field_validator("description", "title")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @property
+    def paper_path(self) -> Path | None:
+        return self.folder / self.paper if self.paper else None
+
+
+def load_task(folder: Path | str) -> Task:
+    """Read `<folder>/task.toml` into a Task, or raise TaskError naming the file and fault."""
+    folder = Path(folder).resolve()
+    path = folder / TASK_FILE
+    if not folder.is_dir():
+        raise TaskError(f"{folder}: not a folder, so no task description")
+    if not path.is_file():
+        raise TaskError(f"{folder}: no task description (expected {TASK_FILE})")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TaskError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskError(f"{path}: invalid TOML: {exc}") from exc
+    if "metric" not in raw:
+        raise TaskError(f"{path}: missing the [metric] table (name and direction of the metric)")
+    if "folder" in raw:
+        raise TaskError(f"{path}: 'folder' is not a task field")
+    try:
+        task = Task.model_validate({**raw, "folder": folder})
+    except ValidationError as exc:
+        raise TaskError(f"{path}: {_describe(exc)}") from exc
+    if task.kind == "download" and not task.prepare:
+        raise TaskError(f"{path}: a download task needs 'prepare', the command that fetches its data")
+    if task.paper_path is not None and not task.paper_path.is_file():
+        raise TaskError(f"{path}: paper '{task.paper}' is not a file in the task folder")
+    return task
+
+
+def list_tasks(root: Path | str) -> list[Task]:
+    """Every task under `root` (one folder deep), sorted by name. Folders without a
+    task.toml are not tasks and are passed over; a broken task.toml is an error."""
+    root = Path(root)
+    if not root.is_dir():
+        raise TaskError(f"{root}: no such folder of tasks")
+    tasks = [
+        load_task(child)
+        for child in sorted(root.iterdir())
+        if child.is_dir() and (child / TASK_FILE).is_file()
+    ]
+    seen: dict[str, Path] = {}
+    for task in tasks:
+        if task.name in seen:
+            raise TaskError(f"two tasks are named '{task.name}': {seen[task.name]} and {task.folder}")
+        seen[task.name] = task.folder
+    return sorted(tasks, key=lambda task: task.name)
+
+
+def get_task(name: str, root: Path | str | None = None) -> Task:
+    """The task called `name` among the bundled tasks (or those under `root`)."""
+    tasks = list_tasks(root if root is not None else bundled_tasks_root())
+    for task in tasks:
+        if task.name == name:
+            return task
+    known = ", ".join(task.name for task in tasks) or "none"
+    raise TaskError(f"no task named '{name}' (known: {known})")
+
+
+def bundled_tasks_root() -> Path:
+    """`mlr_copilot/workspaces` in an installed wheel, else `workspaces/` of the checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "workspaces", package.parents[1] / "workspaces"):
+        if candidate.is_dir():
+            return candidate
+    raise TaskError(f"the bundled tasks are missing: neither {package / 'workspaces'} nor "
+                    f"{package.parents[1] / 'workspaces'} exists")
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "task"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,84 @@
+"""Scores predictions for the diabetes task. This file owns the split and the test
+targets, so every experiment is measured on the same patients.
+
+    python evaluate.py [predictions.csv]   -> writes results.json, prints METRIC rmse=...
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_diabetes
+from sklearn.model_selection import train_test_split
+
+METRIC = "rmse"
+SEED = 0
+
+
+class EvaluationError(Exception):
+    """Predictions that cannot be scored."""
+
+
+def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train features, train targets, test features, test targets)."""
+    features, targets = load_diabetes(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(features, targets, test_size=0.3, random_state=SEED)
+    return x_train, y_train, x_test, y_test
+
+
+def read_predictions(path: Path, count: int) -> np.ndarray:
+    if not path.is_file():
+        raise EvaluationError(f"{path}: no such predictions file")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or [cell.strip() for cell in rows[0]] != ["id", "prediction"]:
+        raise EvaluationError(f"{path}: the first line must be the header 'id,prediction'")
+    predicted: dict[int, float] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            key, value = int(row[0]), float(row[1])
+        except (IndexError, ValueError):
+            raise EvaluationError(f"{path}: line {line}: expected an integer id and a number, got {row}") from None
+        if not math.isfinite(value):
+            raise EvaluationError(f"{path}: line {line}: prediction {row[1]} is not a finite number")
+        if not 0 <= key < count:
+            raise EvaluationError(f"{path}: line {line}: id {key} is outside 0..{count - 1}")
+        if key in predicted:
+            raise EvaluationError(f"{path}: line {line}: id {key} appears twice")
+        predicted[key] = value
+    if len(predicted) != count:
+        missing = sorted(set(range(count)) - predicted.keys())
+        raise EvaluationError(f"{path}: {len(missing)} of {count} test ids have no prediction (first: {missing[0]})")
+    return np.array([predicted[key] for key in range(count)])
+
+
+def score(path: Path) -> float:
+    *_, y_test = load_split()
+    predicted = read_predictions(Path(path), len(y_test))
+    return float(np.sqrt(np.mean((predicted - y_test) ** 2)))
+
+
+def report(path: Path, results: Path = Path("results.json")) -> float:
+    value = score(path)
+    results.write_text(json.dumps({METRIC: value}, indent=2) + "\n", encoding="utf-8")
+    print(f"METRIC {METRIC}={value:.6f}")
+    return value
+
+
+def main(argv: list[str]) -> int:
+    path = Path(argv[0]) if argv else Path("predictions.csv")
+    try:
+        report(path)
+    except EvaluationError as exc:
+        print(f"evaluate.py: cannot score: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

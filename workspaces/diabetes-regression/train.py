@@ -1,0 +1,30 @@
+"""Baseline: one unpruned decision tree on all ten measurements."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sklearn.tree import DecisionTreeRegressor
+
+from evaluate import load_split, report
+
+SEED = 0
+
+
+def main() -> None:
+    x_train, y_train, x_test, _ = load_split()
+    model = DecisionTreeRegressor(random_state=SEED)
+    model.fit(x_train, y_train)
+    predicted = model.predict(x_test)
+
+    path = Path("predictions.csv")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "prediction"])
+        writer.writerows((key, f"{value:.6f}") for key, value in enumerate(predicted))
+    report(path)
+
+
+if __name__ == "__main__":
+    main()
