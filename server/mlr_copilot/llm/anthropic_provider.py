@@ -3,6 +3,7 @@ mode is an instruction (the API has no JSON switch; `LLM.structured` extracts th
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Sequence
 
@@ -61,6 +62,8 @@ class AnthropicProvider:
             max_retries=0,
             http_client=http_client,
         )
+        # Anthropic SDK 2.x dropped `temperature` from messages.create; older ones accept it.
+        self.takes_temperature = "temperature" in inspect.signature(self._client.messages.create).parameters
 
     def request(self, messages: Sequence[Message], *, max_tokens: int, temperature: float, json_mode: bool) -> dict[str, Any]:
         """The keyword arguments of `messages.create` for this call."""
@@ -71,8 +74,9 @@ class AnthropicProvider:
             "model": self.model,
             "messages": turns,
             "max_tokens": max_tokens,
-            "temperature": temperature,
         }
+        if self.takes_temperature:
+            params["temperature"] = temperature
         if system:
             params["system"] = system
         return params
