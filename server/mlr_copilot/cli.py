@@ -94,6 +94,102 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def terminal_work():
+    """A `Work` that reports progress on stderr, so stdout stays the command's result."""
+    from .work import Work
+
+    def report(message: str, percentage: int | None = None) -> None:
+        prefix = f"[{percentage:3d}%] " if percentage is not None else "       "
+        print(prefix + message, file=sys.stderr, flush=True)
+
+    return Work(report=report)
+
+
+def run_async(coro):
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+@subcommand("paper")
+def cmd_paper(args: argparse.Namespace) -> int:
+    from .paper import parse_pdf
+
+    paper = parse_pdf(Path(args.pdf))
+    data = paper.to_dict() if hasattr(paper, "to_dict") else paper.model_dump(mode="json")
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{paper.title}\n{', '.join(paper.authors)}\n{paper.pages} pages, {len(paper.sections)} sections, {len(paper.references)} references\n")
+    for section in paper.sections:
+        print(f"  {section.heading} ({len(section.text)} chars)")
+    return 0
+
+
+@subcommand("ideas")
+def cmd_ideas(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    if args.n:
+        engine.configure(engine.settings.model_copy(update={"ideas": engine.settings.ideas.model_copy(update={"hypotheses": args.n})}))
+    run = run_async(engine.propose_hypotheses(str(Path(args.pdf).resolve()), terminal_work()))
+    out = console()
+    out.print(f"[bold]{run.paper_title}[/]: {len(run.hypotheses)} hypotheses in {run.document}")
+    for note in run.notes:
+        out.print(f"  note: {note}")
+    print_hypotheses(sorted(run.hypotheses, key=lambda h: h.rank))
+    print_usage(engine)
+    return 0
+
+
+def print_hypotheses(hypotheses) -> None:
+    from rich.table import Table
+
+    table = Table("rank", "id", "status", "score", "title", "metric")
+    for h in hypotheses:
+        table.add_row(str(h.rank), h.id, h.status, f"{h.score:g}", h.title, f"{h.plan.metric} ({h.plan.direction})")
+    console().print(table)
+
+
+def print_usage(engine) -> None:
+    usage = engine.usage()
+    cost = usage.get("cost_usd")
+    cost_text = f", ${cost:.4f}" if cost else ""
+    print(f"LLM: {usage['input_tokens']} input + {usage['output_tokens']} output tokens{cost_text}", file=sys.stderr)
+
+
+@subcommand("hypotheses")
+def cmd_hypotheses(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    hypotheses = engine.hypotheses()
+    if args.json:
+        print(json.dumps([h.model_dump(mode="json") for h in hypotheses], indent=2))
+    else:
+        print_hypotheses(hypotheses)
+    return 0
+
+
+def _decide(status: str):
+    def decide(args: argparse.Namespace) -> int:
+        hypothesis = engine_for(args).decide(args.id, status, args.reason or "")
+        print(f"{hypothesis.id} {hypothesis.status}: {hypothesis.title}")
+        return 0
+
+    return decide
+
+
+subcommand("accept")(_decide("accepted"))
+subcommand("reject")(_decide("rejected"))
+
+
+@subcommand("refine")
+def cmd_refine(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    hypothesis = run_async(engine.refine(args.id, args.feedback, terminal_work()))
+    print(f"{hypothesis.id} refined (rank {hypothesis.rank}): {hypothesis.title}")
+    print_usage(engine)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -119,6 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", parents=[common], help="check this machine, the LLM configuration and the workspace")
     p.add_argument("--json", action="store_true")
     sub.add_parser("status", parents=[common], help="print the engine's state as JSON")
+
+    p = sub.add_parser("paper", parents=[common], help="parse a paper PDF (title, authors, abstract, sections, references)")
+    p.add_argument("pdf")
+    p.add_argument("--json", action="store_true", help="print the parsed paper as JSON")
+    p = sub.add_parser("ideas", parents=[common], help="propose ranked hypotheses with experiment plans from a paper")
+    p.add_argument("pdf")
+    p.add_argument("--n", type=int, help="how many hypotheses (default: the ideas.hypotheses setting, 5)")
+    p = sub.add_parser("hypotheses", parents=[common], help="list the workspace's hypotheses and their decisions")
+    p.add_argument("--json", action="store_true")
+    for name, verb in (("accept", "accept"), ("reject", "reject")):
+        p = sub.add_parser(name, parents=[common], help=f"{verb} a hypothesis")
+        p.add_argument("id")
+        p.add_argument("--reason", help="a note kept with the decision")
+    p = sub.add_parser("refine", parents=[common], help="regenerate one hypothesis with your feedback")
+    p.add_argument("id")
+    p.add_argument("--feedback", help="what to change (default: the 'Feedback:' lines under it in the document)")
     return parser
 
 

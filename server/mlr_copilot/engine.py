@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from .config import Settings, load_dotenv_file, load_settings
 from .state import StateDir
+from .work import Work
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,32 @@ class Engine:
             "tasks": tasks or [],
             "usage": self.usage(),
         }
+
+    # ideas
+
+    @property
+    def ideas(self):
+        from .ideas.agent import IdeaAgent
+
+        return IdeaAgent(self)
+
+    def parse_paper(self, pdf: str, work: Work | None = None):
+        from .paper import parse_pdf
+
+        work = work or Work()
+        return parse_pdf(resolve_path(self.workspace, pdf), should_cancel=work.cancel.is_set)
+
+    async def propose_hypotheses(self, pdf: str, work: Work):
+        return await self.ideas.propose(resolve_path(self.workspace, pdf), work)
+
+    def hypotheses(self):
+        return self.ideas.store.hypotheses()
+
+    def decide(self, hypothesis_id: str, status: str, note: str = ""):
+        return self.ideas.decide(hypothesis_id, status, note)
+
+    async def refine(self, hypothesis_id: str, feedback: str | None, work: Work):
+        return await self.ideas.refine(hypothesis_id, feedback, work)
 
     def doctor(self) -> list[tuple[str, str, bool]]:
         """(check, finding, ok) rows describing this machine and workspace."""
@@ -145,3 +172,13 @@ def _workspace_status(root: Path) -> tuple[str, bool]:
     state = "clean" if changed == 0 else f"{changed} uncommitted change(s)"
     mlr = "has .mlr/ state" if (root / ".mlr").is_dir() else "no .mlr/ state yet"
     return f"{root}: branch {branch}, {state}, {mlr}", True
+
+
+def resolve_path(workspace: Path, value: str) -> Path:
+    """A path argument as an editor or a shell gives it: a file URI, absolute, or relative to the workspace."""
+    if value.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(value).path))
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else workspace / path

@@ -73,3 +73,11 @@ def load(name: str) -> Template:
 
 def available() -> list[str]:
     return sorted(p.stem for p in prompts_dir().glob("*.md"))
+
+
+def messages(name: str, **values: object) -> list:
+    """The chat messages of template `name` filled with `values`."""
+    from .llm.base import Message
+
+    system, user = load(name).render(**values)
+    return [Message("system", system), Message("user", user)]

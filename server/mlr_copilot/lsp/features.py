@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def setup(server) -> None:
-    from . import status
+    from . import ideas, status
 
-    for module in (status,):
+    for module in (status, ideas):
         module.setup(server)

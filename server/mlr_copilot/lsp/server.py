@@ -31,6 +31,7 @@ class MlrServer(LanguageServer):
         self.tasks = TaskRunner()
         self._engine: Engine | None = None
         self.init_settings: dict[str, Any] | None = None
+        self.init_options: dict[str, Any] = {}
         self.pushed_settings: dict[str, Any] | None = None
         self.ready = asyncio.Event()
 
@@ -121,6 +122,7 @@ def create_server() -> MlrServer:
     @server.feature(types.INITIALIZE)
     def on_initialize(ls: MlrServer, params: types.InitializeParams) -> None:
         options = params.initialization_options
+        ls.init_options = dict(options) if isinstance(options, dict) else {}
         if isinstance(options, dict) and isinstance(options.get("settings"), dict):
             options = options["settings"]
         if options is not None and not isinstance(options, dict):

@@ -1,0 +1,211 @@
+"""The IdeaAgent: from a paper to ranked hypotheses with experiment plans.
+
+Steps, each saved before the next so a crash resumes where it stopped: parse the PDF,
+analyse it (task, gaps, keywords), retrieve related work, draft hypotheses grounded in both,
+then assess each for novelty against the closest retrieved work and score it; the scores rank.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+from .. import prompts
+from ..work import Work
+from . import document
+from .model import Decision, Analysis, Assessment, Assessments, Draft, Drafts, Hypothesis, IdeasRun
+from .store import IdeaStore
+
+log = logging.getLogger(__name__)
+
+# Sections that say what is open, read first when the digest must be cut.
+PRIORITY = ("abstract", "introduction", "method", "approach", "limitation", "discussion", "conclusion", "experiment", "result")
+DIGEST_CHARS = 14_000
+SECTION_CHARS = 3_000
+
+
+def digest(paper) -> str:
+    """The paper's text within a budget: every section gets a share, the ones that say what is
+    open come first, so the analysis sees more than the abstract."""
+    sections = [s for s in paper.sections if not s.heading.lower().startswith(("reference", "acknowledg"))]
+
+    def priority(index_section):
+        index, section = index_section
+        heading = section.heading.lower()
+        rank = next((n for n, word in enumerate(PRIORITY) if word in heading), len(PRIORITY))
+        return (rank, index)
+
+    chosen: list[tuple[int, str]] = []
+    used = len(paper.abstract)
+    for index, section in sorted(enumerate(sections), key=priority):
+        if used >= DIGEST_CHARS:
+            break
+        text = section.text[: min(SECTION_CHARS, DIGEST_CHARS - used)]
+        used += len(text)
+        chosen.append((index, f"## {section.heading}\n{text}"))
+    body = "\n\n".join(text for _index, text in sorted(chosen))
+    return f"Authors: {', '.join(paper.authors)}\n\n## Abstract\n{paper.abstract}\n\n{body}".strip()
+
+
+def _works_text(works: list[dict], limit: int = 12) -> str:
+    if not works:
+        return "(none found)"
+    lines = []
+    for work in works[:limit]:
+        abstract = (work.get("abstract") or "")[:400].replace("\n", " ")
+        lines.append(f"- [{work['id']}] ({work['source']}) {work['title']}: {abstract}")
+    return "\n".join(lines)
+
+
+def _hypotheses_text(drafts: list[Draft]) -> str:
+    return "\n\n".join(
+        f"{n}. {d.title}\nMethod: {d.method}\nRationale: {d.rationale}\nPlan: {d.plan.metric} ({d.plan.direction}) on {d.plan.dataset}"
+        for n, d in enumerate(drafts, start=1)
+    )
+
+
+def experiment_context(workspace: Path) -> str:
+    """What the workspace's experiment looks like, so hypotheses fit the code that exists."""
+    from ..tasks import TaskError, load_task
+
+    try:
+        task = load_task(workspace)
+    except (TaskError, ImportError):
+        return "No task description in the workspace; propose experiments that a small Python code base can run."
+    return (
+        f"The workspace holds the task '{task.title}': {task.description.strip()}\n"
+        f"Its experiment runs with `{task.command}` and reports the metric '{task.metric.name}' ({task.metric.direction})."
+    )
+
+
+class IdeaAgent:
+    def __init__(self, engine):
+        self.engine = engine
+        self.store = IdeaStore(engine.state)
+
+    async def _ask(self, name: str, schema, call: str, **fields):
+        from ..llm.client import schema_hint
+
+        messages = prompts.messages(name, schema=schema_hint(schema), **fields)
+        return await self.engine.llm.structured(messages, schema, task="ideas", call=call)
+
+    async def propose(self, pdf: Path, work: Work) -> IdeasRun:
+        from ..paper import parse_pdf
+
+        settings = self.engine.settings.ideas
+        work.say(f"Reading {pdf.name}", 5)
+        paper = await asyncio.to_thread(parse_pdf, pdf, should_cancel=work.cancel.is_set)
+        run = self.store.load(paper.slug)
+        if run is None or run.paper_sha256 != paper.sha256:
+            run = IdeasRun(paper_path=str(pdf), paper_slug=paper.slug, paper_title=paper.title, paper_sha256=paper.sha256)
+        # a new proposal replaces the undecided hypotheses and keeps the decided ones
+        kept = [h for h in run.hypotheses if h.status != "proposed"]
+
+        if run.analysis is None:
+            work.say("Analysing the paper: task, gaps, keywords", 15)
+            run.analysis = await self._ask("ideas_analyse", Analysis, "ideas.analyse", title=paper.title, digest=digest(paper))
+            self.store.save(run)
+
+        work.say("Retrieving related work", 35)
+        run.related, run.notes = await asyncio.to_thread(self._related, paper, run.analysis)
+        self.store.save(run)
+
+        work.say(f"Drafting {settings.hypotheses} hypotheses", 50)
+        drafts = await self._ask(
+            "ideas_generate", Drafts, "ideas.generate",
+            title=paper.title, task=run.analysis.task,
+            gaps="\n".join(f"- {g}" for g in run.analysis.gaps),
+            related=_works_text(run.related), context=experiment_context(self.engine.workspace),
+            count=settings.hypotheses,
+        )
+        fresh = drafts.hypotheses[: settings.hypotheses]
+
+        work.say("Checking novelty and scoring", 75)
+        assessments = await self._assess(run, fresh)
+        ids = self.store.next_ids(len(fresh))
+        new = [
+            _hypothesis(draft, hid, run.paper_slug, assessments.get(n))
+            for n, (draft, hid) in enumerate(zip(fresh, ids), start=1)
+        ]
+        run.hypotheses = _ranked(kept + new)
+        self.store.save(run)
+        work.say("Writing the hypotheses document", 95)
+        run.document = str(document.write(self.engine.workspace, run))
+        self.store.save(run)
+        return run
+
+    def _related(self, paper, analysis: Analysis) -> tuple[list[dict], list[str]]:
+        from ..retrieval.related import related_work
+
+        settings = self.engine.settings.ideas
+        query = " ".join([paper.title, analysis.task, *analysis.keywords])
+        library = settings.library and str((self.engine.workspace / settings.library).resolve())
+        result = related_work(
+            query, references=paper.references, library_dir=library,
+            cache_dir=self.engine.state.cache("retrieval"), online=settings.online, k=12,
+        )
+        return [w.model_dump(mode="json") for w in result.works], list(result.notes)
+
+    async def _assess(self, run: IdeasRun, drafts: list[Draft]) -> dict[int, Assessment]:
+        result = await self._ask(
+            "ideas_assess", Assessments, "ideas.assess",
+            task=run.analysis.task, related=_works_text(run.related), hypotheses=_hypotheses_text(drafts),
+        )
+        return {a.index: a for a in result.assessments if 1 <= a.index <= len(drafts)}
+
+    async def refine(self, hypothesis_id: str, feedback: str | None, work: Work) -> Hypothesis:
+        from ..errors import MlrError
+
+        run, old = self.store.find(hypothesis_id)
+        doc = document.document_path(self.engine.workspace, run.paper_slug)
+        written = document.pending_feedback(doc.read_text(encoding="utf-8")).get(old.id, []) if doc.exists() else []
+        text = (feedback or "").strip() or "\n".join(written).strip()
+        if not text:
+            raise MlrError(
+                f"no feedback for {old.id}: pass it with the command, or write a line 'Feedback: …' under the hypothesis in {doc}"
+            )
+        work.say(f"Refining {old.id}", 20)
+        draft = await self._ask(
+            "ideas_refine", Draft, "ideas.refine",
+            title=run.paper_title, task=run.analysis.task if run.analysis else "",
+            related=_works_text(run.related),
+            hypothesis=json.dumps(Draft.model_validate(old.model_dump()).model_dump(mode="json"), indent=1),
+            feedback=text,
+        )
+        work.say("Checking novelty and scoring", 60)
+        assessment = (await self._assess(run, [draft])).get(1)
+        new = _hypothesis(draft, old.id, run.paper_slug, assessment)
+        new.status = "proposed"
+        new.history = old.history + [Decision(status="proposed", note=f"refined: {text}")]
+        new.feedback = old.feedback + [text]
+        run.hypotheses = _ranked([new if h.id == old.id else h for h in run.hypotheses])
+        self.store.save(run)
+        document.write(self.engine.workspace, run, consumed={old.id})
+        return next(h for h in run.hypotheses if h.id == old.id)
+
+    def decide(self, hypothesis_id: str, status: str, note: str = "") -> Hypothesis:
+        hypothesis = self.store.decide(hypothesis_id, status, note)
+        run, _ = self.store.find(hypothesis.id)
+        document.write(self.engine.workspace, run)
+        return hypothesis
+
+
+def _hypothesis(draft: Draft, hypothesis_id: str, paper: str, assessment: Assessment | None) -> Hypothesis:
+    extra = {}
+    if assessment is not None:
+        extra = {
+            "closest_work": assessment.closest_work,
+            "novelty_note": assessment.novelty_note,
+            "scores": {"novelty": assessment.novelty, "feasibility": assessment.feasibility, "expected_gain": assessment.expected_gain},
+            "reasons": assessment.reasons,
+        }
+    return Hypothesis(**draft.model_dump(), id=hypothesis_id, paper=paper, rank=0, **extra)
+
+
+def _ranked(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    order = sorted(hypotheses, key=lambda h: -h.score)
+    for rank, hypothesis in enumerate(order, start=1):
+        hypothesis.rank = rank
+    return order

@@ -1,0 +1,116 @@
+"""The data of the ideas phase: what the LLM extracts from a paper and the hypotheses it
+proposes, each with its experiment plan. Saved under `.mlr/ideas/<paper-slug>/`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..slugs import slugify
+
+Direction = Literal["maximize", "minimize"]
+Status = Literal["proposed", "accepted", "rejected"]
+
+
+class Analysis(BaseModel):
+    task: str = Field(description="the research task the paper addresses, in one or two sentences")
+    gaps: list[str] = Field(min_length=1, description="open problems or limitations worth working on")
+    keywords: list[str] = Field(min_length=1, max_length=15)
+    datasets: list[str] = Field(default_factory=list)
+    methods: list[str] = Field(default_factory=list)
+
+
+class ExperimentPlan(BaseModel):
+    dataset: str
+    model: str
+    baseline: str
+    metric: str
+    direction: Direction
+    steps: list[str] = Field(min_length=1)
+    expected_improvement: str
+    command: str | None = Field(default=None, description="the command that runs the experiment, if not the workspace default")
+
+
+class Citation(BaseModel):
+    work_id: str
+    title: str
+    source: str = Field(description="where the work came from: library, references, arxiv, semantic_scholar, openalex")
+    how: str = Field(default="", description="what the hypothesis takes from it")
+
+
+class Draft(BaseModel):
+    """A hypothesis as the LLM writes it."""
+
+    title: str
+    problem: str
+    method: str
+    rationale: str
+    plan: ExperimentPlan
+    related: list[Citation] = Field(default_factory=list)
+
+
+class Drafts(BaseModel):
+    hypotheses: list[Draft] = Field(min_length=1)
+
+
+class Assessment(BaseModel):
+    """The LLM's judgement of one hypothesis: novelty against the retrieved works and scores."""
+
+    index: int = Field(ge=1, description="1-based position of the hypothesis in the list given")
+    closest_work: str = Field(description="title of the retrieved work closest to the hypothesis, or 'none'")
+    novelty_note: str
+    novelty: float = Field(ge=0, le=10)
+    feasibility: float = Field(ge=0, le=10)
+    expected_gain: float = Field(ge=0, le=10)
+    reasons: str
+
+
+class Assessments(BaseModel):
+    assessments: list[Assessment] = Field(min_length=1)
+
+
+class Decision(BaseModel):
+    status: Status
+    at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    note: str = ""
+
+
+class Hypothesis(Draft):
+    id: str
+    paper: str = Field(description="the slug of the paper it came from")
+    rank: int
+    closest_work: str = "none"
+    novelty_note: str = ""
+    scores: dict[str, float] = Field(default_factory=dict)
+    reasons: str = ""
+    status: Status = "proposed"
+    history: list[Decision] = Field(default_factory=list)
+    feedback: list[str] = Field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(self.scores.get(k, 0.0) for k in ("novelty", "feasibility", "expected_gain"))
+
+    @property
+    def slug(self) -> str:
+        return f"{self.id}-{slugify(self.title, 40)}"
+
+    @property
+    def branch(self) -> str:
+        return f"mlr/{self.slug}"
+
+
+class IdeasRun(BaseModel):
+    """Everything one proposal produced, so any step resumes after a crash."""
+
+    paper_path: str
+    paper_slug: str
+    paper_title: str
+    paper_sha256: str = ""
+    analysis: Analysis | None = None
+    related: list[dict] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    document: str | None = None

@@ -1,0 +1,66 @@
+"""Hypotheses and the researcher's decisions, kept under `.mlr/ideas/<paper-slug>/run.json`.
+
+Ids (`h1`, `h2`, …) are unique across the workspace, so a command can name a hypothesis
+without naming its paper."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import MlrError
+from ..state import StateDir, read_json, write_json
+from .model import Decision, Hypothesis, IdeasRun, Status
+
+
+class UnknownHypothesisError(MlrError):
+    pass
+
+
+class IdeaStore:
+    def __init__(self, state: StateDir):
+        self.state = state
+
+    def _file(self, slug: str) -> Path:
+        return self.state.ideas / slug / "run.json"
+
+    def load(self, slug: str) -> IdeasRun | None:
+        data = read_json(self._file(slug))
+        return IdeasRun.model_validate(data) if data else None
+
+    def save(self, run: IdeasRun) -> None:
+        write_json(self._file(run.paper_slug), run.model_dump(mode="json"))
+
+    def runs(self) -> list[IdeasRun]:
+        found = []
+        if not self.state.root.is_dir():
+            return found
+        for path in sorted(self.state.ideas.glob("*/run.json")):
+            data = read_json(path)
+            if data:
+                found.append(IdeasRun.model_validate(data))
+        return found
+
+    def hypotheses(self) -> list[Hypothesis]:
+        return [h for run in self.runs() for h in sorted(run.hypotheses, key=lambda h: h.rank)]
+
+    def find(self, hypothesis_id: str) -> tuple[IdeasRun, Hypothesis]:
+        wanted = str(hypothesis_id).strip()
+        for run in self.runs():
+            for hypothesis in run.hypotheses:
+                if hypothesis.id == wanted or hypothesis.slug == wanted:
+                    return run, hypothesis
+        known = ", ".join(h.id for h in self.hypotheses()) or "none yet: propose hypotheses first"
+        raise UnknownHypothesisError(f"no hypothesis '{wanted}' in this workspace (known: {known})")
+
+    def next_ids(self, count: int) -> list[str]:
+        used = [int(m.group(1)) for h in self.hypotheses() if (m := re.fullmatch(r"h(\d+)", h.id))]
+        start = max(used, default=0) + 1
+        return [f"h{n}" for n in range(start, start + count)]
+
+    def decide(self, hypothesis_id: str, status: Status, note: str = "") -> Hypothesis:
+        run, hypothesis = self.find(hypothesis_id)
+        hypothesis.status = status
+        hypothesis.history.append(Decision(status=status, note=note))
+        self.save(run)
+        return hypothesis
