@@ -1,0 +1,118 @@
+"""The runner interface: run one command in a sandbox, stream its output, enforce its limits.
+
+A runner knows nothing of metrics, git or records; `execute()` builds those from the
+`RunOutcome` and the log file a runner leaves behind.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import MlrError
+from ..state import StateDir
+from .logsink import MB, LogSink
+from .model import RunRequest, RunStatus
+
+LineCallback = Callable[[str], None]
+
+# How long a process tree gets to exit after SIGTERM before it is killed outright.
+KILL_GRACE_S = 2.0
+
+
+class RunnerError(MlrError):
+    """A run could not be started (the sandbox is missing or misconfigured)."""
+
+
+class WorkspaceMissingError(RunnerError):
+    def __init__(self, workspace: str):
+        super().__init__(f"workspace folder {workspace} does not exist")
+
+
+@dataclass
+class RunOutcome:
+    status: RunStatus
+    exit_code: int | None
+    log_path: Path
+    duration_s: float
+    peak_memory_mb: float | None = None
+    message: str = ""
+    signal: int | None = None
+    oom_killed: bool = False
+    output_truncated: bool = False
+    process_limit_hit: bool = False
+    image: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique across processes."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def log_path_for(workspace: str | Path, run_id: str) -> Path:
+    return StateDir(workspace).logs / f"{run_id}.log"
+
+
+def resolve_workspace(request: RunRequest) -> Path:
+    workspace = Path(request.workspace).expanduser().resolve()
+    if not workspace.is_dir():
+        raise WorkspaceMissingError(request.workspace)
+    return workspace
+
+
+class Runner(ABC):
+    name: str
+    reason: str = ""
+
+    @abstractmethod
+    def run(
+        self,
+        request: RunRequest,
+        *,
+        on_line: LineCallback | None = None,
+        cancel: threading.Event | None = None,
+        run_id: str | None = None,
+    ) -> RunOutcome:
+        """Run `request.command` in `request.workspace`; blocks until it ends, is cancelled,
+        or hits a limit. The full output (up to the cap) lands in `.mlr/logs/<run_id>.log`."""
+
+
+class RunClock:
+    """Wall-time bookkeeping shared by the runners."""
+
+    def __init__(self, timeout: float):
+        self.start = time.monotonic()
+        self.deadline = self.start + timeout
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
+def open_sink(request: RunRequest, workspace: Path, run_id: str, on_line: LineCallback | None) -> LogSink:
+    return LogSink(log_path_for(workspace, run_id), max_bytes=request.max_output_mb * MB, on_line=on_line)
+
+
+def describe_end(status: RunStatus, exit_code: int | None, request: RunRequest, *, signal_name: str | None = None) -> str:
+    if status == "timeout":
+        return f"stopped after the time limit of {request.timeout:g} s"
+    if status == "cancelled":
+        return "cancelled"
+    if status == "oom":
+        return f"killed for using more than {request.memory_mb} MB of memory"
+    if signal_name:
+        return f"killed by {signal_name}"
+    if status == "passed":
+        return "exited with code 0"
+    return f"exited with code {exit_code}"

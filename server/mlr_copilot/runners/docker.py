@@ -1,0 +1,456 @@
+"""Run an experiment in a Docker container: the workspace mounted at /workspace, no network
+unless asked, memory/CPU/process limits from the engine, a non-root user, and a container
+that is always removed. Images are never pulled: the image must exist locally (see
+scripts/build-base-image.sh), or the workspace's own Dockerfile is built once per content."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    KILL_GRACE_S,
+    LineCallback,
+    RunClock,
+    Runner,
+    RunnerError,
+    RunOutcome,
+    describe_end,
+    new_run_id,
+    open_sink,
+    resolve_workspace,
+)
+from .environment import scrub_env
+from .logsink import LogSink
+from .model import RunRequest, RunStatus
+from .proctree import RUN_ID_VAR
+
+log = logging.getLogger(__name__)
+
+CONTAINER_WORKDIR = "/workspace"
+LABEL = "mlr-copilot"
+RUN_LABEL = "mlr-copilot.run-id"
+SANDBOX_USER = "65534:65534"
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+SKIP_DIRS = {".git", ".mlr"}
+
+
+class DockerUnavailableError(RunnerError):
+    def __init__(self, where: str, detail: str = ""):
+        super().__init__(
+            f"no Docker engine answers at {where}; start dockerd or set runner to local"
+            + (f" ({detail})" if detail else "")
+        )
+        self.where = where
+
+
+class ImageNotFoundError(RunnerError):
+    def __init__(self, image: str):
+        super().__init__(
+            f"Docker image '{image}' is not on this machine and is never pulled; build it with "
+            f"scripts/build-base-image.sh {image} (or `docker build`), or set run.image to a local image"
+        )
+        self.image = image
+
+
+class GpuUnavailableError(RunnerError):
+    def __init__(self) -> None:
+        super().__init__(
+            "a GPU was requested but the Docker engine has no nvidia runtime, so no GPU is available "
+            "in containers; install the NVIDIA Container Toolkit or set run.gpus to false"
+        )
+
+
+class ImageBuildError(RunnerError):
+    pass
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+
+def docker_client(timeout: float = 60.0) -> Any:
+    """A client for the engine in DOCKER_HOST (or the default socket) that has answered a ping."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except (DockerException, OSError) as exc:
+        raise DockerUnavailableError(engine_address(), _root_cause(exc)) from exc
+    return client
+
+
+def _root_cause(exc: BaseException) -> str:
+    seen = exc
+    while seen.__cause__ or seen.__context__:
+        seen = seen.__cause__ or seen.__context__
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+    return str(exc).split(":", 1)[0]
+
+
+def image_exists(client: Any, image: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(image)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def _dockerfile_sources(text: str) -> list[str]:
+    """Source paths of the COPY/ADD instructions that read from the build context."""
+    sources: list[str] = []
+    joined = re.sub(r"\\\n", " ", text)
+    for line in joined.splitlines():
+        words = line.strip().split()
+        if len(words) < 3 or words[0].upper() not in ("COPY", "ADD"):
+            continue
+        args = [w for w in words[1:] if not w.startswith("--")]
+        if any(w.startswith("--from") for w in words[1:]):
+            continue
+        if args and args[0].startswith("["):
+            continue
+        sources.extend(args[:-1])
+    return sources
+
+
+def _walk_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        found.extend(Path(folder, name) for name in sorted(files))
+    return found
+
+
+def workspace_image_tag(workspace: Path) -> str | None:
+    """`mlr-ws-<hash>` for a workspace with a Dockerfile: the hash covers the Dockerfile,
+    .dockerignore and every context file its COPY/ADD instructions read."""
+    dockerfile = workspace / "Dockerfile"
+    if not dockerfile.is_file():
+        return None
+    text = dockerfile.read_text(encoding="utf-8", errors="replace")
+    digest = hashlib.sha256(dockerfile.read_bytes())
+    ignore = workspace / ".dockerignore"
+    if ignore.is_file():
+        digest.update(b"\0.dockerignore\0" + ignore.read_bytes())
+    files: set[Path] = set()
+    for source in _dockerfile_sources(text):
+        for match in workspace.glob(source.lstrip("/")) if source not in (".", "./") else [workspace]:
+            files.update(_walk_files(match))
+    for path in sorted(files):
+        if not path.is_file():
+            continue
+        digest.update(b"\0" + path.relative_to(workspace).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return f"mlr-ws-{digest.hexdigest()[:12]}"
+
+
+def _base_images(text: str) -> list[str]:
+    stages: set[str] = set()
+    bases = []
+    for line in text.splitlines():
+        words = line.strip().split()
+        if len(words) >= 2 and words[0].upper() == "FROM":
+            args = [w for w in words[1:] if not w.startswith("--")]
+            if not args:
+                continue
+            if args[0].lower() != "scratch" and args[0] not in stages and "$" not in args[0]:
+                bases.append(args[0])
+            if len(args) >= 3 and args[1].upper() == "AS":
+                stages.add(args[2])
+    return bases
+
+
+def build_workspace_image(client: Any, workspace: Path, tag: str, sink: LogSink | None = None) -> str:
+    """Build the workspace's Dockerfile as `tag` unless that tag exists; never pulls."""
+    if image_exists(client, tag):
+        return tag
+    for base in _base_images((workspace / "Dockerfile").read_text(encoding="utf-8", errors="replace")):
+        if not image_exists(client, base):
+            raise ImageNotFoundError(base)
+    if sink is not None:
+        sink.note(f"building the workspace Dockerfile as {tag}")
+    error = None
+    for chunk in client.api.build(
+        path=str(workspace), dockerfile="Dockerfile", tag=tag, rm=True, forcerm=True, pull=False, decode=True,
+        network_mode="host",
+    ):
+        if "stream" in chunk and sink is not None:
+            sink.feed(chunk["stream"].encode("utf-8", errors="replace"))
+        if "error" in chunk:
+            error = chunk["error"].strip()
+    if error or not image_exists(client, tag):
+        raise ImageBuildError(f"building {workspace / 'Dockerfile'} failed: {error or 'no image was produced'}")
+    return tag
+
+
+def _sandbox_user(workspace: Path) -> str:
+    """Run as the invoking user; when that is root, as the workspace's owner, and when that is
+    root too, as nobody, given write access to the workspace so outputs can be written back."""
+    uid, gid = os.getuid(), os.getgid()
+    if uid != 0:
+        return f"{uid}:{gid}"
+    owner = workspace.stat()
+    if owner.st_uid != 0:
+        return f"{owner.st_uid}:{owner.st_gid}"
+    _open_to_sandbox(workspace)
+    return SANDBOX_USER
+
+
+def _open_to_sandbox(workspace: Path) -> None:
+    """Let the unprivileged container user create and overwrite files in a root-owned
+    workspace. Git ignores these mode bits, so the repository shows no change."""
+    for folder, dirs, files in os.walk(workspace):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not os.path.islink(os.path.join(folder, d))]
+        _add_mode(Path(folder), stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH)
+        for name in files:
+            _add_mode(Path(folder, name), stat.S_IROTH | stat.S_IWOTH)
+
+
+def _add_mode(path: Path, bits: int) -> None:
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode) or info.st_mode & bits == bits:
+            return
+        path.chmod(stat.S_IMODE(info.st_mode) | bits)
+    except OSError as exc:
+        log.debug("could not open %s to the sandbox user: %s", path, exc)
+
+
+def _peak_memory_file(pid: int) -> Path | None:
+    """The container's cgroup file holding its peak memory (cgroup v1 or v2)."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            candidate = Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.max_usage_in_bytes")
+            if candidate.exists():
+                return candidate
+        if controllers == "":
+            candidate = Path("/sys/fs/cgroup", path.lstrip("/"), "memory.peak")
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _read_mb(path: Path | None) -> float | None:
+    if path is None:
+        return None
+    try:
+        return int(path.read_text().strip()) / (1024 * 1024)
+    except (OSError, ValueError):
+        return None
+
+
+def remove_containers(client: Any, filters: dict[str, Any]) -> int:
+    from docker.errors import APIError, NotFound
+
+    removed = 0
+    for container in client.containers.list(all=True, filters=filters):
+        try:
+            container.remove(force=True)
+            removed += 1
+        except NotFound:
+            pass
+        except APIError as exc:
+            log.warning("could not remove container %s: %s", container.short_id, exc)
+    return removed
+
+
+def cleanup_orphans(client: Any | None = None) -> int:
+    """Remove every container this tool started (from a server that crashed mid-run)."""
+    try:
+        client = client or docker_client(timeout=5.0)
+    except DockerUnavailableError:
+        return 0
+    return remove_containers(client, {"label": f"{LABEL}=1"})
+
+
+def remove_run_containers(run_id: str) -> int:
+    try:
+        client = docker_client(timeout=5.0)
+    except DockerUnavailableError:
+        return 0
+    return remove_containers(client, {"label": f"{RUN_LABEL}={run_id}"})
+
+
+class DockerRunner(Runner):
+    name = "docker"
+
+    def __init__(self, image: str | None = None, *, client: Any | None = None, reason: str = "runner set to docker"):
+        self.image = image
+        self.reason = reason
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def resolve_image(self, request: RunRequest, workspace: Path, sink: LogSink | None = None) -> str:
+        tag = workspace_image_tag(workspace)
+        if tag is not None:
+            return build_workspace_image(self.client, workspace, tag, sink)
+        image = request.image or self.image
+        if not image:
+            raise RunnerError("no Docker image is set (run.image) and the workspace has no Dockerfile")
+        if not image_exists(self.client, image):
+            raise ImageNotFoundError(image)
+        return image
+
+    def run(
+        self,
+        request: RunRequest,
+        *,
+        on_line: LineCallback | None = None,
+        cancel: threading.Event | None = None,
+        run_id: str | None = None,
+    ) -> RunOutcome:
+        workspace = resolve_workspace(request)
+        run_id = run_id or new_run_id()
+        cancel = cancel or threading.Event()
+        argv = request.argv()
+        client = self.client
+        device_requests = None
+        if request.gpus:
+            if "nvidia" not in (client.info().get("Runtimes") or {}):
+                raise GpuUnavailableError()
+            from docker.types import DeviceRequest
+
+            device_requests = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        sink = open_sink(request, workspace, run_id, on_line)
+        clock = RunClock(request.timeout)
+        try:
+            image = self.resolve_image(request, workspace, sink)
+            if not argv:
+                sink.note("empty command")
+                return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty", image=image)
+            return self._run(request, workspace, run_id, argv, image, device_requests, sink, clock, cancel)
+        finally:
+            sink.close()
+
+    def _run(
+        self,
+        request: RunRequest,
+        workspace: Path,
+        run_id: str,
+        argv: list[str],
+        image: str,
+        device_requests: list[Any] | None,
+        sink: LogSink,
+        clock: RunClock,
+        cancel: threading.Event,
+    ) -> RunOutcome:
+        from docker.errors import APIError, NotFound
+        from docker.types import LogConfig
+
+        env = scrub_env(request.env)
+        env.update({"HOME": "/tmp", RUN_ID_VAR: run_id})
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        cap_mb = request.max_output_mb + 1
+        container = self.client.containers.create(
+            image,
+            command=argv,
+            working_dir=CONTAINER_WORKDIR,
+            user=_sandbox_user(workspace),
+            environment=env,
+            volumes={str(workspace): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
+            network_mode="host" if request.network else "none",
+            mem_limit=f"{request.memory_mb}m",
+            memswap_limit=f"{request.memory_mb}m",
+            nano_cpus=int(request.cpus * 1e9),
+            pids_limit=request.max_processes,
+            device_requests=device_requests,
+            labels={LABEL: "1", RUN_LABEL: run_id},
+            # The engine's own copy of the output is bounded like ours.
+            log_config=LogConfig(type="json-file", config={"max-size": f"{cap_mb}m", "max-file": "2"}),
+            init=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            detach=True,
+            stdin_open=False,
+            tty=False,
+        )
+        try:
+            return self._watch(container, request, sink, clock, cancel, image)
+        finally:
+            try:
+                container.remove(force=True)
+            except NotFound:
+                pass
+            except APIError as exc:
+                log.warning("could not remove container %s of run %s: %s", container.short_id, run_id, exc)
+
+    def _watch(self, container: Any, request: RunRequest, sink: LogSink, clock: RunClock, cancel: threading.Event, image: str) -> RunOutcome:
+        container.start()
+        container.reload()
+        peak_file = _peak_memory_file(container.attrs["State"].get("Pid") or 0)
+        peak = _read_mb(peak_file) or 0.0
+
+        def pump() -> None:
+            try:
+                for chunk in container.logs(stream=True, follow=True):
+                    sink.feed(chunk)
+            except Exception as exc:  # the engine went away mid-run: the wait below reports it
+                sink.note(f"log stream from the Docker engine ended early: {exc}")
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        ended_by: RunStatus | None = None
+        while reader.is_alive():
+            reader.join(0.05)
+            peak = max(peak, _read_mb(peak_file) or 0.0)
+            if cancel.is_set():
+                ended_by = "cancelled"
+            elif clock.expired:
+                ended_by = "timeout"
+            if ended_by is not None:
+                sink.note(
+                    "cancelled: stopping the container"
+                    if ended_by == "cancelled"
+                    else f"time limit of {request.timeout:g} s reached: stopping the container"
+                )
+                container.stop(timeout=KILL_GRACE_S if ended_by == "cancelled" else 1)
+                break
+        reader.join(timeout=5.0)
+        exit_code = container.wait(timeout=30).get("StatusCode")
+        container.reload()
+        oom = bool(container.attrs["State"].get("OOMKilled"))
+        if ended_by is not None:
+            status: RunStatus = ended_by
+        elif oom:
+            status = "oom"
+        else:
+            status = "passed" if exit_code == 0 else "failed"
+        message = describe_end(status, exit_code, request)
+        if sink.truncated:
+            message += f"; output past {request.max_output_mb} MB was dropped from the log"
+        return RunOutcome(
+            status=status,
+            exit_code=exit_code,
+            log_path=sink.path,
+            duration_s=clock.elapsed,
+            peak_memory_mb=round(peak, 1) if peak else None,
+            message=message,
+            oom_killed=oom,
+            output_truncated=sink.truncated,
+            image=image,
+        )

@@ -1,0 +1,165 @@
+"""One experiment run from start to record: the call the editor, the CLI and the debug loop
+share. The record is on disk before the command starts, so a server that dies mid-run leaves
+a trace that `mark_interrupted()` closes at the next start."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..history.gitnotes import append_note, head_info
+from ..state import StateDir, read_json, write_json
+from .base import LineCallback, Runner, RunOutcome, new_run_id, resolve_workspace
+from .failures import diagnose
+from .metrics import collect_metrics, non_finite
+from .model import Direction, RunRecord, RunRequest, RunStatus
+from .proctree import kill_marked
+
+log = logging.getLogger(__name__)
+
+# Runs in progress in this process: mark_interrupted() leaves them alone.
+_active: set[str] = set()
+_active_lock = threading.Lock()
+# File timestamps come from a coarse clock; a results file written at once may look older.
+MTIME_SLACK_S = 0.05
+
+
+def record_path(workspace: Path | str, run_id: str) -> Path:
+    return StateDir(workspace).runs / f"{run_id}.json"
+
+
+def save_record(workspace: Path | str, record: RunRecord) -> None:
+    write_json(record_path(workspace, record.id), json.loads(record.model_dump_json()))
+
+
+def note_line(record: RunRecord) -> str:
+    """The one-line JSON summary appended to the commit's git note."""
+    summary = {
+        "run": record.id,
+        "status": record.status,
+        "metric": record.primary_metric,
+        "value": record.primary_value,
+        "metrics": record.metrics,
+        "duration_s": record.duration_s,
+        "runner": record.runner,
+        "command": record.command,
+        "dirty": record.dirty,
+    }
+    if record.hypothesis:
+        summary["hypothesis"] = record.hypothesis
+    return json.dumps({k: v for k, v in summary.items() if v is not None}, separators=(",", ":"))
+
+
+def _final_status(outcome: RunOutcome, failures_kinds: set[str], metrics: dict[str, float], primary: str | None) -> RunStatus:
+    if outcome.status in ("cancelled", "timeout", "error"):
+        return outcome.status
+    if outcome.oom_killed or "oom" in failures_kinds:
+        return "oom"
+    if outcome.status != "passed":
+        return "failed"
+    bad = set(non_finite(metrics))
+    if primary and (primary not in metrics or primary in bad):
+        return "failed"
+    if not primary and bad:
+        return "failed"
+    return "passed"
+
+
+def execute(
+    request: RunRequest,
+    runner: Runner,
+    *,
+    primary_metric: str | None = None,
+    direction: Direction | None = None,
+    hypothesis: str | None = None,
+    baseline: bool = False,
+    on_line: LineCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> RunRecord:
+    workspace = resolve_workspace(request)
+    run_id = new_run_id()
+    head = head_info(workspace)
+    record = RunRecord(
+        id=run_id,
+        commit=head.commit if head else None,
+        branch=head.branch if head else None,
+        dirty=head.dirty if head else False,
+        command=request.command_text(),
+        runner=runner.name,
+        image=request.image if runner.name == "docker" else None,
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        primary_metric=primary_metric,
+        direction=direction,
+        log_path=f".mlr/logs/{run_id}.log",
+        hypothesis=hypothesis,
+        baseline=baseline,
+    )
+    save_record(workspace, record)
+    started = time.time()
+    with _active_lock:
+        _active.add(run_id)
+    try:
+        outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=run_id)
+    except BaseException as exc:
+        record.status = "error"
+        record.duration_s = round(time.time() - started, 3)
+        record.message = str(exc) or type(exc).__name__
+        save_record(workspace, record)
+        raise
+    finally:
+        with _active_lock:
+            _active.discard(run_id)
+
+    log_text = outcome.log_path.read_text(encoding="utf-8", errors="replace") if outcome.log_path.exists() else ""
+    metrics, problems = collect_metrics(workspace, request.results_file, log_text, since=started - MTIME_SLACK_S)
+    failures = diagnose(outcome, log_text, workspace, request, metrics, primary_metric)
+    record.status = _final_status(outcome, {f.kind for f in failures}, metrics, primary_metric)
+    record.exit_code = outcome.exit_code
+    record.duration_s = round(outcome.duration_s, 3)
+    record.peak_memory_mb = outcome.peak_memory_mb
+    record.metrics = metrics
+    record.failures = failures
+    record.image = outcome.image or record.image
+    record.message = "; ".join([outcome.message, *problems]) if problems else outcome.message
+    save_record(workspace, record)
+    if record.commit:
+        append_note(workspace, record.commit, note_line(record))
+    return record
+
+
+def mark_interrupted(workspace: Path | str) -> list[RunRecord]:
+    """Close the records of runs a previous server left "running": they become "interrupted",
+    and whatever those runs left behind (processes, containers) is stopped."""
+    runs_dir = StateDir(workspace).root / "runs"
+    if not runs_dir.is_dir():
+        return []
+    closed = []
+    for path in sorted(runs_dir.glob("*.json")):
+        data = read_json(path)
+        if not isinstance(data, dict) or data.get("status") != "running":
+            continue
+        with _active_lock:
+            if data.get("id") in _active:
+                continue
+        try:
+            record = RunRecord.model_validate(data)
+        except ValueError:
+            log.warning("skipping unreadable run record %s", path)
+            continue
+        if record.runner == "local":
+            kill_marked(record.id)
+        else:
+            from .docker import remove_run_containers
+
+            remove_run_containers(record.id)
+        record.status = "interrupted"
+        record.message = "the server stopped before this run ended"
+        save_record(workspace, record)
+        if record.commit:
+            append_note(workspace, record.commit, note_line(record))
+        closed.append(record)
+    return closed

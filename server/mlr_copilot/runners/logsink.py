@@ -1,0 +1,144 @@
+"""Where a run's output goes: a log file that keeps everything up to a cap, and a live line
+callback that is throttled so a chatty script cannot flood the editor.
+
+Past the cap the output is dropped (the run goes on) but its last bytes are still kept: a
+traceback printed after gigabytes of logging is what the user needs most.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+MB = 1024 * 1024
+TAIL_BYTES = 64 * 1024
+MAX_LINE_CHARS = 2000
+
+
+class LineThrottle:
+    """Passes at most `per_window` lines to `on_line` per `window` seconds and reports how
+    many were held back, so the user knows the live view is a sample."""
+
+    def __init__(self, on_line: Callable[[str], None], *, per_window: int = 100, window: float = 0.5):
+        self.on_line = on_line
+        self.per_window = per_window
+        self.window = window
+        self._window_start = time.monotonic()
+        self._sent = 0
+        self._omitted = 0
+        self._partial = b""
+
+    def feed(self, data: bytes) -> None:
+        now = time.monotonic()
+        if now - self._window_start >= self.window:
+            self._report_omitted()
+            self._window_start = now
+            self._sent = 0
+        if self._sent >= self.per_window:
+            # Over budget: only count lines, without decoding them.
+            newlines = data.count(b"\n")
+            if newlines:
+                self._omitted += newlines
+                self._partial = data[data.rfind(b"\n") + 1 :][-MAX_LINE_CHARS:]
+            else:
+                self._partial = (self._partial + data)[-MAX_LINE_CHARS:]
+            return
+        chunks = (self._partial + data).split(b"\n")
+        self._partial = chunks.pop()[-MAX_LINE_CHARS * 4 :]
+        for index, raw in enumerate(chunks):
+            if self._sent >= self.per_window:
+                self._omitted += len(chunks) - index
+                break
+            self._emit(raw)
+
+    def close(self) -> None:
+        if self._partial:
+            self._emit(self._partial)
+            self._partial = b""
+        self._report_omitted()
+
+    def _emit(self, raw: bytes) -> None:
+        # A progress bar rewrites its line with \r: only its latest state is worth showing.
+        text = raw.decode("utf-8", errors="replace").rstrip("\r").rsplit("\r", 1)[-1]
+        self._sent += 1
+        self.on_line(text[:MAX_LINE_CHARS])
+
+    def _report_omitted(self) -> None:
+        if self._omitted:
+            count, self._omitted = self._omitted, 0
+            self.on_line(f"[mlr-copilot: {count} lines not shown live; the log file has them]")
+
+
+class LogSink:
+    """Receives raw output chunks from a runner; writes the log file and feeds the live view."""
+
+    def __init__(self, path: Path, *, max_bytes: int, on_line: Callable[[str], None] | None = None):
+        self.path = path
+        self.max_bytes = max_bytes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("wb")
+        self._throttle = LineThrottle(on_line) if on_line is not None else None
+        self.written = 0
+        self.dropped = 0
+        self._tail = bytearray()
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped > 0
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        room = self.max_bytes - self.written
+        if room > 0:
+            kept = data[:room]
+            self._file.write(kept)
+            self._file.flush()
+            self.written += len(kept)
+            if self._throttle is not None:
+                self._throttle.feed(kept)
+            data = data[room:]
+        if data:
+            if not self.dropped:
+                self._write_marker()
+            self.dropped += len(data)
+            self._tail += data
+            if len(self._tail) > 2 * TAIL_BYTES:
+                del self._tail[:-TAIL_BYTES]
+
+    def note(self, text: str) -> None:
+        """A line from the runner itself (not the program), always written and shown."""
+        line = f"[mlr-copilot: {text}]\n".encode()
+        self._file.write(line)
+        self._file.flush()
+        if self._throttle is not None:
+            self._throttle.feed(line)
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        if self.dropped:
+            tail = bytes(self._tail[-TAIL_BYTES:])
+            # Start the kept tail at a line boundary when there is one.
+            cut = tail.find(b"\n")
+            if 0 <= cut < len(tail) - 1 and self.dropped > len(tail):
+                tail = tail[cut + 1 :]
+            self._file.write(
+                f"\n[mlr-copilot: {self.dropped / MB:.1f} MB of output dropped in all; "
+                f"the last {len(tail) / 1024:.0f} KB follow]\n".encode()
+            )
+            self._file.write(tail)
+        self._file.close()
+        if self._throttle is not None:
+            self._throttle.close()
+
+    def _write_marker(self) -> None:
+        marker = (
+            f"\n[mlr-copilot: output passed the cap of {self.max_bytes / MB:g} MB; the rest is "
+            f"dropped (the run goes on) except its last {TAIL_BYTES // 1024} KB, kept at the end]\n"
+        ).encode()
+        self._file.write(marker)
+        self._file.flush()
+        if self._throttle is not None:
+            self._throttle.feed(marker)

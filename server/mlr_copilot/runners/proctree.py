@@ -1,0 +1,247 @@
+"""Finding, counting, measuring and killing every process a local run started.
+
+Three nets catch a run's processes, so none outlives it:
+- a pids cgroup (when this machine lets us make one): the kernel caps the process count and
+  lists every member, even those that started a new session;
+- the session the run was started in (`start_new_session=True`);
+- an environment marker `MLR_RUN_ID=<id>`, inherited by descendants that escape the first two.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+RUN_ID_VAR = "MLR_RUN_ID"
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _own_cgroup_path(controller: str) -> str | None:
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(",") or (controllers == "" and controller == ""):
+            return path
+    return None
+
+
+def _pids_hierarchy() -> Path | None:
+    """Where this process may create a child pids cgroup (cgroup v1 or v2), if anywhere."""
+    try:
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    for line in mounts:
+        left, _, right = line.partition(" - ")
+        fields, fstype_fields = left.split(), right.split()
+        if len(fields) < 5 or len(fstype_fields) < 3:
+            continue
+        mount_point, fstype, options = fields[4], fstype_fields[0], fstype_fields[2]
+        if fstype == "cgroup" and "pids" in options.split(","):
+            own = _own_cgroup_path("pids")
+        elif fstype == "cgroup2":
+            own = _own_cgroup_path("")
+            controllers = Path(mount_point, (own or "/").lstrip("/"), "cgroup.subtree_control")
+            try:
+                if "pids" not in controllers.read_text().split():
+                    continue
+            except OSError:
+                continue
+        else:
+            continue
+        if own is None:
+            continue
+        base = Path(mount_point, own.lstrip("/"))
+        if os.access(base, os.W_OK):
+            return base
+    return None
+
+
+class PidsCgroup:
+    """A pids cgroup for one run; the child joins it before it runs any user code."""
+
+    def __init__(self, path: Path, limit: int):
+        self.path = path
+        self.limit = limit
+        self._procs_file = str(path / "cgroup.procs")
+
+    @classmethod
+    def create(cls, run_id: str, limit: int) -> PidsCgroup | None:
+        base = _pids_hierarchy()
+        if base is None:
+            return None
+        path = base / "mlr-copilot" / run_id
+        try:
+            path.mkdir(parents=True)
+            (path / "pids.max").write_text(str(limit))
+        except OSError as exc:
+            log.info("no pids cgroup (%s); counting processes by polling instead", exc)
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+            return None
+        return cls(path, limit)
+
+    def join_self(self) -> None:
+        """Called in the child between fork and exec: only async-signal-safe work."""
+        fd = os.open(self._procs_file, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+    def pids(self) -> set[int]:
+        try:
+            return {int(p) for p in Path(self._procs_file).read_text().split()}
+        except OSError:
+            return set()
+
+    def limit_hit(self) -> bool:
+        try:
+            for line in (self.path / "pids.events").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "max" and int(value) > 0:
+                    return True
+        except (OSError, ValueError):
+            pass
+        return False
+
+    def remove(self) -> None:
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+        log.warning("could not remove cgroup %s", self.path)
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, process group, session) of `pid`, or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    rest = raw[raw.rfind(b")") + 2 :].split()
+    return rest[0].decode(), int(rest[2]), int(rest[3])
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def session_members(session: int) -> set[int]:
+    members = set()
+    for pid in _all_pids():
+        info = _stat(pid)
+        if info is not None and info[2] == session and info[0] != "Z":
+            members.add(pid)
+    return members
+
+
+def marked_processes(run_id: str) -> set[int]:
+    """Processes whose environment carries this run's marker."""
+    needle = f"{RUN_ID_VAR}={run_id}".encode()
+    found = set()
+    me = os.getpid()
+    for pid in _all_pids():
+        if pid == me:
+            continue
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            info = _stat(pid)
+            if info is not None and info[0] != "Z":
+                found.add(pid)
+    return found
+
+
+def rss_mb(pids: set[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total * _PAGE / (1024 * 1024)
+
+
+class ProcessTree:
+    """Every live process of one run."""
+
+    def __init__(self, leader: int, run_id: str, cgroup: PidsCgroup | None):
+        self.leader = leader
+        self.run_id = run_id
+        self.cgroup = cgroup
+
+    def members(self, *, deep: bool = False) -> set[int]:
+        found = session_members(self.leader)
+        if self.cgroup is not None:
+            found |= {pid for pid in self.cgroup.pids() if (_stat(pid) or ("Z",))[0] != "Z"}
+        if deep:
+            found |= marked_processes(self.run_id)
+        return found
+
+    def count(self) -> int:
+        if self.cgroup is not None:
+            return len(self.cgroup.pids())
+        return len(session_members(self.leader))
+
+    def signal_all(self, sig: int, *, deep: bool = False) -> set[int]:
+        try:
+            os.killpg(self.leader, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        targets = self.members(deep=deep)
+        for pid in targets:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return targets
+
+    def kill(self, *, grace: float, deep: bool = True) -> None:
+        """SIGTERM everything, give it `grace` seconds, then SIGKILL until nothing is left."""
+        if grace > 0 and self.signal_all(signal.SIGTERM, deep=deep):
+            end = time.monotonic() + grace
+            while time.monotonic() < end and self.members(deep=False):
+                time.sleep(0.02)
+        self.kill_now(deep=deep)
+
+    def kill_now(self, *, deep: bool = True) -> None:
+        end = time.monotonic() + 10.0
+        while time.monotonic() < end:
+            if not self.signal_all(signal.SIGKILL, deep=deep):
+                return
+            time.sleep(0.01)
+        log.warning("processes of run %s survived SIGKILL for 10 s", self.run_id)
+
+
+def kill_marked(run_id: str) -> int:
+    """Kill the leftovers of a run whose server died: found by their environment marker."""
+    killed = 0
+    for _ in range(50):
+        pids = marked_processes(run_id)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
+    return killed
