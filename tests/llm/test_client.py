@@ -132,7 +132,7 @@ async def test_backoff_with_random_jitter_still_grows(server, clean_env, fake_sl
     assert all(later > earlier for earlier, later in zip(delays, delays[1:]))
 
 
-async def test_backoff_is_capped():
+def test_backoff_is_capped():
     llm = LLM(provider=None, retry_base=1.0, retry_max=10.0, jitter=lambda: 1.0)  # type: ignore[arg-type]
     assert [llm.backoff(a, None) for a in range(5)] == [1.25, 2.5, 5.0, 10.0, 10.0]
     assert llm.backoff(0, 120.0) == 10.0

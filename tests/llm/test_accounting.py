@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from mlr_copilot.llm import BudgetExceededError, Ledger, LLMError, Usage, cost_of, price_for
+
+
+@pytest.mark.parametrize(
+    "model,price",
+    [
+        ("gpt-4o", (2.50, 10.00)),
+        ("gpt-4o-2024-08-06", (2.50, 10.00)),
+        ("gpt-4o-mini-2024-07-18", (0.15, 0.60)),
+        ("gpt-4.1-mini", (0.40, 1.60)),
+        ("o3-mini", (1.10, 4.40)),
+        ("claude-3-5-sonnet-latest", (3.00, 15.00)),
+        ("claude-3-5-haiku-20241022", (0.80, 4.00)),
+        ("claude-sonnet-4-20250514", (3.00, 15.00)),
+        ("claude-opus-4-20250514", (15.00, 75.00)),
+        ("openai/gpt-4o-mini", (0.15, 0.60)),
+    ],
+)
+def test_known_prices(model, price):
+    assert price_for(model) == price
+
+
+@pytest.mark.parametrize("model", ["llama3.1", "scripted", "qwen2.5-coder:7b", "gpt-4ox", "o1x"])
+def test_unknown_models_have_no_price(model):
+    assert price_for(model) is None
+    assert cost_of(model, Usage(100, 100)) is None
+
+
+def test_unknown_model_counts_tokens_but_not_cost():
+    ledger = Ledger()
+    assert ledger.charge("ideas", "openai-compatible", "llama3.1", Usage(500, 50)) is None
+    snap = ledger.snapshot()
+    assert snap["total_tokens"] == 550
+    assert snap["cost_usd"] is None and snap["tasks"]["ideas"]["cost_usd"] is None
+    assert snap["unpriced_calls"] == 1
+
+
+def test_per_task_and_per_model_totals():
+    ledger = Ledger()
+    ledger.charge("ideas", "openai", "gpt-4o", Usage(1_000_000, 0))
+    ledger.charge("implement:h1", "openai", "gpt-4o", Usage(0, 100_000))
+    ledger.charge("implement:h1", "scripted", "scripted", Usage(10, 10, estimated=True))
+    snap = ledger.snapshot()
+    assert snap["tasks"]["ideas"]["cost_usd"] == pytest.approx(2.5)
+    assert snap["tasks"]["implement:h1"]["cost_usd"] == pytest.approx(1.0)
+    assert snap["tasks"]["implement:h1"]["calls"] == 2
+    assert snap["tasks"]["implement:h1"]["estimated_calls"] == 1
+    assert snap["cost_usd"] == pytest.approx(3.5)
+    assert snap["models"]["openai:gpt-4o"]["calls"] == 2
+    assert ledger.task_totals("ideas").input_tokens == 1_000_000
+
+
+def test_budget_checked_before_and_after():
+    ledger = Ledger(budget_tokens=100)
+    ledger.check_budget()
+    ledger.charge("t", "openai", "gpt-4o", Usage(90, 5))
+    ledger.check_budget()
+    ledger.charge("t", "openai", "gpt-4o", Usage(90, 5))  # the crossing call is recorded, not refused
+    assert ledger.exhausted
+    with pytest.raises(BudgetExceededError, match="190 tokens spent of a 100-token budget"):
+        ledger.check_budget()
+    ledger.set_budget(None, 1000)
+    ledger.check_budget()
+
+
+def test_concurrent_charges_are_all_counted():
+    ledger = Ledger()
+
+    def work(task: str) -> None:
+        for _ in range(500):
+            ledger.charge(task, "openai", "gpt-4o-mini", Usage(3, 2))
+
+    threads = [threading.Thread(target=work, args=(f"task{i % 4}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    snap = ledger.snapshot()
+    assert snap["calls"] == 4000
+    assert snap["input_tokens"] == 12000 and snap["output_tokens"] == 8000
+    assert sum(t["calls"] for t in snap["tasks"].values()) == 4000
+
+
+def test_save_and_load_keeps_the_spend_and_takes_budget_from_the_caller(tmp_path):
+    path = tmp_path / ".mlr" / "ledger.json"
+    ledger = Ledger(budget_usd=1.0, path=path)
+    ledger.charge("ideas", "anthropic", "claude-3-5-sonnet-20241022", Usage(100_000, 20_000))
+    assert path.is_file()  # saved on every charge
+
+    resumed = Ledger.load(path, budget_usd=0.5)
+    assert resumed.snapshot()["cost_usd"] == pytest.approx(0.6)
+    assert resumed.snapshot()["tasks"]["ideas"]["input_tokens"] == 100_000
+    with pytest.raises(BudgetExceededError):
+        resumed.check_budget()
+    resumed.charge("ideas", "anthropic", "claude-3-5-sonnet-20241022", Usage(10, 10))
+    assert json.loads(path.read_text())["session"]["calls"] == 2
+
+    assert Ledger.load(tmp_path / "absent.json").snapshot()["calls"] == 0
+
+
+def test_corrupt_ledger_is_a_clear_error(tmp_path):
+    path = tmp_path / "ledger.json"
+    path.write_text("{ half")
+    with pytest.raises(LLMError, match=r"ledger.json is unreadable"):
+        Ledger.load(path)
+    path.write_text('{"tasks": {}}')
+    with pytest.raises(LLMError, match=r"ledger.json is malformed"):
+        Ledger.load(path)
+    assert path.read_text() == '{"tasks": {}}'
