@@ -1,0 +1,161 @@
+// The "MLR Experiments" view: hypotheses, their commits and runs.
+import * as path from "node:path";
+import { buildExperimentTree, childrenOf, historyQueries, type ExperimentNode, type Tone } from "./experiments";
+import { ServerCommand, type HistoryTable, type HypothesisInfo } from "./protocol";
+import { runProcess } from "./python";
+import type { ServerManager } from "./server";
+import { vscode, workspaceFolder } from "./vscodeApi";
+
+export const COMMIT_SCHEME = "mlr-commit";
+
+const TONE_ICON: Record<Tone, [string, string | undefined]> = {
+  good: ["pass", "testing.iconPassed"],
+  bad: ["error", "testing.iconFailed"],
+  running: ["sync~spin", undefined],
+  neutral: ["circle-outline", undefined],
+};
+
+const HYPOTHESIS_ICON: Record<string, string> = {
+  proposed: "lightbulb",
+  accepted: "check",
+  rejected: "close",
+};
+
+function icon(id: string, color?: string): vscode.ThemeIcon {
+  return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined);
+}
+
+export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
+  const expandable = childrenOf(node).length > 0;
+  const item = new vscode.TreeItem(
+    node.label,
+    expandable ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+  );
+  switch (node.kind) {
+    case "baseline":
+      item.description = node.description;
+      item.iconPath = icon("target");
+      item.contextValue = "baseline";
+      break;
+    case "hypothesis":
+      item.id = `hypothesis:${node.id}`;
+      item.description = node.description;
+      item.iconPath = icon(HYPOTHESIS_ICON[node.status] ?? "lightbulb");
+      item.contextValue = `hypothesis.${node.status}`;
+      item.tooltip = `${node.label}\n${node.id} (${node.status})`;
+      break;
+    case "group":
+      item.iconPath = icon("git-branch");
+      break;
+    case "commit":
+      item.id = `commit:${node.sha}`;
+      item.description = node.description;
+      item.iconPath = icon("git-commit");
+      item.contextValue = "commit";
+      item.tooltip = `${node.label}\n${node.sha}`;
+      item.command = { command: "mlrCopilot.client.openCommit", title: "Open commit diff", arguments: [node.sha] };
+      if (expandable) {
+        item.collapsibleState = vscode.TreeItemCollapsibleState.Collapsed;
+      }
+      break;
+    case "run": {
+      item.id = `run:${node.runId}`;
+      item.description = node.description;
+      const [name, color] = TONE_ICON[node.tone];
+      item.iconPath = icon(name, color);
+      item.contextValue = "run";
+      item.tooltip = node.logPath ? `log: ${node.logPath}` : "no log recorded";
+      if (node.logPath) {
+        item.command = { command: "mlrCopilot.client.openRunLog", title: "Open run log", arguments: [node.logPath] };
+      }
+      break;
+    }
+  }
+  return item;
+}
+
+export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNode> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private nodes: ExperimentNode[] = [];
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly server: ServerManager) {}
+
+  getTreeItem(node: ExperimentNode): vscode.TreeItem {
+    return toTreeItem(node);
+  }
+
+  getChildren(node?: ExperimentNode): ExperimentNode[] {
+    return node ? childrenOf(node) : this.nodes;
+  }
+
+  get hasContent(): boolean {
+    return this.nodes.length > 0;
+  }
+
+  /** Ask the server again; concurrent calls share one round trip. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.load().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async load(): Promise<void> {
+    if (this.server.state !== "running") {
+      this.nodes = [];
+      this.changed.fire();
+      return;
+    }
+    try {
+      const hypotheses = (await this.server.executeCommand<HypothesisInfo[]>(ServerCommand.listHypotheses)) ?? [];
+      const tables: HistoryTable[] = [];
+      for (const query of historyQueries(hypotheses)) {
+        try {
+          const table = await this.server.executeCommand<HistoryTable>(ServerCommand.history, query ? [query] : []);
+          if (table) {
+            tables.push(table);
+          }
+        } catch (error) {
+          // A hypothesis branch that is not created yet has no history; the others still show.
+          this.server.log(`history ${query ? query.branch : "(current branch)"}: ${(error as Error).message}`);
+        }
+      }
+      this.nodes = buildExperimentTree(hypotheses, tables);
+    } catch (error) {
+      this.server.log(`Experiments view: ${(error as Error).message}`);
+      this.nodes = [];
+    }
+    this.changed.fire();
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+/** `git show` of a commit as a read-only diff document. */
+export class CommitContentProvider implements vscode.TextDocumentContentProvider {
+  static uriFor(sha: string): vscode.Uri {
+    return vscode.Uri.from({ scheme: COMMIT_SCHEME, path: `/${sha.slice(0, 12)}.diff`, query: sha });
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const folder = workspaceFolder();
+    if (!folder) {
+      return "No workspace folder is open.";
+    }
+    const result = await runProcess("git", ["show", "--stat", "--patch", "--notes=mlr", uri.query], { cwd: folder.uri.fsPath });
+    if (result.code !== 0) {
+      return `git show ${uri.query} failed in ${folder.uri.fsPath}:\n${result.spawnError ?? result.stderr}`;
+    }
+    return result.stdout;
+  }
+}
+
+export function resolveLogPath(logPath: string): vscode.Uri {
+  const folder = workspaceFolder();
+  const absolute = path.isAbsolute(logPath) || !folder ? logPath : path.join(folder.uri.fsPath, logPath);
+  return vscode.Uri.file(absolute);
+}
