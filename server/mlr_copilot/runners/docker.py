@@ -9,8 +9,10 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 CONTAINER_WORKDIR = "/workspace"
 LABEL = "mlr-copilot"
 RUN_LABEL = "mlr-copilot.run-id"
+OWNER_LABEL = "mlr-copilot.owner"
 SANDBOX_USER = "65534:65534"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 SKIP_DIRS = {".git", ".mlr"}
@@ -231,23 +234,34 @@ def _add_mode(path: Path, bits: int) -> None:
         log.debug("could not open %s to the sandbox user: %s", path, exc)
 
 
-def _peak_memory_file(pid: int) -> Path | None:
-    """The container's cgroup file holding its peak memory (cgroup v1 or v2)."""
+def _cgroup_file(pid: int, controller: str, v1_name: str, v2_name: str) -> Path | None:
+    """A file of the container's cgroup for `controller` (cgroup v1 or v2), if readable."""
     try:
         lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
     except OSError:
         return None
     for line in lines:
         _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            candidate = Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.max_usage_in_bytes")
-            if candidate.exists():
-                return candidate
-        if controllers == "":
-            candidate = Path("/sys/fs/cgroup", path.lstrip("/"), "memory.peak")
-            if candidate.exists():
-                return candidate
+        if controller in controllers.split(","):
+            candidate = Path("/sys/fs/cgroup", controller, path.lstrip("/"), v1_name)
+        elif controllers == "":
+            candidate = Path("/sys/fs/cgroup", path.lstrip("/"), v2_name)
+        else:
+            continue
+        if candidate.exists():
+            return candidate
     return None
+
+
+def _pids_limit_hit(events: Path | None) -> bool:
+    if events is None:
+        return False
+    try:
+        return any(
+            line.split()[0] == "max" and int(line.split()[1]) > 0 for line in events.read_text().splitlines() if line
+        )
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def _read_mb(path: Path | None) -> float | None:
@@ -259,11 +273,13 @@ def _read_mb(path: Path | None) -> float | None:
         return None
 
 
-def remove_containers(client: Any, filters: dict[str, Any]) -> int:
+def remove_containers(client: Any, filters: dict[str, Any], keep: Callable[[Any], bool] | None = None) -> int:
     from docker.errors import APIError, NotFound
 
     removed = 0
     for container in client.containers.list(all=True, filters=filters):
+        if keep is not None and keep(container):
+            continue
         try:
             container.remove(force=True)
             removed += 1
@@ -274,13 +290,34 @@ def remove_containers(client: Any, filters: dict[str, Any]) -> int:
     return removed
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        # Started from another machine sharing this engine: not ours to judge.
+        return bool(owner)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def cleanup_orphans(client: Any | None = None) -> int:
-    """Remove every container this tool started (from a server that crashed mid-run)."""
+    """Remove the containers of servers that died mid-run (their owner process is gone);
+    runs of live servers on the same engine are left alone."""
     try:
         client = client or docker_client(timeout=5.0)
     except DockerUnavailableError:
         return 0
-    return remove_containers(client, {"label": f"{LABEL}=1"})
+    return remove_containers(
+        client, {"label": f"{LABEL}=1"}, keep=lambda container: _owner_alive(container.labels.get(OWNER_LABEL))
+    )
 
 
 def remove_run_containers(run_id: str) -> int:
@@ -379,7 +416,7 @@ class DockerRunner(Runner):
             nano_cpus=int(request.cpus * 1e9),
             pids_limit=request.max_processes,
             device_requests=device_requests,
-            labels={LABEL: "1", RUN_LABEL: run_id},
+            labels={LABEL: "1", RUN_LABEL: run_id, OWNER_LABEL: _owner()},
             # The engine's own copy of the output is bounded like ours.
             log_config=LogConfig(type="json-file", config={"max-size": f"{cap_mb}m", "max-file": "2"}),
             init=True,
@@ -402,7 +439,9 @@ class DockerRunner(Runner):
     def _watch(self, container: Any, request: RunRequest, sink: LogSink, clock: RunClock, cancel: threading.Event, image: str) -> RunOutcome:
         container.start()
         container.reload()
-        peak_file = _peak_memory_file(container.attrs["State"].get("Pid") or 0)
+        pid = container.attrs["State"].get("Pid") or 0
+        peak_file = _cgroup_file(pid, "memory", "memory.max_usage_in_bytes", "memory.peak")
+        pids_events = _cgroup_file(pid, "pids", "pids.events", "pids.events")
         peak = _read_mb(peak_file) or 0.0
 
         def pump() -> None:
@@ -415,20 +454,24 @@ class DockerRunner(Runner):
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
         ended_by: RunStatus | None = None
+        limit_hit = False
         while reader.is_alive():
             reader.join(0.05)
             peak = max(peak, _read_mb(peak_file) or 0.0)
             if cancel.is_set():
                 ended_by = "cancelled"
+                sink.note("cancelled: stopping the container")
+                container.stop(timeout=KILL_GRACE_S)
             elif clock.expired:
                 ended_by = "timeout"
+                sink.note(f"time limit of {request.timeout:g} s reached: stopping the container")
+                container.stop(timeout=KILL_GRACE_S)
+            elif _pids_limit_hit(pids_events):
+                # The engine caps the count; without this a fork bomb would spin until the timeout.
+                ended_by, limit_hit = "failed", True
+                sink.note(f"more than {request.max_processes} processes: killing the container")
+                container.kill()
             if ended_by is not None:
-                sink.note(
-                    "cancelled: stopping the container"
-                    if ended_by == "cancelled"
-                    else f"time limit of {request.timeout:g} s reached: stopping the container"
-                )
-                container.stop(timeout=KILL_GRACE_S if ended_by == "cancelled" else 1)
                 break
         reader.join(timeout=5.0)
         exit_code = container.wait(timeout=30).get("StatusCode")
@@ -441,6 +484,8 @@ class DockerRunner(Runner):
         else:
             status = "passed" if exit_code == 0 else "failed"
         message = describe_end(status, exit_code, request)
+        if limit_hit:
+            message = f"killed for starting more than {request.max_processes} processes"
         if sink.truncated:
             message += f"; output past {request.max_output_mb} MB was dropped from the log"
         return RunOutcome(
@@ -452,5 +497,6 @@ class DockerRunner(Runner):
             message=message,
             oom_killed=oom,
             output_truncated=sink.truncated,
+            process_limit_hit=limit_hit,
             image=image,
         )
