@@ -1,0 +1,166 @@
+"""Page geometry: running headers and footers, columns and reading order.
+
+Everything here works on `TextLine`s in PDF units (points, y growing upwards), so it knows
+nothing of the PDF library that produced them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+
+# Running headers and page numbers live in these top and bottom fractions of the page.
+_BAND = 0.09
+# A line counts as furniture if it repeats on at least this share of the pages.
+_REPEAT_SHARE = 0.3
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of)\s*\d{1,4})?$", re.I)
+
+
+@dataclass(slots=True)
+class TextLine:
+    """One line of text (or one column's part of it) on a page."""
+
+    page: int
+    text: str
+    x0: float
+    x1: float
+    bottom: float
+    top: float
+    size: float
+    bold: bool
+    paragraph_start: bool = False
+
+    @property
+    def middle(self) -> float:
+        return (self.top + self.bottom) / 2
+
+
+@dataclass(slots=True)
+class PageLines:
+    """The lines of one page, in the order the file holds them, with the page's geometry."""
+
+    index: int
+    width: float
+    height: float
+    lines: list[TextLine]
+    gutter: float | None = None
+
+
+def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, height: float) -> float | None:
+    """The x of the gap between two text columns, or None for a one-column page.
+
+    `boxes` are (left, bottom, right, top) of text runs. The gutter is the x near the middle
+    of the page crossed by the fewest runs, provided runs sit on both sides of it and few
+    (a title, a wide figure caption) cross it.
+    """
+    spans = [(left, right) for left, bottom, right, top in boxes
+             if right - left > 1 and bottom > height * _BAND and top < height * (1 - _BAND)]
+    if len(spans) < 8:
+        return None
+    lefts = sorted(s[0] for s in spans)
+    rights = sorted(s[1] for s in spans)
+    total = len(spans)
+    best: list[tuple[int, float]] = []
+    x = width * 0.35
+    while x <= width * 0.65:
+        left_of = bisect_right(rights, x)
+        right_of = total - bisect_left(lefts, x)
+        crossing = total - left_of - right_of
+        if left_of >= 4 and right_of >= 4 and crossing <= 0.2 * total:
+            best.append((crossing, x))
+        x += 2.0
+    if not best:
+        return None
+    fewest = min(c for c, _ in best)
+    candidates = [x for c, x in best if c == fewest]
+    # The gap is a run of consecutive candidates; take the middle of the run nearest the centre.
+    runs: list[list[float]] = [[candidates[0]]]
+    for x in candidates[1:]:
+        if x - runs[-1][-1] <= 2.5:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    run = min(runs, key=lambda r: abs((r[0] + r[-1]) / 2 - width / 2))
+    return (run[0] + run[-1]) / 2
+
+
+def drop_furniture(pages: list[PageLines]) -> None:
+    """Remove running headers, footers and page numbers from every page, in place.
+
+    A candidate is one of the two outermost lines at the top or bottom of a page inside the
+    margin band. It goes if it is a bare page number, or if the same text (digits ignored)
+    recurs at the same height on several pages.
+    """
+    candidates: list[tuple[PageLines, TextLine, tuple[str, int]]] = []
+    seen: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for page in pages:
+        if not page.lines:
+            continue
+        by_height = sorted(page.lines, key=lambda ln: ln.middle)
+        outer = {id(ln): ln for ln in by_height[:2] + by_height[-2:]}.values()
+        for line in outer:
+            in_band = line.middle < page.height * _BAND or line.middle > page.height * (1 - _BAND)
+            if not in_band:
+                continue
+            key = (re.sub(r"\d+", "#", " ".join(line.text.lower().split())), round(line.middle / 4))
+            candidates.append((page, line, key))
+            seen[key].add(page.index)
+    with_text = sum(1 for p in pages if p.lines)
+    needed = max(2, math.ceil(_REPEAT_SHARE * with_text))
+    doomed = {id(line) for _, line, key in candidates
+              if _PAGE_NUMBER.match(line.text.strip()) or len(seen[key]) >= needed}
+    for page in pages:
+        page.lines = [ln for ln in page.lines if id(ln) not in doomed]
+
+
+def reading_order(page: PageLines) -> list[TextLine]:
+    """The page's lines top to bottom; on a two-column page, column by column.
+
+    Lines that cross the gutter (a title, a wide caption) cut the page into bands; within a
+    band the left column is read before the right one.
+    """
+    lines = sorted(page.lines, key=lambda ln: (-round(ln.top, 0), ln.x0))
+    gutter = page.gutter
+    if gutter is None:
+        return lines
+    ordered: list[TextLine] = []
+    band: list[TextLine] = []
+
+    def flush() -> None:
+        ordered.extend(ln for ln in band if ln.x1 <= gutter + 2)
+        ordered.extend(ln for ln in band if ln.x1 > gutter + 2)
+        band.clear()
+
+    for line in lines:
+        if line.x0 < gutter - 2 and line.x1 > gutter + 2:
+            flush()
+            ordered.append(line)
+        else:
+            band.append(line)
+    flush()
+    return ordered
+
+
+def mark_paragraphs(lines: list[TextLine]) -> None:
+    """Flag lines that start a paragraph: after a vertical gap wider than the usual leading.
+
+    The usual leading is learnt from the document itself as a multiple of the font size.
+    """
+    ratios = []
+    for prev, line in zip(lines, lines[1:]):
+        step = prev.bottom - line.bottom
+        if prev.page == line.page and abs(prev.size - line.size) < 0.3 and 0 < step < 3 * line.size:
+            ratios.append(step / line.size)
+    ratios.sort()
+    leading = ratios[len(ratios) // 2] if ratios else 1.2
+    for i, line in enumerate(lines):
+        if i == 0:
+            line.paragraph_start = True
+            continue
+        prev = lines[i - 1]
+        step = prev.bottom - line.bottom
+        # A jump to the next column or page goes upwards and so never counts as a gap.
+        line.paragraph_start = prev.page == line.page and step > leading * max(prev.size, line.size) * 1.2

@@ -1,0 +1,273 @@
+"""Read a paper PDF into a `Paper` with PDFium, one page at a time.
+
+Each page is opened, turned into plain `TextLine`s and closed before the next one, so memory
+stays flat however long the document is. Text comes from PDFium's page text in one call;
+positions and fonts are looked up only at the ends of each line, which keeps a page to a few
+hundred native calls.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from mlr_copilot.paper.errors import PaperError, ParseCancelled
+from mlr_copilot.paper.layout import PageLines, TextLine, drop_furniture, find_gutter, mark_paragraphs, reading_order
+from mlr_copilot.paper.model import Paper, Section
+from mlr_copilot.paper.structure import build_parts
+
+log = logging.getLogger(__name__)
+
+_LINE = re.compile(r"[^\r\n]+")
+_BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|medi|cmbx|\bbx|-b\b|\.b\b", re.I)
+# Fewer visible characters than this in the whole file means there is no real text layer.
+_MIN_TEXT_CHARS = 20
+_PDFIUM_ERRORS = {1: "unknown error", 2: "file access error", 3: "damaged or not a valid PDF",
+                  4: "password required", 5: "unsupported security scheme", 6: "page not found"}
+
+
+def parse_pdf(
+    path: str | Path,
+    *,
+    should_cancel: Callable[[], bool] | None = None,
+    report: Callable[[str], None] | None = None,
+) -> Paper:
+    """Read the PDF at `path` into a `Paper`.
+
+    should_cancel is polled between pages (raises ParseCancelled when it returns True);
+    report receives short progress messages. Raises PaperError for a missing, non-PDF,
+    damaged, encrypted, empty or text-less file. Reads only; writes nothing.
+    """
+    file = Path(path).expanduser()
+    _check_file(file)
+    import pypdfium2 as pdfium
+
+    digest = _sha256(file)
+    try:
+        document = pdfium.PdfDocument(str(file))
+    except pdfium.PdfiumError as exc:
+        raise _open_error(file, getattr(exc, "err_code", None)) from None
+    try:
+        count = len(document)
+        if count == 0:
+            raise PaperError(f"{file}: the PDF has no pages")
+        metadata_title = document.get_metadata_value("Title") or ""
+        pages: list[PageLines] = []
+        visible = 0
+        for index in range(count):
+            if should_cancel is not None and should_cancel():
+                raise ParseCancelled(f"{file}: reading stopped at page {index + 1} of {count}")
+            if report is not None:
+                report(f"Reading page {index + 1} of {count}")
+            page_lines = _read_page(document, index)
+            visible += sum(len(ln.text) for ln in page_lines.lines)
+            pages.append(page_lines)
+    finally:
+        document.close()
+    if visible < _MIN_TEXT_CHARS:
+        raise PaperError(f"{file}: the PDF has no text layer (scanned or image-only); run OCR on it first")
+
+    drop_furniture(pages)
+    lines = [line for page in pages for line in reading_order(page)]
+    mark_paragraphs(lines)
+    parts = build_parts(lines, metadata_title)
+    log.debug("parsed %s: %d pages, %d sections, %d references", file, count, len(parts.sections), len(parts.references))
+    return Paper(
+        title=parts.title,
+        authors=parts.authors,
+        abstract=parts.abstract,
+        sections=[Section(heading=h, text=t) for h, t in parts.sections],
+        references=parts.references,
+        pages=count,
+        path=str(file.resolve()),
+        sha256=digest,
+    )
+
+
+def _check_file(file: Path) -> None:
+    if not file.exists():
+        raise PaperError(f"{file}: no such file")
+    if file.is_dir():
+        raise PaperError(f"{file}: is a folder, not a PDF file")
+    try:
+        with file.open("rb") as fh:
+            head = fh.read(1024)
+    except OSError as exc:
+        raise PaperError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise PaperError(f"{file}: the file is empty")
+    if b"%PDF-" not in head:
+        raise PaperError(f"{file}: not a PDF (it does not start with a %PDF header)")
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open_error(file: Path, code: int | None) -> PaperError:
+    """Name the reason PDFium refused the file; its own codes blur encrypted, empty and broken."""
+    size = file.stat().st_size
+    with file.open("rb") as fh:
+        head = fh.read(1 << 16)
+        fh.seek(max(0, size - (1 << 16)))
+        tail = fh.read()
+    if b"/Encrypt" in head or b"/Encrypt" in tail:
+        return PaperError(f"{file}: the PDF is encrypted and needs a password to open")
+    if b"%%EOF" not in tail[-2048:]:
+        return PaperError(f"{file}: the PDF is truncated or damaged (no end-of-file marker)")
+    if re.search(rb"/Count\s+0\b", head + tail) and not re.search(rb"/Type\s*/Page\b", head + tail):
+        return PaperError(f"{file}: the PDF has no pages")
+    reason = _PDFIUM_ERRORS.get(code or 1, "unknown error")
+    return PaperError(f"{file}: the PDF cannot be opened ({reason})")
+
+
+def _read_page(document, index: int) -> PageLines:
+    import pypdfium2.raw as raw
+
+    page = document[index]
+    try:
+        width, height = page.get_size()
+        textpage = page.get_textpage()
+        try:
+            result = PageLines(index, width, height, [])
+            _page_text(textpage, raw, result)
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    return result
+
+
+class _Chars:
+    """Position and font lookups for single characters of a PDFium text page."""
+
+    def __init__(self, textpage, raw, text: str) -> None:
+        self.handle = textpage.raw
+        self.raw = raw
+        self.text = text
+        self.box = raw.FS_RECTF()
+        self.name = ctypes.create_string_buffer(128)
+        self.flags = ctypes.c_int()
+        count = raw.FPDFText_CountChars(self.handle)
+        self.units: list[int] | None = None
+        if len(text) != count:
+            # PDFium counts in UTF-16 units; a character outside the BMP takes two.
+            self.units, unit = [], 0
+            for ch in text:
+                self.units.append(unit)
+                unit += 2 if ord(ch) > 0xFFFF else 1
+
+    def index(self, i: int) -> int:
+        if self.units is None:
+            return i
+        return self.raw.FPDFText_GetCharIndexFromTextIndex(self.handle, self.units[i])
+
+    def loose_box(self, i: int) -> tuple[float, float, float, float]:
+        box = self.box
+        self.raw.FPDFText_GetLooseCharBox(self.handle, self.index(i), box)
+        return box.left, box.bottom, box.right, box.top
+
+    def line(self, page: int, start: int, end: int) -> TextLine | None:
+        """The line made of text[start:end], or None for rotated text (margin stamps)."""
+        handle, raw = self.handle, self.raw
+        first = self.index(start)
+        angle = raw.FPDFText_GetCharAngle(handle, first)
+        if 0.05 < angle < 6.23:
+            return None
+        left, bottom, _, top = self.loose_box(start)
+        _, last_bottom, right, last_top = self.loose_box(end - 1)
+        size = raw.FPDFText_GetFontSize(handle, first)
+        if size < 2:
+            size = top - bottom
+        raw.FPDFText_GetFontInfo(handle, first, self.name, 128, ctypes.byref(self.flags))
+        weight = raw.FPDFText_GetFontWeight(handle, first)
+        bold = weight >= 600 or bool(_BOLD_NAME.search(self.name.value.decode("latin-1")))
+        return TextLine(page, self.text[start:end], left, right, min(bottom, last_bottom),
+                        max(top, last_top), size, bold)
+
+    def pieces(self, start: int, end: int, gutter: float | None) -> list[tuple[int, int]]:
+        """Cut text[start:end] where it jumps to another physical line or across the gutter.
+
+        PDFium joins a hyphenated word with the next line, and follows the file's order, which
+        may put the two columns of a row on one text line; this undoes both.
+        """
+        text = self.text
+        out: list[tuple[int, int]] = []
+        piece_start = start
+        last: tuple[float, float, float, float] | None = None
+        last_end = start
+        for i in range(start, end):
+            if text[i].isspace():
+                continue
+            box = self.loose_box(i)
+            if last is not None:
+                size = max(last[3] - last[1], 1.0)
+                jump = (abs(box[1] - last[1]) > 0.5 * size or box[0] < last[2] - size
+                        or box[0] - last[2] > 1.5 * size
+                        or (gutter is not None and last[2] <= gutter + 2 and box[0] >= gutter - 2 and box[0] > last[2] + 1))
+                if jump:
+                    out.append((piece_start, last_end))
+                    piece_start = i
+            last = box
+            last_end = i + 1
+        out.append((piece_start, last_end))
+        return out
+
+
+def _page_text(textpage, raw, target: PageLines) -> None:
+    """Fill `target` with the page's lines and its column gutter.
+
+    PDFium may put a left-column line and the right-column line beside it on one text line
+    when the file writes them in that order; such lines are cut at the gutter.
+    """
+    page = target.index
+    text = textpage.get_text_range()
+    if not text.strip():
+        return
+    chars = _Chars(textpage, raw, text)
+    boxes = [textpage.get_rect(i) for i in range(textpage.count_rects())]
+    spans: list[tuple[int, int]] = []
+    for match in _LINE.finditer(text):
+        start, end = match.span()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end:
+            spans.append((start, end))
+    lines = []
+    for start, end in spans:
+        line = chars.line(page, start, end)
+        if line is not None:
+            lines.append((line, start, end))
+    gutter = find_gutter(boxes, target.width, target.height)
+    result: list[TextLine] = []
+    for line, start, end in lines:
+        tall = line.top - line.bottom > 1.8 * line.size
+        crosses = (gutter is not None and line.x0 < gutter - 2 and line.x1 > gutter + 2
+                   and not _covered(boxes, line, gutter))
+        if tall or crosses or line.x1 < line.x0:
+            for a, b in chars.pieces(start, end, gutter):
+                piece = chars.line(page, a, b)
+                if piece is not None:
+                    result.append(piece)
+        else:
+            result.append(line)
+    target.lines = result
+    target.gutter = gutter
+
+
+def _covered(boxes, line: TextLine, x: float) -> bool:
+    """Whether one run of text at the line's height crosses x (a real full-width line)."""
+    for left, bottom, right, top in boxes:
+        if left < x - 1 and right > x + 1 and bottom < line.top and top > line.bottom:
+            return True
+    return False
