@@ -190,6 +190,117 @@ def cmd_refine(args: argparse.Namespace) -> int:
     return 0
 
 
+def terminal_reviewer(auto_yes: bool):
+    """Show each proposed diff and ask; `--yes` accepts everything (the autonomous mode)."""
+    from .experiment.change import Review
+
+    async def review(proposal) -> Review:
+        from rich.syntax import Syntax
+
+        out = console()
+        out.print(f"\n[bold]Proposed change[/] {proposal.id}: {proposal.summary}")
+        if proposal.why:
+            out.print(proposal.why)
+        out.print(Syntax(proposal.diff, "diff", theme="ansi_dark", word_wrap=True))
+        if auto_yes:
+            out.print("[green]accepted (--yes)[/]")
+            return Review(True)
+        try:
+            answer = input("Accept this change? [y]es / [n]o / or type a reason to reject: ").strip()
+        except EOFError:
+            return Review(False, reason="no answer: standard input is closed (use --yes to accept)")
+        if answer.lower() in ("y", "yes"):
+            return Review(True)
+        return Review(False, reason="" if answer.lower() in ("n", "no", "") else answer)
+
+    return review
+
+
+def terminal_confirm(auto_yes: bool):
+    async def confirm(problem: str) -> bool:
+        print(f"{problem}", file=sys.stderr)
+        if auto_yes:
+            print("Initialising a git repository with a first commit of the starter code (--yes).", file=sys.stderr)
+            return True
+        try:
+            return input("Initialise a git repository here, with a first commit of the starter code? [y/N] ").strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+
+    return confirm
+
+
+@subcommand("implement")
+def cmd_implement(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    state = run_async(engine.implement(args.id, terminal_reviewer(args.yes), terminal_work(), terminal_confirm(args.yes)))
+    print(f"{state.hypothesis} on {state.branch}: {state.status} ({state.message})")
+    for step in state.steps:
+        print(f"  step {step.step}: {step.summary} [{step.outcome}{' ' + step.commit[:8] if step.commit else ''}]{' ' + step.reason if step.reason else ''}")
+    print_usage(engine)
+    return 0 if state.status in ("done", "stopped") else 1
+
+
+@subcommand("undo")
+def cmd_undo(args: argparse.Namespace) -> int:
+    sha = engine_for(args).undo()
+    print(f"reverted the last MLR-Copilot commit with {sha[:12]}")
+    return 0
+
+
+def terminal_lines(quiet: bool):
+    def on_line(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return on_line
+
+
+def print_record(record, as_json: bool) -> None:
+    if as_json:
+        print(record.model_dump_json(indent=2))
+        return
+    value = record.primary_value
+    metric = f"{record.primary_metric}={value:.6g}" if value is not None else "no primary metric"
+    print(f"run {record.id} at {(record.commit or 'no commit')[:12]} [{record.runner}]: {record.status}, {metric}, {record.duration_s}s")
+    for failure in record.failures:
+        where = f"{failure.path}:{failure.line}: " if failure.path else ""
+        print(f"  {where}{failure.kind}: {failure.error_type + ': ' if failure.error_type else ''}{failure.message}")
+    print(f"  log: {record.log_path}")
+
+
+@subcommand("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    record = run_async(engine.run(terminal_work(), command=command or None, runner=args.runner, timeout=args.timeout,
+                                  on_line=terminal_lines(args.json), baseline=args.baseline))
+    print_record(record, args.json)
+    return 0 if record.status == "passed" else 1
+
+
+@subcommand("debug")
+def cmd_debug(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    report = run_async(engine.debug(terminal_reviewer(args.yes), terminal_work(), on_line=terminal_lines(False),
+                                    max_attempts=args.attempts))
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print(f"debugging: {report.status}" + (f" ({report.message})" if report.message else ""))
+        for attempt in report.attempts:
+            print(f"  run {attempt.run_id} {attempt.status} -> fix: {attempt.fix or 'none'} {attempt.commit[:8] if attempt.commit else ''}")
+    print_usage(engine)
+    return 0 if report.status == "passed" else 1
+
+
+@subcommand("history")
+def cmd_history(args: argparse.Namespace) -> int:
+    table = engine_for(args).history(args.branch)
+    print(table.to_json() if args.json else table.render_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -231,6 +342,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("refine", parents=[common], help="regenerate one hypothesis with your feedback")
     p.add_argument("id")
     p.add_argument("--feedback", help="what to change (default: the 'Feedback:' lines under it in the document)")
+    p = sub.add_parser("implement", parents=[common], help="implement an accepted hypothesis as reviewed commits on its branch")
+    p.add_argument("id")
+    p.add_argument("--yes", "-y", action="store_true", help="accept every proposed change (autonomous mode)")
+    sub.add_parser("undo", parents=[common], help="revert the last MLR-Copilot commit (a revert commit, never a rewrite)")
+    p = sub.add_parser("run", parents=[common], help="run the experiment in the sandbox and print the run record")
+    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--timeout", type=float, help="wall-time limit in seconds")
+    p.add_argument("--json", action="store_true", help="print the run record as JSON")
+    p.add_argument("--baseline", action="store_true", help="mark this run as the baseline of the history")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ...: the command to run instead of the configured one")
+    p = sub.add_parser("debug", parents=[common], help="run, and fix failures with reviewed commits, up to a cap of attempts")
+    p.add_argument("--yes", "-y", action="store_true", help="accept every proposed fix")
+    p.add_argument("--attempts", type=int, help="the cap of fix attempts (default: the run.debugAttempts setting, 3)")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("history", parents=[common], help="the runs commit by commit with the metric and its change against the baseline")
+    p.add_argument("--branch", help="the branch to show (default: the current one)")
+    p.add_argument("--json", action="store_true")
     return parser
 
 

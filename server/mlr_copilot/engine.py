@@ -4,6 +4,7 @@ results. Nothing here knows about LSP or the terminal."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import platform
@@ -103,6 +104,153 @@ class Engine:
 
     async def refine(self, hypothesis_id: str, feedback: str | None, work: Work):
         return await self.ideas.refine(hypothesis_id, feedback, work)
+
+    # implementation
+
+    @property
+    def git(self):
+        from .workspace.git import GitWorkspace
+
+        return GitWorkspace(self.workspace)
+
+    async def ensure_repository(self, confirm_init) -> None:
+        """Make sure the workspace is a git repository with a commit; offer to create one."""
+        from .workspace.git import NoCommitsError, NotARepositoryError
+
+        git = self.git
+        try:
+            await asyncio.to_thread(git.ensure_repo)
+        except (NotARepositoryError, NoCommitsError) as exc:
+            if not await confirm_init(str(exc)):
+                raise
+            await asyncio.to_thread(git.ensure_repo, True)
+
+    async def implement(self, hypothesis_id: str, reviewer, work: Work, confirm_init):
+        from .experiment.agent import ImplementAgent
+        from .errors import MlrError
+
+        _run, hypothesis = self.ideas.store.find(hypothesis_id)
+        if hypothesis.status != "accepted":
+            raise MlrError(f"{hypothesis.id} is {hypothesis.status}: accept it before implementing it")
+        await self.ensure_repository(confirm_init)
+        return await ImplementAgent(self, hypothesis, self.git).run(reviewer, work)
+
+    def undo(self) -> str:
+        return self.git.undo_last_agent_commit()
+
+    # execution
+
+    def primary_metric(self, hypothesis=None) -> tuple[str | None, str | None]:
+        """The metric that decides: the setting, else the plan of the hypothesis whose branch is
+        checked out, else the workspace's task description."""
+        run = self.settings.run
+        if run.metric:
+            return run.metric, run.direction or "maximize"
+        hypothesis = hypothesis or self.current_hypothesis()
+        if hypothesis is not None:
+            return hypothesis.plan.metric, hypothesis.plan.direction
+        from .tasks import TaskError, load_task
+
+        try:
+            task = load_task(self.workspace)
+            return task.metric.name, task.metric.direction
+        except TaskError:
+            return None, None
+
+    def current_hypothesis(self):
+        from .history.gitnotes import head_info
+
+        head = head_info(self.workspace)
+        if head is None or not head.branch:
+            return None
+        for hypothesis in self.hypotheses():
+            if hypothesis.branch == head.branch:
+                return hypothesis
+        return None
+
+    def run_request(self, command: str | list[str] | None = None, timeout: float | None = None):
+        from .runners import RunRequest
+
+        run = self.settings.run
+        hypothesis = self.current_hypothesis()
+        if command is None:
+            command = (hypothesis and hypothesis.plan.command) or self._task_command() or run.command
+        return RunRequest(
+            workspace=str(self.workspace), command=command, timeout=timeout or run.timeout, memory_mb=run.memory_mb,
+            cpus=run.cpus, max_processes=run.max_processes, max_output_mb=run.max_output_mb, network=run.network,
+            gpus=run.gpus, image=run.image, results_file=run.results_file,
+        )
+
+    def _task_command(self) -> str | None:
+        from .tasks import TaskError, load_task
+
+        if self.settings.run.command != "python train.py":
+            return None  # an explicit setting wins over the task's own command
+        try:
+            return load_task(self.workspace).command
+        except TaskError:
+            return None
+
+    async def run(self, work: Work, *, command=None, runner: str | None = None, timeout: float | None = None,
+                  on_line=None, baseline: bool = False):
+        from .runners import pick_runner
+        from .runners.execute import execute
+
+        request = self.run_request(command, timeout)
+        chosen = await asyncio.to_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
+        hypothesis = self.current_hypothesis()
+        metric, direction = self.primary_metric(hypothesis)
+        work.say(f"Running `{request.command_text()}` ({chosen.reason})", None)
+        return await asyncio.to_thread(
+            execute, request, chosen, primary_metric=metric, direction=direction,
+            hypothesis=hypothesis.id if hypothesis else None, baseline=baseline,
+            on_line=on_line, cancel=work.cancel,
+        )
+
+    def run_record(self, run_id: str):
+        from .errors import MlrError
+        from .runners.execute import record_path
+        from .runners.model import RunRecord
+
+        path = record_path(self.workspace, run_id)
+        if not path.is_file():
+            raise MlrError(f"no run '{run_id}' in {path.parent}")
+        return RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
+
+    async def fix(self, run_id: str, reviewer, work: Work, on_line=None):
+        """One reviewed fix for a failed run; an accepted fix is committed and run again."""
+        from .errors import MlrError
+        from .experiment.debug import propose_fix
+        record = self.run_record(run_id)
+        hypothesis = self.current_hypothesis()
+        await asyncio.to_thread(self.git.check_clean_for_agent)
+        outcome = await propose_fix(self, record, reviewer, work, [], hypothesis.id if hypothesis else None)
+        if outcome is None:
+            raise MlrError(f"no fix was proposed for run {run_id}")
+        if not outcome.commit:
+            return {"accepted": False, "reason": outcome.review.reason, "run": None}
+        rerun = await self.run(work, on_line=on_line)
+        return {"accepted": True, "commit": outcome.commit, "run": rerun.model_dump(mode="json")}
+
+    async def debug(self, reviewer, work: Work, on_line=None, max_attempts: int | None = None):
+        from .experiment.debug import debug_loop
+
+        await asyncio.to_thread(self.git.check_clean_for_agent)
+        hypothesis = self.current_hypothesis()
+        attempts = self.settings.run.debug_attempts if max_attempts is None else max_attempts
+        return await debug_loop(self, reviewer, work, run=lambda: self.run(work, on_line=on_line),
+                                max_attempts=attempts, hypothesis=hypothesis.id if hypothesis else None)
+
+    def history(self, branch: str | None = None):
+        from .history.store import history
+
+        metric, direction = self.primary_metric()
+        return history(self.workspace, branch, metric=metric, direction=direction)
+
+    def runs(self):
+        from .history.store import load_runs
+
+        return load_runs(self.workspace)
 
     def doctor(self) -> list[tuple[str, str, bool]]:
         """(check, finding, ok) rows describing this machine and workspace."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def setup(server) -> None:
-    from . import ideas, status
+    from . import ideas, implement, run, status
 
-    for module in (status, ideas):
+    for module in (status, ideas, implement, run):
         module.setup(server)

@@ -1,0 +1,227 @@
+"""The ExperimentAgent's implementation loop: read, propose, review, commit, until the plan is
+done or the step cap is reached.
+
+Its state (`.mlr/implement/<hypothesis>/state.json`) and log (`log.jsonl` beside it) are
+written after every step, so a crashed implementation resumes at the step it had reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .. import prompts
+from ..errors import MlrError
+from ..state import append_jsonl, read_json, write_json
+from ..work import Work
+from .change import EditFailedError, Outcome, Reviewer, propose, review_and_commit
+
+log = logging.getLogger(__name__)
+
+READ = re.compile(r"^\s*READ:\s*(\S+)\s*$", re.MULTILINE)
+DONE = re.compile(r"^\s*DONE:\s*(.*)$", re.MULTILINE)
+MAX_READS_PER_STEP = 3
+FILE_CHARS = 12_000
+STARTER_FILES = ("train.py", "main.py", "run.py", "evaluate.py", "model.py")
+
+
+class Step(BaseModel):
+    step: int
+    summary: str
+    outcome: Literal["committed", "rejected", "failed"]
+    commit: str | None = None
+    reason: str = ""
+
+
+class ImplementState(BaseModel):
+    hypothesis: str
+    branch: str
+    base_commit: str
+    status: Literal["running", "done", "stopped", "failed"] = "running"
+    step: int = 0
+    steps: list[Step] = Field(default_factory=list)
+    read: list[str] = Field(default_factory=list)
+    prototypes: str = ""
+    candidates: str = ""
+    message: str = ""
+
+    @property
+    def commits(self) -> list[str]:
+        return [s.commit for s in self.steps if s.commit]
+
+
+def plan_text(hypothesis) -> str:
+    plan = hypothesis.plan
+    steps = "\n".join(f"{n}. {s}" for n, s in enumerate(plan.steps, start=1))
+    command = f"\n- Command: {plan.command}" if plan.command else ""
+    return (f"- Dataset: {plan.dataset}\n- Model: {plan.model}\n- Baseline: {plan.baseline}\n"
+            f"- Metric: {plan.metric} ({plan.direction})\n- Expected improvement: {plan.expected_improvement}{command}\n"
+            f"Steps:\n{steps}")
+
+
+def history_text(steps: list[Step]) -> str:
+    if not steps:
+        return "(none yet)"
+    lines = []
+    for s in steps:
+        detail = f" ({s.commit[:8]})" if s.commit else ""
+        reason = f": {s.reason}" if s.reason else ""
+        lines.append(f"{s.step}. {s.summary} [{s.outcome}{detail}]{reason}")
+    return "\n".join(lines)
+
+
+class ImplementAgent:
+    def __init__(self, engine, hypothesis, git):
+        self.engine = engine
+        self.hypothesis = hypothesis
+        self.git = git
+        self.folder = engine.state.folder("implement", hypothesis.id)
+
+    def _state_path(self) -> Path:
+        return self.folder / "state.json"
+
+    def load_state(self) -> ImplementState | None:
+        data = read_json(self._state_path())
+        return ImplementState.model_validate(data) if data else None
+
+    def save(self, state: ImplementState) -> None:
+        write_json(self._state_path(), state.model_dump(mode="json"))
+
+    def log_event(self, event: str, **fields) -> None:
+        append_jsonl(self.folder / "log.jsonl", {"at": datetime.now(timezone.utc).isoformat(), "event": event, **fields})
+
+    def _read_files(self, paths: list[str]) -> str:
+        from ..workspace.paths import safe_path
+
+        chunks = []
+        for rel in paths:
+            try:
+                path = safe_path(self.engine.workspace, rel)
+                text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+            except MlrError as exc:
+                chunks.append(f"## {rel}\n(refused: {exc})")
+                continue
+            if text is None:
+                chunks.append(f"## {rel}\n(does not exist)")
+            else:
+                cut = "" if len(text) <= FILE_CHARS else f"\n… ({len(text) - FILE_CHARS} more characters)"
+                chunks.append(f"## {rel}\n```\n{text[:FILE_CHARS]}{cut}\n```")
+        return "\n\n".join(chunks) or "(none yet)"
+
+    def _context(self, state: ImplementState) -> None:
+        """Prototype code and candidate models, gathered once per implementation."""
+        from ..retrieval.code import search_code
+        from ..retrieval.hub import candidates
+
+        settings = self.engine.settings
+        h = self.hypothesis
+        query = " ".join([h.title, h.method, h.plan.model, h.plan.dataset])
+        cache = self.engine.state.cache("retrieval")
+        code = search_code(query, workspace=self.engine.workspace, sources=settings.implement.prototype_paths,
+                           cache_dir=cache, k=5, online=settings.ideas.online)
+        chunks = [f"### {c.source}:{c.path}:{c.start_line}-{c.end_line}\n```\n{c.text[:1500]}\n```" for c in code.chunks]
+        state.prototypes = "\n".join(chunks + [f"(note: {n})" for n in code.notes]) or "(none found)"
+        keywords = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{2,}", f"{h.plan.model} {h.plan.dataset}")][:8]
+        hub = candidates(h.plan.dataset, keywords, online=settings.ideas.online,
+                         max_size_mb=settings.implement.max_model_size_mb, cache_dir=cache)
+        lines = [f"- {c.kind} {c.id}" + (" (in the local cache)" if c.local else "") +
+                 (f", {c.size_mb:.0f} MB" if c.size_mb else "") for c in hub.models + hub.datasets]
+        state.candidates = "\n".join(lines + [f"(note: {n})" for n in hub.notes]) or "(none: use only what the code already loads)"
+
+    def _messages(self, state: ImplementState):
+        from .repomap import repo_map
+
+        h = self.hypothesis
+        settings = self.engine.settings
+        return prompts.messages(
+            "implement_step",
+            results_file=settings.run.results_file,
+            hypothesis_id=h.id, title=h.title, problem=h.problem, method=h.method, plan=plan_text(h),
+            repo_map=repo_map(self.engine.workspace).render(6000),
+            prototypes=state.prototypes, candidates=state.candidates,
+            files=self._read_files(state.read), history=history_text(state.steps),
+            step=state.step + 1, max_steps=settings.implement.max_steps,
+        )
+
+    def start(self) -> ImplementState:
+        """Switch to the hypothesis's branch (refusing on a dirty tree), and load or create the state."""
+        branch = self.hypothesis.branch
+        self.git.checkout_branch(branch)
+        state = self.load_state()
+        if state is None or state.status != "running":
+            if state is not None and state.status in ("done", "stopped"):
+                state.status, state.message = "running", ""
+            else:
+                starters = [f for f in STARTER_FILES if (self.engine.workspace / f).is_file()]
+                state = ImplementState(hypothesis=self.hypothesis.id, branch=branch,
+                                       base_commit=self.git.head_sha(), read=starters)
+        self.save(state)
+        return state
+
+    async def run(self, reviewer: Reviewer, work: Work) -> ImplementState:
+        state = await asyncio.to_thread(self.start)
+        settings = self.engine.settings.implement
+        if not state.prototypes:
+            work.say("Gathering prototype code and candidate models", 5)
+            await asyncio.to_thread(self._context, state)
+            self.save(state)
+        self.log_event("start", branch=state.branch, step=state.step)
+        reads = 0
+        while state.step < settings.max_steps:
+            work.say(f"Step {state.step + 1}: asking for the next change", int(10 + 80 * state.step / settings.max_steps))
+            started = time.perf_counter()
+            messages = await asyncio.to_thread(self._messages, state)
+            prepared = time.perf_counter() - started
+            try:
+                result = await propose(
+                    self.engine.llm, messages, self.engine.workspace, task=f"implement:{self.hypothesis.id}",
+                    call="implement.step", retries=settings.max_edit_retries, hypothesis=self.hypothesis.id,
+                    step=str(state.step + 1), work=work,
+                )
+            except EditFailedError as exc:
+                state.step += 1
+                state.steps.append(Step(step=state.step, summary="edit could not be applied", outcome="failed", reason=str(exc)))
+                self.log_event("edit-failed", step=state.step, error=str(exc))
+                self.save(state)
+                continue
+            if isinstance(result, str):
+                done = DONE.search(result)
+                wanted = [p for p in READ.findall(result) if p not in state.read]
+                if done or not wanted or reads >= MAX_READS_PER_STEP:
+                    state.status = "done"
+                    state.message = done.group(1).strip() if done else "the agent proposed no further change"
+                    break
+                reads += 1
+                state.read += wanted[:5]
+                self.log_event("read", paths=wanted[:5])
+                self.save(state)
+                continue
+            reads = 0
+            work.say(f"Step {state.step + 1}: review '{result.summary}'", None)
+            outcome: Outcome = await review_and_commit(
+                self.git, self.engine.workspace, result, reviewer, title=self.hypothesis.title,
+                trailers={"MLR-Hypothesis": self.hypothesis.id, "MLR-Step": str(state.step + 1)},
+            )
+            state.step += 1
+            if outcome.commit:
+                state.steps.append(Step(step=state.step, summary=result.summary, outcome="committed", commit=outcome.commit))
+                state.read = sorted(set(state.read) | set(result.paths))
+            else:
+                state.steps.append(Step(step=state.step, summary=result.summary, outcome="rejected", reason=outcome.review.reason))
+            self.log_event("step", step=state.step, summary=result.summary, commit=outcome.commit,
+                           accepted=outcome.review.accepted, reason=outcome.review.reason,
+                           paths=result.paths, prepare_s=round(prepared, 4), **{f"{k}_s": round(v, 4) for k, v in outcome.seconds.items()})
+            self.save(state)
+        else:
+            state.status = "stopped"
+            state.message = f"reached the step cap ({settings.max_steps})"
+        self.log_event("end", status=state.status, message=state.message)
+        self.save(state)
+        return state

@@ -1,0 +1,128 @@
+"""Debugging a failed run: one reviewed fix from the failure and its log, and the autonomous
+loop run → fix → run, capped in attempts and stopped by the LLM budget."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .. import prompts
+from ..work import Work
+from .change import Outcome, Reviewer, propose, review_and_commit
+
+log = logging.getLogger(__name__)
+LOG_TAIL_CHARS = 6_000
+FILE_CHARS = 10_000
+
+
+class Attempt(BaseModel):
+    run_id: str
+    status: str
+    fix: str | None = None
+    commit: str | None = None
+    accepted: bool | None = None
+    reason: str = ""
+
+
+class DebugReport(BaseModel):
+    status: str = Field(description="passed | gave-up | rejected | no-fix")
+    attempts: list[Attempt] = Field(default_factory=list)
+    final_run: dict | None = None
+    message: str = ""
+
+
+def _log_tail(workspace: Path, record) -> str:
+    if not record.log_path:
+        return "(no log)"
+    path = workspace / record.log_path
+    if not path.is_file():
+        return "(log missing)"
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - LOG_TAIL_CHARS))
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def _files(workspace: Path, record, command_file: str | None) -> str:
+    paths = [f.path for f in record.failures if f.path]
+    if command_file:
+        paths.append(command_file)
+    chunks = []
+    for rel in dict.fromkeys(paths):
+        path = workspace / rel
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            chunks.append(f"## {rel}\n```\n{text[:FILE_CHARS]}\n```")
+    return "\n\n".join(chunks) or "(none)"
+
+
+def _failures(record) -> str:
+    if not record.failures:
+        return "(none parsed)"
+    return "\n".join(
+        f"- {f.kind}" + (f" at {f.path}:{f.line}" if f.path else "") + (f" {f.error_type}:" if f.error_type else "") + f" {f.message}"
+        for f in record.failures
+    )
+
+
+def command_file(command: str) -> str | None:
+    """The script a command runs (`python train.py` → train.py), where run-wide failures land."""
+    for word in command.split():
+        if word.endswith(".py"):
+            return word
+    return None
+
+
+async def propose_fix(engine, record, reviewer: Reviewer, work: Work, attempts: list[Attempt],
+                      hypothesis: str | None) -> Outcome | None:
+    """Propose and review one fix for the failed `record`; None when the LLM proposes no edit."""
+    workspace = engine.workspace
+    messages = prompts.messages(
+        "experiment_fix",
+        results_file=engine.settings.run.results_file, run_id=record.id, command=record.command,
+        commit=(record.commit or "none")[:12], status=record.status, message=record.message or "",
+        failures=_failures(record), log_tail=_log_tail(workspace, record)[-LOG_TAIL_CHARS:],
+        files=_files(workspace, record, command_file(record.command)),
+        attempts="\n".join(f"- run {a.run_id} {a.status}; fix: {a.fix or 'none'} ({'accepted' if a.accepted else a.reason or 'rejected'})" for a in attempts) or "(none)",
+    )
+    work.say(f"Asking for a fix of run {record.id}", None)
+    result = await propose(engine.llm, messages, workspace, task=f"debug:{hypothesis or 'workspace'}", call="debug.fix",
+                           retries=engine.settings.implement.max_edit_retries, hypothesis=hypothesis or "none",
+                           step=f"fix-{record.id}", work=work)
+    if isinstance(result, str):
+        return None
+    trailers = {"MLR-Hypothesis": hypothesis or "none", "MLR-Step": f"fix of run {record.id}"}
+    return await review_and_commit(engine.git, workspace, result, reviewer, title=f"fix of run {record.id}", trailers=trailers)
+
+
+async def debug_loop(engine, reviewer: Reviewer, work: Work, *, run, max_attempts: int, hypothesis: str | None) -> DebugReport:
+    """run → fix → run until a run passes, the cap is reached, or the budget stops it.
+    `run` is an async callable that runs the experiment once and returns its RunRecord."""
+    report = DebugReport(status="gave-up")
+    record = await run()
+    for number in range(max_attempts + 1):
+        if record.status == "passed":
+            report.status = "passed"
+            break
+        attempt = Attempt(run_id=record.id, status=record.status)
+        report.attempts.append(attempt)
+        if number == max_attempts:
+            report.message = f"the run still fails after {max_attempts} fix attempt(s)"
+            break
+        outcome = await propose_fix(engine, record, reviewer, work, report.attempts[:-1], hypothesis)
+        if outcome is None:
+            report.status, report.message = "no-fix", "the LLM proposed no change"
+            break
+        attempt.fix, attempt.commit = outcome.proposal.summary, outcome.commit
+        attempt.accepted, attempt.reason = outcome.review.accepted, outcome.review.reason
+        if not outcome.commit:
+            report.status, report.message = "rejected", f"the fix was rejected: {outcome.review.reason or 'no reason given'}"
+            break
+        work.say(f"Fix committed ({outcome.commit[:8]}); running again", None)
+        record = await run()
+    report.final_run = record.model_dump(mode="json")
+    return report

@@ -1,0 +1,136 @@
+"""Reviewing a proposed change in the editor.
+
+Where the client supports change annotations, the change goes out as one `workspace/applyEdit`
+whose edits all need confirmation (VS Code shows its refactor preview) and carry the versions
+of open documents, so an edit to a document the user changed meanwhile is refused by the
+client. Elsewhere the proposed files are written under `.mlr/proposals/<id>/`, shown, and the
+server waits for `mlrCopilot.acceptEdit` or `mlrCopilot.rejectEdit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+from ..errors import MlrError
+from ..experiment.change import Proposal, Review
+from ..state import write_json
+
+log = logging.getLogger(__name__)
+ANNOTATION = "mlr-change"
+
+
+class StaleDocumentError(MlrError):
+    pass
+
+
+def _minimal_edits(before: str, after: str, annotated: bool) -> list:
+    """Line-level edits from difflib, so the preview shows what changes, not a whole file."""
+    old = before.splitlines(keepends=True)
+    new = after.splitlines(keepends=True)
+    edits = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        where = types.Range(start=types.Position(line=i1, character=0), end=types.Position(line=i2, character=0))
+        text = "".join(new[j1:j2])
+        if i2 == len(old) and old and not old[-1].endswith("\n"):
+            # the last line has no newline: end the range at its end, not on a line past it
+            where.end = types.Position(line=i2 - 1, character=len(old[-1].encode("utf-16-le")) // 2)
+        if annotated:
+            edits.append(types.AnnotatedTextEdit(range=where, new_text=text, annotation_id=ANNOTATION))
+        else:
+            edits.append(types.TextEdit(range=where, new_text=text))
+    return edits
+
+
+def workspace_edit(ls, workspace: Path, proposal: Proposal, annotated: bool) -> types.WorkspaceEdit:
+    operations: list = []
+    for change in proposal.changes:
+        path = workspace / change.path
+        uri = from_fs_path(str(path))
+        document = ls.workspace.text_documents.get(uri)
+        version = document.version if document is not None else None
+        if document is not None and change.before is not None and document.source != change.before:
+            raise StaleDocumentError(
+                f"{change.path} has unsaved changes in the editor; save or revert it, then ask again"
+            )
+        annotation = {"annotation_id": ANNOTATION} if annotated else {}
+        if change.created:
+            operations.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=False), **annotation))
+            operations.append(types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+                edits=_minimal_edits("", change.after or "", annotated)))
+        elif change.deleted:
+            operations.append(types.DeleteFile(uri=uri, **annotation))
+        else:
+            operations.append(types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                edits=_minimal_edits(change.before or "", change.after or "", annotated)))
+    annotations = None
+    if annotated:
+        annotations = {ANNOTATION: types.ChangeAnnotation(
+            label=proposal.summary, needs_confirmation=True,
+            description=proposal.why or f"MLR-Copilot, hypothesis {proposal.hypothesis}, step {proposal.step}")}
+    return types.WorkspaceEdit(document_changes=operations, change_annotations=annotations)
+
+
+def supports_annotations(ls) -> bool:
+    caps = ls.client_capabilities.workspace
+    edit = caps and caps.workspace_edit
+    return bool(caps and caps.apply_edit and edit and edit.document_changes and edit.change_annotation_support)
+
+
+class EditorReviewer:
+    """Reviews proposals in the connected editor; keeps pending command-based reviews."""
+
+    def __init__(self, ls):
+        self.ls = ls
+        self.pending: dict[str, asyncio.Future] = {}
+
+    async def __call__(self, proposal: Proposal) -> Review:
+        workspace = self.ls.engine.workspace
+        if supports_annotations(self.ls):
+            edit = workspace_edit(self.ls, workspace, proposal, annotated=True)
+            result = await self.ls.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(edit=edit, label=f"MLR-Copilot: {proposal.summary}"))
+            if result.applied:
+                return Review(True, applied_by_client=True)
+            return Review(False, reason=result.failure_reason or "")
+        return await self._by_command(workspace, proposal)
+
+    async def _by_command(self, workspace: Path, proposal: Proposal) -> Review:
+        folder = self.ls.engine.state.folder("proposals", proposal.id)
+        for change in proposal.changes:
+            target = folder / change.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(change.after if change.after is not None else "(deleted)\n", encoding="utf-8")
+        (folder / "change.diff").write_text(proposal.diff, encoding="utf-8")
+        write_json(folder / "proposal.json", {"id": proposal.id, "summary": proposal.summary, "paths": proposal.paths})
+        future = asyncio.get_running_loop().create_future()
+        self.pending[proposal.id] = future
+        window = getattr(self.ls.client_capabilities, "window", None)
+        if window and window.show_document and window.show_document.support:
+            self.ls.window_show_document(types.ShowDocumentParams(uri=from_fs_path(str(folder / "change.diff")), take_focus=True))
+        self.ls.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Info,
+            message=(f"MLR-Copilot proposes '{proposal.summary}' ({', '.join(proposal.paths)}). "
+                     f"Review {folder / 'change.diff'}, then run mlrCopilot.acceptEdit {proposal.id} "
+                     f"or mlrCopilot.rejectEdit {proposal.id} [reason].")))
+        try:
+            return await future
+        finally:
+            self.pending.pop(proposal.id, None)
+
+    def decide(self, proposal_id: str, review: Review) -> None:
+        future = self.pending.get(proposal_id) or (next(iter(self.pending.values())) if not proposal_id and len(self.pending) == 1 else None)
+        if future is None:
+            known = ", ".join(self.pending) or "none"
+            raise MlrError(f"no proposal '{proposal_id}' is waiting for review (waiting: {known})")
+        if not future.done():
+            future.set_result(review)

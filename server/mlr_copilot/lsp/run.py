@@ -1,0 +1,146 @@
+"""Execution in the editor: run the experiment with live log lines, failures as diagnostics
+with quick fixes, autonomous debugging, and the run history."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+from ..experiment.debug import command_file
+from .progress import progress
+from .server import MlrServer, arg, command
+
+SOURCE = "mlr-copilot"
+
+
+def _severity(kind: str) -> types.DiagnosticSeverity:
+    return types.DiagnosticSeverity.Warning if kind in ("no-metric", "nan") else types.DiagnosticSeverity.Error
+
+
+def publish_failures(ls: MlrServer, record) -> None:
+    """Replace the diagnostics of the last run with those of `record` (none when it passed)."""
+    workspace = ls.engine.workspace
+    by_uri: dict[str, list[types.Diagnostic]] = {}
+    fallback = command_file(record.command) or ls.engine.settings.run.results_file
+    for index, failure in enumerate(record.failures):
+        rel = failure.path or fallback
+        line = max((failure.line or 1) - 1, 0)
+        text = f"{failure.error_type}: {failure.message}" if failure.error_type else failure.message
+        uri = from_fs_path(str(workspace / rel))
+        by_uri.setdefault(uri, []).append(types.Diagnostic(
+            range=types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line, character=10_000)),
+            message=f"{text} (run {record.id}, {failure.kind})", severity=_severity(failure.kind), source=SOURCE,
+            code=failure.kind, data={"run_id": record.id, "index": index},
+        ))
+    for uri in set(ls.diagnosed) - set(by_uri):
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+    for uri, diagnostics in by_uri.items():
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+    ls.diagnosed = set(by_uri)
+
+
+def clear_diagnostics(ls: MlrServer, uri: str) -> None:
+    if uri in ls.diagnosed:
+        ls.diagnosed.discard(uri)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+def live_lines(ls: MlrServer, work):
+    """An `on_line` callback for runner threads: log lines to the client's output, the latest
+    line and the elapsed time into the progress."""
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+
+    def on_line(line: str) -> None:
+        loop.call_soon_threadsafe(ls.log_line, line)
+        elapsed = int(time.monotonic() - started)
+        work.report(f"{elapsed // 60}:{elapsed % 60:02d} {line[:200]}", None)
+
+    return on_line
+
+
+def record_summary(record) -> dict:
+    data = record.model_dump(mode="json")
+    data["value"] = record.primary_value
+    return data
+
+
+def setup(server: MlrServer) -> None:
+    server.diagnosed = set()
+
+    async def run_once(ls: MlrServer, work, options: dict) -> object:
+        record = await ls.engine.run(work, command=options.get("command"), runner=options.get("runner"),
+                                     timeout=options.get("timeout"), on_line=live_lines(ls, work))
+        publish_failures(ls, record)
+        return record
+
+    @command(server, "mlrCopilot.run", "Run experiment")
+    async def run(ls: MlrServer, *args) -> dict:
+        options = arg(args, 0, {}) or {}
+        async with progress(ls, "MLR-Copilot: running the experiment") as work:
+            record = await ls.tasks.run("Run experiment", run_once(ls, work, options))
+        return record_summary(record)
+
+    @command(server, "mlrCopilot.fix", "Fix with MLR-Copilot")
+    async def fix(ls: MlrServer, *args) -> dict:
+        diagnostic = arg(args, 1, {}) or {}
+        data = diagnostic.get("data") if isinstance(diagnostic, dict) else None
+        run_id = (data or {}).get("run_id") or str(arg(args, 0, ""))
+        async with progress(ls, "MLR-Copilot: fixing the failed run") as work:
+            result = await ls.tasks.run("Fix", ls.engine.fix(run_id, ls.reviewer, work, on_line=live_lines(ls, work)))
+        if result.get("run"):
+            from ..runners.model import RunRecord
+
+            publish_failures(ls, RunRecord.model_validate(result["run"]))
+        return result
+
+    @command(server, "mlrCopilot.dismiss", "Dismiss diagnostic")
+    async def dismiss(ls: MlrServer, *args) -> dict:
+        uri = str(arg(args, 0, ""))
+        clear_diagnostics(ls, uri)
+        return {"dismissed": uri}
+
+    @command(server, "mlrCopilot.debug", "Debug automatically")
+    async def debug(ls: MlrServer, *args) -> dict:
+        async with progress(ls, "MLR-Copilot: debugging automatically") as work:
+            report = await ls.tasks.run("Debug", ls.engine.debug(ls.reviewer, work, on_line=live_lines(ls, work)))
+        if report.final_run:
+            from ..runners.model import RunRecord
+
+            publish_failures(ls, RunRecord.model_validate(report.final_run))
+        return report.model_dump(mode="json")
+
+    @command(server, "mlrCopilot.history", "Show history")
+    async def history(ls: MlrServer, *args) -> dict:
+        options = arg(args, 0, {}) or {}
+        table = await asyncio.to_thread(ls.engine.history, options.get("branch"))
+        return table.model_dump(mode="json")
+
+    @command(server, "mlrCopilot.listRuns", "List runs")
+    async def list_runs(ls: MlrServer, *args) -> list:
+        runs = await asyncio.to_thread(ls.engine.runs)
+        return [record_summary(r) for r in runs]
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    def code_actions(ls: MlrServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        actions = []
+        for diagnostic in params.context.diagnostics:
+            if diagnostic.source != SOURCE:
+                continue
+            uri = params.text_document.uri
+            payload = [uri, {"data": diagnostic.data, "message": diagnostic.message}]
+            actions.append(types.CodeAction(
+                title="Fix with MLR-Copilot", kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+                is_preferred=True, command=types.Command(title="Fix with MLR-Copilot", command="mlrCopilot.fix", arguments=payload)))
+            actions.append(types.CodeAction(
+                title="Dismiss", kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+                command=types.Command(title="Dismiss", command="mlrCopilot.dismiss", arguments=[uri])))
+        return actions
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def on_change(ls: MlrServer, params: types.DidChangeTextDocumentParams) -> None:
+        clear_diagnostics(ls, params.text_document.uri)
