@@ -128,3 +128,14 @@ def test_cancel_keeps_what_was_read(library_dir: Path, tmp_path: Path):
     assert len(resumed.last_update.read) == 2
     assert resumed.last_update.reused == 2
     assert len(resumed.search("speech protein molecule satellite", k=10)) == 4
+
+
+def test_nothing_is_written_to_stdout(library_dir: Path, tmp_path: Path, capfd):
+    # stdout is the language server's channel: indexing, saving and loading must stay silent.
+    Library(library_dir, tmp_path / "cache").search("protein", k=2)
+    (library_dir / "folding.pdf").unlink()
+    Library(library_dir, tmp_path / "cache").search("protein", k=2)
+    reloaded = Library(library_dir, tmp_path / "cache")
+    reloaded.search("protein", k=2)
+    assert reloaded.last_update.read == [] and reloaded.last_update.removed == []
+    assert capfd.readouterr().out == ""

@@ -8,7 +8,6 @@ until they change.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,6 @@ from typing import Any, Callable, Mapping
 from mlr_copilot.retrieval.bm25 import BM25Index
 from mlr_copilot.retrieval.errors import RetrievalCancelled
 from mlr_copilot.state import read_json, write_json
-
-log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 """A document: {"id": str, "text": str (what is indexed), "data": {...} (what is returned)}."""

@@ -3,7 +3,6 @@ merged into one ranked, de-duplicated list with notes on every source that was s
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 from typing import Callable
@@ -15,8 +14,6 @@ from mlr_copilot.retrieval.errors import RetrievalError
 from mlr_copilot.retrieval.library import Library
 from mlr_copilot.retrieval.model import RetrievalResult, Work
 from mlr_copilot.retrieval.online import search_online
-
-log = logging.getLogger(__name__)
 
 # When one work comes from several places, the record kept is the first in this order: being
 # cited by the paper matters for novelty, a local copy can be opened, and the indexes follow.
