@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 import socket
@@ -290,6 +291,20 @@ def remove_containers(client: Any, filters: dict[str, Any], keep: Callable[[Any]
     return removed
 
 
+def _halt(container: Any, grace: float) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds (at once when 0); a container that already
+    ended is fine."""
+    from docker.errors import APIError
+
+    try:
+        if grace > 0:
+            container.stop(timeout=max(1, math.ceil(grace)))
+        else:
+            container.kill()
+    except APIError as exc:
+        log.debug("stopping container %s: %s", container.short_id, exc)
+
+
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -461,16 +476,16 @@ class DockerRunner(Runner):
             if cancel.is_set():
                 ended_by = "cancelled"
                 sink.note("cancelled: stopping the container")
-                container.stop(timeout=KILL_GRACE_S)
+                _halt(container, KILL_GRACE_S)
             elif clock.expired:
                 ended_by = "timeout"
                 sink.note(f"time limit of {request.timeout:g} s reached: stopping the container")
-                container.stop(timeout=KILL_GRACE_S)
+                _halt(container, KILL_GRACE_S)
             elif _pids_limit_hit(pids_events):
                 # The engine caps the count; without this a fork bomb would spin until the timeout.
                 ended_by, limit_hit = "failed", True
                 sink.note(f"more than {request.max_processes} processes: killing the container")
-                container.kill()
+                _halt(container, 0)
             if ended_by is not None:
                 break
         reader.join(timeout=5.0)

@@ -91,7 +91,7 @@ def execute(
         command=request.command_text(),
         runner=runner.name,
         image=request.image if runner.name == "docker" else None,
-        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         primary_metric=primary_metric,
         direction=direction,
         log_path=f".mlr/logs/{run_id}.log",
