@@ -236,8 +236,11 @@ def make_paper_pdf(
     if with_references:
         place("References", "B", 12, before=4, keep=3)
         refs = NUMBERED_REFERENCES if reference_style == "numbered" else AUTHOR_YEAR_REFERENCES
+        # Author-year entries get no gap between them, as in many styles: only their text
+        # tells where one ends.
+        gap = 1.2 if reference_style == "numbered" else 0.0
         for ref in refs:
-            place(ref, "", body - 1, before=1.2)
+            place(ref, "", body - 1, before=gap)
     if pages is not None and cursor["page"] + 1 < pages:
         place("Appendix", "B", 12, before=4, keep=3)
         n = 1
@@ -315,7 +318,7 @@ def make_truncated_pdf(path: str | Path, source: str | Path, *, keep: float = 0.
 
 
 def make_corrupt_pdf(path: str | Path) -> Path:
-    """A file that starts like a PDF and then holds garbage."""
+    """A file that starts and ends like a PDF and holds garbage in between."""
     path = Path(path)
-    path.write_bytes(b"%PDF-1.7\n" + bytes((i * 37 + 11) % 256 for i in range(4000)))
+    path.write_bytes(b"%PDF-1.7\n" + bytes((i * 37 + 11) % 256 for i in range(4000)) + b"\n%%EOF\n")
     return path

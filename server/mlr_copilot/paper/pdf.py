@@ -165,6 +165,17 @@ class _Chars:
                 self.units.append(unit)
                 unit += 2 if ord(ch) > 0xFFFF else 1
 
+    def rects(self) -> list[tuple[float, float, float, float]]:
+        """(left, bottom, right, top) of each run of text PDFium sees on the page."""
+        raw, handle = self.raw, self.handle
+        left, top, right, bottom = (ctypes.c_double() for _ in range(4))
+        refs = [ctypes.byref(v) for v in (left, top, right, bottom)]
+        out = []
+        for i in range(raw.FPDFText_CountRects(handle, 0, -1)):
+            raw.FPDFText_GetRect(handle, i, *refs)
+            out.append((left.value, bottom.value, right.value, top.value))
+        return out
+
     def index(self, i: int) -> int:
         if self.units is None:
             return i
@@ -233,7 +244,7 @@ def _page_text(textpage, raw, target: PageLines) -> None:
     if not text.strip():
         return
     chars = _Chars(textpage, raw, text)
-    boxes = [textpage.get_rect(i) for i in range(textpage.count_rects())]
+    boxes = chars.rects()
     spans: list[tuple[int, int]] = []
     for match in _LINE.finditer(text):
         start, end = match.span()

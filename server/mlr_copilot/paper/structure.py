@@ -26,6 +26,7 @@ _LETTERED = re.compile(r"^([A-H](?:\.\d{1,2}){0,3})\.?\s+([A-Z].*)$")
 _NUMBER_PREFIX = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*|[A-H](?:\.\d{1,2})*|[IVX]{1,4})\.?\s+")
 _INLINE_ABSTRACT = re.compile(r"^abstract\s*[-—–:.]\s*(\S.*)$", re.I)
 _SPACED_CAPS = re.compile(r"\b([A-Z]) (?=[A-Z]{2,}\b)")
+_LETTERS = re.compile(r"[^\W\d_]")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}[a-z]?\b")
 _BRACKET_REF = re.compile(r"^\[(\d{1,3})\]")
 _DOTTED_REF = re.compile(r"^(\d{1,3})\.\s")
@@ -98,6 +99,8 @@ def _norm(text: str) -> str:
 
 def _unhyphenate(text: str) -> str:
     """Drop the hyphens PDFium marks inside a word it already joined across lines."""
+    if "\ufffe" not in text and "\x02" not in text:
+        return text
     return _MARKED_HYPHEN.sub(lambda m: m.group(1) + ("-" if "-" in m.group(1) else ""), text)
 
 
@@ -106,12 +109,16 @@ def _heading_name(text: str) -> str:
 
 
 def _alpha_share(text: str) -> float:
-    letters = sum(ch.isalpha() for ch in text)
-    return letters / max(1, len(text.replace(" ", "")))
+    letters = len(_LETTERS.findall(text))
+    return letters / max(1, len(text) - text.count(" "))
 
 
 def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str, str] | None:
     """(heading, text after it on the same line) if the line is a section heading."""
+    if line.size < body - 0.6:
+        return None
+    if line.text.count(" ") > 16 and not line.text.lstrip()[:8].lower().startswith("abstract"):
+        return None
     text = _norm(line.text)
     if not text or line.size < body - 0.6:
         return None
@@ -135,7 +142,7 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
         return text.rstrip(" :."), ""
     if after_references and strong and _LETTERED.match(text):
         return text.rstrip(" :."), ""
-    if big and not after_references and len(words) <= 10 and sum(ch.isalpha() for ch in text) >= 3:
+    if big and not after_references and len(words) <= 10 and len(_LETTERS.findall(text)) >= 3:
         return text.rstrip(" :."), ""
     return None
 
@@ -156,7 +163,8 @@ def split_references(lines: list[TextLine]) -> list[str]:
             match = _DOTTED_REF.match(text)
             starts = bool(match) and int(match.group(1)) == expected
         else:
-            starts = _starts_author_year(line, text, entries, lines[i - 1] if i else None)
+            ahead = text + " " + (texts[i + 1] if i + 1 < len(texts) else "")
+            starts = _starts_author_year(line, ahead, entries, lines[i - 1] if i else None)
         if starts or not entries:
             entries.append([])
             expected += 1
@@ -171,7 +179,8 @@ def split_references(lines: list[TextLine]) -> list[str]:
     return result
 
 
-def _starts_author_year(line: TextLine, text: str, entries: list[list[TextLine]], prev: TextLine | None) -> bool:
+def _starts_author_year(line: TextLine, ahead: str, entries: list[list[TextLine]], prev: TextLine | None) -> bool:
+    """Whether the line opens a new author-year entry; `ahead` is its text and the next line's."""
     if prev is None or not entries:
         return True
     if line.paragraph_start:
@@ -180,8 +189,9 @@ def _starts_author_year(line: TextLine, text: str, entries: list[list[TextLine]]
     if prev.page == line.page and line.x0 < prev.x0 - 3 and abs(line.bottom - prev.bottom) < 3 * line.size:
         return True
     so_far = " ".join(_norm(ln.text) for ln in entries[-1])
-    return bool(_AUTHOR_YEAR_START.match(text) and _YEAR.search(so_far) and so_far.endswith(".")
-                and (_YEAR.search(text) or len(text) < 40))
+    # "Surname, Given ... 2019." right after an entry that is complete (has a year, ends in ".").
+    return bool(_AUTHOR_YEAR_START.match(ahead) and _YEAR.search(so_far) and so_far.endswith(".")
+                and _YEAR.search(ahead))
 
 
 def _title(front: list[TextLine], body: float, metadata_title: str) -> tuple[str, int]:

@@ -1,0 +1,133 @@
+"""parse_pdf on real PDFs laid out like ML papers."""
+
+from __future__ import annotations
+
+import re
+
+from mlr_copilot.paper import Paper, parse_pdf
+from tests.pdfs import (
+    AUTHOR_YEAR_REFERENCES,
+    HYPHEN_JOINED,
+    HYPHEN_LINE_END,
+    NUMBERED_REFERENCES,
+    RUNNING_HEADER,
+    SAMPLE_ABSTRACT,
+    SAMPLE_AUTHORS,
+    SAMPLE_SECTIONS,
+    SAMPLE_TITLE,
+    appendix_paragraph,
+)
+
+BODY_HEADINGS = ["1 Introduction", "2 Related Work", "3 Method", "3.1 Features", "3.2 Classifier",
+                 "4 Experiments", "5 Results", "6 Limitations", "7 Conclusion"]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _expected_text(heading: str) -> str:
+    paragraphs = next(p for h, _, p in SAMPLE_SECTIONS if heading.endswith(" " + h))
+    return _flat(" ".join(p.replace(HYPHEN_LINE_END + "\n", HYPHEN_LINE_END[:-1]) for p in paragraphs))
+
+
+def _assert_body_exact(paper: Paper) -> None:
+    """Every body section holds exactly the sample text: nothing lost, added or reordered."""
+    for heading in BODY_HEADINGS:
+        section = next(s for s in paper.sections if s.heading == heading)
+        assert _flat(section.text) == _expected_text(heading), heading
+
+
+def _assert_appendix_exact(paper: Paper) -> None:
+    appendix = paper.section("Appendix")
+    assert appendix is not None
+    count = len(re.findall(r"Appendix note \d+\.", appendix.text))
+    assert count >= 2
+    assert _flat(appendix.text) == _flat(" ".join(appendix_paragraph(n) for n in range(1, count + 1)))
+
+
+def test_one_column_paper(one_column_pdf):
+    paper = parse_pdf(one_column_pdf)
+
+    assert paper.pages == 3
+    assert paper.title == SAMPLE_TITLE
+    assert paper.authors == SAMPLE_AUTHORS
+    assert _flat(paper.abstract) == _flat(SAMPLE_ABSTRACT)
+    assert [s.heading for s in paper.sections] == BODY_HEADINGS + ["Appendix"]
+    _assert_body_exact(paper)
+    _assert_appendix_exact(paper)
+    # Running header and page numbers are gone; the title survives only as the title.
+    assert RUNNING_HEADER not in paper.full_text()
+    assert paper.full_text().count(SAMPLE_TITLE) == 1
+    # The word split at a line end is whole again.
+    assert f"repeat each {HYPHEN_JOINED} with five random seeds" in paper.section("Experiments").text
+    assert "experi-" not in paper.full_text()
+    # Paragraphs stay apart.
+    assert paper.section("Introduction").text.count("\n\n") == 1
+    assert paper.references == NUMBERED_REFERENCES
+
+
+def test_two_column_paper_reads_column_by_column(two_column_pdf):
+    paper = parse_pdf(two_column_pdf)
+
+    assert paper.pages == 1
+    assert paper.title == SAMPLE_TITLE
+    assert paper.authors == SAMPLE_AUTHORS
+    assert [s.heading for s in paper.sections] == BODY_HEADINGS
+    text = paper.full_text()
+    # Introduction sits in the left column, Experiments at the top of the right one, level
+    # with the abstract; the file interleaves them line by line.
+    assert text.index("Text classification assigns a label") < text.index("We use the AG News dataset")
+    assert _flat(paper.abstract) == _flat(SAMPLE_ABSTRACT)
+    _assert_body_exact(paper)
+    assert paper.references == NUMBERED_REFERENCES
+
+
+def test_ten_page_two_column_paper(ten_page_pdf):
+    paper = parse_pdf(ten_page_pdf)
+
+    assert paper.pages == 10
+    assert [s.heading for s in paper.sections] == BODY_HEADINGS + ["Appendix"]
+    _assert_body_exact(paper)
+    _assert_appendix_exact(paper)
+    assert RUNNING_HEADER not in paper.full_text()
+    assert len(paper.references) == len(NUMBERED_REFERENCES)
+    assert paper.references[0] == NUMBERED_REFERENCES[0]
+
+
+def test_author_year_references_split_per_entry(author_year_pdf):
+    paper = parse_pdf(author_year_pdf)
+
+    assert paper.references == AUTHOR_YEAR_REFERENCES
+
+
+def test_title_from_font_size_without_metadata(tmp_path):
+    from tests.pdfs import make_paper_pdf
+
+    path = make_paper_pdf(tmp_path / "plain.pdf", title="Sparse Features Still Matter", set_metadata_title=False)
+    assert parse_pdf(path).title == "Sparse Features Still Matter"
+
+
+def test_paper_round_trips_through_json(one_column_pdf):
+    paper = parse_pdf(one_column_pdf)
+
+    again = Paper.model_validate_json(paper.model_dump_json())
+    assert again == paper
+    assert Paper.model_validate(paper.model_dump()) == paper
+    assert paper.slug == "revisiting-bag-of-words-baselines-for-text"
+    assert paper.path == str(one_column_pdf.resolve())
+    assert len(paper.sha256) == 64
+
+
+def test_progress_and_cancellation(one_column_pdf):
+    import pytest
+
+    from mlr_copilot.paper import ParseCancelled, PaperError
+
+    messages: list[str] = []
+    parse_pdf(one_column_pdf, report=messages.append)
+    assert messages == ["Reading page 1 of 3", "Reading page 2 of 3", "Reading page 3 of 3"]
+
+    with pytest.raises(ParseCancelled, match="page 2 of 3") as caught:
+        parse_pdf(one_column_pdf, should_cancel=lambda: len(messages) >= 4, report=messages.append)
+    assert isinstance(caught.value, PaperError)
