@@ -94,6 +94,7 @@ def stub_hub(**kwargs) -> StubHub:
         sizes={
             "bigco/bert-base-sentiment": {"model.safetensors": 420 * MB, "pytorch_model.bin": 440 * MB, "config.json": 700},
             "someone/sentiment-distilbert": {"pytorch_model.bin": 255 * MB, "vocab.txt": 200_000},
+            "acme/tiny-sentiment-bert": {"model.safetensors": 2 * MB},
         },
         **kwargs,
     )
@@ -222,3 +223,18 @@ def test_weights_counted_once():
     assert weights_mb([("q4.gguf", 4 * MB), ("q8.gguf", 8 * MB)]) == 4.0
     assert weights_mb([("README.md", MB // 2)]) == 0.5
     assert weights_mb([]) is None
+
+
+def test_a_task_that_is_not_a_pipeline_tag_is_searched_as_a_keyword(tmp_path: Path):
+    api = stub_hub()
+    result = candidates("Sentiment", [], online=True, max_size_mb=1000, cache_dir=tmp_path / "c", api=api,
+                        hf_cache_dir=tmp_path / "none")
+    listed = [kwargs for name, kwargs in api.calls if name == "list_models"]
+    assert {kw["filter"] for kw in listed} == {None}
+    assert {kw["search"] for kw in listed} == {None, "sentiment"}
+    assert result.models[0].id == "bigco/bert-base-sentiment"
+
+    api = stub_hub()
+    candidates("Text Classification", [], online=True, max_size_mb=1000, cache_dir=tmp_path / "d", api=api,
+               hf_cache_dir=tmp_path / "none")
+    assert api.calls[0][1]["filter"] == "text-classification"

@@ -34,6 +34,22 @@ _UNREACHABLE_NAMES = frozenset(
      "NetworkError", "TransportError", "OfflineModeIsEnabled"}
 )
 _TRUE = {"1", "true", "yes", "on"}
+# The Hub's pipeline tags: a task outside this set (say a dataset name) filters everything
+# out on the Hub, so it is searched for as a keyword instead.
+PIPELINE_TAGS = frozenset(
+    """text-classification token-classification table-question-answering question-answering
+    zero-shot-classification translation summarization feature-extraction text-generation
+    text2text-generation fill-mask sentence-similarity text-ranking text-retrieval text-to-speech
+    text-to-audio automatic-speech-recognition audio-to-audio audio-classification audio-text-to-text
+    voice-activity-detection depth-estimation image-classification object-detection image-segmentation
+    text-to-image image-to-text image-to-image image-to-video unconditional-image-generation
+    video-classification reinforcement-learning robotics tabular-classification tabular-regression
+    tabular-to-text table-to-text multiple-choice time-series-forecasting text-to-video
+    image-text-to-text visual-question-answering document-question-answering
+    zero-shot-image-classification graph-ml mask-generation zero-shot-object-detection text-to-3d
+    image-to-3d image-feature-extraction video-text-to-text keypoint-detection any-to-any
+    visual-document-retrieval video-to-video""".split()
+)
 
 
 class Candidate(BaseModel):
@@ -277,8 +293,13 @@ def candidates(
     ttl: float = DEFAULT_TTL,
     sleep: Callable[[float], None] = time.sleep,
 ) -> HubResult:
-    """Models and datasets for `task` (a Hub pipeline tag such as "text-classification") that
-    fit `keywords`, best first; local ones are marked, models over `max_size_mb` left out."""
+    """Models and datasets for `task` (a Hub pipeline tag such as "text-classification"; any
+    other text counts as a keyword) that fit `keywords`, best first; local ones are marked,
+    models over `max_size_mb` left out."""
+    task = re.sub(r"[\s_]+", "-", task.strip().lower())
+    if task and task not in PIPELINE_TAGS:
+        log.info("'%s' is not a Hub pipeline tag; searching for it as a keyword", task)
+        keywords, task = [task, *keywords], ""
     keywords = list(dict.fromkeys(k.strip() for k in keywords if k.strip()))
     notes: list[str] = []
     pool: dict[tuple[str, str], Candidate] = {(c.kind, c.id): c for c in local_candidates(hf_cache_dir)}
