@@ -301,6 +301,59 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_history(engine) -> None:
+    print(engine.history().render_text())
+
+
+@subcommand("demo")
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .autonomous.demo import demo_files, prepare, run_demo
+    from .autonomous.pipeline import render_report
+
+    target = prepare(Path(args.workspace) if args.workspace else None)
+    _paper, script = demo_files()
+    print("MLR-Copilot demo: the LLM is the scripted provider, replaying recorded replies from "
+          f"{script}. No API key and no network are used; with a real provider the same loop runs live.")
+    print(f"Workspace: {target} (a copy of the bundled review-sentiment task, with the paper paper.pdf)\n")
+    engine, state = run_async(run_demo(target, terminal_work(), args.runner))
+    print("\n" + render_report(state))
+    print("\nHistory (also: git -C " + str(target) + " log --notes=mlr --all):")
+    for result in state.hypotheses:
+        print(engine.history(result.branch).render_text())
+    return 0 if state.status == "done" else 1
+
+
+def _interactive_ask():
+    async def ask(phase: str, summary: str) -> str:
+        print(f"\n== after the {phase} phase ==\n{summary}")
+        try:
+            return input("Enter to continue, 'skip', 'stop', or feedback text: ")
+        except EOFError:
+            return ""
+
+    return ask
+
+
+@subcommand("auto")
+def cmd_auto(args: argparse.Namespace) -> int:
+    from .autonomous.pipeline import AutoPipeline, render_report
+    from .autonomous.tasks import paper_from_task
+    from .errors import MlrError
+    from .tasks import TaskError, load_task
+
+    engine = engine_for(args)
+    source = Path(args.paper).resolve() if args.paper else None
+    if source is None and not args.resume:
+        try:
+            source = paper_from_task(load_task(engine.workspace))
+        except TaskError as exc:
+            raise MlrError(f"give --paper PAPER.pdf, or work in a task folder: {exc}") from None
+    pipeline = AutoPipeline(engine, ask=_interactive_ask() if args.interactive else None)
+    state = run_async(pipeline.run(source, terminal_work(), wanted=args.hypotheses, resume=args.resume))
+    print(render_report(state))
+    return 0 if state.status == "done" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -356,6 +409,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="accept every proposed fix")
     p.add_argument("--attempts", type=int, help="the cap of fix attempts (default: the run.debugAttempts setting, 3)")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("demo", help="the whole loop on a bundled paper and task, offline, with recorded LLM replies")
+    p.add_argument("--workspace", "-w", help="run it on a copy in this new folder (default: a new temporary folder)")
+    p.add_argument("--runner", choices=["auto", "local", "docker"], help="where runs execute (default: the run.runner setting)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p = sub.add_parser("auto", parents=[common], help="autonomous mode: baseline, hypotheses, implementation, runs and fixes, with a report")
+    p.add_argument("--paper", help="the paper PDF (default: the task description of the workspace)")
+    p.add_argument("--hypotheses", type=int, default=1, help="how many of the top hypotheses to try (default 1)")
+    p.add_argument("--interactive", action="store_true", help="ask after each phase (continue, skip, stop, or feedback)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted autonomous session from .mlr/auto/")
+    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
     p = sub.add_parser("history", parents=[common], help="the runs commit by commit with the metric and its change against the baseline")
     p.add_argument("--branch", help="the branch to show (default: the current one)")
     p.add_argument("--json", action="store_true")
@@ -380,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     except MlrError as exc:
         print(f"mlr-copilot {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return 0
     except KeyboardInterrupt:
         print(f"mlr-copilot {args.command}: interrupted", file=sys.stderr)
         return 130

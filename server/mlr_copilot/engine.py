@@ -93,8 +93,11 @@ class Engine:
         work = work or Work()
         return parse_pdf(resolve_path(self.workspace, pdf), should_cancel=work.cancel.is_set)
 
-    async def propose_hypotheses(self, pdf: str, work: Work):
-        return await self.ideas.propose(resolve_path(self.workspace, pdf), work)
+    async def propose_hypotheses(self, source, work: Work):
+        """`source`: a PDF's path or URI, or a `Paper` already made."""
+        if isinstance(source, (str, Path)):
+            source = resolve_path(self.workspace, str(source))
+        return await self.ideas.propose(source, work)
 
     def hypotheses(self):
         return self.ideas.store.hypotheses()
@@ -125,7 +128,7 @@ class Engine:
                 raise
             await asyncio.to_thread(git.ensure_repo, True)
 
-    async def implement(self, hypothesis_id: str, reviewer, work: Work, confirm_init):
+    async def implement(self, hypothesis_id: str, reviewer, work: Work, confirm_init, base: str | None = None):
         from .experiment.agent import ImplementAgent
         from .errors import MlrError
 
@@ -133,7 +136,7 @@ class Engine:
         if hypothesis.status != "accepted":
             raise MlrError(f"{hypothesis.id} is {hypothesis.status}: accept it before implementing it")
         await self.ensure_repository(confirm_init)
-        return await ImplementAgent(self, hypothesis, self.git).run(reviewer, work)
+        return await ImplementAgent(self, hypothesis, self.git).run(reviewer, work, base=base)
 
     def undo(self) -> str:
         return self.git.undo_last_agent_commit()

@@ -150,10 +150,11 @@ class ImplementAgent:
             step=state.step + 1, max_steps=settings.implement.max_steps,
         )
 
-    def start(self) -> ImplementState:
-        """Switch to the hypothesis's branch (refusing on a dirty tree), and load or create the state."""
+    def start(self, base: str | None = None) -> ImplementState:
+        """Switch to the hypothesis's branch (made from `base`, default HEAD; refusing on a dirty
+        tree), and load or create the state."""
         branch = self.hypothesis.branch
-        self.git.checkout_branch(branch)
+        self.git.checkout_branch(branch, base)
         state = self.load_state()
         if state is None or state.status != "running":
             if state is not None and state.status in ("done", "stopped"):
@@ -165,8 +166,8 @@ class ImplementAgent:
         self.save(state)
         return state
 
-    async def run(self, reviewer: Reviewer, work: Work) -> ImplementState:
-        state = await asyncio.to_thread(self.start)
+    async def run(self, reviewer: Reviewer, work: Work, base: str | None = None) -> ImplementState:
+        state = await asyncio.to_thread(self.start, base)
         settings = self.engine.settings.implement
         if not state.prototypes:
             work.say("Gathering prototype code and candidate models", 5)

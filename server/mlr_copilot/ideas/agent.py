@@ -91,15 +91,19 @@ class IdeaAgent:
         messages = prompts.messages(name, schema=schema_hint(schema), **fields)
         return await self.engine.llm.structured(messages, schema, task="ideas", call=call)
 
-    async def propose(self, pdf: Path, work: Work) -> IdeasRun:
-        from ..paper import parse_pdf
+    async def propose(self, source, work: Work) -> IdeasRun:
+        """Hypotheses from `source`: a PDF path, or a `Paper` already made (a task description)."""
+        from ..paper import Paper, parse_pdf
 
         settings = self.engine.settings.ideas
-        work.say(f"Reading {pdf.name}", 5)
-        paper = await asyncio.to_thread(parse_pdf, pdf, should_cancel=work.cancel.is_set)
+        if isinstance(source, Paper):
+            paper = source
+        else:
+            work.say(f"Reading {Path(source).name}", 5)
+            paper = await asyncio.to_thread(parse_pdf, source, should_cancel=work.cancel.is_set)
         run = self.store.load(paper.slug)
         if run is None or run.paper_sha256 != paper.sha256:
-            run = IdeasRun(paper_path=str(pdf), paper_slug=paper.slug, paper_title=paper.title, paper_sha256=paper.sha256)
+            run = IdeasRun(paper_path=paper.path, paper_slug=paper.slug, paper_title=paper.title, paper_sha256=paper.sha256)
         # a new proposal replaces the undecided hypotheses and keeps the decided ones
         kept = [h for h in run.hypotheses if h.status != "proposed"]
 

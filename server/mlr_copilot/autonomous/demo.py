@@ -1,0 +1,48 @@
+"""`mlr-copilot demo`: the whole loop on a bundled paper and task with recorded LLM replies,
+so it runs on a fresh machine with no API key and no network.
+
+The replies in `workspaces/demo/script.jsonl` implement the first hypothesis with a planted
+mistake (the test texts refit the vectorizer), which the debug loop then fixes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..tasks import bundled_tasks_root
+from ..work import Work
+from .pipeline import AutoPipeline, AutoState
+from .tasks import bundled_task, copy_task
+
+DEMO_TASK = "review-sentiment"
+
+
+def demo_files() -> tuple[Path, Path]:
+    folder = bundled_tasks_root() / "demo"
+    return folder / "paper.pdf", folder / "script.jsonl"
+
+
+def prepare(target: Path | None) -> Path:
+    target = Path(target) if target else Path(tempfile.mkdtemp(prefix="mlr-demo-"))
+    copy_task(bundled_task(DEMO_TASK), target)
+    paper, _script = demo_files()
+    shutil.copyfile(paper, target / "paper.pdf")
+    return target
+
+
+def demo_settings(runner: str | None = None) -> dict:
+    _paper, script = demo_files()
+    layer = {"llm": {"provider": "scripted", "script": str(script)}, "ideas": {"hypotheses": 3, "online": False}}
+    if runner:
+        layer["run"] = {"runner": runner}
+    return layer
+
+
+async def run_demo(target: Path, work: Work, runner: str | None = None) -> tuple[object, AutoState]:
+    from ..engine import Engine
+
+    engine = Engine.load(target, demo_settings(runner))
+    state = await AutoPipeline(engine).run(target / "paper.pdf", work, wanted=1)
+    return engine, state

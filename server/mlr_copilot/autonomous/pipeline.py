@@ -1,0 +1,260 @@
+"""The autonomous mode: every phase with every review accepted.
+
+Baseline run, hypotheses from the paper (or the task description), then for each of the top
+hypotheses: implement on its own branch from the baseline commit, run and debug up to the cap,
+and keep its best run. Every number in the report names the commit and run it came from.
+The state (`.mlr/auto/state.json`) is saved after each phase, so `--resume` continues an
+interrupted session; the LLM budget stops it cleanly with a report of what was done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Awaitable, Callable, Literal
+
+from pydantic import BaseModel, Field
+
+from ..errors import MlrError
+from ..experiment.change import Proposal, Review
+from ..llm.base import BudgetExceededError
+from ..state import read_json, write_json
+from ..work import Work
+
+log = logging.getLogger(__name__)
+SUCCESS_THRESHOLD = 0.10
+
+Ask = Callable[[str, str], Awaitable[str]]
+
+
+class RunRef(BaseModel):
+    run: str
+    commit: str | None
+    status: str
+    value: float | None = None
+
+
+class HypothesisResult(BaseModel):
+    id: str
+    title: str
+    branch: str
+    status: Literal["pending", "implemented", "done", "skipped", "failed"] = "pending"
+    commits: list[str] = Field(default_factory=list)
+    runs: list[RunRef] = Field(default_factory=list)
+    best: RunRef | None = None
+    delta: float | None = None
+    success: bool = False
+    message: str = ""
+
+
+class AutoState(BaseModel):
+    paper: str | None
+    wanted: int
+    base_branch: str | None = None
+    base_commit: str | None = None
+    metric: str | None = None
+    direction: Literal["maximize", "minimize"] | None = None
+    baseline: RunRef | None = None
+    ideas_done: bool = False
+    hypotheses: list[HypothesisResult] = Field(default_factory=list)
+    status: Literal["running", "done", "budget", "failed", "stopped"] = "running"
+    message: str = ""
+    phase_seconds: dict[str, float] = Field(default_factory=dict)
+    usage: dict = Field(default_factory=dict)
+
+
+def relative_change(value: float | None, baseline: float | None, direction: str | None) -> float | None:
+    from ..history.store import relative_delta
+
+    if value is None or baseline is None or direction is None:
+        return None
+    return relative_delta(value, baseline, direction)
+
+
+def _ref(record) -> RunRef:
+    return RunRef(run=record.id, commit=record.commit, status=record.status, value=record.primary_value)
+
+
+async def accept_all(proposal: Proposal) -> Review:
+    return Review(True)
+
+
+async def _confirm(problem: str) -> bool:
+    return True
+
+
+class AutoPipeline:
+    def __init__(self, engine, *, ask: Ask | None = None):
+        self.engine = engine
+        self.ask = ask
+        self.path = engine.state.folder("auto") / "state.json"
+
+    def load(self) -> AutoState | None:
+        data = read_json(self.path)
+        return AutoState.model_validate(data) if data else None
+
+    def save(self, state: AutoState) -> None:
+        state.usage = self.engine.usage()
+        write_json(self.path, state.model_dump(mode="json"))
+
+    async def _timed(self, state: AutoState, phase: str, awaitable):
+        started = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            state.phase_seconds[phase] = round(state.phase_seconds.get(phase, 0.0) + time.perf_counter() - started, 3)
+
+    async def _check_in(self, phase: str, summary: str) -> str:
+        """After a phase, in interactive mode: '' continues, 'skip', 'stop', or feedback text."""
+        if self.ask is None:
+            return ""
+        return (await self.ask(phase, summary)).strip()
+
+    async def run(self, source, work: Work, *, wanted: int = 1, resume: bool = False) -> AutoState:
+        state = self.load() if resume else None
+        if resume and state is None:
+            raise MlrError(f"nothing to resume: no autonomous session in {self.path.parent}")
+        if state is None:
+            state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted)
+        try:
+            await self._run(state, source, work)
+            if state.status == "running":
+                state.status = "done"
+        except BudgetExceededError as exc:
+            state.status, state.message = "budget", str(exc)
+        except MlrError as exc:
+            state.status, state.message = "failed", str(exc)
+        finally:
+            self.save(state)
+            await asyncio.to_thread(self._return_to_base, state)
+        return state
+
+    def _return_to_base(self, state: AutoState) -> None:
+        if state.base_branch:
+            try:
+                self.engine.git.checkout_branch(state.base_branch)
+            except MlrError as exc:
+                log.warning("could not return to %s: %s", state.base_branch, exc)
+
+    async def _run(self, state: AutoState, source, work: Work) -> None:
+        engine = self.engine
+        await engine.ensure_repository(_confirm)
+        git = engine.git
+        if state.base_commit is None:
+            state.base_branch = await asyncio.to_thread(git.current_branch)
+            state.base_commit = await asyncio.to_thread(git.head_sha)
+            self.save(state)
+        if state.baseline is None:
+            await asyncio.to_thread(git.checkout_branch, state.base_branch)
+            work.say("Running the baseline", 5)
+            record = await self._timed(state, "baseline", engine.run(work, baseline=True))
+            state.metric, state.direction = record.primary_metric, record.direction
+            state.baseline = _ref(record)
+            self.save(state)
+            if record.status != "passed" or record.primary_value is None:
+                raise MlrError(
+                    f"the baseline run {record.id} did not produce the metric '{record.primary_metric}' "
+                    f"({record.status}: {record.message or 'see its log ' + str(record.log_path)}); nothing else was tried"
+                )
+        if not state.ideas_done:
+            if source is None:
+                raise MlrError("no paper and no task description to take hypotheses from")
+            work.say("Proposing hypotheses", 15)
+            run = await self._timed(state, "ideas", engine.propose_hypotheses(source, work))
+            top = [h for h in sorted(run.hypotheses, key=lambda h: h.rank) if h.status != "rejected"][: state.wanted]
+            state.hypotheses = [HypothesisResult(id=h.id, title=h.title, branch=h.branch) for h in top]
+            state.ideas_done = True
+            self.save(state)
+            answer = await self._check_in("ideas", "\n".join(f"{h.id}: {h.title}" for h in state.hypotheses))
+            if answer == "stop":
+                state.status, state.message = "stopped", "stopped after the ideas phase"
+                return
+            if answer and answer != "skip" and state.hypotheses:
+                first = state.hypotheses[0]
+                refined = await engine.refine(first.id, answer, work)
+                first.title = refined.title
+                self.save(state)
+        for result in state.hypotheses:
+            if result.status in ("done", "skipped", "failed"):
+                continue
+            await self._hypothesis(state, result, work)
+            if state.status != "running":
+                return
+
+    async def _hypothesis(self, state: AutoState, result: HypothesisResult, work: Work) -> None:
+        engine = self.engine
+        git = engine.git
+        hypothesis = engine.ideas.store.find(result.id)[1]
+        if hypothesis.status != "accepted":
+            engine.decide(result.id, "accepted", "accepted by the autonomous mode")
+        if result.status == "pending":
+            await asyncio.to_thread(git.checkout_branch, state.base_branch)
+            work.say(f"Implementing {result.id}: {result.title}", 30)
+            implemented = await self._timed(state, "implement", engine.implement(
+                result.id, accept_all, work, _confirm, base=state.base_commit))
+            result.commits = list(implemented.commits)
+            result.status = "implemented"
+            result.message = implemented.message
+            self.save(state)
+            answer = await self._check_in("implement", f"{result.id}: {len(result.commits)} commit(s); {implemented.message}")
+            if answer in ("skip", "stop"):
+                result.status = "skipped"
+                if answer == "stop":
+                    state.status, state.message = "stopped", f"stopped after implementing {result.id}"
+                return
+        await asyncio.to_thread(git.checkout_branch, result.branch)
+        work.say(f"Running and debugging {result.id}", 60)
+        report = await self._timed(state, "run+debug", engine.debug(accept_all, work))
+        records = [engine.run_record(a.run_id) for a in report.attempts]
+        if report.final_run and report.final_run["id"] not in {a.run_id for a in report.attempts}:
+            records.append(engine.run_record(report.final_run["id"]))
+        result.runs = [_ref(r) for r in records]
+        result.commits += [a.commit for a in report.attempts if a.commit]
+        self._score(state, result)
+        result.status = "done" if result.best else "failed"
+        result.message = report.message or result.message
+        self.save(state)
+        answer = await self._check_in("run", f"{result.id}: best {result.best.value if result.best else 'none'}")
+        if answer == "stop":
+            state.status, state.message = "stopped", f"stopped after running {result.id}"
+
+    def _score(self, state: AutoState, result: HypothesisResult) -> None:
+        passed = [r for r in result.runs if r.status == "passed" and r.value is not None]
+        if not passed or state.baseline is None:
+            return
+        sign = 1 if state.direction != "minimize" else -1
+        result.best = max(passed, key=lambda r: sign * r.value)
+        result.delta = relative_change(result.best.value, state.baseline.value, state.direction)
+        result.success = result.delta is not None and result.delta >= SUCCESS_THRESHOLD
+
+
+def render_report(state: AutoState) -> str:
+    lines = []
+    base = state.baseline
+    metric = state.metric or "metric"
+    if base:
+        lines.append(f"Baseline: {metric} = {base.value:.4g} (run {base.run} at {(base.commit or '?')[:8]})"
+                     if base.value is not None else f"Baseline: run {base.run} {base.status}")
+    for h in state.hypotheses:
+        lines.append(f"{h.id} [{h.status}] {h.title} (branch {h.branch})")
+        if h.commits:
+            lines.append("  commits: " + ", ".join(c[:8] for c in h.commits))
+        for r in h.runs:
+            value = f"{metric}={r.value:.4g}" if r.value is not None else "no metric"
+            lines.append(f"  run {r.run} at {(r.commit or '?')[:8]}: {r.status}, {value}")
+        if h.best:
+            delta = f"{h.delta:+.1%}" if h.delta is not None else "n/a"
+            verdict = "beats the baseline by at least 10%" if h.success else "does not beat the baseline by 10%"
+            lines.append(f"  best: {metric}={h.best.value:.4g} (run {h.best.run} at {(h.best.commit or '?')[:8]}), {delta} vs baseline: {verdict}")
+        elif h.message:
+            lines.append(f"  {h.message}")
+    usage = state.usage or {}
+    cost = usage.get("cost_usd")
+    lines.append(f"Status: {state.status}" + (f" ({state.message})" if state.message else ""))
+    lines.append(f"LLM: {usage.get('input_tokens', 0)} input + {usage.get('output_tokens', 0)} output tokens"
+                 + (f", ${cost:.4f}" if cost else ""))
+    if state.phase_seconds:
+        lines.append("Wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in state.phase_seconds.items()))
+    return "\n".join(lines)
