@@ -32,11 +32,12 @@ BINARY_SUFFIXES = frozenset(
 )
 SNIFF_BYTES = 1024
 CACHE_LIMIT = 100_000
+MAP_MEMO_LIMIT = 16
 _FOOTER_ROOM = 32
 MAX_OUTLINE_BYTES = 512 * 1024
 
-_Key = tuple[str, int, int]
-_cache: dict[_Key, tuple[str, list[str]]] = {}
+_cache: dict[tuple[str, int, int, int], "FileEntry"] = {}
+_maps: dict[tuple[str, int, int], tuple[tuple, "RepoMap"]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -168,37 +169,41 @@ def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return f"{prefix} {node.name}({', '.join(names)})"
 
 
-def _classify(path: Path, rel: str, size: int, mtime: int, large_file_bytes: int) -> tuple[str, list[str]]:
-    suffix = PurePosixPath(rel).suffix.lower()
-    if size >= large_file_bytes:
-        return "large", []
-    if suffix in BINARY_SUFFIXES:
-        return "binary", []
-    key = (str(path), mtime, size)
+def _entry(path: str, rel: str, size: int, mtime: int, large_file_bytes: int) -> FileEntry:
+    key = (path, mtime, size, large_file_bytes)
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None:
         return hit
-    result: tuple[str, list[str]]
-    try:
-        if suffix == ".py" and size <= MAX_OUTLINE_BYTES:
-            source = path.read_bytes()
-            try:
-                result = ("python", _outline(source.decode("utf-8")))
-            except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
-                line = getattr(exc, "lineno", None)
-                result = ("python", [f"(does not parse{f': line {line}' if line else ''})"])
-        else:
-            with path.open("rb") as handle:
-                head = handle.read(SNIFF_BYTES)
-            result = ("binary" if b"\0" in head else ("python" if suffix == ".py" else "text"), [])
-    except OSError:
-        result = ("text", [])
+    kind, outline = _classify(path, size, large_file_bytes)
+    entry = FileEntry.model_construct(path=rel, size=size, kind=kind, outline=outline)
     with _cache_lock:
         if len(_cache) >= CACHE_LIMIT:
             _cache.clear()
-        _cache[key] = result
-    return result
+        _cache[key] = entry
+    return entry
+
+
+def _classify(path: str, size: int, large_file_bytes: int) -> tuple[str, list[str]]:
+    suffix = os.path.splitext(path)[1].lower()
+    if size >= large_file_bytes:
+        return "large", []
+    if suffix in BINARY_SUFFIXES:
+        return "binary", []
+    try:
+        if suffix == ".py" and size <= MAX_OUTLINE_BYTES:
+            with open(path, "rb") as handle:
+                source = handle.read()
+            try:
+                return "python", _outline(source.decode("utf-8"))
+            except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
+                line = getattr(exc, "lineno", None)
+                return "python", [f"(does not parse{f': line {line}' if line else ''})"]
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return "text", []
+    return ("binary" if b"\0" in head else ("python" if suffix == ".py" else "text")), []
 
 
 def repo_map(
@@ -219,15 +224,26 @@ def repo_map(
         kept = sorted(listing, key=lambda rel: (rel.count("/"), rel))[:max_files]
         omitted = len(listing) - max_files
         listing = sorted(kept)
-    files = []
+    prefix = str(root) + os.sep
+    stats = []
     for rel in listing:
-        path = root / rel
         try:
-            info = path.lstat()
+            info = os.lstat(prefix + rel)
         except OSError:
             continue
-        if not stat.S_ISREG(info.st_mode):
-            continue
-        kind, outline = _classify(path, rel, info.st_size, info.st_mtime_ns, large_file_bytes)
-        files.append(FileEntry.model_construct(path=rel, size=info.st_size, kind=kind, outline=list(outline)))
-    return RepoMap.model_construct(root=str(root), files=files, omitted=omitted)
+        if stat.S_ISREG(info.st_mode):
+            stats.append((rel, info.st_size, info.st_mtime_ns))
+    # An unchanged tree gives back the same map without building it again.
+    memo_key = (str(root), max_files, large_file_bytes)
+    signature = (tuple(stats), omitted)
+    with _cache_lock:
+        memo = _maps.get(memo_key)
+    if memo is not None and memo[0] == signature:
+        return memo[1]
+    files = [_entry(prefix + rel, rel, size, mtime, large_file_bytes) for rel, size, mtime in stats]
+    result = RepoMap.model_construct(root=str(root), files=files, omitted=omitted)
+    with _cache_lock:
+        if len(_maps) >= MAP_MEMO_LIMIT:
+            _maps.clear()
+        _maps[memo_key] = (signature, result)
+    return result
