@@ -90,6 +90,12 @@ Remove the old script in `old/run.py`:
     ]
 
 
+@pytest.mark.parametrize("line", ["src/a.py", "`src/a.py`", "**src/a.py**", "### src/a.py", "File: src/a.py", "Edit `src/a.py`:"])
+def test_path_line_variants(line):
+    [edit] = parse_edits(f"{line}\n<<<<<<< FILE\nx\n>>>>>>> FILE\n")
+    assert edit.path == "src/a.py"
+
+
 def test_parse_empty_sections_and_crlf_reply():
     reply = "new.py\r\n<<<<<<< SEARCH\r\n=======\r\nx = 1\r\n>>>>>>> REPLACE\r\n"
     assert parse_edits(reply) == [SearchReplace(path="new.py", search="", replace="x = 1\n")]

@@ -302,6 +302,19 @@ def test_undo_reverts_with_a_new_commit_and_keeps_history(tmp_path):
     assert status(repo) == ""
 
 
+def test_undo_skips_a_commit_the_user_reverted_by_hand(tmp_path):
+    repo = make_repo(tmp_path / "r", {"train.py": "lr = 0.1\n"})
+    ws = GitWorkspace(repo)
+    (repo / "train.py").write_text("lr = 0.01\n")
+    first = ws.commit_paths(["train.py"], "Lower lr", {"MLR-Hypothesis": "h1", "MLR-Step": "1"})
+    (repo / "extra.py").write_text("x = 1\n")
+    second = ws.commit_paths(["extra.py"], "Add extra", {"MLR-Hypothesis": "h1", "MLR-Step": "2"})
+    git(repo, "revert", "--no-edit", second)
+    assert ws.last_agent_commit().sha == first
+    ws.undo_last_agent_commit()
+    assert (repo / "train.py").read_text() == "lr = 0.1\n"
+
+
 def test_undo_refuses_when_the_files_have_uncommitted_changes(tmp_path):
     repo = make_repo(tmp_path / "r", {"train.py": "lr = 0.1\n"})
     ws = GitWorkspace(repo)

@@ -1,8 +1,8 @@
 """Edits the LLM proposes, parsed from its reply and applied in memory before anyone accepts them.
 
 Reply format: zero or more blocks, each preceded by a line holding the file's path relative to
-the workspace root (surrounding backticks or `**` are tolerated; so are markdown fence lines
-between the path and the block):
+the workspace root (a `File:` label, a markdown heading mark, surrounding backticks or `**` are
+tolerated; so are markdown fence lines between the path and the block):
 
     path/to/file.py
     <<<<<<< SEARCH
@@ -57,6 +57,7 @@ _OPEN = re.compile(r"^<{5,9} (SEARCH|FILE|DELETE)\s*$")
 _DIVIDER = re.compile(r"^={5,9}\s*$")
 _CLOSE = re.compile(r"^>{5,9} (REPLACE|FILE|DELETE)\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_LABEL = re.compile(r"^(file|path)\s*:\s*", re.IGNORECASE)
 _QUOTED_PATH = re.compile(r"`([^`\s]+)`")
 
 
@@ -133,7 +134,7 @@ class FileChange(_Frozen):
 
 
 def _clean_path(line: str) -> str:
-    path = line.strip()
+    path = _LABEL.sub("", line.strip().lstrip("#").strip())
     for wrapper in ("**", "`", '"', "'"):
         if len(path) > 2 * len(wrapper) and path.startswith(wrapper) and path.endswith(wrapper):
             path = path[len(wrapper) : -len(wrapper)].strip()

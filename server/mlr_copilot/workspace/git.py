@@ -50,6 +50,7 @@ STARTER_MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _SLUG = re.compile(r"[^a-z0-9._-]+")
+_REVERTS_LINE = re.compile(r"This reverts commit ([0-9a-f]{40})")
 _FIELD = "\x1f"
 _RECORD = "\x1e"
 
@@ -177,7 +178,7 @@ class GitWorkspace:
             return self.repo.git.execute(
                 ["git", *args], env=env, strip_newline_in_stdout=strip, stdout_as_string=True
             )
-        except git.GitCommandError as exc:
+        except git.CommandError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().removeprefix("stderr: ").strip("'\n ")
             raise GitWorkspaceError(f"git {args[0]} failed in {self.root}: {detail or exc}") from None
 
@@ -185,7 +186,7 @@ class GitWorkspace:
         """Output of a git command that may legitimately fail (lookups), None on failure."""
         try:
             return self.repo.git.execute(["git", *args], stdout_as_string=True)
-        except git.GitCommandError:
+        except git.CommandError:
             return None
 
     def _identity_env(self) -> dict[str, str]:
@@ -229,12 +230,12 @@ class GitWorkspace:
             raise NotARepositoryError(f"{self.root} is not a folder")
         try:
             configured = git.Git(str(self.root)).execute(["git", "config", "--get", "init.defaultBranch"])
-        except git.GitCommandError:
+        except git.CommandError:
             configured = ""
         args = ["git", "init", "-q"] + ([] if configured else ["--initial-branch=main"])
         try:
             git.Git(str(self.root)).execute(args)
-        except git.GitCommandError as exc:
+        except git.CommandError as exc:
             raise NotARepositoryError(f"could not initialise a git repository in {self.root}: {exc.stderr}") from None
         self._repo = None
         StateDir(self.root).ensure()
@@ -374,10 +375,7 @@ class GitWorkspace:
         # these paths, so nothing else can reach the commit.
         with tempfile.TemporaryDirectory(prefix="mlr-index-") as tmp:
             env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
-            if index.exists():
-                shutil.copyfile(index, env["GIT_INDEX_FILE"])
-            else:
-                self._git("read-tree", head.sha, env=env)
+            shutil.copyfile(index, env["GIT_INDEX_FILE"])
             self._git("update-index", "--add", "--remove", "--", *rels, env=env)
             tree = self._git("write-tree", env=env)
         if tree == head.tree:
@@ -390,27 +388,29 @@ class GitWorkspace:
         return sha
 
     def log(self, branch: str | None = None, limit: int = 50) -> list[CommitInfo]:
-        fmt = _FIELD.join(["%H", "%h", "%s", "%cI", "%P", "%(trailers:only,unfold)"]) + _RECORD
+        return [commit for commit, _ in self._log(branch, limit)]
+
+    def _log(self, branch: str | None, limit: int, body: bool = False) -> list[tuple[CommitInfo, str]]:
+        fields = ["%H", "%h", "%s", "%cI", "%P", "%(trailers:only,unfold)"] + (["%b"] if body else [])
         rev = branch or "HEAD"
-        if not self._has_commits() and rev == "HEAD":
+        if rev == "HEAD" and not self._has_commits():
             return []
-        out = self._git("log", f"--max-count={limit}", f"--format={fmt}", rev, "--", strip=False)
+        out = self._git("log", f"--max-count={limit}", f"--format={_FIELD.join(fields)}{_RECORD}", rev, "--", strip=False)
         commits = []
         for record in out.split(_RECORD):
             record = record.lstrip("\n")
             if not record:
                 continue
-            sha, short, subject, date, parents, trailers = record.split(_FIELD)
-            commits.append(
-                CommitInfo(
-                    sha=sha,
-                    short=short,
-                    subject=subject,
-                    trailers=parse_trailers(trailers),
-                    date=datetime.fromisoformat(date),
-                    parents=parents.split(),
-                )
+            sha, short, subject, date, parents, trailers, *rest = record.split(_FIELD)
+            info = CommitInfo(
+                sha=sha,
+                short=short,
+                subject=subject,
+                trailers=parse_trailers(trailers),
+                date=datetime.fromisoformat(date),
+                parents=parents.split(),
             )
+            commits.append((info, rest[0] if rest else ""))
         return commits
 
     def diff_for(self, sha: str) -> str:
@@ -423,17 +423,22 @@ class GitWorkspace:
     # -- undo -----------------------------------------------------------------------------
 
     def last_agent_commit(self) -> CommitInfo | None:
-        """The newest commit on this branch with an `MLR-Hypothesis` trailer not yet reverted."""
+        """The newest commit on this branch with an `MLR-Hypothesis` trailer not yet reverted.
+
+        Reverts made by undo carry `MLR-Reverts`; a user's own `git revert` is recognised by
+        the "This reverts commit <sha>" line git writes.
+        """
         reverted: set[str] = set()
-        for commit in self.log(limit=10_000):
-            if REVERTS_TRAILER in commit.trailers:
-                reverted.add(commit.trailers[REVERTS_TRAILER])
+        for commit, body in self._log(None, 10_000, body=True):
+            undone = commit.trailers.get(REVERTS_TRAILER) or next(iter(_REVERTS_LINE.findall(body)), None)
+            if undone:
+                reverted.add(undone)
                 continue
             if HYPOTHESIS_TRAILER in commit.trailers and commit.sha not in reverted:
                 return commit
         return None
 
-    def undo_last_agent_commit(self) -> str | None:
+    def undo_last_agent_commit(self) -> str:
         """Revert the last agent commit with a new commit; return its sha."""
         self._check_state()
         target = self.last_agent_commit()
