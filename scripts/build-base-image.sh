@@ -48,10 +48,14 @@ fi
 command -v debootstrap >/dev/null || { echo "debootstrap is not installed (apt-get install debootstrap)" >&2; exit 1; }
 
 ROOTFS=$(mktemp -d /tmp/mlr-rootfs.XXXXXX)
-trap 'rm -rf "$ROOTFS"' EXIT
+trap 'rm -rf "$ROOTFS" "$ROOTFS.log"' EXIT
 
-echo "debootstrap $SUITE from $MIRROR into $ROOTFS"
-debootstrap --variant=minbase --include=python3,python3-venv "$SUITE" "$ROOTFS" "$MIRROR"
+echo "debootstrap $SUITE from $MIRROR (log: $ROOTFS.log)"
+if ! debootstrap --variant=minbase --include=python3,python3-venv "$SUITE" "$ROOTFS" "$MIRROR" >"$ROOTFS.log" 2>&1; then
+  echo "debootstrap failed; last lines of $ROOTFS.log:" >&2
+  tail -n 30 "$ROOTFS.log" >&2
+  exit 1
+fi
 
 # Make `python` mean python3 and drop apt caches so the image stays small.
 [ -e "$ROOTFS/usr/bin/python" ] || ln -s python3 "$ROOTFS/usr/bin/python"

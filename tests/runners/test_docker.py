@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mlr_copilot.history import load_runs
 from mlr_copilot.runners import pick_runner
 from mlr_copilot.runners.docker import (
     LABEL,
@@ -19,9 +20,10 @@ from mlr_copilot.runners.docker import (
     RUN_LABEL,
     DockerRunner,
     DockerUnavailableError,
+    GpuUnavailableError,
     ImageNotFoundError,
     cleanup_orphans,
-    docker_client,
+    docker_client as connect_engine,
     workspace_image_tag,
 )
 from mlr_copilot.runners.execute import execute
@@ -53,7 +55,7 @@ def test_missing_engine_is_a_clear_error(monkeypatch, tmp_path):
     dead = tmp_path / "dead.sock"
     monkeypatch.setenv("DOCKER_HOST", f"unix://{dead}")
     with pytest.raises(DockerUnavailableError) as caught:
-        docker_client(timeout=2)
+        connect_engine(timeout=2)
     assert f"no Docker engine answers at unix://{dead}" in str(caught.value)
     assert "set runner to local" in str(caught.value)
     runner = pick_runner("auto", TEST_IMAGE)
@@ -190,6 +192,8 @@ def test_missing_image_is_a_clear_error_without_pull(docker_client, workspace):
     assert time.monotonic() - start < 5
     assert missing in str(caught.value) and "build-base-image.sh" in str(caught.value)
     assert not docker_client.images.list(name="mlr-test-missing-image")
+    [saved] = load_runs(workspace)
+    assert saved.status == "error" and missing in saved.message
     runner = pick_runner("auto", missing)
     assert runner.name == "local" and missing in runner.reason
 
@@ -244,3 +248,12 @@ def test_cleanup_orphans_spares_live_owners(docker_client):
                 container.remove(force=True)
             except Exception:
                 pass
+
+
+@pytest.mark.docker
+def test_gpu_request_without_nvidia_runtime_is_explained(docker_client, workspace):
+    if "nvidia" in (docker_client.info().get("Runtimes") or {}):
+        pytest.skip("this engine has an nvidia runtime")
+    write(workspace, "train.py", "print('hi')\n")
+    with pytest.raises(GpuUnavailableError, match="no GPU is available"):
+        DockerRunner(TEST_IMAGE).run(request(workspace, ["python", "train.py"], gpus=True))

@@ -303,5 +303,7 @@ def test_server_killed_mid_run_is_marked_interrupted(tmp_path):
     assert [r.id for r in closed] == [run_id]
     assert read_json(records[0])["status"] == "interrupted"
     assert leftover_processes(run_id) == set()
+    hierarchy = _pids_hierarchy()
+    assert hierarchy is None or not (hierarchy / "mlr-copilot" / run_id).exists()
     assert "interrupted" in git(repo, "log", "--notes=mlr", "-1")
     assert mark_interrupted(repo) == []

@@ -17,7 +17,7 @@ from .base import LineCallback, Runner, RunOutcome, new_run_id, resolve_workspac
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
 from .model import Direction, RunRecord, RunRequest, RunStatus
-from .proctree import kill_marked
+from .proctree import kill_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def mark_interrupted(workspace: Path | str) -> list[RunRecord]:
             log.warning("skipping unreadable run record %s", path)
             continue
         if record.runner == "local":
-            kill_marked(record.id)
+            kill_leftovers(record.id)
         else:
             from .docker import remove_run_containers
 

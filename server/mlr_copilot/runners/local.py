@@ -171,7 +171,7 @@ class LocalRunner(Runner):
             tree.kill_now()
         exited.wait()
         # The main process is done; whatever it left running in the background goes too.
-        leftovers = tree.members(deep=True)
+        leftovers = tree.members(deep=cgroup is None)
         if leftovers:
             log.info("run %s left %d processes behind; killing them", run_id, len(leftovers))
             tree.kill_now()

@@ -188,9 +188,13 @@ class ProcessTree:
         self.cgroup = cgroup
 
     def members(self, *, deep: bool = False) -> set[int]:
-        found = session_members(self.leader)
+        """Live processes of the run. With a cgroup the kernel's list is complete and cheap;
+        `deep` adds the slow scans (session, environment marker) that catch escapees."""
+        found: set[int] = set()
         if self.cgroup is not None:
-            found |= {pid for pid in self.cgroup.pids() if (_stat(pid) or ("Z",))[0] != "Z"}
+            found = {pid for pid in self.cgroup.pids() if (_stat(pid) or ("Z",))[0] != "Z"}
+        if deep or self.cgroup is None:
+            found |= session_members(self.leader)
         if deep:
             found |= marked_processes(self.run_id)
         return found
@@ -230,11 +234,16 @@ class ProcessTree:
         log.warning("processes of run %s survived SIGKILL for 10 s", self.run_id)
 
 
-def kill_marked(run_id: str) -> int:
-    """Kill the leftovers of a run whose server died: found by their environment marker."""
+def kill_leftovers(run_id: str) -> int:
+    """Kill the leftovers of a run whose server died (found by the run's cgroup and by their
+    environment marker) and remove the cgroup."""
+    base = _pids_hierarchy()
+    cgroup = PidsCgroup(base / "mlr-copilot" / run_id, 0) if base is not None else None
+    if cgroup is not None and not cgroup.path.is_dir():
+        cgroup = None
     killed = 0
     for _ in range(50):
-        pids = marked_processes(run_id)
+        pids = marked_processes(run_id) | (cgroup.pids() if cgroup is not None else set())
         if not pids:
             break
         for pid in pids:
@@ -244,4 +253,6 @@ def kill_marked(run_id: str) -> int:
             except (ProcessLookupError, PermissionError):
                 pass
         time.sleep(0.02)
+    if cgroup is not None:
+        cgroup.remove()
     return killed
