@@ -97,7 +97,8 @@ def one_step(ws: GitWorkspace, root: Path, targets: list[str], step: int) -> dic
     t3 = time.perf_counter()
     write_changes(root, changes)
     t4 = time.perf_counter()
-    ws.commit_paths([c.path for c in changes], f"Step {step + 1}", {"MLR-Hypothesis": "bench", "MLR-Step": str(step + 1)})
+    trailers = {"MLR-Hypothesis": "bench", "MLR-Step": str(step + 1)}
+    ws.commit_paths([c.path for c in changes], f"Step {step + 1}", trailers)
     t5 = time.perf_counter()
     for name, (a, b) in zip(PHASES, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t0, t5)]):
         times[name] = (b - a) * 1000

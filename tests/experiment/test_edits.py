@@ -90,7 +90,9 @@ Remove the old script in `old/run.py`:
     ]
 
 
-@pytest.mark.parametrize("line", ["src/a.py", "`src/a.py`", "**src/a.py**", "### src/a.py", "File: src/a.py", "Edit `src/a.py`:"])
+@pytest.mark.parametrize(
+    "line", ["src/a.py", "`src/a.py`", "**src/a.py**", "### src/a.py", "File: src/a.py", "Edit `src/a.py`:"]
+)
 def test_path_line_variants(line):
     [edit] = parse_edits(f"{line}\n<<<<<<< FILE\nx\n>>>>>>> FILE\n")
     assert edit.path == "src/a.py"
@@ -134,7 +136,8 @@ def test_edits_round_trip_through_json():
 
 
 def test_exact_match(ws):
-    [change] = apply_edits(ws, [sr("train.py", "def evaluate(model, loader):\n    return 0.0\n", "def evaluate(model, loader):\n    return 1.0\n")])
+    search = "def evaluate(model, loader):\n    return 0.0\n"
+    [change] = apply_edits(ws, [sr("train.py", search, search.replace("0.0", "1.0"))])
     assert change.path == "train.py"
     assert change.before == TRAIN
     assert change.after == TRAIN.replace("return 0.0", "return 1.0")
@@ -280,7 +283,11 @@ def test_write_changes_writes_creates_and_deletes(ws):
     os.chmod(ws / "train.py", 0o755)
     changes = apply_edits(
         ws,
-        [sr("train.py", "import torch\n", "import numpy\n"), WholeFile(path="a/b/new.py", content="n\n"), DeleteFile(path="old.py")],
+        [
+            sr("train.py", "import torch\n", "import numpy\n"),
+            WholeFile(path="a/b/new.py", content="n\n"),
+            DeleteFile(path="old.py"),
+        ],
     )
     write_changes(ws, changes, expected={c.path: content_sha256(c.before) for c in changes})
     assert (ws / "train.py").read_text().startswith("import numpy\n")
@@ -294,7 +301,11 @@ def test_stale_edit_writes_nothing(ws):
     (ws / "other.py").write_text("a = 1\n")
     changes = apply_edits(
         ws,
-        [sr("other.py", "a = 1\n", "a = 2\n"), sr("train.py", "import torch\n", "import jax\n"), WholeFile(path="new.py", content="x\n")],
+        [
+            sr("other.py", "a = 1\n", "a = 2\n"),
+            sr("train.py", "import torch\n", "import jax\n"),
+            WholeFile(path="new.py", content="x\n"),
+        ],
     )
     (ws / "train.py").write_text(TRAIN + "# the user typed this meanwhile\n")
     with pytest.raises(StaleEditError, match="train.py") as info:

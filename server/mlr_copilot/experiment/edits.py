@@ -159,7 +159,8 @@ def _path_before(lines: list[str], start: int, previous: str | None, block_end: 
         path = quoted[0] if len(quoted) == 1 else ""
     if not path:
         raise MalformedEditError(
-            f"line {start + 1}: expected a file path on the line above '{lines[start].strip()}', got {lines[i].strip()!r}"
+            f"line {start + 1}: expected a file path on the line above '{lines[start].strip()}', "
+            f"got {lines[i].strip()!r}"
         )
     return path
 

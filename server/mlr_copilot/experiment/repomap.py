@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict
 
 log = logging.getLogger(__name__)
 
-SKIP_DIRS = frozenset({".git", ".mlr", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".tox"})
+SKIP_DIRS = frozenset(
+    {".git", ".mlr", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".tox"}
+)
 BINARY_SUFFIXES = frozenset(
     """.npy .npz .pt .pth .ckpt .bin .safetensors .onnx .pkl .pickle .joblib .h5 .hdf5 .parquet
     .arrow .feather .tfrecord .zip .gz .tgz .bz2 .xz .zst .tar .7z .png .jpg .jpeg .gif .bmp .tif

@@ -21,7 +21,6 @@ attached with git notes under `refs/notes/mlr`, so `git log --notes=mlr` shows t
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -395,7 +394,8 @@ class GitWorkspace:
         rev = branch or "HEAD"
         if rev == "HEAD" and not self._has_commits():
             return []
-        out = self._git("log", f"--max-count={limit}", f"--format={_FIELD.join(fields)}{_RECORD}", rev, "--", strip=False)
+        fmt = f"--format={_FIELD.join(fields)}{_RECORD}"
+        out = self._git("log", f"--max-count={limit}", fmt, rev, "--", strip=False)
         commits = []
         for record in out.split(_RECORD):
             record = record.lstrip("\n")
