@@ -176,6 +176,11 @@ def test_ambiguous_match_is_refused(ws):
     assert change.after == "x = 1\ny = 2\nx = 3\n"
 
 
+def test_sections_without_final_newline(ws):
+    [change] = apply_edits(ws, [sr("train.py", "    return 0.0", "    return 2.0")])
+    assert change.after.endswith("    return 2.0\n")
+
+
 def test_match_is_by_whole_lines(ws):
     (ws / "a.py").write_text("total_lr = 1\nlr = 2\n")
     [change] = apply_edits(ws, [sr("a.py", "lr = 2\n", "lr = 3\n")])
@@ -266,10 +271,14 @@ def test_symlink_out_of_the_workspace_is_refused(ws, tmp_path):
     assert outside.read_text() == "x = 1\n"
 
 
-def test_binary_and_folder_targets_are_refused(ws):
+def test_binary_large_and_folder_targets_are_refused(ws):
     (ws / "weights.py").write_bytes(b"\xff\xfe\x00\x01")
     with pytest.raises(EditTargetError, match="not UTF-8"):
         apply_edits(ws, [sr("weights.py", "x\n", "y\n")])
+    with open(ws / "huge.py", "wb") as handle:
+        handle.truncate(50 * 1024 * 1024)  # sparse
+    with pytest.raises(EditTargetError, match="too large"):
+        apply_edits(ws, [sr("huge.py", "x\n", "y\n")])
     (ws / "pkg").mkdir()
     with pytest.raises(EditTargetError, match="not a regular file"):
         apply_edits(ws, [WholeFile(path="pkg", content="x\n")])

@@ -311,9 +311,16 @@ def _closest(content: list[str], search: list[str]) -> tuple[int, list[str]]:
     return best_start, content[best_start : best_start + n]
 
 
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def _apply_search_replace(path: str, content: str | None, edit: SearchReplace) -> str:
-    search = edit.search.split("\n")[:-1] if edit.search else []
-    replace = edit.replace.split("\n")[:-1] if edit.replace else []
+    search = _lines(edit.search)
+    replace = _lines(edit.replace)
     if not any(line.strip() for line in search):
         if content is None or not content.strip():
             return edit.replace
