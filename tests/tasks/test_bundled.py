@@ -10,6 +10,7 @@ import pytest
 from mlr_copilot.tasks import bundled_tasks_root, list_tasks
 
 from .helpers import copy_task, run, tree
+from .synthetic import MAKERS
 
 TASKS = {task.name: task for task in list_tasks(bundled_tasks_root())}
 OFFLINE = sorted(name for name, task in TASKS.items() if task.kind == "offline")
@@ -149,3 +150,26 @@ def test_train_without_data_names_the_missing_step(name, tmp_path):
     assert "data/" in result.stderr and "prepare.py" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (folder / "results.json").exists()
+
+
+@pytest.mark.tasks
+@pytest.mark.parametrize("name", DOWNLOAD)
+def test_download_baseline_runs_on_data_of_the_documented_form(name, tmp_path):
+    task = TASKS[name]
+    needs = {"cifar10": "torch"}.get(name)
+    if needs:
+        pytest.importorskip(needs)
+    folder = copy_task(task, tmp_path)
+    MAKERS[name](folder)
+    prepared = run(folder, task.prepare)
+    assert prepared.returncode == 0, prepared.stderr
+    trained = run(folder, task.command, timeout=120)
+    assert trained.returncode == 0, trained.stderr
+    value = json.loads((folder / task.metric.file).read_text())[task.metric.name]
+    assert math.isfinite(value)
+    assert metric_lines(trained.stdout)[task.metric.name] == pytest.approx(value, abs=1e-6)
+
+    (folder / "predictions.csv").write_text("id,nonsense\n")
+    rejected = run(folder, "python evaluate.py predictions.csv")
+    assert rejected.returncode != 0
+    assert "cannot score" in rejected.stderr and "header" in rejected.stderr
