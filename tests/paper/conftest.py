@@ -42,9 +42,11 @@ def author_year_pdf(pdf_dir) -> Path:
     return make_paper_pdf(pdf_dir / "author-year.pdf", columns=2, reference_style="author-year")
 
 
-@pytest.fixture
-def broken_dir(tmp_path, one_column_pdf) -> Path:
+@pytest.fixture(scope="session")
+def broken_dir(pdf_dir, one_column_pdf) -> Path:
     """A folder of unreadable papers, one per failure, next to nothing else."""
+    tmp_path = pdf_dir / "broken"
+    tmp_path.mkdir()
     make_corrupt_pdf(tmp_path / "corrupt.pdf")
     make_truncated_pdf(tmp_path / "truncated.pdf", one_column_pdf)
     make_encrypted_pdf(tmp_path / "encrypted.pdf", one_column_pdf)

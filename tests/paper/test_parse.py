@@ -131,3 +131,19 @@ def test_progress_and_cancellation(one_column_pdf):
     with pytest.raises(ParseCancelled, match="page 2 of 3") as caught:
         parse_pdf(one_column_pdf, should_cancel=lambda: len(messages) >= 4, report=messages.append)
     assert isinstance(caught.value, PaperError)
+
+
+def test_paper_data_with_a_bad_field_is_refused(one_column_pdf):
+    import pytest
+
+    from mlr_copilot.paper import PaperError
+
+    data = parse_pdf(one_column_pdf).to_dict()
+    data["pages"] = "three"
+    with pytest.raises(PaperError, match="field 'pages' must be int"):
+        Paper.from_dict(data)
+    del data["pages"]
+    with pytest.raises(PaperError, match="missing field 'pages'"):
+        Paper.model_validate(data)
+    with pytest.raises(PaperError, match="not valid JSON"):
+        Paper.model_validate_json("{broken")

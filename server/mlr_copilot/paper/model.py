@@ -1,20 +1,27 @@
-"""The `Paper` read from a PDF: the data handed from the paper phase to the idea phase."""
+"""The `Paper` read from a PDF: the data handed from the paper phase to the idea phase.
+
+Frozen dataclasses rather than pydantic models: importing pydantic costs a fresh process
+about as much as reading a ten-page paper does (see bench/bench_paper.py), and these types
+need no more than a checked round trip to JSON. They answer to the same `model_dump` /
+`model_validate` names as the project's pydantic models, so callers treat both alike.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from mlr_copilot.paper.errors import PaperError
 
 _SLUG_MAX = 48
 _NUMBERING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*|[A-Z](?:\.\d{1,2})*)\.?\s+")
 
 
-class Section(BaseModel):
+@dataclass(frozen=True)
+class Section:
     """One headed part of the paper, its text in reading order; paragraphs end in a blank line."""
-
-    model_config = ConfigDict(frozen=True)
 
     heading: str
     text: str
@@ -24,11 +31,19 @@ class Section(BaseModel):
         """The heading without its number: "3.1 Features" -> "Features"."""
         return _NUMBERING.sub("", self.heading).strip()
 
+    def to_dict(self) -> dict[str, str]:
+        return {"heading": self.heading, "text": self.text}
 
-class Paper(BaseModel):
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "section") -> Section:
+        if not isinstance(data, dict):
+            raise PaperError(f"{where}: expected an object with heading and text")
+        return cls(heading=_field(data, "heading", str, where), text=_field(data, "text", str, where))
+
+
+@dataclass(frozen=True)
+class Paper:
     """A research paper as text: metadata, sections in reading order and references."""
-
-    model_config = ConfigDict(frozen=True)
 
     title: str
     authors: list[str]
@@ -70,3 +85,72 @@ class Paper(BaseModel):
         if self.references:
             parts.append("References\n\n" + "\n".join(self.references))
         return "\n\n".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return {
+            "title": self.title,
+            "authors": list(self.authors),
+            "abstract": self.abstract,
+            "sections": [s.to_dict() for s in self.sections],
+            "references": list(self.references),
+            "pages": self.pages,
+            "path": self.path,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Paper:
+        """Rebuild a Paper from `to_dict` output; PaperError names the first bad field."""
+        if not isinstance(data, dict):
+            raise PaperError("paper data: expected a JSON object")
+        where = f"paper data for {data.get('path')}" if isinstance(data.get("path"), str) else "paper data"
+        sections = _field(data, "sections", list, where)
+        return cls(
+            title=_field(data, "title", str, where),
+            authors=_strings(data, "authors", where),
+            abstract=_field(data, "abstract", str, where),
+            sections=[Section.from_dict(s, f"{where}: sections[{i}]") for i, s in enumerate(sections)],
+            references=_strings(data, "references", where),
+            pages=_field(data, "pages", int, where),
+            path=_field(data, "path", str, where),
+            sha256=_field(data, "sha256", str, where),
+        )
+
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
+        return self.to_dict()
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Paper:
+        return cls.from_dict(data)
+
+    def model_dump_json(self, *, indent: int | None = None) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def model_validate_json(cls, text: str | bytes) -> Paper:
+        import json
+
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise PaperError(f"paper data: not valid JSON ({exc})") from None
+        return cls.from_dict(data)
+
+
+def _field(data: dict, key: str, kind: type, where: str) -> Any:
+    if key not in data:
+        raise PaperError(f"{where}: missing field '{key}'")
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise PaperError(f"{where}: field '{key}' must be {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _strings(data: dict, key: str, where: str) -> list[str]:
+    values = _field(data, key, list, where)
+    if not all(isinstance(v, str) for v in values):
+        raise PaperError(f"{where}: field '{key}' must be a list of strings")
+    return list(values)

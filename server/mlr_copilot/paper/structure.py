@@ -117,7 +117,9 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
     """(heading, text after it on the same line) if the line is a section heading."""
     if line.size < body - 0.6:
         return None
-    if line.text.count(" ") > 16 and not line.text.lstrip()[:8].lower().startswith("abstract"):
+    # Most lines are plain body text: only an inline "Abstract—" can make them a heading.
+    plain = not line.bold and line.size < body * 1.12 and not line.paragraph_start
+    if (plain or line.text.count(" ") > 16) and not line.text.lstrip()[:8].lower().startswith("abstract"):
         return None
     text = _norm(line.text)
     if not text or line.size < body - 0.6:

@@ -1,0 +1,116 @@
+"""Benchmark of the paper reader (run by hand: python bench/bench_paper.py).
+
+Prints:
+  (a) parse time of a 10-page two-column paper with parse_pdf, against pypdf's plain
+      extract_text over all pages (targets: <= 0.2 s, and pypdf at least 3x slower);
+  (b) peak RSS of a process parsing a 300-page paper (target: < 300 MB);
+  (c) wall time of a whole `python -c` process parsing the 10-page paper, against a fresh
+      process running pypdf's extract_text (target: ours faster), and what importing the
+      pydantic models costs on its own.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "server"))
+
+from tests.pdfs import make_paper_pdf  # noqa: E402
+
+RUNS = 7
+# Documents typeset by pdfTeX that Debian installs with some packages; used when present.
+TYPESET_SAMPLES = [
+    "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf",
+    "/usr/share/doc/libtasn1-doc/libtasn1.pdf",
+]
+
+
+def _median_time(fn, runs: int = RUNS) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _process_time(code: str, runs: int = RUNS) -> float:
+    env_path = f"{ROOT / 'server'}"
+    cmd = [sys.executable, "-c", f"import sys; sys.path.insert(0, {env_path!r}); {code}"]
+    subprocess.run(cmd, check=True)  # warm the file cache
+    return _median_time(lambda: subprocess.run(cmd, check=True), runs)
+
+
+def _peak_rss(code: str) -> tuple[float, float, int, int]:
+    """Peak RSS in MB of a fresh process running `code`, its run time, and its `extra` pair.
+
+    On Linux a child's getrusage maxrss starts from the parent's peak (it survives fork and
+    exec), which would report this bench's own size; the child's VmHWM is its own.
+    """
+    probe = (
+        "import resource, sys, time; sys.path.insert(0, {server!r}); t = time.perf_counter(); {code}; "
+        "t = time.perf_counter() - t; "
+        "hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'));"
+        "print(hwm, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, t, *extra)"
+    ).format(server=str(ROOT / "server"), code=code)
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout.split()
+    return int(out[0]) / 1024, float(out[2]), int(out[3]), int(out[4])
+
+
+def main() -> None:
+    from pypdf import PdfReader
+
+    from mlr_copilot.paper import parse_pdf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ten = make_paper_pdf(Path(tmp) / "ten.pdf", columns=2, pages=10)
+        parse_pdf(ten)
+        ours = _median_time(lambda: parse_pdf(ten))
+        theirs = _median_time(lambda: "".join(p.extract_text() for p in PdfReader(ten).pages))
+        print("(a) 10-page two-column paper, in process (median of %d)" % RUNS)
+        print(f"    parse_pdf            {ours * 1000:7.1f} ms   (target <= 200 ms)")
+        print(f"    pypdf extract_text   {theirs * 1000:7.1f} ms   ({theirs / ours:.1f}x ours; target >= 3x)")
+        # The test paper uses the 14 standard fonts and plain strings, pypdf's cheapest case;
+        # papers typeset by TeX (subset fonts, kerned TJ arrays, ToUnicode maps) are the usual one.
+        for typeset in TYPESET_SAMPLES:
+            if Path(typeset).is_file():
+                ours = _median_time(lambda: parse_pdf(typeset), 3)
+                theirs = _median_time(lambda: "".join(p.extract_text() for p in PdfReader(typeset).pages), 3)
+                pages = len(PdfReader(typeset).pages)
+                print(f"    {Path(typeset).name} ({pages} pages, pdfTeX): parse_pdf {ours * 1000:.1f} ms, "
+                      f"pypdf {theirs * 1000:.1f} ms ({theirs / ours:.1f}x ours)")
+
+        start = time.perf_counter()
+        big = make_paper_pdf(Path(tmp) / "big.pdf", columns=2, pages=300)
+        made = time.perf_counter() - start
+        parse_rss, parse_time, pages, chars = _peak_rss(
+            f"from mlr_copilot.paper import parse_pdf; p = parse_pdf({str(big)!r}); "
+            "extra = (p.pages, len(p.full_text()))")
+        import_rss, *_ = _peak_rss("import mlr_copilot.paper, pypdfium2; extra = (0, 0)")
+        print(f"(b) 300-page two-column paper ({big.stat().st_size / 1e6:.1f} MB, made in {made:.1f} s)")
+        print(f"    peak RSS             {parse_rss:7.1f} MB   (target < 300 MB; {import_rss:.1f} MB after imports alone)")
+        print(f"    parse time           {parse_time:7.2f} s    ({pages} pages, {chars:,} characters of text)")
+
+        ours_proc = _process_time(f"from mlr_copilot.paper import parse_pdf; parse_pdf({str(ten)!r})")
+        theirs_proc = _process_time(
+            f"from pypdf import PdfReader; ''.join(p.extract_text() for p in PdfReader({str(ten)!r}).pages)")
+        bare = _process_time("pass")
+        pdfium_only = _process_time("import pypdfium2")
+        models = _process_time("from mlr_copilot.paper.model import Paper")
+        print("(c) whole `python -c` process on the 10-page paper (median of %d)" % RUNS)
+        print(f"    mlr_copilot.paper    {ours_proc * 1000:7.1f} ms   (target: faster than pypdf)")
+        print(f"    pypdf extract_text   {theirs_proc * 1000:7.1f} ms   ({theirs_proc / ours_proc:.2f}x ours)")
+        print(f"    bare interpreter     {bare * 1000:7.1f} ms")
+        print(f"    import pypdfium2     {(pdfium_only - bare) * 1000:7.1f} ms over bare")
+        print(f"    import Paper model   {(models - bare) * 1000:7.1f} ms over bare (pydantic)")
+
+
+if __name__ == "__main__":
+    main()
