@@ -265,7 +265,7 @@ def print_record(record, as_json: bool) -> None:
     print(f"run {record.id} at {(record.commit or 'no commit')[:12]} [{record.runner}]: {record.status}, {metric}, {record.duration_s}s")
     for failure in record.failures:
         where = f"{failure.path}:{failure.line}: " if failure.path else ""
-        print(f"  {where}{failure.kind}: {failure.error_type + ': ' if failure.error_type else ''}{failure.message}")
+        print(f"  {where}{failure.kind}: {failure.message}")
     print(f"  log: {record.log_path}")
 
 
@@ -354,6 +354,11 @@ def cmd_auto(args: argparse.Namespace) -> int:
     return 0 if state.status == "done" else 1
 
 
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -432,11 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(getattr(args, "verbose", False))
     from .errors import MlrError
 
     try:

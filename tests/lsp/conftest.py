@@ -19,6 +19,12 @@ SERVER_ENV["PYTHONUNBUFFERED"] = "1"
     config=ClientServerConfig(server_command=[sys.executable, "-m", "mlr_copilot.cli", "serve"], server_env=SERVER_ENV),
 )
 async def client(lsp_client: LanguageClient):
+    lsp_client.lens_refreshes = 0
+
+    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def refresh_lenses(params):
+        lsp_client.lens_refreshes += 1
+
     yield
     await lsp_client.shutdown_session()
 

@@ -28,11 +28,10 @@ def publish_failures(ls: MlrServer, record) -> None:
     for index, failure in enumerate(record.failures):
         rel = failure.path or fallback
         line = max((failure.line or 1) - 1, 0)
-        text = f"{failure.error_type}: {failure.message}" if failure.error_type else failure.message
         uri = from_fs_path(str(workspace / rel))
         by_uri.setdefault(uri, []).append(types.Diagnostic(
             range=types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line, character=10_000)),
-            message=f"{text} (run {record.id}, {failure.kind})", severity=_severity(failure.kind), source=SOURCE,
+            message=f"{failure.message} (run {record.id}, {failure.kind})", severity=_severity(failure.kind), source=SOURCE,
             code=failure.kind, data={"run_id": record.id, "index": index},
         ))
     for uri in set(ls.diagnosed) - set(by_uri):

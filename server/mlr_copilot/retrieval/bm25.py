@@ -18,6 +18,9 @@ import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
+# bm25s sets its own logger to DEBUG and reports every index build; only its warnings matter
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[^\W_]{2,}|\d+")

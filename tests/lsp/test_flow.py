@@ -1,0 +1,213 @@
+"""The whole loop through a real LSP client: propose hypotheses from a real PDF, decide with the
+lenses' commands, implement with reviewed edits answered by the client, run the experiment,
+see the planted failure as a diagnostic, fix it through the quick fix, read the history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from mlr_copilot.autonomous.demo import demo_files
+from mlr_copilot.autonomous.tasks import bundled_task, copy_task
+
+from .conftest import execute, start
+
+
+def scripted_workspace(tmp_path: Path, extra: list[dict] | None = None, drop: tuple[str, ...] = ()) -> tuple[Path, dict]:
+    """A git workspace holding the demo task and paper, and settings replaying the demo script
+    (less the calls in `drop`, plus `extra` records)."""
+    workspace = copy_task(bundled_task("review-sentiment"), tmp_path / "ws")
+    paper, script = demo_files()
+    shutil.copyfile(paper, workspace / "paper.pdf")
+    records = [json.loads(line) for line in script.read_text().splitlines() if line.strip()]
+    records = [r for r in records if r["call"] not in drop] + (extra or [])
+    own = tmp_path / "script.jsonl"
+    own.write_text("".join(json.dumps(r) + "\n" for r in records))
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "starter"]):
+        subprocess.run(["git", *args], cwd=workspace, check=True)
+    settings = {"llm": {"provider": "scripted", "script": str(own)}, "ideas": {"hypotheses": 3, "online": False},
+                "run": {"runner": "local", "timeout": 300}}
+    return workspace, settings
+
+
+def answer_edits(client, answers: list[bool]):
+    """Answer each workspace/applyEdit with the next of `answers`; record what was asked."""
+    asked: list[types.ApplyWorkspaceEditParams] = []
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: types.ApplyWorkspaceEditParams):
+        asked.append(params)
+        ok = answers.pop(0)
+        return types.ApplyWorkspaceEditResult(applied=ok, failure_reason=None if ok else "not this one")
+
+    return asked
+
+
+def git(workspace: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=workspace, check=True, capture_output=True, text=True).stdout
+
+
+def action_command(action) -> dict:
+    """The command of a code action as plain data. pytest-lsp's client reads a CodeAction
+    carrying a command as a bare Command whose `command` holds the nested command's repr."""
+    import ast
+
+    if isinstance(action, types.CodeAction):
+        return {"command": action.command.command, "arguments": action.command.arguments}
+    return ast.literal_eval(action.command)
+
+
+async def propose(client, workspace: Path) -> dict:
+    result = await execute(client, "mlrCopilot.proposeHypotheses", (workspace / "paper.pdf").as_uri())
+    return result
+
+
+async def test_ideas_lenses_and_decisions(client, tmp_path):
+    refine_reply = {"title": "Negation scope marking with bigrams", "problem": "Negation flips polarity.",
+                    "method": "Mark negation scope and add word bigrams.", "rationale": "Both local order cues.",
+                    "plan": {"dataset": "reviews", "model": "naive Bayes", "baseline": "unigram NB", "metric": "macro_f1",
+                             "direction": "maximize", "steps": ["mark scope", "add bigrams"], "expected_improvement": "+10%"},
+                    "related": []}
+    assess = {"assessments": [{"index": 1, "closest_work": "none", "novelty_note": "n", "novelty": 6,
+                               "feasibility": 9, "expected_gain": 7, "reasons": "r"}]}
+    workspace, settings = scripted_workspace(tmp_path, extra=[
+        {"call": "ideas.refine", "response": refine_reply, "expect": ["add bigrams too"]},
+        {"call": "ideas.assess", "response": assess}])
+    await start(client, workspace, settings=settings)
+    result = await propose(client, workspace)
+    document = Path(result["document"].removeprefix("file://"))
+    assert document == workspace / "research" / "revisiting-bag-of-words-baselines-for-text" / "hypotheses.md" or document.name == "hypotheses.md"
+    assert [h["id"] for h in result["hypotheses"]] == ["h1", "h2", "h3"]
+    text = document.read_text()
+    for heading in ("**Problem.**", "**Method.**", "**Rationale.**", "**Experiment plan**", "Metric: macro_f1 (maximize)",
+                    "**Related work**", "[references: ref:4]", "**Novelty.** Closest work: Baselines and bigrams"):
+        assert heading in text
+    # progress was reported and ended
+    reports = [v for values in client.progress_reports.values() for v in values]
+    assert any(isinstance(v, types.WorkDoneProgressBegin) for v in reports)
+    assert any(isinstance(v, types.WorkDoneProgressEnd) for v in reports)
+
+    uri = document.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="markdown", version=1, text=text)))
+    lenses = await client.text_document_code_lens_async(types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    titles = [(lens.command.title, lens.command.arguments[0]) for lens in lenses]
+    assert ("Accept", "h1") in titles and ("Reject", "h2") in titles and ("Refine", "h3") in titles
+
+    await execute(client, "mlrCopilot.acceptHypothesis", "h1")
+    await execute(client, "mlrCopilot.rejectHypothesis", "h2", "too close to known work")
+    refined = await execute(client, "mlrCopilot.refineHypothesis", "h2", "add bigrams too")
+    assert refined["title"] == "Negation scope marking with bigrams" and refined["status"] == "proposed"
+    assert client.lens_refreshes >= 4  # after the proposal and each decision
+    listed = {h["id"]: h["status"] for h in await execute(client, "mlrCopilot.listHypotheses")}
+    assert listed == {"h1": "accepted", "h2": "proposed", "h3": "proposed"}
+    stored = json.loads(next((workspace / ".mlr" / "ideas").glob("*/run.json")).read_text())
+    h2 = next(h for h in stored["hypotheses"] if h["id"] == "h2")
+    assert h2["feedback"] == ["add bigrams too"]
+    assert [d["status"] for d in h2["history"]] == ["rejected", "proposed"]
+    assert "status: **ACCEPTED**" in document.read_text()
+    # the decisions never dirty the tree the agent commits to
+    assert git(workspace, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+async def test_bad_pdf_is_a_clear_error_and_writes_nothing(client, tmp_path):
+    workspace, settings = scripted_workspace(tmp_path)
+    (workspace / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    await start(client, workspace, settings=settings)
+    with pytest.raises(JsonRpcException) as info:
+        await execute(client, "mlrCopilot.proposeHypotheses", str(workspace / "broken.pdf"))
+    assert "broken.pdf" in str(info.value)
+    assert not (workspace / "research").exists()
+    assert not (workspace / ".mlr" / "ideas").exists() or not any((workspace / ".mlr" / "ideas").iterdir())
+
+
+async def test_implement_run_fail_fix_history(client, tmp_path):
+    workspace, settings = scripted_workspace(tmp_path)
+    asked = answer_edits(client, [True, True])
+    await start(client, workspace, settings=settings)
+    baseline = await execute(client, "mlrCopilot.run")
+    assert baseline["status"] == "passed" and baseline["primary_metric"] == "macro_f1"
+    await propose(client, workspace)
+    await execute(client, "mlrCopilot.acceptHypothesis", "h1")
+
+    result = await execute(client, "mlrCopilot.implement", "h1")
+    assert result["status"] == "done" and len(result["commits"]) == 1
+    edit = asked[0].edit
+    assert edit.change_annotations["mlr-change"].needs_confirmation is True
+    assert all(e.annotation_id == "mlr-change" for op in edit.document_changes for e in op.edits)
+    assert git(workspace, "branch", "--show-current").strip().startswith("mlr/h1-")
+    message = git(workspace, "log", "-1", "--format=%B")
+    assert "MLR-Hypothesis: h1" in message and "MLR-Step: 1" in message
+    assert "TfidfVectorizer" in (workspace / "train.py").read_text()
+
+    failed = await execute(client, "mlrCopilot.run")
+    assert failed["status"] == "failed"
+    train_uri = (workspace / "train.py").as_uri()
+    for _ in range(100):
+        if client.diagnostics.get(train_uri):
+            break
+        await asyncio.sleep(0.05)
+    diagnostic = client.diagnostics[train_uri][0]
+    assert "ValueError" in diagnostic.message and diagnostic.range.start.line == 19
+
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=train_uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    titles = [a.title for a in actions]
+    assert titles == ["Fix with MLR-Copilot", "Dismiss"]
+    fix = action_command(actions[0])
+    assert fix["command"] == "mlrCopilot.fix"
+    fixed = await execute(client, fix["command"], *fix["arguments"])
+    assert fixed["accepted"] is True and fixed["run"]["status"] == "passed"
+    for _ in range(100):
+        if not client.diagnostics.get(train_uri):
+            break
+        await asyncio.sleep(0.05)
+    assert not client.diagnostics.get(train_uri)
+
+    history = await execute(client, "mlrCopilot.history")
+    rows = history["rows"]
+    assert [r["status"] for r in rows] == ["passed", "failed", "passed"]
+    assert rows[-1]["baseline"] is True
+    assert rows[0]["delta"] > 0.10
+    notes = git(workspace, "log", "--notes=mlr", "--format=%h %N")
+    assert notes.count(baseline["id"]) == 1 and "passed" in notes
+
+
+async def test_rejected_change_leaves_the_tree_as_it_was(client, tmp_path):
+    workspace, settings = scripted_workspace(tmp_path, drop=("implement.step",), extra=[
+        {"call": "implement.step", "response": json.loads(demo_files()[1].read_text().splitlines()[3])["response"]},
+        {"call": "implement.step", "response": "DONE: the researcher rejected the change", "expect": ["not this one"]},
+    ])
+    asked = answer_edits(client, [False])
+    (workspace / "notes.txt").write_text("my own untracked notes\n")
+    await start(client, workspace, settings=settings)
+    await propose(client, workspace)
+    await execute(client, "mlrCopilot.acceptHypothesis", "h1")
+    before = {p: p.read_bytes() for p in workspace.rglob("*") if p.is_file() and ".git" not in p.parts and ".mlr" not in p.parts}
+    result = await execute(client, "mlrCopilot.implement", "h1")
+    assert len(asked) == 1
+    assert result["commits"] == [] and result["steps"][0]["outcome"] == "rejected"
+    after = {p: p.read_bytes() for p in workspace.rglob("*") if p.is_file() and ".git" not in p.parts and ".mlr" not in p.parts}
+    assert after == before
+    assert git(workspace, "log", "--format=%s", "-1").strip() == "starter"
+
+
+async def test_dirty_tree_is_refused_without_touching_it(client, tmp_path):
+    workspace, settings = scripted_workspace(tmp_path)
+    await start(client, workspace, settings=settings)
+    await propose(client, workspace)
+    await execute(client, "mlrCopilot.acceptHypothesis", "h1")
+    (workspace / "train.py").write_text((workspace / "train.py").read_text() + "# my unsaved idea\n")
+    with pytest.raises(JsonRpcException) as info:
+        await execute(client, "mlrCopilot.implement", "h1")
+    assert "train.py" in str(info.value) and "uncommitted" in str(info.value)
+    assert (workspace / "train.py").read_text().endswith("# my unsaved idea\n")
+    assert git(workspace, "branch", "--show-current").strip() in ("master", "main")
