@@ -125,3 +125,17 @@ def test_log_sink_caps_and_keeps_the_tail(tmp_path):
     assert data.startswith(b"y" * 99) and len(data) < 1000 + 70 * 1024
     assert data.rstrip().endswith(b"ValueError: late") and b"output passed the cap" in data
     assert sink.truncated
+
+
+def test_failing_live_callback_does_not_stop_the_log(tmp_path):
+    calls = []
+
+    def broken(line: str) -> None:
+        calls.append(line)
+        raise RuntimeError("view closed")
+
+    sink = LogSink(tmp_path / "run.log", max_bytes=10_000, on_line=broken)
+    sink.feed(b"one\ntwo\nthree\n")
+    sink.close()
+    assert calls == ["one"]
+    assert (tmp_path / "run.log").read_text() == "one\ntwo\nthree\n"

@@ -7,9 +7,12 @@ traceback printed after gigabytes of logging is what the user needs most.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 TAIL_BYTES = 64 * 1024
@@ -62,12 +65,20 @@ class LineThrottle:
         # A progress bar rewrites its line with \r: only its latest state is worth showing.
         text = raw.decode("utf-8", errors="replace").rstrip("\r").rsplit("\r", 1)[-1]
         self._sent += 1
-        self.on_line(text[:MAX_LINE_CHARS])
+        self._call(text[:MAX_LINE_CHARS])
+
+    def _call(self, text: str) -> None:
+        # A broken live view must not stall the run: the output keeps draining into the log.
+        try:
+            self.on_line(text)
+        except Exception:
+            log.exception("the live output callback failed; live lines are off for this run")
+            self.on_line = lambda _text: None
 
     def _report_omitted(self) -> None:
         if self._omitted:
             count, self._omitted = self._omitted, 0
-            self.on_line(f"[mlr-copilot: {count} lines not shown live; the log file has them]")
+            self._call(f"[mlr-copilot: {count} lines not shown live; the log file has them]")
 
 
 class LogSink:
