@@ -4,6 +4,7 @@ dirty, the commits of a branch, and run summaries appended as notes under `refs/
 
 from __future__ import annotations
 
+import functools
 import logging
 import subprocess
 from dataclasses import dataclass
@@ -49,13 +50,14 @@ def head_info(workspace: Path | str) -> HeadInfo | None:
     return HeadInfo(head.stdout.strip(), branch, bool(status.strip()))
 
 
-def _has_identity(workspace: Path | str) -> bool:
+@functools.lru_cache(maxsize=64)
+def _has_identity(workspace: str) -> bool:
     return git(workspace, "var", "GIT_COMMITTER_IDENT", check=False).returncode == 0
 
 
 def append_note(workspace: Path | str, commit: str, text: str) -> bool:
     """Append one line to the commit's note under refs/notes/mlr; False (logged) on failure."""
-    identity = () if _has_identity(workspace) else FALLBACK_IDENTITY
+    identity = () if _has_identity(str(workspace)) else FALLBACK_IDENTITY
     result = git(workspace, *identity, "notes", f"--ref={NOTES_REF}", "append", "-m", text, commit, check=False)
     if result.returncode != 0:
         log.warning("could not attach the run note to %s: %s", commit[:12], result.stderr.strip())
