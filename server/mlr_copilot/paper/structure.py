@@ -214,8 +214,9 @@ def _title(front: list[TextLine], body: float, metadata_title: str) -> tuple[str
     return (_norm(front[0].text), 1) if front else ("", 0)
 
 
-def _split_names(text: str) -> list[str]:
+def split_names(text: str) -> list[str]:
     names = []
+    text = re.sub(r"\([^)]*\)|\S+@\S+", " ", text)
     for part in re.split(r",|;|\band\b|&|\s{3,}", text):
         part = re.sub(r"[\d*†‡§¶∗♠♣♦♥]+", " ", part).strip(" .")
         words = part.split()
@@ -249,22 +250,18 @@ def build_parts(lines: list[TextLine], metadata_title: str = "") -> Parts:
     front_end = min(front_end, 30)
     front = [ln for ln in lines[:front_end] if ln.page == first_page]
     parts.title, used = _title(front, body, metadata_title)
+    # After the title: names, then affiliations and e-mails, until running text begins.
     preamble: list[TextLine] = []
     for line in front[used:]:
-        names = _split_names(_norm(line.text)) if not preamble else []
-        if names:
-            parts.authors += [n for n in names if n not in parts.authors]
-        elif parts.authors and not preamble and len(_norm(line.text).split()) < 12:
-            continue  # affiliations and e-mail lines under the names
+        text = _norm(line.text)
+        if not preamble and len(text.split()) < 12:
+            parts.authors += [n for n in split_names(text) if n not in parts.authors]
         else:
             preamble.append(line)
-    front_ids = {id(ln) for ln in front}
-    preamble_ids = {id(ln) for ln in preamble}
-    for i, line in enumerate(lines[:front_end]):
-        if id(line) in front_ids and id(line) not in preamble_ids:
-            headings[i] = None
+    for i in range(front_end):
+        headings[i] = None
     first_heading = next((i for i, h in enumerate(headings) if h), len(lines))
-    preamble = [ln for ln in lines[:first_heading] if id(ln) not in front_ids or id(ln) in preamble_ids]
+    preamble += [ln for ln in lines[front_end:first_heading]]
 
     current: tuple[str, list[TextLine]] | None = None
     blocks: list[tuple[str, list[TextLine]]] = []
