@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
-from mlr_copilot.paper import Paper, parse_pdf
+import pytest
+
+from mlr_copilot.paper import Paper, PaperError, ParseCancelled, parse_pdf
 from tests.pdfs import (
     AUTHOR_YEAR_REFERENCES,
     HYPHEN_JOINED,
@@ -16,6 +19,7 @@ from tests.pdfs import (
     SAMPLE_SECTIONS,
     SAMPLE_TITLE,
     appendix_paragraph,
+    make_paper_pdf,
 )
 
 BODY_HEADINGS = ["1 Introduction", "2 Related Work", "3 Method", "3.1 Features", "3.2 Classifier",
@@ -102,8 +106,6 @@ def test_author_year_references_split_per_entry(author_year_pdf):
 
 
 def test_title_from_font_size_without_metadata(tmp_path):
-    from tests.pdfs import make_paper_pdf
-
     path = make_paper_pdf(tmp_path / "plain.pdf", title="Sparse Features Still Matter", set_metadata_title=False)
     assert parse_pdf(path).title == "Sparse Features Still Matter"
 
@@ -120,10 +122,6 @@ def test_paper_round_trips_through_json(one_column_pdf):
 
 
 def test_progress_and_cancellation(one_column_pdf):
-    import pytest
-
-    from mlr_copilot.paper import ParseCancelled, PaperError
-
     messages: list[str] = []
     parse_pdf(one_column_pdf, report=messages.append)
     assert messages == ["Reading page 1 of 3", "Reading page 2 of 3", "Reading page 3 of 3"]
@@ -134,10 +132,6 @@ def test_progress_and_cancellation(one_column_pdf):
 
 
 def test_paper_data_with_a_bad_field_is_refused(one_column_pdf):
-    import pytest
-
-    from mlr_copilot.paper import PaperError
-
     data = parse_pdf(one_column_pdf).to_dict()
     data["pages"] = "three"
     with pytest.raises(PaperError, match="field 'pages' must be int"):
@@ -147,3 +141,11 @@ def test_paper_data_with_a_bad_field_is_refused(one_column_pdf):
         Paper.model_validate(data)
     with pytest.raises(PaperError, match="not valid JSON"):
         Paper.model_validate_json("{broken")
+
+
+def test_papers_read_on_several_threads_at_once(one_column_pdf, two_column_pdf, ten_page_pdf):
+    paths = [one_column_pdf, two_column_pdf, ten_page_pdf] * 3
+    alone = [parse_pdf(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(parse_pdf, paths))
+    assert together == alone

@@ -12,6 +12,7 @@ import ctypes
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from mlr_copilot.paper.model import Paper, Section
 from mlr_copilot.paper.structure import build_parts
 
 log = logging.getLogger(__name__)
+
+# PDFium must never run on two threads at once, and the server reads papers from worker
+# threads; every PDFium call in the project should hold this lock. It is taken per page, so
+# a long paper does not hold up other readers.
+PDFIUM_LOCK = threading.RLock()
 
 _LINE = re.compile(r"[^\r\n]+")
 _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|medi|cmbx|\bbx|-b\b|\.b\b", re.I)
@@ -48,14 +54,16 @@ def parse_pdf(
 
     digest = _sha256(file)
     try:
-        document = pdfium.PdfDocument(str(file))
+        with PDFIUM_LOCK:
+            document = pdfium.PdfDocument(str(file))
     except pdfium.PdfiumError as exc:
         raise _open_error(file, getattr(exc, "err_code", None)) from None
     try:
-        count = len(document)
+        with PDFIUM_LOCK:
+            count = len(document)
+            metadata_title = document.get_metadata_value("Title") or ""
         if count == 0:
             raise PaperError(f"{file}: the PDF has no pages")
-        metadata_title = document.get_metadata_value("Title") or ""
         pages: list[PageLines] = []
         visible = 0
         for index in range(count):
@@ -63,11 +71,16 @@ def parse_pdf(
                 raise ParseCancelled(f"{file}: reading stopped at page {index + 1} of {count}")
             if report is not None:
                 report(f"Reading page {index + 1} of {count}")
-            page_lines = _read_page(document, index)
+            try:
+                with PDFIUM_LOCK:
+                    page_lines = _read_page(document, index)
+            except pdfium.PdfiumError as exc:
+                raise PaperError(f"{file}: page {index + 1} of {count} cannot be read ({exc})") from None
             visible += sum(len(ln.text) for ln in page_lines.lines)
             pages.append(page_lines)
     finally:
-        document.close()
+        with PDFIUM_LOCK:
+            document.close()
     if visible < _MIN_TEXT_CHARS:
         raise PaperError(f"{file}: the PDF has no text layer (scanned or image-only); run OCR on it first")
 
