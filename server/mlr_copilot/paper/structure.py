@@ -261,7 +261,7 @@ def build_parts(lines: list[TextLine], metadata_title: str = "") -> Parts:
     for i in range(front_end):
         headings[i] = None
     first_heading = next((i for i, h in enumerate(headings) if h), len(lines))
-    preamble += [ln for ln in lines[front_end:first_heading]]
+    preamble += [ln for ln in lines[:front_end] if ln.page != first_page] + lines[front_end:first_heading]
 
     current: tuple[str, list[TextLine]] | None = None
     blocks: list[tuple[str, list[TextLine]]] = []
