@@ -1,3 +1,4 @@
+import os
 import random
 
 import pytest
@@ -158,6 +159,32 @@ def test_commit_paths_commits_exactly_those_paths_with_trailers(tmp_path):
     assert "+new" in ws.diff_for(sha)
     author = git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip()
     assert author == "MLR-Copilot <mlr-copilot@localhost>|MLR-Copilot <mlr-copilot@localhost>"
+
+
+def test_commit_reads_content_not_cached_file_times(tmp_path):
+    # Same size and same mtime as the indexed version: only the content tells them apart.
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "--initial-branch=main")
+    git(repo, "config", "core.trustctime", "false")
+    stamp = 1_600_000_000_000_000_000
+    (repo / "a.py").write_text("x=1\n")
+    os.utime(repo / "a.py", ns=(stamp, stamp))
+    git(repo, "add", "a.py")
+    git(repo, "commit", "-q", "-m", "initial")
+    (repo / "a.py").write_text("x=2\n")
+    os.utime(repo / "a.py", ns=(stamp, stamp))
+    sha = GitWorkspace(repo).commit_paths(["a.py"], "Change a", TRAILERS)
+    assert git(repo, "show", f"{sha}:a.py") == "x=2\n"
+    assert status(repo) == ""
+
+
+def test_executable_bit_is_committed(tmp_path):
+    repo = make_repo(tmp_path / "r")
+    (repo / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    os.chmod(repo / "run.sh", 0o755)
+    sha = GitWorkspace(repo).commit_paths(["run.sh"], "Add run.sh", TRAILERS)
+    assert git(repo, "ls-tree", sha, "run.sh").split()[0] == "100755"
 
 
 def test_configured_identity_is_used(tmp_path, isolated_git_config):

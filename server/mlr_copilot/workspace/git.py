@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import stat
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -144,6 +145,7 @@ class GitWorkspace:
         self.root = Path(root).resolve()
         self._repo: git.Repo | None = None
         self._identity: dict[str, str] | None = None
+        self._filemode: bool | None = None
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -369,13 +371,14 @@ class GitWorkspace:
             )
         full_message = format_message(message, trailers or {})
         env = dict(self._identity_env())
+        entries = self._index_entries(rels, head)
         index = Path(self.repo.index.path)
         # A private copy of the index (equal to HEAD, since nothing is staged) receives exactly
         # these paths, so nothing else can reach the commit.
         with tempfile.TemporaryDirectory(prefix="mlr-index-") as tmp:
             env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
             shutil.copyfile(index, env["GIT_INDEX_FILE"])
-            self._git("update-index", "--add", "--remove", "--", *rels, env=env)
+            self._git("update-index", *entries, env=env)
             tree = self._git("write-tree", env=env)
         if tree == head.tree:
             raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit")
@@ -383,8 +386,50 @@ class GitWorkspace:
         subject = full_message.splitlines()[0]
         self._git("update-ref", "-m", f"commit (mlr-copilot): {subject}", head.ref, sha, head.sha)
         # Keep the user's index in step for exactly these paths, so `git status` shows them clean.
-        self._git("update-index", "--add", "--remove", "--", *rels)
+        self._git("update-index", *entries)
         return sha
+
+    def _index_entries(self, rels: list[str], head: _Head) -> list[str]:
+        """`git update-index` arguments setting each path to its content on disk, or removing it.
+
+        Contents are hashed explicitly: `update-index <path>` trusts the cached size and mtime,
+        and a file rewritten within one timestamp tick with the same size would look unchanged.
+        """
+        present, gone = [], []
+        for rel in rels:
+            try:
+                info = (self.root / rel).lstat()
+            except FileNotFoundError:
+                gone.append(rel)
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                raise GitWorkspaceError(f"cannot commit {rel}: it is not a regular file")
+            present.append((rel, info.st_mode))
+        args = ["--add"]
+        if present:
+            shas = self._git("hash-object", "-w", "--", *(rel for rel, _ in present)).split()
+            head_modes = self._head_modes([rel for rel, _ in present], head) if not self._file_mode() else {}
+            for (rel, st_mode), sha in zip(present, shas):
+                mode = head_modes.get(rel) or ("100755" if st_mode & stat.S_IXUSR else "100644")
+                args += ["--cacheinfo", f"{mode},{sha},{rel}"]
+        if gone:
+            args += ["--force-remove", "--", *gone]
+        return args
+
+    def _file_mode(self) -> bool:
+        """Whether git trusts the executable bit here (`core.fileMode`)."""
+        if self._filemode is None:
+            value = self._git_ok("config", "--bool", "core.fileMode")
+            self._filemode = value != "false"
+        return self._filemode
+
+    def _head_modes(self, rels: list[str], head: _Head) -> dict[str, str]:
+        out = self._git("ls-tree", "-z", head.sha, "--", *rels, strip=False)
+        modes = {}
+        for record in filter(None, out.split("\0")):
+            meta, _, rel = record.partition("\t")
+            modes[rel] = meta.split()[0]
+        return modes
 
     def log(self, branch: str | None = None, limit: int = 50) -> list[CommitInfo]:
         return [commit for commit, _ in self._log(branch, limit)]
