@@ -54,27 +54,6 @@ def test_task_names_existing_files(name):
         assert task.paper_path.is_file()
 
 
-@pytest.mark.tasks
-@pytest.mark.parametrize("name", OFFLINE)
-def test_offline_baseline_runs_and_reports_its_metric(name, tmp_path):
-    task = TASKS[name]
-    folder = copy_task(task, tmp_path)
-    first = run(folder, task.command, timeout=60)
-    assert first.returncode == 0, first.stderr
-    results = json.loads((folder / task.metric.file).read_text())
-    value = results[task.metric.name]
-    assert isinstance(value, float) and math.isfinite(value)
-    assert metric_lines(first.stdout)[task.metric.name] == pytest.approx(value, abs=1e-6)
-
-    second = run(folder, task.command, timeout=60)
-    assert second.returncode == 0, second.stderr
-    assert json.loads((folder / task.metric.file).read_text()) == results, "baseline is not deterministic"
-
-    rescored = run(folder, "python evaluate.py predictions.csv")
-    assert rescored.returncode == 0, rescored.stderr
-    assert metric_lines(rescored.stdout)[task.metric.name] == pytest.approx(value, abs=1e-6)
-
-
 BAD_PREDICTIONS = [
     ("label\n1\n", "header"),
     ("id,{column}\nseven,1\n", "line 2"),
@@ -173,3 +152,42 @@ def test_download_baseline_runs_on_data_of_the_documented_form(name, tmp_path):
     rejected = run(folder, "python evaluate.py predictions.csv")
     assert rejected.returncode != 0
     assert "cannot score" in rejected.stderr and "header" in rejected.stderr
+
+
+# One ordinary change per offline task, each the first thing a researcher would try.
+SENSIBLE_CHANGES = {
+    "digits-classification": ("return images.reshape(-1, 8, 8).sum(axis=2)", "return images"),
+    "diabetes-regression": ("DecisionTreeRegressor(random_state=SEED)", "DecisionTreeRegressor(random_state=SEED, max_depth=2)"),
+    "review-sentiment": ("CountVectorizer(binary=True)", "CountVectorizer(binary=True, ngram_range=(1, 2))"),
+}
+
+
+def test_every_offline_task_has_a_sensible_change():
+    assert set(SENSIBLE_CHANGES) == set(OFFLINE)
+
+
+@pytest.mark.tasks
+@pytest.mark.parametrize("name", sorted(SENSIBLE_CHANGES))
+def test_offline_baseline_is_deterministic_reports_its_metric_and_leaves_headroom(name, tmp_path):
+    task = TASKS[name]
+    folder = copy_task(task, tmp_path)
+    first = run(folder, task.command, timeout=60)
+    assert first.returncode == 0, first.stderr
+    results = json.loads((folder / task.metric.file).read_text())
+    before = results[task.metric.name]
+    assert isinstance(before, float) and math.isfinite(before)
+    assert metric_lines(first.stdout)[task.metric.name] == pytest.approx(before, abs=1e-6)
+
+    second = run(folder, task.command, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert json.loads((folder / task.metric.file).read_text()) == results, "the baseline is not deterministic"
+
+    old, new = SENSIBLE_CHANGES[name]
+    source = (folder / "train.py").read_text()
+    assert source.count(old) == 1
+    (folder / "train.py").write_text(source.replace(old, new))
+    improved = run(folder, task.command, timeout=60)
+    assert improved.returncode == 0, improved.stderr
+    after = metric_lines(improved.stdout)[task.metric.name]
+    gain = (after - before) if task.metric.direction == "maximize" else (before - after)
+    assert gain / abs(before) >= 0.10, (before, after)
