@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import MlrError
 
@@ -21,7 +21,7 @@ class TaskError(MlrError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
 class Metric(_Frozen):
@@ -42,11 +42,6 @@ class Task(_Frozen):
     requirements: list[str] = Field(default_factory=list)
     paper: str | None = None
     folder: Path = Field(description="the task folder; set by the loader, not read from task.toml")
-
-    @field_validator("description", "title")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
 
     @property
     def paper_path(self) -> Path | None:

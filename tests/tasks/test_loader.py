@@ -148,3 +148,9 @@ def test_bundled_root_is_the_checkout_workspaces():
     assert root == Path(__file__).resolve().parents[2] / "workspaces"
     assert get_task("digits-classification").folder == root / "digits-classification"
     assert json.loads(get_task("babylm").model_dump_json())["metric"]["direction"] == "minimize"
+
+
+def test_blank_description_is_refused(tmp_path):
+    text = VALID.format(name="b").replace("  Predict things.", "   ")
+    with pytest.raises(TaskError, match="description"):
+        load_task(make(tmp_path, "b", text))
