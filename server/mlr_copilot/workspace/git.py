@@ -13,6 +13,10 @@ Policy for the user's own changes (nothing here ever touches the user's uncommit
   commits (`NoCommitsError`).
 * Undo never rewrites history: it adds a revert commit (trailer `MLR-Reverts: <sha>`), and
   refuses if the files it would touch have uncommitted changes.
+* `ensure_repo(init=True)` commits the existing files as "Starter code", respecting
+  .gitignore; files over 20 MB are listed in `.git/info/exclude` instead of being committed.
+* Agent commits do not run the user's commit hooks, and use the configured git identity, or
+  `MLR-Copilot <mlr-copilot@localhost>` where none is configured.
 
 Agent commits carry trailers such as `MLR-Hypothesis: h1` and `MLR-Step: 2`; run records are
 attached with git notes under `refs/notes/mlr`, so `git log --notes=mlr` shows them.
