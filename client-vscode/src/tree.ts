@@ -54,9 +54,6 @@ export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
       item.contextValue = "commit";
       item.tooltip = `${node.label}\n${node.sha}`;
       item.command = { command: "mlrCopilot.client.openCommit", title: "Open commit diff", arguments: [node.sha] };
-      if (expandable) {
-        item.collapsibleState = vscode.TreeItemCollapsibleState.Collapsed;
-      }
       break;
     case "run": {
       item.id = `run:${node.runId}`;

@@ -31,7 +31,7 @@ test("a commit item opens its diff and expands to its runs", () => {
   const item = toTreeItem({ kind: "commit", sha: "abc123", label: "Add warmup", description: "abc123", runs: [run] });
   assert.equal(item.command?.command, "mlrCopilot.client.openCommit");
   assert.deepEqual(item.command?.arguments, ["abc123"]);
-  assert.equal(item.collapsibleState, 1);
+  assert.equal(item.collapsibleState, 2);
 });
 
 test("hypothesis items carry their status for context menus", () => {
