@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from lsprotocol import types
@@ -81,3 +82,75 @@ async def test_malformed_dotenv_line_is_named(client, tmp_path):
             break
         await asyncio.sleep(0.05)
     assert any(".env:2" in m.message for m in client.messages)
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose command line holds `marker`."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def ticking(marker: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-c", f"import time\n# {marker}\nfor i in range(600):\n    print('tick', i, flush=True)\n    time.sleep(0.1)"]
+
+
+async def wait_for(predicate, timeout: float = 20.0):
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_long_command_reports_progress_and_cancels(client, tmp_path):
+    import json
+    import uuid
+
+    marker = f"mlr-test-{uuid.uuid4()}"
+    await start(client, tmp_path, settings={"run": {"runner": "local"}})
+    pending = asyncio.ensure_future(execute(client, "mlrCopilot.run", {"command": ticking(marker)}))
+    reports = lambda: [(token, v) for token, values in client.progress_reports.items() for v in values
+                       if isinstance(v, types.WorkDoneProgressReport) and re.search(r"\d:\d\d tick \d", v.message or "")]
+    assert await wait_for(lambda: reports())
+    token = reports()[0][0]
+    assert processes_with(marker)
+    begin = client.progress_reports[token][0]
+    assert begin.cancellable is True
+    assert await wait_for(lambda: any(m.message.startswith("tick") for m in client.log_messages))  # live log lines
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    with pytest.raises(JsonRpcException) as info:
+        await asyncio.wait_for(pending, 15)
+    assert "cancelled" in str(info.value)
+    assert await wait_for(lambda: not processes_with(marker), 10)
+    records = list((tmp_path / ".mlr" / "runs").glob("*.json"))
+    assert await wait_for(lambda: json.loads(records[0].read_text())["status"] == "cancelled", 10)
+    status = await execute(client, "mlrCopilot.status")
+    assert status["tasks"] == []
+
+
+async def test_shutdown_stops_running_work_and_leaves_no_process(client, tmp_path):
+    import uuid
+
+    marker = f"mlr-test-{uuid.uuid4()}"
+    await start(client, tmp_path, settings={"run": {"runner": "local"}})
+    pending = asyncio.ensure_future(execute(client, "mlrCopilot.run", {"command": ticking(marker)}))
+    assert await wait_for(lambda: processes_with(marker))
+    status = await execute(client, "mlrCopilot.status")
+    assert [t["title"] for t in status["tasks"]] == ["Run experiment"]
+    await client.shutdown_session()
+    client.capabilities = None  # the fixture's own shutdown has nothing left to do
+    assert await wait_for(lambda: not processes_with(marker), 10)
+    assert client._server.returncode == 0
+    pending.cancel()

@@ -59,6 +59,10 @@ async def progress(server, title: str, *, cancellable: bool = True) -> AsyncIter
         work.report = report
     try:
         yield work
+    except asyncio.CancelledError:
+        # however the task was cancelled (client, shutdown), threads doing the work must stop too
+        work.cancel.set()
+        raise
     finally:
         if token is not None:
             message = "cancelled" if work.cancel.is_set() else "done"

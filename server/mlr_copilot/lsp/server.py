@@ -133,15 +133,16 @@ def create_server() -> MlrServer:
     async def on_initialized(ls: MlrServer, params: types.InitializedParams) -> None:
         try:
             await ls.refresh_settings()
-        finally:
-            ls.ready.set()
-        if ls._engine is not None:
+            # runs a previous server left behind are closed before any new run can start
             from ..runners.execute import mark_interrupted
 
-            try:
-                await asyncio.to_thread(mark_interrupted, ls.engine.workspace)
-            except Exception as exc:
-                log.warning("could not check for interrupted runs: %s", exc)
+            closed = await asyncio.to_thread(mark_interrupted, ls.engine.workspace)
+            for record in closed:
+                ls.warn(f"run {record.id} was interrupted when the server stopped; it is marked interrupted")
+        except Exception as exc:
+            log.warning("could not finish start-up: %s", exc)
+        finally:
+            ls.ready.set()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_configuration(ls: MlrServer, params: types.DidChangeConfigurationParams) -> None:

@@ -98,10 +98,11 @@ def execute(
         hypothesis=hypothesis,
         baseline=baseline,
     )
-    save_record(workspace, record)
-    started = time.time()
+    # active before its "running" record exists, so mark_interrupted never takes it for a leftover
     with _active_lock:
         _active.add(run_id)
+    save_record(workspace, record)
+    started = time.time()
     try:
         outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=run_id)
     except BaseException as exc:
