@@ -5,6 +5,8 @@
 set -euo pipefail
 
 NAME="${1:-mlr-python:bookworm}"
+# numpy and scikit-learn from Debian, so the bundled offline tasks run in the sandbox as they are
+PACKAGES="${MLR_IMAGE_PACKAGES:-python3,python3-venv,python3-numpy,python3-sklearn}"
 SUITE="${MLR_BASE_SUITE:-bookworm}"
 
 if docker image inspect "$NAME" >/dev/null 2>&1; then
@@ -51,7 +53,7 @@ ROOTFS=$(mktemp -d /tmp/mlr-rootfs.XXXXXX)
 trap 'rm -rf "$ROOTFS" "$ROOTFS.log"' EXIT
 
 echo "debootstrap $SUITE from $MIRROR (log: $ROOTFS.log)"
-if ! debootstrap --variant=minbase --include=python3,python3-venv "$SUITE" "$ROOTFS" "$MIRROR" >"$ROOTFS.log" 2>&1; then
+if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR" >"$ROOTFS.log" 2>&1; then
   echo "debootstrap failed; last lines of $ROOTFS.log:" >&2
   tail -n 30 "$ROOTFS.log" >&2
   exit 1

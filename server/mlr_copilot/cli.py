@@ -56,7 +56,8 @@ def engine_for(args: argparse.Namespace):
 def console():
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # piped output keeps whole lines: tables are read by scripts and tests too
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 @subcommand("serve")

@@ -60,7 +60,7 @@ class ImplementSettings(_Section):
 class RunSettings(_Section):
     command: str = "python train.py"
     runner: RunnerName = "auto"
-    image: str = "python:3.11-slim"
+    image: str = "mlr-python:bookworm"
     timeout: float = Field(default=3600.0, gt=0)
     memory_mb: int = Field(default=4096, ge=64, alias="memoryMb")
     cpus: float = Field(default=2.0, gt=0)

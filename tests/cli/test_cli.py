@@ -1,0 +1,158 @@
+"""The terminal face, run as a real process: help, doctor, paper, ideas, the demo and the
+autonomous mode, and their bad inputs (a clear line on stderr, a non-zero exit, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlr_copilot.autonomous.demo import demo_files
+from mlr_copilot.autonomous.tasks import bundled_task, copy_task
+from tests.pdfs import make_corrupt_pdf, make_encrypted_pdf, make_image_only_pdf, make_paper_pdf
+
+ENV = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("MLR_")}
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlr_copilot.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**ENV, **(env or {})}, input=stdin, timeout=600)
+
+
+def no_traceback(result: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+
+
+def test_help_lists_every_command():
+    result = cli("--help")
+    assert result.returncode == 0
+    for name in ("serve", "doctor", "paper", "ideas", "implement", "undo", "run", "debug", "history", "demo", "auto"):
+        assert name in result.stdout
+
+
+def test_doctor_reports_machine_provider_and_workspace(tmp_path):
+    result = cli("doctor", "--json", "-w", str(tmp_path))
+    assert result.returncode == 0
+    rows = {row["check"]: row for row in json.loads(result.stdout)}
+    assert rows["python"]["finding"].startswith(sys.version.split()[0])
+    assert "git version" in rows["git"]["finding"]
+    assert "docker engine" in rows
+    assert rows["llm provider"]["finding"].startswith("openai")
+    assert rows["api key"] == {"check": "api key", "finding": "OPENAI_API_KEY is not set", "ok": False}
+    assert "not a git repository" in rows["workspace"]["finding"]
+
+
+def test_doctor_names_a_malformed_dotenv_line_and_never_echoes_keys(tmp_path):
+    (tmp_path / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-secret-value\nnot a setting\n")
+    result = cli("doctor", "--provider", "anthropic", "-w", str(tmp_path))
+    assert result.returncode == 0
+    assert ".env:2" in result.stdout + result.stderr
+    assert "ANTHROPIC_API_KEY is set" in result.stdout
+    assert "sk-ant-secret-value" not in result.stdout + result.stderr
+
+
+def test_paper_json_has_the_documented_keys(tmp_path):
+    pdf = make_paper_pdf(tmp_path / "p.pdf", columns=2)
+    result = cli("paper", str(pdf), "--json")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert {"title", "authors", "abstract", "sections", "references", "pages"} <= data.keys()
+    assert data["title"] == "Revisiting Bag-of-Words Baselines for Text Classification"
+    assert all(set(s) == {"heading", "text"} for s in data["sections"])
+    assert data["sections"][0]["heading"] == "1 Introduction"
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("corrupt", "damaged"), ("encrypted", "encrypted"), ("scanned", "no text layer"),
+    ("not-pdf", "not a PDF"), ("missing", "no such file"),
+])
+def test_paper_bad_input_is_one_clear_line(tmp_path, kind, expected):
+    path = tmp_path / f"{kind}.pdf"
+    if kind == "corrupt":
+        make_corrupt_pdf(path)
+    elif kind == "encrypted":
+        make_encrypted_pdf(path, make_paper_pdf(tmp_path / "plain.pdf"))
+    elif kind == "scanned":
+        make_image_only_pdf(path)
+    elif kind == "not-pdf":
+        path.write_text("hello, not a paper")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = cli("paper", str(path), "--json")
+    assert result.returncode == 2
+    assert str(path) in result.stderr and expected.lower() in result.stderr.lower()
+    assert result.stdout == ""
+    no_traceback(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_ideas_without_a_key_names_the_variable(tmp_path):
+    pdf = make_paper_pdf(tmp_path / "p.pdf")
+    result = cli("ideas", str(pdf), "-w", str(tmp_path), "--offline")
+    assert result.returncode == 2
+    assert "OPENAI_API_KEY" in result.stderr
+    no_traceback(result)
+    assert not (tmp_path / "research").exists()
+
+
+def test_ideas_with_recorded_replies_writes_the_document(tmp_path):
+    paper, script = demo_files()
+    shutil.copyfile(paper, tmp_path / "paper.pdf")
+    result = cli("ideas", "paper.pdf", "--n", "3", "--provider", "scripted", "--script", str(script), "--offline",
+                 "-w", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    documents = list((tmp_path / "research").glob("*/hypotheses.md"))
+    assert len(documents) == 1
+    assert "Word n-grams with TF-IDF" in result.stdout
+    assert "online sources skipped" in documents[0].read_text()
+    listed = cli("hypotheses", "--json", "-w", str(tmp_path))
+    assert [h["rank"] for h in json.loads(listed.stdout)] == [1, 2, 3]
+
+
+def test_demo_runs_the_whole_loop(tmp_path):
+    target = tmp_path / "demo"
+    result = cli("demo", "--workspace", str(target), "--runner", "local")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "scripted provider" in result.stdout
+    assert "beats the baseline by at least 10%" in result.stdout
+    log = subprocess.run(["git", "log", "--branches", "--notes=mlr", "--format=%s%n%N"], cwd=target, capture_output=True, text=True).stdout
+    assert "Transform the test reviews with the fitted vectorizer" in log
+    assert "\"status\":\"failed\"" in log and "\"status\":\"passed\"" in log
+    again = cli("demo", "--workspace", str(target))
+    assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def task_copy(tmp_path: Path, name: str = "digits-classification") -> Path:
+    workspace = copy_task(bundled_task(name), tmp_path / "ws")
+    return workspace
+
+
+def test_auto_in_a_folder_without_a_task_says_so(tmp_path):
+    result = cli("auto", "-w", str(tmp_path), "--provider", "scripted", "--script", str(demo_files()[1]))
+    assert result.returncode == 2
+    assert "no task description" in result.stderr
+    no_traceback(result)
+
+
+def test_auto_with_a_baseline_without_metric_reports_what_was_done(tmp_path):
+    workspace = task_copy(tmp_path)
+    (workspace / "train.py").write_text("print('training, but no metric')\n")
+    result = cli("auto", "-w", str(workspace), "--provider", "scripted", "--script", str(demo_files()[1]), "--runner", "local")
+    assert result.returncode == 1
+    assert "did not produce the metric 'accuracy'" in result.stdout
+    assert "Status: failed" in result.stdout
+    no_traceback(result)
+
+
+def test_auto_with_a_budget_too_small_for_one_call_stops_cleanly(tmp_path):
+    workspace = task_copy(tmp_path)
+    result = cli("auto", "-w", str(workspace), "--provider", "scripted", "--script", str(demo_files()[1]),
+                 "--runner", "local", "--budget", "0", env={"MLR_BUDGET_TOKENS": "0"})
+    assert result.returncode == 1
+    assert "Status: budget" in result.stdout
+    assert "Baseline: accuracy" in result.stdout  # what was done is reported
+    no_traceback(result)
