@@ -27,7 +27,7 @@ def _layer(args: argparse.Namespace) -> dict[str, Any]:
         "provider": getattr(args, "provider", None),
         "model": getattr(args, "model", None),
         "base_url": getattr(args, "base_url", None),
-        "script": getattr(args, "script", None),
+        "script": str(Path(args.script).resolve()) if getattr(args, "script", None) else None,
         "budget_usd": getattr(args, "budget", None),
     }.items() if v is not None}
     run = {k: v for k, v in {
@@ -360,6 +360,21 @@ def configure_logging(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
+@subcommand("eval")
+def cmd_eval(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .autonomous.evaluation import evaluate, pick_tasks, render
+
+    tasks = pick_tasks([t for t in (args.tasks or "").split(",") if t])
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="mlr-eval-"))
+    result = run_async(evaluate(tasks, args.runs, workdir, _layer(args), terminal_work(), hypotheses=args.hypotheses))
+    (workdir / "evaluation.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    print(result.model_dump_json(indent=2) if args.json else render(result))
+    print(f"results: {workdir / 'evaluation.json'}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -426,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted autonomous session from .mlr/auto/")
     p.add_argument("--runner", choices=["auto", "local", "docker"])
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
+    p = sub.add_parser("eval", parents=[common], help="K autonomous attempts per task, scored by the 10%%-over-baseline criterion")
+    p.add_argument("--tasks", help="comma-separated bundled task names (default: every offline task)")
+    p.add_argument("--runs", type=int, default=1, help="attempts per task (default 1)")
+    p.add_argument("--hypotheses", type=int, default=1, help="hypotheses tried per attempt (default 1)")
+    p.add_argument("--workdir", help="where the attempts' workspaces go (default: a new temporary folder)")
+    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("history", parents=[common], help="the runs commit by commit with the metric and its change against the baseline")
     p.add_argument("--branch", help="the branch to show (default: the current one)")
     p.add_argument("--json", action="store_true")

@@ -156,3 +156,34 @@ def test_auto_with_a_budget_too_small_for_one_call_stops_cleanly(tmp_path):
     assert "Status: budget" in result.stdout
     assert "Baseline: accuracy" in result.stdout  # what was done is reported
     no_traceback(result)
+
+
+def test_eval_scores_attempts_by_the_ten_percent_criterion(tmp_path):
+    result = cli("eval", "--tasks", "review-sentiment", "--runs", "1", "--provider", "scripted", "--script",
+                 str(demo_files()[1]), "--offline", "--runner", "local", "--workdir", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(result.stdout)
+    summary = data["tasks"][0]
+    assert summary["task"] == "review-sentiment" and summary["successes"] == 1 and summary["success_rate"] == 1.0
+    attempt = data["attempts"][0]
+    assert attempt["improvement"] > 0.10 and attempt["best_run"] and attempt["best_commit"]
+    assert json.loads((tmp_path / "evaluation.json").read_text()) == data
+
+
+def test_eval_of_an_unknown_task_lists_the_known_ones(tmp_path):
+    result = cli("eval", "--tasks", "no-such-task", "--workdir", str(tmp_path))
+    assert result.returncode == 2 and "review-sentiment" in result.stderr
+    no_traceback(result)
+
+
+@pytest.mark.docker
+def test_demo_runs_in_docker(tmp_path):
+    image = os.environ.get("MLR_TEST_IMAGE", "mlr-python:bookworm")
+    probe = subprocess.run(["docker", "image", "inspect", image], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"Docker tests need an engine holding the image {image}: {probe.stderr.decode().strip()[:200]}")
+    result = cli("demo", "--workspace", str(tmp_path / "demo"), "--runner", "docker", env={"MLR_IMAGE": image})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "beats the baseline by at least 10%" in result.stdout
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "demo" / ".mlr" / "runs").glob("*.json")]
+    assert {r["runner"] for r in runs} == {"docker"} and {r["image"] for r in runs} == {image}

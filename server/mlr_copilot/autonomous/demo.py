@@ -7,7 +7,6 @@ mistake (the test texts refit the vectorizer), which the debug loop then fixes.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,16 +19,13 @@ DEMO_TASK = "review-sentiment"
 
 
 def demo_files() -> tuple[Path, Path]:
-    folder = bundled_tasks_root() / "demo"
-    return folder / "paper.pdf", folder / "script.jsonl"
+    """The demo task's paper and the recorded replies that go with it."""
+    return bundled_task(DEMO_TASK).paper_path, bundled_tasks_root() / "demo" / "script.jsonl"
 
 
 def prepare(target: Path | None) -> Path:
     target = Path(target) if target else Path(tempfile.mkdtemp(prefix="mlr-demo-"))
-    copy_task(bundled_task(DEMO_TASK), target)
-    paper, _script = demo_files()
-    shutil.copyfile(paper, target / "paper.pdf")
-    return target
+    return copy_task(bundled_task(DEMO_TASK), target)
 
 
 def demo_settings(runner: str | None = None) -> dict:

@@ -1,0 +1,126 @@
+"""`mlr-copilot eval`: for each task, K autonomous attempts, each in a fresh copy, scored with
+the paper's criterion: success when the final metric beats the baseline by at least 10% in
+the metric's direction."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..errors import MlrError
+from ..tasks import Task, bundled_tasks_root, get_task, list_tasks
+from ..work import Work
+from .pipeline import AutoPipeline, AutoState
+from .tasks import copy_task, paper_from_task
+
+
+class Attempt(BaseModel):
+    task: str
+    attempt: int
+    workspace: str
+    status: str
+    baseline: float | None = None
+    best: float | None = None
+    best_run: str | None = None
+    best_commit: str | None = None
+    improvement: float | None = None
+    success: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    seconds: float = 0.0
+    message: str = ""
+
+
+class TaskSummary(BaseModel):
+    task: str
+    metric: str
+    direction: str
+    attempts: int
+    successes: int
+    success_rate: float
+    mean_improvement: float | None
+    mean_tokens: float
+    mean_cost_usd: float | None
+    mean_seconds: float
+
+
+class Evaluation(BaseModel):
+    tasks: list[TaskSummary] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(default_factory=list)
+
+
+def pick_tasks(names: list[str] | None) -> list[Task]:
+    if names:
+        return [get_task(name) for name in names]
+    offline = [t for t in list_tasks(bundled_tasks_root()) if t.kind == "offline"]
+    if not offline:
+        raise MlrError("no offline task is bundled: name the tasks with --tasks")
+    return offline
+
+
+def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: dict, seconds: float) -> Attempt:
+    scored = [h for h in state.hypotheses if h.best is not None]
+    best = max(scored, key=lambda h: h.delta if h.delta is not None else float("-inf")) if scored else None
+    return Attempt(
+        task=task.name, attempt=number, workspace=str(workspace), status=state.status,
+        baseline=state.baseline.value if state.baseline else None,
+        best=best.best.value if best else None, best_run=best.best.run if best else None,
+        best_commit=best.best.commit if best else None, improvement=best.delta if best else None,
+        success=any(h.success for h in state.hypotheses),
+        input_tokens=usage.get("input_tokens", 0), output_tokens=usage.get("output_tokens", 0),
+        cost_usd=usage.get("cost_usd"), seconds=round(seconds, 2), message=state.message,
+    )
+
+
+def summarise(task: Task, attempts: list[Attempt]) -> TaskSummary:
+    improvements = [a.improvement for a in attempts if a.improvement is not None]
+    costs = [a.cost_usd for a in attempts if a.cost_usd is not None]
+    return TaskSummary(
+        task=task.name, metric=task.metric.name, direction=task.metric.direction, attempts=len(attempts),
+        successes=sum(a.success for a in attempts),
+        success_rate=sum(a.success for a in attempts) / len(attempts),
+        mean_improvement=statistics.fmean(improvements) if improvements else None,
+        mean_tokens=statistics.fmean(a.input_tokens + a.output_tokens for a in attempts),
+        mean_cost_usd=statistics.fmean(costs) if costs else None,
+        mean_seconds=statistics.fmean(a.seconds for a in attempts),
+    )
+
+
+async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str, Any], work: Work,
+                   hypotheses: int = 1) -> Evaluation:
+    from ..engine import Engine
+
+    result = Evaluation()
+    for task in tasks:
+        attempts = []
+        for number in range(1, runs + 1):
+            workspace = copy_task(task, workdir / task.name / f"attempt-{number}")
+            engine = Engine.load(workspace, layer)
+            source = task.paper_path if task.paper else paper_from_task(task)
+            work.say(f"{task.name}: attempt {number} of {runs}", None)
+            started = time.perf_counter()
+            state = await AutoPipeline(engine).run(source, work, wanted=hypotheses)
+            attempts.append(_attempt(task, number, state, workspace, engine.usage(), time.perf_counter() - started))
+        result.attempts += attempts
+        result.tasks.append(summarise(task, attempts))
+    return result
+
+
+def render(evaluation: Evaluation) -> str:
+    header = f"{'task':<24} {'metric':<10} {'success':>9} {'mean gain':>10} {'tokens':>9} {'cost':>9} {'seconds':>8}"
+    lines = [header, "-" * len(header)]
+    for s in evaluation.tasks:
+        gain = f"{s.mean_improvement:+.1%}" if s.mean_improvement is not None else "-"
+        cost = f"${s.mean_cost_usd:.4f}" if s.mean_cost_usd is not None else "-"
+        lines.append(f"{s.task:<24} {s.metric:<10} {s.successes:>3}/{s.attempts:<5} {gain:>10} {s.mean_tokens:>9.0f} {cost:>9} {s.mean_seconds:>8.1f}")
+    lines.append("")
+    for a in evaluation.attempts:
+        where = f"run {a.best_run} at {(a.best_commit or '?')[:8]}" if a.best_run else a.message or a.status
+        gain = f"{a.improvement:+.1%}" if a.improvement is not None else "-"
+        lines.append(f"  {a.task} #{a.attempt}: {a.status}, baseline {a.baseline}, best {a.best} ({gain}; {where})")
+    return "\n".join(lines)
