@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 
-def slugify(text: str, limit: int = 60) -> str:
+def slugify(text: str, limit: int = 60, fallback: str = "untitled") -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     slug = ""
@@ -15,4 +15,4 @@ def slugify(text: str, limit: int = 60) -> str:
         if len(candidate) > limit:
             break
         slug = candidate
-    return slug or (words[0][:limit] if words else "untitled")
+    return slug or (words[0][:limit] if words else fallback)

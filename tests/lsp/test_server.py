@@ -154,3 +154,33 @@ async def test_shutdown_stops_running_work_and_leaves_no_process(client, tmp_pat
     assert await wait_for(lambda: not processes_with(marker), 10)
     assert client._server.returncode == 0
     pending.cancel()
+
+
+async def test_nan_metric_is_a_diagnostic_and_valid_json(client, tmp_path):
+    (tmp_path / "train.py").write_text("print('METRIC accuracy=nan')\n")
+    await start(client, tmp_path, settings={"run": {"runner": "local", "metric": "accuracy", "direction": "maximize"}})
+    record = await execute(client, "mlrCopilot.run")
+    assert record["status"] == "failed"
+    assert record["metrics"] == {"accuracy": None} and record["value"] is None
+    uri = (tmp_path / "train.py").as_uri()
+    assert await wait_for(lambda: client.diagnostics.get(uri))
+    assert client.diagnostics[uri][0].code == "nan"
+    history = await execute(client, "mlrCopilot.history")
+    assert history["rows"][0]["value"] is None
+
+
+async def test_run_without_metric_is_a_diagnostic(client, tmp_path):
+    (tmp_path / "train.py").write_text("print('trained, forgot to report')\n")
+    await start(client, tmp_path, settings={"run": {"runner": "local", "metric": "accuracy"}})
+    record = await execute(client, "mlrCopilot.run")
+    assert record["status"] == "failed"
+    uri = (tmp_path / "train.py").as_uri()
+    assert await wait_for(lambda: client.diagnostics.get(uri))
+    assert client.diagnostics[uri][0].code == "no-metric"
+    # editing the file clears its diagnostics
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="python", version=1, text="print('trained, forgot to report')\n")))
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text="print('METRIC accuracy=0.5')\n")]))
+    assert await wait_for(lambda: not client.diagnostics.get(uri))

@@ -20,7 +20,8 @@ from typing import Awaitable, Callable
 from ..errors import MlrError
 from ..llm.base import Message
 from ..work import Work
-from .edits import EditError, FileChange, apply_edits, parse_edits, unified_diff, write_changes
+from ..workspace.paths import safe_path
+from .edits import EditError, FileChange, apply_edits, holds_text, parse_edits, unified_diff, write_changes
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +109,7 @@ async def propose(llm, messages: list[Message], workspace: Path, *, task: str, c
 def materialise(workspace: Path, changes: tuple[FileChange, ...]) -> None:
     """Put the accepted content on disk. A client may already have written some files; the
     rest must still hold what the change was computed from, else nothing is written."""
-    from .edits import _still  # the byte-exact check edits.py uses for staleness
-    from ..workspace.paths import safe_path
-
-    pending = [c for c in changes if not _still(safe_path(workspace, c.path), c.after)]
+    pending = [c for c in changes if not holds_text(safe_path(workspace, c.path), c.after)]
     if pending:
         write_changes(workspace, pending)
 

@@ -433,7 +433,7 @@ def content_sha256(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _still(target: Path, text: str | None) -> bool:
+def holds_text(target: Path, text: str | None) -> bool:
     """Whether `target` holds exactly `text` (None: does not exist), reading it only if it may."""
     try:
         info = target.lstat()
@@ -489,7 +489,7 @@ def write_changes(
     for change in changes:
         target = safe_path(workspace, change.path)
         promised = expected is not None and change.path in expected
-        if not _still(target, change.before) or (promised and expected[change.path] != content_sha256(change.before)):
+        if not holds_text(target, change.before) or (promised and expected[change.path] != content_sha256(change.before)):
             stale.append(change.path)
         targets.append(target)
     if stale:

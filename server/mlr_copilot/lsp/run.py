@@ -4,6 +4,7 @@ with quick fixes, autonomous debugging, and the run history."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from lsprotocol import types
@@ -61,10 +62,22 @@ def live_lines(ls: MlrServer, work):
     return on_line
 
 
+def json_safe(data):
+    """NaN and infinities become null: a diverged run's metric must not make the message
+    invalid JSON for the client."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: json_safe(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [json_safe(v) for v in data]
+    return data
+
+
 def record_summary(record) -> dict:
     data = record.model_dump(mode="json")
     data["value"] = record.primary_value
-    return data
+    return json_safe(data)
 
 
 def setup(server: MlrServer) -> None:
@@ -94,7 +107,7 @@ def setup(server: MlrServer) -> None:
             from ..runners.model import RunRecord
 
             publish_failures(ls, RunRecord.model_validate(result["run"]))
-        return result
+        return json_safe(result)
 
     @command(server, "mlrCopilot.dismiss", "Dismiss diagnostic")
     async def dismiss(ls: MlrServer, *args) -> dict:
@@ -110,13 +123,13 @@ def setup(server: MlrServer) -> None:
             from ..runners.model import RunRecord
 
             publish_failures(ls, RunRecord.model_validate(report.final_run))
-        return report.model_dump(mode="json")
+        return json_safe(report.model_dump(mode="json"))
 
     @command(server, "mlrCopilot.history", "Show history")
     async def history(ls: MlrServer, *args) -> dict:
         options = arg(args, 0, {}) or {}
         table = await asyncio.to_thread(ls.engine.history, options.get("branch"))
-        return table.model_dump(mode="json")
+        return json_safe(table.model_dump(mode="json"))
 
     @command(server, "mlrCopilot.listRuns", "List runs")
     async def list_runs(ls: MlrServer, *args) -> list:

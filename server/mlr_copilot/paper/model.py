@@ -9,7 +9,6 @@ need no more than a checked round trip to JSON. They answer to the same `model_d
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,17 +56,9 @@ class Paper:
     @property
     def slug(self) -> str:
         """A short, filesystem-safe name from the title (falls back to the file's hash)."""
-        ascii_title = unicodedata.normalize("NFKD", self.title).encode("ascii", "ignore").decode()
-        words = re.findall(r"[a-z0-9]+", ascii_title.lower())
-        slug = ""
-        for word in words:
-            candidate = f"{slug}-{word}" if slug else word
-            if len(candidate) > _SLUG_MAX:
-                break
-            slug = candidate
-        if not slug and words:
-            slug = words[0][:_SLUG_MAX]
-        return slug or f"paper-{self.sha256[:12]}"
+        from mlr_copilot.slugs import slugify
+
+        return slugify(self.title, _SLUG_MAX, fallback=f"paper-{self.sha256[:12]}")
 
     def section(self, name: str) -> Section | None:
         """The first section whose heading, without its number, is `name` (any case)."""

@@ -37,6 +37,7 @@ import git
 from pydantic import BaseModel, ConfigDict
 
 from mlr_copilot.errors import MlrError
+from mlr_copilot.slugs import slugify
 from mlr_copilot.state import StateDir
 from mlr_copilot.workspace.paths import relative_posix
 
@@ -53,7 +54,6 @@ STARTER_MESSAGE = "Starter code"
 STARTER_MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
-_SLUG = re.compile(r"[^a-z0-9._-]+")
 _REVERTS_LINE = re.compile(r"This reverts commit ([0-9a-f]{40})")
 _FIELD = "\x1f"
 _RECORD = "\x1e"
@@ -135,11 +135,6 @@ def parse_trailers(block: str) -> dict[str, str]:
         if sep and _TRAILER_KEY.match(key.strip()):
             trailers[key.strip()] = value.strip()
     return trailers
-
-
-def slugify(text: str, max_len: int = 48) -> str:
-    slug = _SLUG.sub("-", text.lower()).strip("-.")
-    return slug[:max_len].rstrip("-.") or "hypothesis"
 
 
 class GitWorkspace:
@@ -345,7 +340,7 @@ class GitWorkspace:
     # -- branches -------------------------------------------------------------------------
 
     def branch_for(self, hypothesis_slug: str) -> str:
-        return BRANCH_PREFIX + slugify(hypothesis_slug)
+        return BRANCH_PREFIX + slugify(hypothesis_slug, 48, fallback="hypothesis")
 
     def checkout_branch(self, name: str, base: str | None = None) -> None:
         """Switch to branch `name`, creating it from `base` (default: the current HEAD)."""
