@@ -1,0 +1,52 @@
+"""`mlr-copilot serve --tcp HOST:PORT` speaks LSP over a socket on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def frame(message: dict) -> bytes:
+    body = json.dumps(message).encode()
+    return f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+async def read_message(reader: asyncio.StreamReader) -> dict:
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(await reader.readexactly(length))
+
+
+async def test_serve_over_tcp(tmp_path):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mlr_copilot.cli", "serve", "--tcp", f"127.0.0.1:{port}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        writer.write(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                            "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}}}))
+        await writer.drain()
+        reply = await asyncio.wait_for(read_message(reader), 20)
+        assert reply["id"] == 1 and reply["result"]["serverInfo"]["name"] == "mlr-copilot"
+        assert "mlrCopilot.status" in reply["result"]["capabilities"]["executeCommandProvider"]["commands"]
+        writer.close()
+    finally:
+        server.kill()
+        server.wait()
+    assert server.stdout.read() == b""  # nothing on stdout: the protocol is on the socket
