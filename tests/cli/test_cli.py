@@ -187,3 +187,53 @@ def test_demo_runs_in_docker(tmp_path):
     assert "beats the baseline by at least 10%" in result.stdout
     runs = [json.loads(p.read_text()) for p in (tmp_path / "demo" / ".mlr" / "runs").glob("*.json")]
     assert {r["runner"] for r in runs} == {"docker"} and {r["image"] for r in runs} == {image}
+
+
+def split_script(tmp_path: Path, calls: set[str], name: str) -> Path:
+    records = [line for line in demo_files()[1].read_text().splitlines() if json.loads(line)["call"] in calls]
+    path = tmp_path / name
+    path.write_text("\n".join(records) + "\n")
+    return path
+
+
+def test_auto_resumes_an_interrupted_session(tmp_path):
+    workspace = copy_task(bundled_task("review-sentiment"), tmp_path / "ws")
+    first = split_script(tmp_path, {"ideas.analyse", "ideas.generate", "ideas.assess"}, "ideas.jsonl")
+    result = cli("auto", "-w", str(workspace), "--paper", str(workspace / "paper.pdf"), "--provider", "scripted",
+                 "--script", str(first), "--offline", "--runner", "local")
+    assert result.returncode == 1
+    assert "implement.step" in result.stdout  # the script ran out where the session stopped
+    state = json.loads((workspace / ".mlr" / "auto" / "state.json").read_text())
+    assert state["ideas_done"] and state["baseline"]["status"] == "passed"
+    # the rest of the replies only: resuming must not redo the baseline or the ideas
+    rest = split_script(tmp_path, {"implement.step", "debug.fix"}, "rest.jsonl")
+    resumed = cli("auto", "-w", str(workspace), "--resume", "--provider", "scripted", "--script", str(rest), "--runner", "local")
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert "beats the baseline by at least 10%" in resumed.stdout
+    runs = [json.loads(p.read_text()) for p in (workspace / ".mlr" / "runs").glob("*.json")]
+    assert sum(r["baseline"] for r in runs) == 1
+
+
+def test_refine_reads_feedback_written_in_the_document(tmp_path):
+    paper, script = demo_files()
+    shutil.copyfile(paper, tmp_path / "paper.pdf")
+    refine = {"title": "Character n-grams with logistic regression", "problem": "p", "method": "m", "rationale": "r",
+              "plan": {"dataset": "d", "model": "m", "baseline": "b", "metric": "macro_f1", "direction": "maximize",
+                       "steps": ["s"], "expected_improvement": "+5%"}, "related": []}
+    assess = {"assessments": [{"index": 1, "closest_work": "none", "novelty_note": "n", "novelty": 5, "feasibility": 5,
+                               "expected_gain": 5, "reasons": "r"}]}
+    own = tmp_path / "script.jsonl"
+    own.write_text(script.read_text() + json.dumps({"call": "ideas.refine", "response": refine, "expect": ["use logistic regression"]})
+                   + "\n" + json.dumps({"call": "ideas.assess", "response": assess}) + "\n")
+    common = ("--provider", "scripted", "--script", str(own), "--offline", "-w", str(tmp_path))
+    assert cli("ideas", "paper.pdf", "--n", "3", *common, cwd=tmp_path).returncode == 0
+    document = next((tmp_path / "research").glob("*/hypotheses.md"))
+    text = document.read_text().replace("<!-- mlr:hypothesis h3 -->", "<!-- mlr:hypothesis h3 -->\nFeedback: use logistic regression")
+    document.write_text(text)
+    assert cli("accept", "h1", *common).returncode == 0  # a re-render keeps the pending feedback
+    assert "Feedback: use logistic regression" in document.read_text()
+    result = cli("refine", "h3", *common)
+    assert result.returncode == 0, result.stderr
+    assert "Character n-grams with logistic regression" in result.stdout
+    assert "Feedback: use logistic regression" not in document.read_text()  # consumed
+    assert "refined: use logistic regression" in document.read_text()

@@ -17,6 +17,8 @@ from pygls.exceptions import JsonRpcException
 from mlr_copilot.autonomous.demo import demo_files
 from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 
+from pytest_lsp import client_capabilities
+
 from .conftest import execute, start
 
 
@@ -211,3 +213,37 @@ async def test_dirty_tree_is_refused_without_touching_it(client, tmp_path):
     assert "train.py" in str(info.value) and "uncommitted" in str(info.value)
     assert (workspace / "train.py").read_text().endswith("# my unsaved idea\n")
     assert git(workspace, "branch", "--show-current").strip() in ("master", "main")
+
+
+async def test_client_without_annotations_reviews_by_command(client, tmp_path):
+    """A client that cannot show a refactor preview gets the proposal as files and a message,
+    and answers with acceptEdit."""
+    workspace, settings = scripted_workspace(tmp_path)
+    caps = client_capabilities("visual-studio-code")
+    caps.workspace.workspace_edit.change_annotation_support = None
+    settings_copy = settings
+    client.set_configuration(settings_copy, section="mlrCopilot")
+    await client.initialize_session(types.InitializeParams(capabilities=caps, root_uri=workspace.as_uri(),
+                                                           workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")]))
+    await propose(client, workspace)
+    await execute(client, "mlrCopilot.acceptHypothesis", "h1")
+    pending = asyncio.ensure_future(execute(client, "mlrCopilot.implement", "h1"))
+    proposals = workspace / ".mlr" / "proposals"
+    assert await wait_until(lambda: proposals.is_dir() and any(proposals.glob("*/change.diff")))
+    folder = next(proposals.iterdir())
+    assert "TfidfVectorizer" in (folder / "train.py").read_text()
+    assert "-from sklearn.naive_bayes import MultinomialNB" in (folder / "change.diff").read_text()
+    assert "MultinomialNB" in (workspace / "train.py").read_text()  # nothing applied before the answer
+    assert any(folder.name in m.message for m in client.messages)
+    await execute(client, "mlrCopilot.acceptEdit", folder.name)
+    result = await asyncio.wait_for(pending, 60)
+    assert result["status"] == "done" and len(result["commits"]) == 1
+    assert "TfidfVectorizer" in (workspace / "train.py").read_text()
+
+
+async def wait_until(predicate, timeout: float = 30.0) -> bool:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False

@@ -116,7 +116,9 @@ class AutoPipeline:
         state = self.load() if resume else None
         if resume and state is None:
             raise MlrError(f"nothing to resume: no autonomous session in {self.path.parent}")
-        if state is None:
+        if state is not None:
+            state.status, state.message = "running", ""
+        else:
             state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted)
         try:
             await self._run(state, source, work)
