@@ -247,3 +247,24 @@ async def wait_until(predicate, timeout: float = 30.0) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_undo_reverts_the_last_agent_commit_without_rewriting_history(client, tmp_path):
+    workspace, settings = scripted_workspace(tmp_path)
+    answer_edits(client, [True])
+    await start(client, workspace, settings=settings)
+    await propose(client, workspace)
+    await execute(client, "mlrCopilot.acceptHypothesis", "h1")
+    original = (workspace / "starter-train.py")
+    original.write_text("")  # an untracked file of the user's, untouched by undo
+    result = await execute(client, "mlrCopilot.implement", "h1")
+    agent_commit = result["commits"][0]
+    undone = await execute(client, "mlrCopilot.undo")
+    assert undone["reverted"] is True
+    log = git(workspace, "log", "--format=%H %s").splitlines()
+    assert log[0].split()[0] == undone["commit"] and log[0].split(" ", 1)[1].startswith("Revert")
+    assert log[1].split()[0] == agent_commit  # the agent commit is still in history
+    assert "MultinomialNB" in (workspace / "train.py").read_text()
+    assert original.exists()
+    with pytest.raises(JsonRpcException, match="no MLR-Copilot commit to undo"):
+        await execute(client, "mlrCopilot.undo")
