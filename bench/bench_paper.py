@@ -112,6 +112,11 @@ def main() -> None:
         print(f"    import pypdfium2     {(pdfium_only - bare) * 1000:7.1f} ms over bare")
         print(f"    import Paper         {(models - bare) * 1000:7.1f} ms over bare (frozen dataclasses)")
         print(f"    pydantic + 1 model   {(pydantic - bare) * 1000:7.1f} ms over bare (what a pydantic Paper would add)")
+        cli = [sys.executable, "-m", "mlr_copilot.cli", "paper", str(ten), "--json"]
+        subprocess.run(cli, check=True, capture_output=True)
+        cli_time = _median_time(lambda: subprocess.run(cli, check=True, capture_output=True))
+        print(f"(d) `mlr-copilot paper --json` as a whole process: {cli_time * 1000:.1f} ms "
+              f"(pypdf process {theirs_proc * 1000:.1f} ms; target: faster)")
 
 
 if __name__ == "__main__":
