@@ -58,7 +58,7 @@ class ImplementSettings(_Section):
 
 
 class RunSettings(_Section):
-    command: str = "python train.py"
+    command: str | None = Field(default=None, description="the experiment command; default: the plan's, the task's, else python train.py")
     runner: RunnerName = "auto"
     image: str = "mlr-python:bookworm"
     timeout: float = Field(default=3600.0, gt=0)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import platform
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from .state import StateDir
 from .work import Work
 
 log = logging.getLogger(__name__)
+DEFAULT_COMMAND = "python train.py"
 
 
 class Engine:
@@ -86,12 +87,6 @@ class Engine:
         from .ideas.agent import IdeaAgent
 
         return IdeaAgent(self)
-
-    def parse_paper(self, pdf: str, work: Work | None = None):
-        from .paper import parse_pdf
-
-        work = work or Work()
-        return parse_pdf(resolve_path(self.workspace, pdf), should_cancel=work.cancel.is_set)
 
     async def propose_hypotheses(self, source, work: Work):
         """`source`: a PDF's path or URI, or a `Paper` already made."""
@@ -177,7 +172,7 @@ class Engine:
         run = self.settings.run
         hypothesis = self.current_hypothesis()
         if command is None:
-            command = (hypothesis and hypothesis.plan.command) or self._task_command() or run.command
+            command = run.command or (hypothesis and hypothesis.plan.command) or self._task_command() or DEFAULT_COMMAND
         return RunRequest(
             workspace=str(self.workspace), command=command, timeout=timeout or run.timeout, memory_mb=run.memory_mb,
             cpus=run.cpus, max_processes=run.max_processes, max_output_mb=run.max_output_mb, network=run.network,
@@ -187,8 +182,6 @@ class Engine:
     def _task_command(self) -> str | None:
         from .tasks import TaskError, load_task
 
-        if self.settings.run.command != "python train.py":
-            return None  # an explicit setting wins over the task's own command
         try:
             return load_task(self.workspace).command
         except TaskError:
@@ -224,6 +217,7 @@ class Engine:
         """One reviewed fix for a failed run; an accepted fix is committed and run again."""
         from .errors import MlrError
         from .experiment.debug import propose_fix
+
         record = self.run_record(run_id)
         hypothesis = self.current_hypothesis()
         await asyncio.to_thread(self.git.check_clean_for_agent)
@@ -262,7 +256,7 @@ class Engine:
         from .llm.keys import key_status
 
         rows: list[tuple[str, str, bool]] = [
-            ("python", f"{platform.python_version()} ({os.sys.executable})", True),
+            ("python", f"{platform.python_version()} ({sys.executable})", True),
             ("mlr-copilot", __version__, True),
         ]
         for package in ("pygls", "lsprotocol", "openai", "anthropic", "docker", "pypdfium2", "gitpython", "huggingface_hub"):
@@ -293,16 +287,15 @@ class Engine:
 
 
 def _docker_status() -> tuple[str, bool]:
-    try:
-        import docker
+    from .runners.docker import DockerUnavailableError, docker_client
 
-        client = docker.from_env(timeout=2)
-        version = client.version().get("Version", "?")
-        client.close()
-        return f"answers (engine {version})", True
-    except Exception as exc:
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        return f"no engine answers ({reason}); runs use the local runner", False
+    try:
+        client = docker_client(timeout=2)
+    except DockerUnavailableError as exc:
+        return f"{exc}; runs use the local runner", False
+    version = client.version().get("Version", "?")
+    client.close()
+    return f"answers (engine {version})", True
 
 
 def _workspace_status(root: Path) -> tuple[str, bool]:

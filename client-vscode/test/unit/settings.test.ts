@@ -13,7 +13,7 @@ test("unset settings take the server defaults, nested by section", () => {
   const settings = serverSettings(() => undefined);
   assert.equal(settings.llm.provider, "openai");
   assert.equal(settings.llm.maxTokens, 4096);
-  assert.equal(settings.run.command, "python train.py");
+  assert.equal(settings.run.command, null);
   assert.deepEqual(settings.implement.prototypePaths, []);
   assert.equal(settings.run.direction, null);
   assert.deepEqual(Object.keys(settings).sort(), ["ideas", "implement", "llm", "run"]);
