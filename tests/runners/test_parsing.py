@@ -87,12 +87,12 @@ def test_metric_lines_and_files(tmp_path):
     assert found["loss"] == 0.5 and found["val/acc"] == 0.7 and "bad" not in found and "x" not in found
     assert math.isnan(found["gn"])
     (tmp_path / "results.json").write_text('{"loss": 0.25, "name": "run", "flag": true}')
-    metrics, problems = collect_metrics(tmp_path, "results.json", text, since=time.time() - 10)
+    metrics, problems = collect_metrics(tmp_path, "results.json", found, since=time.time() - 10)
     assert metrics["loss"] == 0.25 and "name" not in metrics and "flag" not in metrics and problems == []
     (tmp_path / "results.json").write_text("{not json")
-    _, problems = collect_metrics(tmp_path, "results.json", "")
+    _, problems = collect_metrics(tmp_path, "results.json", {})
     assert problems and "not valid JSON" in problems[0]
-    _, problems = collect_metrics(tmp_path, "../outside.json", "")
+    _, problems = collect_metrics(tmp_path, "../outside.json", {})
     assert "outside the workspace" in problems[0]
 
 
@@ -139,3 +139,14 @@ def test_failing_live_callback_does_not_stop_the_log(tmp_path):
     sink.close()
     assert calls == ["one"]
     assert (tmp_path / "run.log").read_text() == "one\ntwo\nthree\n"
+
+
+def test_metric_lines_are_read_as_the_output_streams_across_chunks(tmp_path):
+    from mlr_copilot.runners.logsink import LogSink
+
+    sink = LogSink(tmp_path / "run.log", max_bytes=64)
+    for chunk in (b"epoch 1\nMETRIC lo", b"ss=0.9\nnoise " * 20, b"\nmetric acc=0.5\n", b"METRIC loss=0.25"):
+        sink.feed(chunk)
+    assert sink.metrics == {"loss": 0.9, "acc": 0.5}  # the last line has no newline yet
+    sink.close()
+    assert sink.metrics == {"loss": 0.25, "acc": 0.5}  # past the 64-byte cap too

@@ -49,6 +49,8 @@ class RunOutcome:
     process_limit_hit: bool = False
     image: str | None = None
     notes: list[str] = field(default_factory=list)
+    # METRIC lines of the output, read as it streamed (see logsink.MetricScanner)
+    log_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def new_run_id() -> str:

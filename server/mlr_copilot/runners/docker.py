@@ -395,9 +395,11 @@ class DockerRunner(Runner):
             if not argv:
                 sink.note("empty command")
                 return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty", image=image)
-            return self._run(request, workspace, run_id, argv, image, device_requests, sink, clock, cancel)
+            outcome = self._run(request, workspace, run_id, argv, image, device_requests, sink, clock, cancel)
         finally:
             sink.close()
+        outcome.log_metrics = dict(sink.metrics)
+        return outcome
 
     def _run(
         self,

@@ -22,6 +22,7 @@ from .proctree import kill_leftovers
 log = logging.getLogger(__name__)
 
 # Runs in progress in this process: mark_interrupted() leaves them alone.
+DIAGNOSE_BYTES = 256 * 1024
 _active: set[str] = set()
 _active_lock = threading.Lock()
 # File timestamps come from a coarse clock; a results file written at once may look older.
@@ -67,6 +68,18 @@ def _final_status(outcome: RunOutcome, failures_kinds: set[str], metrics: dict[s
     if not primary and bad:
         return "failed"
     return "passed"
+
+
+def read_tail(path: Path, size: int = DIAGNOSE_BYTES) -> str:
+    """The end of a log: tracebacks and last words are there, and reading a log of any size
+    whole would stall the server."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - size))
+            return handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def execute(
@@ -115,8 +128,8 @@ def execute(
         with _active_lock:
             _active.discard(run_id)
 
-    log_text = outcome.log_path.read_text(encoding="utf-8", errors="replace") if outcome.log_path.exists() else ""
-    metrics, problems = collect_metrics(workspace, request.results_file, log_text, since=started - MTIME_SLACK_S)
+    log_text = read_tail(outcome.log_path)
+    metrics, problems = collect_metrics(workspace, request.results_file, outcome.log_metrics, since=started - MTIME_SLACK_S)
     failures = diagnose(outcome, log_text, workspace, request, metrics, primary_metric)
     record.status = _final_status(outcome, {f.kind for f in failures}, metrics, primary_metric)
     record.exit_code = outcome.exit_code

@@ -80,9 +80,11 @@ class LocalRunner(Runner):
         sink = open_sink(request, workspace, run_id, on_line)
         clock = RunClock(request.timeout)
         try:
-            return self._run(request, workspace, run_id, sink, clock, cancel)
+            outcome = self._run(request, workspace, run_id, sink, clock, cancel)
         finally:
             sink.close()
+        outcome.log_metrics = dict(sink.metrics)
+        return outcome
 
     def _run(
         self,

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .metrics import metrics_from_log
+
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
@@ -81,8 +83,31 @@ class LineThrottle:
             self._call(f"[mlr-copilot: {count} lines not shown live; the log file has them]")
 
 
+class MetricScanner:
+    """Reads `METRIC name=value` lines as the output streams, so a run's metrics are known when
+    it ends without reading back a log of any size (which would stall the server)."""
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, float] = {}
+        self._partial = b""
+
+    def feed(self, data: bytes) -> None:
+        text = self._partial + data
+        cut = text.rfind(b"\n")
+        if cut < 0:
+            self._partial = text[-MAX_LINE_CHARS:]
+            return
+        complete, self._partial = text[:cut], text[cut + 1 :][-MAX_LINE_CHARS:]
+        if b"METRIC" in complete.upper():
+            self.metrics.update(metrics_from_log(complete.decode("utf-8", errors="replace")))
+
+    def close(self) -> None:
+        self.feed(b"\n")
+
+
 class LogSink:
-    """Receives raw output chunks from a runner; writes the log file and feeds the live view."""
+    """Receives raw output chunks from a runner; writes the log file, feeds the live view and
+    picks up metric lines."""
 
     def __init__(self, path: Path, *, max_bytes: int, on_line: Callable[[str], None] | None = None):
         self.path = path
@@ -93,6 +118,12 @@ class LogSink:
         self.written = 0
         self.dropped = 0
         self._tail = bytearray()
+        self._metrics = MetricScanner()
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The last value of each metric line seen so far, past the output cap included."""
+        return self._metrics.metrics
 
     @property
     def truncated(self) -> bool:
@@ -101,6 +132,7 @@ class LogSink:
     def feed(self, data: bytes) -> None:
         if not data:
             return
+        self._metrics.feed(data)
         room = self.max_bytes - self.written
         if room > 0:
             kept = data[:room]
@@ -129,6 +161,7 @@ class LogSink:
     def close(self) -> None:
         if self._file.closed:
             return
+        self._metrics.close()
         if self.dropped:
             tail = bytes(self._tail[-TAIL_BYTES:])
             # Start the kept tail at a line boundary when there is one.

@@ -64,11 +64,12 @@ def metrics_from_file(path: Path) -> tuple[dict[str, float], str | None]:
 
 
 def collect_metrics(
-    workspace: Path, results_file: str, log_text: str, *, since: float | None = None
+    workspace: Path, results_file: str, log_metrics: dict[str, float], *, since: float | None = None
 ) -> tuple[dict[str, float], list[str]]:
-    """All metrics of a run and the problems met reading them. A results file older than
-    `since` (a timestamp) is left over from an earlier run and ignored."""
-    metrics = metrics_from_log(log_text)
+    """All metrics of a run (its METRIC lines, then its results file) and the problems met
+    reading them. A results file older than `since` (a timestamp) is left over from an earlier
+    run and ignored."""
+    metrics = dict(log_metrics)
     problems = []
     results = (workspace / results_file).resolve()
     if results.is_relative_to(workspace):
