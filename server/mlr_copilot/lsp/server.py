@@ -22,7 +22,6 @@ from .tasks import TaskRunner
 log = logging.getLogger(__name__)
 
 CONFIG_SECTION = "mlrCopilot"
-COMMANDS: dict[str, str] = {}
 
 
 class MlrServer(LanguageServer):
@@ -52,10 +51,6 @@ class MlrServer(LanguageServer):
     def warn(self, message: str) -> None:
         log.warning(message)
         self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"MLR-Copilot: {message}"))
-
-    def error(self, message: str) -> None:
-        log.error(message)
-        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"MLR-Copilot: {message}"))
 
     def log_line(self, line: str) -> None:
         self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
@@ -105,7 +100,6 @@ def command(server: MlrServer, name: str, title: str) -> Callable:
             except asyncio.CancelledError:
                 raise JsonRpcRequestCancelled(message=f"{title} was cancelled") from None
 
-        COMMANDS[name] = title
         server.command(name)(run)
         return handler
 
