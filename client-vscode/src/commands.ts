@@ -109,6 +109,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
 
   register("proposeHypotheses", async (arg?: unknown) => {
     let pdf = arg instanceof vscode.Uri ? arg : pdfFromTabs();
+    let source = arg instanceof vscode.Uri ? "the argument" : "the active tab";
     if (!pdf) {
       const chosen = await vscode.window.showOpenDialog({
         canSelectMany: false,
@@ -117,10 +118,13 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
         title: "Paper to propose hypotheses from",
       });
       pdf = chosen?.[0];
+      source = "the file picker";
     }
     if (!pdf) {
+      server.log("Propose hypotheses: no paper chosen.");
       return;
     }
+    server.log(`Propose hypotheses from ${pdf.fsPath} (from ${source}).`);
     const result = await call<ProposeResult>(ServerCommand.proposeHypotheses, [pdf.toString()]);
     if (!result) {
       return;
@@ -187,7 +191,9 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
       const commits = result.commits?.length ?? 0;
       void showInfo(
         `MLR-Copilot: implementation ${result.status ?? "done"}` +
-          (commits ? `: ${commits} commit${commits > 1 ? "s" : ""} on ${result.branch}.` : "; no commit made."),
+          (commits
+            ? `: ${commits} commit${commits > 1 ? "s" : ""} on ${result.branch}.`
+            : `; no commit made${result.message ? ` (${result.message})` : ""}.`),
       );
     }
   });

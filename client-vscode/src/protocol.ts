@@ -73,6 +73,7 @@ export interface ImplementResult {
   branch?: string;
   commits?: string[];
   status?: string;
+  message?: string;
 }
 
 export interface UndoResult {

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as os from "node:os";
 import {
+  ApplyWorkspaceEditRequest,
   CloseAction,
   ErrorAction,
   ExecuteCommandRequest,
@@ -9,6 +10,7 @@ import {
   State,
   type LanguageClientOptions,
 } from "vscode-languageclient/node";
+import { EditApplier } from "./edits";
 import { ServerCommand, type ServerStatus } from "./protocol";
 import {
   NoInterpreterError,
@@ -216,7 +218,15 @@ export class ServerManager implements vscode.Disposable {
         },
       },
     };
-    session.client = new LanguageClient("mlrCopilot", "MLR-Copilot", serverOptions, clientOptions);
+    const client = new LanguageClient("mlrCopilot", "MLR-Copilot", serverOptions, clientOptions);
+    const applier = new EditApplier(
+      (edit) => client.protocol2CodeConverter.asWorkspaceEdit(edit),
+      (uri) => client.protocol2CodeConverter.asUri(uri),
+      (line) => this.log(line),
+    );
+    // registered before start, so it replaces the client's default handler
+    client.onRequest(ApplyWorkspaceEditRequest.type, (params) => applier.handle(params));
+    session.client = client;
     this.session = session;
     try {
       await session.client.start();

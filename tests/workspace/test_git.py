@@ -1,9 +1,11 @@
 import os
 import random
+import threading
 
 import pytest
 
 from mlr_copilot.errors import MlrError
+from mlr_copilot.workspace import git as git_module
 from mlr_copilot.workspace.git import (
     DetachedHeadError,
     DirtyTreeError,
@@ -402,3 +404,31 @@ def test_log_of_another_branch_and_limit(tmp_path):
     assert len(commits[0].short) >= 7 and commits[0].sha.startswith(commits[0].short)
     assert [c.subject for c in ws.log()] == ["initial"]
 
+
+
+def test_a_lock_held_for_a_moment_by_another_git_is_waited_for(tmp_path):
+    # an editor's git integration refreshing its status holds index.lock briefly
+    make_repo(tmp_path, {"train.py": "print(1)\n"})
+    lock = tmp_path / ".git" / "index.lock"
+    lock.write_text("")
+    ws = GitWorkspace(tmp_path)
+    timer = threading.Timer(0.5, lock.unlink)
+    timer.start()
+    try:
+        ws.checkout_branch("mlr/h1")
+    finally:
+        timer.join()
+    assert ws.current_branch() == "mlr/h1"
+
+
+def test_a_stale_lock_is_named_with_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(git_module, "LOCK_WAIT_S", 0.3)
+    make_repo(tmp_path, {"train.py": "print(1)\n"})
+    before = snapshot(tmp_path)
+    (tmp_path / ".git" / "index.lock").write_text("")
+    ws = GitWorkspace(tmp_path)
+    branch = ws.current_branch()
+    with pytest.raises(GitWorkspaceError, match=r"another git process held a lock .*index\.lock.*remove the stale"):
+        ws.checkout_branch("mlr/h1")
+    assert ws.current_branch() == branch
+    assert snapshot(tmp_path) == before

@@ -128,7 +128,15 @@ export class VsCode {
     await this.page.keyboard.insertText(text);
     await this.page.keyboard.press("ControlOrMeta+S");
     const deadline = Date.now() + 10_000;
-    while (JSON.stringify(JSON.parse(fs.readFileSync(this.settingsFile, "utf8"))) !== JSON.stringify(JSON.parse(text))) {
+    // the file is read while VS Code may be writing it: a partial read counts as not saved yet
+    const saved = () => {
+      try {
+        return JSON.stringify(JSON.parse(fs.readFileSync(this.settingsFile, "utf8")));
+      } catch {
+        return undefined;
+      }
+    };
+    while (saved() !== JSON.stringify(JSON.parse(text))) {
       if (Date.now() > deadline) {
         throw new Error(`settings.json was not saved as typed:\n${fs.readFileSync(this.settingsFile, "utf8")}`);
       }
@@ -251,6 +259,28 @@ export class VsCode {
   async clearNotifications(): Promise<void> {
     await this.command("Notifications: Clear All Notifications");
     await this.page.keyboard.press("Escape");
+  }
+
+  /**
+   * Waits for VS Code's refactor preview and applies it the way a person does: a change the
+   * server marks as needing confirmation starts unticked, so each file is ticked, then Apply.
+   */
+  async applyRefactorPreview(shotName: string, timeoutMs = 180_000): Promise<void> {
+    const panel = this.page.locator(".bulk-edit-panel");
+    const apply = this.page.locator(".monaco-button", { hasText: /^Apply$/ }).first();
+    await apply.waitFor({ timeout: timeoutMs });
+    const boxes = panel.locator(".edit-checkbox");
+    await boxes.first().waitFor({ timeout: 15_000 });
+    const unticked = panel.locator(".edit-checkbox:not(.checked)");
+    for (let i = 0; (await unticked.count()) > 0; i++) {
+      if (i >= 20) {
+        throw new Error("the refactor preview's changes could not be ticked");
+      }
+      await unticked.first().click();
+    }
+    await this.shot(shotName);
+    await apply.click();
+    await panel.waitFor({ state: "hidden", timeout: 15_000 }).catch(() => undefined);
   }
 
   statusItem(): Locator {

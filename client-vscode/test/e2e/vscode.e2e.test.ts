@@ -7,9 +7,19 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { VsCode, configFromEnv, makeWorkspace, writeScript } from "./harness";
 
-const repo = path.resolve(__dirname, "../../../..");
-const demo = path.join(repo, "workspaces", "demo");
 const python = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
+
+/** The demo task's paper and its recorded LLM replies, where the installed server keeps them. */
+function demoFiles(): { paper: string; script: string } {
+  const out = execFileSync(
+    python,
+    ["-c", "import json; from mlr_copilot.autonomous.demo import demo_files; p, s = demo_files(); print(json.dumps([str(p), str(s)]))"],
+    { encoding: "utf8" },
+  );
+  const [paper, script] = JSON.parse(out) as string[];
+  return { paper, script };
+}
+const demo = demoFiles();
 
 const baseSettings = {
   "security.workspace.trust.enabled": false,
@@ -25,7 +35,8 @@ const baseSettings = {
   "mlrCopilot.ideas.online": false,
   "mlrCopilot.run.runner": "local",
   "mlrCopilot.statusPollSeconds": 2,
-  "mlrCopilot.llm.script": path.join(demo, "script.jsonl"),
+  "mlrCopilot.trace.server": "verbose",
+  "mlrCopilot.llm.script": demo.script,
   "mlrCopilot.ideas.hypotheses": 3,
   // settings.json is edited by typing into it: nothing may be inserted besides the text
   "editor.autoClosingBrackets": "never",
@@ -35,34 +46,6 @@ const baseSettings = {
   "editor.formatOnSave": false,
   "editor.acceptSuggestionOnEnter": "off",
 };
-
-/** Server commands the installed server registers (the later steps wait for them). */
-function serverCommands(): Set<string> {
-  try {
-    const out = execFileSync(
-      python,
-      ["-c", "import json; from mlr_copilot.lsp.server import create_server, COMMANDS; create_server(); print(json.dumps(list(COMMANDS)))"],
-      { encoding: "utf8" },
-    );
-    return new Set(JSON.parse(out));
-  } catch {
-    return new Set();
-  }
-}
-
-function scenarioPending(...commands: string[]): string | false {
-  if (process.env.MLR_E2E_SCENARIO !== "1") {
-    // Propose hypotheses gets no reply inside VS Code yet (the same request from a plain
-    // LSP client returns in under a second), so the scenario is opt-in until that is found.
-    return "pending: Propose hypotheses does not complete inside VS Code yet; MLR_E2E_SCENARIO=1 runs the scenario";
-  }
-  if (!fs.existsSync(path.join(demo, "script.jsonl")) || !fs.existsSync(path.join(demo, "paper.pdf"))) {
-    return "waiting for workspaces/demo (sample paper and scripted replies)";
-  }
-  const offered = serverCommands();
-  const missing = commands.filter((c) => !offered.has(c));
-  return missing.length ? `the server does not offer ${missing.join(", ")} yet` : false;
-}
 
 /** The bundled demo task with its paper, as a fresh git repository. */
 function makeDemoWorkspace(parent: string): string {
@@ -85,8 +68,8 @@ describe("MLR-Copilot in VS Code", () => {
   const vscode = new VsCode(configFromEnv());
 
   /** One step: a failure leaves a screenshot of the editor beside the others. */
-  const step = (name: string, fn: () => Promise<void>, options: { skip?: string | false } = {}) =>
-    test(name, options, async () => {
+  const step = (name: string, fn: () => Promise<void>) =>
+    test(name, async () => {
       try {
         await fn();
       } catch (error) {
@@ -273,7 +256,6 @@ describe("MLR-Copilot in VS Code", () => {
       await vscode.shot("hypotheses-proposed");
       await vscode.clearNotifications();
     },
-    { skip: scenarioPending("mlrCopilot.proposeHypotheses") },
   );
 
   step(
@@ -285,7 +267,6 @@ describe("MLR-Copilot in VS Code", () => {
       await vscode.shot("hypothesis-accepted");
       await vscode.clearNotifications();
     },
-    { skip: scenarioPending("mlrCopilot.acceptHypothesis") },
   );
 
   step(
@@ -295,17 +276,13 @@ describe("MLR-Copilot in VS Code", () => {
       await vscode.command("MLR-Copilot: Implement hypothesis");
       await vscode.quickInput.locator(".monaco-list-row", { hasText: "accepted" }).first().waitFor({ timeout: 30_000 });
       await vscode.page.keyboard.press("Enter");
-      const apply = vscode.page.locator(".monaco-button", { hasText: /^Apply$/ }).first();
-      await apply.waitFor({ timeout: 180_000 });
-      await vscode.shot("refactor-preview");
-      await apply.click();
+      await vscode.applyRefactorPreview("refactor-preview");
       const message = await vscode.waitNotification(/implementation/, 180_000);
       await vscode.shot("implemented");
       assert.match(message, /1 commit on mlr\//);
       assert.equal(gitLog(demoWorkspace).length, before + 1);
       await vscode.clearNotifications();
     },
-    { skip: scenarioPending("mlrCopilot.implement") },
   );
 
   step(
@@ -321,7 +298,6 @@ describe("MLR-Copilot in VS Code", () => {
       await vscode.shot("run-failed-diagnostic");
       await vscode.clearNotifications();
     },
-    { skip: scenarioPending("mlrCopilot.run") },
   );
 
   step(
@@ -337,10 +313,7 @@ describe("MLR-Copilot in VS Code", () => {
       await fix.waitFor({ timeout: 30_000 });
       await vscode.shot("quick-fix");
       await fix.click();
-      const apply = vscode.page.locator(".monaco-button", { hasText: /^Apply$/ }).first();
-      await apply.waitFor({ timeout: 180_000 });
-      await vscode.shot("fix-preview");
-      await apply.click();
+      await vscode.applyRefactorPreview("fix-preview");
       const deadline = Date.now() + 300_000;
       while (gitLog(demoWorkspace).length <= before) {
         assert.ok(Date.now() < deadline, "the fix was not committed");
@@ -348,7 +321,6 @@ describe("MLR-Copilot in VS Code", () => {
       }
       await vscode.clearNotifications();
     },
-    { skip: scenarioPending("mlrCopilot.fix") },
   );
 
   step(
@@ -362,6 +334,5 @@ describe("MLR-Copilot in VS Code", () => {
       await vscode.page.locator(".tab.active", { hasText: /log/ }).waitFor({ timeout: 15_000 });
       await vscode.shot("run-log");
     },
-    { skip: scenarioPending("mlrCopilot.history") },
   );
 });

@@ -29,6 +29,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -55,6 +56,9 @@ STARTER_MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _REVERTS_LINE = re.compile(r"This reverts commit ([0-9a-f]{40})")
+_LOCKED = re.compile(r"\.lock'?: File exists|cannot lock ref")
+LOCK_WAIT_S = 10.0
+LOCK_RETRY_S = 0.1
 _FIELD = "\x1f"
 _RECORD = "\x1e"
 
@@ -174,13 +178,26 @@ class GitWorkspace:
         return repo
 
     def _git(self, *args: str, env: dict[str, str] | None = None, strip: bool = True) -> str:
-        try:
-            return self.repo.git.execute(
-                ["git", *args], env=env, strip_newline_in_stdout=strip, stdout_as_string=True
-            )
-        except git.CommandError as exc:
-            detail = (exc.stderr or exc.stdout or "").strip().removeprefix("stderr: ").strip("'\n ")
-            raise GitWorkspaceError(f"git {args[0]} failed in {self.root}: {detail or exc}") from None
+        waited = 0.0
+        while True:
+            try:
+                return self.repo.git.execute(
+                    ["git", *args], env=env, strip_newline_in_stdout=strip, stdout_as_string=True
+                )
+            except git.CommandError as exc:
+                detail = (exc.stderr or exc.stdout or "").strip().removeprefix("stderr: ").strip("'\n ") or str(exc)
+            # An editor's git integration refreshes its status in the background and holds
+            # index.lock (or a ref lock) for a moment; the failed command changed nothing.
+            if not _LOCKED.search(detail):
+                raise GitWorkspaceError(f"git {args[0]} failed in {self.root}: {detail}")
+            if waited >= LOCK_WAIT_S:
+                raise GitWorkspaceError(
+                    f"git {args[0]} failed in {self.root}: another git process held a lock for "
+                    f"{LOCK_WAIT_S:g} s ({detail.splitlines()[0]}). If no git command is running there, remove "
+                    "the stale .lock file it names and try again."
+                )
+            time.sleep(LOCK_RETRY_S)
+            waited += LOCK_RETRY_S
 
     def _git_ok(self, *args: str) -> str | None:
         """Output of a git command that may legitimately fail (lookups), None on failure."""
