@@ -68,6 +68,12 @@ export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
       break;
     }
   }
+  if (item.id && !expandable) {
+    // VS Code keeps an item's expansion state by id, and an item first shown without
+    // children stays collapsed once it gains some: a leaf gets an id of its own, so a
+    // hypothesis or commit that gains commits or runs arrives expanded.
+    item.id += "#leaf";
+  }
   return item;
 }
 

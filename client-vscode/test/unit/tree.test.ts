@@ -55,3 +55,12 @@ test("the status bar shows the running task and the spending", () => {
   assert.equal(statusText("failed", undefined), "$(error) MLR: stopped");
   assert.equal(statusText("starting", undefined), "$(loading~spin) MLR: starting");
 });
+
+test("an item that gains children gets a new id, so it arrives expanded", () => {
+  const empty = toTreeItem({ kind: "hypothesis", id: "h1", label: "1. Warmup", description: "accepted", status: "accepted", commits: [] });
+  const commit = { kind: "commit" as const, sha: "abc123", label: "Add warmup", description: "abc123", runs: [] };
+  const grown = toTreeItem({ kind: "hypothesis", id: "h1", label: "1. Warmup", description: "accepted", status: "accepted", commits: [commit] });
+  assert.equal(grown.collapsibleState, 2);
+  assert.notEqual(empty.id, grown.id);
+  assert.notEqual(toTreeItem(commit).id, toTreeItem({ ...commit, runs: [{ kind: "run", runId: "r", label: "run r", description: "", status: "ok", tone: "good", logPath: null }] }).id);
+});
