@@ -79,7 +79,13 @@ export class EditApplier {
     const applied = await vscode.workspace.applyEdit(converted, { isRefactoring: true });
     if (!applied) {
       this.log(`Edit '${params.label ?? "change"}' ${NOT_APPLIED}.`);
-      return { applied: false, failureReason: NOT_APPLIED };
+      // the agent reads the reason before it proposes again, so a rejection can steer it
+      const reason = await vscode.window.showInputBox({
+        title: "MLR-Copilot: change rejected",
+        prompt: "Why? The agent takes this into account when it proposes again (optional; Escape skips).",
+        placeHolder: "e.g. keep the optimizer, only change the model",
+      });
+      return { applied: false, failureReason: reason?.trim() || NOT_APPLIED };
     }
     for (const uri of editedUris(params.edit)) {
       const document = this.openDocument(uri);

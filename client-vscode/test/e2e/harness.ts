@@ -210,9 +210,23 @@ export class VsCode {
   /** Runs a command from the palette by its full title, e.g. "MLR-Copilot: Show status". */
   async command(title: string): Promise<void> {
     const input = this.page.locator(".quick-input-widget input");
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await this.page.keyboard.press("F1");
+    // F1 can be swallowed while a notification or a closing modal editor holds the focus:
+    // then focus the editor area and try again, and last open the palette from the title bar.
+    const openers = [
+      () => this.page.keyboard.press("F1"),
+      async () => {
+        await this.page.locator(".part.editor").first().click({ position: { x: 20, y: 200 } }).catch(() => undefined);
+        await this.page.keyboard.press("F1");
+      },
+      async () => {
+        await this.page.locator(".command-center .action-label").first().click();
+        await input.waitFor({ state: "visible", timeout: 5000 });
+        await input.fill(">");
+      },
+    ];
+    for (const open of openers) {
       try {
+        await open();
         await input.waitFor({ state: "visible", timeout: 5000 });
         break;
       } catch {
