@@ -148,10 +148,17 @@ def settings_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
 def load_settings(*layers: dict[str, Any] | None, environ: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
     """Environment first, then each layer over it (editor options, then `workspace/configuration`)."""
     raw = settings_from_env(environ)
+    ignored: list[str] = []
     for layer in layers:
         if isinstance(layer, dict):
             raw = _merge(raw, layer)
-    return validate_settings(raw)
+        elif layer is not None:
+            ignored.append(
+                f"settings must be an object of sections (llm, ideas, implement, run), not "
+                f"{type(layer).__name__}; ignored them and kept the defaults"
+            )
+    settings, warnings = validate_settings(raw)
+    return settings, ignored + warnings
 
 
 def load_dotenv_file(path: Path, environ: dict[str, str] | None = None) -> list[str]:

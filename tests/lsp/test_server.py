@@ -54,6 +54,18 @@ async def test_invalid_settings_fall_back_with_a_warning(client, tmp_path):
     assert any("ideas.hypotheses" in w for w in warnings)
 
 
+async def test_settings_that_are_not_an_object_are_named_in_a_warning(client, tmp_path):
+    await start(client, tmp_path, options={"settings": ["llm", "openai"]})
+    status = await execute(client, "mlrCopilot.status")
+    assert status["provider"] == "openai"
+    for _ in range(50):
+        if client.messages:
+            break
+        await asyncio.sleep(0.05)
+    warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+    assert any("settings must be an object" in w and "not list" in w for w in warnings), warnings
+
+
 async def test_configuration_change_is_picked_up(client, tmp_path):
     await start(client, tmp_path, settings={"llm": {"model": "first"}})
     assert (await execute(client, "mlrCopilot.status"))["model"] == "first"

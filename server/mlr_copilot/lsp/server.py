@@ -117,10 +117,9 @@ def create_server() -> MlrServer:
     def on_initialize(ls: MlrServer, params: types.InitializeParams) -> None:
         options = params.initialization_options
         ls.init_options = dict(options) if isinstance(options, dict) else {}
-        if isinstance(options, dict) and isinstance(options.get("settings"), dict):
+        if isinstance(options, dict) and "settings" in options:
             options = options["settings"]
-        if options is not None and not isinstance(options, dict):
-            options = None
+        # anything but an object is kept, so that loading the settings warns about it
         ls.init_settings = options
 
     @server.feature(types.INITIALIZED)
