@@ -129,9 +129,18 @@ def cmd_paper(args: argparse.Namespace) -> int:
 
 @subcommand("ideas")
 def cmd_ideas(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from .errors import MlrError
+
     engine = engine_for(args)
-    if args.n:
-        engine.configure(engine.settings.model_copy(update={"ideas": engine.settings.ideas.model_copy(update={"hypotheses": args.n})}))
+    if args.n is not None:
+        # validated like the setting, so the same bounds hold however the count is given
+        try:
+            ideas = engine.settings.ideas.model_validate({**engine.settings.ideas.model_dump(), "hypotheses": args.n})
+        except ValidationError as exc:
+            raise MlrError(f"--n {args.n} is invalid: {exc.errors()[0]['msg'].lower()}") from None
+        engine.configure(engine.settings.model_copy(update={"ideas": ideas}))
     run = run_async(engine.propose_hypotheses(str(Path(args.pdf).resolve()), terminal_work()))
     out = console()
     out.print(f"[bold]{run.paper_title}[/]: {len(run.hypotheses)} hypotheses in {run.document}")

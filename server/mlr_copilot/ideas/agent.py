@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import prompts
 from ..work import Work
 from . import document
-from .model import Decision, Analysis, Assessment, Assessments, Draft, Drafts, Hypothesis, IdeasRun
+from .model import Analysis, Assessment, Assessments, Citation, CitedWork, Decision, Draft, Drafts, Hypothesis, IdeasRun
 from .store import IdeaStore
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class IdeaAgent:
             self.store.save(run)
 
         work.say("Retrieving related work", 35)
-        run.related, run.notes = await asyncio.to_thread(self._related, paper, run.analysis)
+        run.related, run.notes = await asyncio.to_thread(self._related, paper, run.analysis, work)
         self.store.save(run)
 
         work.say(f"Drafting {settings.hypotheses} hypotheses", 50)
@@ -125,14 +125,15 @@ class IdeaAgent:
             count=settings.hypotheses,
         )
         fresh = drafts.hypotheses[: settings.hypotheses]
+        # No second request for the missing ones: a recorded script (the demo, `auto` at the
+        # default count) holds one reply per call, so the shortfall is reported instead.
+        if len(fresh) < settings.hypotheses:
+            run.notes.append(f"asked the model for {settings.hypotheses} hypotheses; it returned {len(fresh)}")
 
         work.say("Checking novelty and scoring", 75)
         assessments = await self._assess(run, fresh)
         ids = self.store.next_ids(len(fresh))
-        new = [
-            _hypothesis(draft, hid, run.paper_slug, assessments.get(n))
-            for n, (draft, hid) in enumerate(zip(fresh, ids), start=1)
-        ]
+        new = [_hypothesis(draft, hid, run, assessment) for draft, hid, assessment in zip(fresh, ids, assessments)]
         run.hypotheses = _ranked(kept + new)
         self.store.save(run)
         work.say("Writing the hypotheses document", 95)
@@ -140,7 +141,7 @@ class IdeaAgent:
         self.store.save(run)
         return run
 
-    def _related(self, paper, analysis: Analysis) -> tuple[list[dict], list[str]]:
+    def _related(self, paper, analysis: Analysis, work: Work) -> tuple[list[dict], list[str]]:
         from ..retrieval.related import related_work
 
         settings = self.engine.settings.ideas
@@ -149,23 +150,26 @@ class IdeaAgent:
         result = related_work(
             query, references=paper.references, library_dir=library,
             cache_dir=self.engine.state.cache("retrieval"), online=settings.online, k=12,
+            should_cancel=work.cancel.is_set, report=lambda message: work.report(message, None),
         )
         return [w.model_dump(mode="json") for w in result.works], list(result.notes)
 
-    async def _assess(self, run: IdeasRun, drafts: list[Draft]) -> dict[int, Assessment]:
+    async def _assess(self, run: IdeasRun, drafts: list[Draft]) -> list[Assessment]:
+        """One assessment per draft, in the drafts' order."""
         result = await self._ask(
-            "ideas_assess", Assessments, "ideas.assess",
+            "ideas_assess", Assessments.covering(len(drafts)), "ideas.assess",
             task=run.analysis.task, related=_works_text(run.related), hypotheses=_hypotheses_text(drafts),
+            count=len(drafts),
         )
-        return {a.index: a for a in result.assessments if 1 <= a.index <= len(drafts)}
+        return result.assessments
 
     async def refine(self, hypothesis_id: str, feedback: str | None, work: Work) -> Hypothesis:
         from ..errors import MlrError
 
         run, old = self.store.find(hypothesis_id)
         doc = document.document_path(self.engine.workspace, run.paper_slug)
-        written = document.pending_feedback(doc.read_text(encoding="utf-8")).get(old.id, []) if doc.exists() else []
-        text = (feedback or "").strip() or "\n".join(written).strip()
+        written = document.feedback_for(doc.read_text(encoding="utf-8"), old.id) if doc.exists() else ""
+        text = (feedback or "").strip() or written
         if not text:
             raise MlrError(
                 f"no feedback for {old.id}: pass it with the command, or write a line 'Feedback: …' under the hypothesis in {doc}"
@@ -179,8 +183,8 @@ class IdeaAgent:
             feedback=text,
         )
         work.say("Checking novelty and scoring", 60)
-        assessment = (await self._assess(run, [draft])).get(1)
-        new = _hypothesis(draft, old.id, run.paper_slug, assessment)
+        [assessment] = await self._assess(run, [draft])
+        new = _hypothesis(draft, old.id, run, assessment)
         new.status = "proposed"
         new.history = old.history + [Decision(status="proposed", note=f"refined: {text}")]
         new.feedback = old.feedback + [text]
@@ -196,16 +200,31 @@ class IdeaAgent:
         return hypothesis
 
 
-def _hypothesis(draft: Draft, hypothesis_id: str, paper: str, assessment: Assessment | None) -> Hypothesis:
-    extra = {}
-    if assessment is not None:
-        extra = {
-            "closest_work": assessment.closest_work,
-            "novelty_note": assessment.novelty_note,
-            "scores": {"novelty": assessment.novelty, "feasibility": assessment.feasibility, "expected_gain": assessment.expected_gain},
-            "reasons": assessment.reasons,
-        }
-    return Hypothesis(**draft.model_dump(), id=hypothesis_id, paper=paper, rank=0, **extra)
+def _cited_works(citations: list[Citation], related: list[dict]) -> list[CitedWork]:
+    """The citations resolved by work id against the retrieved works; one the retrieval never
+    returned keeps the LLM's words and is marked, since the model may have invented it."""
+    retrieved = {work["id"]: work for work in related}
+    resolved = []
+    for citation in citations:
+        # the prompt lists works as "[id]", and models often copy the brackets
+        work = retrieved.get(citation.work_id.strip(" []"))
+        if work is None:
+            resolved.append(CitedWork(**citation.model_dump()))
+        else:
+            resolved.append(CitedWork(work_id=work["id"], title=work["title"], source=work["source"], how=citation.how, retrieved=True))
+    return resolved
+
+
+def _hypothesis(draft: Draft, hypothesis_id: str, run: IdeasRun, assessment: Assessment) -> Hypothesis:
+    return Hypothesis(
+        **draft.model_dump(exclude={"related"}),
+        related=_cited_works(draft.related, run.related),
+        id=hypothesis_id, paper=run.paper_slug, rank=0,
+        closest_work=assessment.closest_work,
+        novelty_note=assessment.novelty_note,
+        scores={"novelty": assessment.novelty, "feasibility": assessment.feasibility, "expected_gain": assessment.expected_gain},
+        reasons=assessment.reasons,
+    )
 
 
 def _ranked(hypotheses: list[Hypothesis]) -> list[Hypothesis]:

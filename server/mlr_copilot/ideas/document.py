@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .model import Hypothesis, IdeasRun
+from .model import CitedWork, Hypothesis, IdeasRun
 
 MARKER = re.compile(r"^<!-- mlr:hypothesis (\S+) -->\s*$")
 FEEDBACK = re.compile(r"^\s*(?:>\s*)?feedback:\s*(.+?)\s*$", re.IGNORECASE)
@@ -39,6 +39,11 @@ def pending_feedback(text: str) -> dict[str, list[str]]:
     return found
 
 
+def feedback_for(text: str, hypothesis_id: str) -> str:
+    """The pending feedback of one hypothesis as one text; empty when there is none."""
+    return "\n".join(pending_feedback(text).get(hypothesis_id, [])).strip()
+
+
 def marker_lines(text: str) -> list[tuple[str, int]]:
     """(hypothesis id, 0-based line) of every marker."""
     return [(m.group(1), n) for n, line in enumerate(text.splitlines()) if (m := MARKER.match(line))]
@@ -49,6 +54,11 @@ def _score_line(h: Hypothesis) -> str:
         return ""
     parts = ", ".join(f"{k.replace('_', ' ')} {v:g}/10" for k, v in h.scores.items())
     return f"**Scores:** {parts} (total {h.score:g}). {h.reasons}".rstrip()
+
+
+def _citation(c: CitedWork) -> str:
+    unknown = "" if c.retrieved else " (not among the retrieved works)"
+    return f"- {c.title} [{c.source}: {c.work_id}]{unknown}" + (f": {c.how}" if c.how else "")
 
 
 def _hypothesis(h: Hypothesis, feedback: list[str]) -> list[str]:
@@ -79,7 +89,7 @@ def _hypothesis(h: Hypothesis, feedback: list[str]) -> list[str]:
     lines += [f"  {n}. {step}" for n, step in enumerate(plan.steps, start=1)]
     lines += ["", "**Related work**", ""]
     if h.related:
-        lines += [f"- {c.title} [{c.source}: {c.work_id}]" + (f": {c.how}" if c.how else "") for c in h.related]
+        lines += [_citation(c) for c in h.related]
     else:
         lines.append("- none cited")
     lines += ["", f"**Novelty.** Closest work: {h.closest_work}. {h.novelty_note}".rstrip()]
@@ -113,7 +123,7 @@ def render(run: IdeasRun, feedback: dict[str, list[str]] | None = None) -> str:
         lines += [f"- {gap}" for gap in run.analysis.gaps]
         lines += ["", "**Keywords:** " + ", ".join(run.analysis.keywords), ""]
     if run.notes:
-        lines += ["**Sources**", ""] + [f"- {note}" for note in run.notes] + [""]
+        lines += ["**Notes**", ""] + [f"- {note}" for note in run.notes] + [""]
     for hypothesis in sorted(run.hypotheses, key=lambda h: h.rank):
         lines += _hypothesis(hypothesis, feedback.get(hypothesis.id, []))
     return "\n".join(lines)

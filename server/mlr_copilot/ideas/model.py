@@ -4,9 +4,9 @@ proposes, each with its experiment plan. Saved under `.mlr/ideas/<paper-slug>/`.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ..slugs import slugify
 
@@ -40,6 +40,13 @@ class Citation(BaseModel):
     how: str = Field(default="", description="what the hypothesis takes from it")
 
 
+class CitedWork(Citation):
+    """A citation checked against the run's retrieved works: title and source are the retrieved
+    record's, so the document never shows an invented work as one that was found."""
+
+    retrieved: bool = False
+
+
 class Draft(BaseModel):
     """A hypothesis as the LLM writes it."""
 
@@ -68,7 +75,28 @@ class Assessment(BaseModel):
 
 
 class Assessments(BaseModel):
+    """Use `covering(n)`: a reply that skips or misnumbers a hypothesis must fail validation so
+    the client asks again, rather than leave that hypothesis unscored."""
+
+    count: ClassVar[int]
     assessments: list[Assessment] = Field(min_length=1)
+
+    @field_validator("assessments")
+    @classmethod
+    def _one_per_hypothesis(cls, assessments: list[Assessment]) -> list[Assessment]:
+        indexes = sorted(a.index for a in assessments)
+        wanted = list(range(1, cls.count + 1))
+        if indexes != wanted:
+            missing = sorted(set(wanted) - set(indexes))
+            raise ValueError(
+                f"give exactly one assessment for each index 1 to {cls.count}; got indexes {indexes}"
+                + (f", missing {missing}" if missing else "")
+            )
+        return sorted(assessments, key=lambda a: a.index)
+
+    @classmethod
+    def covering(cls, count: int) -> type[Assessments]:
+        return type(cls.__name__, (cls,), {"count": count})
 
 
 class Decision(BaseModel):
@@ -78,6 +106,7 @@ class Decision(BaseModel):
 
 
 class Hypothesis(Draft):
+    related: list[CitedWork] = Field(default_factory=list)
     id: str
     paper: str = Field(description="the slug of the paper it came from")
     rank: int

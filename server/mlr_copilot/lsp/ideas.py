@@ -3,12 +3,13 @@ and the accept / reject / refine decisions."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
-from ..ideas.document import marker_lines
+from ..ideas.document import document_path, feedback_for, marker_lines
 from .progress import progress
 from .server import MlrServer, arg, command
 
@@ -28,7 +29,20 @@ async def after_ideas_change(ls: MlrServer) -> None:
             pass
 
 
+async def editor_feedback(ls: MlrServer, hypothesis_id: str) -> str:
+    """The feedback under the hypothesis in its document as open in the editor, saved or not;
+    empty when the document is not open, so the engine reads the file instead."""
+    run, hypothesis = await asyncio.to_thread(ls.engine.ideas.store.find, hypothesis_id)
+    uri = from_fs_path(str(document_path(ls.engine.workspace, run.paper_slug)))
+    opened = ls.workspace.text_documents.get(uri)
+    return feedback_for(opened.source, hypothesis.id) if opened is not None else ""
+
+
 def setup(server: MlrServer) -> None:
+    # Decisions read, change and save a run in a thread: one at a time, or two quick clicks
+    # on the same run would each save their own copy and one decision would be lost.
+    decisions = asyncio.Lock()
+
     @command(server, "mlrCopilot.proposeHypotheses", "Propose hypotheses")
     async def propose(ls: MlrServer, *args) -> dict:
         pdf = arg(args, 0)
@@ -48,10 +62,11 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.listHypotheses", "List hypotheses")
     async def list_hypotheses(ls: MlrServer, *args) -> list:
-        return [hypothesis_summary(h) for h in ls.engine.hypotheses()]
+        return [hypothesis_summary(h) for h in await asyncio.to_thread(ls.engine.hypotheses)]
 
     async def decide(ls: MlrServer, args, status: str) -> dict:
-        hypothesis = ls.engine.decide(str(arg(args, 0, "")), status, str(arg(args, 1, "")))
+        async with decisions:
+            hypothesis = await asyncio.to_thread(ls.engine.decide, str(arg(args, 0, "")), status, str(arg(args, 1, "")))
         await after_ideas_change(ls)
         return hypothesis_summary(hypothesis)
 
@@ -65,20 +80,20 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.refineHypothesis", "Refine hypothesis")
     async def refine(ls: MlrServer, *args) -> dict:
+        hypothesis_id = str(arg(args, 0, ""))
+        feedback = arg(args, 1) or await editor_feedback(ls, hypothesis_id)
         async with progress(ls, "MLR-Copilot: refining a hypothesis") as work:
-            hypothesis = await ls.tasks.run(
-                "Refine hypothesis", ls.engine.refine(str(arg(args, 0, "")), arg(args, 1), work)
-            )
+            hypothesis = await ls.tasks.run("Refine hypothesis", ls.engine.refine(hypothesis_id, feedback, work))
         await after_ideas_change(ls)
         return hypothesis_summary(hypothesis)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
-    def code_lens(ls: MlrServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+    async def code_lens(ls: MlrServer, params: types.CodeLensParams) -> list[types.CodeLens]:
         path = Path(to_fs_path(params.text_document.uri))
         if path.name != "hypotheses.md":
             return []
         text = ls.workspace.get_text_document(params.text_document.uri).source
-        statuses = {h.id: h.status for h in ls.engine.hypotheses()} if ls.ready.is_set() else {}
+        statuses = {h.id: h.status for h in await asyncio.to_thread(ls.engine.hypotheses)} if ls.ready.is_set() else {}
         refine_command = (ls.init_options.get("refineCommand") if ls.init_options else None) or "mlrCopilot.refineHypothesis"
         lenses = []
         for hypothesis_id, line in marker_lines(text):
