@@ -61,6 +61,6 @@ mkdir -p "$MLR_E2E_ARTIFACTS"
 
 start=$SECONDS
 status=0
-node --test --test-concurrency=1 --test-timeout=600000 ${MLR_E2E_PATTERN:+--test-name-pattern="$MLR_E2E_PATTERN"} out/test/e2e/ || status=$?
+node --test --test-concurrency=1 --test-timeout=1800000 ${MLR_E2E_PATTERN:+--test-name-pattern="$MLR_E2E_PATTERN"} out/test/e2e/ || status=$?
 echo "e2e wall time: $((SECONDS - start)) s; screenshots in $MLR_E2E_ARTIFACTS"
 exit $status

@@ -209,15 +209,19 @@ describe("MLR-Copilot in VS Code", () => {
       `case "$1" in -c) exec "${python}" "$@";; esac\nexec timeout -s KILL 12 "${python}" "$@"`,
     );
     await vscode.updateSettings({ "mlrCopilot.interpreter": dying });
-    await vscode.waitStatus(/MLR · \d/, 60_000);
-    const message = await vscode.waitNotification(/stopped \(.*\); restarting \(1\/3\)/, 45_000);
-    await vscode.shot("crash-mid-session");
-    assert.match(message, /exit code 137|killed by SIGKILL/);
-    await vscode.waitStatus(/MLR · \d/, 60_000);
-    await vscode.updateSettings({ "mlrCopilot.interpreter": undefined });
-    await vscode.page.waitForTimeout(1500);
-    await vscode.waitStatus(/MLR · \d/, 60_000);
-    await vscode.clearNotifications();
+    try {
+      await vscode.waitStatus(/MLR · \d/, 60_000);
+      const message = await vscode.waitNotification(/stopped \(.*\); restarting \(1\/3\)/, 45_000);
+      await vscode.shot("crash-mid-session");
+      assert.match(message, /exit code 137|killed by SIGKILL/);
+      await vscode.waitStatus(/MLR · \d/, 60_000);
+    } finally {
+      // the steps after this one need a working server, whatever happened here
+      await vscode.clearNotifications();
+      await vscode.updateSettings({ "mlrCopilot.interpreter": undefined });
+      await vscode.page.waitForTimeout(1500);
+      await vscode.waitStatus(/MLR · \d/, 60_000);
+    }
   });
 
   step("a workspace that is not a git repository is reported", async () => {
