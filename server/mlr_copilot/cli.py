@@ -381,7 +381,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     (workdir / "evaluation.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
     print(result.model_dump_json(indent=2) if args.json else render(result))
     print(f"results: {workdir / 'evaluation.json'}", file=sys.stderr)
-    return 0
+    return 1 if result.unprepared else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,21 @@ class Engine:
 
             self._ledger = Ledger(budget_usd=self.settings.llm.budget_usd, budget_tokens=self.settings.llm.budget_tokens)
         return self._ledger
+
+    def keep_ledger(self, path: Path, *, resume: bool) -> None:
+        """Save the spend to `path` at every call. `resume` first loads what it holds, so a
+        resumed session reports, and caps, the spend made before it was interrupted."""
+        from .llm.accounting import Ledger
+
+        llm = self.settings.llm
+        if resume:
+            self._ledger = Ledger.load(path, llm.budget_usd, llm.budget_tokens)
+        else:
+            self._ledger = Ledger(llm.budget_usd, llm.budget_tokens, path=path)
+            # on disk too: a later resume must not inherit an older session's spend
+            self._ledger.save(path)
+        if self._llm is not None:
+            self._llm.ledger = self._ledger
 
     @property
     def llm(self):
@@ -264,6 +280,7 @@ class Engine:
                 rows.append((package, metadata.version(package), True))
             except metadata.PackageNotFoundError:
                 rows.append((package, "not installed", False))
+        rows += _task_packages()
         git = shutil.which("git")
         if git:
             out = subprocess.run([git, "--version"], capture_output=True, text=True, timeout=10)
@@ -284,6 +301,39 @@ class Engine:
         for warning in self.warnings:
             rows.append(("warning", warning, False))
         return rows
+
+
+def _task_packages() -> list[tuple[str, str, bool]]:
+    """Whether the packages the bundled offline tasks import are importable: the local runner
+    runs them with this same Python, so a missing one fails the demo's baseline."""
+    from importlib import metadata, util
+
+    from .tasks import TaskError, bundled_tasks_root, list_tasks
+
+    try:
+        tasks = [task for task in list_tasks(bundled_tasks_root()) if task.kind == "offline"]
+    except TaskError as exc:
+        return [("offline tasks", str(exc), False)]
+    needed: dict[str, list[str]] = {}
+    for task in tasks:
+        for package in task.requirements:
+            needed.setdefault(_canonical(package), []).append(task.name)
+    modules: dict[str, str] = {}
+    for module, distributions in metadata.packages_distributions().items():
+        for distribution in distributions:
+            if not module.startswith("_"):
+                modules.setdefault(_canonical(distribution), module)
+    rows = []
+    for package, users in sorted(needed.items()):
+        module = modules.get(package)
+        ok = module is not None and util.find_spec(module) is not None
+        finding = f"{metadata.version(package)}, importable as {module}" if ok else f"not importable (pip install {package})"
+        rows.append((package, f"{finding}; needed by the offline tasks {', '.join(users)}", ok))
+    return rows
+
+
+def _canonical(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def _docker_status() -> tuple[str, bool]:

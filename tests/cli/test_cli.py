@@ -31,7 +31,7 @@ def no_traceback(result: subprocess.CompletedProcess) -> None:
 def test_help_lists_every_command():
     result = cli("--help")
     assert result.returncode == 0
-    for name in ("serve", "doctor", "paper", "ideas", "implement", "undo", "run", "debug", "history", "demo", "auto"):
+    for name in ("serve", "doctor", "paper", "ideas", "implement", "undo", "run", "debug", "history", "demo", "auto", "eval"):
         assert name in result.stdout
 
 
@@ -45,6 +45,9 @@ def test_doctor_reports_machine_provider_and_workspace(tmp_path):
     assert rows["llm provider"]["finding"].startswith("openai")
     assert rows["api key"] == {"check": "api key", "finding": "OPENAI_API_KEY is not set", "ok": False}
     assert "not a git repository" in rows["workspace"]["finding"]
+    # the demo's baseline imports these with this same Python
+    assert rows["scikit-learn"]["ok"] and "importable as sklearn" in rows["scikit-learn"]["finding"]
+    assert "review-sentiment" in rows["numpy"]["finding"]
 
 
 def test_doctor_names_a_malformed_dotenv_line_and_never_echoes_keys(tmp_path):
@@ -136,6 +139,12 @@ def test_auto_in_a_folder_without_a_task_says_so(tmp_path):
     assert result.returncode == 2
     assert "no task description" in result.stderr
     no_traceback(result)
+    # with a paper but still no task.toml: refused before anything is written (no git init, no .mlr/)
+    with_paper = cli("auto", "--paper", str(demo_files()[0]), "-w", str(tmp_path), "--provider", "scripted",
+                     "--script", str(demo_files()[1]))
+    assert with_paper.returncode == 2 and with_paper.stdout == ""
+    assert with_paper.stderr.count("\n") == 1 and "no task description (expected task.toml)" in with_paper.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_auto_with_a_baseline_without_metric_reports_what_was_done(tmp_path):
@@ -145,6 +154,33 @@ def test_auto_with_a_baseline_without_metric_reports_what_was_done(tmp_path):
     assert result.returncode == 1
     assert "did not produce the metric 'accuracy'" in result.stdout
     assert "Status: failed" in result.stdout
+    no_traceback(result)
+
+
+def test_auto_with_a_crashing_evaluation_script_reports_the_failure(tmp_path):
+    workspace = task_copy(tmp_path)
+    evaluate = workspace / "evaluate.py"
+    evaluate.write_text(evaluate.read_text().replace(
+        "    value = score(path)\n", "    value = score(path)\n    raise ValueError('the test labels are corrupt')\n"))
+    result = cli("auto", "-w", str(workspace), "--provider", "scripted", "--script", str(demo_files()[1]), "--runner", "local")
+    assert result.returncode == 1
+    status = next(line for line in result.stdout.splitlines() if line.startswith("Status: failed"))
+    assert "evaluate.py:" in status and "ValueError: the test labels are corrupt" in status
+    assert "Not done: proposing hypotheses" in result.stdout
+    no_traceback(result)
+
+
+def test_auto_with_a_dollar_budget_below_one_call_sends_nothing(tmp_path):
+    workspace = task_copy(tmp_path)
+    # gpt-4o-mini is priced: the first call's worst case (prompt + 4096 output tokens) exceeds $0.0001
+    result = cli("auto", "-w", str(workspace), "--provider", "scripted", "--script", str(demo_files()[1]),
+                 "--model", "gpt-4o-mini", "--budget", "0.0001", "--runner", "local", "--offline")
+    assert result.returncode == 1
+    assert "Baseline: accuracy = " in result.stdout  # done
+    assert "Not done: proposing hypotheses" in result.stdout  # not done
+    assert "Status: budget" in result.stdout and "could cost $0.0026" in result.stdout
+    assert "LLM: 0 input + 0 output tokens" in result.stdout
+    assert json.loads((workspace / ".mlr" / "auto" / "ledger.json").read_text())["session"]["calls"] == 0
     no_traceback(result)
 
 
@@ -168,6 +204,19 @@ def test_eval_scores_attempts_by_the_ten_percent_criterion(tmp_path):
     attempt = data["attempts"][0]
     assert attempt["improvement"] > 0.10 and attempt["best_run"] and attempt["best_commit"]
     assert json.loads((tmp_path / "evaluation.json").read_text()) == data
+
+
+def test_eval_reports_a_task_whose_data_cannot_be_prepared_apart(tmp_path):
+    result = cli("eval", "--tasks", "ellipse-scoring", "--provider", "scripted", "--script", str(demo_files()[1]),
+                 "--offline", "--runner", "local", "--workdir", str(tmp_path))
+    assert result.returncode == 1
+    assert "Not prepared, so not scored:" in result.stdout
+    assert "ellipse-scoring: `python prepare.py` failed" in result.stdout and "put the files in data/" in result.stdout
+    data = json.loads((tmp_path / "evaluation.json").read_text())
+    assert data["tasks"] == [] and data["attempts"] == []
+    assert [u["task"] for u in data["unprepared"]] == ["ellipse-scoring"]
+    assert not (tmp_path / "ellipse-scoring" / "attempt-1").exists()
+    no_traceback(result)
 
 
 def test_eval_of_an_unknown_task_lists_the_known_ones(tmp_path):
@@ -199,12 +248,17 @@ def split_script(tmp_path: Path, calls: set[str], name: str) -> Path:
 def test_auto_resumes_an_interrupted_session(tmp_path):
     workspace = copy_task(bundled_task("review-sentiment"), tmp_path / "ws")
     first = split_script(tmp_path, {"ideas.analyse", "ideas.generate", "ideas.assess"}, "ideas.jsonl")
+    # the hypotheses' plans name another metric than the task's macro_f1: runs are still judged on the task's
+    first.write_text(first.read_text().replace('"metric": "macro_f1"', '"metric": "accuracy"'))
+    assert '"metric": "accuracy"' in first.read_text()
     result = cli("auto", "-w", str(workspace), "--paper", str(workspace / "paper.pdf"), "--provider", "scripted",
                  "--script", str(first), "--offline", "--runner", "local")
     assert result.returncode == 1
     assert "implement.step" in result.stdout  # the script ran out where the session stopped
     state = json.loads((workspace / ".mlr" / "auto" / "state.json").read_text())
     assert state["ideas_done"] and state["baseline"]["status"] == "passed"
+    before = state["usage"]
+    assert before["calls"] == 3 and before["input_tokens"] > 0
     # the rest of the replies only: resuming must not redo the baseline or the ideas
     rest = split_script(tmp_path, {"implement.step", "debug.fix"}, "rest.jsonl")
     resumed = cli("auto", "-w", str(workspace), "--resume", "--provider", "scripted", "--script", str(rest), "--runner", "local")
@@ -212,6 +266,16 @@ def test_auto_resumes_an_interrupted_session(tmp_path):
     assert "beats the baseline by at least 10%" in resumed.stdout
     runs = [json.loads(p.read_text()) for p in (workspace / ".mlr" / "runs").glob("*.json")]
     assert sum(r["baseline"] for r in runs) == 1
+    assert {r["primary_metric"] for r in runs} == {"macro_f1"}
+    state = json.loads((workspace / ".mlr" / "auto" / "state.json").read_text())
+    assert {r["metric"] for r in state["hypotheses"][0]["runs"]} == {"macro_f1"}
+    # the spend before the interruption is kept: the report counts both sessions' calls
+    after = state["usage"]
+    assert after["calls"] == before["calls"] + len(rest.read_text().splitlines())
+    for task, totals in before["tasks"].items():
+        assert after["tasks"][task] == totals
+    assert after["input_tokens"] > before["input_tokens"]
+    assert f"LLM: {after['input_tokens']} input + {after['output_tokens']} output tokens" in resumed.stdout
 
 
 def test_refine_reads_feedback_written_in_the_document(tmp_path):

@@ -114,3 +114,23 @@ def test_corrupt_ledger_is_a_clear_error(tmp_path):
     with pytest.raises(LLMError, match=r"ledger.json is malformed"):
         Ledger.load(path)
     assert path.read_text() == '{"tasks": {}}'
+
+
+def test_a_call_that_could_cross_the_dollar_budget_is_refused_before_it_is_sent():
+    ledger = Ledger(budget_usd=0.001)
+    # gpt-4o-mini: 1,000 prompt tokens and up to 4,096 output tokens cost at most $0.0026
+    with pytest.raises(BudgetExceededError, match=r"could cost \$0.0026 .* of a \$0.001 budget"):
+        ledger.check_budget("gpt-4o-mini", Usage(1000, 4096))
+    ledger.check_budget("gpt-4o-mini", Usage(1000, 1000))  # $0.00075 fits
+    ledger.charge("t", "openai", "gpt-4o-mini", Usage(1000, 1000))
+    with pytest.raises(BudgetExceededError, match=r"\$0.0008 spent"):
+        ledger.check_budget("gpt-4o-mini", Usage(1000, 1000))  # $0.0015 in all would not
+
+
+def test_an_unpriced_model_is_capped_only_by_tokens(caplog):
+    ledger = Ledger(budget_usd=0.01)
+    ledger.check_budget("llama3.1", Usage(1000, 4096))  # a dollar budget cannot price it
+    assert "llama3.1 has no known price" in caplog.text and "budgetTokens" in caplog.text
+    capped = Ledger(budget_usd=0.01, budget_tokens=0)
+    with pytest.raises(BudgetExceededError, match="0 tokens spent of a 0-token budget"):
+        capped.check_budget("llama3.1", Usage(1000, 4096))

@@ -195,6 +195,13 @@ async def test_dollar_budget(server, clean_env):
         await llm.text(PROMPT, task="t", call="c")
 
 
+async def test_a_call_the_dollar_budget_cannot_cover_is_never_sent(server, clean_env):
+    ledger = Ledger(budget_usd=0.0001)  # up to 300 output tokens of gpt-4o-mini cost $0.00018
+    with pytest.raises(BudgetExceededError, match=r"could cost \$0.0002 \(12 prompt tokens and up to 300"):
+        await openai_llm(server, ledger).text(PROMPT, task="t", call="c")
+    assert server.requests == [] and ledger.snapshot()["calls"] == 0
+
+
 async def test_key_never_reaches_errors_or_logs(server, clean_env, fake_sleep, caplog):
     clean_env.setenv("OPENAI_API_KEY", OPENAI_KEY)
     caplog.set_level(logging.DEBUG)

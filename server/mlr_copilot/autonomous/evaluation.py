@@ -1,9 +1,11 @@
-"""`mlr-copilot eval`: for each task, K autonomous attempts, each in a fresh copy, scored with
-the paper's criterion: success when the final metric beats the baseline by at least 10% in
-the metric's direction."""
+"""`mlr-copilot eval`: for each task, its data readied once by its `prepare` command, then K
+autonomous attempts, each in a fresh copy, scored with the paper's criterion: success when the
+final metric beats the baseline by at least 10% in the metric's direction. A task whose data
+could not be readied is reported apart, not scored."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ from ..errors import MlrError
 from ..tasks import Task, bundled_tasks_root, get_task, list_tasks
 from ..work import Work
 from .pipeline import AutoPipeline, AutoState
-from .tasks import copy_task, paper_from_task
+from .tasks import UnpreparedError, copy_task, paper_from_task, prepare_task
 
 
 class Attempt(BaseModel):
@@ -49,9 +51,15 @@ class TaskSummary(BaseModel):
     mean_seconds: float
 
 
+class Unprepared(BaseModel):
+    task: str
+    message: str
+
+
 class Evaluation(BaseModel):
     tasks: list[TaskSummary] = Field(default_factory=list)
     attempts: list[Attempt] = Field(default_factory=list)
+    unprepared: list[Unprepared] = Field(default_factory=list)
 
 
 def pick_tasks(names: list[str] | None) -> list[Task]:
@@ -93,13 +101,23 @@ def summarise(task: Task, attempts: list[Attempt]) -> TaskSummary:
 
 async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str, Any], work: Work,
                    hypotheses: int = 1) -> Evaluation:
+    from ..config import load_settings
     from ..engine import Engine
 
+    settings, _warnings = load_settings(layer)
     result = Evaluation()
     for task in tasks:
+        if task.prepare:
+            work.say(f"{task.name}: readying its data with `{task.prepare}`", None)
+            try:
+                task = await asyncio.to_thread(prepare_task, task, workdir / task.name / "prepared",
+                                               online=settings.ideas.online, timeout=settings.run.timeout)
+            except UnpreparedError as exc:
+                result.unprepared.append(Unprepared(task=task.name, message=str(exc)))
+                continue
         attempts = []
         for number in range(1, runs + 1):
-            workspace = copy_task(task, workdir / task.name / f"attempt-{number}")
+            workspace = copy_task(task, workdir / task.name / f"attempt-{number}", with_data=bool(task.prepare))
             engine = Engine.load(workspace, layer)
             source = task.paper_path if task.paper else paper_from_task(task)
             work.say(f"{task.name}: attempt {number} of {runs}", None)
@@ -123,4 +141,7 @@ def render(evaluation: Evaluation) -> str:
         where = f"run {a.best_run} at {(a.best_commit or '?')[:8]}" if a.best_run else a.message or a.status
         gain = f"{a.improvement:+.1%}" if a.improvement is not None else "-"
         lines.append(f"  {a.task} #{a.attempt}: {a.status}, baseline {a.baseline}, best {a.best} ({gain}; {where})")
+    if evaluation.unprepared:
+        lines.append("\nNot prepared, so not scored:")
+        lines += [f"  {u.task}: {u.message}" for u in evaluation.unprepared]
     return "\n".join(lines)

@@ -33,6 +33,7 @@ class RunRef(BaseModel):
     run: str
     commit: str | None
     status: str
+    metric: str | None = None
     value: float | None = None
 
 
@@ -73,8 +74,36 @@ def relative_change(value: float | None, baseline: float | None, direction: str 
     return relative_delta(value, baseline, direction)
 
 
-def _ref(record) -> RunRef:
-    return RunRef(run=record.id, commit=record.commit, status=record.status, value=record.primary_value)
+def _ref(record, metric: str) -> RunRef:
+    """The run as scored on the task's metric, whatever metric its hypothesis's plan named."""
+    return RunRef(run=record.id, commit=record.commit, status=record.status, metric=metric,
+                  value=record.metrics.get(metric))
+
+
+def task_metric(engine) -> tuple[str, str]:
+    """The metric that decides success: the run.metric setting when run.command goes with it,
+    else the workspace's task.toml. Without either there is nothing to measure."""
+    from ..tasks import TaskError, load_task
+
+    run = engine.settings.run
+    if run.metric and run.command:
+        return run.metric, run.direction or "maximize"
+    try:
+        task = load_task(engine.workspace)
+    except TaskError as exc:
+        raise MlrError(f"{exc}; the autonomous mode needs one (or the run.metric and run.command settings)") from None
+    return task.metric.name, task.metric.direction
+
+
+def failure_summary(workspace: Path, record) -> str:
+    """Why a run failed, in a line: its diagnosed failures, else the last line of its log."""
+    from ..runners.execute import read_tail
+
+    if record.failures:
+        return "; ".join(f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}" if f.path else f.message
+                         for f in record.failures)
+    said = [line.strip() for line in read_tail(workspace / (record.log_path or "")).splitlines() if line.strip()]
+    return said[-1] if said else "its log is empty"
 
 
 async def accept_all(proposal: Proposal) -> Review:
@@ -89,7 +118,8 @@ class AutoPipeline:
     def __init__(self, engine, *, ask: Ask | None = None):
         self.engine = engine
         self.ask = ask
-        self.path = engine.state.folder("auto") / "state.json"
+        # not made here: a workspace that is refused must be left as it was
+        self.path = engine.state.root / "auto" / "state.json"
 
     def load(self) -> AutoState | None:
         data = read_json(self.path)
@@ -113,13 +143,19 @@ class AutoPipeline:
         return (await self.ask(phase, summary)).strip()
 
     async def run(self, source, work: Work, *, wanted: int = 1, resume: bool = False) -> AutoState:
+        metric, direction = task_metric(self.engine)
         state = self.load() if resume else None
         if resume and state is None:
             raise MlrError(f"nothing to resume: no autonomous session in {self.path.parent}")
         if state is not None:
             state.status, state.message = "running", ""
+            if state.metric is None:  # interrupted before its baseline
+                state.metric, state.direction = metric, direction
         else:
-            state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted)
+            state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted,
+                              metric=metric, direction=direction)
+        self._pin_metric(state)
+        self.engine.keep_ledger(self.engine.state.folder("auto") / "ledger.json", resume=resume)
         try:
             await self._run(state, source, work)
             if state.status == "running":
@@ -132,6 +168,12 @@ class AutoPipeline:
             self.save(state)
             await asyncio.to_thread(self._return_to_base, state)
         return state
+
+    def _pin_metric(self, state: AutoState) -> None:
+        """Every run of the session, on any hypothesis's branch, is judged on the task's metric."""
+        settings = self.engine.settings
+        run = settings.run.model_copy(update={"metric": state.metric, "direction": state.direction})
+        self.engine.configure(settings.model_copy(update={"run": run}))
 
     def _return_to_base(self, state: AutoState) -> None:
         if state.base_branch:
@@ -152,14 +194,13 @@ class AutoPipeline:
             await asyncio.to_thread(git.checkout_branch, state.base_branch)
             work.say("Running the baseline", 5)
             record = await self._timed(state, "baseline", engine.run(work, baseline=True))
-            state.metric, state.direction = record.primary_metric, record.direction
-            state.baseline = _ref(record)
+            state.baseline = _ref(record, state.metric)
             self.save(state)
-            if record.status != "passed" or record.primary_value is None:
-                raise MlrError(
-                    f"the baseline run {record.id} did not produce the metric '{record.primary_metric}' "
-                    f"({record.status}: {record.message or 'see its log ' + str(record.log_path)}); nothing else was tried"
-                )
+            if record.status != "passed" or state.baseline.value is None:
+                why = "; ".join(filter(None, [record.message, failure_summary(engine.workspace, record),
+                                              f"log {record.log_path}"]))
+                raise MlrError(f"the baseline run {record.id} did not produce the metric '{state.metric}' "
+                               f"({record.status}: {why}); nothing else was tried")
         if not state.ideas_done:
             if source is None:
                 raise MlrError("no paper and no task description to take hypotheses from")
@@ -212,7 +253,7 @@ class AutoPipeline:
         records = [engine.run_record(a.run_id) for a in report.attempts]
         if report.final_run and report.final_run["id"] not in {a.run_id for a in report.attempts}:
             records.append(engine.run_record(report.final_run["id"]))
-        result.runs = [_ref(r) for r in records]
+        result.runs = [_ref(r, state.metric) for r in records]
         result.commits += [a.commit for a in report.attempts if a.commit]
         self._score(state, result)
         result.status = "done" if result.best else "failed"
@@ -223,7 +264,7 @@ class AutoPipeline:
             state.status, state.message = "stopped", f"stopped after running {result.id}"
 
     def _score(self, state: AutoState, result: HypothesisResult) -> None:
-        passed = [r for r in result.runs if r.status == "passed" and r.value is not None]
+        passed = [r for r in result.runs if r.status == "passed" and r.metric == state.metric and r.value is not None]
         if not passed or state.baseline is None:
             return
         sign = 1 if state.direction != "minimize" else -1
@@ -244,7 +285,7 @@ def render_report(state: AutoState) -> str:
         if h.commits:
             lines.append("  commits: " + ", ".join(c[:8] for c in h.commits))
         for r in h.runs:
-            value = f"{metric}={r.value:.4g}" if r.value is not None else "no metric"
+            value = f"{r.metric}={r.value:.4g}" if r.value is not None else f"did not report {r.metric or metric}"
             lines.append(f"  run {r.run} at {(r.commit or '?')[:8]}: {r.status}, {value}")
         if h.best:
             delta = f"{h.delta:+.1%}" if h.delta is not None else "n/a"
@@ -252,6 +293,12 @@ def render_report(state: AutoState) -> str:
             lines.append(f"  best: {metric}={h.best.value:.4g} (run {h.best.run} at {(h.best.commit or '?')[:8]}), {delta} vs baseline: {verdict}")
         elif h.message:
             lines.append(f"  {h.message}")
+    left = ([] if base else ["the baseline run"]) + (
+        [] if state.ideas_done else ["proposing hypotheses, and so implementing and running them"]) + [
+        f"{h.id} {'implementation and runs' if h.status == 'pending' else 'runs'}"
+        for h in state.hypotheses if h.status in ("pending", "implemented")]
+    if left:
+        lines.append("Not done: " + "; ".join(left))
     usage = state.usage or {}
     cost = usage.get("cost_usd")
     lines.append(f"Status: {state.status}" + (f" ({state.message})" if state.message else ""))

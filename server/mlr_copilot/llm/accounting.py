@@ -136,6 +136,7 @@ class Ledger:
         self.path = Path(path) if path else None
         self._state = _State()
         self._lock = threading.RLock()
+        self._warned_unpriced = False
 
     def set_budget(self, budget_usd: float | None, budget_tokens: int | None) -> None:
         with self._lock:
@@ -163,21 +164,42 @@ class Ledger:
         if self.budget_tokens is not None and session.total_tokens >= self.budget_tokens:
             return f"{session.total_tokens} tokens spent of a {self.budget_tokens}-token budget"
         if self.budget_usd is not None and session.cost_usd >= self.budget_usd:
-            return f"${session.cost_usd:.4f} spent of a ${self.budget_usd:.2f} budget"
+            return f"${session.cost_usd:.4f} spent of a ${self.budget_usd:g} budget"
         return None
+
+    def _would_cross(self, model: str, upcoming: Usage) -> str | None:
+        if self.budget_usd is None:
+            return None
+        cost = cost_of(model, upcoming, self.prices)
+        if cost is None:
+            if self.budget_tokens is None and not self._warned_unpriced:
+                self._warned_unpriced = True
+                log.warning("%s has no known price, so the $%g budget cannot stop its calls; "
+                            "cap them with llm.budgetTokens (MLR_BUDGET_TOKENS)", model, self.budget_usd)
+            return None
+        spent = self._state.session.cost_usd
+        if spent + cost <= self.budget_usd:
+            return None
+        return (f"the next call could cost ${cost:.4f} ({upcoming.input_tokens} prompt tokens and up to "
+                f"{upcoming.output_tokens} output tokens at {model}'s price), with ${spent:.4f} spent of a "
+                f"${self.budget_usd:g} budget")
 
     @property
     def exhausted(self) -> bool:
         with self._lock:
             return self._over_budget() is not None
 
-    def check_budget(self) -> None:
+    def check_budget(self, model: str | None = None, upcoming: Usage | None = None) -> None:
+        """Refuse a call once the budget is spent, or when `upcoming` (the call's estimated prompt
+        and its output cap) at `model`'s list price could cross the dollar budget. Models with no
+        known price can only be capped in tokens."""
         with self._lock:
-            problem = self._over_budget()
+            problem = self._over_budget() or (self._would_cross(model, upcoming) if model and upcoming else None)
         if problem:
             raise BudgetExceededError(
                 f"LLM budget exceeded: {problem}. Raise llm.budgetUsd / llm.budgetTokens "
-                "(or MLR_BUDGET_USD / MLR_BUDGET_TOKENS) to continue."
+                "(or MLR_BUDGET_USD / MLR_BUDGET_TOKENS, or --budget) to continue; models with no known "
+                "price count only against llm.budgetTokens."
             )
 
     def snapshot(self) -> dict[str, Any]:

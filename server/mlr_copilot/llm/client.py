@@ -1,5 +1,5 @@
 """`LLM`: the one object the phases call. It retries transient failures with backoff, charges
-every call to the ledger, refuses calls once the budget is spent, and turns replies into
+every call to the ledger, refuses a call the budget cannot cover, and turns replies into
 validated pydantic models (with one corrective retry)."""
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ from typing import Any, Awaitable, Callable, Sequence, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from mlr_copilot.llm.accounting import Ledger
-from mlr_copilot.llm.base import Completion, LLMError, MalformedReplyError, Message, Provider, TransientLLMError
+from mlr_copilot.llm.base import (
+    Completion,
+    LLMError,
+    MalformedReplyError,
+    Message,
+    Provider,
+    TransientLLMError,
+    Usage,
+    estimate_tokens,
+)
 from mlr_copilot.llm.keys import redact
 
 log = logging.getLogger(__name__)
@@ -133,14 +142,17 @@ class LLM:
         json_mode: bool = False,
         max_tokens: int | None = None,
     ) -> Completion:
-        """One model call with retries and accounting; the budget is checked before each attempt."""
+        """One model call with retries and accounting. Before each attempt the budget is checked
+        against the call's worst case: its estimated prompt and its whole output cap."""
+        limit = max_tokens or self.max_tokens
+        upcoming = Usage(sum(estimate_tokens(m.content) for m in messages), limit, estimated=True)
         attempt = 0
         while True:
-            self.ledger.check_budget()
+            self.ledger.check_budget(self.provider.model, upcoming)
             try:
                 completion = await self.provider.complete(
                     messages,
-                    max_tokens=max_tokens or self.max_tokens,
+                    max_tokens=limit,
                     temperature=self.temperature,
                     json_mode=json_mode,
                     call=call,
