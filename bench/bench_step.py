@@ -1,9 +1,11 @@
-"""Time one agent step without the LLM: map the repository (warm), build a prompt from it, parse
-and apply an edit, write it, commit it.
+"""Time one agent step without the LLM: map the repository (warm), build the step's prompt from
+the real template, parse and apply an edit, write it, commit it.
 
 Workspaces: a small one (20 files) and a large one (2,000 files of Python and other text plus a
 500 MB sparse data file that the map must never read), each in a git repository; edits touching
 1 and 10 files. Target: under 50 ms per step, growing with the change, not with the workspace.
+`prefix` is the share of each step's prompt that repeats the previous step's prompt from its
+start: the part a provider's prompt cache can reuse.
 
     python bench/bench_step.py [--steps 30]
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from os.path import commonprefix
 import resource
 import statistics
 import subprocess
@@ -19,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlr_copilot import prompts
 from mlr_copilot.experiment.edits import apply_edits, parse_edits, write_changes
 from mlr_copilot.experiment.repomap import repo_map
 from mlr_copilot.workspace.git import GitWorkspace
@@ -42,6 +46,9 @@ def helper_{i}(a, b=2):
 '''
 
 PHASES = ("repo_map", "prompt", "parse+apply", "write", "commit", "total")
+# What the agent gathers once per implementation: a few prototype chunks and candidates.
+PROTOTYPES = "\n".join(f"### workspace:pkg{i}/mod.py:1-15\n```\n{PY_TEMPLATE.format(i=i)}```" for i in range(5))
+CANDIDATES = "\n".join(f"- model org/classifier-{i}, {100 * i} MB" for i in range(1, 9))
 
 
 def build_workspace(root: Path, n_files: int, big_file: bool) -> None:
@@ -81,17 +88,25 @@ def cpu_ms() -> float:
     return total * 1000
 
 
-def one_step(ws: GitWorkspace, root: Path, targets: list[str], step: int) -> dict[str, float]:
+def step_prompt(root: Path, rmap, targets: list[str], step: int) -> str:
+    files = "\n\n".join(f"## {rel}\n```\n{(root / rel).read_text()}\n```" for rel in targets)
+    history = "\n".join(f"{n}. Advance the step counter [committed]" for n in range(1, step + 1)) or "(none yet)"
+    messages = prompts.messages(
+        "implement_step", results_file="results.json", hypothesis_id="h1", title="Advance the counter",
+        problem="The counter lags.", method="Advance it every step.", plan="- Dataset: none\nSteps:\n1. advance",
+        repo_map=rmap.render(6000), prototypes=PROTOTYPES, candidates=CANDIDATES, files=files, history=history,
+        step=step + 1, max_steps=50,
+    )
+    return "\n".join(m.content for m in messages)
+
+
+def one_step(ws: GitWorkspace, root: Path, targets: list[str], step: int) -> tuple[dict[str, float], str]:
     times: dict[str, float] = {}
     c0 = cpu_ms()
     t0 = time.perf_counter()
     rmap = repo_map(root)
     t1 = time.perf_counter()
-    prompt = "\n\n".join(
-        ["## Repository map", rmap.render(8000), "## Files"]
-        + [f"{rel}\n```python\n{(root / rel).read_text()}```" for rel in targets]
-    )
-    assert prompt
+    prompt = step_prompt(root, rmap, targets, step)
     t2 = time.perf_counter()
     changes = apply_edits(root, parse_edits(edit_reply(targets, step)))
     t3 = time.perf_counter()
@@ -103,7 +118,7 @@ def one_step(ws: GitWorkspace, root: Path, targets: list[str], step: int) -> dic
     for name, (a, b) in zip(PHASES, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t0, t5)]):
         times[name] = (b - a) * 1000
     times["cpu"] = cpu_ms() - c0
-    return times
+    return times, prompt
 
 
 def bench(label: str, n_files: int, big_file: bool, changed: int, steps: int) -> None:
@@ -118,13 +133,20 @@ def bench(label: str, n_files: int, big_file: bool, changed: int, steps: int) ->
         t = time.perf_counter()
         cold = repo_map(root, large_file_bytes=1_000_000)
         cold_ms = (time.perf_counter() - t) * 1000
-        samples = [one_step(ws, root, targets, step) for step in range(steps)]
+        samples, prefix = [], []
+        previous = ""
+        for step in range(steps):
+            times, prompt = one_step(ws, root, targets, step)
+            samples.append(times)
+            prefix.append(len(commonprefix([previous, prompt])) / len(prompt))
+            previous = prompt
         row = " ".join(
             f"{statistics.median(s[name] for s in samples):8.1f}" for name in PHASES
         )
         p95 = sorted(s["total"] for s in samples)[int(0.95 * (len(samples) - 1))]
         cpu = statistics.median(s["cpu"] for s in samples)
-        print(f"{label:<34} {len(cold.files):>6} {cold_ms:8.1f} {row} {p95:8.1f} {cpu:8.1f}")
+        shared = statistics.median(prefix[1:])
+        print(f"{label:<34} {len(cold.files):>6} {cold_ms:8.1f} {row} {p95:8.1f} {cpu:8.1f} {shared:7.0%}")
 
 
 def main() -> None:
@@ -134,7 +156,7 @@ def main() -> None:
     header = " ".join(f"{name:>8}" for name in PHASES)
     print(f"median wall ms per step over {args.steps} steps; cold = first repo_map; p95 of total;")
     print("cpu = CPU ms of the step including its git processes (less sensitive to machine load)")
-    print(f"{'workspace / change':<34} {'files':>6} {'cold':>8} {header} {'p95':>8} {'cpu':>8}")
+    print(f"{'workspace / change':<34} {'files':>6} {'cold':>8} {header} {'p95':>8} {'cpu':>8} {'prefix':>7}")
     bench("20 files, 1 file changed", 20, False, 1, args.steps)
     bench("20 files, 10 files changed", 20, False, 10, args.steps)
     bench("2000 files + 500 MB, 1 changed", 2000, True, 1, args.steps)

@@ -8,7 +8,7 @@ import pytest
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.hf_api import DatasetInfo, ModelInfo
 
-from mlr_copilot.retrieval.hub import candidates, local_candidates, weights_mb
+from mlr_copilot.retrieval.hub import candidates, local_candidates, pipeline_tag_for, weights_mb
 
 MB = 1024 * 1024
 
@@ -75,6 +75,11 @@ class StubHub:
         self._maybe_fail()
         return ModelInfo(id=repo_id, siblings=[{"rfilename": n, "size": s} for n, s in self.sizes[repo_id].items()])
 
+    def dataset_info(self, repo_id, files_metadata=False):
+        self.calls.append(("dataset_info", {"repo_id": repo_id, "files_metadata": files_metadata}))
+        self._maybe_fail()
+        return DatasetInfo(id=repo_id, siblings=[{"rfilename": n, "size": s} for n, s in self.sizes[repo_id].items()])
+
 
 def stub_hub(**kwargs) -> StubHub:
     return StubHub(
@@ -95,6 +100,7 @@ def stub_hub(**kwargs) -> StubHub:
             "bigco/bert-base-sentiment": {"model.safetensors": 420 * MB, "pytorch_model.bin": 440 * MB, "config.json": 700},
             "someone/sentiment-distilbert": {"pytorch_model.bin": 255 * MB, "vocab.txt": 200_000},
             "acme/tiny-sentiment-bert": {"model.safetensors": 2 * MB},
+            "other/sentiment-tweets": {"data/train.parquet": 3 * MB, "README.md": 2_000},
         },
         **kwargs,
     )
@@ -238,3 +244,57 @@ def test_a_task_that_is_not_a_pipeline_tag_is_searched_as_a_keyword(tmp_path: Pa
     candidates("Text Classification", [], online=True, max_size_mb=1000, cache_dir=tmp_path / "d", api=api,
                hf_cache_dir=tmp_path / "none")
     assert api.calls[0][1]["filter"] == "text-classification"
+
+
+def test_dataset_sizes_are_limited_too(hf_cache: Path, tmp_path: Path):
+    api = stub_hub()
+    result = candidates("text-classification", ["sentiment"], online=True, max_size_mb=50, cache_dir=tmp_path / "c",
+                        api=api, hf_cache_dir=hf_cache)
+    datasets = {d.id: d for d in result.datasets}
+    assert "stanfordnlp/imdb" not in datasets
+    assert "left out 1 dataset(s) over 50 MB: stanfordnlp/imdb" in result.notes
+    assert datasets["other/sentiment-tweets"].size_mb == 3.0, "a size the listing lacks is asked of the Hub"
+    assert datasets["acme/movie-reviews"].local
+    sized = [kwargs["repo_id"] for name, kwargs in api.calls if name == "dataset_info"]
+    assert sized == ["other/sentiment-tweets"]
+
+
+def test_every_proposed_model_has_its_size_checked(tmp_path: Path):
+    """Not just the first few: a model ranked low but proposed is measured like the others."""
+    many = [ModelInfo(id=f"org/clf-{n}", downloads=1000 - n, pipeline_tag="text-classification",
+                      tags=["text-classification"]) for n in range(8)]
+    api = StubHub(models=many, sizes={f"org/clf-{n}": {"model.safetensors": (10 if n < 6 else 5000) * MB}
+                                      for n in range(8)})
+    result = candidates("text-classification", [], online=True, max_size_mb=100, cache_dir=tmp_path / "c", api=api,
+                        hf_cache_dir=tmp_path / "none")
+    assert [m.id for m in result.models] == [f"org/clf-{n}" for n in range(6)]
+    assert result.notes == ["left out 2 model(s) over 100 MB: org/clf-6, org/clf-7"]
+
+
+@pytest.mark.parametrize(
+    "texts, tag",
+    [
+        (("Classify short product reviews as negative, neutral or positive.",), "text-classification"),
+        (("Sentiment of tweets about airlines",), "text-classification"),
+        (("We study Text Classification under label noise",), "text-classification"),
+        (("Image classification on CIFAR-10 with few labels",), "image-classification"),
+        (("Named entity recognition in clinical notes",), "token-classification"),
+        (("Open-domain question answering over Wikipedia",), "question-answering"),
+        (("Abstractive summarisation of news",), "summarization"),
+        (("Speech recognition for low-resource languages",), "automatic-speech-recognition"),
+        (("Translation invariance of image classifiers",), "image-classification"),
+        (("a dataset name: imdb", "Negation flips the sentiment of a review"), "text-classification"),
+        (("reviews", "imdb"), ""),
+    ],
+)
+def test_a_research_task_maps_to_a_pipeline_tag(texts, tag):
+    assert pipeline_tag_for(*texts) == tag
+
+
+def test_the_mapped_task_filters_the_hub_search(tmp_path: Path):
+    api = stub_hub()
+    task = pipeline_tag_for("Classify short product reviews as negative, neutral or positive.")
+    candidates(task, ["imdb"], online=True, max_size_mb=1000, cache_dir=tmp_path / "c", api=api,
+               hf_cache_dir=tmp_path / "none")
+    listed = [kwargs for name, kwargs in api.calls if name in ("list_models", "list_datasets")]
+    assert {kw.get("filter") or kw.get("task_categories") for kw in listed} == {"text-classification"}

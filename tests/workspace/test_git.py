@@ -51,6 +51,29 @@ def test_init_commits_starter_code_respecting_gitignore(tmp_path):
     ws.check_clean_for_agent()
 
 
+def test_starter_commit_keeps_secrets_files_out(tmp_path):
+    (tmp_path / "train.py").write_text("print(1)\n")
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-test\n")
+    (tmp_path / ".env.production").write_text("ANTHROPIC_API_KEY=sk-test\n")
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "server.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    venv = tmp_path / "sub" / ".env" / "lib"
+    venv.mkdir(parents=True)
+    for n in range(3):
+        (venv / f"m{n}.py").write_text("x = 1\n")
+
+    ws = GitWorkspace(tmp_path)
+    ws.ensure_repo(init=True)
+
+    assert git(tmp_path, "ls-files").split() == ["train.py"]
+    assert status(tmp_path) == "", "kept out, and not shown as untracked either"
+    exclude = (tmp_path / ".git" / "info" / "exclude").read_text()
+    assert "# secrets files kept out of the starter commit by MLR-Copilot" in exclude
+    assert exclude.splitlines()[-4:] == ["/.env", "/.env.production", "/deploy/server.pem", "/sub/.env/"]
+    with pytest.raises(EditEscapeError, match="secrets file"):
+        ws.commit_paths([".env"], "leak", TRAILERS)
+
+
 def test_repo_without_commits(tmp_path):
     git(tmp_path, "init", "-q")
     (tmp_path / "train.py").write_text("print(1)\n")

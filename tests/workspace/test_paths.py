@@ -14,17 +14,17 @@ def ws(tmp_path):
     (root / ".git").mkdir()
     (root / ".mlr").mkdir()
     (tmp_path / "outside").mkdir()
-    (tmp_path / "outside" / "secret.txt").write_text("secret")
+    (tmp_path / "outside" / "private.txt").write_text("private")
     return root
 
 
 @pytest.mark.parametrize(
     "rel",
     [
-        "../outside/secret.txt",
-        "src/../../outside/secret.txt",
+        "../outside/private.txt",
+        "src/../../outside/private.txt",
         "src/../model.py",
-        "..\\outside\\secret.txt",
+        "..\\outside\\private.txt",
         "/etc/passwd",
         "\\etc\\passwd",
         "C:/Windows/win.ini",
@@ -51,8 +51,8 @@ def test_escapes_are_refused(ws, rel):
 
 def test_symlink_leading_outside_is_refused(ws, tmp_path):
     os.symlink(tmp_path / "outside", ws / "data")
-    os.symlink(tmp_path / "outside" / "secret.txt", ws / "link.txt")
-    for rel in ("data/secret.txt", "data/new.txt", "link.txt"):
+    os.symlink(tmp_path / "outside" / "private.txt", ws / "link.txt")
+    for rel in ("data/private.txt", "data/new.txt", "link.txt"):
         with pytest.raises(EditEscapeError, match="outside the workspace"):
             safe_path(ws, rel)
 
@@ -74,3 +74,25 @@ def test_paths_inside_are_resolved(ws):
 def test_symlink_inside_the_workspace_is_followed(ws):
     os.symlink(ws / "src", ws / "code")
     assert relative_posix(ws, "code/model.py") == "src/model.py"
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [".env", ".ENV", "config/.env.local", ".env.production", ".envrc", "kaggle.json", "deploy/credentials.json",
+     "secrets.toml", "keys/id_rsa", "certs/server.pem", "tls.key", ".netrc", ".env/lib/site.py"],
+)
+def test_secrets_files_are_refused(ws, rel):
+    with pytest.raises(EditEscapeError, match="looks like a secrets file"):
+        safe_path(ws, rel)
+
+
+@pytest.mark.parametrize("rel", ["env.py", "environment.yml", "keys/id_rsa.pub", "src/tokenizer.py", "dotenv_demo.py"])
+def test_names_close_to_secrets_are_allowed(ws, rel):
+    assert safe_path(ws, rel).name == rel.rsplit("/", 1)[-1]
+
+
+def test_symlink_to_a_secrets_file_is_refused(ws):
+    (ws / ".env").write_text("OPENAI_API_KEY=sk-test\n")
+    os.symlink(ws / ".env", ws / "settings.txt")
+    with pytest.raises(EditEscapeError, match=r"leads to \.env"):
+        safe_path(ws, "settings.txt")

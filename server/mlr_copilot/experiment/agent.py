@@ -2,7 +2,9 @@
 done or the step cap is reached.
 
 Its state (`.mlr/implement/<hypothesis>/state.json`) and log (`log.jsonl` beside it) are
-written after every step, so a crashed implementation resumes at the step it had reached.
+written after every step, so a crashed implementation resumes at the step it had reached. An
+error ends the run as "failed" and a cancellation as "stopped", never leaving it "running";
+implementing the hypothesis again resumes from the saved state in every case.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pydantic import BaseModel, Field
 from .. import prompts
 from ..errors import MlrError
 from ..state import append_jsonl, read_json, write_json
-from ..work import Work
+from ..work import Cancelled, Work
 from .change import EditFailedError, Outcome, Reviewer, propose, review_and_commit
 
 log = logging.getLogger(__name__)
@@ -118,24 +120,28 @@ class ImplementAgent:
     def _context(self, state: ImplementState) -> None:
         """Prototype code and candidate models, gathered once per implementation."""
         from ..retrieval.code import search_code
-        from ..retrieval.hub import candidates
+        from ..retrieval.hub import candidates, pipeline_tag_for
 
         settings = self.engine.settings
         h = self.hypothesis
-        query = " ".join([h.title, h.method, h.plan.model, h.plan.dataset])
+        query = " ".join([h.title, h.method, h.plan.model, h.plan.dataset, *h.plan.steps])
         cache = self.engine.state.cache("retrieval")
         code = search_code(query, workspace=self.engine.workspace, sources=settings.implement.prototype_paths,
                            cache_dir=cache, k=5, online=settings.ideas.online)
         chunks = [f"### {c.source}:{c.path}:{c.start_line}-{c.end_line}\n```\n{c.text[:1500]}\n```" for c in code.chunks]
         state.prototypes = "\n".join(chunks + [f"(note: {n})" for n in code.notes]) or "(none found)"
         keywords = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{2,}", f"{h.plan.model} {h.plan.dataset}")][:8]
-        hub = candidates(h.plan.dataset, keywords, online=settings.ideas.online,
+        run, _ = self.engine.ideas.store.find(h.id)
+        task = pipeline_tag_for(run.analysis.task if run.analysis else "", h.problem, h.title, h.plan.dataset)
+        hub = candidates(task, keywords, online=settings.ideas.online,
                          max_size_mb=settings.implement.max_model_size_mb, cache_dir=cache)
         lines = [f"- {c.kind} {c.id}" + (" (in the local cache)" if c.local else "") +
                  (f", {c.size_mb:.0f} MB" if c.size_mb else "") for c in hub.models + hub.datasets]
         state.candidates = "\n".join(lines + [f"(note: {n})" for n in hub.notes]) or "(none: use only what the code already loads)"
 
     def _messages(self, state: ImplementState):
+        """The step's prompt. The template puts what stays the same from step to step first
+        (hypothesis, plan, prototypes, candidates), so a provider's prompt cache reuses it."""
         from .repomap import repo_map
 
         h = self.hypothesis
@@ -156,18 +162,30 @@ class ImplementAgent:
         branch = self.hypothesis.branch
         self.git.checkout_branch(branch, base)
         state = self.load_state()
-        if state is None or state.status != "running":
-            if state is not None and state.status in ("done", "stopped"):
-                state.status, state.message = "running", ""
-            else:
-                starters = [f for f in STARTER_FILES if (self.engine.workspace / f).is_file()]
-                state = ImplementState(hypothesis=self.hypothesis.id, branch=branch,
-                                       base_commit=self.git.head_sha(), read=starters)
+        if state is None:
+            starters = [f for f in STARTER_FILES if (self.engine.workspace / f).is_file()]
+            state = ImplementState(hypothesis=self.hypothesis.id, branch=branch,
+                                   base_commit=self.git.head_sha(), read=starters)
+        else:
+            state.status, state.message = "running", ""
         self.save(state)
         return state
 
     async def run(self, reviewer: Reviewer, work: Work, base: str | None = None) -> ImplementState:
         state = await asyncio.to_thread(self.start, base)
+        try:
+            await self._steps(state, reviewer, work)
+        except BaseException as exc:
+            cancelled = isinstance(exc, (Cancelled, asyncio.CancelledError, KeyboardInterrupt))
+            state.status = "stopped" if cancelled else "failed"
+            state.message = str(exc) or type(exc).__name__
+            raise
+        finally:
+            self.log_event("end", status=state.status, message=state.message)
+            self.save(state)
+        return state
+
+    async def _steps(self, state: ImplementState, reviewer: Reviewer, work: Work) -> None:
         settings = self.engine.settings.implement
         if not state.prototypes:
             work.say("Gathering prototype code and candidate models", 5)
@@ -198,7 +216,7 @@ class ImplementAgent:
                 if done or not wanted or reads >= MAX_READS_PER_STEP:
                     state.status = "done"
                     state.message = done.group(1).strip() if done else "the agent proposed no further change"
-                    break
+                    return
                 reads += 1
                 state.read += wanted[:5]
                 self.log_event("read", paths=wanted[:5])
@@ -212,17 +230,16 @@ class ImplementAgent:
             )
             state.step += 1
             if outcome.commit:
-                state.steps.append(Step(step=state.step, summary=result.summary, outcome="committed", commit=outcome.commit))
-                state.read = sorted(set(state.read) | set(result.paths))
+                left_out = f"left out in review: {', '.join(outcome.left_out)}" if outcome.left_out else ""
+                state.steps.append(Step(step=state.step, summary=result.summary, outcome="committed",
+                                        commit=outcome.commit, reason=left_out))
+                state.read = sorted(set(state.read) | set(outcome.committed))
             else:
                 state.steps.append(Step(step=state.step, summary=result.summary, outcome="rejected", reason=outcome.review.reason))
             self.log_event("step", step=state.step, summary=result.summary, commit=outcome.commit,
                            accepted=outcome.review.accepted, reason=outcome.review.reason,
-                           paths=result.paths, prepare_s=round(prepared, 4), **{f"{k}_s": round(v, 4) for k, v in outcome.seconds.items()})
+                           paths=result.paths, left_out=outcome.left_out,
+                           prepare_s=round(prepared, 4), **{f"{k}_s": round(v, 4) for k, v in outcome.seconds.items()})
             self.save(state)
-        else:
-            state.status = "stopped"
-            state.message = f"reached the step cap ({settings.max_steps})"
-        self.log_event("end", status=state.status, message=state.message)
-        self.save(state)
-        return state
+        state.status = "stopped"
+        state.message = f"reached the step cap ({settings.max_steps})"

@@ -2,8 +2,10 @@
 change becomes one git commit. Implementation steps and debugging fixes both go through here.
 
 A reply proposes a change as a `SUMMARY:` line, an optional `WHY:` paragraph and edit blocks
-(see `edits.py`). An edit that does not apply is sent back with the reason, a few times, then
-reported. A rejected change leaves the working tree exactly as it was.
+(see `edits.py`). An edit that does not apply, or names a path it may not touch, is sent back
+with the reason, a few times, then reported. A rejected change leaves the working tree exactly
+as it was. A reviewer may accept only some files (an editor's refactor preview with changes
+unticked): exactly what it applied is committed, or, if the commit fails, put back as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Awaitable, Callable
 from ..errors import MlrError
 from ..llm.base import Message
 from ..work import Work
-from ..workspace.paths import safe_path
+from ..workspace.paths import EditEscapeError, safe_path
 from .edits import EditError, FileChange, apply_edits, holds_text, parse_edits, unified_diff, write_changes
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,10 @@ _ids = itertools.count(1)
 
 class EditFailedError(MlrError):
     pass
+
+
+class CommitFailedError(MlrError):
+    """An accepted change could not be committed; its files were put back as they were."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,10 @@ class Proposal:
 class Review:
     accepted: bool
     reason: str = ""
-    # True when the reviewing client already put the new content on disk (or in its buffers)
-    applied_by_client: bool = False
+    # What the reviewer applied itself, when it did (an editor answering workspace/applyEdit):
+    # each file's content after the review, None for a file that does not exist. A file that
+    # still holds its content from before was left out. None: the whole change, not yet applied.
+    applied: dict[str, str | None] | None = None
 
 
 Reviewer = Callable[[Proposal], Awaitable[Review]]
@@ -68,6 +76,8 @@ class Outcome:
     proposal: Proposal
     review: Review
     commit: str | None = None
+    committed: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -88,7 +98,7 @@ async def propose(llm, messages: list[Message], workspace: Path, *, task: str, c
             if not edits:
                 return reply
             changes = await asyncio.to_thread(apply_edits, workspace, edits)
-        except EditError as exc:
+        except (EditError, EditEscapeError) as exc:
             if attempt == retries:
                 raise EditFailedError(f"the proposed edit could not be applied after {retries + 1} tries: {exc}") from None
             history += [Message("assistant", reply), Message("user", f"That edit could not be applied: {exc}\nReply again with corrected edit blocks.")]
@@ -106,12 +116,51 @@ async def propose(llm, messages: list[Message], workspace: Path, *, task: str, c
     raise AssertionError("unreachable")
 
 
-def materialise(workspace: Path, changes: tuple[FileChange, ...]) -> None:
+def accepted_changes(proposal: Proposal, review: Review) -> tuple[list[FileChange], list[str]]:
+    """The changes to commit as the reviewer applied them, and the paths it left out."""
+    if review.applied is None:
+        return list(proposal.changes), []
+    taken, left_out = [], []
+    for change in proposal.changes:
+        now = review.applied.get(change.path, change.before)
+        if now == change.before:
+            left_out.append(change.path)
+        else:
+            taken.append(change.model_copy(update={"after": now}))
+    return taken, left_out
+
+
+def materialise(workspace: Path, changes: list[FileChange]) -> None:
     """Put the accepted content on disk. A client may already have written some files; the
     rest must still hold what the change was computed from, else nothing is written."""
     pending = [c for c in changes if not holds_text(safe_path(workspace, c.path), c.after)]
     if pending:
         write_changes(workspace, pending)
+
+
+def restore(workspace: Path, changes: list[FileChange]) -> list[str]:
+    """Put back the content from before `changes` wherever they are on disk; the paths that
+    hold something else (changed again meanwhile) are left alone and returned."""
+    undo, kept = [], []
+    for change in changes:
+        target = safe_path(workspace, change.path)
+        if holds_text(target, change.after):
+            undo.append(FileChange(path=change.path, before=change.after, after=change.before))
+        elif not holds_text(target, change.before):
+            kept.append(change.path)
+    write_changes(workspace, undo)
+    return kept
+
+
+def _commit(git, workspace: Path, changes: list[FileChange], message: str, trailers: dict[str, str]) -> str:
+    try:
+        materialise(workspace, changes)
+        return git.commit_paths([c.path for c in changes], message, trailers)
+    except Exception as exc:
+        kept = restore(workspace, changes)
+        where = (f"; {', '.join(kept)} changed meanwhile and were left as they are" if kept
+                 else "; the files are back as they were before the change")
+        raise CommitFailedError(f"the accepted change could not be committed: {exc}{where}") from exc
 
 
 def commit_message(proposal: Proposal, title: str) -> str:
@@ -124,8 +173,11 @@ async def review_and_commit(git, workspace: Path, proposal: Proposal, reviewer: 
     started = time.perf_counter()
     review = await reviewer(proposal)
     reviewed = time.perf_counter()
-    if not review.accepted:
-        return Outcome(proposal, review, seconds={"review": reviewed - started})
-    await asyncio.to_thread(materialise, workspace, proposal.changes)
-    sha = await asyncio.to_thread(git.commit_paths, proposal.paths, commit_message(proposal, title), trailers)
-    return Outcome(proposal, review, sha, seconds={"review": reviewed - started, "commit": time.perf_counter() - reviewed})
+    changes, left_out = accepted_changes(proposal, review) if review.accepted else ([], [])
+    if not changes:
+        if review.accepted:
+            review = Review(False, reason="the reviewer applied none of the changes")
+        return Outcome(proposal, review, left_out=left_out, seconds={"review": reviewed - started})
+    sha = await asyncio.to_thread(_commit, git, workspace, changes, commit_message(proposal, title), trailers)
+    return Outcome(proposal, review, sha, committed=[c.path for c in changes], left_out=left_out,
+                   seconds={"review": reviewed - started, "commit": time.perf_counter() - reviewed})

@@ -3,8 +3,10 @@
 Where the client supports change annotations, the change goes out as one `workspace/applyEdit`
 whose edits all need confirmation (VS Code shows its refactor preview) and carry the versions
 of open documents, so an edit to a document the user changed meanwhile is refused by the
-client. Elsewhere the proposed files are written under `.mlr/proposals/<id>/`, shown, and the
-server waits for `mlrCopilot.acceptEdit` or `mlrCopilot.rejectEdit`.
+client. The user may untick some changes, so `applied: true` does not mean all of them: what
+the client applied is read back (open documents' text, else the file on disk) and only that is
+committed. Elsewhere the proposed files are written under `.mlr/proposals/<id>/`, shown, and
+the server waits for `mlrCopilot.acceptEdit` or `mlrCopilot.rejectEdit`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pygls.uris import from_fs_path
 from ..errors import MlrError
 from ..experiment.change import Proposal, Review
 from ..state import write_json
+from ..workspace.paths import safe_path
 
 log = logging.getLogger(__name__)
 ANNOTATION = "mlr-change"
@@ -80,6 +83,14 @@ def workspace_edit(ls, workspace: Path, proposal: Proposal, annotated: bool) -> 
     return types.WorkspaceEdit(document_changes=operations, change_annotations=annotations)
 
 
+def _disk_texts(workspace: Path, paths: list[str]) -> dict[str, str | None]:
+    texts: dict[str, str | None] = {}
+    for rel in paths:
+        target = safe_path(workspace, rel)
+        texts[rel] = target.read_bytes().decode("utf-8", errors="replace") if target.is_file() else None
+    return texts
+
+
 def supports_annotations(ls) -> bool:
     caps = ls.client_capabilities.workspace
     edit = caps and caps.workspace_edit
@@ -100,9 +111,25 @@ class EditorReviewer:
             result = await self.ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(edit=edit, label=f"MLR-Copilot: {proposal.summary}"))
             if result.applied:
-                return Review(True, applied_by_client=True)
+                return Review(True, applied=await self._applied(workspace, proposal))
             return Review(False, reason=result.failure_reason or "")
         return await self._by_command(workspace, proposal)
+
+    async def _applied(self, workspace: Path, proposal: Proposal) -> dict[str, str | None] | None:
+        """Each touched file as the client left it: the open document's text where the client
+        syncs it, else the file on disk. None when no file changed at all: the client applied
+        the edit where the server cannot see it (unsaved buffers it does not sync), so the
+        server writes the whole change. A client with nothing ticked answers applied: false."""
+        contents: dict[str, str | None] = {}
+        for change in proposal.changes:
+            document = self.ls.workspace.text_documents.get(from_fs_path(str(workspace / change.path)))
+            if document is not None:
+                contents[change.path] = document.source
+        unsynced = [c.path for c in proposal.changes if c.path not in contents]
+        contents.update(await asyncio.to_thread(_disk_texts, workspace, unsynced))
+        if all(contents[c.path] == c.before for c in proposal.changes):
+            return None
+        return contents
 
     async def _by_command(self, workspace: Path, proposal: Proposal) -> Review:
         folder = self.ls.engine.state.folder("proposals", proposal.id)

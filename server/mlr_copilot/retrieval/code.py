@@ -2,7 +2,8 @@
 repositories the user lists, ranked by BM25 against a query.
 
 Python files are cut at top-level functions and classes, other text files into windows of
-lines. The chunks and their index are cached; only changed files are read again.
+lines. The chunks and their index are cached; only changed files are read again. Secrets
+files (`.env`, credentials, keys) are never read: chunks go into the LLM's prompt.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from mlr_copilot.retrieval.corpus import Doc, FileCorpus, UnreadableFile
 from mlr_copilot.retrieval.errors import RetrievalCancelled
+from mlr_copilot.workspace.paths import is_secret_name
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +123,11 @@ def _source_files(root: Path) -> tuple[dict[str, Path], bool]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(
             d for d in dirs
-            if d not in SKIP_DIRS and not d.endswith(".egg-info") and not (Path(folder, d) / "pyvenv.cfg").exists()
+            if d not in SKIP_DIRS and not d.endswith(".egg-info") and not is_secret_name(d)
+            and not (Path(folder, d) / "pyvenv.cfg").exists()
         )
         for name in sorted(files):
-            if not _is_text_file(name):
+            if not _is_text_file(name) or is_secret_name(name):
                 continue
             path = Path(folder) / name
             if path.is_symlink():

@@ -2,9 +2,12 @@
 reached, and always what is already in the local Hugging Face cache.
 
 Hub answers are cached on disk and retried with backoff when rate-limited; when the Hub
-cannot be reached the local cache is still proposed and a note says so. Models larger
-than the size limit are left out (with a note), since the sandbox would have to download
-and load them.
+cannot be reached the local cache is still proposed and a note says so. Models and datasets
+larger than the size limit are left out (with a note), since the sandbox would have to
+download and load them.
+
+The search is by Hub pipeline tag; `pipeline_tag_for` maps a research task described in
+words (the paper's task, the hypothesis's problem) to one.
 """
 
 from __future__ import annotations
@@ -50,6 +53,32 @@ PIPELINE_TAGS = frozenset(
     image-to-3d image-feature-extraction video-text-to-text keypoint-detection any-to-any
     visual-document-retrieval video-to-video""".split()
 )
+# A research task in words → the Hub pipeline tag its models and datasets carry. Checked in
+# order, the more specific first, each within one sentence.
+_TASK_RULES = [
+    (tag, re.compile(pattern, re.IGNORECASE))
+    for tag, pattern in [
+        ("automatic-speech-recognition", r"speech recognition|\basr\b|speech[- ]to[- ]text|transcrib"),
+        ("audio-classification", r"(audio|sound)\b[^.]*classif|classif[^.]*\b(audio|sounds?)\b|keyword spotting"),
+        ("object-detection", r"object detection|detect\w* objects|bounding box"),
+        ("image-segmentation", r"(image|semantic|instance|panoptic) segmentation"),
+        ("zero-shot-image-classification", r"zero[- ]shot image classif"),
+        ("image-classification", r"image classif|classif\w* (of )?(images|photos|pictures)|\b(cifar|imagenet|mnist)\b"),
+        ("token-classification", r"named[- ]entit|\bner\b|token classif|part[- ]of[- ]speech|\bpos tagg|sequence label"),
+        ("question-answering", r"question answering|\bqa\b|reading comprehension"),
+        ("summarization", r"summari[sz]"),
+        ("translation", r"machine translation|\btranslat"),
+        ("sentence-similarity", r"sentence similarity|semantic (textual )?similarity|sentence embedding"),
+        ("text-classification",
+         r"sentiment|text classif|natural language inference|\bnli\b|entailment|spam|topic classif"
+         r"|classif[^.]*\b(texts?|reviews?|sentences?|documents?|tweets?|posts?|news|comments?|e-?mails?|messages?)\b"
+         r"|\b(texts?|reviews?|sentences?|documents?|tweets?|posts?|comments?|e-?mails?|messages?)\b[^.]*classif"),
+        ("time-series-forecasting", r"time[- ]series|forecast"),
+        ("tabular-classification", r"tabular"),
+        ("text-generation", r"language model|text generation|generat\w* text"),
+        ("reinforcement-learning", r"reinforcement learning"),
+    ]
+]
 
 
 class Candidate(BaseModel):
@@ -261,13 +290,52 @@ class _Hub:
                 return [_as_entry(info, "dataset") for info in found]
         return self._cached(f"hub-{kind}s", key, fetch) or []
 
-    def model_size(self, repo_id: str) -> float | None:
+    def size(self, kind: str, repo_id: str) -> float | None:
+        """Download size in MB: one copy of a model's weights, all of a dataset's files."""
         def fetch() -> Any:
-            info = self.api.model_info(repo_id, files_metadata=True)
-            return {"size_mb": weights_mb((s.rfilename, s.size) for s in info.siblings or [])}
+            if kind == "model":
+                info = self.api.model_info(repo_id, files_metadata=True)
+                return {"size_mb": weights_mb((s.rfilename, s.size) for s in info.siblings or [])}
+            info = self.api.dataset_info(repo_id, files_metadata=True)
+            total = sum(s.size or 0 for s in info.siblings or [])
+            return {"size_mb": round(total / MB, 1) if total else None}
 
-        answer = self._cached("hub-model-size", {"id": repo_id}, fetch)
+        answer = self._cached(f"hub-{kind}-size", {"id": repo_id}, fetch)
         return answer.get("size_mb") if isinstance(answer, dict) else None
+
+
+def _within_size(ranked: list[Candidate], hub: _Hub | None, max_size_mb: int,
+                 limit: int) -> tuple[list[Candidate], list[str]]:
+    """The best `limit` of `ranked` no larger than `max_size_mb`, and the ids left out for size.
+    A size the listing did not give is asked of the Hub for each candidate that could be kept."""
+    kept: list[Candidate] = []
+    too_big: list[str] = []
+    for candidate in ranked:
+        if len(kept) == limit:
+            break
+        if candidate.size_mb is None and not candidate.local and hub is not None:
+            candidate = candidate.model_copy(update={"size_mb": hub.size(candidate.kind, candidate.id)})
+        if candidate.size_mb is not None and candidate.size_mb > max_size_mb:
+            too_big.append(candidate.id)
+        else:
+            kept.append(candidate)
+    return kept, too_big
+
+
+def pipeline_tag_for(*texts: str) -> str:
+    """The Hub pipeline tag of the first of `texts` that names a task, or "" for none: a
+    tag of several words written out ("text classification") first, then the usual wordings
+    of each task (a lone word such as "translation" may mean something else)."""
+    for text in texts:
+        words = re.sub(r"[\s_]+", "-", text.strip().lower())
+        named = [tag for tag in PIPELINE_TAGS
+                 if "-" in tag and re.search(rf"(?<![\w-]){re.escape(tag)}(?![\w-])", words)]
+        if named:
+            return max(named, key=len)
+        for tag, rule in _TASK_RULES:
+            if rule.search(text):
+                return tag
+    return ""
 
 
 def _offline_reason(online: bool) -> str | None:
@@ -288,14 +356,13 @@ def candidates(
     api: Any = None,
     hf_cache_dir: Path | None = None,
     limit: int = 10,
-    size_checks: int = 5,
     attempts: int = 3,
     ttl: float = DEFAULT_TTL,
     sleep: Callable[[float], None] = time.sleep,
 ) -> HubResult:
     """Models and datasets for `task` (a Hub pipeline tag such as "text-classification"; any
     other text counts as a keyword) that fit `keywords`, best first; local ones are marked,
-    models over `max_size_mb` left out."""
+    models and datasets over `max_size_mb` left out."""
     task = re.sub(r"[\s_]+", "-", task.strip().lower())
     if task and task not in PIPELINE_TAGS:
         log.info("'%s' is not a Hub pipeline tag; searching for it as a keyword", task)
@@ -334,19 +401,9 @@ def candidates(
         (c.model_copy(update={"score": _fit(c, task, keywords)}) for c in pool.values()),
         key=lambda c: (-c.score, -(c.downloads or 0), c.id),
     )
-    models = [c for c in scored if c.kind == "model"]
-    datasets = [c for c in scored if c.kind == "dataset"][:limit]
-
-    if hub is not None:
-        checked = 0
-        for position, model in enumerate(models):
-            if checked >= size_checks:
-                break
-            if model.size_mb is None and not model.local:
-                checked += 1
-                models[position] = model.model_copy(update={"size_mb": hub.model_size(model.id)})
-    too_big = [m.id for m in models if m.size_mb is not None and m.size_mb > max_size_mb]
-    if too_big:
-        notes.append(f"left out {len(too_big)} model(s) over {max_size_mb} MB: {', '.join(too_big)}")
-    models = [m for m in models if m.id not in too_big][:limit]
-    return HubResult(models=models, datasets=datasets, notes=notes)
+    found: dict[str, list[Candidate]] = {}
+    for kind in ("model", "dataset"):
+        found[kind], too_big = _within_size([c for c in scored if c.kind == kind], hub, max_size_mb, limit)
+        if too_big:
+            notes.append(f"left out {len(too_big)} {kind}(s) over {max_size_mb} MB: {', '.join(too_big)}")
+    return HubResult(models=found["model"], datasets=found["dataset"], notes=notes)

@@ -14,7 +14,8 @@ Policy for the user's own changes (nothing here ever touches the user's uncommit
 * Undo never rewrites history: it adds a revert commit (trailer `MLR-Reverts: <sha>`), and
   refuses if the files it would touch have uncommitted changes.
 * `ensure_repo(init=True)` commits the existing files as "Starter code", respecting
-  .gitignore; files over 20 MB are listed in `.git/info/exclude` instead of being committed.
+  .gitignore; files over 20 MB and secrets files (`.env`, `.env.*`, credentials, private keys,
+  see `paths.SECRET_NAME`) are listed in `.git/info/exclude` instead of being committed.
 * Agent commits do not run the user's commit hooks, and use the configured git identity, or
   `MLR-Copilot <mlr-copilot@localhost>` where none is configured.
 
@@ -40,7 +41,7 @@ from pydantic import BaseModel, ConfigDict
 from mlr_copilot.errors import MlrError
 from mlr_copilot.slugs import slugify
 from mlr_copilot.state import StateDir
-from mlr_copilot.workspace.paths import relative_posix
+from mlr_copilot.workspace.paths import is_secret_name, relative_posix
 
 log = logging.getLogger(__name__)
 
@@ -263,30 +264,40 @@ class GitWorkspace:
 
     def _starter_commit(self) -> None:
         StateDir(self.root).ensure()
-        self._exclude_large_files()
+        self._exclude_from_starter()
         self._git("add", "-A", "--", ".")
         self._git("commit", "-q", "--no-verify", "--allow-empty", "-m", STARTER_MESSAGE, env=self._identity_env())
         log.info("committed the starter code in %s", self.root)
 
-    def _exclude_large_files(self) -> None:
+    def _exclude_from_starter(self) -> None:
+        """List large files and secrets files in .git/info/exclude, so `add -A` leaves them out."""
         listed = self._git("ls-files", "-o", "--exclude-standard", "-z", strip=False)
-        large = []
+        large, secret = [], []
         for rel in filter(None, listed.split("\0")):
+            parts = rel.split("/")
+            hit = next((n for n, part in enumerate(parts, start=1) if is_secret_name(part)), None)
+            if hit is not None:
+                # a folder named like one (a virtualenv called `.env`) is excluded as a whole
+                secret.append("/".join(parts[:hit]) + ("/" if hit < len(parts) else ""))
+                continue
             try:
                 if (self.root / rel).lstat().st_size > STARTER_MAX_FILE_BYTES:
                     large.append(rel)
             except OSError:
                 continue
-        if not large:
+        secret = list(dict.fromkeys(secret))
+        sections = [(why, rels) for why, rels in (("large files", large), ("secrets files", secret)) if rels]
+        if not sections:
             return
         exclude = Path(self._git("rev-parse", "--git-path", "info/exclude"))
         exclude = exclude if exclude.is_absolute() else self.root / exclude
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a", encoding="utf-8") as handle:
-            handle.write("\n# large files kept out of the starter commit by MLR-Copilot\n")
-            for rel in large:
-                handle.write("/" + re.sub(r"([\\*?\[\]!#])", r"\\\1", rel) + "\n")
-        log.warning("kept %d large file(s) out of the starter commit: %s", len(large), _list_paths(large))
+            for why, rels in sections:
+                handle.write(f"\n# {why} kept out of the starter commit by MLR-Copilot\n")
+                for rel in rels:
+                    handle.write("/" + re.sub(r"([\\*?\[\]!#])", r"\\\1", rel) + "\n")
+                log.warning("kept %d %s out of the starter commit: %s", len(rels), why, _list_paths(rels))
 
     def _operation_in_progress(self) -> str | None:
         git_dir = Path(self.repo.git_dir)

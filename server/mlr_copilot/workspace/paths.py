@@ -2,7 +2,9 @@
 
 A path is accepted only when it names a file strictly inside the workspace: relative, no
 `..` component, no NUL byte, nothing inside `.git/` or `.mlr/` (git's and MLR-Copilot's own
-state), and no symlink on the way that leads out of the workspace or into those folders.
+state), no secrets file (`.env`, `.env.*`, credentials, private keys: whatever the agent reads
+goes to the LLM provider), and no symlink on the way that leads out of the workspace or into
+any of those.
 """
 
 from __future__ import annotations
@@ -13,6 +15,14 @@ from pathlib import Path, PurePosixPath
 from mlr_copilot.errors import MlrError
 
 FORBIDDEN_DIRS = frozenset({".git", ".mlr"})
+# Names that by convention hold API keys, passwords or private keys (a folder with such a
+# name, say a virtualenv called `.env`, counts as a whole).
+SECRET_NAME = re.compile(
+    r"""\.env|\.env\..*|\.envrc|\.netrc|_netrc|\.pgpass|\.pypirc|\.npmrc|\.git-credentials
+    |kaggle\.json|credentials|credentials\..*|secrets?|secrets?\..*|id_(?:rsa|dsa|ecdsa|ed25519)
+    |.*\.(?:pem|key|p12|pfx|jks|keystore)""",
+    re.IGNORECASE | re.VERBOSE,
+)
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -30,12 +40,20 @@ def _parts(rel: str) -> list[str]:
     return [part for part in rel.replace("\\", "/").split("/") if part not in ("", ".")]
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a file or folder name is one that holds secrets by convention."""
+    return SECRET_NAME.fullmatch(name) is not None
+
+
 def _check_parts(rel: str, parts: list[str]) -> None:
     for part in parts:
         if part == "..":
             raise _refuse(rel, "'..' is not allowed; give a path relative to the workspace root")
         if part.lower() in FORBIDDEN_DIRS:
             raise _refuse(rel, f"files inside {part}/ are managed by git or MLR-Copilot and cannot be edited")
+        if is_secret_name(part):
+            raise _refuse(rel, f"{part} looks like a secrets file (API keys, credentials); "
+                               "MLR-Copilot never reads, edits or commits it")
 
 
 def safe_path(workspace: Path, rel: str) -> Path:
@@ -62,7 +80,7 @@ def safe_path(workspace: Path, rel: str) -> Path:
     try:
         _check_parts(rel, list(inside.parts))
     except EditEscapeError:
-        raise _refuse(rel, f"a symlink on the way leads into {inside.parts[0]}/") from None
+        raise _refuse(rel, f"a symlink on the way leads to {inside.as_posix()}, which is off limits") from None
     return target
 
 

@@ -1,0 +1,274 @@
+"""The implementation loop on a real git repository with a scripted LLM: edits sent back with
+the reason, the step cap, the JSONL log, resuming from the saved state, escapes and secrets
+refused, and a state that never stays "running" after an error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from mlr_copilot.config import validate_settings
+from mlr_copilot.engine import Engine
+from mlr_copilot.errors import MlrError
+from mlr_copilot.experiment.change import CommitFailedError, Review
+from mlr_copilot.ideas.model import Analysis, ExperimentPlan, Hypothesis, IdeasRun
+from mlr_copilot.llm.scripted import ScriptedProvider
+from mlr_copilot.work import Work
+
+from ..workspace.gitutil import git, make_repo, snapshot
+
+TRAIN = "from model import build\n\nEPOCHS = 3\n\n\ndef main():\n    build(EPOCHS)\n"
+MODEL = "def build(epochs):\n    return epochs\n"
+UTILS = "def seed():\n    return 0\n"
+
+
+def edit(path: str, search: str, replace: str, summary: str = "Change it") -> str:
+    return (f"SUMMARY: {summary}\nWHY: the plan says so.\n\n{path}\n<<<<<<< SEARCH\n{search}\n=======\n"
+            f"{replace}\n>>>>>>> REPLACE\n")
+
+
+def reply(response: str, *expect: str) -> dict:
+    return {"call": "implement.step", "response": response, "expect": list(expect)}
+
+
+@pytest.fixture(autouse=True)
+def no_hf_cache(tmp_path, monkeypatch):
+    """Candidate models come from an empty Hugging Face cache, never the machine's own."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "ws", {"train.py": TRAIN, "model.py": MODEL, "utils.py": UTILS})
+
+
+def engine_for(workspace: Path, records: list[dict], **implement) -> Engine:
+    script = workspace.parent / f"script-{len(list(workspace.parent.glob('script-*')))}.jsonl"
+    script.write_text("".join(json.dumps(r) + "\n" for r in records))
+    settings, warnings = validate_settings({"llm": {"provider": "scripted", "script": str(script)},
+                                           "ideas": {"online": False}, "implement": implement})
+    assert warnings == []
+    engine = Engine(workspace, settings)
+    plan = ExperimentPlan(dataset="reviews", model="naive Bayes", baseline="unigrams", metric="macro_f1",
+                          direction="maximize", steps=["raise the epochs", "report the metric"],
+                          expected_improvement="+5%")
+    hypothesis = Hypothesis(id="h1", paper="paper", rank=1, status="accepted", title="More epochs",
+                            problem="Too few epochs.", method="Train longer.", rationale="Underfitting.", plan=plan)
+    engine.ideas.store.save(IdeasRun(
+        paper_path="paper.pdf", paper_slug="paper", paper_title="Paper", hypotheses=[hypothesis],
+        analysis=Analysis(task="Classify product reviews by sentiment.", gaps=["g"], keywords=["reviews"])))
+    return engine
+
+
+async def accept(proposal) -> Review:
+    return Review(True)
+
+
+def answers(*reviews: Review):
+    pending = list(reviews)
+
+    async def review(proposal) -> Review:
+        return pending.pop(0)
+
+    return review
+
+
+def spy_on_prompts(monkeypatch) -> list[str]:
+    """Every prompt the scripted LLM receives, as one text."""
+    prompts: list[str] = []
+    complete = ScriptedProvider.complete
+
+    async def spy(self, messages, **kwargs):
+        prompts.append("\n".join(m.content for m in messages))
+        return await complete(self, messages, **kwargs)
+
+    monkeypatch.setattr(ScriptedProvider, "complete", spy)
+    return prompts
+
+
+def implement(engine: Engine, reviewer=accept):
+    async def refuse_init(problem: str) -> bool:
+        return False
+
+    return asyncio.run(engine.implement("h1", reviewer, Work(), refuse_init))
+
+
+def state_file(workspace: Path) -> Path:
+    return workspace / ".mlr" / "implement" / "h1" / "state.json"
+
+
+def saved_state(workspace: Path) -> dict:
+    return json.loads(state_file(workspace).read_text())
+
+
+def tracked(workspace: Path) -> dict[str, bytes]:
+    return {rel: data for rel, data in snapshot(workspace).items() if not rel.startswith(".mlr/")}
+
+
+def test_a_no_match_edit_is_sent_back_with_the_reason_then_reported(workspace):
+    bad = edit("train.py", "EPOCHS = 30", "EPOCHS = 10")
+    engine = engine_for(workspace, [
+        reply(bad),
+        reply(bad, "That edit could not be applied: train.py: the SEARCH lines match nothing", "EPOCHS = 3"),
+        reply("DONE: gave up", "edit could not be applied [failed]: the proposed edit could not be applied after 2 tries"),
+    ], maxEditRetries=1)
+    before = tracked(workspace)
+    state = implement(engine)
+    assert [s.outcome for s in state.steps] == ["failed"]
+    assert "match nothing" in state.steps[0].reason
+    assert state.status == "done" and state.commits == []
+    assert tracked(workspace) == before
+
+
+def test_a_malformed_edit_is_retried_and_the_corrected_one_committed(workspace):
+    engine = engine_for(workspace, [
+        reply("SUMMARY: More epochs\n\ntrain.py\n<<<<<<< SEARCH\nEPOCHS = 3\n"),
+        reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 10", "Train for 10 epochs"), "the reply ends inside the block"),
+        reply("DONE: epochs raised"),
+    ])
+    state = implement(engine)
+    assert [s.outcome for s in state.steps] == ["committed"]
+    assert "EPOCHS = 10" in (workspace / "train.py").read_text()
+    message = git(workspace, "log", "-1", "--format=%B")
+    assert message.startswith("Train for 10 epochs") and "MLR-Hypothesis: h1" in message and "MLR-Step: 1" in message
+
+
+def test_the_step_cap_stops_the_loop(workspace):
+    engine = engine_for(workspace, [
+        reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4", "Four epochs")),
+        reply(edit("train.py", "EPOCHS = 4", "EPOCHS = 5", "Five epochs"), "step 2 of at most 2"),
+    ], maxSteps=2)
+    state = implement(engine)
+    assert state.status == "stopped" and state.message == "reached the step cap (2)"
+    assert len(state.commits) == 2 and saved_state(workspace)["status"] == "stopped"
+    assert "EPOCHS = 5" in (workspace / "train.py").read_text()
+
+
+def test_every_step_is_logged_as_jsonl(workspace):
+    engine = engine_for(workspace, [
+        reply("READ: utils.py"),
+        reply(edit("utils.py", "    return 0", "    return 42", "Fix the seed"), "## utils.py"),
+        reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4")),
+        reply("DONE: finished"),
+    ])
+    state = implement(engine, answers(Review(True), Review(False, reason="keep three epochs")))
+    events = [json.loads(line) for line in (workspace / ".mlr/implement/h1/log.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["start", "read", "step", "step", "end"]
+    assert events[1]["paths"] == ["utils.py"]
+    first, second = events[2], events[3]
+    assert first["accepted"] is True and first["commit"] == state.commits[0] and first["paths"] == ["utils.py"]
+    assert second["accepted"] is False and second["commit"] is None and second["reason"] == "keep three epochs"
+    assert all(isinstance(first[k], float) for k in ("prepare_s", "review_s", "commit_s"))
+    assert (events[-1]["status"], events[-1]["message"]) == ("done", "finished")
+
+
+def test_a_crashed_implementation_resumes_from_its_saved_state(workspace):
+    engine = engine_for(workspace, [reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4", "Four epochs"))])
+    with pytest.raises(MlrError, match="no reply left"):
+        implement(engine)
+    saved = saved_state(workspace)
+    assert saved["status"] == "failed" and "no reply left" in saved["message"]
+    # A crash (the process killed mid-step) leaves the state as it was while running.
+    state_file(workspace).write_text(json.dumps({**saved, "status": "running", "message": ""}))
+
+    resumed = engine_for(workspace, [
+        reply(edit("model.py", "    return epochs", "    return epochs + 1", "Add one"),
+              "1. Four epochs [committed", "step 2 of at most"),
+        reply("DONE: resumed and finished"),
+    ])
+    state = implement(resumed)
+    assert state.status == "done" and [s.step for s in state.steps] == [1, 2]
+    assert state.commits[0] == saved["steps"][0]["commit"]
+    assert "MLR-Step: 2" in git(workspace, "log", "-1", "--format=%B")
+    assert git(workspace, "rev-list", "--count", "HEAD").strip() == "3"
+
+
+def test_an_escape_attempt_through_the_agent_leaves_the_repository_untouched(workspace, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (workspace / "link").symlink_to(outside)
+    git(workspace, "add", "link")
+    git(workspace, "commit", "-qm", "a link out")
+    head = git(workspace, "rev-parse", "HEAD")
+    engine = engine_for(workspace, [
+        reply("SUMMARY: Sneak out\n\n../evil.py\n<<<<<<< FILE\nprint('pwned')\n>>>>>>> FILE\n"),
+        reply("SUMMARY: Hooks\n\n.git/hooks/pre-commit\n<<<<<<< FILE\nrm -rf /\n>>>>>>> FILE\n", "'..' is not allowed"),
+        reply("SUMMARY: Link\n\nlink/evil.py\n<<<<<<< FILE\nprint('pwned')\n>>>>>>> FILE\n", ".git/ are managed by git"),
+        reply("DONE: no way out", "refused path 'link/evil.py': a symlink on the way leads outside the workspace"),
+    ], maxEditRetries=2)
+    before = tracked(workspace)
+    state = implement(engine)
+    assert state.status == "done" and [s.outcome for s in state.steps] == ["failed"]
+    assert tracked(workspace) == before
+    assert git(workspace, "rev-parse", "HEAD") == head
+    assert not (tmp_path / "evil.py").exists() and list(outside.iterdir()) == []
+    assert not (workspace / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_secrets_are_never_read_edited_or_sent(workspace, monkeypatch):
+    (workspace / ".env").write_text("OPENAI_API_KEY=sk-test-do-not-send\n")
+    (workspace / "secrets.json").write_text('{"token": "sk-test-do-not-send"}\n')
+    prompts = spy_on_prompts(monkeypatch)
+    engine = engine_for(workspace, [
+        reply("READ: .env\nREAD: secrets.json"),
+        reply("SUMMARY: Key\n\n.env\n<<<<<<< FILE\nOPENAI_API_KEY=mine\n>>>>>>> FILE\n",
+              "## .env\n(refused: refused path '.env': .env looks like a secrets file", "## secrets.json\n(refused"),
+        reply("DONE: left the keys alone", "That edit could not be applied: refused path '.env'"),
+    ])
+    state = implement(engine)
+    assert state.status == "done" and state.commits == []
+    assert (workspace / ".env").read_text() == "OPENAI_API_KEY=sk-test-do-not-send\n"
+    assert len(prompts) == 3 and not any("sk-test-do-not-send" in p for p in prompts)
+
+
+def test_the_stable_part_of_the_prompt_comes_first(workspace, monkeypatch):
+    prompts = spy_on_prompts(monkeypatch)
+    engine = engine_for(workspace, [reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4")), reply("DONE: ok")])
+    implement(engine)
+    first, second = prompts
+    stable = first[: first.index("# Workspace map")]
+    assert second.startswith(stable) and "# Candidate models and datasets" in stable
+    assert first.index("# Workspace map") < first.index("# Files you have read") < first.index("# Steps so far")
+
+
+def test_a_failed_commit_restores_the_files_and_leaves_no_running_state(workspace):
+    engine = engine_for(workspace, [reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4"))])
+
+    async def editor_then_user_stages(proposal) -> Review:
+        # the editor applied and saved the change, and the user staged a file of their own meanwhile
+        (workspace / "train.py").write_text(proposal.changes[0].after)
+        (workspace / "notes.txt").write_text("mine\n")
+        git(workspace, "add", "notes.txt")
+        return Review(True, applied={"train.py": proposal.changes[0].after})
+
+    with pytest.raises(CommitFailedError, match="staged changes") as info:
+        implement(engine, editor_then_user_stages)
+    assert "back as they were" in str(info.value)
+    assert (workspace / "train.py").read_text() == TRAIN
+    assert git(workspace, "log", "--format=%s") == "initial\n"
+    assert saved_state(workspace)["status"] == "failed"
+
+
+def test_context_is_searched_by_plan_steps_and_by_the_papers_task(workspace, monkeypatch):
+    from mlr_copilot.retrieval import code, hub
+
+    asked: dict[str, object] = {}
+    search_code, candidates = code.search_code, hub.candidates
+
+    def spy_code(query, **kwargs):
+        asked["query"] = query
+        return search_code(query, **kwargs)
+
+    def spy_hub(task, keywords, **kwargs):
+        asked["task"], asked["keywords"] = task, keywords
+        return candidates(task, keywords, **kwargs)
+
+    monkeypatch.setattr(code, "search_code", spy_code)
+    monkeypatch.setattr(hub, "candidates", spy_hub)
+    implement(engine_for(workspace, [reply("DONE: nothing to do")]))
+    assert "raise the epochs" in asked["query"] and "report the metric" in asked["query"]
+    assert asked["task"] == "text-classification", "the paper's task, not the dataset's name"
+    assert "reviews" in asked["keywords"]
