@@ -3,7 +3,8 @@
     python bench/bench_runs.py [--repeat N] [--image mlr-python:bookworm]
 
 Targets: local runner overhead over a bare `python -c pass` <= 0.1 s; a Docker run with a
-cached image < 1 s; the history table of 1,000 runs < 0.3 s.
+cached image < 1 s; the history table of 1,000 runs < 0.3 s. Also: a Docker run printing
+27 MB of lines against a plain `docker run` of the same script (the output must not slow it).
 """
 
 from __future__ import annotations
@@ -65,6 +66,24 @@ def bench_docker(workspace: Path, image: str, repeat: int) -> None:
     runner.run(request)
     elapsed = median_time(lambda: runner.run(request), repeat)
     print(f"Docker run of `python -c pass`      {elapsed * 1000:8.1f} ms  (target < 1000)")
+    bench_docker_output(workspace, image, runner)
+
+
+LOUD = "import sys\nline = 'x' * 99 + '\\n'\nfor _ in range(270_000):\n    sys.stdout.write(line)\nprint('METRIC acc=1')\n"
+
+
+def bench_docker_output(workspace: Path, image: str, runner: DockerRunner) -> None:
+    (workspace / "loud.py").write_text(LOUD)
+    plain = ["docker", "run", "--rm", "--network", "none", "-v", f"{workspace}:/workspace", "-w", "/workspace",
+             image, "python", "loud.py"]
+    bare = median_time(lambda: subprocess.run(plain, check=True, stdout=subprocess.DEVNULL), 3)
+    for cap_mb in (200, 5):
+        request = RunRequest(workspace=str(workspace), command=["python", "loud.py"], timeout=600, image=image,
+                             max_output_mb=cap_mb)
+        outcomes = []
+        elapsed = median_time(lambda: outcomes.append(runner.run(request)), 3)
+        metric = "METRIC kept" if outcomes[-1].log_metrics == {"acc": 1.0} else "METRIC LOST"
+        print(f"Docker run, 27 MB of output, cap {cap_mb:3d} MB {elapsed * 1000:8.1f} ms  plain docker run {bare * 1000:8.1f} ms  {metric}")
 
 
 def bench_history(root: Path, runs: int = 1000, commits: int = 50) -> None:

@@ -112,6 +112,30 @@ def run_async(coro):
     return asyncio.run(coro)
 
 
+def run_cancellable(work, coro):
+    """`run_async`, with Ctrl-C setting `work.cancel`: a run then stops its process tree or
+    container and is recorded as cancelled, where an interrupt alone would leave asyncio
+    waiting for the run's thread. A second Ctrl-C interrupts at once."""
+    import signal
+
+    from .work import Cancelled
+
+    def interrupt(signum, frame) -> None:
+        if work.cancel.is_set():
+            raise KeyboardInterrupt
+        print("interrupted: cancelling (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+        work.cancel.set()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        return run_async(coro)
+    except Cancelled:
+        # cancelled before the run began: nothing to report but the interrupt
+        raise KeyboardInterrupt from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @subcommand("paper")
 def cmd_paper(args: argparse.Namespace) -> int:
     from .paper import parse_pdf
@@ -279,21 +303,37 @@ def print_record(record, as_json: bool) -> None:
     print(f"  log: {record.log_path}")
 
 
+def close_interrupted_runs(engine) -> None:
+    """Close the runs, and remove the containers, that processes killed mid-run left behind
+    (as the server does when it starts); runs of live processes are left alone."""
+    from .runners.execute import mark_interrupted
+
+    for record in mark_interrupted(engine.workspace):
+        print(f"warning: run {record.id} was interrupted when the process running it stopped; it is marked interrupted",
+              file=sys.stderr)
+
+
 @subcommand("run")
 def cmd_run(args: argparse.Namespace) -> int:
     engine = engine_for(args)
+    close_interrupted_runs(engine)
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    record = run_async(engine.run(terminal_work(), command=command or None, runner=args.runner, timeout=args.timeout,
-                                  on_line=terminal_lines(args.json), baseline=args.baseline))
+    work = terminal_work()
+    record = run_cancellable(work, engine.run(work, command=command or None, runner=args.runner, timeout=args.timeout,
+                                              on_line=terminal_lines(args.json), baseline=args.baseline))
     print_record(record, args.json)
+    if record.status == "cancelled":
+        return 130
     return 0 if record.status == "passed" else 1
 
 
 @subcommand("debug")
 def cmd_debug(args: argparse.Namespace) -> int:
     engine = engine_for(args)
-    report = run_async(engine.debug(terminal_reviewer(args.yes), terminal_work(), on_line=terminal_lines(False),
-                                    max_attempts=args.attempts))
+    close_interrupted_runs(engine)
+    work = terminal_work()
+    report = run_cancellable(work, engine.debug(terminal_reviewer(args.yes), work, on_line=terminal_lines(False),
+                                                max_attempts=args.attempts))
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -301,6 +341,8 @@ def cmd_debug(args: argparse.Namespace) -> int:
         for attempt in report.attempts:
             print(f"  run {attempt.run_id} {attempt.status} -> fix: {attempt.fix or 'none'} {attempt.commit[:8] if attempt.commit else ''}")
     print_usage(engine)
+    if report.status == "cancelled":
+        return 130
     return 0 if report.status == "passed" else 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -26,7 +27,8 @@ from mlr_copilot.runners.docker import (
     docker_client as connect_engine,
     workspace_image_tag,
 )
-from mlr_copilot.runners.execute import execute
+from mlr_copilot.runners.execute import execute, mark_interrupted, save_record
+from mlr_copilot.runners.logsink import MB
 from mlr_copilot.runners.model import RunRecord, RunRequest
 
 from .conftest import TEST_IMAGE
@@ -257,3 +259,91 @@ def test_gpu_request_without_nvidia_runtime_is_explained(docker_client, workspac
     write(workspace, "train.py", "print('hi')\n")
     with pytest.raises(GpuUnavailableError, match="no GPU is available"):
         DockerRunner(TEST_IMAGE).run(request(workspace, ["python", "train.py"], gpus=True))
+
+
+@pytest.mark.docker
+def test_dotenv_files_are_hidden_from_the_container(docker_client, workspace):
+    write(workspace, ".env", "OPENAI_API_KEY=sk-docker-secret-abcdef\n")
+    write(workspace, ".env.local", "HF_TOKEN=hf_docker_secret_123456\n")
+    (workspace / ".env").chmod(0o600)
+    record = run(workspace, """
+        import os
+        for name in (".env", ".env.local"):
+            print(name, "listed", name in os.listdir("."), "holds", len(open(name).read()), "chars")
+        try:
+            os.remove(".env")
+        except OSError as exc:
+            print("remove refused")
+        print("METRIC acc=1")
+    """)
+    text = (workspace / record.log_path).read_text()
+    assert record.status == "passed", text
+    assert ".env listed True holds 0 chars" in text and ".env.local listed True holds 0 chars" in text
+    assert "remove refused" in text
+    assert (workspace / ".env").read_text() == "OPENAI_API_KEY=sk-docker-secret-abcdef\n"
+    # opening the workspace to the sandbox user never opens the keys to every user of the machine
+    assert stat.S_IMODE((workspace / ".env").stat().st_mode) == 0o600
+    assert record.warnings == []
+
+
+@pytest.mark.docker
+def test_long_output_past_a_low_cap_keeps_the_tail_and_the_final_metric(docker_client, workspace):
+    script = """
+        import sys
+        line = "y" * 99 + "\\n"
+        for _ in range(40_000):
+            sys.stdout.write(line)
+        print("last words")
+        print("METRIC acc=0.75")
+    """
+    start = time.monotonic()
+    record = run(workspace, script, max_output_mb=1, primary_metric="acc")
+    log = (workspace / record.log_path).read_bytes()
+    assert time.monotonic() - start < 20
+    assert record.status == "passed" and record.metrics == {"acc": 0.75}, log[-500:]
+    assert "dropped" in record.message and len(log) < 1.2 * MB
+    assert log.startswith(b"y" * 99 + b"\n")
+    assert log.rstrip().endswith(b"last words\nMETRIC acc=0.75")
+    # every byte came through: 4,000,027 printed, 1 MB kept at the start
+    assert b"2.8 MB of output dropped in all" in log
+
+
+@pytest.mark.docker
+def test_nonzero_exit_without_traceback_in_container(docker_client, workspace):
+    record = run(workspace, "import sys\nprint('giving up quietly')\nsys.exit(3)\n")
+    assert record.status == "failed" and record.exit_code == 3
+    [failure] = record.failures
+    assert failure.kind == "exit" and "exited with code 3" in failure.message and "giving up quietly" in failure.message
+    assert containers_of(docker_client, record.id) == []
+
+
+@pytest.mark.docker
+def test_script_that_kills_itself_in_container(docker_client, workspace):
+    record = run(workspace, "import os, signal\nprint('bye', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    assert record.status == "failed" and record.exit_code == 137
+    [failure] = record.failures
+    assert failure.kind == "killed" and "SIGKILL" in failure.message
+    assert containers_of(docker_client, record.id) == []
+
+
+@pytest.mark.docker
+def test_mark_interrupted_removes_the_containers_of_dead_owners(docker_client, workspace):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    save_record(workspace, RunRecord(id="dead-owner-run", command="sleep 300", runner="docker",
+                                     started_at="2024-01-01T00:00:00Z", owner_host=host, owner_pid=dead.pid))
+    orphan = docker_client.containers.create(
+        TEST_IMAGE, ["sleep", "300"], network_mode="none",
+        labels={LABEL: "1", RUN_LABEL: "dead-owner-run", OWNER_LABEL: f"{host}:{dead.pid}"},
+    )
+    try:
+        orphan.start()
+        [closed] = mark_interrupted(workspace)
+        assert closed.id == "dead-owner-run" and closed.status == "interrupted"
+        assert containers_of(docker_client, "dead-owner-run") == []
+    finally:
+        try:
+            orphan.remove(force=True)
+        except Exception:
+            pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mlr_copilot.runners.execute import execute, mark_interrupted, record_path
+from mlr_copilot.runners.execute import execute, mark_interrupted, record_path, save_record
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRecord, RunRequest
 from mlr_copilot.runners.proctree import _pids_hierarchy
@@ -236,6 +237,36 @@ def test_secrets_never_reach_the_run(workspace, monkeypatch):
     assert "MY_HARMLESS_SETTING=visible" in text and "EXTRA=1" in text
 
 
+def test_dotenv_is_warned_about_once_and_secret_values_are_masked(workspace, monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-from-the-environment-42")
+    write(workspace, ".env", "OPENAI_API_KEY=sk-local-secret-abcdef123\nMLR_RUNNER=local\n")
+    # The experiment can read .env; a value of the environment it could learn elsewhere, and
+    # it prints that one in two writes so the value is cut between two reads of the output.
+    script = """
+        import sys, time
+        print("dotenv:", open(".env").read().split()[0], flush=True)
+        sys.stdout.write("token: tok-from-the-")
+        sys.stdout.flush()
+        time.sleep(0.3)
+        print("environment-42")
+        print("METRIC acc=1")
+    """
+    write(workspace, "train.py", script)
+    lines: list[str] = []
+    record = execute(request(workspace, [PY, "train.py"]), LocalRunner(), on_line=lines.append)
+    text = (workspace / record.log_path).read_text()
+    assert record.status == "passed" and record.metrics == {"acc": 1.0}
+    assert "dotenv: OPENAI_API_KEY=***" in text and "token: ***" in text
+    assert "sk-local-secret" not in text and "tok-from" not in text
+    assert not any("sk-local-secret" in line or "tok-from" in line for line in lines)
+    [warning] = record.warnings
+    assert ".env" in warning and "Docker runner" in warning
+    assert text.count("which this local run can read") == 1
+    assert RunRecord.model_validate_json(record_path(workspace, record.id).read_text()).warnings == [warning]
+    (workspace / ".env").unlink()
+    assert run(workspace, "print('METRIC acc=1')\n").warnings == []
+
+
 def test_missing_command_is_an_error_record(workspace):
     record = execute(request(workspace, ["definitely-not-a-command-xyz"]), LocalRunner())
     assert record.status == "error"
@@ -294,6 +325,10 @@ def test_server_killed_mid_run_is_marked_interrupted(tmp_path):
     run_id = records[0].stem
     while time.monotonic() < deadline and not leftover_processes(run_id):
         time.sleep(0.05)
+    # a concurrent run of a live process is not a leftover
+    assert mark_interrupted(repo) == []
+    assert read_json(records[0])["status"] == "running" and read_json(records[0])["owner_pid"] == server.pid
+    assert leftover_processes(run_id)
     server.send_signal(signal.SIGKILL)
     server.wait()
     assert read_json(records[0])["status"] == "running"
@@ -307,3 +342,17 @@ def test_server_killed_mid_run_is_marked_interrupted(tmp_path):
     assert hierarchy is None or not (hierarchy / "mlr-copilot" / run_id).exists()
     assert "interrupted" in git(repo, "log", "--notes=mlr", "-1")
     assert mark_interrupted(repo) == []
+
+
+def test_only_runs_whose_owner_is_gone_are_marked_interrupted(workspace):
+    gone = subprocess.Popen([PY, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    owners = {"dead": (host, gone.pid), "live": (host, os.getpid()), "elsewhere": ("another-machine", 1), "unknown": (None, None)}
+    for name, (owner_host, owner_pid) in owners.items():
+        save_record(workspace, RunRecord(id=name, command="python train.py", runner="local", started_at="2024-01-01T00:00:00Z",
+                                         owner_host=owner_host, owner_pid=owner_pid))
+    closed = mark_interrupted(workspace)
+    assert sorted(r.id for r in closed) == ["dead", "unknown"]
+    statuses = {name: read_json(record_path(workspace, name))["status"] for name in owners}
+    assert statuses == {"dead": "interrupted", "live": "running", "elsewhere": "running", "unknown": "interrupted"}

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from mlr_copilot.runners.base import RunOutcome
-from mlr_copilot.runners.environment import scrub_env
+from mlr_copilot.runners.docker import FrameDecoder
+from mlr_copilot.runners.environment import scrub_env, secret_values
 from mlr_copilot.runners.failures import diagnose, last_traceback, library_name, workspace_relative
 from mlr_copilot.runners.logsink import LineThrottle, LogSink
 from mlr_copilot.runners.metrics import collect_metrics, metrics_from_log
@@ -150,3 +151,43 @@ def test_metric_lines_are_read_as_the_output_streams_across_chunks(tmp_path):
     assert sink.metrics == {"loss": 0.9, "acc": 0.5}  # the last line has no newline yet
     sink.close()
     assert sink.metrics == {"loss": 0.25, "acc": 0.5}  # past the 64-byte cap too
+
+
+def test_no_metric_at_all_is_a_diagnostic_even_without_a_primary_metric():
+    request = RunRequest(workspace="/w", command="python train.py", results_file="out/results.json")
+    [silent] = diagnose(_outcome(status="passed", exit_code=0), "trained\n", Path("/w"), request, {}, None)
+    assert silent.kind == "no-metric"
+    assert "out/results.json" in silent.message and "METRIC name=<value>" in silent.message
+    assert diagnose(_outcome(status="passed", exit_code=0), "", Path("/w"), request, {"loss": 0.1}, None) == []
+
+
+def test_secret_values_come_from_the_environment_and_dotenv_files(tmp_path):
+    (tmp_path / ".env").write_text("HF_TOKEN=hf_dotenv_987654321\nMLR_PROVIDER=openai-compatible\n")
+    (tmp_path / ".env.local").write_text("export DB_PASSWORD='pw-local-5555'\n")
+    (tmp_path / "notes.env").write_text("OTHER_TOKEN=not-a-dotenv-file-1\n")
+    env = {"OPENAI_API_KEY": "sk-env-12345678", "SHORT_TOKEN": "abc", "PATH": "/usr/local/bin:/usr/bin"}
+    assert secret_values(env, tmp_path) == ["hf_dotenv_987654321", "sk-env-12345678", "pw-local-5555"]
+
+
+def test_log_sink_masks_secrets_cut_anywhere_without_holding_back_lines(tmp_path):
+    secrets = ["sk-secret-0123456789", "sk-secret-01"]
+    text = b"key sk-secret-0123456789 and sk-secret-01!\nnear miss sk-secret-X\nsk-secret-0"
+    live: list[str] = []
+    sink = LogSink(tmp_path / "run.log", max_bytes=10_000, on_line=live.append, secrets=secrets)
+    sink.feed(b"ready\n")
+    assert live == ["ready"]
+    for byte in range(len(text)):
+        sink.feed(text[byte : byte + 1])
+    sink.close()
+    expected = "ready\nkey *** and ***!\nnear miss sk-secret-X\nsk-secret-0"
+    assert (tmp_path / "run.log").read_text() == expected
+    assert live == expected.splitlines()
+
+
+def test_frame_decoder_joins_payloads_cut_anywhere():
+    payloads = [b"first line\n", b"", b"x" * 300, b"METRIC acc=0.5\n"]
+    stream = b"".join(bytes([1 + i % 2, 0, 0, 0]) + len(p).to_bytes(4, "big") + p for i, p in enumerate(payloads))
+    for size in (1, 3, 8, 9, 100, len(stream)):
+        decoder = FrameDecoder()
+        out = b"".join(decoder.feed(stream[at : at + size]) for at in range(0, len(stream), size))
+        assert out == b"".join(payloads), size

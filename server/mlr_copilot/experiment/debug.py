@@ -3,14 +3,14 @@ loop run → fix → run, capped in attempts and stopped by the LLM budget."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from .. import prompts
-from ..work import Work
+from ..llm.base import BudgetExceededError
+from ..work import Cancelled, Work
 from .change import Outcome, Reviewer, propose, review_and_commit
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class Attempt(BaseModel):
 
 
 class DebugReport(BaseModel):
-    status: str = Field(description="passed | gave-up | rejected | no-fix")
+    status: str = Field(description="passed | gave-up | rejected | no-fix | budget | cancelled")
     attempts: list[Attempt] = Field(default_factory=list)
     final_run: dict | None = None
     message: str = ""
@@ -100,29 +100,40 @@ async def propose_fix(engine, record, reviewer: Reviewer, work: Work, attempts: 
 
 
 async def debug_loop(engine, reviewer: Reviewer, work: Work, *, run, max_attempts: int, hypothesis: str | None) -> DebugReport:
-    """run → fix → run until a run passes, the cap is reached, or the budget stops it.
+    """run → fix → run until a run passes, the cap is reached, the budget stops it or the user
+    cancels; the report holds the attempts made either way.
     `run` is an async callable that runs the experiment once and returns its RunRecord."""
     report = DebugReport(status="gave-up")
-    record = await run()
-    for number in range(max_attempts + 1):
-        if record.status == "passed":
-            report.status = "passed"
-            break
-        attempt = Attempt(run_id=record.id, status=record.status)
-        report.attempts.append(attempt)
-        if number == max_attempts:
-            report.message = f"the run still fails after {max_attempts} fix attempt(s)"
-            break
-        outcome = await propose_fix(engine, record, reviewer, work, report.attempts[:-1], hypothesis)
-        if outcome is None:
-            report.status, report.message = "no-fix", "the LLM proposed no change"
-            break
-        attempt.fix, attempt.commit = outcome.proposal.summary, outcome.commit
-        attempt.accepted, attempt.reason = outcome.review.accepted, outcome.review.reason
-        if not outcome.commit:
-            report.status, report.message = "rejected", f"the fix was rejected: {outcome.review.reason or 'no reason given'}"
-            break
-        work.say(f"Fix committed ({outcome.commit[:8]}); running again", None)
+    record = None
+    try:
         record = await run()
-    report.final_run = record.model_dump(mode="json")
+        for number in range(max_attempts + 1):
+            if record.status == "passed":
+                report.status = "passed"
+                break
+            if record.status == "cancelled":
+                report.status, report.message = "cancelled", f"run {record.id} was cancelled"
+                break
+            attempt = Attempt(run_id=record.id, status=record.status)
+            report.attempts.append(attempt)
+            if number == max_attempts:
+                report.message = f"the run still fails after {max_attempts} fix attempt(s)"
+                break
+            outcome = await propose_fix(engine, record, reviewer, work, report.attempts[:-1], hypothesis)
+            if outcome is None:
+                report.status, report.message = "no-fix", "the LLM proposed no change"
+                break
+            attempt.fix, attempt.commit = outcome.proposal.summary, outcome.commit
+            attempt.accepted, attempt.reason = outcome.review.accepted, outcome.review.reason
+            if not outcome.commit:
+                report.status, report.message = "rejected", f"the fix was rejected: {outcome.review.reason or 'no reason given'}"
+                break
+            work.say(f"Fix committed ({outcome.commit[:8]}); running again", None)
+            record = await run()
+    except BudgetExceededError as exc:
+        report.status, report.message = "budget", str(exc)
+    except Cancelled as exc:
+        report.status, report.message = "cancelled", str(exc)
+    if record is not None:
+        report.final_run = record.model_dump(mode="json")
     return report

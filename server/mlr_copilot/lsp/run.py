@@ -39,13 +39,27 @@ def publish_failures(ls: MlrServer, record) -> None:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
     for uri, diagnostics in by_uri.items():
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
-    ls.diagnosed = set(by_uri)
+    ls.diagnosed = by_uri
 
 
 def clear_diagnostics(ls: MlrServer, uri: str) -> None:
-    if uri in ls.diagnosed:
-        ls.diagnosed.discard(uri)
+    if ls.diagnosed.pop(uri, None) is not None:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+def dismiss_diagnostic(ls: MlrServer, uri: str, data) -> int:
+    """Drop the diagnostic whose `data` (run and failure index) matches, republishing the
+    file's others; how many were dropped."""
+    published = ls.diagnosed.get(uri, [])
+    kept = [diagnostic for diagnostic in published if diagnostic.data != data]
+    if len(kept) == len(published):
+        return 0
+    if kept:
+        ls.diagnosed[uri] = kept
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=kept))
+    else:
+        clear_diagnostics(ls, uri)
+    return len(published) - len(kept)
 
 
 def live_lines(ls: MlrServer, work):
@@ -81,7 +95,8 @@ def record_summary(record) -> dict:
 
 
 def setup(server: MlrServer) -> None:
-    server.diagnosed = set()
+    # the diagnostics last published, by URI, so one can be dismissed and the others kept
+    server.diagnosed = {}
 
     async def run_once(ls: MlrServer, work, options: dict) -> object:
         record = await ls.engine.run(work, command=options.get("command"), runner=options.get("runner"),
@@ -112,8 +127,9 @@ def setup(server: MlrServer) -> None:
     @command(server, "mlrCopilot.dismiss", "Dismiss diagnostic")
     async def dismiss(ls: MlrServer, *args) -> dict:
         uri = str(arg(args, 0, ""))
-        clear_diagnostics(ls, uri)
-        return {"dismissed": uri}
+        diagnostic = arg(args, 1, {}) or {}
+        data = diagnostic.get("data") if isinstance(diagnostic, dict) else None
+        return {"uri": uri, "dismissed": dismiss_diagnostic(ls, uri, data)}
 
     @command(server, "mlrCopilot.debug", "Debug automatically")
     async def debug(ls: MlrServer, *args) -> dict:
@@ -150,7 +166,7 @@ def setup(server: MlrServer) -> None:
                 is_preferred=True, command=types.Command(title="Fix with MLR-Copilot", command="mlrCopilot.fix", arguments=payload)))
             actions.append(types.CodeAction(
                 title="Dismiss", kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
-                command=types.Command(title="Dismiss", command="mlrCopilot.dismiss", arguments=[uri])))
+                command=types.Command(title="Dismiss", command="mlrCopilot.dismiss", arguments=payload)))
         return actions
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)

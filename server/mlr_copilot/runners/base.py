@@ -6,7 +6,9 @@ A runner knows nothing of metrics, git or records; `execute()` builds those from
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from ..errors import MlrError
 from ..state import StateDir
+from .environment import secret_values
 from .logsink import MB, LogSink
 from .model import RunRequest, RunStatus
 
@@ -48,7 +51,8 @@ class RunOutcome:
     output_truncated: bool = False
     process_limit_hit: bool = False
     image: str | None = None
-    notes: list[str] = field(default_factory=list)
+    # things the user should know about this run although it went fine (kept in its record)
+    warnings: list[str] = field(default_factory=list)
     # METRIC lines of the output, read as it streamed (see logsink.MetricScanner)
     log_metrics: dict[str, float] = field(default_factory=dict)
 
@@ -56,6 +60,28 @@ class RunOutcome:
 def new_run_id() -> str:
     """Sortable by start time, unique across processes."""
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def run_owner() -> tuple[str, int]:
+    """(host name, pid) of the process running this code: it owns the runs it starts."""
+    return socket.gethostname(), os.getpid()
+
+
+def owner_alive(host: str | None, pid: int | None) -> bool:
+    """Whether the process that started a run may still be running it. A run without a known
+    owner counts as abandoned; one started on another machine sharing this workspace or engine
+    is not ours to judge, so it counts as alive."""
+    if not host or pid is None:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def log_path_for(workspace: str | Path, run_id: str) -> Path:
@@ -103,7 +129,14 @@ class RunClock:
 
 
 def open_sink(request: RunRequest, workspace: Path, run_id: str, on_line: LineCallback | None) -> LogSink:
-    return LogSink(log_path_for(workspace, run_id), max_bytes=request.max_output_mb * MB, on_line=on_line)
+    """The run's log, with the secrets this process knows masked: the environment's (a local
+    run can still read them from its parent's /proc entry) and the workspace's `.env` files'."""
+    return LogSink(
+        log_path_for(workspace, run_id),
+        max_bytes=request.max_output_mb * MB,
+        on_line=on_line,
+        secrets=secret_values({**os.environ, **request.env}, workspace),
+    )
 
 
 def describe_end(status: RunStatus, exit_code: int | None, request: RunRequest, *, signal_name: str | None = None) -> str:

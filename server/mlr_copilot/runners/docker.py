@@ -1,7 +1,9 @@
-"""Run an experiment in a Docker container: the workspace mounted at /workspace, no network
-unless asked, memory/CPU/process limits from the engine, a non-root user, and a container
-that is always removed. Images are never pulled: the image must exist locally (see
-scripts/build-base-image.sh), or the workspace's own Dockerfile is built once per content."""
+"""Run an experiment in a Docker container: the workspace mounted at /workspace with its
+`.env` files hidden, no network unless asked, memory/CPU/process limits from the engine, a
+non-root user, and a container that is always removed. Images are never pulled: the image
+must exist locally (see scripts/build-base-image.sh), or the workspace's own Dockerfile is
+built once per content. The output is read from a stream attached before the container
+starts, in large blocks, so none of it is lost and a chatty run is not slowed down."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import logging
 import math
 import os
 import re
-import socket
 import stat
 import threading
 from collections.abc import Callable
@@ -27,9 +28,11 @@ from .base import (
     describe_end,
     new_run_id,
     open_sink,
+    owner_alive,
     resolve_workspace,
+    run_owner,
 )
-from .environment import scrub_env
+from .environment import dotenv_files, scrub_env
 from .logsink import LogSink
 from .model import RunRequest, RunStatus
 from .proctree import RUN_ID_VAR
@@ -43,6 +46,9 @@ OWNER_LABEL = "mlr-copilot.owner"
 SANDBOX_USER = "65534:65534"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 SKIP_DIRS = {".git", ".mlr"}
+# Read size of the output stream: one read takes many small writes of the program at once.
+STREAM_BLOCK = 1 << 20
+FRAME_HEADER = 8
 
 
 class DockerUnavailableError(RunnerError):
@@ -217,12 +223,16 @@ def _sandbox_user(workspace: Path) -> str:
 
 def _open_to_sandbox(workspace: Path) -> None:
     """Let the unprivileged container user create and overwrite files in a root-owned
-    workspace. Git ignores these mode bits, so the repository shows no change."""
+    workspace. Git ignores these mode bits, so the repository shows no change. The `.env` files
+    keep their mode: they are hidden from the container, and opening them to every user of the
+    machine would publish the keys they hold."""
+    hidden = set(dotenv_files(workspace))
     for folder, dirs, files in os.walk(workspace):
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not os.path.islink(os.path.join(folder, d))]
         _add_mode(Path(folder), stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH)
         for name in files:
-            _add_mode(Path(folder, name), stat.S_IROTH | stat.S_IWOTH)
+            if Path(folder, name) not in hidden:
+                _add_mode(Path(folder, name), stat.S_IROTH | stat.S_IWOTH)
 
 
 def _add_mode(path: Path, bits: int) -> None:
@@ -305,42 +315,81 @@ def _halt(container: Any, grace: float) -> None:
         log.debug("stopping container %s: %s", container.short_id, exc)
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def _owner_label() -> str:
+    host, pid = run_owner()
+    return f"{host}:{pid}"
 
 
-def _owner_alive(owner: str | None) -> bool:
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        # Started from another machine sharing this engine: not ours to judge.
-        return bool(owner)
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _label_owner_alive(label: str | None) -> bool:
+    host, _, pid = (label or "").rpartition(":")
+    return owner_alive(host, int(pid) if pid.isdigit() else None)
 
 
 def cleanup_orphans(client: Any | None = None) -> int:
-    """Remove the containers of servers that died mid-run (their owner process is gone);
-    runs of live servers on the same engine are left alone."""
+    """Remove the containers of servers and CLIs that died mid-run (their owner process is
+    gone); runs of live processes on the same engine are left alone."""
     try:
         client = client or docker_client(timeout=5.0)
     except DockerUnavailableError:
         return 0
     return remove_containers(
-        client, {"label": f"{LABEL}=1"}, keep=lambda container: _owner_alive(container.labels.get(OWNER_LABEL))
+        client, {"label": f"{LABEL}=1"}, keep=lambda container: _label_owner_alive(container.labels.get(OWNER_LABEL))
     )
 
 
-def remove_run_containers(run_id: str) -> int:
-    try:
-        client = docker_client(timeout=5.0)
-    except DockerUnavailableError:
-        return 0
-    return remove_containers(client, {"label": f"{RUN_LABEL}={run_id}"})
+def _hidden_dotenv_mounts(workspace: Path) -> list[Any]:
+    """An empty read-only file over each `.env` of the workspace: it holds the user's API keys,
+    and the experiment must see none."""
+    from docker.types import Mount
+
+    return [
+        Mount(target=f"{CONTAINER_WORKDIR}/{path.name}", source="/dev/null", type="bind", read_only=True)
+        for path in dotenv_files(workspace)
+    ]
+
+
+class FrameDecoder:
+    """The payloads of the engine's multiplexed output stream, whose frames (an 8-byte header:
+    stream, three zero bytes, big-endian size; then the payload) may be cut anywhere by a read."""
+
+    def __init__(self) -> None:
+        self._header = bytearray()
+        self._left = 0
+
+    def feed(self, block: bytes) -> bytes:
+        payloads = []
+        view = memoryview(block)
+        at, end = 0, len(block)
+        while at < end:
+            if self._left:
+                take = min(self._left, end - at)
+                payloads.append(view[at : at + take])
+                at += take
+                self._left -= take
+                continue
+            need = FRAME_HEADER - len(self._header)
+            self._header += view[at : at + need]
+            at += need
+            if len(self._header) == FRAME_HEADER:
+                self._left = int.from_bytes(self._header[4:], "big")
+                self._header.clear()
+        return b"".join(payloads)
+
+
+def _blocking(stream: Any) -> None:
+    """A run may print nothing for hours: its output stream must never time out."""
+    for candidate in (stream, getattr(stream, "_sock", None)):
+        if hasattr(candidate, "settimeout"):
+            candidate.settimeout(None)
+
+
+def _close(stream: Any) -> None:
+    for candidate in (stream, getattr(stream, "_sock", None)):
+        try:
+            if candidate is not None:
+                candidate.close()
+        except OSError:
+            pass
 
 
 class DockerRunner(Runner):
@@ -419,7 +468,6 @@ class DockerRunner(Runner):
         env = scrub_env(request.env)
         env.update({"HOME": "/tmp", RUN_ID_VAR: run_id})
         env.setdefault("PYTHONUNBUFFERED", "1")
-        cap_mb = request.max_output_mb + 1
         container = self.client.containers.create(
             image,
             command=argv,
@@ -427,15 +475,17 @@ class DockerRunner(Runner):
             user=_sandbox_user(workspace),
             environment=env,
             volumes={str(workspace): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
+            mounts=_hidden_dotenv_mounts(workspace),
             network_mode="host" if request.network else "none",
             mem_limit=f"{request.memory_mb}m",
             memswap_limit=f"{request.memory_mb}m",
             nano_cpus=int(request.cpus * 1e9),
             pids_limit=request.max_processes,
             device_requests=device_requests,
-            labels={LABEL: "1", RUN_LABEL: run_id, OWNER_LABEL: _owner()},
-            # The engine's own copy of the output is bounded like ours.
-            log_config=LogConfig(type="json-file", config={"max-size": f"{cap_mb}m", "max-file": "2"}),
+            labels={LABEL: "1", RUN_LABEL: run_id, OWNER_LABEL: _owner_label()},
+            # The attached stream is the only copy needed: an engine-side log would write every
+            # byte to disk again, and gigabytes of output would fill it.
+            log_config=LogConfig(type="none"),
             init=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
@@ -453,8 +503,21 @@ class DockerRunner(Runner):
             except APIError as exc:
                 log.warning("could not remove container %s of run %s: %s", container.short_id, run_id, exc)
 
+    def _attach(self, container: Any) -> Any:
+        """The container's output stream, attached before it starts so nothing is missed."""
+        stream = self.client.api.attach_socket(container.id, params={"stdout": 1, "stderr": 1, "stream": 1})
+        _blocking(stream)
+        return stream
+
     def _watch(self, container: Any, request: RunRequest, sink: LogSink, clock: RunClock, cancel: threading.Event, image: str) -> RunOutcome:
-        container.start()
+        from docker.utils.socket import read
+
+        stream = self._attach(container)
+        try:
+            container.start()
+        except BaseException:
+            _close(stream)
+            raise
         container.reload()
         pid = container.attrs["State"].get("Pid") or 0
         peak_file = _cgroup_file(pid, "memory", "memory.max_usage_in_bytes", "memory.peak")
@@ -462,11 +525,19 @@ class DockerRunner(Runner):
         peak = _read_mb(peak_file) or 0.0
 
         def pump() -> None:
+            decoder = FrameDecoder()
             try:
-                for chunk in container.logs(stream=True, follow=True):
-                    sink.feed(chunk)
+                while True:
+                    block = read(stream, STREAM_BLOCK)
+                    if block is None:  # interrupted read: try again
+                        continue
+                    if not block:
+                        return
+                    sink.feed(decoder.feed(block))
             except Exception as exc:  # the engine went away mid-run: the wait below reports it
-                sink.note(f"log stream from the Docker engine ended early: {exc}")
+                sink.note(f"output stream from the Docker engine ended early: {exc}")
+            finally:
+                _close(stream)
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()

@@ -1,13 +1,16 @@
 """The environment an experiment sees: the caller's, less anything that looks like a secret.
 
 Training scripts are code the copilot wrote or edited; they get no API keys, tokens or cloud
-credentials of the person running the editor.
+credentials of the person running the editor. The workspace's `.env` files hold such keys
+too: the Docker runner hides them, the local runner cannot, so every runner scrubs the values
+it knows out of the output it keeps.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
+from pathlib import Path
 
 # Matched case-insensitively against each variable name.
 SECRET_PATTERNS = (
@@ -41,6 +44,9 @@ SECRET_PATTERNS = (
     "DOCKER_AUTH_CONFIG",
     "SSH_AUTH_SOCK",
 )
+# Shorter values of secret-named variables (a region, a flag) are too likely to be ordinary
+# words of the output, and real keys and tokens are far longer.
+MIN_SECRET_CHARS = 8
 
 
 def is_secret(name: str) -> bool:
@@ -51,3 +57,22 @@ def is_secret(name: str) -> bool:
 def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
     """A copy of `env` without the variables that may hold credentials."""
     return {key: value for key, value in env.items() if not is_secret(key)}
+
+
+def dotenv_files(workspace: Path) -> list[Path]:
+    """The `.env` and `.env.*` files at the top of the workspace, where the engine reads keys from."""
+    return sorted(path for path in workspace.glob(".env*") if (path.name == ".env" or path.name.startswith(".env.")) and path.is_file())
+
+
+def secret_values(env: Mapping[str, str], workspace: Path) -> list[str]:
+    """The values of secret-named variables in `env` and in the workspace's `.env` files,
+    longest first so a value that contains another is masked whole."""
+    from dotenv import dotenv_values
+
+    found = {value for key, value in env.items() if is_secret(key)}
+    for path in dotenv_files(workspace):
+        try:
+            found.update(value for key, value in dotenv_values(path).items() if value and is_secret(key))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return sorted((value for value in found if len(value) >= MIN_SECRET_CHARS), key=len, reverse=True)

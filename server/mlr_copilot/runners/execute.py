@@ -1,6 +1,7 @@
 """One experiment run from start to record: the call the editor, the CLI and the debug loop
-share. The record is on disk before the command starts, so a server that dies mid-run leaves
-a trace that `mark_interrupted()` closes at the next start."""
+share. The record is on disk before the command starts and names the process that owns the
+run, so a server or CLI that dies mid-run leaves a trace that `mark_interrupted()` closes
+at the next start of either."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from ..history.gitnotes import append_note, head_info
 from ..state import StateDir, read_json, write_json
-from .base import LineCallback, Runner, RunOutcome, new_run_id, resolve_workspace
+from .base import LineCallback, Runner, RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
 from .model import Direction, RunRecord, RunRequest, RunStatus
@@ -21,10 +22,7 @@ from .proctree import kill_leftovers
 
 log = logging.getLogger(__name__)
 
-# Runs in progress in this process: mark_interrupted() leaves them alone.
 DIAGNOSE_BYTES = 256 * 1024
-_active: set[str] = set()
-_active_lock = threading.Lock()
 # File timestamps come from a coarse clock; a results file written at once may look older.
 MTIME_SLACK_S = 0.05
 
@@ -96,6 +94,7 @@ def execute(
     workspace = resolve_workspace(request)
     run_id = new_run_id()
     head = head_info(workspace)
+    host, pid = run_owner()
     record = RunRecord(
         id=run_id,
         commit=head.commit if head else None,
@@ -110,10 +109,9 @@ def execute(
         log_path=f".mlr/logs/{run_id}.log",
         hypothesis=hypothesis,
         baseline=baseline,
+        owner_host=host,
+        owner_pid=pid,
     )
-    # active before its "running" record exists, so mark_interrupted never takes it for a leftover
-    with _active_lock:
-        _active.add(run_id)
     save_record(workspace, record)
     started = time.time()
     try:
@@ -124,9 +122,6 @@ def execute(
         record.message = str(exc) or type(exc).__name__
         save_record(workspace, record)
         raise
-    finally:
-        with _active_lock:
-            _active.discard(run_id)
 
     log_text = read_tail(outcome.log_path)
     metrics, problems = collect_metrics(workspace, request.results_file, outcome.log_metrics, since=started - MTIME_SLACK_S)
@@ -138,6 +133,7 @@ def execute(
     record.metrics = metrics
     record.failures = failures
     record.image = outcome.image or record.image
+    record.warnings = outcome.warnings
     record.message = "; ".join([outcome.message, *problems]) if problems else outcome.message
     save_record(workspace, record)
     if record.commit:
@@ -146,34 +142,32 @@ def execute(
 
 
 def mark_interrupted(workspace: Path | str) -> list[RunRecord]:
-    """Close the records of runs a previous server left "running": they become "interrupted",
-    and whatever those runs left behind (processes, containers) is stopped."""
-    runs_dir = StateDir(workspace).root / "runs"
-    if not runs_dir.is_dir():
-        return []
+    """Close the records of runs whose owner process is gone (a server or CLI killed mid-run):
+    they become "interrupted" and the processes they left behind are killed. Runs of live
+    processes, such as a concurrent `mlr-copilot run` or another editor's server, are left
+    alone. Containers of dead owners are removed too, whichever workspace they ran for."""
+    from .docker import cleanup_orphans
+
     closed = []
-    for path in sorted(runs_dir.glob("*.json")):
+    runs_dir = StateDir(workspace).root / "runs"
+    for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
         data = read_json(path)
         if not isinstance(data, dict) or data.get("status") != "running":
             continue
-        with _active_lock:
-            if data.get("id") in _active:
-                continue
         try:
             record = RunRecord.model_validate(data)
         except ValueError:
             log.warning("skipping unreadable run record %s", path)
             continue
+        if owner_alive(record.owner_host, record.owner_pid):
+            continue
         if record.runner == "local":
             kill_leftovers(record.id)
-        else:
-            from .docker import remove_run_containers
-
-            remove_run_containers(record.id)
         record.status = "interrupted"
-        record.message = "the server stopped before this run ended"
+        record.message = "the process running it stopped before the run ended"
         save_record(workspace, record)
         if record.commit:
             append_note(workspace, record.commit, note_line(record))
         closed.append(record)
+    cleanup_orphans()
     return closed

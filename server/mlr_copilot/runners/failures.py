@@ -191,6 +191,15 @@ def diagnose(
                     f"{request.results_file} or print 'METRIC {primary_metric}=<value>')",
                 )
             )
+        elif not metrics:
+            # No primary metric is known yet, but a run that reports nothing cannot be compared.
+            failures.append(
+                Failure(
+                    kind="no-metric",
+                    message=f"the run reported no metric; write them to {request.results_file} "
+                    "(as {\"name\": value}) or print lines 'METRIC name=<value>'",
+                )
+            )
         for name in non_finite(metrics):
             failures.append(Failure(kind="nan", message=f"metric '{name}' is {metrics[name]}"))
     return failures

@@ -23,7 +23,7 @@ from .base import (
     open_sink,
     resolve_workspace,
 )
-from .environment import scrub_env
+from .environment import dotenv_files, scrub_env
 from .logsink import LogSink
 from .model import RunRequest, RunStatus
 from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, rss_mb
@@ -60,6 +60,20 @@ def _pump(fd: int, sink: LogSink, stop: threading.Event) -> None:
         sink.feed(data)
 
 
+def dotenv_warning(workspace: Path) -> str | None:
+    """A local run is a process of the user: it can read any file of the workspace, keys in
+    `.env` included. Say so, since only the Docker runner can hide them."""
+    exposed = dotenv_files(workspace)
+    if not exposed:
+        return None
+    names = ", ".join(path.name for path in exposed)
+    return (
+        f"the workspace holds {names}, which this local run can read (a local process cannot be kept "
+        "from a file); secret values are masked in this log, but the experiment could still use or send "
+        "them. Use the Docker runner (run.runner: docker), which hides .env files from the experiment"
+    )
+
+
 class LocalRunner(Runner):
     name = "local"
 
@@ -79,11 +93,16 @@ class LocalRunner(Runner):
         cancel = cancel or threading.Event()
         sink = open_sink(request, workspace, run_id, on_line)
         clock = RunClock(request.timeout)
+        exposed = dotenv_warning(workspace)
+        if exposed:
+            sink.note(f"warning: {exposed}")
         try:
             outcome = self._run(request, workspace, run_id, sink, clock, cancel)
         finally:
             sink.close()
         outcome.log_metrics = dict(sink.metrics)
+        if exposed:
+            outcome.warnings.append(exposed)
         return outcome
 
     def _run(

@@ -2,14 +2,16 @@
 callback that is throttled so a chatty script cannot flood the editor.
 
 Past the cap the output is dropped (the run goes on) but its last bytes are still kept: a
-traceback printed after gigabytes of logging is what the user needs most.
+traceback printed after gigabytes of logging is what the user needs most. Known secret values
+are masked before the output goes anywhere.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .metrics import metrics_from_log
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 TAIL_BYTES = 64 * 1024
 MAX_LINE_CHARS = 2000
+MASK = b"***"
 
 
 class LineThrottle:
@@ -83,6 +86,52 @@ class LineThrottle:
             self._call(f"[mlr-copilot: {count} lines not shown live; the log file has them]")
 
 
+class SecretScrubber:
+    """Replaces known secret values in the output with `***`. A value cut in two by a chunk
+    boundary is caught by holding back the end of a chunk while it could begin a secret (or
+    a longer one, where one secret starts another); only those few bytes wait, so the live
+    view does not lag."""
+
+    def __init__(self, secrets: Iterable[str]):
+        self.secrets = sorted({secret.encode() for secret in secrets if secret}, key=len, reverse=True)
+        # Alternatives are tried in order, so at any position the longest secret wins.
+        self._pattern = re.compile(b"|".join(re.escape(secret) for secret in self.secrets)) if self.secrets else None
+        self._held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        if self._pattern is None:
+            return data
+        data = self._held + data
+        cut = len(data) - self._pending(data)
+        # A substring test is some 25 times faster than the pattern: most output holds no secret.
+        if not any(secret in data for secret in self.secrets):
+            self._held = data[cut:]
+            return data[:cut]
+        for match in self._pattern.finditer(data):
+            if match.start() < cut < match.end():
+                cut = match.start()
+                break
+        self._held = data[cut:]
+        return self._pattern.sub(MASK, data[:cut])
+
+    def flush(self) -> bytes:
+        held, self._held = self._held, b""
+        return self._pattern.sub(MASK, held) if self._pattern is not None else held
+
+    def _pending(self, data: bytes) -> int:
+        """The length of the longest end of `data` that is the start, not the whole, of a secret."""
+        longest = 0
+        for secret in self.secrets:
+            tail = data[-(len(secret) - 1) :] if len(secret) > 1 else b""
+            start = tail.find(secret[:1])
+            while start >= 0 and len(tail) - start > longest:
+                if secret.startswith(tail[start:]):
+                    longest = len(tail) - start
+                    break
+                start = tail.find(secret[:1], start + 1)
+        return longest
+
+
 class MetricScanner:
     """Reads `METRIC name=value` lines as the output streams, so a run's metrics are known when
     it ends without reading back a log of any size (which would stall the server)."""
@@ -109,7 +158,14 @@ class LogSink:
     """Receives raw output chunks from a runner; writes the log file, feeds the live view and
     picks up metric lines."""
 
-    def __init__(self, path: Path, *, max_bytes: int, on_line: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int,
+        on_line: Callable[[str], None] | None = None,
+        secrets: Iterable[str] = (),
+    ):
         self.path = path
         self.max_bytes = max_bytes
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +175,7 @@ class LogSink:
         self.dropped = 0
         self._tail = bytearray()
         self._metrics = MetricScanner()
+        self._scrubber = SecretScrubber(secrets)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -130,6 +187,9 @@ class LogSink:
         return self.dropped > 0
 
     def feed(self, data: bytes) -> None:
+        self._keep(self._scrubber.feed(data))
+
+    def _keep(self, data: bytes) -> None:
         if not data:
             return
         self._metrics.feed(data)
@@ -161,6 +221,7 @@ class LogSink:
     def close(self) -> None:
         if self._file.closed:
             return
+        self._keep(self._scrubber.flush())
         self._metrics.close()
         if self.dropped:
             tail = bytes(self._tail[-TAIL_BYTES:])

@@ -79,6 +79,10 @@ class RunRecord(BaseModel):
     failures: list[Failure] = Field(default_factory=list)
     hypothesis: str | None = None
     baseline: bool = False
+    warnings: list[str] = Field(default_factory=list)
+    # The process that runs it: a "running" record whose owner is gone was interrupted.
+    owner_host: str | None = None
+    owner_pid: int | None = None
 
     @property
     def primary_value(self) -> float | None:
