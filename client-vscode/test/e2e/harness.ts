@@ -115,22 +115,37 @@ export class VsCode {
     return current;
   }
 
-  /**
-   * Changes the user settings by writing settings.json, which VS Code watches: the extension
-   * sees the same configuration change as from the settings editor. (Typing into the modal
-   * settings editor left the workbench without a usable command palette now and then, when a
-   * server restart's notification arrived while it was open.)
-   */
+  /** Edits the user settings the way a person does: in the settings.json editor, then save. */
   async updateSettings(change: Record<string, unknown>): Promise<void> {
-    const wanted = this.mergedSettings(change);
-    const before = this.outputChannelText().length;
-    this.writeSettings(wanted);
-    // a changed watched setting restarts the server, which the output channel records
-    const restarts = Object.keys(change).some((key) => key.startsWith("mlrCopilot."));
-    const deadline = Date.now() + 15_000;
-    while (restarts && this.outputChannelText().length === before && Date.now() < deadline) {
+    const text = JSON.stringify(this.mergedSettings(change), null, 2);
+    await this.command("Preferences: Open User Settings (JSON)");
+    // recent VS Code shows settings.json in a modal editor rather than a tab
+    const editor = this.page.locator(".monaco-editor", { hasText: "security.workspace.trust.enabled" }).last();
+    await editor.waitFor({ timeout: 15_000 });
+    await editor.locator(".view-lines").click();
+    await this.page.keyboard.press("ControlOrMeta+A");
+    await this.page.keyboard.press("Delete");
+    await this.page.keyboard.insertText(text);
+    await this.page.keyboard.press("ControlOrMeta+S");
+    const deadline = Date.now() + 10_000;
+    // the file is read while VS Code may be writing it: a partial read counts as not saved yet
+    const saved = () => {
+      try {
+        return JSON.stringify(JSON.parse(fs.readFileSync(this.settingsFile, "utf8")));
+      } catch {
+        return undefined;
+      }
+    };
+    while (saved() !== JSON.stringify(JSON.parse(text))) {
+      if (Date.now() > deadline) {
+        throw new Error(`settings.json was not saved as typed:\n${fs.readFileSync(this.settingsFile, "utf8")}`);
+      }
       await this.page.waitForTimeout(200);
     }
+    // Escape closes the modal settings editor without the palette, which a server restart's
+    // notification arriving meanwhile can leave unusable
+    await this.page.keyboard.press("Escape");
+    await editor.waitFor({ state: "hidden", timeout: 5000 }).catch(() => this.page.keyboard.press("Escape"));
   }
 
   installExtension(): string {

@@ -38,6 +38,13 @@ const baseSettings = {
   "mlrCopilot.trace.server": "verbose",
   "mlrCopilot.llm.script": demo.script,
   "mlrCopilot.ideas.hypotheses": 3,
+  // settings.json is edited by typing into it: nothing may be inserted besides the text
+  "editor.autoClosingBrackets": "never",
+  "editor.autoClosingQuotes": "never",
+  "editor.autoIndent": "none",
+  "editor.formatOnType": false,
+  "editor.formatOnSave": false,
+  "editor.acceptSuggestionOnEnter": "off",
 };
 
 /** The bundled demo task with its paper, as a fresh git repository. */
