@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ from pypdf import PdfReader, PdfWriter
 
 from conftest import write_paper
 from mlr_copilot.retrieval.errors import RetrievalCancelled, RetrievalError
+from mlr_copilot.retrieval import library as library_module
 from mlr_copilot.retrieval.library import Library
 
 
@@ -139,3 +142,42 @@ def test_nothing_is_written_to_stdout(library_dir: Path, tmp_path: Path, capfd):
     reloaded.search("protein", k=2)
     assert reloaded.last_update.read == [] and reloaded.last_update.removed == []
     assert capfd.readouterr().out == ""
+
+
+def _age(folder: Path) -> None:
+    """Set the folder's time a minute back, as if nothing had touched it for a while."""
+    past = time.time_ns() - 60 * 10**9
+    os.utime(folder, ns=(past, past))
+
+
+def test_repeated_searches_look_at_folder_times_only(library_dir: Path, tmp_path: Path, monkeypatch):
+    walks: list[int] = []
+    walk = Library._walk
+    monkeypatch.setattr(Library, "_walk", lambda self: walks.append(1) or walk(self))
+    _age(library_dir)
+    library = Library(library_dir, tmp_path / "cache")
+    library.search("protein", k=1)
+    library.search("speech", k=1)
+    library.search("satellite", k=1)
+    assert len(walks) == 1
+
+    # A new PDF changes its folder's time, so the next search looks at every file again.
+    write_paper(library_dir / "rl.pdf", "Offline Reinforcement Learning for Robot Grasping",
+                "Conservative Q-learning from logged grasp attempts.")
+    assert library.search("robot grasping", k=1)[0].id == "library:rl.pdf"
+    assert len(walks) == 2 and library.last_update.read == ["rl.pdf"]
+
+
+def test_a_pdf_rewritten_in_place_is_found_by_the_periodic_full_look(library_dir: Path, tmp_path: Path, monkeypatch):
+    _age(library_dir)
+    library = Library(library_dir, tmp_path / "cache")
+    library.search("protein", k=1)
+    folder_time = library_dir.stat().st_mtime_ns
+    write_paper(library_dir / "vision.pdf", "Diffusion Models for Weather Forecasting",
+                "Score-based generative models forecast precipitation.")
+    # Rewriting a file in place leaves its folder's time alone, so searches do not see it yet.
+    os.utime(library_dir, ns=(folder_time, folder_time))
+    assert library.search("precipitation forecasting", k=1) == []
+
+    monkeypatch.setattr(library_module, "RESCAN_AFTER", 0.0)
+    assert library.search("precipitation forecasting", k=1)[0].id == "library:vision.pdf"

@@ -3,7 +3,8 @@
 A file is read again only when its size or modification time changed, so a library of
 hundreds of PDFs or a large repository costs one `stat` per file after the first time.
 Files that cannot be read are remembered too (with the reason), so they are not retried
-until they change.
+until they change. Each file's tokens are kept instead of its text, so a file added or
+removed rebuilds the index without tokenising the other files again.
 """
 
 from __future__ import annotations
@@ -13,15 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from mlr_copilot.retrieval.bm25 import BM25Index
+import bm25s
+
+from mlr_copilot.retrieval.bm25 import TOKENIZERS, BM25Index
 from mlr_copilot.retrieval.errors import RetrievalCancelled
 from mlr_copilot.state import read_json, write_json
 
 Doc = dict[str, Any]
-"""A document: {"id": str, "text": str (what is indexed), "data": {...} (what is returned)}."""
+"""A document: {"id": str, "text": str (what is indexed), "data": {...} (what is returned)}.
+
+Documents come back from `FileCorpus.search` without their text, which the cache does not keep."""
 
 Reader = Callable[[str, Path], list[Doc]]
-_MANIFEST_VERSION = 1
+# 2: entries keep their documents' tokens, not their text; a version 1 cache is converted.
+_MANIFEST_VERSION = 2
 
 
 class UnreadableFile(Exception):
@@ -57,12 +63,33 @@ class FileCorpus:
             data = None
         if (
             not isinstance(data, dict)
-            or data.get("version") != _MANIFEST_VERSION
+            or data.get("version") not in (1, _MANIFEST_VERSION)
             or data.get("tokenizer") != self.tokenizer
             or not isinstance(data.get("files"), dict)
         ):
             return {}, ""
+        if data["version"] == 1:
+            # Tokenising the stored text once is far cheaper than reading every file again.
+            files = {key: self._entry(entry["signature"], entry["docs"], entry.get("error"))
+                     for key, entry in data["files"].items()}
+            return files, ""
         return data["files"], str(data.get("index_tag", ""))
+
+    def _entry(self, signature: list[int], docs: list[Doc], error: str | None = None) -> dict[str, Any]:
+        """A manifest entry: the documents without their text, and the text's tokens instead.
+
+        Tokens are kept space-joined (no tokenizer yields a space), which JSON reads far
+        faster than nested lists.
+        """
+        tokenize = TOKENIZERS[self.tokenizer]
+        entry: dict[str, Any] = {
+            "signature": signature,
+            "docs": [{k: v for k, v in doc.items() if k != "text"} for doc in docs],
+            "tokens": [" ".join(tokenize(doc["text"])) for doc in docs],
+        }
+        if error is not None:
+            entry["error"] = error
+        return entry
 
     def _save_manifest(self) -> None:
         write_json(
@@ -113,9 +140,9 @@ class FileCorpus:
             if report is not None:
                 report(f"Reading {key} ({number}/{len(to_read)})")
             try:
-                entries[key] = {"signature": signature, "docs": self.reader(key, path)}
+                entries[key] = self._entry(signature, self.reader(key, path))
             except UnreadableFile as exc:
-                entries[key] = {"signature": signature, "docs": [], "error": str(exc)}
+                entries[key] = self._entry(signature, [], str(exc))
                 stats.skipped[key] = str(exc)
             stats.read.append(key)
 
@@ -132,8 +159,17 @@ class FileCorpus:
 
     def _rebuild(self) -> None:
         assert self._files is not None
-        docs = ((doc["id"], doc["text"]) for entry in self._files.values() for doc in entry["docs"])
-        self._index = BM25Index.build(docs, tokenizer=self.tokenizer)
+        ids: list[str] = []
+        corpus: list[list[str]] = []
+        for entry in self._files.values():
+            for doc, tokens in zip(entry["docs"], entry["tokens"]):
+                ids.append(doc["id"])
+                corpus.append(tokens.split())
+        model = None
+        if ids:
+            model = bm25s.BM25()
+            model.index(corpus, show_progress=False)
+        self._index = BM25Index(ids, model, tokenizer=self.tokenizer)
         # A fresh tag in both files: after a crash between the two writes they disagree
         # and the next update rebuilds instead of trusting a mismatched index.
         self._index_tag = self._index.tag = uuid.uuid4().hex
