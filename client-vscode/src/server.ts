@@ -54,6 +54,17 @@ interface Session {
 
 export class NotRunningError extends Error {}
 
+/**
+ * The client library forces a pop-up of its own when the connection cannot be made; the
+ * extension reports that itself, once, with the reason and what to do, so the library's
+ * messages go to the output channel only.
+ */
+class QuietLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown, showNotification: boolean | "force" = true): void {
+    super.error(message, data, showNotification === "force" ? false : showNotification);
+  }
+}
+
 export class ServerManager implements vscode.Disposable {
   private session: Session | undefined;
   private readonly policy = new RestartPolicy();
@@ -182,6 +193,11 @@ export class ServerManager implements vscode.Disposable {
       initializationOptions: { settings, refineCommand: "mlrCopilot.client.refineHypothesis" },
       synchronize: { configurationSection: "mlrCopilot" },
       workspaceFolder: folder,
+      // a failed start is reported once by onCrash, with the reason and what to do
+      initializationFailedHandler: (error) => {
+        this.log(`The server failed to initialize: ${(error as Error)?.message ?? error}`);
+        return false;
+      },
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => {
@@ -218,7 +234,7 @@ export class ServerManager implements vscode.Disposable {
         },
       },
     };
-    const client = new LanguageClient("mlrCopilot", "MLR-Copilot", serverOptions, clientOptions);
+    const client = new QuietLanguageClient("mlrCopilot", "MLR-Copilot", serverOptions, clientOptions);
     const applier = new EditApplier(
       (edit) => client.protocol2CodeConverter.asWorkspaceEdit(edit),
       (uri) => client.protocol2CodeConverter.asUri(uri),

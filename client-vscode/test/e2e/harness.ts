@@ -119,8 +119,9 @@ export class VsCode {
   async updateSettings(change: Record<string, unknown>): Promise<void> {
     const text = JSON.stringify(this.mergedSettings(change), null, 2);
     await this.command("Preferences: Open User Settings (JSON)");
-    // recent VS Code shows settings.json in a modal editor rather than a tab
-    const editor = this.page.locator(".monaco-editor", { hasText: "security.workspace.trust.enabled" }).last();
+    await this.page.locator(".tab.active", { hasText: "settings.json" }).waitFor({ timeout: 15_000 });
+    // the editor reopens scrolled where it was left, so it is found by its group, not its text
+    const editor = this.page.locator(".editor-group-container.active .monaco-editor").first();
     await editor.waitFor({ timeout: 15_000 });
     await editor.locator(".view-lines").click();
     await this.page.keyboard.press("ControlOrMeta+A");
@@ -142,10 +143,7 @@ export class VsCode {
       }
       await this.page.waitForTimeout(200);
     }
-    // Escape closes the modal settings editor without the palette, which a server restart's
-    // notification arriving meanwhile can leave unusable
-    await this.page.keyboard.press("Escape");
-    await editor.waitFor({ state: "hidden", timeout: 5000 }).catch(() => this.page.keyboard.press("Escape"));
+    await this.command("View: Close Editor");
   }
 
   installExtension(): string {

@@ -24,6 +24,9 @@ const demo = demoFiles();
 const baseSettings = {
   "security.workspace.trust.enabled": false,
   "workbench.startupEditor": "none",
+  // settings.json in a tab: a modal editor that a notification interrupts can leave the
+  // workbench without a working command palette
+  "workbench.editor.useModal": "off",
   "workbench.tips.enabled": false,
   "extensions.autoUpdate": false,
   "extensions.autoCheckUpdates": false,
