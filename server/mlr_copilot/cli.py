@@ -303,12 +303,14 @@ def print_record(record, as_json: bool) -> None:
     print(f"  log: {record.log_path}")
 
 
-def close_interrupted_runs(engine) -> None:
+def close_interrupted_runs(engine, runner: str | None) -> None:
     """Close the runs, and remove the containers, that processes killed mid-run left behind
-    (as the server does when it starts); runs of live processes are left alone."""
+    (as the server does when it starts); runs of live processes are left alone. A local run
+    leaves the Docker engine alone unless one of those runs was a Docker run."""
     from .runners.execute import mark_interrupted
 
-    for record in mark_interrupted(engine.workspace):
+    local = (runner or engine.settings.run.runner) == "local"
+    for record in mark_interrupted(engine.workspace, containers=not local):
         print(f"warning: run {record.id} was interrupted when the process running it stopped; it is marked interrupted",
               file=sys.stderr)
 
@@ -316,7 +318,7 @@ def close_interrupted_runs(engine) -> None:
 @subcommand("run")
 def cmd_run(args: argparse.Namespace) -> int:
     engine = engine_for(args)
-    close_interrupted_runs(engine)
+    close_interrupted_runs(engine, args.runner)
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     work = terminal_work()
     record = run_cancellable(work, engine.run(work, command=command or None, runner=args.runner, timeout=args.timeout,
@@ -330,7 +332,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 @subcommand("debug")
 def cmd_debug(args: argparse.Namespace) -> int:
     engine = engine_for(args)
-    close_interrupted_runs(engine)
+    close_interrupted_runs(engine, None)
     work = terminal_work()
     report = run_cancellable(work, engine.debug(terminal_reviewer(args.yes), work, on_line=terminal_lines(False),
                                                 max_attempts=args.attempts))

@@ -111,7 +111,14 @@ class Engine:
         return await self.ideas.propose(source, work)
 
     def hypotheses(self):
-        return self.ideas.store.hypotheses()
+        # Every run asks: before any proposal there is nothing to load, and the store alone
+        # (not the ideas agent) answers, so a run does not pay for the ideas phase's imports.
+        proposals = self.state.root / "ideas"
+        if not proposals.is_dir() or not any(proposals.iterdir()):
+            return []
+        from .ideas.store import IdeaStore
+
+        return IdeaStore(self.state).hypotheses()
 
     def decide(self, hypothesis_id: str, status: str, note: str = ""):
         return self.ideas.decide(hypothesis_id, status, note)
@@ -182,11 +189,11 @@ class Engine:
                 return hypothesis
         return None
 
-    def run_request(self, command: str | list[str] | None = None, timeout: float | None = None):
+    def run_request(self, command: str | list[str] | None = None, timeout: float | None = None, hypothesis=None):
         from .runners import RunRequest
 
         run = self.settings.run
-        hypothesis = self.current_hypothesis()
+        hypothesis = hypothesis or self.current_hypothesis()
         if command is None:
             command = run.command or (hypothesis and hypothesis.plan.command) or self._task_command() or DEFAULT_COMMAND
         return RunRequest(
@@ -208,9 +215,9 @@ class Engine:
         from .runners import pick_runner
         from .runners.execute import execute
 
-        request = self.run_request(command, timeout)
-        chosen = await asyncio.to_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
         hypothesis = self.current_hypothesis()
+        request = self.run_request(command, timeout, hypothesis)
+        chosen = await asyncio.to_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
         metric, direction = self.primary_metric(hypothesis)
         work.say(f"Running `{request.command_text()}` ({chosen.reason})", None)
         return await asyncio.to_thread(

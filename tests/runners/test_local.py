@@ -356,3 +356,24 @@ def test_only_runs_whose_owner_is_gone_are_marked_interrupted(workspace):
     assert sorted(r.id for r in closed) == ["dead", "unknown"]
     statuses = {name: read_json(record_path(workspace, name))["status"] for name in owners}
     assert statuses == {"dead": "interrupted", "live": "running", "elsewhere": "running", "unknown": "interrupted"}
+
+
+def test_a_local_caller_leaves_the_docker_engine_alone_unless_a_docker_run_was_cut(workspace, monkeypatch):
+    import mlr_copilot.runners.docker as docker_runner
+
+    sweeps: list[int] = []
+    monkeypatch.setattr(docker_runner, "cleanup_orphans", lambda: sweeps.append(1) or 0)
+    gone = subprocess.Popen([PY, "-c", "pass"])
+    gone.wait()
+
+    def cut(run_id: str, runner: str) -> None:
+        save_record(workspace, RunRecord(id=run_id, command="python train.py", runner=runner, started_at="2024-01-01T00:00:00Z",
+                                         owner_host=socket.gethostname(), owner_pid=gone.pid))
+
+    cut("local-run", "local")
+    assert [r.id for r in mark_interrupted(workspace, containers=False)] == ["local-run"]
+    assert sweeps == []
+    cut("docker-run", "docker")
+    assert [r.id for r in mark_interrupted(workspace, containers=False)] == ["docker-run"]
+    assert sweeps == [1]
+    assert mark_interrupted(workspace) == [] and sweeps == [1, 1], "by default (the server) the engine is swept"

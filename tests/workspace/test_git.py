@@ -160,6 +160,9 @@ def test_branch_for_and_checkout(tmp_path):
     assert ws.head_sha() == base
     with pytest.raises(GitWorkspaceError, match="not a valid branch name"):
         ws.checkout_branch("bad..name")
+    with pytest.raises(GitWorkspaceError, match="not a valid branch name"):
+        ws.checkout_branch("main~1")  # a revision of an existing branch is no branch
+    assert ws.current_branch() == "mlr/from-base"
 
 
 def test_commit_paths_commits_exactly_those_paths_with_trailers(tmp_path):

@@ -37,17 +37,28 @@ class HeadInfo:
 
 
 def head_info(workspace: Path | str) -> HeadInfo | None:
-    """HEAD of the workspace repository; None when it is not a git repository or has no commit."""
+    """HEAD of the workspace repository; None when it is not a git repository or has no commit.
+    One `git status` answers all three questions: every run asks them, and each git process
+    costs several milliseconds."""
     try:
-        head = git(workspace, "rev-parse", "--verify", "-q", "HEAD", check=False)
+        # Tracked changes only: untracked outputs (checkpoints, plots) do not make a run dirty.
+        status = git(workspace, "status", "--porcelain=v2", "--branch", "--untracked-files=no", check=False)
     except OSError:
         return None
-    if head.returncode != 0:
+    if status.returncode != 0:
         return None
-    branch = git(workspace, "symbolic-ref", "--short", "-q", "HEAD", check=False).stdout.strip() or None
-    # Tracked changes only: untracked outputs (checkpoints, plots) do not make a run dirty.
-    status = git(workspace, "status", "--porcelain", "--untracked-files=no", check=False).stdout
-    return HeadInfo(head.stdout.strip(), branch, bool(status.strip()))
+    commit = branch = None
+    dirty = False
+    for line in status.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.removeprefix("# branch.oid ")
+        elif line.startswith("# branch.head "):
+            branch = line.removeprefix("# branch.head ")
+        elif not line.startswith("#"):
+            dirty = True
+    if commit is None or commit == "(initial)":
+        return None
+    return HeadInfo(commit, None if branch == "(detached)" else branch, dirty)
 
 
 @functools.lru_cache(maxsize=64)
@@ -56,9 +67,13 @@ def _has_identity(workspace: str) -> bool:
 
 
 def append_note(workspace: Path | str, commit: str, text: str) -> bool:
-    """Append one line to the commit's note under refs/notes/mlr; False (logged) on failure."""
-    identity = () if _has_identity(str(workspace)) else FALLBACK_IDENTITY
-    result = git(workspace, *identity, "notes", f"--ref={NOTES_REF}", "append", "-m", text, commit, check=False)
+    """Append one line to the commit's note under refs/notes/mlr; False (logged) on failure.
+    The user's own identity is tried first and the fallback only when git has none, so the
+    common case is a single git process."""
+    args = ("notes", f"--ref={NOTES_REF}", "append", "-m", text, commit)
+    result = git(workspace, *args, check=False)
+    if result.returncode != 0 and not _has_identity(str(workspace)):
+        result = git(workspace, *FALLBACK_IDENTITY, *args, check=False)
     if result.returncode != 0:
         log.warning("could not attach the run note to %s: %s", commit[:12], result.stderr.strip())
         return False

@@ -20,11 +20,13 @@ def pick_runner(name: Literal["auto", "local", "docker"] = "auto", image: str | 
 
     "auto" takes Docker only when an engine answers within about a second and the configured
     image is already on this machine (images are never pulled); otherwise the local runner."""
-    from .docker import DockerRunner, DockerUnavailableError, docker_client, engine_address, image_exists
     from .local import LocalRunner
 
     if name == "local":
         return LocalRunner("runner set to local")
+    # the docker SDK takes a large share of a short local run's start-up: only Docker pays for it
+    from .docker import DockerRunner, DockerUnavailableError, docker_client, engine_address, image_exists
+
     if name == "docker":
         return DockerRunner(image, reason="runner set to docker")
     if name != "auto":

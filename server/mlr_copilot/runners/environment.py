@@ -9,6 +9,7 @@ it knows out of the output it keeps.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,14 +45,15 @@ SECRET_PATTERNS = (
     "DOCKER_AUTH_CONFIG",
     "SSH_AUTH_SOCK",
 )
+# One expression for all the patterns: every run tests every variable of the environment twice.
+_SECRET_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in SECRET_PATTERNS))
 # Shorter values of secret-named variables (a region, a flag) are too likely to be ordinary
 # words of the output, and real keys and tokens are far longer.
 MIN_SECRET_CHARS = 8
 
 
 def is_secret(name: str) -> bool:
-    upper = name.upper()
-    return any(fnmatch.fnmatchcase(upper, pattern) for pattern in SECRET_PATTERNS)
+    return _SECRET_NAME.match(name.upper()) is not None
 
 
 def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -67,10 +69,12 @@ def dotenv_files(workspace: Path) -> list[Path]:
 def secret_values(env: Mapping[str, str], workspace: Path) -> list[str]:
     """The values of secret-named variables in `env` and in the workspace's `.env` files,
     longest first so a value that contains another is masked whole."""
-    from dotenv import dotenv_values
-
     found = {value for key, value in env.items() if is_secret(key)}
-    for path in dotenv_files(workspace):
+    files = dotenv_files(workspace)
+    if files:
+        # the parser's import costs a short run more than the run itself; most workspaces have no .env
+        from dotenv import dotenv_values
+    for path in files:
         try:
             found.update(value for key, value in dotenv_values(path).items() if value and is_secret(key))
         except (OSError, UnicodeDecodeError):

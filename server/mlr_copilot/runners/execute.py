@@ -141,13 +141,13 @@ def execute(
     return record
 
 
-def mark_interrupted(workspace: Path | str) -> list[RunRecord]:
+def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[RunRecord]:
     """Close the records of runs whose owner process is gone (a server or CLI killed mid-run):
     they become "interrupted" and the processes they left behind are killed. Runs of live
     processes, such as a concurrent `mlr-copilot run` or another editor's server, are left
-    alone. Containers of dead owners are removed too, whichever workspace they ran for."""
-    from .docker import cleanup_orphans
-
+    alone. Containers of dead owners are removed too, whichever workspace they ran for; with
+    `containers=False` (a caller that runs locally) only when one of the closed runs was a
+    Docker run, since asking the engine costs a local run more than the run itself."""
     closed = []
     runs_dir = StateDir(workspace).root / "runs"
     for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
@@ -169,5 +169,8 @@ def mark_interrupted(workspace: Path | str) -> list[RunRecord]:
         if record.commit:
             append_note(workspace, record.commit, note_line(record))
         closed.append(record)
-    cleanup_orphans()
+    if containers or any(record.runner == "docker" for record in closed):
+        from .docker import cleanup_orphans
+
+        cleanup_orphans()
     return closed

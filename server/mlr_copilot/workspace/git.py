@@ -353,9 +353,10 @@ class GitWorkspace:
         out = self._git("diff-index", "--cached", "--name-only", "-z", "HEAD", "--", strip=False)
         return [p for p in out.split("\0") if p]
 
-    def check_clean_for_agent(self) -> None:
-        """Raise unless the agent may start: on a branch, no operation under way, no tracked changes."""
-        self._check_state()
+    def check_clean_for_agent(self) -> _Head:
+        """Raise unless the agent may start: on a branch, no operation under way, no tracked
+        changes. Returns where HEAD is."""
+        head = self._check_state()
         changed = self._tracked_changes()
         if changed:
             raise DirtyTreeError(
@@ -364,6 +365,7 @@ class GitWorkspace:
                 "never mix with yours (untracked files are fine).",
                 changed,
             )
+        return head
 
     # -- branches -------------------------------------------------------------------------
 
@@ -372,13 +374,15 @@ class GitWorkspace:
 
     def checkout_branch(self, name: str, base: str | None = None) -> None:
         """Switch to branch `name`, creating it from `base` (default: the current HEAD)."""
-        self.check_clean_for_agent()
-        if self._git_ok("check-ref-format", "--branch", name) is None:
-            raise GitWorkspaceError(f"{name!r} is not a valid branch name")
-        if self._git_ok("rev-parse", "--verify", "-q", f"refs/heads/{name}") is not None:
-            if self.current_branch() != name:
+        head = self.check_clean_for_agent()
+        # An existing branch is valid by definition, so only a new name needs checking; show-ref
+        # matches refs exactly, where rev-parse would also take `main~1` for a branch.
+        if self._git_ok("show-ref", "--verify", "-q", f"refs/heads/{name}") is not None:
+            if head.ref != f"refs/heads/{name}":
                 self._git("checkout", "-q", name, "--")
             return
+        if self._git_ok("check-ref-format", "--branch", name) is None:
+            raise GitWorkspaceError(f"{name!r} is not a valid branch name")
         self._git("checkout", "-q", "-b", name, base or "HEAD", "--")
 
     # -- commits --------------------------------------------------------------------------
