@@ -1,6 +1,6 @@
 """Benchmark of the paper reader (run by hand: python bench/bench_paper.py).
 
-Prints:
+Prints, with PASS or FAIL beside each target (the exit status is 1 if any fails):
   (a) parse time of a 10-page two-column paper with parse_pdf, against pypdf's plain
       extract_text over all pages (targets: <= 0.2 s, and pypdf at least 3x slower);
   (b) peak RSS of a process parsing a 300-page paper (target: < 300 MB);
@@ -30,6 +30,10 @@ TYPESET_SAMPLES = [
     "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf",
     "/usr/share/doc/libtasn1-doc/libtasn1.pdf",
 ]
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 def _median_time(fn, runs: int = RUNS) -> float:
@@ -64,7 +68,7 @@ def _peak_rss(code: str) -> tuple[float, float, int, int]:
     return int(out[0]) / 1024, float(out[2]), int(out[3]), int(out[4])
 
 
-def main() -> None:
+def main() -> int:
     from pypdf import PdfReader
 
     from mlr_copilot.paper import parse_pdf
@@ -75,8 +79,10 @@ def main() -> None:
         ours = _median_time(lambda: parse_pdf(ten))
         theirs = _median_time(lambda: "".join(p.extract_text() for p in PdfReader(ten).pages))
         print("(a) 10-page two-column paper, in process (median of %d)" % RUNS)
-        print(f"    parse_pdf            {ours * 1000:7.1f} ms   (target <= 200 ms)")
-        print(f"    pypdf extract_text   {theirs * 1000:7.1f} ms   ({theirs / ours:.1f}x ours; target >= 3x)")
+        results = [ours <= 0.2, theirs >= 3 * ours]
+        print(f"    parse_pdf            {ours * 1000:7.1f} ms   (target <= 200 ms)  {_verdict(results[0])}")
+        print(f"    pypdf extract_text   {theirs * 1000:7.1f} ms   ({theirs / ours:.1f}x ours; target >= 3x)  "
+              f"{_verdict(results[1])}")
         # The test paper uses the 14 standard fonts and plain strings, pypdf's cheapest case;
         # papers typeset by TeX (subset fonts, kerned TJ arrays, ToUnicode maps) are the usual one.
         for typeset in TYPESET_SAMPLES:
@@ -95,7 +101,9 @@ def main() -> None:
             "extra = (p.pages, len(p.full_text()))")
         import_rss, *_ = _peak_rss("import mlr_copilot.paper, pypdfium2; extra = (0, 0)")
         print(f"(b) 300-page two-column paper ({big.stat().st_size / 1e6:.1f} MB, made in {made:.1f} s)")
-        print(f"    peak RSS             {parse_rss:7.1f} MB   (target < 300 MB; {import_rss:.1f} MB after imports alone)")
+        results.append(parse_rss < 300)
+        print(f"    peak RSS             {parse_rss:7.1f} MB   (target < 300 MB; {import_rss:.1f} MB after imports alone)  "
+              f"{_verdict(results[-1])}")
         print(f"    parse time           {parse_time:7.2f} s    ({pages} pages, {chars:,} characters of text)")
 
         ours_proc = _process_time(f"from mlr_copilot.paper import parse_pdf; parse_pdf({str(ten)!r})")
@@ -106,7 +114,8 @@ def main() -> None:
         models = _process_time("from mlr_copilot.paper import Paper")
         pydantic = _process_time("from pydantic import BaseModel\nclass M(BaseModel):\n    x: list[str]")
         print("(c) whole `python -c` process on the 10-page paper (median of %d)" % RUNS)
-        print(f"    mlr_copilot.paper    {ours_proc * 1000:7.1f} ms   (target: faster than pypdf)")
+        results.append(ours_proc < theirs_proc)
+        print(f"    mlr_copilot.paper    {ours_proc * 1000:7.1f} ms   (target: faster than pypdf)  {_verdict(results[-1])}")
         print(f"    pypdf extract_text   {theirs_proc * 1000:7.1f} ms   ({theirs_proc / ours_proc:.2f}x ours)")
         print(f"    bare interpreter     {bare * 1000:7.1f} ms")
         print(f"    import pypdfium2     {(pdfium_only - bare) * 1000:7.1f} ms over bare")
@@ -115,9 +124,12 @@ def main() -> None:
         cli = [sys.executable, "-m", "mlr_copilot.cli", "paper", str(ten), "--json"]
         subprocess.run(cli, check=True, capture_output=True)
         cli_time = _median_time(lambda: subprocess.run(cli, check=True, capture_output=True))
+        results.append(cli_time < theirs_proc)
         print(f"(d) `mlr-copilot paper --json` as a whole process: {cli_time * 1000:.1f} ms "
-              f"(pypdf process {theirs_proc * 1000:.1f} ms; target: faster)")
+              f"(pypdf process {theirs_proc * 1000:.1f} ms; target: faster)  {_verdict(results[-1])}")
+    print(f"result {_verdict(all(results))}")
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -149,3 +149,40 @@ def test_papers_read_on_several_threads_at_once(one_column_pdf, two_column_pdf, 
     with ThreadPoolExecutor(max_workers=6) as pool:
         together = list(pool.map(parse_pdf, paths))
     assert together == alone
+
+
+def test_unchecked_pdfium_calls_answer_as_the_checked_bindings(two_column_pdf):
+    """The reader calls PDFium without ctypes' argument checks; they must read the same values."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    from mlr_copilot.paper.pdf import _Chars
+
+    document = pdfium.PdfDocument(str(two_column_pdf))
+    page = document[0]
+    textpage = page.get_textpage()
+    try:
+        chars = _Chars(textpage, raw, textpage.get_text_range())
+        handle, box, name, flags = textpage.raw, raw.FS_RECTF(), ctypes.create_string_buffer(128), ctypes.c_int()
+        checked_rects = []
+        for i in range(raw.FPDFText_CountRects(handle, 0, -1)):
+            left, top, right, bottom = (ctypes.c_double() for _ in range(4))
+            raw.FPDFText_GetRect(handle, i, left, top, right, bottom)
+            checked_rects.append((left.value, bottom.value, right.value, top.value))
+        assert chars.rects() == checked_rects and checked_rects
+        for i in range(0, raw.FPDFText_CountChars(handle), 7):
+            raw.FPDFText_GetLooseCharBox(handle, i, box)
+            raw.FPDFText_GetFontInfo(handle, i, name, 128, flags)
+            line = chars.line(0, i, i + 1)
+            assert (line.x0, line.bottom, line.x1, line.top) == (box.left, box.bottom, box.right, box.top)
+            size = raw.FPDFText_GetFontSize(handle, i)
+            assert line.size == (size if size >= 2 else box.top - box.bottom)
+            assert line.bold == (raw.FPDFText_GetFontWeight(handle, i) >= 600
+                                 or "bold" in name.value.decode("latin-1").lower())
+            assert chars.get_angle(chars.handle, i) == raw.FPDFText_GetCharAngle(handle, i)
+    finally:
+        textpage.close()
+        page.close()
+        document.close()

@@ -9,12 +9,14 @@ hundred native calls.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import logging
 import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 from mlr_copilot.paper.errors import PaperError, ParseCancelled
 from mlr_copilot.paper.layout import PageLines, TextLine, drop_furniture, find_gutter, mark_paragraphs, reading_order
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 # a long paper does not hold up other readers.
 PDFIUM_LOCK = threading.RLock()
 
-_LINE = re.compile(r"[^\r\n]+")
+# A text line with its surrounding whitespace left out of group 1 (`\s` is `str.isspace`).
+_LINE = re.compile(r"[^\S\r\n]*([^\r\n]*\S)")
 _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|medi|cmbx|\bbx|-b\b|\.b\b", re.I)
 # Fewer visible characters than this in the whole file means there is no real text layer.
 _MIN_TEXT_CHARS = 20
@@ -160,18 +163,29 @@ def _read_page(document, index: int) -> PageLines:
 
 
 class _Chars:
-    """Position and font lookups for single characters of a PDFium text page."""
+    """Position and font lookups for single characters of a PDFium text page.
+
+    Each line costs six PDFium calls, and a two-column page in row order one per character,
+    so the calls and their out-parameters are bound once here.
+    """
 
     def __init__(self, textpage, raw, text: str) -> None:
-        self.handle = textpage.raw
-        self.raw = raw
+        calls = _unchecked(raw)
+        # The handle and out-parameters are ctypes objects already, as unchecked calls need.
+        self.handle = ctypes.cast(textpage.raw, ctypes.c_void_p)
         self.text = text
         self.box = raw.FS_RECTF()
+        self.box_ref = ctypes.byref(self.box)
         self.name = ctypes.create_string_buffer(128)
-        self.flags = ctypes.c_int()
-        count = raw.FPDFText_CountChars(self.handle)
+        self.name_size = ctypes.c_ulong(128)
+        self.flags = ctypes.byref(ctypes.c_int())
+        self.count_rects, self.get_rect = calls.FPDFText_CountRects, calls.FPDFText_GetRect
+        self.get_box, self.get_angle = calls.FPDFText_GetLooseCharBox, calls.FPDFText_GetCharAngle
+        self.get_size, self.get_weight = calls.FPDFText_GetFontSize, calls.FPDFText_GetFontWeight
+        self.get_font = calls.FPDFText_GetFontInfo
+        self.to_index = calls.FPDFText_GetCharIndexFromTextIndex
         self.units: list[int] | None = None
-        if len(text) != count:
+        if len(text) != calls.FPDFText_CountChars(self.handle):
             # PDFium counts in UTF-16 units; a character outside the BMP takes two.
             self.units, unit = [], 0
             for ch in text:
@@ -180,42 +194,38 @@ class _Chars:
 
     def rects(self) -> list[tuple[float, float, float, float]]:
         """(left, bottom, right, top) of each run of text PDFium sees on the page."""
-        raw, handle = self.raw, self.handle
+        handle, get_rect = self.handle, self.get_rect
         left, top, right, bottom = (ctypes.c_double() for _ in range(4))
         refs = [ctypes.byref(v) for v in (left, top, right, bottom)]
         out = []
-        for i in range(raw.FPDFText_CountRects(handle, 0, -1)):
-            raw.FPDFText_GetRect(handle, i, *refs)
+        for i in range(self.count_rects(handle, 0, -1)):
+            get_rect(handle, i, *refs)
             out.append((left.value, bottom.value, right.value, top.value))
         return out
 
     def index(self, i: int) -> int:
         if self.units is None:
             return i
-        return self.raw.FPDFText_GetCharIndexFromTextIndex(self.handle, self.units[i])
-
-    def loose_box(self, i: int) -> tuple[float, float, float, float]:
-        box = self.box
-        self.raw.FPDFText_GetLooseCharBox(self.handle, self.index(i), box)
-        return box.left, box.bottom, box.right, box.top
+        return self.to_index(self.handle, self.units[i])
 
     def line(self, page: int, start: int, end: int) -> TextLine | None:
         """The line made of text[start:end], or None for rotated text (margin stamps)."""
-        handle, raw = self.handle, self.raw
+        handle, box, get_box = self.handle, self.box, self.get_box
+        box_ref = self.box_ref
         first = self.index(start)
-        angle = raw.FPDFText_GetCharAngle(handle, first)
+        angle = self.get_angle(handle, first)
         if 0.05 < angle < 6.23:
             return None
-        left, bottom, _, top = self.loose_box(start)
-        _, last_bottom, right, last_top = self.loose_box(end - 1)
-        size = raw.FPDFText_GetFontSize(handle, first)
+        get_box(handle, first, box_ref)
+        left, bottom, top = box.left, box.bottom, box.top
+        size = self.get_size(handle, first)
         if size < 2:
             size = top - bottom
-        raw.FPDFText_GetFontInfo(handle, first, self.name, 128, ctypes.byref(self.flags))
-        weight = raw.FPDFText_GetFontWeight(handle, first)
-        bold = weight >= 600 or bool(_BOLD_NAME.search(self.name.value.decode("latin-1")))
-        return TextLine(page, self.text[start:end], left, right, min(bottom, last_bottom),
-                        max(top, last_top), size, bold)
+        get_box(handle, self.index(end - 1), box_ref)
+        self.get_font(handle, first, self.name, self.name_size, self.flags)
+        bold = self.get_weight(handle, first) >= 600 or _bold_font(self.name.value)
+        return TextLine(page, self.text[start:end], left, box.right, min(bottom, box.bottom),
+                        max(top, box.top), size, bold)
 
     def pieces(self, start: int, end: int, gutter: float | None) -> list[tuple[int, int]]:
         """Cut text[start:end] where it jumps to another physical line or across the gutter.
@@ -223,27 +233,57 @@ class _Chars:
         PDFium joins a hyphenated word with the next line, and follows the file's order, which
         may put the two columns of a row on one text line; this undoes both.
         """
-        text = self.text
+        text, handle, box, box_ref, get_box = self.text, self.handle, self.box, self.box_ref, self.get_box
+        index = self.index
         out: list[tuple[int, int]] = []
         piece_start = start
-        last: tuple[float, float, float, float] | None = None
         last_end = start
+        last_bottom = last_right = 0.0
+        size = 1.0
         for i in range(start, end):
             if text[i].isspace():
                 continue
-            box = self.loose_box(i)
-            if last is not None:
-                size = max(last[3] - last[1], 1.0)
-                jump = (abs(box[1] - last[1]) > 0.5 * size or box[0] < last[2] - size
-                        or box[0] - last[2] > 1.5 * size
-                        or (gutter is not None and last[2] <= gutter + 2 and box[0] >= gutter - 2 and box[0] > last[2] + 1))
-                if jump:
+            get_box(handle, index(i), box_ref)
+            left, bottom = box.left, box.bottom
+            if last_end > start:
+                if (abs(bottom - last_bottom) > 0.5 * size or left < last_right - size
+                        or left - last_right > 1.5 * size
+                        or (gutter is not None and last_right <= gutter + 2 and left >= gutter - 2
+                            and left > last_right + 1)):
                     out.append((piece_start, last_end))
                     piece_start = i
-            last = box
+            size = max(box.top - bottom, 1.0)
+            last_bottom, last_right = bottom, box.right
             last_end = i + 1
         out.append((piece_start, last_end))
         return out
+
+
+@functools.cache
+def _unchecked(raw) -> SimpleNamespace:
+    """The PDFium text functions `_Chars` calls, without ctypes' argument checks.
+
+    pypdfium2 declares argument types, and checking and converting them costs as much as the
+    call itself: about 6,000 machine instructions a call with them, 3,400 without. The price
+    is that every argument must already be a ctypes object of the right kind, or a Python int
+    for a C int.
+    """
+    results = {
+        "FPDFText_CountChars": ctypes.c_int, "FPDFText_CountRects": ctypes.c_int,
+        "FPDFText_GetRect": ctypes.c_int, "FPDFText_GetLooseCharBox": ctypes.c_int,
+        "FPDFText_GetCharAngle": ctypes.c_float, "FPDFText_GetFontSize": ctypes.c_double,
+        "FPDFText_GetFontWeight": ctypes.c_int, "FPDFText_GetFontInfo": ctypes.c_ulong,
+        "FPDFText_GetCharIndexFromTextIndex": ctypes.c_int,
+    }
+    return SimpleNamespace(**{
+        name: ctypes.CFUNCTYPE(result)(ctypes.cast(getattr(raw, name), ctypes.c_void_p).value)
+        for name, result in results.items()})
+
+
+@functools.lru_cache(maxsize=256)
+def _bold_font(name: bytes) -> bool:
+    """Whether a font's name says bold; a paper uses a handful of fonts on thousands of lines."""
+    return bool(_BOLD_NAME.search(name.decode("latin-1")))
 
 
 def _page_text(textpage, raw, target: PageLines) -> None:
@@ -258,17 +298,9 @@ def _page_text(textpage, raw, target: PageLines) -> None:
         return
     chars = _Chars(textpage, raw, text)
     boxes = chars.rects()
-    spans: list[tuple[int, int]] = []
-    for match in _LINE.finditer(text):
-        start, end = match.span()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if start < end:
-            spans.append((start, end))
     lines = []
-    for start, end in spans:
+    for match in _LINE.finditer(text):
+        start, end = match.span(1)
         line = chars.line(page, start, end)
         if line is not None:
             lines.append((line, start, end))
