@@ -124,3 +124,22 @@ def test_reference_title_shapes():
         "BERT: Pre-training of deep bidirectional transformers"
     )
     assert reference_title("Unparseable") == "Unparseable"
+
+
+def test_one_library_serves_every_proposal_and_sees_a_new_paper(library_dir: Path, tmp_path: Path):
+    from conftest import write_paper
+
+    from mlr_copilot.retrieval import related
+
+    def search():
+        return related_work("diffusion models for audio synthesis", references=[], library_dir=library_dir,
+                            cache_dir=tmp_path / "cache", online=False, k=5)
+
+    first = search()
+    kept = related._library(library_dir, tmp_path / "cache" / "library")
+    assert "library:audio.pdf" not in [w.id for w in first.works]
+    write_paper(library_dir / "new" / "audio.pdf", "Diffusion Models for Audio Synthesis",
+                "Score-based diffusion generates raw audio waveforms for speech and music synthesis.")
+    second = search()
+    assert related._library(library_dir, tmp_path / "cache" / "library") is kept
+    assert "library:new/audio.pdf" in [w.id for w in second.works]

@@ -74,11 +74,16 @@ class BM25Index:
     @classmethod
     def build(cls, docs: Iterable[tuple[str, str]], tokenizer: str = "text") -> "BM25Index":
         tokenize = TOKENIZERS[tokenizer]
+        return cls.from_tokens(((doc_id, tokenize(text)) for doc_id, text in docs), tokenizer)
+
+    @classmethod
+    def from_tokens(cls, docs: Iterable[tuple[str, list[str]]], tokenizer: str = "text") -> "BM25Index":
+        """An index of documents already tokenized with `tokenizer` (a corpus keeps them)."""
         ids: list[str] = []
         corpus: list[list[str]] = []
-        for doc_id, text in docs:
+        for doc_id, tokens in docs:
             ids.append(doc_id)
-            corpus.append(tokenize(text))
+            corpus.append(tokens)
         if not ids:
             return cls([], None, tokenizer)
         model = bm25s.BM25()

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import bm25s
 
 from mlr_copilot.retrieval.bm25 import TOKENIZERS, BM25Index
 from mlr_copilot.retrieval.errors import RetrievalCancelled
@@ -159,17 +158,14 @@ class FileCorpus:
 
     def _rebuild(self) -> None:
         assert self._files is not None
-        ids: list[str] = []
-        corpus: list[list[str]] = []
-        for entry in self._files.values():
-            for doc, tokens in zip(entry["docs"], entry["tokens"]):
-                ids.append(doc["id"])
-                corpus.append(tokens.split())
-        model = None
-        if ids:
-            model = bm25s.BM25()
-            model.index(corpus, show_progress=False)
-        self._index = BM25Index(ids, model, tokenizer=self.tokenizer)
+        self._index = BM25Index.from_tokens(
+            (
+                (doc["id"], tokens.split())
+                for entry in self._files.values()
+                for doc, tokens in zip(entry["docs"], entry["tokens"])
+            ),
+            self.tokenizer,
+        )
         # A fresh tag in both files: after a crash between the two writes they disagree
         # and the next update rebuilds instead of trusting a mismatched index.
         self._index_tag = self._index.tag = uuid.uuid4().hex

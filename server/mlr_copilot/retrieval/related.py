@@ -4,6 +4,7 @@ merged into one ranked, de-duplicated list with notes on every source that was s
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -105,6 +106,21 @@ def merge_works(works: list[Work], k: int) -> list[Work]:
     return sorted((w for _, w in merged), key=lambda w: -w.score)[:k]
 
 
+_libraries: dict[tuple[Path, Path], Library] = {}
+# a Library updates its index as it searches: one search at a time in the process
+_libraries_lock = threading.Lock()
+
+
+def _library(folder: Path, cache_dir: Path) -> Library:
+    """One `Library` per folder for the life of the process (call with the lock held): it
+    remembers what it has looked at, so a later proposal searches at once instead of
+    reloading and re-checking the index."""
+    key = (folder.expanduser().resolve(), cache_dir.resolve())
+    if key not in _libraries:
+        _libraries[key] = Library(folder, cache_dir)
+    return _libraries[key]
+
+
 def related_work(
     query: str,
     *,
@@ -124,9 +140,10 @@ def related_work(
 
     if library_dir:
         try:
-            library = Library(library_dir, cache_dir / "library")
-            found.extend(library.search(query, k, should_cancel=should_cancel, report=report))
-            notes.extend(library.notes)
+            with _libraries_lock:
+                library = _library(Path(library_dir), cache_dir / "library")
+                found.extend(library.search(query, k, should_cancel=should_cancel, report=report))
+                notes.extend(library.notes)
         except RetrievalError as exc:
             notes.append(f"local library skipped: {exc}")
     else:
