@@ -45,18 +45,23 @@ export interface BaselineNode {
 
 export type ExperimentNode = BaselineNode | HypothesisNode | GroupNode | CommitNode | RunNode;
 
+/** The tone of a run status: the server's own statuses (runners/model.py RunStatus). */
 export function runTone(status: string | null | undefined): Tone {
-  const s = (status ?? "").toLowerCase();
-  if (["succeeded", "success", "ok", "passed", "completed", "done"].includes(s)) {
-    return "good";
+  switch (status) {
+    case "passed":
+      return "good";
+    case "failed":
+    case "timeout":
+    case "oom":
+    case "cancelled":
+    case "interrupted":
+    case "error":
+      return "bad";
+    case "running":
+      return "running";
+    default:
+      return "neutral";
   }
-  if (["failed", "error", "timeout", "timed_out", "crashed", "killed", "cancelled", "canceled"].includes(s)) {
-    return "bad";
-  }
-  if (["running", "queued", "pending", "started"].includes(s)) {
-    return "running";
-  }
-  return "neutral";
 }
 
 export function formatNumber(value: number): string {

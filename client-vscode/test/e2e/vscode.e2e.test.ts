@@ -334,7 +334,7 @@ describe("MLR-Copilot in VS Code", () => {
     "find the runs in the history view",
     async () => {
       await vscode.command("MLR-Copilot: Show history");
-      const run = experimentsRows().filter({ hasText: /succeeded.*macro_f1/ }).first();
+      const run = experimentsRows().filter({ hasText: /passed.*macro_f1/ }).first();
       await run.waitFor({ timeout: 300_000 });
       await vscode.shot("history");
       await run.click();

@@ -21,7 +21,7 @@ const main: HistoryTable = {
   direction: "maximize",
   baseline: { commit: "aaaaaaa111", short: "aaaaaaa", run_id: "r0", value: 0.8, metric: "accuracy" },
   rows: [
-    { commit: "aaaaaaa111", short: "aaaaaaa", subject: "baseline", hypothesis: null, run_id: "r0", status: "succeeded", metric: "accuracy", value: 0.8, delta: 0, log_path: ".mlr/runs/r0/log.txt" },
+    { commit: "aaaaaaa111", short: "aaaaaaa", subject: "baseline", hypothesis: null, run_id: "r0", status: "passed", metric: "accuracy", value: 0.8, delta: 0, log_path: ".mlr/runs/r0/log.txt" },
   ],
 };
 
@@ -31,10 +31,10 @@ const branch: HistoryTable = {
   baseline: main.baseline,
   rows: [
     { commit: "bbbbbbb222", short: "bbbbbbb", subject: "Add warmup", hypothesis: "h1", run_id: "r1", status: "failed", metric: "accuracy", value: null, delta: null, log_path: ".mlr/runs/r1/log.txt" },
-    { commit: "ccccccc333", short: "ccccccc", subject: "Fix warmup steps", hypothesis: "h1", run_id: "r2", status: "succeeded", metric: "accuracy", value: 0.8421, delta: 0.0421, log_path: "/abs/r2.log" },
-    { commit: "ccccccc333", short: "ccccccc", subject: "Fix warmup steps", hypothesis: "h1", run_id: "r3", status: "succeeded", metric: "accuracy", value: 0.79, delta: -0.01, log_path: null },
+    { commit: "ccccccc333", short: "ccccccc", subject: "Fix warmup steps", hypothesis: "h1", run_id: "r2", status: "passed", metric: "accuracy", value: 0.8421, delta: 0.0421, log_path: "/abs/r2.log" },
+    { commit: "ccccccc333", short: "ccccccc", subject: "Fix warmup steps", hypothesis: "h1", run_id: "r3", status: "passed", metric: "accuracy", value: 0.79, delta: -0.01, log_path: null },
     { commit: "ddddddd444", short: "ddddddd", subject: "Tweak config", hypothesis: "h1", run_id: null, status: null, metric: null, value: null, delta: null, log_path: null },
-    { commit: "aaaaaaa111", short: "aaaaaaa", subject: "baseline", hypothesis: null, run_id: "r0", status: "succeeded", metric: "accuracy", value: 0.8, delta: 0, log_path: ".mlr/runs/r0/log.txt" },
+    { commit: "aaaaaaa111", short: "aaaaaaa", subject: "baseline", hypothesis: null, run_id: "r0", status: "passed", metric: "accuracy", value: 0.8, delta: 0, log_path: ".mlr/runs/r0/log.txt" },
   ],
 };
 
@@ -49,8 +49,8 @@ test("hypotheses by rank, each with its commits and their runs", () => {
   assert.deepEqual(warmup.commits.map((c) => c.sha), ["bbbbbbb222", "ccccccc333", "ddddddd444"]);
   const fix = warmup.commits[1];
   assert.deepEqual(fix.runs.map((r) => r.runId), ["r2", "r3"]);
-  assert.equal(fix.runs[0].description, "succeeded · accuracy 0.8421 (+0.0421 better vs baseline)");
-  assert.equal(fix.runs[1].description, "succeeded · accuracy 0.79 (-0.01 worse vs baseline)");
+  assert.equal(fix.runs[0].description, "passed · accuracy 0.8421 (+0.0421 better vs baseline)");
+  assert.equal(fix.runs[1].description, "passed · accuracy 0.79 (-0.01 worse vs baseline)");
   assert.equal(fix.runs[0].logPath, "/abs/r2.log");
   assert.equal(warmup.commits[0].runs[0].tone, "bad");
   assert.equal(warmup.commits[0].runs[0].description, "failed");
@@ -87,9 +87,10 @@ test("deltas say better or worse only when the direction is known", () => {
 });
 
 test("run statuses map to tones", () => {
-  assert.equal(runTone("succeeded"), "good");
-  assert.equal(runTone("FAILED"), "bad");
-  assert.equal(runTone("timeout"), "bad");
+  assert.equal(runTone("passed"), "good");
+  for (const status of ["failed", "timeout", "oom", "cancelled", "interrupted", "error"]) {
+    assert.equal(runTone(status), "bad", status);
+  }
   assert.equal(runTone("running"), "running");
   assert.equal(runTone(undefined), "neutral");
 });

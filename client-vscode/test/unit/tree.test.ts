@@ -10,8 +10,8 @@ test("a run item shows its status icon and opens its log", () => {
     kind: "run",
     runId: "r2",
     label: "run r2",
-    description: "succeeded · accuracy 0.84",
-    status: "succeeded",
+    description: "passed · accuracy 0.84",
+    status: "passed",
     tone: "good",
     logPath: ".mlr/runs/r2/log.txt",
   });
