@@ -235,7 +235,9 @@ export class VsCode {
       }
     }
     await input.fill(`>${title}`);
-    const row = this.page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+    // the list filters after the text arrives: Enter must wait until the command is the one
+    // selected, or it runs whichever command was first before
+    const row = this.page.locator(".quick-input-list .monaco-list-row.focused", { hasText: title }).first();
     await row.waitFor({ timeout: 15_000 });
     await input.press("Enter");
   }
