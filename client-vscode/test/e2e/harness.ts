@@ -235,11 +235,14 @@ export class VsCode {
       }
     }
     await input.fill(`>${title}`);
-    // the list filters after the text arrives: Enter must wait until the command is the one
-    // selected, or it runs whichever command was first before
-    const row = this.page.locator(".quick-input-list .monaco-list-row.focused", { hasText: title }).first();
+    // the list filters after the text arrives, so Enter could run whichever command was
+    // selected before: the row whose label is exactly the title is clicked instead
+    const row = this.page
+      .locator(".quick-input-list .monaco-list-row")
+      .filter({ has: this.page.getByText(title, { exact: true }) })
+      .first();
     await row.waitFor({ timeout: 15_000 });
-    await input.press("Enter");
+    await row.click();
   }
 
   /** The quick pick / input box the extension opened. */
