@@ -20,7 +20,7 @@ import pytest
 from mlr_copilot.autonomous.demo import demo_files
 from mlr_copilot.runners.execute import save_record
 from mlr_copilot.runners.model import RunRecord
-from tests.runners.conftest import TEST_IMAGE
+from tests.runners.conftest import TEST_IMAGE, live_docker_client
 from tests.runners.helpers import leftover_processes, make_repo, write
 
 ENV = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("MLR_")}
@@ -41,21 +41,10 @@ def run_records(workspace: Path) -> dict[str, dict]:
     return {path.stem: json.loads(path.read_text()) for path in (workspace / ".mlr" / "runs").glob("*.json")}
 
 
-def docker_or_skip() -> None:
-    from mlr_copilot.runners.docker import DockerUnavailableError, docker_client, image_exists
-
-    try:
-        client = docker_client(timeout=10)
-    except DockerUnavailableError as exc:
-        pytest.skip(f"needs a Docker engine: {exc}")
-    if not image_exists(client, TEST_IMAGE):
-        pytest.fail(f"the Docker engine answers but image {TEST_IMAGE} is missing; run scripts/build-base-image.sh")
-
-
 @pytest.mark.parametrize("runner", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 def test_ctrl_c_cancels_the_run_and_exits_130(tmp_path, runner):
     if runner == "docker":
-        docker_or_skip()
+        live_docker_client()
     workspace = tmp_path / "ws"
     write(workspace, "train.py", SLEEPER)
     python = sys.executable if runner == "local" else "python"

@@ -15,8 +15,7 @@ def workspace(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def docker_client():
+def live_docker_client():
     """A client for a live engine holding the test image; skips only when no engine answers."""
     from mlr_copilot.runners.docker import DockerUnavailableError, docker_client, image_exists
 
@@ -27,3 +26,8 @@ def docker_client():
     if not image_exists(client, TEST_IMAGE):
         pytest.fail(f"the Docker engine answers but image {TEST_IMAGE} is missing; run scripts/build-base-image.sh")
     return client
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    return live_docker_client()
