@@ -211,8 +211,8 @@ export class VsCode {
   /** Runs a command from the palette by its full title, e.g. "MLR-Copilot: Show status". */
   async command(title: string): Promise<void> {
     const input = this.page.locator(".quick-input-widget input");
-    // F1 can be swallowed while a notification or a closing modal editor holds the focus:
-    // then focus the editor area and try again, and last open the palette from the title bar.
+    // F1 can be swallowed while a notification or a closing editor holds the focus: then
+    // focus the editor area and try again, and last open the palette from the title bar.
     const openers = [
       () => this.page.keyboard.press("F1"),
       async () => {
@@ -225,24 +225,25 @@ export class VsCode {
         await input.fill(">");
       },
     ];
+    // The list filters after the text arrives, so Enter waits until the selected row is the
+    // command itself; otherwise it would run whichever command was selected before.
+    const selected = this.page
+      .locator(".quick-input-list .monaco-list-row.focused")
+      .filter({ has: this.page.getByText(title, { exact: true }) })
+      .first();
     for (const open of openers) {
       try {
         await open();
         await input.waitFor({ state: "visible", timeout: 5000 });
-        break;
+        await input.fill(`>${title}`);
+        await selected.waitFor({ timeout: 10_000 });
+        await input.press("Enter");
+        return;
       } catch {
         await this.page.keyboard.press("Escape");
       }
     }
-    await input.fill(`>${title}`);
-    // the list filters after the text arrives, so Enter could run whichever command was
-    // selected before: the row whose label is exactly the title is clicked instead
-    const row = this.page
-      .locator(".quick-input-list .monaco-list-row")
-      .filter({ has: this.page.getByText(title, { exact: true }) })
-      .first();
-    await row.waitFor({ timeout: 15_000 });
-    await row.click();
+    throw new Error(`the command palette did not offer '${title}'`);
   }
 
   /** The quick pick / input box the extension opened. */
