@@ -225,18 +225,27 @@ export class VsCode {
         await input.fill(">");
       },
     ];
-    // The list filters after the text arrives, so Enter waits until the selected row is the
-    // command itself; otherwise it would run whichever command was selected before.
-    const selected = this.page
-      .locator(".quick-input-list .monaco-list-row.focused")
-      .filter({ has: this.page.getByText(title, { exact: true }) })
-      .first();
+    // The palette ranks fuzzy matches its own way (">View: Close Editor" selects "Close All
+    // Editor Groups" first), so the wanted row is found by its aria-label (the title, then a
+    // comma and its keybinding) and selected with the arrow keys before Enter.
+    const rows = (state: string) =>
+      this.page.locator(
+        [JSON.stringify(title), JSON.stringify(`${title},`)]
+          .map((label, i) => `.quick-input-list .monaco-list-row${state}[aria-label${i ? "^" : ""}=${label}]`)
+          .join(", "),
+      );
     for (const open of openers) {
       try {
         await open();
         await input.waitFor({ state: "visible", timeout: 5000 });
         await input.fill(`>${title}`);
-        await selected.waitFor({ timeout: 10_000 });
+        await rows("").first().waitFor({ state: "attached", timeout: 10_000 });
+        for (let moves = 0; (await rows(".focused").count()) === 0; moves++) {
+          if (moves >= 40) {
+            throw new Error(`'${title}' could not be selected`);
+          }
+          await input.press("ArrowDown");
+        }
         await input.press("Enter");
         return;
       } catch {
