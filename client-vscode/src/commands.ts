@@ -27,7 +27,7 @@ export interface CommandDeps {
 
 type HypothesisFilter = (h: HypothesisInfo) => boolean;
 
-/** The PDF shown in the active tab (a custom editor or a text tab), else in another group's visible tab. */
+/** The PDF in the active tab, else the visible one of another group, else any open PDF tab. */
 export function pdfFromTabs(): vscode.Uri | undefined {
   const uriOf = (tab: vscode.Tab | undefined): vscode.Uri | undefined => {
     const input = tab?.input as { uri?: vscode.Uri } | undefined;
@@ -38,15 +38,10 @@ export function pdfFromTabs(): vscode.Uri | undefined {
   if (isPdf(active)) {
     return active;
   }
-  for (const group of vscode.window.tabGroups.all) {
-    for (const tab of group.tabs) {
-      const uri = uriOf(tab);
-      if (tab.isActive && isPdf(uri)) {
-        return uri;
-      }
-    }
-  }
-  return undefined;
+  const open = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) => isPdf(uriOf(tab)));
+  const shown = open.find((tab) => tab.isActive) ?? open[0];
+  // any open paper will do when none has the focus: the first, as VS Code lists the tabs
+  return uriOf(shown);
 }
 
 export function registerCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
@@ -111,6 +106,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     let pdf = arg instanceof vscode.Uri ? arg : pdfFromTabs();
     let source = arg instanceof vscode.Uri ? "the argument" : "the active tab";
     if (!pdf) {
+      server.log("Propose hypotheses: no PDF is open in a tab; asking for one.");
       const chosen = await vscode.window.showOpenDialog({
         canSelectMany: false,
         filters: { "PDF papers": ["pdf"] },
