@@ -211,8 +211,8 @@ export class VsCode {
   /** Runs a command from the palette by its full title, e.g. "MLR-Copilot: Show status". */
   async command(title: string): Promise<void> {
     const input = this.page.locator(".quick-input-widget input");
-    // F1 can be swallowed while a notification or a closing editor holds the focus: then
-    // focus the editor area and try again, and last open the palette from the title bar.
+    // F1 can be swallowed while a notification or a closing modal editor holds the focus:
+    // then focus the editor area and try again, and last open the palette from the title bar.
     const openers = [
       () => this.page.keyboard.press("F1"),
       async () => {
@@ -225,34 +225,19 @@ export class VsCode {
         await input.fill(">");
       },
     ];
-    // The palette ranks fuzzy matches its own way (">View: Close Editor" selects "Close All
-    // Editor Groups" first), so the wanted row is found by its aria-label (the title, then a
-    // comma and its keybinding) and selected with the arrow keys before Enter.
-    const rows = (state: string) =>
-      this.page.locator(
-        [JSON.stringify(title), JSON.stringify(`${title},`)]
-          .map((label, i) => `.quick-input-list .monaco-list-row${state}[aria-label${i ? "^" : ""}=${label}]`)
-          .join(", "),
-      );
     for (const open of openers) {
       try {
         await open();
         await input.waitFor({ state: "visible", timeout: 5000 });
-        await input.fill(`>${title}`);
-        await rows("").first().waitFor({ state: "attached", timeout: 10_000 });
-        for (let moves = 0; (await rows(".focused").count()) === 0; moves++) {
-          if (moves >= 40) {
-            throw new Error(`'${title}' could not be selected`);
-          }
-          await input.press("ArrowDown");
-        }
-        await input.press("Enter");
-        return;
+        break;
       } catch {
         await this.page.keyboard.press("Escape");
       }
     }
-    throw new Error(`the command palette did not offer '${title}'`);
+    await input.fill(`>${title}`);
+    const row = this.page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+    await row.waitFor({ timeout: 15_000 });
+    await input.press("Enter");
   }
 
   /** The quick pick / input box the extension opened. */
