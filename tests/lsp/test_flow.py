@@ -71,17 +71,20 @@ async def propose(client, workspace: Path) -> dict:
     return result
 
 
+# the reply to a refinement of h2, and its assessment: shared by the tests that refine
+REFINED = {"title": "Negation scope marking with bigrams", "problem": "Negation flips polarity.",
+           "method": "Mark negation scope and add word bigrams.", "rationale": "Both local order cues.",
+           "plan": {"dataset": "reviews", "model": "naive Bayes", "baseline": "unigram NB", "metric": "macro_f1",
+                    "direction": "maximize", "steps": ["mark scope", "add bigrams"], "expected_improvement": "+10%"},
+           "related": []}
+ASSESSED = {"assessments": [{"index": 1, "closest_work": "none", "novelty_note": "n", "novelty": 6,
+                             "feasibility": 9, "expected_gain": 7, "reasons": "r"}]}
+
+
 async def test_ideas_lenses_and_decisions(client, tmp_path):
-    refine_reply = {"title": "Negation scope marking with bigrams", "problem": "Negation flips polarity.",
-                    "method": "Mark negation scope and add word bigrams.", "rationale": "Both local order cues.",
-                    "plan": {"dataset": "reviews", "model": "naive Bayes", "baseline": "unigram NB", "metric": "macro_f1",
-                             "direction": "maximize", "steps": ["mark scope", "add bigrams"], "expected_improvement": "+10%"},
-                    "related": []}
-    assess = {"assessments": [{"index": 1, "closest_work": "none", "novelty_note": "n", "novelty": 6,
-                               "feasibility": 9, "expected_gain": 7, "reasons": "r"}]}
     workspace, settings = scripted_workspace(tmp_path, extra=[
-        {"call": "ideas.refine", "response": refine_reply, "expect": ["add bigrams too"]},
-        {"call": "ideas.assess", "response": assess}])
+        {"call": "ideas.refine", "response": REFINED, "expect": ["add bigrams too"]},
+        {"call": "ideas.assess", "response": ASSESSED}])
     await start(client, workspace, settings=settings)
     result = await propose(client, workspace)
     document = Path(result["document"].removeprefix("file://"))

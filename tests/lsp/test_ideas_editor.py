@@ -9,15 +9,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from .conftest import execute, start
-from .test_flow import propose, scripted_workspace
-
-REFINED = {"title": "Negation scope marking with bigrams", "problem": "Negation flips polarity.",
-           "method": "Mark negation scope and add word bigrams.", "rationale": "Both local order cues.",
-           "plan": {"dataset": "reviews", "model": "naive Bayes", "baseline": "unigram NB", "metric": "macro_f1",
-                    "direction": "maximize", "steps": ["mark scope", "add bigrams"], "expected_improvement": "+10%"},
-           "related": []}
-ASSESSED = {"assessments": [{"index": 1, "closest_work": "none", "novelty_note": "n", "novelty": 6,
-                             "feasibility": 9, "expected_gain": 7, "reasons": "r"}]}
+from .test_flow import ASSESSED, REFINED, propose, scripted_workspace
 
 
 def open_document(client, path: Path, text: str) -> str:
