@@ -164,7 +164,7 @@ def test_unchecked_pdfium_calls_answer_as_the_checked_bindings(two_column_pdf):
     page = document[0]
     textpage = page.get_textpage()
     try:
-        chars = _Chars(textpage, raw, textpage.get_text_range())
+        chars = _Chars(textpage, raw, textpage.get_text_range(), {})
         handle, box, name, flags = textpage.raw, raw.FS_RECTF(), ctypes.create_string_buffer(128), ctypes.c_int()
         checked_rects = []
         for i in range(raw.FPDFText_CountRects(handle, 0, -1)):
@@ -175,7 +175,7 @@ def test_unchecked_pdfium_calls_answer_as_the_checked_bindings(two_column_pdf):
         for i in range(0, raw.FPDFText_CountChars(handle), 7):
             raw.FPDFText_GetLooseCharBox(handle, i, box)
             raw.FPDFText_GetFontInfo(handle, i, name, 128, flags)
-            line = chars.line(0, i, i + 1)
+            [line] = chars.lines(0, [(i, i + 1)])
             assert (line.x0, line.bottom, line.x1, line.top) == (box.left, box.bottom, box.right, box.top)
             size = raw.FPDFText_GetFontSize(handle, i)
             assert line.size == (size if size >= 2 else box.top - box.bottom)

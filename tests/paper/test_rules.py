@@ -88,3 +88,18 @@ def test_two_columns_are_read_left_then_right():
 
     one_column = [_line(f"line {i}", y=700 - 12 * i, x0=72, x1=540) for i in range(20)]
     assert find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in one_column], 612, 792) is None
+
+
+def test_line_spans_agree_with_the_plain_rule_on_any_text():
+    """Lines split on PDFium's CRLF answer as the regular expression over the page would."""
+    import random
+    import re
+
+    from mlr_copilot.paper.pdf import _line_spans
+
+    rule = re.compile(r"[^\S\r\n]*([^\r\n]*\S)")
+    rng = random.Random(7)
+    alphabet = ["a", "b", " ", "\t", "\r\n", "\r", "\n", "\u00a0", "\u2003", "é"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert _line_spans(text) == [m.span(1) for m in rule.finditer(text)], repr(text)

@@ -58,10 +58,14 @@ class Parts:
 
 def body_size(lines: list[TextLine]) -> float:
     """The font size that carries most of the text."""
-    weights: Counter[float] = Counter()
+    weights: dict[float, int] = {}
     for line in lines:
-        weights[round(line.size * 2) / 2] += len(line.text)
-    return weights.most_common(1)[0][0] if weights else 10.0
+        size = line.size
+        weights[size] = weights.get(size, 0) + len(line.text)
+    halves: Counter[float] = Counter()
+    for size, weight in weights.items():
+        halves[round(size * 2) / 2] += weight
+    return halves.most_common(1)[0][0] if halves else 10.0
 
 
 def join_lines(lines: list[TextLine]) -> str:
@@ -143,23 +147,21 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
     if text.isupper() or (_SPACED_CAPS.search(text) and text.upper() == text):
         text = _SPACED_CAPS.sub(r"\1", text)
     words = text.split()
-    if len(words) > 12 or text[-1] in ",;" or _alpha_share(text) < 0.6:
+    if len(words) > 12 or text[-1] in ",;":
         return None
     big = line.size >= body * 1.12
     strong = line.bold or big
     if text[-1] == "." and not strong:
         return None
     name = _heading_name(text)
-    if name in KNOWN_HEADINGS and (strong or line.paragraph_start):
-        return text.rstrip(" :."), ""
-    numbered = _NUMBERED.match(text)
-    if numbered and strong and numbered.group(2)[0].isupper():
-        return text.rstrip(" :."), ""
-    if after_references and strong and _LETTERED.match(text):
-        return text.rstrip(" :."), ""
-    if big and not after_references and len(words) <= 10 and len(_LETTERS.findall(text)) >= 3:
-        return text.rstrip(" :."), ""
-    return None
+    heading = ((name in KNOWN_HEADINGS and (strong or line.paragraph_start))
+               or (strong and (numbered := _NUMBERED.match(text)) is not None and numbered.group(2)[0].isupper())
+               or (after_references and strong and _LETTERED.match(text) is not None)
+               or (big and not after_references and len(words) <= 10 and len(_LETTERS.findall(text)) >= 3))
+    # Checked last as the dearest test: a run of digits and symbols is a table row, not a heading.
+    if not heading or _alpha_share(text) < 0.6:
+        return None
+    return text.rstrip(" :."), ""
 
 
 def split_references(lines: list[TextLine]) -> list[str]:
