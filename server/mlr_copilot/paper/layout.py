@@ -122,25 +122,26 @@ def reading_order(page: PageLines) -> list[TextLine]:
     Lines that cross the gutter (a title, a wide caption) cut the page into bands; within a
     band the left column is read before the right one.
     """
-    lines = sorted(page.lines, key=lambda ln: (-round(ln.top, 0), ln.x0))
+    lines = sorted(page.lines, key=lambda ln: (-round(ln.top), ln.x0))
     gutter = page.gutter
     if gutter is None:
         return lines
+    low, high = gutter - 2, gutter + 2
     ordered: list[TextLine] = []
-    band: list[TextLine] = []
-
-    def flush() -> None:
-        ordered.extend(ln for ln in band if ln.x1 <= gutter + 2)
-        ordered.extend(ln for ln in band if ln.x1 > gutter + 2)
-        band.clear()
-
+    left: list[TextLine] = []
+    right: list[TextLine] = []
     for line in lines:
-        if line.x0 < gutter - 2 and line.x1 > gutter + 2:
-            flush()
-            ordered.append(line)
+        if line.x1 <= high:
+            left.append(line)
+        elif line.x0 >= low:
+            right.append(line)
         else:
-            band.append(line)
-    flush()
+            ordered += left
+            ordered += right
+            ordered.append(line)
+            left, right = [], []
+    ordered += left
+    ordered += right
     return ordered
 
 
@@ -151,16 +152,15 @@ def mark_paragraphs(lines: list[TextLine]) -> None:
     """
     ratios = []
     for prev, line in zip(lines, lines[1:]):
+        size = line.size
         step = prev.bottom - line.bottom
-        if prev.page == line.page and abs(prev.size - line.size) < 0.3 and 0 < step < 3 * line.size:
-            ratios.append(step / line.size)
+        if prev.page == line.page and 0 < step < 3 * size and abs(prev.size - size) < 0.3:
+            ratios.append(step / size)
     ratios.sort()
     leading = ratios[len(ratios) // 2] if ratios else 1.2
-    for i, line in enumerate(lines):
-        if i == 0:
-            line.paragraph_start = True
-            continue
-        prev = lines[i - 1]
-        step = prev.bottom - line.bottom
+    if lines:
+        lines[0].paragraph_start = True
+    for prev, line in zip(lines, lines[1:]):
         # A jump to the next column or page goes upwards and so never counts as a gap.
-        line.paragraph_start = prev.page == line.page and step > leading * max(prev.size, line.size) * 1.2
+        line.paragraph_start = (prev.page == line.page
+                                and prev.bottom - line.bottom > leading * max(prev.size, line.size) * 1.2)
