@@ -6,8 +6,9 @@ Policy for the user's own changes (nothing here ever touches the user's uncommit
   while any tracked file is modified, deleted or staged, so its edits never mix with work
   the user has not committed. Untracked files are allowed and are never swept into an agent
   commit: `commit_paths` commits exactly the paths of the accepted edit and nothing else.
-* `commit_paths` refuses while the user has anything staged, and builds the commit in a
-  private index, so even a race with the user's `git add` cannot leak into it.
+* `commit_paths` refuses while the user has anything staged, and commits with
+  `git commit --only`, which builds the commit in a temporary index under the index lock, so
+  even a race with the user's `git add` cannot leak into it.
 * It also refuses on a detached HEAD (`DetachedHeadError`), during a merge, rebase,
   cherry-pick, revert or bisect (`OperationInProgressError`) and in a repository without
   commits (`NoCommitsError`).
@@ -26,10 +27,9 @@ attached with git notes under `refs/notes/mlr`, so `git log --notes=mlr` shows t
 from __future__ import annotations
 
 import logging
+import os
 import re
-import shutil
 import stat
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +63,10 @@ LOCK_RETRY_S = 0.1
 _FIELD = "\x1f"
 _RECORD = "\x1e"
 
+
+# Agent commits run none of the user's hooks (`--no-verify` skips only two of them) and leave
+# housekeeping to the user's own git: an automatic maintenance run would double a step's time.
+_NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}", "-c", "maintenance.auto=false", "-c", "gc.auto=0")
 
 class GitWorkspaceError(MlrError):
     """A git operation on the workspace failed."""
@@ -149,7 +153,6 @@ class GitWorkspace:
         self.root = Path(root).resolve()
         self._repo: git.Repo | None = None
         self._identity: dict[str, str] | None = None
-        self._filemode: bool | None = None
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -266,7 +269,7 @@ class GitWorkspace:
         StateDir(self.root).ensure()
         self._exclude_from_starter()
         self._git("add", "-A", "--", ".")
-        self._git("commit", "-q", "--no-verify", "--allow-empty", "-m", STARTER_MESSAGE, env=self._identity_env())
+        self._git(*_NO_HOOKS, "commit", "-q", "--no-verify", "--allow-empty", "-m", STARTER_MESSAGE, env=self._identity_env())
         log.info("committed the starter code in %s", self.root)
 
     def _exclude_from_starter(self) -> None:
@@ -388,7 +391,13 @@ class GitWorkspace:
     # -- commits --------------------------------------------------------------------------
 
     def commit_paths(self, paths: list[str], message: str, trailers: dict[str, str] | None = None) -> str:
-        """Commit exactly `paths` (new, modified or deleted) as they are on disk; return the sha."""
+        """Commit exactly `paths` (new, modified or deleted) as they are on disk; return the sha.
+
+        `git commit --only` builds the commit in a temporary index made from HEAD and these
+        paths, holding the index lock throughout, so nothing else the user has can reach it;
+        afterwards the user's index matches the commit for these paths. Untracked paths are
+        first recorded as intended additions, which `git reset` takes back if the commit fails.
+        """
         head = self._check_state()
         if not paths:
             raise GitWorkspaceError("no files to commit")
@@ -400,67 +409,33 @@ class GitWorkspace:
                 "edits, so unstage those first (`git restore --staged <file>`) or commit them",
                 staged,
             )
-        full_message = format_message(message, trailers or {})
-        env = dict(self._identity_env())
-        entries = self._index_entries(rels, head)
-        index = Path(self.repo.index.path)
-        # A private copy of the index (equal to HEAD, since nothing is staged) receives exactly
-        # these paths, so nothing else can reach the commit.
-        with tempfile.TemporaryDirectory(prefix="mlr-index-") as tmp:
-            env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
-            shutil.copyfile(index, env["GIT_INDEX_FILE"])
-            self._git("update-index", *entries, env=env)
-            tree = self._git("write-tree", env=env)
-        if tree == head.tree:
-            raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit")
-        sha = self._git("commit-tree", tree, "-p", head.sha, "-m", full_message, env=env)
-        subject = full_message.splitlines()[0]
-        self._git("update-ref", "-m", f"commit (mlr-copilot): {subject}", head.ref, sha, head.sha)
-        # Keep the user's index in step for exactly these paths, so `git status` shows them clean.
-        self._git("update-index", *entries)
-        return sha
-
-    def _index_entries(self, rels: list[str], head: _Head) -> list[str]:
-        """`git update-index` arguments setting each path to its content on disk, or removing it.
-
-        Contents are hashed explicitly: `update-index <path>` trusts the cached size and mtime,
-        and a file rewritten within one timestamp tick with the same size would look unchanged.
-        """
-        present, gone = [], []
+        present = []
         for rel in rels:
             try:
                 info = (self.root / rel).lstat()
             except FileNotFoundError:
-                gone.append(rel)
                 continue
             if not stat.S_ISREG(info.st_mode):
                 raise GitWorkspaceError(f"cannot commit {rel}: it is not a regular file")
-            present.append((rel, info.st_mode))
-        args = ["--add"]
+            present.append(rel)
+        # git trusts a file whose size and time match its index entry; a file rewritten with
+        # the same size and its old time kept (a copy that preserves times) would look unchanged.
+        # Its time set to now makes git read the content.
+        for rel in present:
+            os.utime(self.root / rel)
+        full_message = format_message(message, trailers or {})
         if present:
-            shas = self._git("hash-object", "-w", "--", *(rel for rel, _ in present)).split()
-            head_modes = self._head_modes([rel for rel, _ in present], head) if not self._file_mode() else {}
-            for (rel, st_mode), sha in zip(present, shas):
-                mode = head_modes.get(rel) or ("100755" if st_mode & stat.S_IXUSR else "100644")
-                args += ["--cacheinfo", f"{mode},{sha},{rel}"]
-        if gone:
-            args += ["--force-remove", "--", *gone]
-        return args
-
-    def _file_mode(self) -> bool:
-        """Whether git trusts the executable bit here (`core.fileMode`)."""
-        if self._filemode is None:
-            value = self._git_ok("config", "--bool", "core.fileMode")
-            self._filemode = value != "false"
-        return self._filemode
-
-    def _head_modes(self, rels: list[str], head: _Head) -> dict[str, str]:
-        out = self._git("ls-tree", "-z", head.sha, "--", *rels, strip=False)
-        modes = {}
-        for record in filter(None, out.split("\0")):
-            meta, _, rel = record.partition("\t")
-            modes[rel] = meta.split()[0]
-        return modes
+            self._git("add", "--intent-to-add", "--force", "--", *present)
+        try:
+            self._git(*_NO_HOOKS, "commit", "--quiet", "--only", "--no-verify", "--no-gpg-sign",
+                      "--cleanup=verbatim", "-m", full_message, "--", *rels, env=self._identity_env())
+        except GitWorkspaceError:
+            if present:
+                self._git("reset", "--quiet", "--", *present)
+            if self._git_ok("diff", "--quiet", head.sha, "--", *rels) is not None:
+                raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit") from None
+            raise
+        return git.SymbolicReference.dereference_recursive(self.repo, "HEAD")
 
     def log(self, branch: str | None = None, limit: int = 50) -> list[CommitInfo]:
         return [commit for commit, _ in self._log(branch, limit)]
@@ -544,7 +519,7 @@ class GitWorkspace:
             f'Revert "{target.subject}"\n\nThis reverts commit {target.sha}.', {REVERTS_TRAILER: target.sha}
         )
         try:
-            self._git("commit", "-q", "--no-verify", "-m", message, env=env)
+            self._git(*_NO_HOOKS, "commit", "-q", "--no-verify", "-m", message, env=env)
         except GitWorkspaceError:
             self._git_ok("revert", "--abort")
             raise
