@@ -1,5 +1,6 @@
-"""Time one agent step without the LLM: map the repository (warm), build the step's prompt from
-the real template, parse and apply an edit, write it, commit it.
+"""Time one agent step without the LLM: bring the workspace map up to date (as the agent does:
+mapped in full once per run, then path by path from what each step committed), build the step's
+prompt from the real template, parse and apply an edit, write it, commit it.
 
 Workspaces: a small one (20 files) and a large one (2,000 files of Python and other text plus a
 500 MB sparse data file that the map must never read), each in a git repository; edits touching
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from mlr_copilot import prompts
 from mlr_copilot.experiment.edits import apply_edits, parse_edits, write_changes
-from mlr_copilot.experiment.repomap import repo_map
+from mlr_copilot.experiment.repomap import WorkspaceMap, repo_map
 from mlr_copilot.workspace.git import GitWorkspace
 
 PY_TEMPLATE = '''"""Module {i}."""
@@ -100,11 +101,11 @@ def step_prompt(root: Path, rmap, targets: list[str], step: int) -> str:
     return "\n".join(m.content for m in messages)
 
 
-def one_step(ws: GitWorkspace, root: Path, targets: list[str], step: int) -> tuple[dict[str, float], str]:
+def one_step(ws: GitWorkspace, files: WorkspaceMap, root: Path, targets: list[str], step: int) -> tuple[dict[str, float], str]:
     times: dict[str, float] = {}
     c0 = cpu_ms()
     t0 = time.perf_counter()
-    rmap = repo_map(root)
+    rmap = files.current()
     t1 = time.perf_counter()
     prompt = step_prompt(root, rmap, targets, step)
     t2 = time.perf_counter()
@@ -114,6 +115,7 @@ def one_step(ws: GitWorkspace, root: Path, targets: list[str], step: int) -> tup
     t4 = time.perf_counter()
     trailers = {"MLR-Hypothesis": "bench", "MLR-Step": str(step + 1)}
     ws.commit_paths([c.path for c in changes], f"Step {step + 1}", trailers)
+    files.changed([c.path for c in changes], tracked=True)
     t5 = time.perf_counter()
     for name, (a, b) in zip(PHASES, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t0, t5)]):
         times[name] = (b - a) * 1000
@@ -133,10 +135,11 @@ def bench(label: str, n_files: int, big_file: bool, changed: int, steps: int) ->
         t = time.perf_counter()
         cold = repo_map(root, large_file_bytes=1_000_000)
         cold_ms = (time.perf_counter() - t) * 1000
+        files = WorkspaceMap(root)
         samples, prefix = [], []
         previous = ""
         for step in range(steps):
-            times, prompt = one_step(ws, root, targets, step)
+            times, prompt = one_step(ws, files, root, targets, step)
             samples.append(times)
             prefix.append(len(commonprefix([previous, prompt])) / len(prompt))
             previous = prompt

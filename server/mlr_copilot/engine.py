@@ -31,6 +31,7 @@ class Engine:
         self.warnings = list(warnings or [])
         self._ledger = None
         self._llm = None
+        self._files = None
 
     @classmethod
     def load(cls, workspace: Path | str, *layers: dict[str, Any] | None) -> "Engine":
@@ -47,6 +48,15 @@ class Engine:
             if self._ledger is not None:
                 self._ledger.set_budget(settings.llm.budget_usd, settings.llm.budget_tokens)
         self.settings = settings
+
+    @property
+    def files(self):
+        """The workspace's map for the agent, kept up to date path by path (`WorkspaceMap`)."""
+        if self._files is None:
+            from .experiment.repomap import WorkspaceMap
+
+            self._files = WorkspaceMap(self.workspace)
+        return self._files
 
     @property
     def ledger(self):

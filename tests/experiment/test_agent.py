@@ -272,3 +272,28 @@ def test_context_is_searched_by_plan_steps_and_by_the_papers_task(workspace, mon
     assert "raise the epochs" in asked["query"] and "report the metric" in asked["query"]
     assert asked["task"] == "text-classification", "the paper's task, not the dataset's name"
     assert "reviews" in asked["keywords"]
+
+
+def test_each_step_maps_what_the_last_one_committed_and_what_the_editor_reported(workspace, monkeypatch):
+    """The map is built once per run; a step sees the agent's commit and the editor's files."""
+    from mlr_copilot.experiment import repomap
+
+    prompts = spy_on_prompts(monkeypatch)
+    engine = engine_for(workspace, [
+        reply(edit("model.py", "def build(epochs):", "def build(epochs, width=64):")),
+        reply("DONE: ok"),
+    ])
+    listings = []
+    git_listing = repomap._git_listing
+    monkeypatch.setattr(repomap, "_git_listing", lambda root: listings.append(root) or git_listing(root))
+
+    async def user_adds_a_file_while_reviewing(proposal) -> Review:
+        (workspace / "notes.py").write_text("def idea(x):\n    pass\n")
+        engine.files.changed(["notes.py"])  # what the editor's file events do
+        return Review(True)
+
+    implement(engine, user_adds_a_file_while_reviewing)
+    first, second = prompts
+    assert "def build(epochs)" in first and "notes.py" not in first
+    assert "def build(epochs, width)" in second and "def idea(x)" in second
+    assert len(listings) == 1  # the whole tree was listed for the first step only

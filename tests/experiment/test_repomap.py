@@ -160,3 +160,73 @@ def test_render_fits_the_budget_dropping_outlines_first(ws):
 def test_round_trips_through_json(ws):
     result = repo_map(ws)
     assert RepoMap.model_validate_json(result.model_dump_json()) == result
+
+
+def _git_repo(root):
+    # The 500 MB data file stays untracked, as a dataset would: hashing it would take seconds.
+    for args in (["init", "-q"], ["add", "-A", "--", ".", ":!data.csv"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_map_kept_path_by_path_equals_a_map_built_again(ws, seed):
+    """Whatever files are created, changed or deleted, the kept map reads as a full one."""
+    import random
+
+    from mlr_copilot.experiment.repomap import WorkspaceMap
+
+    _git_repo(ws)
+    rng = random.Random(seed)
+    kept = WorkspaceMap(ws)
+    kept.current()
+    names = ["src/model.py", "src/new.py", "README.md", "deep/a/b.py", "notes.txt", "big.bin", "src/__pycache__/x.py"]
+    for _ in range(12):
+        touched = rng.sample(names, 3)
+        for rel in touched:
+            path = ws / rel
+            action = rng.choice(["write", "write", "delete"])
+            if action == "delete":
+                path.unlink(missing_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                n = rng.randint(1, 9)
+                path.write_text("".join(f"def f{i}(x{i}):\n    pass\n" for i in range(n)) if rel.endswith(".py") else "x" * n)
+        kept.changed(touched, tracked=rng.random() < 0.5)
+        full = repo_map(ws)
+        assert [(f.path, f.size, f.outline) for f in kept.current().files] == [(f.path, f.size, f.outline) for f in full.files]
+        assert kept.current().render(600) == full.render(600)
+
+
+def test_a_reported_file_that_git_ignores_stays_out_of_the_kept_map(ws):
+    from mlr_copilot.experiment.repomap import WorkspaceMap
+
+    (ws / ".gitignore").write_text("outputs/\n")
+    _git_repo(ws)
+    kept = WorkspaceMap(ws)
+    kept.current()
+    (ws / "outputs").mkdir()
+    (ws / "outputs" / "run.log").write_text("loss 1\n")
+    (ws / "src" / "extra.py").write_text("def extra(a):\n    pass\n")
+    kept.changed(["outputs/run.log", "src/extra.py"])
+    paths = [f.path for f in kept.current().files]
+    assert "src/extra.py" in paths and "outputs/run.log" not in paths
+    assert kept.current().entry("src/extra.py").outline == ["def extra(a)"]
+
+
+def test_a_step_with_nothing_reported_reads_and_lists_nothing(ws, monkeypatch):
+    from mlr_copilot.experiment import repomap
+    from mlr_copilot.experiment.repomap import WorkspaceMap
+
+    _git_repo(ws)
+    kept = WorkspaceMap(ws)
+    first = kept.current()
+    listed = []
+    monkeypatch.setattr(repomap, "_git_listing", lambda root: listed.append(root))
+    with opened_files() as opened:
+        assert kept.current() is first
+    assert opened == []
+    (ws / "src" / "model.py").write_text("def only(a):\n    pass\n")
+    with opened_files() as opened:
+        kept.changed(["src/model.py"], tracked=True)
+        assert kept.current().entry("src/model.py").outline == ["def only(a)"]
+    assert listed == [] and [os.path.basename(p) for p in opened] == ["model.py"]

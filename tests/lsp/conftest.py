@@ -20,6 +20,11 @@ SERVER_ENV["PYTHONUNBUFFERED"] = "1"
 )
 async def client(lsp_client: LanguageClient):
     lsp_client.lens_refreshes = 0
+    lsp_client.registrations = []
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams):
+        lsp_client.registrations += params.registrations
 
     @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
     def refresh_lenses(params):

@@ -32,6 +32,18 @@ async def test_status_reports_state(client, tmp_path):
     assert status["tasks"] == []
 
 
+async def test_file_events_are_asked_of_a_client_that_can_send_them(client, tmp_path):
+    await start(client, tmp_path)
+    await execute(client, "mlrCopilot.status")
+    for _ in range(50):
+        if client.registrations:
+            break
+        await asyncio.sleep(0.1)
+    [registration] = client.registrations
+    assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+    assert [w["globPattern"] for w in registration.register_options["watchers"]] == ["**/*"]
+
+
 async def test_initialization_options_are_settings(client, tmp_path):
     await start(client, tmp_path, options={"settings": {"llm": {"provider": "scripted"}}})
     status = await execute(client, "mlrCopilot.status")

@@ -142,15 +142,13 @@ class ImplementAgent:
     def _messages(self, state: ImplementState):
         """The step's prompt. The template puts what stays the same from step to step first
         (hypothesis, plan, prototypes, candidates), so a provider's prompt cache reuses it."""
-        from .repomap import repo_map
-
         h = self.hypothesis
         settings = self.engine.settings
         return prompts.messages(
             "implement_step",
             results_file=settings.run.results_file,
             hypothesis_id=h.id, title=h.title, problem=h.problem, method=h.method, plan=plan_text(h),
-            repo_map=repo_map(self.engine.workspace).render(6000),
+            repo_map=self.engine.files.current().render(6000),
             prototypes=state.prototypes, candidates=state.candidates,
             files=self._read_files(state.read), history=history_text(state.steps),
             step=state.step + 1, max_steps=settings.implement.max_steps,
@@ -173,6 +171,9 @@ class ImplementAgent:
 
     async def run(self, reviewer: Reviewer, work: Work, base: str | None = None) -> ImplementState:
         state = await asyncio.to_thread(self.start, base)
+        # Mapped in full once per run (the branch or the files may have changed since);
+        # each step after that looks again only at what changed.
+        self.engine.files.rescan()
         try:
             await self._steps(state, reviewer, work)
         except BaseException as exc:
@@ -230,6 +231,7 @@ class ImplementAgent:
             )
             state.step += 1
             if outcome.commit:
+                self.engine.files.changed(outcome.committed, tracked=True)
                 left_out = f"left out in review: {', '.join(outcome.left_out)}" if outcome.left_out else ""
                 state.steps.append(Step(step=state.step, summary=result.summary, outcome="committed",
                                         commit=outcome.commit, reason=left_out))

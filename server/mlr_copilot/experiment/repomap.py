@@ -6,6 +6,10 @@ opened, so a 500 MB data file costs one `stat`. Python outlines are cached by (p
 size), so mapping an unchanged tree again costs a file listing and a `stat` per file.
 In a git repository the listing is `git ls-files -co --exclude-standard` (tracked files plus
 untracked ones that are not ignored); elsewhere the tree is walked.
+
+Between the steps of an implementation the map is not built again: `WorkspaceMap` keeps it and
+looks again only at the paths known to have changed (the agent's commits, the files the editor
+reports), so a step costs what its change costs, whatever the size of the workspace.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import os
 import stat
 import subprocess
 import threading
+from bisect import bisect_left
+from collections.abc import Iterable
+from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,9 @@ class FileEntry(BaseModel):
     size: int
     kind: Literal["python", "text", "binary", "large"]
     outline: list[str] = []
+    # The entry as the map renders it, made once per version of the file.
+    head: str = ""
+    body: str = ""
 
 
 class RepoMap(BaseModel):
@@ -58,6 +68,8 @@ class RepoMap(BaseModel):
     root: str
     files: list[FileEntry]
     omitted: int = 0
+    large_file_bytes: int = 1_000_000
+    _rendered: dict[int, str] = PrivateAttr(default_factory=dict)
 
     def render(self, max_chars: int = 8000) -> str:
         """The map as text of at most `max_chars` characters.
@@ -65,9 +77,49 @@ class RepoMap(BaseModel):
         Outlines are dropped first, deepest files first, then files past the budget are
         summarised in a last line.
         """
-        heads = [_head(entry) for entry in self.files]
-        bodies = ["".join(f"\n  {line}" for line in entry.outline) for entry in self.files]
-        total = sum(len(h) + len(b) + 1 for h, b in zip(heads, bodies))
+        text = self._rendered.get(max_chars)
+        if text is None:
+            text = self._rendered[max_chars] = self._render(max_chars)
+        return text
+
+    def refreshed(self, paths: Iterable[str]) -> "RepoMap":
+        """This map with the files at `paths` (relative, POSIX) looked at again: added,
+        changed or gone. Costs a `stat` per path, and an outline per changed Python file."""
+        files = list(self.files)
+        prefix = self.root + os.sep
+        for rel in sorted(set(paths)):
+            if _skipped(rel):
+                continue
+            at = bisect_left(files, rel, key=_PATH)
+            known = at < len(files) and files[at].path == rel
+            try:
+                info = os.lstat(prefix + rel)
+            except OSError:
+                info = None
+            if info is None or not stat.S_ISREG(info.st_mode):
+                if known:
+                    del files[at]
+                continue
+            entry = _entry(prefix + rel, rel, info.st_size, info.st_mtime_ns, self.large_file_bytes)
+            if known:
+                files[at] = entry
+            else:
+                files.insert(at, entry)
+        return RepoMap.model_construct(root=self.root, files=files, omitted=self.omitted,
+                                       large_file_bytes=self.large_file_bytes)
+
+    def entry(self, rel: str) -> FileEntry | None:
+        at = bisect_left(self.files, rel, key=_PATH)
+        return self.files[at] if at < len(self.files) and self.files[at].path == rel else None
+
+    def _render(self, max_chars: int) -> str:
+        heads = [entry.head for entry in self.files]
+        names = sum(map(len, heads)) + len(heads)
+        if names > max_chars:
+            # Not even the names fit, so every outline goes: no need to weigh them.
+            return self._cut(heads, max_chars)
+        bodies = [entry.body for entry in self.files]
+        total = names + sum(map(len, bodies))
         if total > max_chars:
             order = sorted(
                 (i for i, body in enumerate(bodies) if body),
@@ -79,11 +131,13 @@ class RepoMap(BaseModel):
                 total -= len(bodies[i])
                 bodies[i] = ""
         pieces = [head + body for head, body in zip(heads, bodies)]
+        text = "\n".join(pieces + ([f"... {self.omitted} more files"] if self.omitted else []))
+        return text if len(text) <= max_chars else self._cut(pieces, max_chars)
+
+    def _cut(self, pieces: list[str], max_chars: int) -> str:
+        """The first pieces that fit, then a line counting the files left out."""
         if self.omitted:
-            pieces.append(f"... {self.omitted} more files")
-        text = "\n".join(pieces)
-        if len(text) <= max_chars:
-            return text
+            pieces = pieces + [f"... {self.omitted} more files"]
         lines: list[str] = []
         used = 0
         for piece in pieces:
@@ -95,10 +149,12 @@ class RepoMap(BaseModel):
         return "\n".join(lines)[:max_chars]
 
 
-def _head(entry: FileEntry) -> str:
-    size = _human(entry.size)
-    note = {"large": ", large, not read", "binary": ", binary"}.get(entry.kind, "")
-    return f"{entry.path} ({size}{note})"
+_PATH = attrgetter("path")
+
+
+def _head(rel: str, size: int, kind: str) -> str:
+    note = {"large": ", large, not read", "binary": ", binary"}.get(kind, "")
+    return f"{rel} ({_human(size)}{note})"
 
 
 def _human(size: int) -> str:
@@ -178,7 +234,8 @@ def _entry(path: str, rel: str, size: int, mtime: int, large_file_bytes: int) ->
     if hit is not None:
         return hit
     kind, outline = _classify(path, size, large_file_bytes)
-    entry = FileEntry.model_construct(path=rel, size=size, kind=kind, outline=outline)
+    entry = FileEntry.model_construct(path=rel, size=size, kind=kind, outline=outline, head=_head(rel, size, kind),
+                                      body="".join(f"\n  {line}" for line in outline))
     with _cache_lock:
         if len(_cache) >= CACHE_LIMIT:
             _cache.clear()
@@ -243,9 +300,67 @@ def repo_map(
     if memo is not None and memo[0] == signature:
         return memo[1]
     files = [_entry(prefix + rel, rel, size, mtime, large_file_bytes) for rel, size, mtime in stats]
-    result = RepoMap.model_construct(root=str(root), files=files, omitted=omitted)
+    result = RepoMap.model_construct(root=str(root), files=files, omitted=omitted, large_file_bytes=large_file_bytes)
     with _cache_lock:
         if len(_maps) >= MAP_MEMO_LIMIT:
             _maps.clear()
         _maps[memo_key] = (signature, result)
     return result
+
+
+class WorkspaceMap:
+    """The map of one workspace, kept between the steps of an implementation.
+
+    Built in full on first use and after `rescan`; after that only the paths reported through
+    `changed` are looked at again. Paths the agent committed are tracked; other reported paths
+    (from the editor) are first asked of git, so an ignored file stays out as in a full map.
+    Safe to use from several threads.
+    """
+
+    def __init__(self, workspace: Path, *, large_file_bytes: int = 1_000_000) -> None:
+        self.root = Path(workspace).resolve()
+        self.large_file_bytes = large_file_bytes
+        self._map: RepoMap | None = None
+        self._tracked: set[str] = set()
+        self._reported: set[str] = set()
+        self._lock = threading.Lock()
+
+    def changed(self, paths: Iterable[str], *, tracked: bool = False) -> None:
+        """Note files (relative POSIX paths) that were created, changed or deleted."""
+        with self._lock:
+            (self._tracked if tracked else self._reported).update(paths)
+
+    def rescan(self) -> None:
+        """Build the whole map again on next use (when its files may have changed unseen)."""
+        with self._lock:
+            self._map = None
+            self._tracked.clear()
+            self._reported.clear()
+
+    def current(self) -> RepoMap:
+        with self._lock:
+            if self._map is None:
+                self._map = repo_map(self.root, large_file_bytes=self.large_file_bytes)
+                self._tracked.clear()
+                self._reported.clear()
+            elif self._tracked or self._reported:
+                paths = self._tracked | self._unignored(self._reported - self._tracked)
+                self._map = self._map.refreshed(paths)
+                self._tracked.clear()
+                self._reported.clear()
+            return self._map
+
+    def _unignored(self, paths: set[str]) -> set[str]:
+        unknown = sorted(rel for rel in paths if self._map.entry(rel) is None)
+        if not unknown or not (self.root / ".git").exists():
+            return paths
+        try:
+            # `check-ignore` exits 1 when no path is ignored; that is an answer too.
+            done = subprocess.run(["git", "check-ignore", "-z", "--stdin"], cwd=self.root, capture_output=True,
+                                  input="\0".join(unknown).encode("utf-8", "surrogateescape"), timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("git check-ignore failed in %s (%s); mapping the whole tree again", self.root, exc)
+            self._map = repo_map(self.root, large_file_bytes=self.large_file_bytes)
+            return set()
+        ignored = set(done.stdout.decode("utf-8", "surrogateescape").split("\0")) if done.returncode == 0 else set()
+        return paths - ignored

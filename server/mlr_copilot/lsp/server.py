@@ -52,6 +52,34 @@ class MlrServer(LanguageServer):
         log.warning(message)
         self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"MLR-Copilot: {message}"))
 
+    def files_changed(self, uris) -> None:
+        """Tell the agent's workspace map which files changed (editor saves, file events)."""
+        if self._engine is None:
+            return
+        root = self._engine.workspace
+        rels = []
+        for uri in uris:
+            path = to_fs_path(uri)
+            if path is None:
+                continue
+            try:
+                rels.append(Path(path).resolve().relative_to(root).as_posix())
+            except ValueError:
+                continue
+        if rels:
+            self._engine.files.changed(rels)
+
+    async def watch_files(self) -> None:
+        """Ask the client for every file event in the workspace, where it can send them."""
+        workspace = getattr(self.client_capabilities, "workspace", None)
+        watched = getattr(workspace, "did_change_watched_files", None)
+        if not (watched and watched.dynamic_registration):
+            return
+        await self.client_register_capability_async(types.RegistrationParams(registrations=[types.Registration(
+            id="mlr-copilot-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                watchers=[types.FileSystemWatcher(glob_pattern="**/*")]))]))
+
     def log_line(self, line: str) -> None:
         self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
 
@@ -136,6 +164,11 @@ def create_server() -> MlrServer:
             log.warning("could not finish start-up: %s", exc)
         finally:
             ls.ready.set()
+        try:
+            await asyncio.wait_for(ls.watch_files(), timeout=10)
+        except Exception as exc:
+            # Without file events the agent's map still follows its own commits.
+            log.info("file events not registered with the client: %s", exc)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_configuration(ls: MlrServer, params: types.DidChangeConfigurationParams) -> None:
@@ -143,6 +176,14 @@ def create_server() -> MlrServer:
         if isinstance(settings, dict) and isinstance(settings.get(CONFIG_SECTION), dict):
             ls.pushed_settings = settings[CONFIG_SECTION]
         await ls.refresh_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def on_watched_files(ls: MlrServer, params: types.DidChangeWatchedFilesParams) -> None:
+        ls.files_changed(change.uri for change in params.changes)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def on_save(ls: MlrServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.files_changed([params.text_document.uri])
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: MlrServer, *args: Any) -> None:

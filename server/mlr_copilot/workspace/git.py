@@ -100,7 +100,6 @@ class NothingToUndoError(GitWorkspaceError):
 
 class _Head(NamedTuple):
     sha: str
-    tree: str
     ref: str
 
 
@@ -334,19 +333,38 @@ class GitWorkspace:
             raise OperationInProgressError(
                 f"{what} is in progress in {self.root}; finish or abort it before MLR-Copilot changes anything"
             )
-        # One process answers all three: the commit, its tree and the branch HEAD points to.
-        out = self._git_ok("rev-parse", "HEAD", "HEAD^{tree}", "--symbolic-full-name", "HEAD")
-        if out is None:
+        sha, ref = self._read_head()
+        if sha is None:
             raise NoCommitsError(
                 f"the git repository {self.root} has no commits yet; commit your starting code first"
             )
-        sha, tree, ref = out.split()
-        if not ref.startswith("refs/heads/"):
+        if ref is None:
             raise DetachedHeadError(
                 f"HEAD is detached in {self.root}; check out a branch (`git switch <branch>`) so "
                 "MLR-Copilot's commits land on it"
             )
-        return _Head(sha, tree, ref)
+        return _Head(sha, ref)
+
+    def _read_head(self) -> tuple[str | None, str | None]:
+        """(HEAD's commit, None before the first; the branch ref it is on, None if detached).
+
+        Read from the repository's files, as GitPython reads refs: an agent step commits in a
+        few git processes and this spares one. A reftable repository, which has no such files,
+        is asked with rev-parse.
+        """
+        if (Path(self.repo.common_dir) / "reftable").is_dir():
+            out = self._git_ok("rev-parse", "--symbolic-full-name", "HEAD", "HEAD")
+            if out is None:
+                return None, self._git_ok("symbolic-ref", "-q", "HEAD")
+            ref, sha = out.split()
+            return sha, ref if ref.startswith("refs/heads/") else None
+        head = self.repo.head
+        ref = None if head.is_detached else head.ref.path
+        try:
+            sha = git.SymbolicReference.dereference_recursive(self.repo, "HEAD")
+        except ValueError:
+            sha = None
+        return sha, ref
 
     def _tracked_changes(self) -> list[str]:
         status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no", strip=False)
@@ -395,8 +413,8 @@ class GitWorkspace:
 
         `git commit --only` builds the commit in a temporary index made from HEAD and these
         paths, holding the index lock throughout, so nothing else the user has can reach it;
-        afterwards the user's index matches the commit for these paths. Untracked paths are
-        first recorded as intended additions, which `git reset` takes back if the commit fails.
+        afterwards the user's index matches the commit for these paths. New paths are recorded
+        as intended additions first, which `git reset` takes back if the commit still fails.
         """
         head = self._check_state()
         if not paths:
@@ -424,18 +442,36 @@ class GitWorkspace:
         for rel in present:
             os.utime(self.root / rel)
         full_message = format_message(message, trailers or {})
-        if present:
-            self._git("add", "--intent-to-add", "--force", "--", *present)
+        args = (*_NO_HOOKS, "commit", "--quiet", "--only", "--no-verify", "--no-gpg-sign", "--cleanup=verbatim",
+                "-m", full_message, "--", *rels)
+        env = self._identity_env()
         try:
-            self._git(*_NO_HOOKS, "commit", "--quiet", "--only", "--no-verify", "--no-gpg-sign",
-                      "--cleanup=verbatim", "-m", full_message, "--", *rels, env=self._identity_env())
+            self._git(*args, env=env)
         except GitWorkspaceError:
-            if present:
-                self._git("reset", "--quiet", "--", *present)
-            if self._git_ok("diff", "--quiet", head.sha, "--", *rels) is not None:
-                raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit") from None
-            raise
-        return git.SymbolicReference.dereference_recursive(self.repo, "HEAD")
+            # `commit --only` knows no untracked path: record the new ones as intended
+            # additions and try once more (only a step that adds files pays for this).
+            new = self._untracked(present)
+            if not new:
+                self._raise_uncommitted(head, rels)
+            self._git("add", "--intent-to-add", "--force", "--", *new)
+            try:
+                self._git(*args, env=env)
+            except GitWorkspaceError:
+                self._git("reset", "--quiet", "--", *new)
+                self._raise_uncommitted(head, rels)
+        sha, _ = self._read_head()
+        return sha
+
+    def _untracked(self, rels: list[str]) -> list[str]:
+        out = self._git("ls-files", "-z", "--", *rels, strip=False) if rels else ""
+        tracked = set(filter(None, out.split("\0")))
+        return [rel for rel in rels if rel not in tracked]
+
+    def _raise_uncommitted(self, head: _Head, rels: list[str]) -> None:
+        """Re-raise the commit's failure, named as such when the paths have nothing to commit."""
+        if self._git_ok("diff", "--quiet", head.sha, "--", *rels) is not None:
+            raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit") from None
+        raise
 
     def log(self, branch: str | None = None, limit: int = 50) -> list[CommitInfo]:
         return [commit for commit, _ in self._log(branch, limit)]
