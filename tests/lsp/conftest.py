@@ -55,3 +55,13 @@ async def execute(client: LanguageClient, name: str, *arguments):
     return await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=name, arguments=list(arguments))
     )
+
+
+async def until(condition, seconds: float = 5.0) -> None:
+    """Wait for `condition()` to hold (a notification the server sends in its own time)."""
+    import asyncio
+
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)

@@ -11,7 +11,7 @@ from pygls.exceptions import JsonRpcException
 
 from mlr_copilot import __version__
 
-from .conftest import execute, start
+from .conftest import execute, start, until
 
 
 async def test_initialize_names_server_and_lists_commands(client, tmp_path):
@@ -35,10 +35,7 @@ async def test_status_reports_state(client, tmp_path):
 async def test_file_events_are_asked_of_a_client_that_can_send_them(client, tmp_path):
     await start(client, tmp_path)
     await execute(client, "mlrCopilot.status")
-    for _ in range(50):
-        if client.registrations:
-            break
-        await asyncio.sleep(0.1)
+    await until(lambda: client.registrations)
     [registration] = client.registrations
     assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
     assert [w["globPattern"] for w in registration.register_options["watchers"]] == ["**/*"]
@@ -56,10 +53,7 @@ async def test_invalid_settings_fall_back_with_a_warning(client, tmp_path):
     status = await execute(client, "mlrCopilot.status")
     assert status["provider"] == "openai"  # the default
     assert status["model"] == "m1"  # valid neighbours survive
-    for _ in range(50):
-        if len(client.messages) >= 3:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: len(client.messages) >= 3)
     warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
     assert any("llm.provider" in w for w in warnings)
     assert any("llm.temperature" in w for w in warnings)
@@ -70,10 +64,7 @@ async def test_settings_that_are_not_an_object_are_named_in_a_warning(client, tm
     await start(client, tmp_path, options={"settings": ["llm", "openai"]})
     status = await execute(client, "mlrCopilot.status")
     assert status["provider"] == "openai"
-    for _ in range(50):
-        if client.messages:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: client.messages)
     warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
     assert any("settings must be an object" in w and "not list" in w for w in warnings), warnings
 
@@ -101,10 +92,7 @@ async def test_malformed_dotenv_line_is_named(client, tmp_path):
     (tmp_path / ".env").write_text("GOOD_VAR=1\nthis line is wrong\n")
     await start(client, tmp_path)
     await execute(client, "mlrCopilot.status")
-    for _ in range(50):
-        if client.messages:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: client.messages)
     assert any(".env:2" in m.message for m in client.messages)
 
 
