@@ -107,8 +107,7 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
 
   private async load(): Promise<void> {
     if (this.server.state !== "running") {
-      this.nodes = [];
-      this.changed.fire();
+      this.show([]);
       return;
     }
     try {
@@ -125,11 +124,19 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
           this.server.log(`history ${query ? query.branch : "(current branch)"}: ${(error as Error).message}`);
         }
       }
-      this.nodes = buildExperimentTree(hypotheses, tables);
+      this.show(buildExperimentTree(hypotheses, tables));
     } catch (error) {
       this.server.log(`Experiments view: ${(error as Error).message}`);
-      this.nodes = [];
+      this.show([]);
     }
+  }
+
+  /** Redraw only on a change: a redraw under the pointer loses the click being made. */
+  private show(nodes: ExperimentNode[]): void {
+    if (JSON.stringify(nodes) === JSON.stringify(this.nodes)) {
+      return;
+    }
+    this.nodes = nodes;
     this.changed.fire();
   }
 

@@ -33,6 +33,10 @@ export function configFromEnv(): HarnessConfig {
   };
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -210,6 +214,22 @@ export class VsCode {
 
   /** Runs a command from the palette by its full title, e.g. "MLR-Copilot: Show status". */
   async command(title: string): Promise<void> {
+    // An editor that takes the focus once its content is ready (the binary-file notice of a
+    // PDF tab does) closes the palette under the typing; then the palette is opened again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.runFromPalette(title);
+        return;
+      } catch (error) {
+        if (attempt === 3) {
+          throw error;
+        }
+        await this.page.keyboard.press("Escape");
+      }
+    }
+  }
+
+  private async runFromPalette(title: string): Promise<void> {
     const input = this.page.locator(".quick-input-widget input");
     // F1 can be swallowed while a notification or a closing modal editor holds the focus:
     // then focus the editor area and try again, and last open the palette from the title bar.
@@ -235,9 +255,22 @@ export class VsCode {
       }
     }
     await input.fill(`>${title}`);
-    const row = this.page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
-    await row.waitFor({ timeout: 15_000 });
-    await input.press("Enter");
+    // The palette ranks fuzzy matches and may still show the rows of a previous filter, so
+    // Enter on whatever row is focused can run another command ("View: Close Editor" finds
+    // "View: Close All Editor Groups" first): the row with exactly this label is clicked.
+    const row = this.page
+      .locator(".quick-input-list .monaco-list-row")
+      .filter({ has: this.page.locator(".label-name", { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) })
+      .first();
+    await row.click({ timeout: 15_000 });
+    // Done when the palette has gone, or has become the command's own quick pick or input box.
+    const deadline = Date.now() + 10_000;
+    while ((await input.isVisible()) && (await input.inputValue()).startsWith(">")) {
+      if (Date.now() > deadline) {
+        throw new Error(`the palette stayed open after choosing ${title}`);
+      }
+      await this.page.waitForTimeout(100);
+    }
   }
 
   /** The quick pick / input box the extension opened. */
