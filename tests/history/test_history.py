@@ -60,6 +60,9 @@ def test_branch_history_is_direction_aware(repo):
     assert "+25.0%" in text and "-50.0%" in text and "baseline" in text and "[h2-width] wider layers" in text
     data = json.loads(table.to_json())
     assert data["rows"][2]["delta"] == pytest.approx(0.25)
+    # each row says where its run's log is, so the editor can open it from the history view
+    assert data["rows"][2]["log_path"] == runs["B"].log_path
+    assert (repo / data["rows"][2]["log_path"]).read_text().startswith("METRIC loss=1.5")
 
 
 def test_flagged_baseline_and_explicit_direction(repo):

@@ -65,6 +65,8 @@ class HistoryRow(BaseModel):
     delta: float | None = None
     baseline: bool = False
     dirty: bool = False
+    # Where the run's output went, relative to the workspace (what the editor opens).
+    log_path: str | None = None
 
 
 class HistoryTable(BaseModel):
@@ -201,6 +203,7 @@ def history(
                     delta=relative_delta(value, baseline_value, direction or "maximize") if baseline is not record else 0.0,
                     baseline=baseline is record,
                     dirty=record.dirty,
+                    log_path=record.log_path,
                 )
             )
     return HistoryTable(
