@@ -207,9 +207,10 @@ def test_a_reported_file_that_git_ignores_stays_out_of_the_kept_map(ws):
     (ws / "outputs").mkdir()
     (ws / "outputs" / "run.log").write_text("loss 1\n")
     (ws / "src" / "extra.py").write_text("def extra(a):\n    pass\n")
-    kept.changed(["outputs/run.log", "src/extra.py"])
+    (ws / ".mlr" / "run.log").write_text("loss 1\n")
+    kept.changed(["outputs/run.log", "src/extra.py", ".mlr/run.log"])
     paths = [f.path for f in kept.current().files]
-    assert "src/extra.py" in paths and "outputs/run.log" not in paths
+    assert "src/extra.py" in paths and "outputs/run.log" not in paths and ".mlr/run.log" not in paths
     assert kept.current().entry("src/extra.py").outline == ["def extra(a)"]
 
 

@@ -344,7 +344,9 @@ class WorkspaceMap:
                 self._tracked.clear()
                 self._reported.clear()
             elif self._tracked or self._reported:
-                paths = self._tracked | self._unignored(self._reported - self._tracked)
+                # The editor reports everything, `.mlr/` run logs included: those never reach git.
+                reported = {rel for rel in self._reported - self._tracked if not _skipped(rel)}
+                paths = self._tracked | self._unignored(reported)
                 self._map = self._map.refreshed(paths)
                 self._tracked.clear()
                 self._reported.clear()
