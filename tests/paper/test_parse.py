@@ -164,7 +164,7 @@ def test_unchecked_pdfium_calls_answer_as_the_checked_bindings(two_column_pdf):
     page = document[0]
     textpage = page.get_textpage()
     try:
-        chars = _Chars(textpage, raw, textpage.get_text_range(), {})
+        chars = _Chars(textpage.raw, raw, textpage.get_text_range(), {})
         handle, box, name, flags = textpage.raw, raw.FS_RECTF(), ctypes.create_string_buffer(128), ctypes.c_int()
         checked_rects = []
         for i in range(raw.FPDFText_CountRects(handle, 0, -1)):
@@ -186,3 +186,22 @@ def test_unchecked_pdfium_calls_answer_as_the_checked_bindings(two_column_pdf):
         textpage.close()
         page.close()
         document.close()
+
+
+def test_page_text_reads_as_pypdfium2_reads_it(one_column_pdf, two_column_pdf, ten_page_pdf):
+    """The reader takes a page's text with PDFium's calls; it must match pypdfium2's helper."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    from mlr_copilot.paper.pdf import _text
+
+    for path in (one_column_pdf, two_column_pdf, ten_page_pdf):
+        document = pdfium.PdfDocument(str(path))
+        try:
+            for page in document:
+                textpage = page.get_textpage()
+                assert _text(textpage.raw, raw) == textpage.get_text_range() != ""
+                textpage.close()
+                page.close()
+        finally:
+            document.close()

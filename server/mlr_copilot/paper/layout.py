@@ -10,6 +10,7 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from itertools import repeat
 from dataclasses import dataclass
 
 # Running headers and page numbers live in these top and bottom fractions of the page.
@@ -63,15 +64,14 @@ def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, he
     lefts = sorted(s[0] for s in spans)
     rights = sorted(s[1] for s in spans)
     total = len(spans)
-    best: list[tuple[int, float]] = []
-    x = width * 0.35
-    while x <= width * 0.65:
-        left_of = bisect_right(rights, x)
-        right_of = total - bisect_left(lefts, x)
-        crossing = total - left_of - right_of
-        if left_of >= 4 and right_of >= 4 and crossing <= 0.2 * total:
-            best.append((crossing, x))
-        x += 2.0
+    start = width * 0.35
+    xs = [start + 2.0 * i for i in range(int((width * 0.65 - start) / 2.0) + 1)]
+    # For each x: runs wholly left of it, runs wholly right of it, and those crossing it.
+    left_of = list(map(bisect_right, repeat(rights), xs))
+    right_of = [total - n for n in map(bisect_left, repeat(lefts), xs)]
+    limit = 0.2 * total
+    best = [(crossing, x) for x, a, b in zip(xs, left_of, right_of)
+            if a >= 4 and b >= 4 and (crossing := total - a - b) <= limit]
     if not best:
         return None
     fewest = min(c for c, _ in best)
@@ -99,8 +99,10 @@ def drop_furniture(pages: list[PageLines]) -> None:
     for page in pages:
         if not page.lines:
             continue
-        by_height = sorted(page.lines, key=lambda ln: ln.middle)
-        outer = {id(ln): ln for ln in by_height[:2] + by_height[-2:]}.values()
+        lines = page.lines
+        heights = [ln.top + ln.bottom for ln in lines]  # twice the middle: the same order
+        by_height = sorted(range(len(lines)), key=heights.__getitem__)
+        outer = [lines[i] for i in dict.fromkeys(by_height[:2] + by_height[-2:])]
         for line in outer:
             in_band = line.middle < page.height * _BAND or line.middle > page.height * (1 - _BAND)
             if not in_band:

@@ -147,20 +147,52 @@ def _open_error(file: Path, code: int | None) -> PaperError:
 
 
 def _read_page(document, index: int, fonts: dict[bytes, bool]) -> PageLines:
+    """The page's lines, through PDFium's own calls: pypdfium2's page and text-page objects
+    (weak references, finalizers, parent tracking) cost a few percent of a paper's parse."""
     import pypdfium2.raw as raw
 
-    page = document[index]
+    page = raw.FPDF_LoadPage(document.raw, index)
+    if not page:
+        raise _pdfium_error(raw)
     try:
-        width, height = page.get_size()
-        textpage = page.get_textpage()
+        result = PageLines(index, raw.FPDF_GetPageWidthF(page), raw.FPDF_GetPageHeightF(page), [])
+        textpage = raw.FPDFText_LoadPage(page)
+        if not textpage:
+            raise _pdfium_error(raw)
         try:
-            result = PageLines(index, width, height, [])
             _page_text(textpage, raw, result, fonts)
         finally:
-            textpage.close()
+            raw.FPDFText_ClosePage(textpage)
     finally:
-        page.close()
+        raw.FPDF_ClosePage(page)
     return result
+
+
+def _pdfium_error(raw):
+    import pypdfium2 as pdfium
+
+    code = raw.FPDF_GetLastError()
+    return pdfium.PdfiumError(_PDFIUM_ERRORS.get(code, "unknown error"), err_code=code)
+
+
+def _text(textpage, raw) -> str:
+    """All the text of a PDFium text page, as pypdfium2's `get_text_range` reads it.
+
+    Characters PDFium leaves out of the text at either end are skipped first: asked for a
+    range that ends on one, PDFium reads past it (crbug.com/pdfium/2079).
+    """
+    text_index = raw.FPDFText_GetTextIndexFromCharIndex
+    first, last = 0, raw.FPDFText_CountChars(textpage) - 1
+    while first <= last and text_index(textpage, first) == -1:
+        first += 1
+    while last >= first and text_index(textpage, last) == -1:
+        last -= 1
+    if first > last:
+        return ""
+    size = text_index(textpage, last) - text_index(textpage, first) + 2
+    buffer = (ctypes.c_ushort * size)()
+    written = raw.FPDFText_GetText(textpage, first, last - first + 1, buffer)
+    return bytes(memoryview(buffer)[: max(written - 1, 0)]).decode("utf-16-le", errors="ignore")
 
 
 class _Chars:
@@ -174,7 +206,7 @@ class _Chars:
     def __init__(self, textpage, raw, text: str, fonts: dict[bytes, bool]) -> None:
         calls = _unchecked(raw)
         # The handle and out-parameters are ctypes objects already, as unchecked calls need.
-        self.handle = ctypes.cast(textpage.raw, ctypes.c_void_p)
+        self.handle = ctypes.cast(textpage, ctypes.c_void_p)
         self.text = text
         self.fonts = fonts
         self.box = raw.FS_RECTF()
@@ -223,6 +255,7 @@ class _Chars:
         name, name_size, flags, fonts = self.name, self.name_size, self.flags, self.fonts
         index = None if self.units is None else self.index
         out: list[TextLine | None] = []
+        add = out.append
         for start, end in spans:
             first, last = (start, end - 1) if index is None else (index(start), index(end - 1))
             get_box(handle, first, box_ref)
@@ -231,23 +264,22 @@ class _Chars:
             if size < 2:
                 size = top - bottom
             get_box(handle, last, box_ref)
+            right, last_bottom, last_top = box.right, box.bottom, box.top
             # Only a line whose ends do not sit side by side may be rotated; only then is the
             # angle worth a call.
-            if ((box.right < left or abs(box.bottom - bottom) > 0.5 * size)
+            if ((right < left or abs(last_bottom - bottom) > 0.5 * size)
                     and 0.05 < get_angle(handle, first) < 6.23):
-                out.append(None)
+                add(None)
                 continue
             get_font(handle, first, name, name_size, flags)
             font = name.value
-            bold = fonts.get(font) if font else None
+            bold = fonts.get(font)
             if bold is None:
                 bold = get_weight(handle, first) >= 600 or _bold_font(font)
                 if font:
                     fonts[font] = bold
-            last_bottom, last_top = box.bottom, box.top
-            out.append(TextLine(page, text[start:end], left, box.right,
-                                bottom if bottom < last_bottom else last_bottom,
-                                top if top > last_top else last_top, size, bold))
+            add(TextLine(page, text[start:end], left, right, bottom if bottom < last_bottom else last_bottom,
+                         top if top > last_top else last_top, size, bold))
         return out
 
     def crosses(self, start: int, end: int, x: float) -> bool:
@@ -341,7 +373,7 @@ def _page_text(textpage, raw, target: PageLines, fonts: dict[bytes, bool]) -> No
     text instead of the lines, and such lines are cut at it.
     """
     page = target.index
-    text = textpage.get_text_range()
+    text = _text(textpage, raw)
     if not text.strip():
         return
     chars = _Chars(textpage, raw, text, fonts)
