@@ -328,7 +328,8 @@ class WorkspaceMap:
     def changed(self, paths: Iterable[str], *, tracked: bool = False) -> None:
         """Note files (relative POSIX paths) that were created, changed or deleted."""
         with self._lock:
-            (self._tracked if tracked else self._reported).update(paths)
+            if self._map is not None:  # a map still to be built will see them anyway
+                (self._tracked if tracked else self._reported).update(paths)
 
     def rescan(self) -> None:
         """Build the whole map again on next use (when its files may have changed unseen)."""
