@@ -12,6 +12,7 @@ import ctypes
 import functools
 import hashlib
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -349,18 +350,18 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each line of PDFium's page text, surrounding whitespace left out.
 
     PDFium ends its lines with CRLF; splitting on that is three times quicker than a regular
-    expression over the page, which is kept for the odd line holding a lone CR or LF.
+    expression over the page, which is kept for a page holding a lone CR or LF.
     """
+    pieces = text.split("\r\n")
+    if text.count("\r") >= len(pieces) or text.count("\n") >= len(pieces):
+        return [m.span(1) for m in _LINE.finditer(text)]
     spans: list[tuple[int, int]] = []
     pos = 0
-    for piece in text.split("\r\n"):
-        if "\r" in piece or "\n" in piece:
-            spans += [(pos + a, pos + b) for a, b in (m.span(1) for m in _LINE.finditer(piece))]
-        else:
-            stripped = piece.lstrip()
-            if stripped:
-                start = pos + len(piece) - len(stripped)
-                spans.append((start, start + len(stripped.rstrip())))
+    for piece in pieces:
+        stripped = piece.lstrip()
+        if stripped:
+            start = pos + len(piece) - len(stripped)
+            spans.append((start, start + len(stripped.rstrip())))
         pos += len(piece) + 2
     return spans
 
@@ -378,16 +379,18 @@ def _page_text(textpage, raw, target: PageLines, fonts: dict[bytes, bool]) -> No
         return
     chars = _Chars(textpage, raw, text, fonts)
     spans = _line_spans(text)
-    lines = [(line, start, end) for line, (start, end) in zip(chars.lines(page, spans), spans) if line is not None]
-    gutter = find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln, _, _ in lines], target.width, target.height)
+    found = chars.lines(page, spans)
+    gutter = find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in found if ln is not None],
+                         target.width, target.height)
     if gutter is None:
         gutter = find_gutter(chars.rects(), target.width, target.height)
+    low, high = (-math.inf, math.inf) if gutter is None else (gutter - 2, gutter + 2)
     result: list[TextLine] = []
-    for line, start, end in lines:
-        tall = line.top - line.bottom > 1.8 * line.size
-        crosses = (gutter is not None and line.x0 < gutter - 2 and line.x1 > gutter + 2
-                   and not chars.crosses(start, end, gutter))
-        if tall or crosses or line.x1 < line.x0:
+    for line, (start, end) in zip(found, spans):
+        if line is None:
+            continue
+        if (line.top - line.bottom > 1.8 * line.size or line.x1 < line.x0
+                or (line.x0 < low and line.x1 > high and not chars.crosses(start, end, gutter))):
             result += [piece for piece in chars.lines(page, chars.pieces(start, end, gutter)) if piece is not None]
         else:
             result.append(line)

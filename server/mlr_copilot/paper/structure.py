@@ -25,6 +25,7 @@ _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
 _LETTERED = re.compile(r"^([A-H](?:\.\d{1,2}){0,3})\.?\s+([A-Z].*)$")
 _NUMBER_PREFIX = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*|[A-H](?:\.\d{1,2})*|[IVX]{1,4})\.?\s+")
 _INLINE_ABSTRACT = re.compile(r"^abstract\s*[-—–:.]\s*(\S.*)$", re.I)
+_ABSTRACT_START = re.compile(r"\s*abstract", re.I).match
 _SPACED_CAPS = re.compile(r"\b([A-Z]) (?=[A-Z]{2,}\b)")
 _LETTERS = re.compile(r"[^\W\d_]")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}[a-z]?\b")
@@ -79,8 +80,10 @@ def join_lines(lines: list[TextLine]) -> str:
             out.append(text)
         elif line.paragraph_start:
             out.append("\n\n" + text)
-        else:
+        elif out[-1][-1] in _HYPHENS:
             out.append(_continue(out, text))
+        else:
+            out.append(" " + text)
     return _clean("".join(out))
 
 
@@ -136,7 +139,7 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
         return None
     # Most lines are plain body text: only an inline "Abstract—" can make them a heading.
     plain = not line.bold and line.size < body * 1.12 and not line.paragraph_start
-    if (plain or line.text.count(" ") > 16) and not line.text.lstrip()[:8].lower().startswith("abstract"):
+    if (plain or line.text.count(" ") > 16) and not _ABSTRACT_START(line.text):
         return None
     text = _norm(line.text)
     if not text or line.size < body - 0.6:
