@@ -68,6 +68,7 @@ _RECORD = "\x1e"
 # housekeeping to the user's own git: an automatic maintenance run would double a step's time.
 _NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}", "-c", "maintenance.auto=false", "-c", "gc.auto=0")
 
+
 class GitWorkspaceError(MlrError):
     """A git operation on the workspace failed."""
 
@@ -317,7 +318,7 @@ class GitWorkspace:
         return None
 
     def head_sha(self) -> str:
-        sha = self._git_ok("rev-parse", "--verify", "-q", "HEAD^{commit}")
+        sha, _ = self._read_head()
         if sha is None:
             raise NoCommitsError(f"the git repository {self.root} has no commits yet")
         return sha
@@ -355,16 +356,18 @@ class GitWorkspace:
         if (Path(self.repo.common_dir) / "reftable").is_dir():
             out = self._git_ok("rev-parse", "--symbolic-full-name", "HEAD", "HEAD")
             if out is None:
-                return None, self._git_ok("symbolic-ref", "-q", "HEAD")
-            ref, sha = out.split()
-            return sha, ref if ref.startswith("refs/heads/") else None
-        head = self.repo.head
-        ref = None if head.is_detached else head.ref.path
-        try:
-            sha = git.SymbolicReference.dereference_recursive(self.repo, "HEAD")
-        except ValueError:
-            sha = None
-        return sha, ref
+                sha, ref = None, self._git_ok("symbolic-ref", "-q", "HEAD")
+            else:
+                ref, sha = out.split()
+        else:
+            head = self.repo.head
+            ref = None if head.is_detached else head.ref.path
+            try:
+                sha = git.SymbolicReference.dereference_recursive(self.repo, "HEAD")
+            except ValueError:
+                sha = None
+        # A HEAD on anything but a local branch is as good as detached for an agent commit.
+        return sha, ref if ref and ref.startswith("refs/heads/") else None
 
     def _tracked_changes(self) -> list[str]:
         status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no", strip=False)
