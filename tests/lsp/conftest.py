@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -57,11 +58,11 @@ async def execute(client: LanguageClient, name: str, *arguments):
     )
 
 
-async def until(condition, seconds: float = 5.0) -> None:
-    """Wait for `condition()` to hold (a notification the server sends in its own time)."""
-    import asyncio
-
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
+async def wait_for(predicate, timeout: float = 20.0) -> bool:
+    """Whether `predicate()` came to hold within `timeout` seconds (something the server sends
+    or does in its own time)."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
         await asyncio.sleep(0.05)
+    return False

@@ -4,20 +4,12 @@ of the file are published again."""
 from __future__ import annotations
 
 import ast
-import asyncio
 import sys
 
 from lsprotocol import types
 
-from .conftest import execute, start
+from .conftest import execute, start, wait_for
 
-
-async def wait_for(predicate, timeout: float = 20.0) -> bool:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 def command_of(action) -> dict:

@@ -19,7 +19,7 @@ from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 
 from pytest_lsp import client_capabilities
 
-from .conftest import execute, start
+from .conftest import execute, start, wait_for
 
 
 def scripted_workspace(tmp_path: Path, extra: list[dict] | None = None, drop: tuple[str, ...] = ()) -> tuple[Path, dict]:
@@ -232,7 +232,7 @@ async def test_client_without_annotations_reviews_by_command(client, tmp_path):
     await execute(client, "mlrCopilot.acceptHypothesis", "h1")
     pending = asyncio.ensure_future(execute(client, "mlrCopilot.implement", "h1"))
     proposals = workspace / ".mlr" / "proposals"
-    assert await wait_until(lambda: proposals.is_dir() and any(proposals.glob("*/change.diff")))
+    assert await wait_for(lambda: proposals.is_dir() and any(proposals.glob("*/change.diff")), 30)
     folder = next(proposals.iterdir())
     assert "TfidfVectorizer" in (folder / "train.py").read_text()
     assert "-from sklearn.naive_bayes import MultinomialNB" in (folder / "change.diff").read_text()
@@ -243,13 +243,6 @@ async def test_client_without_annotations_reviews_by_command(client, tmp_path):
     assert result["status"] == "done" and len(result["commits"]) == 1
     assert "TfidfVectorizer" in (workspace / "train.py").read_text()
 
-
-async def wait_until(predicate, timeout: float = 30.0) -> bool:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_undo_reverts_the_last_agent_commit_without_rewriting_history(client, tmp_path):

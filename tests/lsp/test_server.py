@@ -11,7 +11,7 @@ from pygls.exceptions import JsonRpcException
 
 from mlr_copilot import __version__
 
-from .conftest import execute, start, until
+from .conftest import execute, start, wait_for
 
 
 async def test_initialize_names_server_and_lists_commands(client, tmp_path):
@@ -35,7 +35,7 @@ async def test_status_reports_state(client, tmp_path):
 async def test_file_events_are_asked_of_a_client_that_can_send_them(client, tmp_path):
     await start(client, tmp_path)
     await execute(client, "mlrCopilot.status")
-    await until(lambda: client.registrations)
+    await wait_for(lambda: client.registrations, 5)
     [registration] = client.registrations
     assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
     assert [w["globPattern"] for w in registration.register_options["watchers"]] == ["**/*"]
@@ -53,7 +53,7 @@ async def test_invalid_settings_fall_back_with_a_warning(client, tmp_path):
     status = await execute(client, "mlrCopilot.status")
     assert status["provider"] == "openai"  # the default
     assert status["model"] == "m1"  # valid neighbours survive
-    await until(lambda: len(client.messages) >= 3)
+    await wait_for(lambda: len(client.messages) >= 3, 5)
     warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
     assert any("llm.provider" in w for w in warnings)
     assert any("llm.temperature" in w for w in warnings)
@@ -64,7 +64,7 @@ async def test_settings_that_are_not_an_object_are_named_in_a_warning(client, tm
     await start(client, tmp_path, options={"settings": ["llm", "openai"]})
     status = await execute(client, "mlrCopilot.status")
     assert status["provider"] == "openai"
-    await until(lambda: client.messages)
+    await wait_for(lambda: client.messages, 5)
     warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
     assert any("settings must be an object" in w and "not list" in w for w in warnings), warnings
 
@@ -92,7 +92,7 @@ async def test_malformed_dotenv_line_is_named(client, tmp_path):
     (tmp_path / ".env").write_text("GOOD_VAR=1\nthis line is wrong\n")
     await start(client, tmp_path)
     await execute(client, "mlrCopilot.status")
-    await until(lambda: client.messages)
+    await wait_for(lambda: client.messages, 5)
     assert any(".env:2" in m.message for m in client.messages)
 
 
@@ -117,13 +117,6 @@ def ticking(marker: str) -> list[str]:
 
     return [sys.executable, "-c", f"import time\n# {marker}\nfor i in range(600):\n    print('tick', i, flush=True)\n    time.sleep(0.1)"]
 
-
-async def wait_for(predicate, timeout: float = 20.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_long_command_reports_progress_and_cancels(client, tmp_path):
