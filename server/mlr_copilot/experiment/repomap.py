@@ -92,15 +92,12 @@ class RepoMap(BaseModel):
                 continue
             at = bisect_left(files, rel, key=_PATH)
             known = at < len(files) and files[at].path == rel
-            try:
-                info = os.lstat(prefix + rel)
-            except OSError:
-                info = None
-            if info is None or not stat.S_ISREG(info.st_mode):
+            found = _regular_file(prefix, rel)
+            if found is None:
                 if known:
                     del files[at]
                 continue
-            entry = _entry(prefix + rel, rel, info.st_size, info.st_mtime_ns, self.large_file_bytes)
+            entry = _entry(prefix + rel, rel, *found, self.large_file_bytes)
             if known:
                 files[at] = entry
             else:
@@ -168,6 +165,15 @@ def _human(size: int) -> str:
 
 def _skipped(rel: str) -> bool:
     return any(part in SKIP_DIRS for part in rel.split("/")[:-1])
+
+
+def _regular_file(prefix: str, rel: str) -> tuple[int, int] | None:
+    """(size, mtime in ns) of a regular file, None for anything else or nothing there."""
+    try:
+        info = os.lstat(prefix + rel)
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
 
 
 def _git_listing(root: Path) -> list[str] | None:
@@ -284,14 +290,7 @@ def repo_map(
         omitted = len(listing) - max_files
         listing = sorted(kept)
     prefix = str(root) + os.sep
-    stats = []
-    for rel in listing:
-        try:
-            info = os.lstat(prefix + rel)
-        except OSError:
-            continue
-        if stat.S_ISREG(info.st_mode):
-            stats.append((rel, info.st_size, info.st_mtime_ns))
+    stats = [(rel, *found) for rel in listing if (found := _regular_file(prefix, rel)) is not None]
     # An unchanged tree gives back the same map without building it again.
     memo_key = (str(root), max_files, large_file_bytes)
     signature = (tuple(stats), omitted)
