@@ -319,12 +319,23 @@ export class VsCode {
     await apply.waitFor({ timeout: timeoutMs });
     const boxes = panel.locator(".edit-checkbox");
     await boxes.first().waitFor({ timeout: 15_000 });
+    // Ticking a file ticks its edits a moment later, so a count taken just before that redraw
+    // can name a box that is gone by the time it is clicked: each click is short and retried,
+    // and "all ticked" must hold for five checks in a row before Apply.
     const unticked = panel.locator(".edit-checkbox:not(.checked)");
-    for (let i = 0; (await unticked.count()) > 0; i++) {
-      if (i >= 20) {
+    const deadline = Date.now() + 30_000;
+    for (let quietChecks = 0; quietChecks < 5; ) {
+      if (Date.now() > deadline) {
         throw new Error("the refactor preview's changes could not be ticked");
       }
-      await unticked.first().click();
+      if ((await unticked.count()) === 0) {
+        quietChecks += 1;
+        await this.page.waitForTimeout(100);
+        continue;
+      }
+      quietChecks = 0;
+      await unticked.first().click({ timeout: 2_000 }).catch(() => undefined);
+      await this.page.waitForTimeout(150);
     }
     await this.shot(shotName);
     await apply.click();
