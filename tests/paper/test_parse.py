@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mlr_copilot.paper import Paper, PaperError, ParseCancelled, parse_pdf
+from mlr_copilot.paper import Paper, PaperError, ParseCancelled, parse_pdf, pdf
 from tests.pdfs import (
     AUTHOR_YEAR_REFERENCES,
     HYPHEN_JOINED,
@@ -97,6 +98,13 @@ def test_ten_page_two_column_paper(ten_page_pdf):
     assert RUNNING_HEADER not in paper.full_text()
     assert len(paper.references) == len(NUMBERED_REFERENCES)
     assert paper.references[0] == NUMBERED_REFERENCES[0]
+
+
+def test_a_paper_too_big_to_read_whole_is_read_from_disk_alike(ten_page_pdf, monkeypatch):
+    in_memory = parse_pdf(ten_page_pdf)
+    monkeypatch.setattr(pdf, "_IN_MEMORY", ten_page_pdf.stat().st_size - 1)
+    assert parse_pdf(ten_page_pdf) == in_memory
+    assert in_memory.sha256 == hashlib.sha256(ten_page_pdf.read_bytes()).hexdigest()
 
 
 def test_author_year_references_split_per_entry(author_year_pdf):
