@@ -57,12 +57,11 @@ def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, he
     of the page crossed by the fewest runs, provided runs sit on both sides of it and few
     (a title, a wide figure caption) cross it.
     """
-    spans = [(left, right) for left, bottom, right, top in boxes
-             if right - left > 1 and bottom > height * _BAND and top < height * (1 - _BAND)]
+    low, high = height * _BAND, height * (1 - _BAND)
+    spans = [(left, right) for left, bottom, right, top in boxes if right - left > 1 and bottom > low and top < high]
     if len(spans) < 8:
         return None
-    lefts = sorted(s[0] for s in spans)
-    rights = sorted(s[1] for s in spans)
+    lefts, rights = (sorted(side) for side in zip(*spans))
     total = len(spans)
     start = width * 0.35
     xs = [start + 2.0 * i for i in range(int((width * 0.65 - start) / 2.0) + 1)]
@@ -94,7 +93,8 @@ def drop_furniture(pages: list[PageLines]) -> None:
     margin band. It goes if it is a bare page number, or if the same text (digits ignored)
     recurs at the same height on several pages.
     """
-    candidates: list[tuple[PageLines, TextLine, tuple[str, int]]] = []
+    # (page, index of the line on it, the line's text and height as a key)
+    candidates: list[tuple[PageLines, int, tuple[str, int]]] = []
     seen: dict[tuple[str, int], set[int]] = defaultdict(set)
     for page in pages:
         if not page.lines:
@@ -102,20 +102,22 @@ def drop_furniture(pages: list[PageLines]) -> None:
         lines = page.lines
         heights = [ln.top + ln.bottom for ln in lines]  # twice the middle: the same order
         by_height = sorted(range(len(lines)), key=heights.__getitem__)
-        outer = [lines[i] for i in dict.fromkeys(by_height[:2] + by_height[-2:])]
-        for line in outer:
+        for i in dict.fromkeys(by_height[:2] + by_height[-2:]):
+            line = lines[i]
             in_band = line.middle < page.height * _BAND or line.middle > page.height * (1 - _BAND)
             if not in_band:
                 continue
             key = (re.sub(r"\d+", "#", " ".join(line.text.lower().split())), round(line.middle / 4))
-            candidates.append((page, line, key))
+            candidates.append((page, i, key))
             seen[key].add(page.index)
     with_text = sum(1 for p in pages if p.lines)
     needed = max(2, math.ceil(_REPEAT_SHARE * with_text))
-    doomed = {id(line) for _, line, key in candidates
-              if _PAGE_NUMBER.match(line.text.strip()) or len(seen[key]) >= needed}
-    for page in pages:
-        page.lines = [ln for ln in page.lines if id(ln) not in doomed]
+    # Deleted by index, last first, so the indices still to come stay valid.
+    doomed = sorted(((page.index, i, page) for page, i, key in candidates
+                     if _PAGE_NUMBER.match(page.lines[i].text.strip()) or len(seen[key]) >= needed),
+                    key=lambda found: found[:2], reverse=True)
+    for _, i, page in doomed:
+        del page.lines[i]
 
 
 def reading_order(page: PageLines) -> list[TextLine]:
@@ -124,7 +126,9 @@ def reading_order(page: PageLines) -> list[TextLine]:
     Lines that cross the gutter (a title, a wide caption) cut the page into bands; within a
     band the left column is read before the right one.
     """
-    lines = sorted(page.lines, key=lambda ln: (-round(ln.top), ln.x0))
+    # Lines whose tops share a whole point make one row, read left to right (`int` cuts the
+    # fraction off at a third of what `round` costs).
+    lines = sorted(page.lines, key=lambda ln: (-int(ln.top), ln.x0))
     gutter = page.gutter
     if gutter is None:
         return lines

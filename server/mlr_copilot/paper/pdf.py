@@ -40,6 +40,8 @@ _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|medi|cmbx|\bbx|-b\b|\.b
 _IN_MEMORY = 64 << 20
 # Fewer visible characters than this in the whole file means there is no real text layer.
 _MIN_TEXT_CHARS = 20
+# (font name, loose box height to 0.1 pt) -> (font size, bold)
+_Styles = dict[tuple[bytes, float], tuple[float, bool]]
 _PDFIUM_ERRORS = {1: "unknown error", 2: "file access error", 3: "damaged or not a valid PDF",
                   4: "password required", 5: "unsupported security scheme", 6: "page not found"}
 
@@ -73,7 +75,7 @@ def parse_pdf(
         if count == 0:
             raise PaperError(f"{file}: the PDF has no pages")
         pages: list[PageLines] = []
-        fonts: dict[bytes, bool] = {}
+        styles: _Styles = {}
         visible = 0
         for index in range(count):
             if should_cancel is not None and should_cancel():
@@ -82,7 +84,7 @@ def parse_pdf(
                 report(f"Reading page {index + 1} of {count}")
             try:
                 with PDFIUM_LOCK:
-                    page_lines = _read_page(document, index, fonts)
+                    page_lines = _read_page(document, index, styles)
             except pdfium.PdfiumError as exc:
                 raise PaperError(f"{file}: page {index + 1} of {count} cannot be read ({exc})") from None
             visible += sum(len(ln.text) for ln in page_lines.lines)
@@ -155,7 +157,7 @@ def _open_error(file: Path, code: int | None) -> PaperError:
     return PaperError(f"{file}: the PDF cannot be opened ({reason})")
 
 
-def _read_page(document, index: int, fonts: dict[bytes, bool]) -> PageLines:
+def _read_page(document, index: int, styles: _Styles) -> PageLines:
     """The page's lines, through PDFium's own calls: pypdfium2's page and text-page objects
     (weak references, finalizers, parent tracking) cost a few percent of a paper's parse."""
     import pypdfium2.raw as raw
@@ -169,7 +171,7 @@ def _read_page(document, index: int, fonts: dict[bytes, bool]) -> PageLines:
         if not textpage:
             raise _pdfium_error(raw)
         try:
-            _page_text(textpage, raw, result, fonts)
+            _page_text(textpage, raw, result, styles)
         finally:
             raw.FPDFText_ClosePage(textpage)
     finally:
@@ -207,17 +209,19 @@ def _text(textpage, raw) -> str:
 class _Chars:
     """Position and font lookups for single characters of a PDFium text page.
 
-    A line costs four PDFium calls in the usual case, and a two-column page in row order one
-    per character, so the calls and their out-parameters are bound once here. Whether a font
-    is bold is asked once per font name (`fonts`, shared by the pages of a document).
+    A line costs three PDFium calls in the usual case, and a two-column page in row order one
+    per character, so the calls and their out-parameters are bound once here. A line's size
+    and weight are asked once per font name and height of its first character (`styles`,
+    shared by the pages of a document): PDFium's loose box height is the size times a
+    constant of the font, and a paper sets thousands of lines in a handful of styles.
     """
 
-    def __init__(self, textpage, raw, text: str, fonts: dict[bytes, bool]) -> None:
+    def __init__(self, textpage, raw, text: str, styles: _Styles) -> None:
         calls = _unchecked(raw)
         # The handle and out-parameters are ctypes objects already, as unchecked calls need.
         self.handle = ctypes.cast(textpage, ctypes.c_void_p)
         self.text = text
-        self.fonts = fonts
+        self.styles = styles
         self.box = raw.FS_RECTF()
         self.box_ref = ctypes.byref(self.box)
         self.name = ctypes.create_string_buffer(128)
@@ -261,7 +265,7 @@ class _Chars:
         """
         handle, box, get_box, box_ref, text = self.handle, self.box, self.get_box, self.box_ref, self.text
         get_size, get_angle, get_font, get_weight = self.get_size, self.get_angle, self.get_font, self.get_weight
-        name, name_size, flags, fonts = self.name, self.name_size, self.flags, self.fonts
+        name, name_size, flags, styles = self.name, self.name_size, self.flags, self.styles
         index = None if self.units is None else self.index
         out: list[TextLine | None] = []
         add = out.append
@@ -269,9 +273,18 @@ class _Chars:
             first, last = (start, end - 1) if index is None else (index(start), index(end - 1))
             get_box(handle, first, box_ref)
             left, bottom, top = box.left, box.bottom, box.top
-            size = get_size(handle, first)
-            if size < 2:
-                size = top - bottom
+            get_font(handle, first, name, name_size, flags)
+            font = name.value
+            key = (font, top - bottom)
+            style = styles.get(key)
+            if style is None:
+                size = get_size(handle, first)
+                if size < 2:
+                    size = top - bottom
+                style = (size, get_weight(handle, first) >= 600 or _bold_font(font))
+                if font:
+                    styles[key] = style
+            size, bold = style
             get_box(handle, last, box_ref)
             right, last_bottom, last_top = box.right, box.bottom, box.top
             # Only a line whose ends do not sit side by side may be rotated; only then is the
@@ -280,13 +293,6 @@ class _Chars:
                     and 0.05 < get_angle(handle, first) < 6.23):
                 add(None)
                 continue
-            get_font(handle, first, name, name_size, flags)
-            font = name.value
-            bold = fonts.get(font)
-            if bold is None:
-                bold = get_weight(handle, first) >= 600 or _bold_font(font)
-                if font:
-                    fonts[font] = bold
             add(TextLine(page, text[start:end], left, right, bottom if bottom < last_bottom else last_bottom,
                          top if top > last_top else last_top, size, bold))
         return out
@@ -374,7 +380,7 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _page_text(textpage, raw, target: PageLines, fonts: dict[bytes, bool]) -> None:
+def _page_text(textpage, raw, target: PageLines, styles: _Styles) -> None:
     """Fill `target` with the page's lines and its column gutter.
 
     PDFium may put a left-column line and the right-column line beside it on one text line
@@ -385,7 +391,7 @@ def _page_text(textpage, raw, target: PageLines, fonts: dict[bytes, bool]) -> No
     text = _text(textpage, raw)
     if not text.strip():
         return
-    chars = _Chars(textpage, raw, text, fonts)
+    chars = _Chars(textpage, raw, text, styles)
     spans = _line_spans(text)
     found = chars.lines(page, spans)
     gutter = find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in found if ln is not None],
