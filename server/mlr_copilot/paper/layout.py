@@ -168,5 +168,5 @@ def mark_paragraphs(lines: list[TextLine]) -> None:
         lines[0].paragraph_start = True
     for prev, line in zip(lines, lines[1:]):
         # A jump to the next column or page goes upwards and so never counts as a gap.
-        line.paragraph_start = (prev.page == line.page
-                                and prev.bottom - line.bottom > leading * max(prev.size, line.size) * 1.2)
+        size = line.size if line.size > prev.size else prev.size
+        line.paragraph_start = prev.page == line.page and prev.bottom - line.bottom > leading * size * 1.2

@@ -372,11 +372,15 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = 0
     for piece in pieces:
-        stripped = piece.lstrip()
-        if stripped:
-            start = pos + len(piece) - len(stripped)
-            spans.append((start, start + len(stripped.rstrip())))
-        pos += len(piece) + 2
+        length = len(piece)
+        if length and not piece[0].isspace() and not piece[-1].isspace():
+            spans.append((pos, pos + length))
+        else:
+            stripped = piece.lstrip()
+            if stripped:
+                start = pos + length - len(stripped)
+                spans.append((start, start + len(stripped.rstrip())))
+        pos += length + 2
     return spans
 
 
