@@ -90,6 +90,20 @@ def test_two_columns_are_read_left_then_right():
     assert find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in one_column], 612, 792) is None
 
 
+def test_the_previous_pages_gutter_is_kept_only_while_it_parts_the_columns():
+    left = [(72, 700 - 12 * i, 295, 710 - 12 * i) for i in range(10)]
+    right = [(317, 700 - 12 * i, 540, 710 - 12 * i) for i in range(10)]
+    searched = find_gutter(left + right, 612, 792)
+    assert find_gutter(left + right, 612, 792, hint=300.0) == 300.0
+    # A hint crossed by a run, or with every run on one side of it, gives way to the search.
+    wide = [(72, 100, 310, 110)]
+    assert find_gutter(left + right + wide, 612, 792, hint=300.0) == find_gutter(left + right + wide, 612, 792)
+    assert find_gutter(left + right, 612, 792, hint=250.0) == searched
+    assert find_gutter(left + right, 612, 792, hint=560.0) == searched
+    one_column = [(72, 700 - 12 * i, 540, 710 - 12 * i) for i in range(20)]
+    assert find_gutter(one_column, 612, 792, hint=300.0) is None
+
+
 def test_line_spans_agree_with_the_plain_rule_on_any_text():
     """Lines split on PDFium's CRLF answer as the regular expression over the page would."""
     import random

@@ -50,19 +50,27 @@ class PageLines:
     gutter: float | None = None
 
 
-def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, height: float) -> float | None:
+def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, height: float,
+                hint: float | None = None) -> float | None:
     """The x of the gap between two text columns, or None for a one-column page.
 
     `boxes` are (left, bottom, right, top) of text runs. The gutter is the x near the middle
     of the page crossed by the fewest runs, provided runs sit on both sides of it and few
-    (a title, a wide figure caption) cross it.
+    (a title, a wide figure caption) cross it. `hint` (the previous page's gutter) is taken
+    as it is when no run crosses it and runs sit on both sides: a paper's columns stay put
+    from page to page, and that check costs a sixth of the search.
     """
     low, high = height * _BAND, height * (1 - _BAND)
     spans = [(left, right) for left, bottom, right, top in boxes if right - left > 1 and bottom > low and top < high]
     if len(spans) < 8:
         return None
-    lefts, rights = (sorted(side) for side in zip(*spans))
     total = len(spans)
+    if hint is not None:
+        left_of = sum([right <= hint for _, right in spans])
+        right_of = sum([left >= hint for left, _ in spans])
+        if left_of >= 4 and right_of >= 4 and left_of + right_of == total:
+            return hint
+    lefts, rights = (sorted(side) for side in zip(*spans))
     start = width * 0.35
     xs = [start + 2.0 * i for i in range(int((width * 0.65 - start) / 2.0) + 1)]
     # For each x: runs wholly left of it, runs wholly right of it, and those crossing it.

@@ -84,7 +84,7 @@ def parse_pdf(
                 report(f"Reading page {index + 1} of {count}")
             try:
                 with PDFIUM_LOCK:
-                    page_lines = _read_page(document, index, styles)
+                    page_lines = _read_page(document, index, styles, pages[-1].gutter if pages else None)
             except pdfium.PdfiumError as exc:
                 raise PaperError(f"{file}: page {index + 1} of {count} cannot be read ({exc})") from None
             visible += sum(len(ln.text) for ln in page_lines.lines)
@@ -157,7 +157,7 @@ def _open_error(file: Path, code: int | None) -> PaperError:
     return PaperError(f"{file}: the PDF cannot be opened ({reason})")
 
 
-def _read_page(document, index: int, styles: _Styles) -> PageLines:
+def _read_page(document, index: int, styles: _Styles, hint: float | None = None) -> PageLines:
     """The page's lines, through PDFium's own calls: pypdfium2's page and text-page objects
     (weak references, finalizers, parent tracking) cost a few percent of a paper's parse."""
     import pypdfium2.raw as raw
@@ -171,7 +171,7 @@ def _read_page(document, index: int, styles: _Styles) -> PageLines:
         if not textpage:
             raise _pdfium_error(raw)
         try:
-            _page_text(textpage, raw, result, styles)
+            _page_text(textpage, raw, result, styles, hint)
         finally:
             raw.FPDFText_ClosePage(textpage)
     finally:
@@ -384,12 +384,13 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _page_text(textpage, raw, target: PageLines, styles: _Styles) -> None:
+def _page_text(textpage, raw, target: PageLines, styles: _Styles, hint: float | None) -> None:
     """Fill `target` with the page's lines and its column gutter.
 
     PDFium may put a left-column line and the right-column line beside it on one text line
     when the file writes them in that order; the gutter is then found from PDFium's runs of
-    text instead of the lines, and such lines are cut at it.
+    text instead of the lines, and such lines are cut at it. `hint` is the previous page's
+    gutter, kept when it still parts the lines (see `find_gutter`).
     """
     page = target.index
     text = _text(textpage, raw)
@@ -399,7 +400,7 @@ def _page_text(textpage, raw, target: PageLines, styles: _Styles) -> None:
     spans = _line_spans(text)
     found = chars.lines(page, spans)
     gutter = find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in found if ln is not None],
-                         target.width, target.height)
+                         target.width, target.height, hint)
     if gutter is None:
         gutter = find_gutter(chars.rects(), target.width, target.height)
     low, high = (-math.inf, math.inf) if gutter is None else (gutter - 2, gutter + 2)
