@@ -201,7 +201,9 @@ def _text(textpage, raw) -> str:
     if first > last:
         return ""
     size = text_index(textpage, last) - text_index(textpage, first) + 2
-    buffer = (ctypes.c_ushort * size)()
+    # ctypes makes a new array type for each length it has not seen (some 25 us); a page's
+    # text length seldom repeats, so buffers come in powers of two.
+    buffer = (ctypes.c_ushort * (1 << (size - 1).bit_length()))()
     written = raw.FPDFText_GetText(textpage, first, last - first + 1, buffer)
     return bytes(memoryview(buffer)[: max(written - 1, 0)]).decode("utf-16-le", errors="ignore")
 
