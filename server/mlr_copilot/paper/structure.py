@@ -135,15 +135,11 @@ def _alpha_share(text: str) -> float:
 
 def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str, str] | None:
     """(heading, text after it on the same line) if the line is a section heading."""
-    size = line.size
-    if size < body - 0.6:
+    if line.size < body - 0.6:
         return None
-    # Most lines are plain body text. Set plainly, only a known name alone on its line (at
-    # most "5.1 C ONCLUSIONS AND F UTURE W ORK": 7 spaces) or an inline "Abstract—" can be a
-    # heading; anything else needs bold or a bigger size.
-    strong = line.bold or size >= body * 1.12
-    if ((not (strong or line.paragraph_start) or line.text.count(" ") > (16 if strong else 7))
-            and not _ABSTRACT_START(line.text)):
+    # Most lines are plain body text: only an inline "Abstract—" can make them a heading.
+    plain = not line.bold and line.size < body * 1.12 and not line.paragraph_start
+    if (plain or line.text.count(" ") > 16) and not _ABSTRACT_START(line.text):
         return None
     text = _norm(line.text)
     if not text:
