@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlr_copilot.paper.layout import PageLines, TextLine, drop_furniture, find_gutter, reading_order
+from mlr_copilot.paper.layout import PageLines, TextLine, drop_furniture, find_gutter, gutter_holds, reading_order
 from mlr_copilot.paper.structure import heading_of, join_lines, split_references, split_names
 
 
@@ -90,18 +90,18 @@ def test_two_columns_are_read_left_then_right():
     assert find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in one_column], 612, 792) is None
 
 
-def test_the_previous_pages_gutter_is_kept_only_while_it_parts_the_columns():
-    left = [(72, 700 - 12 * i, 295, 710 - 12 * i) for i in range(10)]
-    right = [(317, 700 - 12 * i, 540, 710 - 12 * i) for i in range(10)]
-    searched = find_gutter(left + right, 612, 792)
-    assert find_gutter(left + right, 612, 792, hint=300.0) == 300.0
-    # A hint crossed by a run, or with every run on one side of it, gives way to the search.
-    wide = [(72, 100, 310, 110)]
-    assert find_gutter(left + right + wide, 612, 792, hint=300.0) == find_gutter(left + right + wide, 612, 792)
-    assert find_gutter(left + right, 612, 792, hint=250.0) == searched
-    assert find_gutter(left + right, 612, 792, hint=560.0) == searched
-    one_column = [(72, 700 - 12 * i, 540, 710 - 12 * i) for i in range(20)]
-    assert find_gutter(one_column, 612, 792, hint=300.0) is None
+def test_a_known_gutter_holds_only_while_it_parts_the_columns():
+    left = [_line(f"left {i}", y=700 - 12 * i, x0=72, x1=295) for i in range(10)]
+    right = [_line(f"right {i}", y=700 - 12 * i, x0=317, x1=540) for i in range(10)]
+    assert gutter_holds(left + right, 300.0, 792)
+    assert gutter_holds(left + right + [_line("page 3", y=30, x0=72, x1=540)], 300.0, 792)  # in the margin band
+    assert not gutter_holds(left + right + [_line("a wide caption", y=100, x0=72, x1=310)], 300.0, 792)
+    assert not gutter_holds(left + right, 250.0, 792)  # crosses the left column
+    assert not gutter_holds(left + right, 560.0, 792)  # every line on one side
+    assert not gutter_holds(left[:3] + right, 300.0, 792)  # too few on one side
+    # Where it holds, a search on the same page finds a gutter in the same gap.
+    searched = find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in left + right], 612, 792)
+    assert searched is not None and 295 <= searched <= 317
 
 
 def test_line_spans_agree_with_the_plain_rule_on_any_text():

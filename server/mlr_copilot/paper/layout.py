@@ -50,26 +50,18 @@ class PageLines:
     gutter: float | None = None
 
 
-def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, height: float,
-                hint: float | None = None) -> float | None:
+def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, height: float) -> float | None:
     """The x of the gap between two text columns, or None for a one-column page.
 
     `boxes` are (left, bottom, right, top) of text runs. The gutter is the x near the middle
     of the page crossed by the fewest runs, provided runs sit on both sides of it and few
-    (a title, a wide figure caption) cross it. `hint` (the previous page's gutter) is taken
-    as it is when no run crosses it and runs sit on both sides: a paper's columns stay put
-    from page to page, and that check costs a sixth of the search.
+    (a title, a wide figure caption) cross it.
     """
     low, high = height * _BAND, height * (1 - _BAND)
     spans = [(left, right) for left, bottom, right, top in boxes if right - left > 1 and bottom > low and top < high]
     if len(spans) < 8:
         return None
     total = len(spans)
-    if hint is not None:
-        left_of = sum([right <= hint for _, right in spans])
-        right_of = sum([left >= hint for left, _ in spans])
-        if left_of >= 4 and right_of >= 4 and left_of + right_of == total:
-            return hint
     lefts, rights = (sorted(side) for side in zip(*spans))
     start = width * 0.35
     xs = [start + 2.0 * i for i in range(int((width * 0.65 - start) / 2.0) + 1)]
@@ -92,6 +84,25 @@ def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, he
             runs.append([x])
     run = min(runs, key=lambda r: abs((r[0] + r[-1]) / 2 - width / 2))
     return (run[0] + run[-1]) / 2
+
+
+def gutter_holds(lines: list[TextLine], gutter: float, height: float) -> bool:
+    """Whether `gutter` (the previous page's, say) parts these lines as a search would want:
+    none crosses it and at least four sit on each side, counted as `find_gutter` counts.
+
+    A paper's columns stay put from page to page, and this check costs a sixth of a search.
+    """
+    low, high = height * _BAND, height * (1 - _BAND)
+    left = right = 0
+    for line in lines:
+        if line.x1 - line.x0 > 1 and line.bottom > low and line.top < high:
+            if line.x1 <= gutter:
+                left += 1
+            elif line.x0 >= gutter:
+                right += 1
+            else:
+                return False
+    return left >= 4 and right >= 4
 
 
 def drop_furniture(pages: list[PageLines]) -> None:

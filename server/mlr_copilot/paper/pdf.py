@@ -20,7 +20,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from mlr_copilot.paper.errors import PaperError, ParseCancelled
-from mlr_copilot.paper.layout import PageLines, TextLine, drop_furniture, find_gutter, mark_paragraphs, reading_order
+from mlr_copilot.paper.layout import (PageLines, TextLine, drop_furniture, find_gutter, gutter_holds, mark_paragraphs,
+                                      reading_order)
 from mlr_copilot.paper.model import Paper, Section
 from mlr_copilot.paper.structure import build_parts
 
@@ -392,7 +393,7 @@ def _page_text(textpage, raw, target: PageLines, styles: _Styles, hint: float | 
     PDFium may put a left-column line and the right-column line beside it on one text line
     when the file writes them in that order; the gutter is then found from PDFium's runs of
     text instead of the lines, and such lines are cut at it. `hint` is the previous page's
-    gutter, kept when it still parts the lines (see `find_gutter`).
+    gutter, kept when it still parts the lines (see `gutter_holds`).
     """
     page = target.index
     text = _text(textpage, raw)
@@ -401,8 +402,11 @@ def _page_text(textpage, raw, target: PageLines, styles: _Styles, hint: float | 
     chars = _Chars(textpage, raw, text, styles)
     spans = _line_spans(text)
     found = chars.lines(page, spans)
-    gutter = find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in found if ln is not None],
-                         target.width, target.height, hint)
+    kept = [ln for ln in found if ln is not None]
+    if hint is not None and gutter_holds(kept, hint, target.height):
+        gutter: float | None = hint
+    else:
+        gutter = find_gutter([(ln.x0, ln.bottom, ln.x1, ln.top) for ln in kept], target.width, target.height)
     if gutter is None:
         gutter = find_gutter(chars.rects(), target.width, target.height)
     low, high = (-math.inf, math.inf) if gutter is None else (gutter - 2, gutter + 2)
