@@ -265,11 +265,12 @@ def test_gpu_request_without_nvidia_runtime_is_explained(docker_client, workspac
 def test_dotenv_files_are_hidden_from_the_container(docker_client, workspace):
     write(workspace, ".env", "OPENAI_API_KEY=sk-docker-secret-abcdef\n")
     write(workspace, ".env.local", "HF_TOKEN=hf_docker_secret_123456\n")
+    write(workspace, "service/.env", "WANDB_API_KEY=wandb-docker-secret-7890\n")
     (workspace / ".env").chmod(0o600)
     record = run(workspace, """
         import os
-        for name in (".env", ".env.local"):
-            print(name, "listed", name in os.listdir("."), "holds", len(open(name).read()), "chars")
+        for name in (".env", ".env.local", "service/.env"):
+            print(name, "listed", os.path.exists(name), "holds", len(open(name).read()), "chars")
         try:
             os.remove(".env")
         except OSError as exc:
@@ -279,6 +280,8 @@ def test_dotenv_files_are_hidden_from_the_container(docker_client, workspace):
     text = (workspace / record.log_path).read_text()
     assert record.status == "passed", text
     assert ".env listed True holds 0 chars" in text and ".env.local listed True holds 0 chars" in text
+    assert "service/.env listed True holds 0 chars" in text
+    assert (workspace / "service/.env").read_text() == "WANDB_API_KEY=wandb-docker-secret-7890\n"
     assert "remove refused" in text
     assert (workspace / ".env").read_text() == "OPENAI_API_KEY=sk-docker-secret-abcdef\n"
     # opening the workspace to the sandbox user never opens the keys to every user of the machine

@@ -265,6 +265,13 @@ def test_dotenv_is_warned_about_once_and_secret_values_are_masked(workspace, mon
     assert RunRecord.model_validate_json(record_path(workspace, record.id).read_text()).warnings == [warning]
     (workspace / ".env").unlink()
     assert run(workspace, "print('METRIC acc=1')\n").warnings == []
+    # A .env beside the code that reads it is warned about and masked the same way.
+    write(workspace, "service/.env", "HF_TOKEN=hf-nested-secret-98765\n")
+    nested = run(workspace, "print(open('service/.env').read().strip())\nprint('METRIC acc=1')\n")
+    [warning] = nested.warnings
+    assert "service/.env" in warning
+    nested_text = (workspace / nested.log_path).read_text()
+    assert "HF_TOKEN=***" in nested_text and "hf-nested-secret" not in nested_text
 
 
 def test_missing_command_is_an_error_record(workspace):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlr_copilot.runners.base import RunOutcome
 from mlr_copilot.runners.docker import FrameDecoder
-from mlr_copilot.runners.environment import scrub_env, secret_values
+from mlr_copilot.runners.environment import dotenv_files, scrub_env, secret_values
 from mlr_copilot.runners.failures import diagnose, last_traceback, library_name, workspace_relative
 from mlr_copilot.runners.logsink import LineThrottle, LogSink
 from mlr_copilot.runners.metrics import collect_metrics, metrics_from_log
@@ -167,6 +167,13 @@ def test_secret_values_come_from_the_environment_and_dotenv_files(tmp_path):
     (tmp_path / "notes.env").write_text("OTHER_TOKEN=not-a-dotenv-file-1\n")
     env = {"OPENAI_API_KEY": "sk-env-12345678", "SHORT_TOKEN": "abc", "PATH": "/usr/local/bin:/usr/bin"}
     assert secret_values(env, tmp_path) == ["hf_dotenv_987654321", "sk-env-12345678", "pw-local-5555"]
+    # A folder's own .env counts too; installed packages and the repository are not searched.
+    for folder, value in (("service", "nested-secret-0001"), (".venv/lib", "venv-file-0002"), (".git", "git-file-0003")):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / ".env").write_text(f"API_KEY={value}\n")
+    assert secret_values(env, tmp_path) == ["hf_dotenv_987654321", "nested-secret-0001", "sk-env-12345678",
+                                            "pw-local-5555"]
+    assert dotenv_files(tmp_path) == [tmp_path / ".env", tmp_path / ".env.local", tmp_path / "service" / ".env"]
 
 
 def test_log_sink_masks_secrets_cut_anywhere_without_holding_back_lines(tmp_path):

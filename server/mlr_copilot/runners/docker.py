@@ -343,7 +343,8 @@ def _hidden_dotenv_mounts(workspace: Path) -> list[Any]:
     from docker.types import Mount
 
     return [
-        Mount(target=f"{CONTAINER_WORKDIR}/{path.name}", source="/dev/null", type="bind", read_only=True)
+        Mount(target=f"{CONTAINER_WORKDIR}/{path.relative_to(workspace).as_posix()}", source="/dev/null", type="bind",
+              read_only=True)
         for path in dotenv_files(workspace)
     ]
 

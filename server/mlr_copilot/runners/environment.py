@@ -9,6 +9,7 @@ it knows out of the output it keeps.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,6 +51,12 @@ _SECRET_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in SEC
 # Shorter values of secret-named variables (a region, a flag) are too likely to be ordinary
 # words of the output, and real keys and tokens are far longer.
 MIN_SECRET_CHARS = 8
+# Folders the search for `.env` files skips: the repository, the copilot's state, and installed
+# packages and caches (thousands of files, none of them the user's). Symlinked folders are not
+# followed, so the search stays inside the workspace.
+_NOT_SEARCHED = frozenset(
+    {".git", ".mlr", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache"}
+)
 
 
 def is_secret(name: str) -> bool:
@@ -62,8 +69,13 @@ def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def dotenv_files(workspace: Path) -> list[Path]:
-    """The `.env` and `.env.*` files at the top of the workspace, where the engine reads keys from."""
-    return sorted(path for path in workspace.glob(".env*") if (path.name == ".env" or path.name.startswith(".env.")) and path.is_file())
+    """The `.env` and `.env.*` files of the workspace at any depth: keys sit at the top, where
+    the engine reads them, and also beside the code that uses them (`service/.env`)."""
+    found = []
+    for folder, dirs, files in os.walk(workspace):
+        dirs[:] = [d for d in dirs if d not in _NOT_SEARCHED]
+        found += [Path(folder, name) for name in files if name == ".env" or name.startswith(".env.")]
+    return sorted(path for path in found if path.is_file())
 
 
 def secret_values(env: Mapping[str, str], workspace: Path) -> list[str]:

@@ -66,7 +66,7 @@ def dotenv_warning(workspace: Path) -> str | None:
     exposed = dotenv_files(workspace)
     if not exposed:
         return None
-    names = ", ".join(path.name for path in exposed)
+    names = ", ".join(path.relative_to(workspace).as_posix() for path in exposed)
     return (
         f"the workspace holds {names}, which this local run can read (a local process cannot be kept "
         "from a file); secret values are masked in this log, but the experiment could still use or send "
