@@ -41,7 +41,7 @@ _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|medi|cmbx|\bbx|-b\b|\.b
 _IN_MEMORY = 64 << 20
 # Fewer visible characters than this in the whole file means there is no real text layer.
 _MIN_TEXT_CHARS = 20
-# (font name, loose box height to 0.1 pt) -> (font size, bold)
+# (font name, loose box height of a line's first character) -> (font size, bold)
 _Styles = dict[tuple[bytes, float], tuple[float, bool]]
 _PDFIUM_ERRORS = {1: "unknown error", 2: "file access error", 3: "damaged or not a valid PDF",
                   4: "password required", 5: "unsupported security scheme", 6: "page not found"}
