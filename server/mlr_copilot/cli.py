@@ -33,6 +33,9 @@ def _layer(args: argparse.Namespace) -> dict[str, Any]:
     run = {k: v for k, v in {
         "runner": getattr(args, "runner", None),
         "timeout": getattr(args, "timeout", None),
+        "command": getattr(args, "run_command", None),
+        "metric": getattr(args, "metric", None),
+        "direction": getattr(args, "direction", None),
     }.items() if v is not None}
     layer: dict[str, Any] = {}
     if llm:
@@ -494,6 +497,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted autonomous session from .mlr/auto/")
     p.add_argument("--runner", choices=["auto", "local", "docker"])
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
+    p.add_argument("--command", dest="run_command",
+                   help="the experiment command (default: the run.command setting, else the task's)")
+    p.add_argument("--metric", help="the metric that decides success, as the experiment reports it "
+                                    "(default: the run.metric setting, else the task's)")
+    p.add_argument("--direction", choices=["maximize", "minimize"], help="whether a higher or lower metric is better "
+                                                                       "(default: the run.direction setting, else maximize)")
     p = sub.add_parser("eval", parents=[common], help="K autonomous attempts per task, scored by the 10%%-over-baseline criterion")
     p.add_argument("--tasks", help="comma-separated bundled task names (default: every offline task)")
     p.add_argument("--runs", type=int, default=1, help="attempts per task (default 1)")

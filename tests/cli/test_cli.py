@@ -147,6 +147,21 @@ def test_auto_in_a_folder_without_a_task_says_so(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_auto_takes_the_command_and_metric_from_its_flags_without_a_task(tmp_path):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "train.py").write_text("print('METRIC loss=0.25')\nprint('METRIC accuracy=0.5')\n")
+    # a dollar budget below one call: the baseline runs, then the session stops before the LLM
+    result = cli("auto", "-w", str(workspace), "--paper", str(demo_files()[0]), "--command", f"{sys.executable} train.py",
+                 "--metric", "loss", "--direction", "minimize", "--provider", "scripted", "--script", str(demo_files()[1]),
+                 "--model", "gpt-4o-mini", "--budget", "0.0001", "--runner", "local", "--offline")
+    assert "Baseline: loss = 0.25" in result.stdout, result.stdout + result.stderr
+    assert "Status: budget" in result.stdout
+    state = json.loads((workspace / ".mlr" / "auto" / "state.json").read_text())
+    assert (state["metric"], state["direction"]) == ("loss", "minimize")
+    no_traceback(result)
+
+
 def test_auto_with_a_baseline_without_metric_reports_what_was_done(tmp_path):
     workspace = task_copy(tmp_path)
     (workspace / "train.py").write_text("print('training, but no metric')\n")

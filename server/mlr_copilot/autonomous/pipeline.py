@@ -81,8 +81,10 @@ def _ref(record, metric: str) -> RunRef:
 
 
 def task_metric(engine) -> tuple[str, str]:
-    """The metric that decides success: the run.metric setting when run.command goes with it,
-    else the workspace's task.toml. Without either there is nothing to measure."""
+    """The metric that decides success and its direction: the run.metric and run.direction
+    settings (`auto --metric/--direction`) over the workspace's task.toml. A metric needs a
+    command that reports it: run.command, or the task's. Without either there is nothing to
+    measure."""
     from ..tasks import TaskError, load_task
 
     run = engine.settings.run
@@ -91,8 +93,11 @@ def task_metric(engine) -> tuple[str, str]:
     try:
         task = load_task(engine.workspace)
     except TaskError as exc:
-        raise MlrError(f"{exc}; the autonomous mode needs one (or the run.metric and run.command settings)") from None
-    return task.metric.name, task.metric.direction
+        raise MlrError(f"{exc}; the autonomous mode needs one (or --command and --metric: the run.command and "
+                       "run.metric settings)") from None
+    if run.metric and run.metric != task.metric.name:
+        return run.metric, run.direction or "maximize"
+    return task.metric.name, run.direction or task.metric.direction
 
 
 def failure_summary(workspace: Path, record) -> str:
