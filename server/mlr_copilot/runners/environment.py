@@ -51,6 +51,8 @@ _SECRET_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in SEC
 # Shorter values of secret-named variables (a region, a flag) are too likely to be ordinary
 # words of the output, and real keys and tokens are far longer.
 MIN_SECRET_CHARS = 8
+# How many folder levels below the workspace the search for `.env` files goes.
+_DOTENV_DEPTH = 2
 # Folders the search for `.env` files skips: the repository, the copilot's state, and installed
 # packages and caches (thousands of files, none of them the user's). Symlinked folders are not
 # followed, so the search stays inside the workspace.
@@ -69,11 +71,14 @@ def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def dotenv_files(workspace: Path) -> list[Path]:
-    """The `.env` and `.env.*` files of the workspace at any depth: keys sit at the top, where
-    the engine reads them, and also beside the code that uses them (`service/.env`)."""
+    """The `.env` and `.env.*` files of the workspace and of its folders two levels down: keys
+    sit at the top, where the engine reads them, and beside the code that uses them
+    (`service/.env`, `apps/api/.env`). Deeper folders are datasets more often than services,
+    and listing a hundred thousand images before every run is not worth it."""
     found = []
     for folder, dirs, files in os.walk(workspace):
-        dirs[:] = [d for d in dirs if d not in _NOT_SEARCHED]
+        depth = len(Path(folder).relative_to(workspace).parts)
+        dirs[:] = [d for d in dirs if d not in _NOT_SEARCHED] if depth < _DOTENV_DEPTH else []
         found += [Path(folder, name) for name in files if name == ".env" or name.startswith(".env.")]
     return sorted(path for path in found if path.is_file())
 
