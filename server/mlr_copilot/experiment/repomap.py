@@ -28,11 +28,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from mlr_copilot.workspace.paths import TOOLING_DIRS
+
 log = logging.getLogger(__name__)
 
-SKIP_DIRS = frozenset(
-    {".git", ".mlr", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".tox"}
-)
 BINARY_SUFFIXES = frozenset(
     """.npy .npz .pt .pth .ckpt .bin .safetensors .onnx .pkl .pickle .joblib .h5 .hdf5 .parquet
     .arrow .feather .tfrecord .zip .gz .tgz .bz2 .xz .zst .tar .7z .png .jpg .jpeg .gif .bmp .tif
@@ -164,7 +163,7 @@ def _human(size: int) -> str:
 
 
 def _skipped(rel: str) -> bool:
-    return any(part in SKIP_DIRS for part in rel.split("/")[:-1])
+    return any(part in TOOLING_DIRS for part in rel.split("/")[:-1])
 
 
 def _regular_file(prefix: str, rel: str) -> tuple[int, int] | None:
@@ -197,7 +196,7 @@ def _git_listing(root: Path) -> list[str] | None:
 def _walk_listing(root: Path) -> list[str]:
     found = []
     for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        dirs[:] = sorted(d for d in dirs if d not in TOOLING_DIRS)
         base = PurePosixPath(*Path(folder).relative_to(root).parts)
         found.extend(str(base / name) if base.parts else name for name in names)
     return sorted(found)

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlr_copilot.workspace.paths import TOOLING_DIRS
+
 # Matched case-insensitively against each variable name.
 SECRET_PATTERNS = (
     "*_API_KEY",
@@ -53,12 +55,6 @@ _SECRET_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in SEC
 MIN_SECRET_CHARS = 8
 # How many folder levels below the workspace the search for `.env` files goes.
 _DOTENV_DEPTH = 2
-# Folders the search for `.env` files skips: the repository, the copilot's state, and installed
-# packages and caches (thousands of files, none of them the user's). Symlinked folders are not
-# followed, so the search stays inside the workspace.
-_NOT_SEARCHED = frozenset(
-    {".git", ".mlr", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache"}
-)
 
 
 def is_secret(name: str) -> bool:
@@ -74,11 +70,12 @@ def dotenv_files(workspace: Path) -> list[Path]:
     """The `.env` and `.env.*` files of the workspace and of its folders two levels down: keys
     sit at the top, where the engine reads them, and beside the code that uses them
     (`service/.env`, `apps/api/.env`). Deeper folders are datasets more often than services,
-    and listing a hundred thousand images before every run is not worth it."""
+    and listing a hundred thousand images before every run is not worth it. Symlinked folders
+    are not followed, so the search stays inside the workspace."""
     found = []
     for folder, dirs, files in os.walk(workspace):
         depth = len(Path(folder).relative_to(workspace).parts)
-        dirs[:] = [d for d in dirs if d not in _NOT_SEARCHED] if depth < _DOTENV_DEPTH else []
+        dirs[:] = [d for d in dirs if d not in TOOLING_DIRS] if depth < _DOTENV_DEPTH else []
         found += [Path(folder, name) for name in files if name == ".env" or name.startswith(".env.")]
     return sorted(path for path in found if path.is_file())
 

@@ -15,6 +15,11 @@ from pathlib import Path, PurePosixPath
 from mlr_copilot.errors import MlrError
 
 FORBIDDEN_DIRS = frozenset({".git", ".mlr"})
+# Folders no walk of the workspace looks into: git's and MLR-Copilot's state, installed
+# packages and tool caches (thousands of files, none of them the user's own work).
+TOOLING_DIRS = FORBIDDEN_DIRS | {
+    "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".tox",
+}
 # Names that by convention hold API keys, passwords or private keys (a folder with such a
 # name, say a virtualenv called `.env`, counts as a whole).
 SECRET_NAME = re.compile(
