@@ -208,7 +208,7 @@ def build_workspace_image(client: Any, workspace: Path, tag: str, sink: LogSink 
     return tag
 
 
-def _sandbox_user(workspace: Path) -> str:
+def _sandbox_user(workspace: Path, hidden: list[Path]) -> str:
     """Run as the invoking user; when that is root, as the workspace's owner, and when that is
     root too, as nobody, given write access to the workspace so outputs can be written back."""
     uid, gid = os.getuid(), os.getgid()
@@ -217,21 +217,21 @@ def _sandbox_user(workspace: Path) -> str:
     owner = workspace.stat()
     if owner.st_uid != 0:
         return f"{owner.st_uid}:{owner.st_gid}"
-    _open_to_sandbox(workspace)
+    _open_to_sandbox(workspace, hidden)
     return SANDBOX_USER
 
 
-def _open_to_sandbox(workspace: Path) -> None:
+def _open_to_sandbox(workspace: Path, hidden: list[Path]) -> None:
     """Let the unprivileged container user create and overwrite files in a root-owned
     workspace. Git ignores these mode bits, so the repository shows no change. The `.env` files
-    keep their mode: they are hidden from the container, and opening them to every user of the
-    machine would publish the keys they hold."""
-    hidden = set(dotenv_files(workspace))
+    (`hidden`) keep their mode: they are hidden from the container, and opening them to every
+    user of the machine would publish the keys they hold."""
+    keep_mode = set(hidden)
     for folder, dirs, files in os.walk(workspace):
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not os.path.islink(os.path.join(folder, d))]
         _add_mode(Path(folder), stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH)
         for name in files:
-            if Path(folder, name) not in hidden:
+            if Path(folder, name) not in keep_mode:
                 _add_mode(Path(folder, name), stat.S_IROTH | stat.S_IWOTH)
 
 
@@ -337,15 +337,15 @@ def cleanup_orphans(client: Any | None = None) -> int:
     )
 
 
-def _hidden_dotenv_mounts(workspace: Path) -> list[Any]:
-    """An empty read-only file over each `.env` of the workspace: it holds the user's API keys,
-    and the experiment must see none."""
+def _hidden_dotenv_mounts(workspace: Path, hidden: list[Path]) -> list[Any]:
+    """An empty read-only file over each `.env` file of the workspace (`hidden`): it holds the
+    user's API keys, and the experiment must see none."""
     from docker.types import Mount
 
     return [
         Mount(target=f"{CONTAINER_WORKDIR}/{path.relative_to(workspace).as_posix()}", source="/dev/null", type="bind",
               read_only=True)
-        for path in dotenv_files(workspace)
+        for path in hidden
     ]
 
 
@@ -438,14 +438,15 @@ class DockerRunner(Runner):
             from docker.types import DeviceRequest
 
             device_requests = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
-        sink = open_sink(request, workspace, run_id, on_line)
+        hidden = dotenv_files(workspace)
+        sink = open_sink(request, workspace, run_id, on_line, hidden)
         clock = RunClock(request.timeout)
         try:
             image = self.resolve_image(request, workspace, sink)
             if not argv:
                 sink.note("empty command")
                 return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty", image=image)
-            outcome = self._run(request, workspace, run_id, argv, image, device_requests, sink, clock, cancel)
+            outcome = self._run(request, workspace, run_id, argv, image, device_requests, hidden, sink, clock, cancel)
         finally:
             sink.close()
         outcome.log_metrics = dict(sink.metrics)
@@ -459,6 +460,7 @@ class DockerRunner(Runner):
         argv: list[str],
         image: str,
         device_requests: list[Any] | None,
+        hidden: list[Path],
         sink: LogSink,
         clock: RunClock,
         cancel: threading.Event,
@@ -473,10 +475,10 @@ class DockerRunner(Runner):
             image,
             command=argv,
             working_dir=CONTAINER_WORKDIR,
-            user=_sandbox_user(workspace),
+            user=_sandbox_user(workspace, hidden),
             environment=env,
             volumes={str(workspace): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
-            mounts=_hidden_dotenv_mounts(workspace),
+            mounts=_hidden_dotenv_mounts(workspace, hidden),
             network_mode="host" if request.network else "none",
             mem_limit=f"{request.memory_mb}m",
             memswap_limit=f"{request.memory_mb}m",

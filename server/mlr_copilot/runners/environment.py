@@ -80,11 +80,11 @@ def dotenv_files(workspace: Path) -> list[Path]:
     return sorted(path for path in found if path.is_file())
 
 
-def secret_values(env: Mapping[str, str], workspace: Path) -> list[str]:
-    """The values of secret-named variables in `env` and in the workspace's `.env` files,
-    longest first so a value that contains another is masked whole."""
+def secret_values(env: Mapping[str, str], files: list[Path]) -> list[str]:
+    """The values of secret-named variables in `env` and in the `.env` files `files` (the
+    workspace's, as `dotenv_files` finds them), longest first so a value that contains another
+    is masked whole."""
     found = {value for key, value in env.items() if is_secret(key)}
-    files = dotenv_files(workspace)
     if files:
         # the parser's import costs a short run more than the run itself; most workspaces have no .env
         from dotenv import dotenv_values

@@ -60,10 +60,9 @@ def _pump(fd: int, sink: LogSink, stop: threading.Event) -> None:
         sink.feed(data)
 
 
-def dotenv_warning(workspace: Path) -> str | None:
+def dotenv_warning(workspace: Path, exposed: list[Path]) -> str | None:
     """A local run is a process of the user: it can read any file of the workspace, keys in
-    `.env` included. Say so, since only the Docker runner can hide them."""
-    exposed = dotenv_files(workspace)
+    the `.env` files `exposed` included. Say so, since only the Docker runner can hide them."""
     if not exposed:
         return None
     names = ", ".join(path.relative_to(workspace).as_posix() for path in exposed)
@@ -91,9 +90,10 @@ class LocalRunner(Runner):
         workspace = resolve_workspace(request)
         run_id = run_id or new_run_id()
         cancel = cancel or threading.Event()
-        sink = open_sink(request, workspace, run_id, on_line)
+        dotenv = dotenv_files(workspace)
+        sink = open_sink(request, workspace, run_id, on_line, dotenv)
         clock = RunClock(request.timeout)
-        exposed = dotenv_warning(workspace)
+        exposed = dotenv_warning(workspace, dotenv)
         if exposed:
             sink.note(f"warning: {exposed}")
         try:
