@@ -340,15 +340,13 @@ class WorkspaceMap:
         with self._lock:
             if self._map is None:
                 self._map = repo_map(self.root, large_file_bytes=self.large_file_bytes)
-                self._tracked.clear()
-                self._reported.clear()
             elif self._tracked or self._reported:
                 # The editor reports everything, `.mlr/` run logs included: those never reach git.
                 reported = {rel for rel in self._reported - self._tracked if not _skipped(rel)}
                 paths = self._tracked | self._unignored(reported)
                 self._map = self._map.refreshed(paths)
-                self._tracked.clear()
-                self._reported.clear()
+            self._tracked.clear()
+            self._reported.clear()
             return self._map
 
     def _unignored(self, paths: set[str]) -> set[str]:
