@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 # Running headers and page numbers live in these top and bottom fractions of the page.
 _BAND = 0.09
+# Repeated headers sit lower on a page with wide margins (A4 journals: 10% of the page).
+_REPEAT_BAND = 0.13
 # A line counts as furniture if it repeats on at least this share of the pages.
 _REPEAT_SHARE = 0.3
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of)\s*\d{1,4})?$", re.I)
@@ -110,9 +112,10 @@ def drop_furniture(pages: list[PageLines]) -> None:
 
     A candidate is one of the two outermost lines at the top or bottom of a page inside the
     margin band. It goes if it is a bare page number, or if the same text (digits ignored)
-    recurs at the same height on several pages.
+    recurs at the same height on several pages (within a wider band: a header's height is
+    the journal's choice, and text repeated word for word at one height is never the body).
     """
-    # (page, index of the line on it, the line's text and height as a key)
+    # (page, index of the line on it, its row's text and height as a key)
     candidates: list[tuple[PageLines, int, tuple[str, int]]] = []
     seen: dict[tuple[str, int], set[int]] = defaultdict(set)
     for page in pages:
@@ -122,21 +125,29 @@ def drop_furniture(pages: list[PageLines]) -> None:
         heights = [ln.top + ln.bottom for ln in lines]  # twice the middle: the same order
         by_height = sorted(range(len(lines)), key=heights.__getitem__)
         for i in dict.fromkeys(by_height[:2] + by_height[-2:]):
-            line = lines[i]
-            in_band = line.middle < page.height * _BAND or line.middle > page.height * (1 - _BAND)
-            if not in_band:
+            if not _in_band(lines[i], page.height, _REPEAT_BAND):
                 continue
-            key = (re.sub(r"\d+", "#", " ".join(line.text.lower().split())), round(line.middle / 4))
-            candidates.append((page, i, key))
+            # A header may come in pieces ("Journal of Statistical Software" and "11"): the
+            # row is keyed whole, so the pieces go together.
+            row = sorted((j for j, h in enumerate(heights) if abs(h - heights[i]) < 4), key=lambda j: lines[j].x0)
+            text = " ".join(lines[j].text for j in row)
+            key = (re.sub(r"\d+", "#", " ".join(text.lower().split())), round(lines[i].middle / 4))
+            for j in row:
+                candidates.append((page, j, key))
             seen[key].add(page.index)
     with_text = sum(1 for p in pages if p.lines)
     needed = max(2, math.ceil(_REPEAT_SHARE * with_text))
     # Deleted by index, last first, so the indices still to come stay valid.
-    doomed = sorted(((page.index, i, page) for page, i, key in candidates
-                     if _PAGE_NUMBER.match(page.lines[i].text.strip()) or len(seen[key]) >= needed),
-                    key=lambda found: found[:2], reverse=True)
-    for _, i, page in doomed:
+    doomed = sorted({(page.index, i): page for page, i, key in candidates
+                     if len(seen[key]) >= needed or (_PAGE_NUMBER.match(page.lines[i].text.strip())
+                                                     and _in_band(page.lines[i], page.height, _BAND))}.items(),
+                    reverse=True)
+    for (_, i), page in doomed:
         del page.lines[i]
+
+
+def _in_band(line: TextLine, height: float, band: float) -> bool:
+    return line.middle < height * band or line.middle > height * (1 - band)
 
 
 def reading_order(page: PageLines) -> list[TextLine]:
