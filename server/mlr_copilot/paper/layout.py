@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 # Running headers and page numbers live in these top and bottom fractions of the page.
 _BAND = 0.09
-# Repeated headers sit lower on a page with wide margins (A4 journals: 10% of the page).
+# A page's outermost line may sit further in on a page with wide margins (A4 journals: 10%).
 _REPEAT_BAND = 0.13
 # A line counts as furniture if it repeats on at least this share of the pages.
 _REPEAT_SHARE = 0.3
@@ -112,8 +112,8 @@ def drop_furniture(pages: list[PageLines]) -> None:
 
     A candidate is one of the two outermost lines at the top or bottom of a page inside the
     margin band. It goes if it is a bare page number, or if the same text (digits ignored)
-    recurs at the same height on several pages (within a wider band: a header's height is
-    the journal's choice, and text repeated word for word at one height is never the body).
+    recurs at the same height on several pages. The outermost line of each end may sit in a
+    wider band: a header's height is the journal's choice.
     """
     # (page, index of the line on it, its row's text and height as a key)
     candidates: list[tuple[PageLines, int, tuple[str, int]]] = []
@@ -124,8 +124,9 @@ def drop_furniture(pages: list[PageLines]) -> None:
         lines = page.lines
         heights = [ln.top + ln.bottom for ln in lines]  # twice the middle: the same order
         by_height = sorted(range(len(lines)), key=heights.__getitem__)
+        outermost = (by_height[0], by_height[-1])
         for i in dict.fromkeys(by_height[:2] + by_height[-2:]):
-            if not _in_band(lines[i], page.height, _REPEAT_BAND):
+            if not _in_band(lines[i], page.height, _REPEAT_BAND if i in outermost else _BAND):
                 continue
             # A header may come in pieces ("Journal of Statistical Software" and "11"): the
             # row is keyed whole, so the pieces go together.
