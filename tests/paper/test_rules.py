@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from mlr_copilot.paper.layout import PageLines, TextLine, drop_furniture, find_gutter, gutter_holds, reading_order
-from mlr_copilot.paper.structure import heading_of, join_lines, split_references, split_names
+from mlr_copilot.paper.headings import heading_of
+from mlr_copilot.paper.references import split_references
+from mlr_copilot.paper.structure import split_names
+from mlr_copilot.paper.text import join_lines
 
 
 def _line(text, *, page=0, y=700.0, x0=72.0, x1=300.0, size=10.0, bold=False, para=False) -> TextLine:
