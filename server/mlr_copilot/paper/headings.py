@@ -83,3 +83,105 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
     if not heading or alpha_share(text) < 0.6 or "_" in text:
         return None
     return text.rstrip(" :."), ""
+
+
+def find_headings(lines: list[TextLine], body: float, outline: list[str] | None = None
+                  ) -> tuple[list[TextLine], list[tuple[str, str] | None]]:
+    """The lines, each with its heading (or None). A heading wrapped onto a second line comes
+    back as one heading, its second line left out of the lines.
+
+    The document's outline (bookmarks), when its titles are found on the lines, says which
+    lines are headings; the rules then add only the known names (Abstract, References...),
+    which outlines often leave out. Without a usable outline the rules decide alone.
+    """
+    found: list[tuple[str, str] | None] = []
+    after_references = False
+    for line in lines:
+        heading = heading_of(line, body, after_references)
+        found.append(heading)
+        if heading and heading_name(heading[0]) in REFERENCE_HEADINGS:
+            after_references = True
+    marked = _outline_marks(lines, outline or [])
+    kept: list[TextLine] = []
+    headings: list[tuple[str, str] | None] = []
+    skip = 0
+    for i, (line, heading) in enumerate(zip(lines, found)):
+        if skip:
+            skip -= 1
+            continue
+        known = heading is not None and (heading[1] or heading_name(heading[0]) in KNOWN_HEADINGS)
+        if marked is not None:
+            span = marked.get(i)
+            if span is not None:
+                heading, skip = (" ".join(norm(ln.text) for ln in lines[i:i + span]).rstrip(" :."), ""), span - 1
+            elif not known:
+                heading = None
+        elif heading is not None and not known:
+            if _in_a_row(lines, i) or not _opens_block(lines, i):
+                heading = None
+            elif i + 1 < len(lines) and found[i + 1] is None and _continues(line, lines[i + 1], heading[0]):
+                heading, skip = (f"{heading[0]} {norm(lines[i + 1].text)}".rstrip(" :."), ""), 1
+        kept.append(line)
+        headings.append(heading)
+    return kept, headings
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\W_]+", "", _NUMBER_PREFIX.sub("", norm(text)).lower())
+
+
+def _outline_marks(lines: list[TextLine], outline: list[str]) -> dict[int, int] | None:
+    """{index of a heading's first line: how many lines it takes} for the outline's titles
+    found on the lines, in order; None when fewer than half of them are found (an outline of
+    page labels or one that does not match the text is no guide)."""
+    keys = [k for k in map(_key, outline) if len(k) >= 2]
+    if len(keys) < 2:
+        return None
+    marks: dict[int, int] = {}
+    remaining = list(keys)
+    for i, line in enumerate(lines):
+        if line.size < 4 or not remaining:
+            continue
+        key = _key(line.text)
+        if not key:
+            continue
+        joined, span = key, 1
+        # A title wrapped over up to three lines.
+        while joined not in remaining and span < 3 and i + span < len(lines) and any(
+                k.startswith(joined) for k in remaining):
+            joined += _key(lines[i + span].text)
+            span += 1
+        if joined in remaining:
+            remaining.remove(joined)
+            marks[i] = span
+    return marks if len(marks) * 2 >= len(keys) else None
+
+
+def _in_a_row(lines: list[TextLine], i: int) -> bool:
+    """Whether the line shares its row with other text beside it: plot labels, legends and
+    table cells do; a heading stands alone."""
+    line = lines[i]
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(lines):
+            other = lines[j]
+            if (other.page == line.page and abs(other.middle - line.middle) < 0.5 * line.size
+                    and (other.x0 >= line.x1 - 1 or other.x1 <= line.x0 + 1)):
+                return True
+    return False
+
+
+def _opens_block(lines: list[TextLine], i: int) -> bool:
+    """Whether the line starts a block: a gap above it, or the top of a page or column."""
+    line = lines[i]
+    if i == 0 or line.paragraph_start:
+        return True
+    prev = lines[i - 1]
+    return prev.page != line.page or prev.bottom < line.bottom
+
+
+def _continues(line: TextLine, nxt: TextLine, heading: str) -> bool:
+    """Whether `nxt` is the second line of a heading wrapped after `line`."""
+    return (nxt.page == line.page and not nxt.paragraph_start and heading[-1] not in ".:?!"
+            and abs(nxt.size - line.size) < 0.3 and nxt.bold == line.bold
+            and 0 < line.bottom - nxt.bottom < 1.6 * line.size and len(nxt.text.split()) <= 8
+            and NUMBERED.match(nxt.text) is None and alpha_share(nxt.text) >= 0.6)

@@ -39,6 +39,8 @@ _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|medi|cmbx|\bbx|-b\b|\.b
 # takes its objects from memory instead of seeking in the file (some 2% of a paper's parse).
 # A bigger one (scans, mostly) is left on disk for PDFium to read piece by piece.
 _IN_MEMORY = 64 << 20
+# A paper's outline has tens of entries; a book's thousands are more than headings need.
+_MAX_OUTLINE = 500
 # Fewer visible characters than this in the whole file means there is no real text layer.
 _MIN_TEXT_CHARS = 20
 # (font name, loose box height of a line's first character) -> (font size, bold)
@@ -73,6 +75,7 @@ def parse_pdf(
         with PDFIUM_LOCK:
             count = len(document)
             metadata_title = document.get_metadata_value("Title") or ""
+            outline = _outline_titles(document)
         if count == 0:
             raise PaperError(f"{file}: the PDF has no pages")
         pages: list[PageLines] = []
@@ -99,7 +102,7 @@ def parse_pdf(
     drop_furniture(pages)
     lines = [line for page in pages for line in reading_order(page)]
     mark_paragraphs(lines)
-    parts = build_parts(lines, metadata_title)
+    parts = build_parts(lines, metadata_title, outline)
     log.debug("parsed %s: %d pages, %d sections, %d references", file, count, len(parts.sections), len(parts.references))
     return Paper(
         title=parts.title,
@@ -111,6 +114,21 @@ def parse_pdf(
         path=str(file.resolve()),
         sha256=digest,
     )
+
+
+def _outline_titles(document) -> list[str]:
+    """The titles of the document's bookmarks in order, at most `_MAX_OUTLINE` of them; a
+    damaged outline counts as none (the rules then find the headings)."""
+    titles: list[str] = []
+    try:
+        for item in document.get_toc(max_depth=4):
+            titles.append(item.get_title() or "")
+            if len(titles) >= _MAX_OUTLINE:
+                break
+    except Exception as exc:  # noqa: BLE001 - pypdfium2 raises plain errors on a looping or broken outline
+        log.debug("outline unreadable: %s", exc)
+        return []
+    return titles
 
 
 def _read_checked(file: Path) -> bytes | None:

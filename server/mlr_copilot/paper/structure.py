@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from mlr_copilot.paper.headings import KNOWN_HEADINGS, NUMBERED, REFERENCE_HEADINGS, heading_name, heading_of
+from mlr_copilot.paper.headings import KNOWN_HEADINGS, NUMBERED, REFERENCE_HEADINGS, find_headings, heading_name
 from mlr_copilot.paper.layout import TextLine
 from mlr_copilot.paper.references import split_references
 from mlr_copilot.paper.text import join_lines, norm
@@ -74,7 +74,7 @@ def split_names(text: str) -> list[str]:
     return names
 
 
-def build_parts(lines: list[TextLine], metadata_title: str = "") -> Parts:
+def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[str] | None = None) -> Parts:
     """Cut the document's lines (reading order, furniture removed) into a paper's parts."""
     parts = Parts()
     if not lines:
@@ -82,13 +82,7 @@ def build_parts(lines: list[TextLine], metadata_title: str = "") -> Parts:
         return parts
     body = body_size(lines)
     first_page = lines[0].page
-    headings: list[tuple[str, str] | None] = []
-    after_references = False
-    for line in lines:
-        found = heading_of(line, body, after_references)
-        headings.append(found)
-        if found and heading_name(found[0]) in REFERENCE_HEADINGS:
-            after_references = True
+    lines, headings = find_headings(lines, body, outline)
 
     # The front matter runs to the first heading that is surely one (numbered or a known
     # name); a big title on the way is not a section.
