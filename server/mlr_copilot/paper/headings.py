@@ -23,6 +23,7 @@ KNOWN_HEADINGS = {
     "contributors", "data availability", "code availability", "availability of data and materials",
     "ethics approval", "abbreviations", "declarations", "supplementary information",
     "additional information", "author information", "literature cited", "works cited",
+    "keywords", "key words", "index terms", "ccs concepts", "acm reference format", "general terms",
 }
 REFERENCE_HEADINGS = {"references", "bibliography", "literature cited", "works cited", "reference list"}
 NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
@@ -60,6 +61,9 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
     inline = _INLINE_ABSTRACT.match(text)
     if inline and text[0] == "A":
         return "Abstract", inline.group(1)
+    if text[0] == "A" and text.replace(" ", "").lower() == "abstract":
+        # The word alone on its line heads the abstract whatever its type.
+        return "Abstract", ""
     if text.isupper() or (_SPACED_CAPS.search(text) and text.upper() == text):
         text = _SPACED_CAPS.sub(r"\1", text)
     words = text.split()

@@ -119,11 +119,54 @@ def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[s
     for heading, block in blocks:
         name = heading_name(heading)
         if name == "abstract" and not parts.abstract:
+            block, rest = _abstract_lines(block)
             parts.abstract = join_lines(block)
+            if rest and _is_body(rest, body):
+                parts.sections.append(("", join_lines(rest)))
         elif name in REFERENCE_HEADINGS:
             parts.references += split_references(block)
         else:
             parts.sections.append((heading, join_lines(block)))
-    if not parts.abstract and preamble and len(join_lines(preamble).split()) >= 25:
-        parts.abstract = join_lines(preamble)
+    if not parts.abstract and preamble:
+        block, rest = _abstract_lines(preamble)
+        if len(join_lines(block).split()) >= 25:
+            parts.abstract = join_lines(block)
+            if rest and _is_body(rest, body):
+                parts.sections.insert(0, ("", join_lines(rest)))
     return parts
+
+
+def _style(line: TextLine) -> tuple[float, bool]:
+    return round(line.size * 2) / 2, line.bold
+
+
+def _abstract_lines(block: list[TextLine]) -> tuple[list[TextLine], list[TextLine]]:
+    """The abstract's lines, and the lines after it that are not the abstract.
+
+    An abstract is set in one style. It ends at a paragraph whose first two lines are in
+    another style (an untitled introduction, a permission block, keywords): two lines, since a
+    structured abstract opens each paragraph with a bold "Methods:". Lines beside it in a
+    smaller or larger type (an affiliations sidebar) are left out.
+    """
+    if not block:
+        return [], []
+    main = Counter(_style(ln) for ln in block[:8]).most_common(1)[0][0]
+    left = min(ln.x0 for ln in block[:8] if _style(ln) == main)
+    right = max(ln.x1 for ln in block[:8] if _style(ln) == main)
+    kept: list[TextLine] = []
+    for i, line in enumerate(block):
+        style = _style(line)
+        if (i and line.paragraph_start and style != main
+                and (i + 1 == len(block) or _style(block[i + 1]) != main)):
+            return kept, block[i:]
+        beside = line.x1 <= left or line.x0 >= right
+        if not (beside and abs(style[0] - main[0]) > 0.5):
+            kept.append(line)
+    return kept, []
+
+
+def _is_body(lines: list[TextLine], body: float) -> bool:
+    """Whether the lines are running text of the body (an untitled introduction) rather than
+    front matter (keywords, a licence notice): long and mostly at the body size."""
+    at_body = [ln for ln in lines if abs(ln.size - body) < 0.6]
+    return len(at_body) * 2 >= len(lines) and sum(len(ln.text.split()) for ln in at_body) >= 100
