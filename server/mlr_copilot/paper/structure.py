@@ -19,6 +19,11 @@ _AFFILIATION = re.compile(
     re.I,
 )
 _NAME_PARTICLES = {"de", "van", "von", "der", "den", "la", "le", "di", "da", "del", "bin", "al"}
+# A journal's name or issue line set big at the top of page 1.
+_MASTHEAD = re.compile(
+    r"^(?:the\s+)?(?:international\s+|american\s+|european\s+)?(?:journal|proceedings|transactions|annals|bulletin)\b"
+    r"|\bjournal\s+of\b|\bvol(?:ume)?\.?\s*\d|\bissue\s+\d|^(?:original\s+)?(?:research\s+)?(?:article|paper|letter)$",
+    re.I)
 _BAD_METADATA_TITLE = re.compile(r"^(?:untitled|microsoft word|document\d*$)|\.(?:docx?|tex|dvi|pdf)$", re.I)
 
 
@@ -44,21 +49,47 @@ def body_size(lines: list[TextLine]) -> float:
 
 
 def _title(front: list[TextLine], body: float, metadata_title: str) -> tuple[str, int]:
-    """The title and how many of the front lines it takes."""
-    if front:
-        biggest = max(ln.size for ln in front)
+    """The title and how many of the front lines it takes (up to the end of the title).
+
+    The file's own title wins when page 1 prints it; else the biggest type on page 1, leaving
+    out a journal's masthead ("Journal of Statistical Software" set bigger than the title).
+    """
+    meta = norm(metadata_title or "")
+    good_meta = len(meta) >= 3 and not _BAD_METADATA_TITLE.search(meta)
+    if good_meta and (found := _printed(front, meta)) is not None:
+        return found
+    candidates = [ln for ln in front if not _MASTHEAD.search(norm(ln.text))]
+    if candidates:
+        biggest = max(ln.size for ln in candidates)
         if biggest >= body * 1.15:
-            start = next(i for i, ln in enumerate(front) if ln.size == biggest)
+            start = next(i for i, ln in enumerate(front) if ln.size == biggest and ln in candidates)
             end = start + 1
             while end < len(front) and abs(front[end].size - biggest) < 0.6:
                 end += 1
             return norm(" ".join(ln.text for ln in front[start:end])), end
-    meta = norm(metadata_title or "")
-    if len(meta) >= 3 and not _BAD_METADATA_TITLE.search(meta):
-        if front and norm(front[0].text).lower() == meta.lower():
-            return meta, 1
+    if good_meta:
         return meta, 0
     return (norm(front[0].text), 1) if front else ("", 0)
+
+
+def _printed(front: list[TextLine], title: str) -> tuple[str, int] | None:
+    """The title as printed on up to four consecutive front lines, and where it ends."""
+    wanted = _letters(title)
+    if len(wanted) < 8:
+        return None
+    for start in range(len(front)):
+        so_far = ""
+        for end in range(start, min(start + 4, len(front))):
+            so_far += _letters(front[end].text)
+            if so_far == wanted:
+                return norm(" ".join(ln.text for ln in front[start:end + 1])), end + 1
+            if not wanted.startswith(so_far):
+                break
+    return None
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in norm(text).lower() if ch.isalnum())
 
 
 def split_names(text: str) -> list[str]:
