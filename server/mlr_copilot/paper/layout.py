@@ -157,9 +157,10 @@ def reading_order(page: PageLines) -> list[TextLine]:
     Lines that cross the gutter (a title, a wide caption) cut the page into bands; within a
     band the left column is read before the right one.
     """
-    # Lines whose tops share a whole point make one row, read left to right (`int` cuts the
-    # fraction off at a third of what `round` costs).
-    lines = sorted(page.lines, key=lambda ln: (-int(ln.top), ln.x0))
+    # Lines whose bottoms share a whole point make one row, read left to right (`int` cuts the
+    # fraction off at a third of what `round` costs). Bottoms, not tops: an accent or a
+    # superscript at the start of a piece raises its top.
+    lines = sorted(page.lines, key=lambda ln: (-int(ln.bottom), ln.x0))
     gutter = page.gutter
     if gutter is None:
         return lines
@@ -180,6 +181,22 @@ def reading_order(page: PageLines) -> list[TextLine]:
     ordered += left
     ordered += right
     return ordered
+
+
+def join_row_pieces(lines: list[TextLine]) -> list[TextLine]:
+    """Lines in reading order with the pieces of one line joined: PDFium cuts a line at a wide
+    space (justified text in a narrow column), which would make "Semi-" a line of its own.
+    Pieces farther apart than two font sizes stay apart (table cells, plot labels)."""
+    out: list[TextLine] = []
+    for line in lines:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.page == line.page and abs(prev.bottom - line.bottom) < 1
+                and abs(prev.size - line.size) < 0.3 and 0 <= line.x0 - prev.x1 <= 2 * line.size):
+            out[-1] = TextLine(prev.page, f"{prev.text} {line.text}", prev.x0, line.x1, min(prev.bottom, line.bottom),
+                               max(prev.top, line.top), prev.size, prev.bold, prev.paragraph_start)
+        else:
+            out.append(line)
+    return out
 
 
 def mark_paragraphs(lines: list[TextLine]) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from mlr_copilot.paper.errors import PaperError, ParseCancelled
-from mlr_copilot.paper.layout import (PageLines, TextLine, drop_furniture, find_gutter, gutter_holds, mark_paragraphs,
-                                      reading_order)
+from mlr_copilot.paper.layout import (PageLines, TextLine, drop_furniture, find_gutter, gutter_holds, join_row_pieces,
+                                      mark_paragraphs, reading_order)
 from mlr_copilot.paper.model import Paper, Section
 from mlr_copilot.paper.structure import build_parts
 
@@ -100,7 +100,7 @@ def parse_pdf(
         raise PaperError(f"{file}: the PDF has no text layer (scanned or image-only); run OCR on it first")
 
     drop_furniture(pages)
-    lines = [line for page in pages for line in reading_order(page)]
+    lines = [line for page in pages for line in join_row_pieces(reading_order(page))]
     mark_paragraphs(lines)
     parts = build_parts(lines, metadata_title, outline)
     log.debug("parsed %s: %d pages, %d sections, %d references", file, count, len(parts.sections), len(parts.references))

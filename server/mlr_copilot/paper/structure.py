@@ -181,9 +181,13 @@ def _abstract_lines(block: list[TextLine]) -> tuple[list[TextLine], list[TextLin
     """
     if not block:
         return [], []
-    main = Counter(_style(ln) for ln in block[:8]).most_common(1)[0][0]
-    left = min(ln.x0 for ln in block[:8] if _style(ln) == main)
-    right = max(ln.x1 for ln in block[:8] if _style(ln) == main)
+    # The style of most of the text of its first lines (a sidebar's short lines may be many).
+    weights: Counter[tuple[float, bool]] = Counter()
+    for line in block[:12]:
+        weights[_style(line)] += len(line.text)
+    main = weights.most_common(1)[0][0]
+    left = min(ln.x0 for ln in block[:12] if _style(ln) == main)
+    right = max(ln.x1 for ln in block[:12] if _style(ln) == main)
     kept: list[TextLine] = []
     for i, line in enumerate(block):
         style = _style(line)
