@@ -125,6 +125,8 @@ def find_headings(lines: list[TextLine], body: float, outline: list[str] | None 
                 heading = None
             elif i + 1 < len(lines) and found[i + 1] is None and _continues(line, lines[i + 1], heading[0]):
                 heading, skip = (f"{heading[0]} {norm(lines[i + 1].text)}".rstrip(" :."), ""), 1
+            if heading is not None and not _text_follows(lines, found, i + 1 + skip, body):
+                heading, skip = None, 0
         kept.append(line)
         headings.append(heading)
     return kept, headings
@@ -181,6 +183,16 @@ def _opens_block(lines: list[TextLine], i: int) -> bool:
         return True
     prev = lines[i - 1]
     return prev.page != line.page or prev.bottom < line.bottom
+
+
+def _text_follows(lines: list[TextLine], found: list[tuple[str, str] | None], j: int, body: float) -> bool:
+    """Whether what follows a heading is body text or a sure heading, as after a real one;
+    a figure's labels are followed by more labels in the figure's big type."""
+    if j >= len(lines):
+        return True
+    heading = found[j]
+    sure = heading is not None and (heading_name(heading[0]) in KNOWN_HEADINGS or NUMBERED.match(heading[0]))
+    return bool(sure) or lines[j].size <= body * 1.15
 
 
 def _continues(line: TextLine, nxt: TextLine, heading: str) -> bool:
