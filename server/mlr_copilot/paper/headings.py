@@ -89,10 +89,14 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
     return text.rstrip(" :."), ""
 
 
+# The mark of a line that goes on with the heading on the line before it.
+CONTINUED: tuple[str, str] = ("", "")
+
+
 def find_headings(lines: list[TextLine], body: float, outline: list[str] | None = None
-                  ) -> tuple[list[TextLine], list[tuple[str, str] | None]]:
-    """The lines, each with its heading (or None). A heading wrapped onto a second line comes
-    back as one heading, its second line left out of the lines.
+                  ) -> list[tuple[str, str] | None]:
+    """Each line's heading (or None). A heading wrapped onto more lines is one heading on its
+    first line; the lines after it are marked `CONTINUED`.
 
     The document's outline (bookmarks), when its titles are found on the lines, says which
     lines are headings; the rules then add only the known names (Abstract, References...),
@@ -106,12 +110,12 @@ def find_headings(lines: list[TextLine], body: float, outline: list[str] | None 
         if heading and heading_name(heading[0]) in REFERENCE_HEADINGS:
             after_references = True
     marked = _outline_marks(lines, outline or [])
-    kept: list[TextLine] = []
     headings: list[tuple[str, str] | None] = []
     skip = 0
     for i, (line, heading) in enumerate(zip(lines, found)):
         if skip:
             skip -= 1
+            headings.append(CONTINUED)
             continue
         known = heading is not None and (heading[1] or heading_name(heading[0]) in KNOWN_HEADINGS)
         if marked is not None:
@@ -123,13 +127,12 @@ def find_headings(lines: list[TextLine], body: float, outline: list[str] | None 
         elif heading is not None and not known:
             if _in_a_row(lines, i) or not _opens_block(lines, i):
                 heading = None
-            elif i + 1 < len(lines) and found[i + 1] is None and _continues(line, lines[i + 1], heading[0]):
+            elif i + 1 < len(lines) and not _sure(found[i + 1]) and _continues(line, lines[i + 1], heading[0]):
                 heading, skip = (f"{heading[0]} {norm(lines[i + 1].text)}".rstrip(" :."), ""), 1
             if heading is not None and not _text_follows(lines, found, i + 1 + skip, body):
                 heading, skip = None, 0
-        kept.append(line)
         headings.append(heading)
-    return kept, headings
+    return headings
 
 
 def _key(text: str) -> str:
@@ -190,9 +193,12 @@ def _text_follows(lines: list[TextLine], found: list[tuple[str, str] | None], j:
     a figure's labels are followed by more labels in the figure's big type."""
     if j >= len(lines):
         return True
-    heading = found[j]
-    sure = heading is not None and (heading_name(heading[0]) in KNOWN_HEADINGS or NUMBERED.match(heading[0]))
-    return bool(sure) or lines[j].size <= body * 1.15
+    return _sure(found[j]) or lines[j].size <= body * 1.15
+
+
+def _sure(heading: tuple[str, str] | None) -> bool:
+    """Whether a rule heading is numbered or has a known name."""
+    return heading is not None and bool(heading_name(heading[0]) in KNOWN_HEADINGS or NUMBERED.match(heading[0]))
 
 
 def _continues(line: TextLine, nxt: TextLine, heading: str) -> bool:

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from mlr_copilot.paper.headings import KNOWN_HEADINGS, NUMBERED, REFERENCE_HEADINGS, find_headings, heading_name
+from mlr_copilot.paper.headings import CONTINUED, KNOWN_HEADINGS, NUMBERED, REFERENCE_HEADINGS, find_headings, heading_name
 from mlr_copilot.paper.layout import TextLine
 from mlr_copilot.paper.references import split_references
 from mlr_copilot.paper.text import join_lines, norm
@@ -113,7 +113,7 @@ def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[s
         return parts
     body = body_size(lines)
     first_page = lines[0].page
-    lines, headings = find_headings(lines, body, outline)
+    headings = find_headings(lines, body, outline)
 
     # The front matter runs to the first heading that is surely one (numbered or a known
     # name); a big title on the way is not a section.
@@ -138,6 +138,8 @@ def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[s
     current: tuple[str, list[TextLine]] | None = None
     blocks: list[tuple[str, list[TextLine]]] = []
     for line, found in zip(lines[first_heading:], headings[first_heading:]):
+        if found is CONTINUED:
+            continue
         if found:
             heading, rest = found
             current = (heading, [])
