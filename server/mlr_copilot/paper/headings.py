@@ -33,6 +33,7 @@ _INLINE_ABSTRACT = re.compile(r"^abstract\s*[-—–:.]\s*(\S.*)$", re.I)
 _ROMAN = re.compile(r"^[IVX]{1,5}\.\s+\S")
 # A heading never starts with a bullet, a maths sign or a bracket, and has no code names.
 _NOT_HEADING_START = set("•●▪◦○■□►▸–—-*∗+=<>≤≥±×∑∏∫√∂∇∈∀∃({|/\\^_~'\"")
+_CAPTION = re.compile(r"^(?:fig(?:ure)?|table|tab|algorithm|listing|box|scheme|chart|plate|eq(?:uation)?)\.?\s*[\dIVX]", re.I)
 _ABSTRACT_START = re.compile(r"\s*abstract", re.I).match
 _SPACED_CAPS = re.compile(r"\b([A-Z]) (?=[A-Z]{2,}\b)")
 _LETTERS = re.compile(r"[^\W\d_]")
@@ -82,7 +83,10 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
                # IEEE's "II. SYSTEM PARAMETERS": small capitals at the body size, not bold.
                or (line.paragraph_start and _ROMAN.match(text) is not None and text.upper() == text)
                or (after_references and strong and _LETTERED.match(text) is not None)
-               or (big and not after_references and len(words) <= 10 and len(_LETTERS.findall(text)) >= 3))
+               or (big and not after_references and len(words) <= 10 and len(_LETTERS.findall(text)) >= 3)
+               # An unnumbered bold heading at the body size (Nature's, a Word paper's).
+               or (line.bold and line.paragraph_start and not after_references and len(words) <= 8
+                   and text[0].isupper() and text[-1] not in ".:" and _CAPTION.match(text) is None))
     # Checked last as the dearest test: a run of digits and symbols is a table row, not a heading.
     if not heading or alpha_share(text) < 0.6 or "_" in text:
         return None
@@ -193,7 +197,14 @@ def _text_follows(lines: list[TextLine], found: list[tuple[str, str] | None], j:
     a figure's labels are followed by more labels in the figure's big type."""
     if j >= len(lines):
         return True
-    return _sure(found[j]) or lines[j].size <= body * 1.15
+    nxt, line = lines[j], lines[j - 1]
+    if _sure(found[j]) or nxt.size > body * 1.15:
+        return _sure(found[j])
+    if line.size >= body * 1.12 or NUMBERED.match(line.text) or _ROMAN.match(line.text):
+        return True
+    # A bold line at the body size heads what follows when the body is not bold and runs
+    # wider than it; a full line starting in bold is a run-in heading inside a paragraph.
+    return not nxt.bold and line.x1 - line.x0 < 0.8 * (nxt.x1 - nxt.x0)
 
 
 def _sure(heading: tuple[str, str] | None) -> bool:
