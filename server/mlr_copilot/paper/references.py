@@ -18,12 +18,21 @@ _KEYED = re.compile(r"^\[[A-Za-z][^\]\s]{0,24}\]\s")
 _AUTHOR_YEAR_START = re.compile(r"^(?:[A-Z][A-Za-z'’\-]+|[A-Z][a-z]+ [A-Z][A-Za-z'’\-]+),\s")
 # A line that goes on with an entry: a URL or DOI, or a word in lower case.
 _CONTINUATION = re.compile(r"^(?:https?:|doi\b|www\.|(?!(?:van|von|de|der|den|del|di|da|du|la|le|ten|ter)\s)[a-z])")
+# A line that opens the back matter after a list: no reference starts so.
+_BACK_MATTER = re.compile(
+    r"^(?:received\b|accepted\b|published\b|competing\s+interests?|conflicts?\s+of\s+interest|"
+    r"acknowledge?ments?\b|author\s+contributions?|authors['’]?\s+contributions?|correspondence\b|"
+    r"supplementary\s+(?:information|material)|publisher['’]?s\s+note|copyright\b|©|open\s+access\b|"
+    r"this\s+article\s+is\s+licensed|additional\s+information|data\s+availability|funding\b)", re.I)
+# An unheaded list is looked for in the last part of the document only.
+_UNHEADED_FROM = 0.4
 # Indents within this many points of a column's left edge count as flush.
 _FLUSH = 3.0
 
 
-def split_references(lines: list[TextLine]) -> list[str]:
-    """One string per reference entry, from the lines of the References section.
+def split_references(lines: list[TextLine]) -> tuple[list[str], list[TextLine]]:
+    """One string per reference entry, from the lines of the References section, and the
+    lines after the list that open the back matter ("Received ...", "Competing interests").
 
     The signals, strongest first: numbered labels in sequence ([1], 1., 1), labels in
     brackets ([Smi19]), a hanging indent (or a first-line indent), then author-year shapes.
@@ -40,6 +49,8 @@ def split_references(lines: list[TextLine]) -> list[str]:
     for i, (line, text) in enumerate(zip(lines, texts)):
         if not text:
             continue
+        if entries and _BACK_MATTER.match(text):
+            return _joined(entries), lines[i:]
         if not entries:
             starts = True
         elif _CONTINUATION.match(text) or texts[i - 1][-1:] in "-\u00ad":
@@ -61,6 +72,10 @@ def split_references(lines: list[TextLine]) -> list[str]:
             entries.append([])
             expected += 1
         entries[-1].append(line)
+    return _joined(entries), []
+
+
+def _joined(entries: list[list[TextLine]]) -> list[str]:
     result = []
     for entry in entries:
         for line in entry:
@@ -69,6 +84,28 @@ def split_references(lines: list[TextLine]) -> list[str]:
         if joined:
             result.append(joined)
     return result
+
+
+def unheaded_list(lines: list[TextLine], body: float) -> int | None:
+    """Where a numbered reference list with no heading starts (Nature's style), if there is one:
+    a line labelled 1 ([1], 1.) in the last part of the document, no bigger than the body,
+    followed by at least four more labels in sequence."""
+    start = int(len(lines) * _UNHEADED_FROM)
+    for style in ("bracket", "dotted"):
+        label = _LABELS[style]
+        for i in range(start, len(lines)):
+            match = label.match(lines[i].text.lstrip())
+            if match is None or match.group(1) != "1" or lines[i].size > body + 0.5:
+                continue
+            expected, j = 2, i + 1
+            while j < len(lines) and j - i < 60 * expected:
+                found = label.match(lines[j].text.lstrip())
+                if found and int(found.group(1)) == expected:
+                    expected += 1
+                    if expected > 5:
+                        return i
+                j += 1
+    return None
 
 
 def _numbering(texts: list[str]) -> str | None:

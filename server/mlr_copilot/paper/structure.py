@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from mlr_copilot.paper.headings import CONTINUED, KNOWN_HEADINGS, NUMBERED, REFERENCE_HEADINGS, find_headings, heading_name
 from mlr_copilot.paper.layout import TextLine
-from mlr_copilot.paper.references import split_references
+from mlr_copilot.paper.references import split_references, unheaded_list
 from mlr_copilot.paper.text import join_lines, norm
 
 _AFFILIATION = re.compile(
@@ -114,6 +114,10 @@ def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[s
     body = body_size(lines)
     first_page = lines[0].page
     headings = find_headings(lines, body, outline)
+    if not any(h and heading_name(h[0]) in REFERENCE_HEADINGS for h in headings):
+        start = unheaded_list(lines, body)
+        if start is not None and headings[start] is None:
+            headings[start] = ("References", lines[start].text)
 
     # The front matter runs to the first heading that is surely one (numbered or a known
     # name); a big title on the way is not a section.
@@ -157,7 +161,10 @@ def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[s
             if rest and _is_body(rest, body):
                 parts.sections.append(("", join_lines(rest)))
         elif name in REFERENCE_HEADINGS:
-            parts.references += split_references(block)
+            entries, rest = split_references(block)
+            parts.references += entries
+            if rest:
+                parts.sections.append(("", join_lines(rest)))
         else:
             parts.sections.append((heading, join_lines(block)))
     if not parts.abstract and preamble:
