@@ -88,7 +88,7 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
                or (line.bold and line.paragraph_start and not after_references and len(words) <= 8
                    and text[0].isupper() and text[-1] not in ".:" and _CAPTION.match(text) is None))
     # Checked last as the dearest test: a run of digits and symbols is a table row, not a heading.
-    if not heading or alpha_share(text) < 0.6 or "_" in text:
+    if not heading or alpha_share(_NUMBER_PREFIX.sub("", text)) < 0.6 or "_" in text:
         return None
     return text.rstrip(" :."), ""
 

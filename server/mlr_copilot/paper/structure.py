@@ -190,13 +190,15 @@ def _abstract_lines(block: list[TextLine]) -> tuple[list[TextLine], list[TextLin
     """
     if not block:
         return [], []
-    # The style of most of the text of its first lines (a sidebar's short lines may be many).
+    # The style of most of the text of its first paragraph (a sidebar's short lines beside it
+    # may be many).
+    first = next((i for i in range(1, min(len(block), 12)) if block[i].paragraph_start), min(len(block), 12))
     weights: Counter[tuple[float, bool]] = Counter()
-    for line in block[:12]:
+    for line in block[:first]:
         weights[_style(line)] += len(line.text)
     main = weights.most_common(1)[0][0]
-    left = min(ln.x0 for ln in block[:12] if _style(ln) == main)
-    right = max(ln.x1 for ln in block[:12] if _style(ln) == main)
+    left = min(ln.x0 for ln in block[:first] if _style(ln) == main)
+    right = max(ln.x1 for ln in block[:first] if _style(ln) == main)
     kept: list[TextLine] = []
     for i, line in enumerate(block):
         style = _style(line)
@@ -211,6 +213,6 @@ def _abstract_lines(block: list[TextLine]) -> tuple[list[TextLine], list[TextLin
 
 def _is_body(lines: list[TextLine], body: float) -> bool:
     """Whether the lines are running text of the body (an untitled introduction) rather than
-    front matter (keywords, a licence notice): long and mostly at the body size."""
+    front matter (keywords, a licence notice): a few sentences, mostly at the body size."""
     at_body = [ln for ln in lines if abs(ln.size - body) < 0.6]
-    return len(at_body) * 2 >= len(lines) and sum(len(ln.text.split()) for ln in at_body) >= 100
+    return len(at_body) * 2 >= len(lines) and sum(len(ln.text.split()) for ln in at_body) >= 40
