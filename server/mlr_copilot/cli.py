@@ -143,6 +143,9 @@ def run_cancellable(work, coro):
 def cmd_paper(args: argparse.Namespace) -> int:
     from .paper import parse_pdf
 
+    if args.md:
+        print(run_async(engine_for(args).paper_markdown(str(Path(args.pdf).resolve()), terminal_work())))
+        return 0
     paper = parse_pdf(Path(args.pdf))
     data = paper.to_dict() if hasattr(paper, "to_dict") else paper.model_dump(mode="json")
     if args.json:
@@ -459,7 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("paper", parents=[common], help="parse a paper PDF (title, authors, abstract, sections, references)")
     p.add_argument("pdf")
-    p.add_argument("--json", action="store_true", help="print the parsed paper as JSON")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the parsed paper as JSON")
+    shape.add_argument("--md", action="store_true", help="print the parsed paper as a Markdown outline")
     p = sub.add_parser("ideas", parents=[common], help="propose ranked hypotheses with experiment plans from a paper")
     p.add_argument("pdf")
     p.add_argument("--n", type=int, help="how many hypotheses (default: the ideas.hypotheses setting, 5)")

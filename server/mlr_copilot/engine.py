@@ -120,6 +120,16 @@ class Engine:
             source = resolve_path(self.workspace, str(source))
         return await self.ideas.propose(source, work)
 
+    async def paper_markdown(self, source: str, work: Work) -> str:
+        """The paper at `source` (a PDF's path or URI) as a Markdown outline, read in a thread."""
+        from .paper import parse_pdf
+        from .paper.markdown import to_markdown
+
+        path = resolve_path(self.workspace, source)
+        work.say(f"Reading {path.name}")
+        paper = await asyncio.to_thread(parse_pdf, path, should_cancel=work.cancel.is_set)
+        return to_markdown(paper)
+
     def hypotheses(self):
         # Every run asks: before any proposal there is nothing to load, and the store alone
         # (not the ideas agent) answers, so a run does not pay for the ideas phase's imports.

@@ -70,6 +70,15 @@ def test_paper_json_has_the_documented_keys(tmp_path):
     assert data["sections"][0]["heading"] == "1 Introduction"
 
 
+def test_paper_md_prints_the_outline_and_nothing_else(tmp_path):
+    pdf = make_paper_pdf(tmp_path / "p.pdf", columns=2)
+    result = cli("paper", str(pdf), "--md", "-w", str(tmp_path))
+    assert result.returncode == 0
+    assert result.stdout.startswith("# Revisiting Bag-of-Words Baselines for Text Classification\n")
+    assert "\n## 1 Introduction\n" in result.stdout and "\n## References\n\n1. " in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.pdf"]
+
+
 @pytest.mark.parametrize("kind, expected", [
     ("corrupt", "damaged"), ("encrypted", "encrypted"), ("scanned", "no text layer"),
     ("not-pdf", "not a PDF"), ("missing", "no such file"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def setup(server) -> None:
-    from . import ideas, implement, run, status
+    from . import ideas, implement, paper, run, status
 
-    for module in (status, ideas, implement, run):
+    for module in (status, paper, ideas, implement, run):
         module.setup(server)
