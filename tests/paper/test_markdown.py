@@ -35,4 +35,4 @@ def test_hostile_text_shows_as_written_and_never_as_markup():
     assert "## (untitled)" in markdown
     headings = [line for line in markdown.splitlines() if line.startswith("#")]
     assert headings == ["# A \\[link\\](http://evil.example) \\<img src=x onerror=alert(1)\\>", "## Abstract",
-                        "## (untitled)", "## \\#\\# Fake heading"]
+                        "## (untitled)", "## \\#\\# Fake heading", "## References"]
