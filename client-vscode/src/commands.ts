@@ -102,25 +102,30 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
   const register = (id: string, handler: (...args: unknown[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(`mlrCopilot.client.${id}`, handler));
 
-  register("proposeHypotheses", async (arg?: unknown) => {
+  /** The paper a command works on: its argument, else the PDF open in a tab, else one asked for. */
+  const choosePdf = async (arg: unknown, action: string): Promise<vscode.Uri | undefined> => {
     let pdf = arg instanceof vscode.Uri ? arg : pdfFromTabs();
     let source = arg instanceof vscode.Uri ? "the argument" : "the active tab";
     if (!pdf) {
-      server.log("Propose hypotheses: no PDF is open in a tab; asking for one.");
+      server.log(`${action}: no PDF is open in a tab; asking for one.`);
       const chosen = await vscode.window.showOpenDialog({
         canSelectMany: false,
         filters: { "PDF papers": ["pdf"] },
-        openLabel: "Propose hypotheses",
-        title: "Paper to propose hypotheses from",
+        openLabel: action,
+        title: `Paper to ${action.toLowerCase()}`,
       });
       pdf = chosen?.[0];
       source = "the file picker";
     }
+    server.log(pdf ? `${action}: ${pdf.fsPath} (from ${source}).` : `${action}: no paper chosen.`);
+    return pdf;
+  };
+
+  register("proposeHypotheses", async (arg?: unknown) => {
+    const pdf = await choosePdf(arg, "Propose hypotheses");
     if (!pdf) {
-      server.log("Propose hypotheses: no paper chosen.");
       return;
     }
-    server.log(`Propose hypotheses from ${pdf.fsPath} (from ${source}).`);
     const result = await call<ProposeResult>(ServerCommand.proposeHypotheses, [pdf.toString()]);
     if (!result) {
       return;
@@ -129,6 +134,20 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
       await vscode.window.showTextDocument(vscode.Uri.parse(result.document), { preview: false });
     }
     void showInfo(`MLR-Copilot: ${result.hypotheses?.length ?? 0} hypotheses proposed from ${pdf.path.split("/").pop()}.`);
+  });
+
+  register("showPaper", async (arg?: unknown) => {
+    const pdf = await choosePdf(arg, "Show parsed paper");
+    if (!pdf) {
+      return;
+    }
+    const markdown = await call<string>(ServerCommand.showPaper, [pdf.toString()]);
+    if (typeof markdown !== "string") {
+      return;
+    }
+    // An untitled editor: what was read is shown, and nothing is written to the workspace.
+    const document = await vscode.workspace.openTextDocument({ language: "markdown", content: markdown });
+    await vscode.window.showTextDocument(document, { preview: false });
   });
 
   register("acceptHypothesis", async (arg?: unknown) => {

@@ -85,6 +85,7 @@ export interface UndoResult {
 export const ServerCommand = {
   status: "mlrCopilot.status",
   proposeHypotheses: "mlrCopilot.proposeHypotheses",
+  showPaper: "mlrCopilot.showPaper",
   listHypotheses: "mlrCopilot.listHypotheses",
   acceptHypothesis: "mlrCopilot.acceptHypothesis",
   rejectHypothesis: "mlrCopilot.rejectHypothesis",
