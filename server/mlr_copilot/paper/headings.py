@@ -4,6 +4,8 @@ and layout rules."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections import Counter
 
 from mlr_copilot.paper.layout import TextLine
 from mlr_copilot.paper.text import alpha_share, norm
@@ -113,7 +115,7 @@ def find_headings(lines: list[TextLine], body: float, outline: list[str] | None 
         found.append(heading)
         if heading and heading_name(heading[0]) in REFERENCE_HEADINGS:
             after_references = True
-    marked = _outline_marks(lines, outline or [])
+    marked = _outline_marks(lines, outline or [], body)
     headings: list[tuple[str, str] | None] = []
     skip = 0
     for i, (line, heading) in enumerate(zip(lines, found)):
@@ -143,29 +145,36 @@ def _key(text: str) -> str:
     return re.sub(r"[\W_]+", "", _NUMBER_PREFIX.sub("", norm(text)).lower())
 
 
-def _outline_marks(lines: list[TextLine], outline: list[str]) -> dict[int, int] | None:
+def _outline_marks(lines: list[TextLine], outline: list[str], body: float) -> dict[int, int] | None:
     """{index of a heading's first line: how many lines it takes} for the outline's titles
-    found on the lines, in order; None when fewer than half of them are found (an outline of
-    page labels or one that does not match the text is no guide)."""
+    found on the lines, each title once; None when fewer than half of them are found (an
+    outline of page labels or one that does not match the text is no guide)."""
     keys = [k for k in map(_key, outline) if len(k) >= 2]
     if len(keys) < 2:
         return None
+    remaining = Counter(keys)
+    ordered = sorted(remaining)
+
+    def extends(prefix: str) -> bool:
+        at = bisect_left(ordered, prefix)
+        return at < len(ordered) and ordered[at].startswith(prefix)
+
     marks: dict[int, int] = {}
-    remaining = list(keys)
     for i, line in enumerate(lines):
-        if line.size < 4 or not remaining:
+        # A heading is set apart from the body: bold, bigger, or after a gap.
+        if not (line.bold or line.paragraph_start or line.size >= body * 1.12):
             continue
-        key = _key(line.text)
-        if not key:
+        joined, span = _key(line.text), 1
+        if not joined or not extends(joined):
             continue
-        joined, span = key, 1
         # A title wrapped over up to three lines.
-        while joined not in remaining and span < 3 and i + span < len(lines) and any(
-                k.startswith(joined) for k in remaining):
+        while not remaining[joined] and span < 3 and i + span < len(lines):
             joined += _key(lines[i + span].text)
             span += 1
-        if joined in remaining:
-            remaining.remove(joined)
+            if not extends(joined):
+                break
+        if remaining[joined]:
+            remaining[joined] -= 1
             marks[i] = span
     return marks if len(marks) * 2 >= len(keys) else None
 

@@ -26,6 +26,7 @@ _BACK_MATTER = re.compile(
     r"this\s+article\s+is\s+licensed|additional\s+information|data\s+availability|funding\b)", re.I)
 # An unheaded list is looked for in the last part of the document only.
 _UNHEADED_FROM = 0.4
+_MAX_TRIES = 50
 # Indents within this many points of a column's left edge count as flush.
 _FLUSH = 3.0
 
@@ -67,7 +68,7 @@ def split_references(lines: list[TextLine]) -> tuple[list[str], list[TextLine]]:
             starts = (indents[i] < _FLUSH) == hanging
         else:
             ahead = text + " " + (texts[i + 1] if i + 1 < len(texts) else "")
-            starts = _starts_author_year(line, ahead, entries, lines[i - 1])
+            starts = _starts_author_year(line, ahead, entries)
         if starts or not entries:
             entries.append([])
             expected += 1
@@ -93,12 +94,12 @@ def unheaded_list(lines: list[TextLine], body: float) -> int | None:
     start = int(len(lines) * _UNHEADED_FROM)
     for style in ("bracket", "dotted"):
         label = _LABELS[style]
-        for i in range(start, len(lines)):
-            match = label.match(lines[i].text.lstrip())
-            if match is None or match.group(1) != "1" or lines[i].size > body + 0.5:
-                continue
+        ones = [i for i in range(start, len(lines)) if (match := label.match(lines[i].text.lstrip()))
+                and match.group(1) == "1" and lines[i].size <= body + 0.5]
+        # Each try reads at most 5 entries of 40 lines: a document of numbered lists stays quick.
+        for i in ones[:_MAX_TRIES]:
             expected, j = 2, i + 1
-            while j < len(lines) and j - i < 60 * expected:
+            while j < len(lines) and j - i < 40 * expected:
                 found = label.match(lines[j].text.lstrip())
                 if found and int(found.group(1)) == expected:
                     expected += 1
@@ -157,7 +158,7 @@ def _hanging(indents: list[float], texts: list[str]) -> bool | None:
     return opening(flush) >= opening(indented)
 
 
-def _starts_author_year(line: TextLine, ahead: str, entries: list[list[TextLine]], prev: TextLine) -> bool:
+def _starts_author_year(line: TextLine, ahead: str, entries: list[list[TextLine]]) -> bool:
     """Whether the line opens a new author-year entry; `ahead` is its text and the next line's."""
     if line.paragraph_start:
         return True
