@@ -124,13 +124,19 @@ def drop_furniture(pages: list[PageLines]) -> None:
         lines = page.lines
         heights = [ln.top + ln.bottom for ln in lines]  # twice the middle: the same order
         by_height = sorted(range(len(lines)), key=heights.__getitem__)
-        outermost = (by_height[0], by_height[-1])
-        for i in dict.fromkeys(by_height[:2] + by_height[-2:]):
-            if not _in_band(lines[i], page.height, _REPEAT_BAND if i in outermost else _BAND):
+        last = len(by_height) - 1
+        for at in dict.fromkeys((0, min(1, last), max(last - 1, 0), last)):
+            i = by_height[at]
+            if not _in_band(lines[i], page.height, _REPEAT_BAND if at in (0, last) else _BAND):
                 continue
             # A header may come in pieces ("Journal of Statistical Software" and "11"): the
-            # row is keyed whole, so the pieces go together.
-            row = sorted((j for j, h in enumerate(heights) if abs(h - heights[i]) < 4), key=lambda j: lines[j].x0)
+            # row is keyed whole, so the pieces go together. They sit next to it by height.
+            low = high = at
+            while low > 0 and heights[i] - heights[by_height[low - 1]] < 4:
+                low -= 1
+            while high < last and heights[by_height[high + 1]] - heights[i] < 4:
+                high += 1
+            row = sorted(by_height[low:high + 1], key=lambda j: lines[j].x0)
             text = " ".join(lines[j].text for j in row)
             key = (re.sub(r"\d+", "#", " ".join(text.lower().split())), round(lines[i].middle / 4))
             for j in row:
