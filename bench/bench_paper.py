@@ -2,7 +2,8 @@
 
 Prints, with PASS or FAIL beside each target (the exit status is 1 if any fails):
   (a) parse time of a 10-page two-column paper with parse_pdf, against pypdf's plain
-      extract_text over all pages (targets: <= 0.2 s, and pypdf at least 3x slower);
+      extract_text over all pages (targets: <= 0.2 s, and pypdf at least 3x slower), and the
+      same over the shared corpus of real papers when it is there (MLR_PAPERS_DIR);
   (b) peak RSS of a process parsing a 300-page paper (target: < 300 MB);
   (c) wall time of a whole `python -c` process parsing the 10-page paper, against a fresh
       process running pypdf's extract_text (target: ours faster), and what importing the
@@ -11,6 +12,7 @@ Prints, with PASS or FAIL beside each target (the exit status is 1 if any fails)
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +28,8 @@ from tests.pdfs import make_paper_pdf  # noqa: E402
 
 RUNS = 7
 PAIRS = 100
+# The shared corpus of real papers (see tests/paper/test_corpus.py), used when present.
+PAPERS = Path(os.environ.get("MLR_PAPERS_DIR") or ROOT.parent / "shared" / "papers")
 # Documents typeset by pdfTeX that Debian installs with some packages; used when present.
 TYPESET_SAMPLES = [
     "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf",
@@ -114,6 +118,15 @@ def main() -> int:
                 pages = len(PdfReader(typeset).pages)
                 print(f"    {Path(typeset).name} ({pages} pages, pdfTeX): parse_pdf {ours * 1000:.1f} ms, "
                       f"pypdf {theirs * 1000:.1f} ms ({theirs / ours:.1f}x ours)")
+        corpus = sorted(PAPERS.glob("pdfs/*.pdf"))
+        if corpus:
+            ours = _median_time(lambda: [parse_pdf(f) for f in corpus], 3)
+            theirs = _median_time(lambda: ["".join(p.extract_text() for p in PdfReader(f).pages) for f in corpus], 3)
+            pages = sum(len(PdfReader(f).pages) for f in corpus)
+            results.append(theirs >= 3 * ours)
+            print(f"    the shared corpus ({len(corpus)} real papers, {pages} pages): parse_pdf {ours * 1000:.0f} ms "
+                  f"({ours * 1000 / pages:.1f} ms a page), pypdf {theirs * 1000:.0f} ms ({theirs / ours:.1f}x ours; "
+                  f"target >= 3x)  {_verdict(results[-1])}")
 
         start = time.perf_counter()
         big = make_paper_pdf(Path(tmp) / "big.pdf", columns=2, pages=300)
