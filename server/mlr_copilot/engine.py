@@ -120,15 +120,38 @@ class Engine:
             source = resolve_path(self.workspace, str(source))
         return await self.ideas.propose(source, work)
 
-    async def paper_markdown(self, source: str, work: Work) -> str:
-        """The paper at `source` (a PDF's path or URI) as a Markdown outline, read in a thread."""
+    async def read_paper(self, source: str | Path, work: Work):
+        """The `Paper` at `source` (a PDF's path or URI), read in a thread. Online (the
+        ideas.online setting), a paper that prints its arXiv id or DOI is corrected by its own
+        record from Semantic Scholar, OpenAlex or arXiv; offline nothing is asked."""
         from .paper import parse_pdf
+
+        path = resolve_path(self.workspace, str(source))
+        paper = await asyncio.to_thread(parse_pdf, path, should_cancel=work.cancel.is_set)
+        if self.settings.ideas.online and paper.identifiers:
+            paper = await asyncio.to_thread(self._corrected, paper, work)
+        return paper
+
+    def _corrected(self, paper, work: Work):
+        from .paper.enrich import enrich
+        from .retrieval.records import fetch_record
+
+        record, notes = fetch_record(paper.identifiers, cache_dir=self.state.cache("retrieval"),
+                                     should_cancel=work.cancel.is_set)
+        if record is not None:
+            paper, changes = enrich(paper, record)
+            notes += changes
+        for note in notes:
+            log.info("%s: %s", paper.path, note)
+            work.say(note)
+        return paper
+
+    async def paper_markdown(self, source: str, work: Work) -> str:
+        """The paper at `source` (a PDF's path or URI) as a Markdown outline."""
         from .paper.markdown import to_markdown
 
-        path = resolve_path(self.workspace, source)
-        work.say(f"Reading {path.name}")
-        paper = await asyncio.to_thread(parse_pdf, path, should_cancel=work.cancel.is_set)
-        return to_markdown(paper)
+        work.say(f"Reading {Path(str(source)).name}")
+        return to_markdown(await self.read_paper(source, work))
 
     def hypotheses(self):
         # Every run asks: before any proposal there is nothing to load, and the store alone

@@ -93,14 +93,14 @@ class IdeaAgent:
 
     async def propose(self, source, work: Work) -> IdeasRun:
         """Hypotheses from `source`: a PDF path, or a `Paper` already made (a task description)."""
-        from ..paper import Paper, parse_pdf
+        from ..paper import Paper
 
         settings = self.engine.settings.ideas
         if isinstance(source, Paper):
             paper = source
         else:
             work.say(f"Reading {Path(source).name}", 5)
-            paper = await asyncio.to_thread(parse_pdf, source, should_cancel=work.cancel.is_set)
+            paper = await self.engine.read_paper(source, work)
         run = self.store.load(paper.slug)
         if run is None or run.paper_sha256 != paper.sha256:
             run = IdeasRun(paper_path=paper.path, paper_slug=paper.slug, paper_title=paper.title, paper_sha256=paper.sha256)

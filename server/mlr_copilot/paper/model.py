@@ -9,7 +9,7 @@ need no more than a checked round trip to JSON. They answer to the same `model_d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlr_copilot.paper.errors import PaperError
@@ -52,6 +52,8 @@ class Paper:
     pages: int
     path: str
     sha256: str
+    # What the paper prints of its own identifiers: {"arxiv": ..., "doi": ...}.
+    identifiers: dict[str, str] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -88,6 +90,7 @@ class Paper:
             "pages": self.pages,
             "path": self.path,
             "sha256": self.sha256,
+            "identifiers": dict(self.identifiers),
         }
 
     @classmethod
@@ -106,6 +109,7 @@ class Paper:
             pages=_field(data, "pages", int, where),
             path=_field(data, "path", str, where),
             sha256=_field(data, "sha256", str, where),
+            identifiers=_identifiers(data, where),
         )
 
     def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
@@ -145,3 +149,11 @@ def _strings(data: dict, key: str, where: str) -> list[str]:
     if not all(isinstance(v, str) for v in values):
         raise PaperError(f"{where}: field '{key}' must be a list of strings")
     return list(values)
+
+
+def _identifiers(data: dict, where: str) -> dict[str, str]:
+    """Optional: papers saved before identifiers were read have none."""
+    value = data.get("identifiers", {})
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise PaperError(f"{where}: field 'identifiers' must be an object of strings")
+    return dict(value)

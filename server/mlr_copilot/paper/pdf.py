@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from mlr_copilot.paper.errors import PaperError, ParseCancelled
+from mlr_copilot.paper.identifiers import find_identifiers
 from mlr_copilot.paper.layout import (PageLines, TextLine, drop_furniture, find_gutter, gutter_holds, join_row_pieces,
                                       mark_paragraphs, reading_order)
 from mlr_copilot.paper.model import Paper, Section
@@ -75,6 +76,7 @@ def parse_pdf(
         with PDFIUM_LOCK:
             count = len(document)
             metadata_title = document.get_metadata_value("Title") or ""
+            metadata = " ".join(document.get_metadata_value(key) or "" for key in ("Subject", "Keywords"))
             outline = _outline_titles(document)
         if count == 0:
             raise PaperError(f"{file}: the PDF has no pages")
@@ -99,6 +101,7 @@ def parse_pdf(
     if visible < _MIN_TEXT_CHARS:
         raise PaperError(f"{file}: the PDF has no text layer (scanned or image-only); run OCR on it first")
 
+    identifiers = find_identifiers(pages[0].text, metadata)
     drop_furniture(pages)
     lines = [line for page in pages for line in join_row_pieces(reading_order(page))]
     mark_paragraphs(lines)
@@ -113,6 +116,7 @@ def parse_pdf(
         pages=count,
         path=str(file.resolve()),
         sha256=digest,
+        identifiers=identifiers,
     )
 
 
@@ -415,6 +419,7 @@ def _page_text(textpage, raw, target: PageLines, styles: _Styles, hint: float | 
     """
     page = target.index
     text = _text(textpage, raw)
+    target.text = text
     if not text.strip():
         return
     chars = _Chars(textpage, raw, text, styles)

@@ -228,6 +228,16 @@ def _unreachable_reason(exc: httpx.TransportError) -> str:
     return f"network error: {type(exc).__name__}"
 
 
+def source_problem(source: str, exc: Exception, what: str) -> str:
+    """The note for a source that failed a request (`what`: "search", "lookup")."""
+    label = LABELS[source]
+    if isinstance(exc, httpx.TransportError):
+        return f"{label} was unreachable ({_unreachable_reason(exc)})"
+    if isinstance(exc, RetryLater):
+        return f"{label} kept refusing the {what} ({exc.reason}, rate-limited or down)"
+    return f"{label} {exc}"
+
+
 def _day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
 
@@ -271,12 +281,7 @@ def search_online(
             try:
                 found = _fetch(client, source, query, k, sleep, attempts, should_cancel)
             except (httpx.TransportError, RetryLater, _Unusable) as exc:
-                if isinstance(exc, httpx.TransportError):
-                    problem = f"{label} was unreachable ({_unreachable_reason(exc)})"
-                elif isinstance(exc, RetryLater):
-                    problem = f"{label} kept refusing the search ({exc.reason}, rate-limited or down)"
-                else:
-                    problem = f"{label} {exc}"
+                problem = source_problem(source, exc, "search")
                 log.info("%s: %s", problem, exc)
                 if cached is not None:
                     works.extend(Work.model_validate(w) for w in cached.value)
