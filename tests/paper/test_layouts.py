@@ -180,6 +180,7 @@ def test_abstract_stops_at_an_untitled_introduction_and_skips_a_sidebar(tmp_path
         assert word not in paper.abstract
     assert paper.sections[0].heading == "" and paper.sections[0].text.startswith("Iron deficiency")
     assert paper.sections[1].heading == "METHODS"
+    assert paper.authors == ["Alice Martin", "Bruno Chen"]
 
 
 def test_running_heads_set_in_pieces_on_a4_pages_go(tmp_path):

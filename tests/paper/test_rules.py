@@ -62,6 +62,9 @@ def test_author_names():
         "Alice Martin", "Bruno Chen", "Carla Diaz"]
     assert split_names("Department of Computer Science, University of Lisbon") == []
     assert split_names("Ludwig van Beethoven & Ada Lovelace") == ["Ludwig van Beethoven", "Ada Lovelace"]
+    # Footnote marks part names; a section title or a department is not a name.
+    assert split_names("Arman Cohan†∗ Sergey Feldman†∗") == ["Arman Cohan", "Sergey Feldman"]
+    assert split_names("Related Work") == [] and split_names("Brain & Cognitive Sciences") == []
 
 
 def test_furniture_goes_and_body_stays():

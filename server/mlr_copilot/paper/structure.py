@@ -15,7 +15,8 @@ from mlr_copilot.paper.text import join_lines, norm
 _AFFILIATION = re.compile(
     r"universit|institut|college|school|department|dept\.|laborator|\blab\b|research|inc\.|"
     r"corporation|company|centre|center|academy|faculty|google|microsoft|meta\b|deepmind|"
-    r"openai|amazon|nvidia|ibm\b|hospital|@|https?://|\d",
+    r"openai|amazon|nvidia|ibm\b|hospital|scien|engineering|technolog|medicine|journal|proceedings|"
+    r"@|https?://|\d",
     re.I,
 )
 _NAME_PARTICLES = {"de", "van", "von", "der", "den", "la", "le", "di", "da", "del", "bin", "al"}
@@ -95,10 +96,11 @@ def _letters(text: str) -> str:
 def split_names(text: str) -> list[str]:
     names = []
     text = re.sub(r"\([^)]*\)|\S+@\S+", " ", text)
-    for part in re.split(r",|;|\band\b|&|\s{3,}", text):
+    # Footnote marks part names as commas do ("Arman Cohan†∗ Sergey Feldman†∗").
+    for part in re.split(r",|;|\band\b|&|\s{3,}|(?<=\w)[*†‡§¶∗♠♣♦♥]+", text):
         part = re.sub(r"[\d*†‡§¶∗♠♣♦♥]+", " ", part).strip(" .")
         words = part.split()
-        if not 2 <= len(words) <= 5 or _AFFILIATION.search(part):
+        if not 2 <= len(words) <= 5 or _AFFILIATION.search(part) or part.lower() in KNOWN_HEADINGS:
             continue
         if all(w[0].isupper() or w.lower() in _NAME_PARTICLES for w in words):
             names.append(" ".join(words))
@@ -128,10 +130,17 @@ def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[s
     parts.title, used = _title(front, body, metadata_title)
     # After the title: names, then affiliations and e-mails, until running text begins.
     preamble: list[TextLine] = []
+    author_style: tuple[float, bool] | None = None
     for line in front[used:]:
         text = norm(line.text)
-        if not preamble and len(text.split()) < 12:
-            parts.authors += [n for n in split_names(text) if n not in parts.authors]
+        names = split_names(text) if len(text.split()) < 40 and author_style in (None, _style(line)) else []
+        # Names come before the running text, in the style of the first (a sidebar's lines
+        # are not names), or in that style beside it (a second column of authors read after
+        # the abstract); a long line of names is still names.
+        if (not preamble and (len(text.split()) < 12 or len(names) >= 3)) or (names and _style(line) == author_style):
+            parts.authors += [n for n in names if n not in parts.authors]
+            if names and author_style is None:
+                author_style = _style(line)
         else:
             preamble.append(line)
     for i in range(front_end):
