@@ -71,6 +71,13 @@ def test_identifiers_on_page_one():
     assert find_identifiers("no identifiers here, 10.5 percent") == {}
 
 
+def test_a_paper_saved_before_identifiers_were_read_loads_with_none():
+    saved = _paper("A Title", [], {"doi": "10.1/x"}).to_dict()
+    assert Paper.from_dict(saved).identifiers == {"doi": "10.1/x"}
+    del saved["identifiers"]
+    assert Paper.from_dict(saved).identifiers == {}
+
+
 def test_semantic_scholar_record_is_fetched_once_then_cached(tmp_path):
     service = Recorded(api_semanticscholar_org=[httpx.Response(429, headers={"Retry-After": "1"}),
                                                 httpx.Response(200, json=S2_SPECTER)])
