@@ -135,6 +135,7 @@ def test_small_caps_roman_headings_and_a_heading_wrapped_on_two_lines(tmp_path):
     sheet = Sheet()
     front(sheet, ["Zone Based Routing for Mobile Sensor Networks"])
     sheet.paragraph("Abstract-" + ABSTRACT + " " + sentences(2), 9, "B", gap=10)
+    sheet.paragraph("Index Terms-Data storage, scalable coding, video.", 9, "B", gap=4)
     for n, name in [("I", "INTRODUCTION"), ("II", "SYSTEM PARAMETERS")]:
         sheet.line(f"{n}. {name}", 10, x=200, gap=12)
         sheet.paragraph(sentences(4, len(name)))
@@ -143,8 +144,8 @@ def test_small_caps_roman_headings_and_a_heading_wrapped_on_two_lines(tmp_path):
     sheet.paragraph(sentences(4, 3))
     paper = parse_pdf(sheet.save(tmp_path / "ieee.pdf"))
 
-    assert paper.abstract.startswith(ABSTRACT)
-    assert _headings(paper) == ["I. INTRODUCTION", "II. SYSTEM PARAMETERS",
+    assert paper.abstract.startswith(ABSTRACT) and "Index Terms" not in paper.abstract
+    assert _headings(paper) == ["Index Terms", "I. INTRODUCTION", "II. SYSTEM PARAMETERS",
                                 "III. DATA PLACEMENT FOR SCALABLE VIDEO ON ONE DISK THAT WRAPS ONTO TWO LINES"]
 
 

@@ -57,6 +57,18 @@ def test_dotted_references_follow_their_numbers():
     ]
 
 
+def test_labels_set_apart_from_their_entries_and_an_advert_after_the_list():
+    lines = []
+    for n in range(1, 4):
+        lines += [_line(f"{n}.", y=700 - 24 * n, x0=40, x1=48),
+                  _line(f"Author{n} A. Study {n}. J Text Res", y=700 - 24 * n, x0=72),
+                  _line("2019;1:1-9.", y=688 - 24 * n, x0=72)]
+    lines.append(_line("Submit your next manuscript to a publisher and take full advantage of:", y=500))
+    entries, rest = split_references(lines)
+    assert entries == [f"{n}. Author{n} A. Study {n}. J Text Res 2019;1:1-9." for n in range(1, 4)]
+    assert [ln.text for ln in rest] == ["Submit your next manuscript to a publisher and take full advantage of:"]
+
+
 def test_author_names():
     assert split_names("Alice Martin1, Bruno Chen2* and Carla Diaz (carla@uni.pt)") == [
         "Alice Martin", "Bruno Chen", "Carla Diaz"]

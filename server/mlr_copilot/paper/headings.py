@@ -32,6 +32,8 @@ NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
 _LETTERED = re.compile(r"^([A-H](?:\.\d{1,2}){0,3})\.?\s+([A-Z].*)$")
 _NUMBER_PREFIX = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*|[A-H](?:\.\d{1,2})*|[IVX]{1,4})\.?\s+")
 _INLINE_ABSTRACT = re.compile(r"^abstract\s*[-—–:.]\s*(\S.*)$", re.I)
+# "Index Terms—storage, video" or "Keywords: spectroscopy": the end of an abstract.
+_INLINE_KEYWORDS = re.compile(r"^(index\s+terms|key\s*words)\s*[-—–:.]\s*(\S.*)$", re.I)
 _ROMAN = re.compile(r"^[IVX]{1,5}\.\s+\S")
 # A heading never starts with a bullet, a maths sign or a bracket, and has no code names.
 _NOT_HEADING_START = set("•●▪◦○■□►▸–—-*∗+=<>≤≥±×∑∏∫√∂∇∈∀∃({|/\\^_~'\"")
@@ -64,6 +66,9 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
     inline = _INLINE_ABSTRACT.match(text)
     if inline and text[0] == "A":
         return "Abstract", inline.group(1)
+    keywords = _INLINE_KEYWORDS.match(text)
+    if keywords and text[0].isupper():
+        return " ".join(keywords.group(1).split()).title(), keywords.group(2)
     if text[0] == "A" and text.replace(" ", "").lower() == "abstract":
         # The word alone on its line heads the abstract whatever its type.
         return "Abstract", ""

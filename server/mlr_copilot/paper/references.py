@@ -11,7 +11,7 @@ _YEAR = re.compile(r"\b(?:19|20)\d{2}[a-z]?\b")
 # Numbered labels: "[12] ", "12. " and "12 " (the last only in sequence, see `_numbering`).
 _LABELS = {
     "bracket": re.compile(r"^\[(\d{1,3})\]"),
-    "dotted": re.compile(r"^(\d{1,3})\.\s"),
+    "dotted": re.compile(r"^(\d{1,3})\.(?:\s|$)"),
     "plain": re.compile(r"^(\d{1,3})\s+[^\W\d_]"),
 }
 _KEYED = re.compile(r"^\[[A-Za-z][^\]\s]{0,24}\]\s")
@@ -23,7 +23,8 @@ _BACK_MATTER = re.compile(
     r"^(?:received\b|accepted\b|published\b|competing\s+interests?|conflicts?\s+of\s+interest|"
     r"acknowledge?ments?\b|author\s+contributions?|authors['’]?\s+contributions?|correspondence\b|"
     r"supplementary\s+(?:information|material)|publisher['’]?s\s+note|copyright\b|©|open\s+access\b|"
-    r"this\s+article\s+is\s+licensed|additional\s+information|data\s+availability|funding\b)", re.I)
+    r"this\s+article\s+is\s+licensed|additional\s+information|data\s+availability|funding\b|"
+    r"submit\s+your\s+(?:next\s+)?manuscript|ready\s+to\s+submit)", re.I)
 # An unheaded list is looked for in the last part of the document only.
 _UNHEADED_FROM = 0.4
 _MAX_TRIES = 50

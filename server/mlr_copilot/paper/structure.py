@@ -64,6 +64,9 @@ def _title(front: list[TextLine], body: float, metadata_title: str) -> tuple[str
         biggest = max(ln.size for ln in candidates)
         if biggest >= body * 1.15:
             start = next(i for i, ln in enumerate(front) if ln.size == biggest and ln in candidates)
+            # A title's lines may differ a little in size (a first line set from another font).
+            while start > 0 and abs(front[start - 1].size - biggest) < 0.6 and front[start - 1] in candidates:
+                start -= 1
             end = start + 1
             while end < len(front) and abs(front[end].size - biggest) < 0.6:
                 end += 1
