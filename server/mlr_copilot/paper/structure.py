@@ -131,40 +131,12 @@ def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[s
     front_end = min(front_end, 30)
     front = [ln for ln in lines[:front_end] if ln.page == first_page]
     parts.title, used = _title(front, body, metadata_title)
-    # After the title: names, then affiliations and e-mails, until running text begins.
-    preamble: list[TextLine] = []
-    author_style: tuple[float, bool] | None = None
-    for line in front[used:]:
-        text = norm(line.text)
-        names = split_names(text) if len(text.split()) < 40 and author_style in (None, _style(line)) else []
-        # Names come before the running text, in the style of the first (a sidebar's lines
-        # are not names), or in that style beside it (a second column of authors read after
-        # the abstract); a long line of names is still names.
-        if (not preamble and (len(text.split()) < 12 or len(names) >= 3)) or (names and _style(line) == author_style):
-            parts.authors += [n for n in names if n not in parts.authors]
-            if names and author_style is None:
-                author_style = _style(line)
-        else:
-            preamble.append(line)
+    parts.authors, preamble = _authors(front[used:])
     for i in range(front_end):
         headings[i] = None
     first_heading = next((i for i, h in enumerate(headings) if h), len(lines))
     preamble += [ln for ln in lines[:front_end] if ln.page != first_page] + lines[front_end:first_heading]
-
-    current: tuple[str, list[TextLine]] | None = None
-    blocks: list[tuple[str, list[TextLine]]] = []
-    for line, found in zip(lines[first_heading:], headings[first_heading:]):
-        if found is CONTINUED:
-            continue
-        if found:
-            heading, rest = found
-            current = (heading, [])
-            blocks.append(current)
-            if rest:
-                current[1].append(TextLine(line.page, rest, line.x0, line.x1, line.bottom, line.top,
-                                           line.size, False, True))
-        elif current is not None:
-            current[1].append(line)
+    blocks = _blocks(lines[first_heading:], headings[first_heading:])
     for heading, block in blocks:
         name = heading_name(heading)
         if name == "abstract" and not parts.abstract:
@@ -186,6 +158,45 @@ def build_parts(lines: list[TextLine], metadata_title: str = "", outline: list[s
             if rest and _is_body(rest, body):
                 parts.sections.insert(0, ("", join_lines(rest)))
     return parts
+
+
+def _authors(lines: list[TextLine]) -> tuple[list[str], list[TextLine]]:
+    """The names after the title, and the front lines that are not names (affiliations,
+    e-mails, running text)."""
+    authors: list[str] = []
+    rest: list[TextLine] = []
+    author_style: tuple[float, bool] | None = None
+    for line in lines:
+        text = norm(line.text)
+        names = split_names(text) if len(text.split()) < 40 and author_style in (None, _style(line)) else []
+        # Names come before the running text, in the style of the first (a sidebar's lines
+        # are not names), or in that style beside it (a second column of authors read after
+        # the abstract); a long line of names is still names.
+        if (not rest and (len(text.split()) < 12 or len(names) >= 3)) or (names and _style(line) == author_style):
+            authors += [n for n in names if n not in authors]
+            if names and author_style is None:
+                author_style = _style(line)
+        else:
+            rest.append(line)
+    return authors, rest
+
+
+def _blocks(lines: list[TextLine], headings: list[tuple[str, str] | None]) -> list[tuple[str, list[TextLine]]]:
+    """(heading, the lines under it) for each heading, in order; text on a heading's own line
+    after it ("Abstract—We study...") opens its block."""
+    blocks: list[tuple[str, list[TextLine]]] = []
+    for line, found in zip(lines, headings):
+        if found is CONTINUED:
+            continue
+        if found:
+            heading, rest = found
+            blocks.append((heading, []))
+            if rest:
+                blocks[-1][1].append(TextLine(line.page, rest, line.x0, line.x1, line.bottom, line.top,
+                                              line.size, False, True))
+        elif blocks:
+            blocks[-1][1].append(line)
+    return blocks
 
 
 def _style(line: TextLine) -> tuple[float, bool]:
