@@ -50,7 +50,7 @@ class PageLines:
     height: float
     lines: list[TextLine]
     gutter: float | None = None
-    text: str = ""  # PDFium's whole text of the page, rotated margin stamps included
+    text: str = ""  # page 1 only: PDFium's whole text, rotated margin stamps (arXiv's) included
 
 
 def find_gutter(boxes: list[tuple[float, float, float, float]], width: float, height: float) -> float | None:

@@ -80,25 +80,11 @@ def parse_pdf(
             outline = _outline_titles(document)
         if count == 0:
             raise PaperError(f"{file}: the PDF has no pages")
-        pages: list[PageLines] = []
-        styles: _Styles = {}
-        visible = 0
-        for index in range(count):
-            if should_cancel is not None and should_cancel():
-                raise ParseCancelled(f"{file}: reading stopped at page {index + 1} of {count}")
-            if report is not None:
-                report(f"Reading page {index + 1} of {count}")
-            try:
-                with PDFIUM_LOCK:
-                    page_lines = _read_page(document, index, styles, pages[-1].gutter if pages else None)
-            except pdfium.PdfiumError as exc:
-                raise PaperError(f"{file}: page {index + 1} of {count} cannot be read ({exc})") from None
-            visible += sum(len(ln.text) for ln in page_lines.lines)
-            pages.append(page_lines)
+        pages = _read_pages(document, file, count, should_cancel, report)
     finally:
         with PDFIUM_LOCK:
             document.close()
-    if visible < _MIN_TEXT_CHARS:
+    if sum(len(ln.text) for page in pages for ln in page.lines) < _MIN_TEXT_CHARS:
         raise PaperError(f"{file}: the PDF has no text layer (scanned or image-only); run OCR on it first")
 
     identifiers = find_identifiers(pages[0].text, metadata)
@@ -118,6 +104,25 @@ def parse_pdf(
         sha256=digest,
         identifiers=identifiers,
     )
+
+
+def _read_pages(document, file: Path, count: int, should_cancel, report) -> list[PageLines]:
+    """Every page's lines, one page open at a time; the previous page's gutter is the hint."""
+    import pypdfium2 as pdfium
+
+    pages: list[PageLines] = []
+    styles: _Styles = {}
+    for index in range(count):
+        if should_cancel is not None and should_cancel():
+            raise ParseCancelled(f"{file}: reading stopped at page {index + 1} of {count}")
+        if report is not None:
+            report(f"Reading page {index + 1} of {count}")
+        try:
+            with PDFIUM_LOCK:
+                pages.append(_read_page(document, index, styles, pages[-1].gutter if pages else None))
+        except pdfium.PdfiumError as exc:
+            raise PaperError(f"{file}: page {index + 1} of {count} cannot be read ({exc})") from None
+    return pages
 
 
 def _outline_titles(document) -> list[str]:
@@ -419,7 +424,8 @@ def _page_text(textpage, raw, target: PageLines, styles: _Styles, hint: float | 
     """
     page = target.index
     text = _text(textpage, raw)
-    target.text = text
+    if page == 0:
+        target.text = text
     if not text.strip():
         return
     chars = _Chars(textpage, raw, text, styles)
