@@ -125,6 +125,8 @@ def test_plot_labels_maths_and_bullets_are_not_headings(tmp_path):
     sheet.paragraph(sentences(2, 7))
     sheet.line("* Sparse features", 10, "B", gap=10)
     sheet.paragraph(sentences(2, 8))
+    sheet.line("Theorem 1 (Sparsity)", 10, "B", gap=10)
+    sheet.paragraph(sentences(2, 9))
     section(sheet, "2 Method", 2, seed=9)
     paper = parse_pdf(sheet.save(tmp_path / "plots.pdf"))
 

@@ -38,6 +38,9 @@ _ROMAN = re.compile(r"^[IVX]{1,5}\.\s+\S")
 # A heading never starts with a bullet, a maths sign or a bracket, and has no code names.
 _NOT_HEADING_START = set("•●▪◦○■□►▸–—-*∗+=<>≤≥±×∑∏∫√∂∇∈∀∃({|/\\^_~'\"")
 _CAPTION = re.compile(r"^(?:fig(?:ure)?|table|tab|algorithm|listing|box|scheme|chart|plate|eq(?:uation)?)\.?\s*[\dIVX]", re.I)
+# Bold run-in labels of a paragraph, not headings of a section.
+_RUN_IN = re.compile(r"^(?:theorem|lemma|proof|definition|corollary|proposition|remark|example|assumption|claim|"
+                     r"conjecture|step|case|note)\b", re.I)
 _ABSTRACT_START = re.compile(r"\s*abstract", re.I).match
 _SPACED_CAPS = re.compile(r"\b([A-Z]) (?=[A-Z]{2,}\b)")
 _LETTERS = re.compile(r"[^\W\d_]")
@@ -93,7 +96,8 @@ def heading_of(line: TextLine, body: float, after_references: bool) -> tuple[str
                or (big and not after_references and len(words) <= 10 and len(_LETTERS.findall(text)) >= 3)
                # An unnumbered bold heading at the body size (Nature's, a Word paper's).
                or (line.bold and line.paragraph_start and not after_references and len(words) <= 8
-                   and text[0].isupper() and text[-1] not in ".:" and _CAPTION.match(text) is None))
+                   and text[0].isupper() and text[-1] not in ".:" and _CAPTION.match(text) is None
+                   and _RUN_IN.match(text) is None))
     # Checked last as the dearest test: a run of digits and symbols is a table row, not a heading.
     if not heading or alpha_share(_NUMBER_PREFIX.sub("", text)) < 0.6 or "_" in text:
         return None
