@@ -132,6 +132,9 @@ def find_headings(lines: list[TextLine], body: float, outline: list[str] | None 
             skip -= 1
             headings.append(CONTINUED)
             continue
+        if heading is None and marked is None:  # most lines: body text, no outline to check
+            headings.append(None)
+            continue
         known = heading is not None and (heading[1] or heading_name(heading[0]) in KNOWN_HEADINGS)
         if marked is not None:
             span = marked.get(i)

@@ -194,11 +194,14 @@ def join_row_pieces(lines: list[TextLine]) -> list[TextLine]:
     """Lines in reading order with the pieces of one line joined: PDFium cuts a line at a wide
     space (justified text in a narrow column), which would make "Semi-" a line of its own.
     Pieces farther apart than two font sizes stay apart (table cells, plot labels)."""
-    out: list[TextLine] = []
-    for line in lines:
-        prev = out[-1] if out else None
-        if (prev is not None and prev.page == line.page and abs(prev.bottom - line.bottom) < 1
-                and abs(prev.size - line.size) < 0.3 and 0 <= line.x0 - prev.x1 <= 2 * line.size):
+    if not lines:
+        return lines
+    out: list[TextLine] = [lines[0]]
+    for line in lines[1:]:
+        prev = out[-1]
+        # The cheapest test first: most lines sit on a row of their own.
+        if (-1 < prev.bottom - line.bottom < 1 and 0 <= line.x0 - prev.x1 <= 2 * line.size
+                and prev.page == line.page and -0.3 < prev.size - line.size < 0.3):
             out[-1] = TextLine(prev.page, f"{prev.text} {line.text}", prev.x0, line.x1, min(prev.bottom, line.bottom),
                                max(prev.top, line.top), prev.size, prev.bold, prev.paragraph_start)
         else:
