@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from pygls.exceptions import JsonRpcException
 
@@ -31,3 +34,12 @@ async def test_show_paper_names_a_missing_file_or_argument_in_one_line(client, t
     assert "absent.pdf: no such file" in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(JsonRpcException, match="needs the PDF"):
         await execute(client, "mlrCopilot.showPaper")
+
+
+def test_the_editor_palette_command_calls_the_served_one():
+    """The VS Code extension's palette entry, its call and the server's command agree."""
+    root = Path(__file__).resolve().parents[2] / "client-vscode"
+    contributed = {c["command"] for c in json.loads((root / "package.json").read_text())["contributes"]["commands"]}
+    assert "mlrCopilot.client.showPaper" in contributed
+    assert 'register("showPaper"' in (root / "src" / "commands.ts").read_text()
+    assert 'showPaper: "mlrCopilot.showPaper"' in (root / "src" / "protocol.ts").read_text()
