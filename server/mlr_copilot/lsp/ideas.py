@@ -45,7 +45,7 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.proposeHypotheses", "Propose hypotheses")
     async def propose(ls: MlrServer, *args) -> dict:
-        pdf = arg(args, 0)
+        pdf = arg(args, 0, kind=str, name="the PDF")
         if not pdf:
             from ..errors import MlrError
 
@@ -66,7 +66,7 @@ def setup(server: MlrServer) -> None:
 
     async def decide(ls: MlrServer, args, status: str) -> dict:
         async with decisions:
-            hypothesis = await asyncio.to_thread(ls.engine.decide, str(arg(args, 0, "")), status, str(arg(args, 1, "")))
+            hypothesis = await asyncio.to_thread(ls.engine.decide, arg(args, 0, "", str, "the hypothesis id"), status, arg(args, 1, "", str, "the reason"))
         await after_ideas_change(ls)
         return hypothesis_summary(hypothesis)
 
@@ -80,8 +80,8 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.refineHypothesis", "Refine hypothesis")
     async def refine(ls: MlrServer, *args) -> dict:
-        hypothesis_id = str(arg(args, 0, ""))
-        feedback = arg(args, 1) or await editor_feedback(ls, hypothesis_id)
+        hypothesis_id = arg(args, 0, "", str, "the hypothesis id")
+        feedback = arg(args, 1, kind=str, name="the feedback") or await editor_feedback(ls, hypothesis_id)
         async with progress(ls, "MLR-Copilot: refining a hypothesis") as work:
             hypothesis = await ls.tasks.run("Refine hypothesis", ls.engine.refine(hypothesis_id, feedback, work))
         await after_ideas_change(ls)

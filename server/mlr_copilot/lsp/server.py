@@ -17,6 +17,8 @@ from pygls.uris import to_fs_path
 from .. import SERVER_NAME, __version__
 from ..engine import Engine
 from ..errors import MlrError
+from . import transport
+from .protocol import INVALID_PARAMS, MlrProtocol
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -26,13 +28,19 @@ CONFIG_SECTION = "mlrCopilot"
 
 class MlrServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__(SERVER_NAME, __version__)
+        super().__init__(SERVER_NAME, __version__, protocol_cls=MlrProtocol)
         self.tasks = TaskRunner()
         self._engine: Engine | None = None
         self.init_settings: dict[str, Any] | None = None
         self.init_options: dict[str, Any] = {}
         self.pushed_settings: dict[str, Any] | None = None
         self.ready = asyncio.Event()
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        transport.start_io(self, stdin, stdout)
+
+    def start_tcp(self, host: str, port: int) -> None:
+        transport.start_tcp(self, host, port)
 
     @property
     def engine(self) -> Engine:
@@ -122,6 +130,9 @@ def command(server: MlrServer, name: str, title: str) -> Callable:
                 # a command may arrive before `initialized` has read the settings
                 await asyncio.wait_for(ls.ready.wait(), timeout=30)
                 return await handler(ls, *args)
+            except InvalidArguments as exc:
+                log.info("%s: %s", name, exc)
+                raise JsonRpcException(message=f"{name}: {exc}", code=INVALID_PARAMS) from None
             except MlrError as exc:
                 log.info("%s failed: %s", name, exc)
                 raise JsonRpcException(message=str(exc), code=-32001) from None
@@ -134,8 +145,37 @@ def command(server: MlrServer, name: str, title: str) -> Callable:
     return decorate
 
 
-def arg(args: tuple[Any, ...], index: int, default: Any = None) -> Any:
-    return args[index] if len(args) > index and args[index] is not None else default
+class InvalidArguments(MlrError):
+    """A command's arguments have the wrong shape: answered as -32602 Invalid params."""
+
+
+KINDS = {str: "a string", dict: "an object", list: "a list", int: "an integer", float: "a number"}
+
+
+def arg(args: tuple[Any, ...], index: int, default: Any = None, kind: type | tuple[type, ...] | None = None,
+        name: str = "") -> Any:
+    """Argument `index`, or `default` when it is missing or null; with `kind`, an argument of
+    another JSON type is refused, naming it (`name`, else its position)."""
+    value = args[index] if len(args) > index and args[index] is not None else default
+    if kind is not None and value is not default:
+        check(value, kind, name or f"argument {index + 1}")
+    return value
+
+
+def option(options: dict, key: str, kind: type | tuple[type, ...]) -> Any:
+    """An optional field of an options object, refused when of another JSON type."""
+    value = options.get(key)
+    if value is not None:
+        check(value, kind, key)
+    return value
+
+
+def check(value: Any, kind: type | tuple[type, ...], name: str) -> None:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # JSON true/false arrive as bool, which Python counts as an int
+    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
+        wanted = " or ".join(KINDS.get(k, k.__name__) for k in kinds)
+        raise InvalidArguments(f"{name} must be {wanted}")
 
 
 def create_server() -> MlrServer:
