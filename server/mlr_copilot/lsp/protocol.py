@@ -21,6 +21,7 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import cattrs
 from lsprotocol import types
@@ -35,8 +36,13 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 SERVER_NOT_INITIALIZED = -32002
-# Above this a body is decoded on a worker thread, so a large document does not stall the loop.
+# Above this a body is decoded and structured on a worker thread, so a large document does
+# not stall the event loop.
 DECODE_IN_THREAD = 1024 * 1024
+# pygls applies an incremental change by walking every line of the document in Python (about
+# 1 s per change on 32 MB): past this many characters times changes in one didChange, the
+# document's unsaved text is no longer followed (about 0.25 s of work).
+MAX_CHANGE_WORK = 8 * 1024 * 1024
 
 KINDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
          dict: "an object", list: "a list"}
@@ -50,17 +56,15 @@ class MlrProtocol(LanguageServerProtocol):
     async def receive(self, body: bytes) -> bool:
         """Answer one frame's body; False when it is no JSON (the caller looks for a frame
         inside it)."""
+        big = len(body) > DECODE_IN_THREAD
         try:
-            if len(body) > DECODE_IN_THREAD:
-                data = await asyncio.to_thread(decode, body)
-            else:
-                data = decode(body)
+            data = await asyncio.to_thread(decode, body) if big else decode(body)
         except (ValueError, RecursionError) as exc:
             log.warning("dropped a message that is not JSON (%s)", str(exc)[:120])
             self.send_error(None, PARSE_ERROR, "Parse error: the message is not JSON")
             return False
         try:
-            self.dispatch(data)
+            await self.dispatch(data, big)
         except Exception as exc:  # one bad message must not end the session
             log.warning("could not handle a message: %s: %s", type(exc).__name__, str(exc)[:200])
         return True
@@ -72,7 +76,9 @@ class MlrProtocol(LanguageServerProtocol):
         # built by hand: lsprotocol's ResponseErrorMessage leaves out a null id
         self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
 
-    def dispatch(self, data: Any) -> None:
+    async def dispatch(self, data: Any, big: bool = False) -> None:
+        """Check and answer one decoded message; a `big` one is structured on a worker thread
+        (messages stay in order: the next is read only after this one is handed over)."""
         if isinstance(data, list):
             return self._refuse_batch(data)
         if not isinstance(data, dict):
@@ -89,7 +95,7 @@ class MlrProtocol(LanguageServerProtocol):
                 self.send_error(data["id"] if valid_id(data["id"]) else None, code, text)
             return
         try:
-            message = self.structure_message(data)
+            message = await asyncio.to_thread(self.structure_message, data) if big else self.structure_message(data)
         except Exception as exc:
             text = f"{data['method']}: {readable(exc)}"
             log.warning("invalid params: %s", text)
@@ -143,6 +149,25 @@ class MlrProtocol(LanguageServerProtocol):
         else:
             kind = self._result_types.pop(data.get("id"), None) or JsonRPCResponseMessage
         return self._converter.structure(data, kind)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        """Follow a document's edits while that is cheap; past MAX_CHANGE_WORK drop it, so the
+        server reads the file from disk as for a document never opened (until it is reopened)."""
+        uri = unquote(params.text_document.uri)
+        document = self.workspace.text_documents.get(uri)
+        if document is not None:
+            ranged = sum(1 for c in params.content_changes if isinstance(c, types.TextDocumentContentChangePartial))
+            if ranged * len(document.source) > MAX_CHANGE_WORK:
+                self.workspace.remove_text_document(uri)
+                self._server.warn(
+                    f"{uri.rsplit('/', 1)[-1]} is too large to follow edit by edit ({len(document.source) >> 20} MB, "
+                    f"{ranged} changes): its saved content is used until it is reopened")
+                document = None
+        if document is not None:
+            yield from super().lsp_text_document__did_change(params)
+        elif (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield user_handler, (params,), None
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args):

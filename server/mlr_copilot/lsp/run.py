@@ -15,6 +15,7 @@ from .progress import progress
 from .server import MlrServer, arg, command, option
 
 SOURCE = "mlr-copilot"
+MAX_QUICK_FIXES = 50
 
 
 def _severity(kind: str) -> types.DiagnosticSeverity:
@@ -155,9 +156,9 @@ def setup(server: MlrServer) -> None:
                     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
     def code_actions(ls: MlrServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         actions = []
-        for diagnostic in params.context.diagnostics:
-            if diagnostic.source != SOURCE:
-                continue
+        # a run publishes a few diagnostics per file; the client may send any number back
+        ours = [diagnostic for diagnostic in params.context.diagnostics if diagnostic.source == SOURCE]
+        for diagnostic in ours[:MAX_QUICK_FIXES]:
             uri = params.text_document.uri
             payload = [uri, {"data": diagnostic.data, "message": diagnostic.message}]
             actions.append(types.CodeAction(

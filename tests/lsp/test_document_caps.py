@@ -1,0 +1,70 @@
+"""The work one document can cause is capped: a hypotheses document far past anything the
+server writes gets its lenses quickly, capped, with one warning."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from .conftest import start, wait_for
+from .test_ideas_editor import open_document
+
+
+def markers(count: int, padding: int = 0) -> str:
+    return "".join(f"<!-- mlr:hypothesis h{n} -->\n## {n}. Idea\n{'x' * padding}\n" for n in range(count))
+
+
+async def lenses_of(client, uri: str) -> list[types.CodeLens]:
+    return await client.text_document_code_lens_async(types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+
+
+def warnings(client) -> list[str]:
+    return [m.message for m in client.messages if m.type == types.MessageType.Warning]
+
+
+async def test_lenses_stop_at_200_hypotheses_with_one_warning(client, tmp_path):
+    await start(client, tmp_path)
+    folder = tmp_path / "research" / "p"
+    folder.mkdir(parents=True)
+    uri = open_document(client, folder / "hypotheses.md", markers(5000))
+    lenses = await lenses_of(client, uri)
+    assert {lens.command.arguments[0] for lens in lenses} == {f"h{n}" for n in range(200)}
+    assert len(lenses) == 200 * 3
+    await lenses_of(client, uri)  # asked again on every edit: warned once
+    assert await wait_for(lambda: warnings(client))
+    [warning] = [w for w in warnings(client) if "hypothesis markers" in w]
+    assert "5000 hypothesis markers" in warning and "first 200" in warning
+
+
+async def test_a_50_mb_hypotheses_document_gets_no_lenses_and_a_warning(client, tmp_path):
+    await start(client, tmp_path)
+    folder = tmp_path / "research" / "big"
+    folder.mkdir(parents=True)
+    text = markers(450_000, padding=60)
+    assert len(text) > 45 * 2**20
+    uri = open_document(client, folder / "hypotheses.md", text)
+    assert not await lenses_of(client, uri)
+    assert await wait_for(lambda: any("no lenses on a hypotheses document over 2 MB" in w for w in warnings(client)))
+    # the same from disk, for an editor that asks without opening the document
+    (tmp_path / "research" / "disk").mkdir()
+    (tmp_path / "research" / "disk" / "hypotheses.md").write_text(text)
+    assert not await lenses_of(client, (tmp_path / "research" / "disk" / "hypotheses.md").as_uri())
+
+
+async def test_a_document_too_large_to_follow_edit_by_edit_is_read_from_disk(client, tmp_path):
+    await start(client, tmp_path)
+    uri = open_document(client, tmp_path / "big.py", "x = 1\n" * 2_000_000)  # 12 MB
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=1)), text="y")]))
+    assert await wait_for(lambda: any("too large to follow edit by edit" in w for w in warnings(client)))
+
+
+async def test_quick_fixes_stop_at_50_diagnostics(client, tmp_path):
+    await start(client, tmp_path)
+    diagnostic = types.Diagnostic(range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=1)),
+                                  message="boom", source="mlr-copilot", data={"run_id": "r1", "index": 0})
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=(tmp_path / "train.py").as_uri()),
+        range=diagnostic.range, context=types.CodeActionContext(diagnostics=[diagnostic] * 10_000)))
+    assert len(actions) == 50 * 2
