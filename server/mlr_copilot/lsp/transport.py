@@ -18,6 +18,8 @@ from .protocol import MlrProtocol
 
 log = logging.getLogger(__name__)
 
+AHEAD = 8
+
 
 async def serve(read: Callable[[], Awaitable[bytes]], protocol: MlrProtocol, stop: threading.Event) -> None:
     frames = FrameReader(read)
@@ -33,29 +35,36 @@ async def serve(read: Callable[[], Awaitable[bytes]], protocol: MlrProtocol, sto
 
 def stdin_reader(stdin: BinaryIO) -> Callable[[], Awaitable[bytes]]:
     """Chunks of stdin, read on a daemon thread (a read blocked on a silent client must not
-    keep the process alive after `exit`) and handed over through a short queue, so a client
-    writing faster than the server reads waits instead of filling memory."""
+    keep the process alive after `exit`). The thread reads at most `AHEAD` chunks before the
+    server takes them, so a client writing faster than the server reads waits instead of
+    filling memory."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=4)
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    room = threading.Semaphore(AHEAD)
     # The file descriptor, not the buffered stream: a daemon thread blocked inside the stream
     # holds its lock, and the interpreter aborts when it closes stdin at exit.
     fd = stdin.fileno()
 
     def pump() -> None:
-        while True:
+        chunk = b"-"
+        while chunk:
+            room.acquire()
             try:
                 chunk = os.read(fd, CHUNK)
             except OSError:
                 chunk = b""
             try:
-                asyncio.run_coroutine_threadsafe(queue.put(chunk), loop).result()
-            except RuntimeError:  # the loop is gone: the server is stopping
-                return
-            if not chunk:
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except RuntimeError:  # the loop is closed: the server is stopping
                 return
 
+    async def read() -> bytes:
+        chunk = await queue.get()
+        room.release()
+        return chunk
+
     threading.Thread(target=pump, name="mlr-stdin", daemon=True).start()
-    return queue.get
+    return read
 
 
 def start_io(server, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
