@@ -185,3 +185,21 @@ async def test_a_request_after_shutdown_is_invalid_request(tmp_path):
         assert await server.process.wait() == 0
     finally:
         await server.stop()
+
+
+async def test_shutdown_answers_and_cancels_commands_still_waiting(tmp_path):
+    """pygls cancels pending requests while iterating the dict their callbacks remove them
+    from; a command waiting for `initialized` made shutdown fail and the exit code 1."""
+    server = await raw_server()
+    try:
+        assert "result" in await server.ask(1, "initialize", initialize(1, tmp_path)["params"])
+        await server.send(request(2, "workspace/executeCommand", STATUS))  # waits for `initialized`
+        shutdown = await server.ask(3, "shutdown")
+        assert "result" in shutdown, shutdown
+        [cancelled] = [m for m in server.seen if m.get("id") == 2]
+        assert cancelled["error"]["code"] == -32800
+        await server.send({"jsonrpc": "2.0", "method": "exit"})
+        assert await server.process.wait() == 0
+    finally:
+        stderr = await server.stop()
+    assert "RuntimeError" not in stderr
