@@ -16,6 +16,16 @@ def frame(message, *, newline: bytes = b"\r\n") -> bytes:
     return b"Content-Length: " + str(len(body)).encode() + newline + newline + body
 
 
+async def read_message(reader: asyncio.StreamReader) -> dict:
+    length = None
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    if length is None:
+        raise EOFError("the server closed its end")
+    return json.loads(await reader.readexactly(length))
+
+
 def request(msg_id, method: str, params=None) -> dict:
     message = {"jsonrpc": "2.0", "id": msg_id, "method": method}
     if params is not None:
@@ -48,15 +58,7 @@ class RawServer:
 
     async def read(self, timeout: float = 20.0) -> dict:
         """The next message the server writes (any kind)."""
-        async def one() -> dict:
-            length = None
-            while (line := await self.process.stdout.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if length is None:
-                raise EOFError("the server closed its stdout")
-            return json.loads(await self.process.stdout.readexactly(length))
-        return await asyncio.wait_for(one(), timeout)
+        return await asyncio.wait_for(read_message(self.process.stdout), timeout)
 
     async def reply(self, msg_id, timeout: float = 20.0) -> dict:
         """The response to request `msg_id`, skipping notifications and server requests;
