@@ -13,6 +13,8 @@ STATUS = {"command": "mlrCopilot.status"}
 
 MALFORMED = {
     "non-numeric length": b"Content-Length: abc\r\n\r\n{}",
+    "zero length": b"Content-Length: 0\r\n\r\n",
+    "method name of 1 MB": frame({"jsonrpc": "2.0", "id": 1002, "method": "x" * 2**20}),
     "negative length": b"Content-Length: -5\r\n\r\n{}",
     "no length": b"Content-Type: application/vscode-jsonrpc\r\n\r\n{}",
     "garbage before a header": b"hello\r\nContent-Length: 2\r\n\r\n{}",
@@ -35,9 +37,14 @@ MALFORMED = {
 
 
 async def test_each_malformed_frame_is_dropped_and_the_next_request_answered(tmp_path):
+    """Each bad frame twice: in one write with the good request after it, and alone, the good
+    request written once the server has read it."""
     server = await raw_server(tmp_path)
     try:
         for n, (name, data) in enumerate(MALFORMED.items(), start=1):
+            await server.write(data + frame(request(-n, "workspace/executeCommand", STATUS)))
+            answer = await server.reply(-n)
+            assert answer.get("result", {}).get("version"), f"after {name}, in one write: {answer}"
             await server.write(data)
             answer = await server.ask(n, "workspace/executeCommand", STATUS)
             assert answer.get("result", {}).get("version"), f"after {name}: {answer}"
@@ -75,21 +82,28 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 
 
 async def test_fuzzed_frames_never_stop_the_server_answering(tmp_path):
-    """200 seeded mutations of a good request, each followed by a good one: the good one is
+    """300 seeded mutations of a good request, each followed by a good one: the good one is
     always answered, and the server lives on."""
     rng = random.Random(11)
     good = frame(request("fuzz", "workspace/executeCommand", {"command": "mlrCopilot.listRuns", "arguments": []}))
     server = await raw_server(tmp_path)
     answered = 0
     try:
-        for n in range(200):
-            await server.write(mutate(rng, good))
-            answer = await server.ask(f"probe-{n}", "workspace/executeCommand", STATUS)
-            assert "result" in answer, answer
+        for n in range(300):
+            probe = request(f"probe-{n}", "workspace/executeCommand", STATUS)
+            bad = mutate(rng, good)
+            if n % 2:  # alone, then the good request once the server has read it
+                await server.write(bad)
+                await server.send(probe)
+            else:
+                await server.write(bad + frame(probe))
+            answer = await server.reply(f"probe-{n}")
+            assert "result" in answer, (bad, answer)
             answered += 1
     finally:
-        await server.stop()
-    assert answered == 200
+        stderr = await server.stop()
+    assert answered == 300
+    assert "Traceback" not in stderr
 
 
 async def test_a_frame_over_the_limit_is_skipped_without_being_held(tmp_path):

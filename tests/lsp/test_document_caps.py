@@ -41,23 +41,39 @@ async def test_a_50_mb_hypotheses_document_gets_no_lenses_and_a_warning(client, 
     folder.mkdir(parents=True)
     text = markers(450_000, padding=60)
     assert len(text) > 45 * 2**20
+    (folder / "hypotheses.md").write_text(text)
     uri = open_document(client, folder / "hypotheses.md", text)
     assert not await lenses_of(client, uri)
-    assert await wait_for(lambda: any("no lenses on a hypotheses document over 2 MB" in w for w in warnings(client)))
-    # the same from disk, for an editor that asks without opening the document
-    (tmp_path / "research" / "disk").mkdir()
-    (tmp_path / "research" / "disk" / "hypotheses.md").write_text(text)
-    assert not await lenses_of(client, (tmp_path / "research" / "disk" / "hypotheses.md").as_uri())
+    assert await wait_for(lambda: any("46.6 MB: no lenses on a hypotheses document over 2 MB" in w for w in warnings(client)))
+    # and a 3 MB one the editor holds, unsaved
+    (tmp_path / "research" / "unsaved").mkdir()
+    uri = open_document(client, tmp_path / "research" / "unsaved" / "hypotheses.md", markers(30_000, padding=60))
+    assert not await lenses_of(client, uri)
+    assert await wait_for(lambda: any("3.0 MB: no lenses" in w for w in warnings(client)))
 
 
-async def test_a_document_too_large_to_follow_edit_by_edit_is_read_from_disk(client, tmp_path):
+async def test_a_document_over_8_mb_is_read_from_disk(client, tmp_path):
     await start(client, tmp_path)
-    uri = open_document(client, tmp_path / "big.py", "x = 1\n" * 2_000_000)  # 12 MB
+    folder = tmp_path / "research" / "p"
+    folder.mkdir(parents=True)
+    (folder / "hypotheses.md").write_text(markers(2))
+    uri = open_document(client, folder / "hypotheses.md", markers(1000, padding=10_000))  # 10 MB, unsaved
+    assert len(await lenses_of(client, uri)) == 2 * 3
+
+
+async def test_an_edit_too_costly_to_follow_leaves_the_document_read_from_disk(client, tmp_path):
+    await start(client, tmp_path)
+    folder = tmp_path / "research" / "p"
+    folder.mkdir(parents=True)
+    (folder / "hypotheses.md").write_text(markers(2))
+    uri = open_document(client, folder / "hypotheses.md", markers(3) + "x = 1\n" * 200_000)  # 1.2 MB
+    assert len(await lenses_of(client, uri)) == 3 * 3
+    change = types.TextDocumentContentChangePartial(
+        range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)), text="")
     client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangePartial(
-            range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=1)), text="y")]))
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2), content_changes=[change] * 20))
     assert await wait_for(lambda: any("too large to follow edit by edit" in w for w in warnings(client)))
+    assert len(await lenses_of(client, uri)) == 2 * 3
 
 
 async def test_quick_fixes_stop_at_50_diagnostics(client, tmp_path):

@@ -89,8 +89,9 @@ class FrameReader:
     def rescan(self, body: bytes) -> None:
         """The body last returned was no message: look for the next frame inside it. A body
         too long for its content may have swallowed the start of the next frame's header."""
-        self._buf[:0] = body
-        self._rescan = True
+        if body:  # an empty body swallowed nothing, and the buffer holds the next frame
+            self._buf[:0] = body
+            self._rescan = True
 
     async def _fill(self) -> bool:
         """Read one more chunk into the buffer; False at the end of input."""

@@ -41,8 +41,14 @@ SERVER_NOT_INITIALIZED = -32002
 DECODE_IN_THREAD = 1024 * 1024
 # pygls applies an incremental change by walking every line of the document in Python (about
 # 1 s per change on 32 MB): past this many characters times changes in one didChange, the
-# document's unsaved text is no longer followed (about 0.25 s of work).
-MAX_CHANGE_WORK = 8 * 1024 * 1024
+# document's unsaved text is no longer followed (about 0.25 s of work). A document opened
+# larger than this is not kept at all: the server needs the unsaved text of hypotheses
+# documents and of files under review, a few KB each, not that of a large data file.
+MAX_CHANGE_WORK = MAX_DOCUMENT = 8 * 1024 * 1024
+# LSP method names are a few dozen characters; this bounds what a log line or error echoes.
+MAX_METHOD = 200
+# Answers to one batch: a 64 MB batch must not become a million responses.
+MAX_BATCH_ANSWERS = 100
 
 KINDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
          dict: "an object", list: "a list"}
@@ -90,7 +96,7 @@ class MlrProtocol(LanguageServerProtocol):
         problem = envelope_problem(data) or self._gate(data["method"], is_request)
         if problem:
             code, text = problem
-            log.warning("dropped %s %r: %s", "request" if is_request else "notification", data["method"], text)
+            log.warning("dropped %s %r: %s", "request" if is_request else "notification", str(data["method"])[:MAX_METHOD], text)
             if is_request:
                 self.send_error(data["id"] if valid_id(data["id"]) else None, code, text)
             return
@@ -122,7 +128,7 @@ class MlrProtocol(LanguageServerProtocol):
         log.warning("dropped a JSON-RPC batch of %d messages (LSP has no batches)", len(batch))
         text = "Invalid Request: LSP does not support JSON-RPC batches; send each message in its own frame"
         ids = [m["id"] for m in batch if isinstance(m, dict) and "method" in m and valid_id(m.get("id"))]
-        for msg_id in ids or [None]:
+        for msg_id in ids[:MAX_BATCH_ANSWERS] or [None]:
             self.send_error(msg_id, INVALID_REQUEST, text)
 
     def _receive_response(self, data: dict) -> None:
@@ -135,6 +141,16 @@ class MlrProtocol(LanguageServerProtocol):
             future = self._request_futures.pop(data.get("id"), None) if valid_id(data.get("id")) else None
             if future is not None and not future.done():
                 future.set_exception(JsonRpcException(code=INVALID_PARAMS, message=text))
+
+    def _send_handler_result(self, future, *, msg_id) -> None:
+        """pygls logs a full traceback for every JSON-RPC error a handler raises on purpose (an
+        unknown command, a command's clear failure, bad arguments): one line says it."""
+        error = None if future.cancelled() else future.exception()
+        if not isinstance(error, JsonRpcException):
+            return super()._send_handler_result(future, msg_id=msg_id)
+        self._request_futures.pop(msg_id, None)
+        log.info("request %s answered with error %s: %s", msg_id, error.code, error.message)
+        self._send_response(msg_id, error=error.to_response_error())
 
     def structure_message(self, data: dict) -> Any:
         """The typed message; raises what cattrs raises. (pygls's own logs a traceback for
@@ -149,6 +165,15 @@ class MlrProtocol(LanguageServerProtocol):
         else:
             kind = self._result_types.pop(data.get("id"), None) or JsonRPCResponseMessage
         return self._converter.structure(data, kind)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+        """Keep the document unless it is over MAX_DOCUMENT: then it is read from disk."""
+        yield from super().lsp_text_document__did_open(params)
+        if len(params.text_document.text) > MAX_DOCUMENT:
+            self.workspace.remove_text_document(params.text_document.uri)
+            log.info("%s is over %d MB: read from disk, its unsaved changes not followed",
+                     params.text_document.uri[:MAX_METHOD], MAX_DOCUMENT >> 20)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
@@ -197,8 +222,8 @@ def envelope_problem(data: dict) -> tuple[int, str] | None:
         return INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"'
     if "id" in data and not valid_id(data["id"]):
         return INVALID_REQUEST, 'Invalid Request: "id" must be an integer or a string'
-    if not isinstance(data["method"], str):
-        return INVALID_REQUEST, 'Invalid Request: "method" must be a string'
+    if not isinstance(data["method"], str) or len(data["method"]) > MAX_METHOD:
+        return INVALID_REQUEST, f'Invalid Request: "method" must be a string of at most {MAX_METHOD} characters'
     return None
 
 
