@@ -84,3 +84,13 @@ async def test_quick_fixes_stop_at_50_diagnostics(client, tmp_path):
         text_document=types.TextDocumentIdentifier(uri=(tmp_path / "train.py").as_uri()),
         range=diagnostic.range, context=types.CodeActionContext(diagnostics=[diagnostic] * 10_000)))
     assert len(actions) == 50 * 2
+
+
+async def test_lenses_follow_the_editor_in_a_folder_with_a_space(client, tmp_path):
+    await start(client, tmp_path)
+    folder = tmp_path / "research" / "my paper"
+    folder.mkdir(parents=True)
+    (folder / "hypotheses.md").write_text(markers(1))
+    uri = open_document(client, folder / "hypotheses.md", markers(4))  # the URI says %20
+    assert "%20" in uri
+    assert len(await lenses_of(client, uri)) == 4 * 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
@@ -32,7 +33,7 @@ def warn_once(ls: MlrServer, uri: str, kind: str, message: str) -> None:
 
 async def lens_text(ls: MlrServer, uri: str, path: Path) -> str:
     """The document's text as the editor has it, else as saved; empty past MAX_LENS_BYTES."""
-    opened = ls.workspace.text_documents.get(uri)
+    opened = ls.workspace.text_documents.get(unquote(uri))  # pygls keys them unquoted
     if opened is not None:
         text, size = opened.source, len(opened.source)
     else:

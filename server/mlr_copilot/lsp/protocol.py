@@ -179,14 +179,14 @@ class MlrProtocol(LanguageServerProtocol):
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
         """Follow a document's edits while that is cheap; past MAX_CHANGE_WORK drop it, so the
         server reads the file from disk as for a document never opened (until it is reopened)."""
-        uri = unquote(params.text_document.uri)
-        document = self.workspace.text_documents.get(uri)
+        uri = params.text_document.uri
+        document = self.workspace.text_documents.get(unquote(uri))  # pygls keys them unquoted
         if document is not None:
             ranged = sum(1 for c in params.content_changes if isinstance(c, types.TextDocumentContentChangePartial))
             if ranged * len(document.source) > MAX_CHANGE_WORK:
                 self.workspace.remove_text_document(uri)
                 self._server.warn(
-                    f"{uri.rsplit('/', 1)[-1]} is too large to follow edit by edit ({len(document.source) >> 20} MB, "
+                    f"{unquote(uri).rsplit('/', 1)[-1][:MAX_METHOD]} is too large to follow edit by edit ({len(document.source) >> 20} MB, "
                     f"{ranged} changes): its saved content is used until it is reopened")
                 document = None
         if document is not None:
