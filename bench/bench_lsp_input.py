@@ -40,7 +40,7 @@ async def lenses(mb: int, root: Path) -> None:
     server = await raw_server(root)
     text = document(mb)
     uri = (root / "research" / "x" / "hypotheses.md").as_uri()
-    before = await server.peak_rss_mb()
+    before = server.peak_rss_mb()
     started = time.perf_counter()
     await server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
         "uri": uri, "languageId": "markdown", "version": 1, "text": text}}})
@@ -49,7 +49,7 @@ async def lenses(mb: int, root: Path) -> None:
     started = time.perf_counter()
     await server.ask(2, "textDocument/codeLens", {"textDocument": {"uri": uri}}, timeout=120)
     again = time.perf_counter() - started
-    peak = await server.peak_rss_mb()
+    peak = server.peak_rss_mb()
     await server.stop()
     print(f"{len(text) / 2**20:.0f} MB hypotheses.md, {text.count('mlr:hypothesis')} markers: "
           f"{len(answer.get('result') or [])} lenses; didOpen to lenses {first:.2f} s (target 2 s), "
@@ -59,13 +59,13 @@ async def lenses(mb: int, root: Path) -> None:
 
 async def over_limit(root: Path) -> None:
     server = await raw_server(root)
-    before = await server.peak_rss_mb()
+    before = server.peak_rss_mb()
     body = b'{"jsonrpc": "2.0", "method": "x", "params": "' + b"a" * (80 * 2**20) + b'"}'
     started = time.perf_counter()
     await server.write(frame(body))
     await server.ask(1, "workspace/executeCommand", STATUS, timeout=120)
     took = time.perf_counter() - started
-    peak = await server.peak_rss_mb()
+    peak = server.peak_rss_mb()
     await server.stop()
     rate = 80 / took
     print(f"80 MB frame over the limit: skipped and the next request answered in {took:.2f} s ({rate:.0f} MB/s, "

@@ -73,7 +73,7 @@ class RawServer:
         await self.send(request(msg_id, method, params))
         return await self.reply(msg_id, timeout)
 
-    async def peak_rss_mb(self) -> float:
+    def peak_rss_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
 
