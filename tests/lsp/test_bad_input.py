@@ -145,8 +145,10 @@ async def test_command_arguments_of_the_wrong_type_are_invalid_params(tmp_path):
     cases = {
         ("mlrCopilot.history", json.dumps([{"branch": 5}])): "mlrCopilot.history: branch must be a string",
         ("mlrCopilot.history", json.dumps(["main"])): "mlrCopilot.history: the history options must be an object",
-        ("mlrCopilot.run", json.dumps([{"timeout": "soon"}])): "mlrCopilot.run: timeout must be an integer or a number",
-        ("mlrCopilot.run", json.dumps([{"timeout": True}])): "mlrCopilot.run: timeout must be an integer or a number",
+        ("mlrCopilot.run", json.dumps([{"timeout": "soon"}])): "mlrCopilot.run: timeout must be a number",
+        ("mlrCopilot.run", json.dumps([{"timeout": True}])): "mlrCopilot.run: timeout must be a number",
+        ("mlrCopilot.run", json.dumps([{"command": {"x": 1}}])): "mlrCopilot.run: command must be a string or a list of strings",
+        ("mlrCopilot.run", json.dumps([{"command": ["python", 3]}])): "command must be a string or a list of strings",
         ("mlrCopilot.acceptHypothesis", json.dumps([["h1"]])): "the hypothesis id must be a string",
         ("mlrCopilot.dismiss", json.dumps(["file:///x", "diag"])): "mlrCopilot.dismiss: the diagnostic must be an object",
     }

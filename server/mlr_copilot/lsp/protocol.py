@@ -51,7 +51,7 @@ MAX_METHOD = 200
 MAX_BATCH_ANSWERS = 100
 
 KINDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-         dict: "an object", list: "a list"}
+         dict: "an object", list: "a list", list[str]: "a list of strings"}
 
 
 class MlrProtocol(LanguageServerProtocol):

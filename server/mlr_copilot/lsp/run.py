@@ -100,7 +100,7 @@ def setup(server: MlrServer) -> None:
     server.diagnosed = {}
 
     async def run_once(ls: MlrServer, work, options: dict) -> object:
-        record = await ls.engine.run(work, command=option(options, "command", (str, list)),
+        record = await ls.engine.run(work, command=option(options, "command", (str, list[str])),
                                      runner=option(options, "runner", str),
                                      timeout=option(options, "timeout", (int, float)), on_line=live_lines(ls, work))
         publish_failures(ls, record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import typing
 from functools import wraps
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -18,7 +19,7 @@ from .. import SERVER_NAME, __version__
 from ..engine import Engine
 from ..errors import MlrError
 from . import transport
-from .protocol import INVALID_PARAMS, MlrProtocol
+from .protocol import INVALID_PARAMS, KINDS, MlrProtocol
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -149,9 +150,6 @@ class InvalidArguments(MlrError):
     """A command's arguments have the wrong shape: answered as -32602 Invalid params."""
 
 
-KINDS = {str: "a string", dict: "an object", list: "a list", int: "an integer", float: "a number"}
-
-
 def arg(args: tuple[Any, ...], index: int, default: Any = None, kind: type | tuple[type, ...] | None = None,
         name: str = "") -> Any:
     """Argument `index`, or `default` when it is missing or null; with `kind`, an argument of
@@ -172,10 +170,18 @@ def option(options: dict, key: str, kind: type | tuple[type, ...]) -> Any:
 
 def check(value: Any, kind: type | tuple[type, ...], name: str) -> None:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    # JSON true/false arrive as bool, which Python counts as an int
-    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
-        wanted = " or ".join(KINDS.get(k, k.__name__) for k in kinds)
+    if not any(is_kind(value, k) for k in kinds):
+        # an integer is a number: (int, float) reads "a number"
+        wanted = " or ".join(KINDS.get(k, str(k)) for k in kinds if not (k is int and float in kinds))
         raise InvalidArguments(f"{name} must be {wanted}")
+
+
+def is_kind(value: Any, kind: Any) -> bool:
+    if typing.get_origin(kind) is list:
+        [item] = typing.get_args(kind)
+        return isinstance(value, list) and all(is_kind(v, item) for v in value)
+    # JSON true/false arrive as bool, which Python counts as an int
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
 def create_server() -> MlrServer:
