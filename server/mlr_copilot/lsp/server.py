@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
+from pydantic import ValidationError
 from pygls.uris import to_fs_path
 
 from .. import SERVER_NAME, __version__
@@ -134,6 +135,10 @@ def command(server: MlrServer, name: str, title: str) -> Callable:
             except InvalidArguments as exc:
                 log.info("%s: %s", name, exc)
                 raise JsonRpcException(message=f"{name}: {exc}", code=INVALID_PARAMS) from None
+            except ValidationError as exc:
+                # a value the engine would not take (a negative timeout): said per field
+                log.info("%s: %s", name, readable_validation(exc))
+                raise JsonRpcException(message=f"{name}: {readable_validation(exc)}", code=INVALID_PARAMS) from None
             except MlrError as exc:
                 log.info("%s failed: %s", name, exc)
                 raise JsonRpcException(message=str(exc), code=-32001) from None
@@ -148,6 +153,14 @@ def command(server: MlrServer, name: str, title: str) -> Callable:
 
 class InvalidArguments(MlrError):
     """A command's arguments have the wrong shape: answered as -32602 Invalid params."""
+
+
+def readable_validation(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(part) for part in error["loc"]) or "the value"
+        problems.append(f"{where}: {error['msg'][:1].lower()}{error['msg'][1:]}")
+    return "; ".join(problems)
 
 
 def arg(args: tuple[Any, ...], index: int, default: Any = None, kind: type | tuple[type, ...] | None = None,
