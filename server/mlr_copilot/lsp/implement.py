@@ -29,7 +29,7 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.implement", "Implement hypothesis")
     async def implement(ls: MlrServer, *args) -> dict:
-        hypothesis_id = str(arg(args, 0, ""))
+        hypothesis_id = arg(args, 0, "", str, "the hypothesis id")
         async with progress(ls, f"MLR-Copilot: implementing {hypothesis_id}") as work:
             state = await ls.tasks.run(
                 f"Implement {hypothesis_id}",
@@ -41,12 +41,13 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.acceptEdit", "Accept proposed change")
     async def accept_edit(ls: MlrServer, *args) -> dict:
-        ls.reviewer.decide(str(arg(args, 0, "")), Review(True))
+        ls.reviewer.decide(arg(args, 0, "", str, "the proposal id"), Review(True))
         return {"accepted": True}
 
     @command(server, "mlrCopilot.rejectEdit", "Reject proposed change")
     async def reject_edit(ls: MlrServer, *args) -> dict:
-        ls.reviewer.decide(str(arg(args, 0, "")), Review(False, reason=str(arg(args, 1, ""))))
+        ls.reviewer.decide(arg(args, 0, "", str, "the proposal id"),
+                           Review(False, reason=arg(args, 1, "", str, "the reason")))
         return {"accepted": False}
 
     @command(server, "mlrCopilot.undo", "Undo last change")

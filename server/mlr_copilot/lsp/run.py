@@ -12,9 +12,10 @@ from pygls.uris import from_fs_path
 
 from ..experiment.debug import command_file
 from .progress import progress
-from .server import MlrServer, arg, command
+from .server import MlrServer, arg, command, option
 
 SOURCE = "mlr-copilot"
+MAX_QUICK_FIXES = 50
 
 
 def _severity(kind: str) -> types.DiagnosticSeverity:
@@ -99,23 +100,23 @@ def setup(server: MlrServer) -> None:
     server.diagnosed = {}
 
     async def run_once(ls: MlrServer, work, options: dict) -> object:
-        record = await ls.engine.run(work, command=options.get("command"), runner=options.get("runner"),
-                                     timeout=options.get("timeout"), on_line=live_lines(ls, work))
+        record = await ls.engine.run(work, command=option(options, "command", (str, list[str])),
+                                     runner=option(options, "runner", str),
+                                     timeout=option(options, "timeout", (int, float)), on_line=live_lines(ls, work))
         publish_failures(ls, record)
         return record
 
     @command(server, "mlrCopilot.run", "Run experiment")
     async def run(ls: MlrServer, *args) -> dict:
-        options = arg(args, 0, {}) or {}
+        options = arg(args, 0, {}, dict, "the run options")
         async with progress(ls, "MLR-Copilot: running the experiment") as work:
             record = await ls.tasks.run("Run experiment", run_once(ls, work, options))
         return record_summary(record)
 
     @command(server, "mlrCopilot.fix", "Fix with MLR-Copilot")
     async def fix(ls: MlrServer, *args) -> dict:
-        diagnostic = arg(args, 1, {}) or {}
-        data = diagnostic.get("data") if isinstance(diagnostic, dict) else None
-        run_id = (data or {}).get("run_id") or str(arg(args, 0, ""))
+        data = option(arg(args, 1, {}, dict, "the diagnostic"), "data", dict) or {}
+        run_id = option(data, "run_id", str) or arg(args, 0, "", str, "the run id")
         async with progress(ls, "MLR-Copilot: fixing the failed run") as work:
             result = await ls.tasks.run("Fix", ls.engine.fix(run_id, ls.reviewer, work, on_line=live_lines(ls, work)))
         if result.get("run"):
@@ -126,9 +127,8 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.dismiss", "Dismiss diagnostic")
     async def dismiss(ls: MlrServer, *args) -> dict:
-        uri = str(arg(args, 0, ""))
-        diagnostic = arg(args, 1, {}) or {}
-        data = diagnostic.get("data") if isinstance(diagnostic, dict) else None
+        uri = arg(args, 0, "", str, "the URI")
+        data = arg(args, 1, {}, dict, "the diagnostic").get("data")
         return {"uri": uri, "dismissed": dismiss_diagnostic(ls, uri, data)}
 
     @command(server, "mlrCopilot.debug", "Debug automatically")
@@ -143,8 +143,8 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.history", "Show history")
     async def history(ls: MlrServer, *args) -> dict:
-        options = arg(args, 0, {}) or {}
-        table = await asyncio.to_thread(ls.engine.history, options.get("branch"))
+        options = arg(args, 0, {}, dict, "the history options")
+        table = await asyncio.to_thread(ls.engine.history, option(options, "branch", str))
         return json_safe(table.model_dump(mode="json"))
 
     @command(server, "mlrCopilot.listRuns", "List runs")
@@ -156,9 +156,9 @@ def setup(server: MlrServer) -> None:
                     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
     def code_actions(ls: MlrServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         actions = []
-        for diagnostic in params.context.diagnostics:
-            if diagnostic.source != SOURCE:
-                continue
+        # a run publishes a few diagnostics per file; the client may send any number back
+        ours = [diagnostic for diagnostic in params.context.diagnostics if diagnostic.source == SOURCE]
+        for diagnostic in ours[:MAX_QUICK_FIXES]:
             uri = params.text_document.uri
             payload = [uri, {"data": diagnostic.data, "message": diagnostic.message}]
             actions.append(types.CodeAction(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import typing
 from functools import wraps
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -12,11 +13,14 @@ from typing import Any, Awaitable, Callable
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
+from pydantic import ValidationError
 from pygls.uris import to_fs_path
 
 from .. import SERVER_NAME, __version__
 from ..engine import Engine
 from ..errors import MlrError
+from . import transport
+from .protocol import INVALID_PARAMS, KINDS, MlrProtocol
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -26,13 +30,19 @@ CONFIG_SECTION = "mlrCopilot"
 
 class MlrServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__(SERVER_NAME, __version__)
+        super().__init__(SERVER_NAME, __version__, protocol_cls=MlrProtocol)
         self.tasks = TaskRunner()
         self._engine: Engine | None = None
         self.init_settings: dict[str, Any] | None = None
         self.init_options: dict[str, Any] = {}
         self.pushed_settings: dict[str, Any] | None = None
         self.ready = asyncio.Event()
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        transport.start_io(self, stdin, stdout)
+
+    def start_tcp(self, host: str, port: int) -> None:
+        transport.start_tcp(self, host, port)
 
     @property
     def engine(self) -> Engine:
@@ -122,6 +132,13 @@ def command(server: MlrServer, name: str, title: str) -> Callable:
                 # a command may arrive before `initialized` has read the settings
                 await asyncio.wait_for(ls.ready.wait(), timeout=30)
                 return await handler(ls, *args)
+            except InvalidArguments as exc:
+                log.info("%s: %s", name, exc)
+                raise JsonRpcException(message=f"{name}: {exc}", code=INVALID_PARAMS) from None
+            except ValidationError as exc:
+                # a value the engine would not take (a negative timeout): said per field
+                log.info("%s: %s", name, readable_validation(exc))
+                raise JsonRpcException(message=f"{name}: {readable_validation(exc)}", code=INVALID_PARAMS) from None
             except MlrError as exc:
                 log.info("%s failed: %s", name, exc)
                 raise JsonRpcException(message=str(exc), code=-32001) from None
@@ -134,8 +151,50 @@ def command(server: MlrServer, name: str, title: str) -> Callable:
     return decorate
 
 
-def arg(args: tuple[Any, ...], index: int, default: Any = None) -> Any:
-    return args[index] if len(args) > index and args[index] is not None else default
+class InvalidArguments(MlrError):
+    """A command's arguments have the wrong shape: answered as -32602 Invalid params."""
+
+
+def readable_validation(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(part) for part in error["loc"]) or "the value"
+        problems.append(f"{where}: {error['msg'][:1].lower()}{error['msg'][1:]}")
+    return "; ".join(problems)
+
+
+def arg(args: tuple[Any, ...], index: int, default: Any = None, kind: type | tuple[type, ...] | None = None,
+        name: str = "") -> Any:
+    """Argument `index`, or `default` when it is missing or null; with `kind`, an argument of
+    another JSON type is refused, naming it (`name`, else its position)."""
+    value = args[index] if len(args) > index and args[index] is not None else default
+    if kind is not None and value is not default:
+        check(value, kind, name or f"argument {index + 1}")
+    return value
+
+
+def option(options: dict, key: str, kind: type | tuple[type, ...]) -> Any:
+    """An optional field of an options object, refused when of another JSON type."""
+    value = options.get(key)
+    if value is not None:
+        check(value, kind, key)
+    return value
+
+
+def check(value: Any, kind: type | tuple[type, ...], name: str) -> None:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not any(is_kind(value, k) for k in kinds):
+        # an integer is a number: (int, float) reads "a number"
+        wanted = " or ".join(KINDS.get(k, str(k)) for k in kinds if not (k is int and float in kinds))
+        raise InvalidArguments(f"{name} must be {wanted}")
+
+
+def is_kind(value: Any, kind: Any) -> bool:
+    if typing.get_origin(kind) is list:
+        [item] = typing.get_args(kind)
+        return isinstance(value, list) and all(is_kind(v, item) for v in value)
+    # JSON true/false arrive as bool, which Python counts as an int
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
 def create_server() -> MlrServer:
