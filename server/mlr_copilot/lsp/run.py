@@ -144,7 +144,9 @@ def setup(server: MlrServer) -> None:
     @command(server, "mlrCopilot.history", "Show history")
     async def history(ls: MlrServer, *args) -> dict:
         options = arg(args, 0, {}) or {}
-        table = await asyncio.to_thread(ls.engine.history, options.get("branch"))
+        # a bare string is the branch; anything else but an object reaches the ref check as is
+        branch = options.get("branch") if isinstance(options, dict) else options
+        table = await asyncio.to_thread(ls.engine.history, branch)
         return json_safe(table.model_dump(mode="json"))
 
     @command(server, "mlrCopilot.listRuns", "List runs")
