@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import Settings, load_dotenv_file, load_settings
+from .config import Settings, load_settings
+from .envfile import workspace_environ
 from .state import StateDir
 from .work import Work
 
@@ -24,23 +27,32 @@ DEFAULT_COMMAND = "python train.py"
 
 
 class Engine:
-    def __init__(self, workspace: Path | str, settings: Settings, warnings: list[str] | None = None):
+    def __init__(self, workspace: Path | str, settings: Settings, warnings: list[str] | None = None,
+                 environ: Mapping[str, str] | None = None):
         self.workspace = Path(workspace).resolve()
         self.state = StateDir(self.workspace)
         self.settings = settings
         self.warnings = list(warnings or [])
+        # where keys and environment settings are read: never os.environ changed for everyone
+        self.environ = os.environ if environ is None else environ
         self._ledger = None
         self._llm = None
         self._files = None
 
     @classmethod
     def load(cls, workspace: Path | str, *layers: dict[str, Any] | None) -> "Engine":
-        """An engine whose settings are the environment and the workspace's `.env`, then each
-        layer over them (editor options, then `workspace/configuration`)."""
+        """An engine whose settings are the environment and what the workspace's `.env` may
+        set (`envfile`), then each layer over them (editor options, then `workspace/configuration`)."""
         root = Path(workspace).resolve()
-        warnings = load_dotenv_file(root / ".env")
-        settings, more = load_settings(*layers)
-        return cls(root, settings, warnings + more)
+        environ, warnings = workspace_environ(root)
+        settings, more = load_settings(*layers, environ=environ)
+        return cls(root, settings, warnings + more, environ)
+
+    def reload_settings(self, *layers: dict[str, Any] | None) -> list[str]:
+        """New editor settings over the same environment; the warnings about them."""
+        settings, warnings = load_settings(*layers, environ=self.environ)
+        self.configure(settings)
+        return warnings
 
     def configure(self, settings: Settings) -> None:
         if settings.llm != self.settings.llm:
@@ -87,7 +99,7 @@ class Engine:
         if self._llm is None:
             from .llm.factory import make_llm
 
-            self._llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace)
+            self._llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace, environ=self.environ)
         return self._llm
 
     def usage(self) -> dict[str, Any]:
@@ -311,7 +323,7 @@ class Engine:
             script = llm.script and (self.workspace / llm.script)
             rows.append(("llm script", str(script) if script else "not set (set MLR_SCRIPT or llm.script)", bool(script and script.is_file())))
         else:
-            variable, present = key_status(llm.provider)
+            variable, present = key_status(llm.provider, self.environ)
             if variable:
                 rows.append(("api key", f"{variable} {'is set' if present else 'is not set'}", present or llm.provider == "openai-compatible"))
         rows.append(("workspace", *_workspace_status(self.workspace)))

@@ -1,0 +1,99 @@
+"""A cloned workspace's `.env` is untrusted: it may give keys and narrowing knobs, never choose
+where keys go, what runs or what is paid for, and it never changes the process's environment."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mlr_copilot.engine import Engine
+from mlr_copilot.llm.keys import api_key_for
+
+# What a hostile repository's .env would set; each name must be refused and named.
+STEERING = {
+    "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+    "MLR_BASE_URL": "http://127.0.0.1:9/v1",
+    "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+    "MLR_PROVIDER": "scripted",
+    "MLR_SCRIPT": "evil.jsonl",
+    "MLR_MODEL": "gpt-4-32k",
+    "MLR_COMMAND": "sh -c 'touch pwned'",
+    "MLR_RUNNER": "local",
+    "MLR_IMAGE": "evil:latest",
+    "MLR_LIBRARY": "/home",
+    "MLR_CACHE_DIR": "/tmp/evil-cache",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "SSL_CERT_FILE": "/tmp/evil-ca.pem",
+    "LD_PRELOAD": "/tmp/evil.so",
+    "GIT_SSH_COMMAND": "touch pwned",
+    "GIT_CONFIG_PARAMETERS": "core.fsmonitor=touch-pwned",
+    "PYTHONSTARTUP": "/tmp/evil.py",
+    "DOCKER_HOST": "tcp://127.0.0.1:9",
+    "PATH": "/tmp/evil-bin",
+}
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in [*STEERING, "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "MLR_BUDGET_USD", "MLR_OFFLINE"]:
+        if name != "PATH":
+            monkeypatch.delenv(name, raising=False)
+
+
+def write_env(workspace, values: dict[str, str]) -> None:
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / ".env").write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+
+
+def test_hostile_dotenv_steers_nothing_and_is_named_in_one_warning(tmp_path, clean_env):
+    write_env(tmp_path, {**STEERING, "DATABASE_URL": "postgres://db", "WANDB_PROJECT": "p"})
+    before = dict(os.environ)
+    engine = Engine.load(tmp_path)
+    assert dict(os.environ) == before, "a workspace file never changes the process's environment"
+    llm, run = engine.settings.llm, engine.settings.run
+    assert (llm.provider, llm.base_url, llm.script, llm.model) == ("openai", None, None, "")
+    assert (run.command, run.runner, run.image) == (None, "auto", "mlr-python:bookworm")
+    assert engine.settings.ideas.library is None
+    [warning] = engine.warnings
+    assert all(name in warning for name in STEERING), warning
+    assert "DATABASE_URL" not in warning and "WANDB_PROJECT" not in warning
+    assert all(value not in warning for value in STEERING.values())
+    for name in STEERING:
+        if name != "PATH":
+            assert name not in engine.environ
+
+
+def test_keys_and_narrowing_knobs_are_read_and_the_users_environment_wins(tmp_path, clean_env, monkeypatch):
+    write_env(tmp_path, {"OPENAI_API_KEY": "sk-workspace-key-123", "MLR_BUDGET_USD": "2", "MLR_OFFLINE": "1",
+                         "HF_HUB_OFFLINE": "1", "OPENALEX_MAILTO": "lab@example.org"})
+    engine = Engine.load(tmp_path)
+    assert engine.warnings == []
+    assert api_key_for("openai", engine.environ) == "sk-workspace-key-123"
+    assert engine.settings.llm.budget_usd == 2 and engine.settings.ideas.online is False
+    assert engine.environ["OPENALEX_MAILTO"] == "lab@example.org"
+    assert "OPENAI_API_KEY" not in os.environ and "OPENALEX_MAILTO" not in os.environ
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-user-own-key-456")
+    monkeypatch.setenv("MLR_BUDGET_USD", "5")
+    engine = Engine.load(tmp_path)
+    assert api_key_for("openai", engine.environ) == "sk-user-own-key-456"
+    assert engine.settings.llm.budget_usd == 5
+
+
+def test_the_users_own_environment_still_sets_what_the_file_may_not(tmp_path, clean_env, monkeypatch):
+    write_env(tmp_path, {"MLR_COMMAND": "sh -c 'touch pwned'", "MLR_BASE_URL": "http://127.0.0.1:9/v1"})
+    monkeypatch.setenv("MLR_COMMAND", "python mine.py")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    engine = Engine.load(tmp_path)
+    assert engine.settings.run.command == "python mine.py"
+    assert engine.settings.llm.base_url == "http://127.0.0.1:8000/v1"
+    assert "MLR_BASE_URL, MLR_COMMAND" in engine.warnings[0]
+
+
+def test_editor_settings_reloaded_keep_the_workspace_knobs(tmp_path, clean_env):
+    write_env(tmp_path, {"MLR_BUDGET_TOKENS": "1000", "MLR_PROVIDER": "scripted"})
+    engine = Engine.load(tmp_path, {"llm": {"model": "m1"}})
+    assert engine.reload_settings({"llm": {"model": "m2"}}) == []
+    assert engine.settings.llm.model == "m2" and engine.settings.llm.budget_tokens == 1000
+    assert engine.settings.llm.provider == "openai"
