@@ -251,8 +251,10 @@ class Engine:
     def run_record(self, run_id: str):
         from .errors import MlrError
         from .runners.execute import record_path
-        from .runners.model import RunRecord
+        from .runners.model import RUN_ID_PATTERN, RunRecord
 
+        if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
+            raise MlrError(f"{run_id!r} is not a run id (such as 20240101-120000-a1b2c3)")
         path = record_path(self.workspace, run_id)
         if not path.is_file():
             raise MlrError(f"no run '{run_id}' in {path.parent}")
