@@ -1,5 +1,6 @@
-"""Run an experiment as a local process tree with limits: wall time, address space, process
-count, output size; no secrets in its environment; nothing left running when it ends."""
+"""Run an experiment as a local process tree with limits: wall time, memory (the whole tree's
+where a memory cgroup can be made, see `memcgroup`; each process's address space always),
+process count, output size; no secrets in its environment; nothing left running when it ends."""
 
 from __future__ import annotations
 
