@@ -16,7 +16,8 @@ from .gitutil import git, make_repo, snapshot, status
 HOSTILE = [
     "--output={out}", "--output", "-o{out}", "-f", "-", "--orphan=x", "--exec=touch {out}", "--end-of-options",
     "-b", "", " ", "HEAD", "main~1", "main^", "a..b", "@{{-1}}", "main\n--output={out}", "main:x", "x y", "x\x1b[2J",
-    "refs/heads/../x", "mlr/.lock", "x.lock", "~", "*", "main@{{0}}",
+    "refs/heads/../x", "mlr/.lock", "x.lock", "~", "*", "main@{{0}}", "main\x00", "main\x00--output={out}",
+    "\ud800", "x" * 200_000, "m" * 1025, "main\t", "\x7f",
 ]
 
 

@@ -17,17 +17,32 @@ from mlr_copilot.history.gitnotes import git
 
 # How many branch names an error lists before it says how many more there are.
 _LISTED = 12
+# Longer than any ref a filesystem can hold; an argument this long is no name but a payload.
+_MAX_LENGTH = 1024
 
 
 class BadRefError(MlrError):
     """A branch or commit argument that is not one (or names none that exists)."""
 
 
+def shown(name: str) -> str:
+    """`name` quoted for a one-line message: escapes made visible, a long one cut."""
+    return repr(name if len(name) <= 80 else name[:80] + "...")
+
+
 def _refuse_option(kind: str, name: object) -> str:
+    """`name` if git may see it at all: a string, not an option, no NUL (which no process
+    argument can carry), encodable, and of a sane length."""
     if not isinstance(name, str) or not name.strip():
-        raise BadRefError(f"a {kind} name must be a non-empty string, not {name!r}")
+        raise BadRefError(f"a {kind} name must be a non-empty string, not {shown(str(name))}")
     if name.startswith("-"):
-        raise BadRefError(f"{name!r} is not a {kind} name: names starting with '-' are refused")
+        raise BadRefError(f"{shown(name)} is not a {kind} name: names starting with '-' are refused")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRefError(f"{shown(name)} is not a {kind} name: it is not valid text") from None
+    if "\0" in name or len(name) > _MAX_LENGTH:
+        raise BadRefError(f"{shown(name)} is not a {kind} name")
     return name
 
 
@@ -37,7 +52,7 @@ def check_branch_name(name: object) -> str:
     `--branch` would do."""
     name = _refuse_option("branch", name)
     if name == "HEAD" or git("/", "check-ref-format", f"refs/heads/{name}", check=False).returncode != 0:
-        raise BadRefError(f"{name!r} is not a valid branch name")
+        raise BadRefError(f"{shown(name)} is not a valid branch name")
     return name
 
 
@@ -54,7 +69,7 @@ def local_branch(workspace: Path | str, name: object) -> str:
         return ref
     known = branches(workspace)
     listed = ", ".join(known[:_LISTED]) + (f" and {len(known) - _LISTED} more" if len(known) > _LISTED else "")
-    raise BadRefError(f"no branch {name!r}; branches: {listed or 'none'}")
+    raise BadRefError(f"no branch {shown(name)}; branches: {listed or 'none'}")
 
 
 def commit_of(workspace: Path | str, rev: object) -> str:
@@ -63,5 +78,5 @@ def commit_of(workspace: Path | str, rev: object) -> str:
     rev = _refuse_option("commit", rev)
     out = git(workspace, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
     if out.returncode != 0:
-        raise BadRefError(f"no commit {rev!r} in this repository")
+        raise BadRefError(f"no commit {shown(rev)} in this repository")
     return out.stdout.strip()
