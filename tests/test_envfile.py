@@ -97,3 +97,38 @@ def test_editor_settings_reloaded_keep_the_workspace_knobs(tmp_path, clean_env):
     assert engine.reload_settings({"llm": {"model": "m2"}}) == []
     assert engine.settings.llm.model == "m2" and engine.settings.llm.budget_tokens == 1000
     assert engine.settings.llm.provider == "openai"
+
+
+def test_no_value_is_built_from_the_users_own_variables(tmp_path, clean_env, monkeypatch):
+    """`${OPENAI_API_KEY}` in the file is text, never the user's key sent to another service."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-user-own-key-789")
+    write_env(tmp_path, {"OPENAI_API_KEY": "${ANTHROPIC_API_KEY}", "SEMANTIC_SCHOLAR_API_KEY": "${ANTHROPIC_API_KEY}",
+                         "OPENALEX_MAILTO": "x${ANTHROPIC_API_KEY}"})
+    environ = Engine.load(tmp_path).environ
+    values = [environ[name] for name in ("OPENAI_API_KEY", "SEMANTIC_SCHOLAR_API_KEY", "OPENALEX_MAILTO")]
+    assert all("sk-ant-user" not in value for value in values), values
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00OPENAI_API_KEY=\xff\n", b"=\n==\nexport\n'\n\"unclosed\n", b"\x00" * 1000])
+def test_garbage_env_files_are_warned_about_never_a_traceback(tmp_path, clean_env, content):
+    (tmp_path / ".env").write_bytes(content)
+    engine = Engine.load(tmp_path)
+    assert engine.settings.llm.provider == "openai"
+    assert all("\n" not in warning for warning in engine.warnings)
+
+
+def test_an_env_that_is_no_small_regular_file_is_not_read(tmp_path, clean_env):
+    big = tmp_path / "big"
+    big.mkdir()
+    with open(big / ".env", "wb") as handle:
+        handle.write(b"OPENAI_API_KEY=sk-x\n" + b"#" * (1 << 20))
+    engine = Engine.load(big)
+    assert "OPENAI_API_KEY" not in engine.environ and "larger than" in engine.warnings[0]
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / ".env")
+    assert Engine.load(fifo).warnings == []  # returns at once: a FIFO is never opened
+    link = tmp_path / "link"
+    link.mkdir()
+    (link / ".env").symlink_to("/dev/zero")
+    assert Engine.load(link).warnings == []

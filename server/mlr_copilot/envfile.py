@@ -29,6 +29,8 @@ from types import MappingProxyType
 ALLOWED_KEYS = frozenset({"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "SEMANTIC_SCHOLAR_API_KEY"})
 ALLOWED_KNOBS = frozenset({"MLR_OFFLINE", "HF_HUB_OFFLINE", "MLR_BUDGET_USD", "MLR_BUDGET_TOKENS", "OPENALEX_MAILTO"})
 ALLOWED = ALLOWED_KEYS | ALLOWED_KNOBS
+# A settings file is a few lines; a bigger one (or a link to a disk image) is not read.
+MAX_BYTES = 256 * 1024
 
 # Names that would steer this package, the SDKs and HTTP clients it calls, git, Docker, the
 # dynamic loader or Python, were they taken from the file.
@@ -53,18 +55,37 @@ def _malformed_lines(path: Path, text: str) -> list[str]:
     return warnings
 
 
+def _read(path: Path) -> tuple[str | None, str | None]:
+    """(the file's text, None) or (None, why it is not read)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        return None, f"{path} could not be read ({exc.strerror or exc}); ignored it"
+    if len(data) > MAX_BYTES:
+        return None, f"{path} is larger than {MAX_BYTES // 1024} KB, which no settings file is; ignored it"
+    return data.decode("utf-8", errors="replace"), None
+
+
 def read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
     """(the allowed variables `path` sets, warnings): malformed lines, and one warning naming
     every variable the file may not set."""
+    # a FIFO or a device would block or never end: only a regular file (a link to one too) is read
     if not path.is_file():
         return {}, []
+    text, problem = _read(path)
+    if text is None:
+        return {}, [problem]
+    import io
+
     from dotenv import dotenv_values
 
-    text = path.read_text(encoding="utf-8", errors="replace")
     warnings = _malformed_lines(path, text)
     allowed: dict[str, str] = {}
     refused: list[str] = []
-    for key, value in dotenv_values(path).items():
+    # No interpolation: `SEMANTIC_SCHOLAR_API_KEY=${OPENAI_API_KEY}` would send the user's own
+    # key to another service.
+    for key, value in dotenv_values(stream=io.StringIO(text), interpolate=False).items():
         if value is None or not key.replace("_", "a").isalnum():
             continue
         if key in ALLOWED:
