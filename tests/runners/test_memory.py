@@ -101,3 +101,29 @@ def test_a_planted_run_record_never_names_another_folder_or_cgroup(tmp_path, run
     assert '"running"' in planted.read_text()
     with pytest.raises(MlrError, match="is not a run id"):
         Engine(tmp_path, None).run_record(run_id)
+
+
+@needs_cgroup
+def test_an_interrupted_runs_cgroup_members_are_killed_and_its_cgroup_removed(tmp_path):
+    """A run whose server died: its processes are found through its memory cgroup too (a
+    child that dropped the run's environment marker), then the cgroup goes."""
+    import subprocess
+
+    from mlr_copilot.runners.execute import mark_interrupted, save_record
+    from mlr_copilot.runners.model import RunRecord
+
+    run_id = "20240101-000000-abcdef"
+    cgroup, _ = MemoryCgroup.create(run_id, 256)
+    assert cgroup is not None
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], env={},
+                              preexec_fn=cgroup.join_self)
+    try:
+        assert orphan.pid in cgroup.pids()
+        save_record(tmp_path, RunRecord(id=run_id, command="python train.py", runner="local",
+                                        started_at="2024-01-01T00:00:00Z", owner_host=None, owner_pid=None))
+        assert [r.id for r in mark_interrupted(tmp_path)] == [run_id]
+        assert orphan.wait(timeout=10) == -9
+        assert not cgroup.path.exists()
+    finally:
+        orphan.kill()
+        cgroup.remove()
