@@ -8,7 +8,7 @@ import pytest
 
 from mlr_copilot.history import history
 from mlr_copilot.workspace.git import GitWorkspace
-from mlr_copilot.workspace.refs import BadRefError, check_branch_name, commit_of, local_branch
+from mlr_copilot.workspace.refs import BadRefError, check_branch_name, commit_of, branch_ref
 
 from .gitutil import git, make_repo, snapshot, status
 
@@ -51,7 +51,9 @@ def test_every_hostile_branch_is_refused_by_history_and_writes_nothing(repo, tmp
 def test_unknown_branch_names_the_branches_there_are(repo):
     with pytest.raises(BadRefError, match=r"^no branch 'nope'; branches: exp, main$"):
         history(repo, "nope")
-    assert local_branch(repo, "exp") == "refs/heads/exp"
+    assert branch_ref(repo, "exp") == "refs/heads/exp"
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    assert branch_ref(repo, "origin/main") == "refs/remotes/origin/main"
     assert history(repo, "exp").branch == "exp"
 
 

@@ -110,7 +110,7 @@ def _default_branch(workspace: Path | str) -> str | None:
 def branch_commits(workspace: Path | str, branch: str | None = None, *, limit: int = 500) -> list[CommitInfo]:
     """The commits of `branch` (default: the current one), newest first, back to and including
     its merge base with the default branch; the whole (capped) history on the default branch.
-    A `branch` from outside is checked first (`workspace.refs.local_branch`)."""
+    A `branch` from outside is checked first (`workspace.refs.branch_ref`)."""
     tip = branch or "HEAD"
     range_args = [tip]
     default = _default_branch(workspace)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..runners.model import Direction, RunRecord, RunStatus
 from ..state import StateDir
-from ..workspace.refs import local_branch
+from ..workspace.refs import branch_ref
 from .gitnotes import CommitInfo, branch_commits, head_info
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def history(
 ) -> HistoryTable:
     """The runs along `branch` (default: the current branch), newest commit first; BadRefError
     when `branch` is not an existing local branch."""
-    ref = local_branch(workspace, branch) if branch is not None else None
+    ref = branch_ref(workspace, branch) if branch is not None else None
     runs = load_runs(workspace)
     head = head_info(workspace)
     if head is None:

@@ -61,12 +61,14 @@ def branches(workspace: Path | str) -> list[str]:
     return out.stdout.split() if out.returncode == 0 else []
 
 
-def local_branch(workspace: Path | str, name: object) -> str:
-    """The full ref (`refs/heads/<name>`) of the existing local branch `name`; BadRefError
-    naming the branches there are when there is none."""
-    ref = "refs/heads/" + check_branch_name(name)
-    if git(workspace, "show-ref", "--verify", "-q", ref, check=False).returncode == 0:
-        return ref
+def branch_ref(workspace: Path | str, name: object) -> str:
+    """The full ref of the existing branch `name` (`refs/heads/<name>`, else a remote-tracking
+    `refs/remotes/<name>` such as `origin/main`); BadRefError naming the local branches there
+    are when there is none."""
+    name = check_branch_name(name)
+    for ref in (f"refs/heads/{name}", f"refs/remotes/{name}"):
+        if git(workspace, "show-ref", "--verify", "-q", ref, check=False).returncode == 0:
+            return ref
     known = branches(workspace)
     listed = ", ".join(known[:_LISTED]) + (f" and {len(known) - _LISTED} more" if len(known) > _LISTED else "")
     raise BadRefError(f"no branch {shown(name)}; branches: {listed or 'none'}")
