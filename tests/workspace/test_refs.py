@@ -8,7 +8,7 @@ import pytest
 
 from mlr_copilot.history import history
 from mlr_copilot.workspace.git import GitWorkspace
-from mlr_copilot.workspace.refs import BadRefError, check_branch_name, commit_of, branch_ref
+from mlr_copilot.workspace.refs import BadRefError, branch_ref, check_branch_name, commit_of
 
 from .gitutil import git, make_repo, snapshot, status
 
@@ -109,3 +109,11 @@ def test_a_run_record_naming_an_option_as_its_commit_adds_no_note(repo):
     assert append_note(repo, f"-F{hostname}", "run x: passed") is False
     assert read_notes(repo, "HEAD") == "" and read_notes(repo, "--output=x") == ""
     assert append_note(repo, "HEAD", "run y: passed") and read_notes(repo, "HEAD") == "run y: passed\n"
+
+
+def test_a_planted_branch_that_is_not_text_is_listed_not_a_crash(repo):
+    import subprocess
+
+    subprocess.run(["git", "update-ref", b"refs/heads/caf\xff", "HEAD"], cwd=repo, check=True)
+    with pytest.raises(BadRefError, match=r"^no branch 'nope'; branches: caf\ufffd, exp, main$"):
+        history(repo, "nope")

@@ -23,7 +23,9 @@ def git(workspace: Path | str, *args: str, check: bool = True) -> subprocess.Com
         ["git", *args],
         cwd=workspace,
         capture_output=True,
-        text=True,
+        # ref names and paths are bytes: a planted branch `caf\xff` must not raise here
+        encoding="utf-8",
+        errors="replace",
         check=check,
         stdin=subprocess.DEVNULL,
     )
