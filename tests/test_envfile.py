@@ -132,3 +132,37 @@ def test_an_env_that_is_no_small_regular_file_is_not_read(tmp_path, clean_env):
     link.mkdir()
     (link / ".env").symlink_to("/dev/zero")
     assert Engine.load(link).warnings == []
+
+
+def test_seeded_fuzz_of_env_files_steers_nothing(tmp_path, clean_env, monkeypatch):
+    """Random files of allowed, steering and other variables with hostile values: the process's
+    environment never changes, no steering setting moves off the user's, keys come from the
+    file only where the user has none, every warning is one line without a value."""
+    import random
+
+    from mlr_copilot.envfile import ALLOWED
+
+    rng = random.Random(5)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-user-own-key-789")
+    names = [*STEERING, *sorted(ALLOWED), "DATABASE_URL", "mlr_command", "MLR_", "OPENAI_BASE_URL "]
+    values = ["${ANTHROPIC_API_KEY}", "$ANTHROPIC_API_KEY", "'quoted value'", '"a\\nb"', "x=y", "", "\x1b]0;t\x07",
+              "http://127.0.0.1:9/v1", "python evil.py", "é\u202e", "sk-file-key-123456"]
+    before = dict(os.environ)
+    tried = 0
+    for case in range(200):
+        workspace = tmp_path / str(case)
+        workspace.mkdir()
+        lines = [f"{'export ' if rng.random() < 0.2 else ''}{rng.choice(names)}={rng.choice(values)}"
+                 for _ in range(rng.randint(1, 8))]
+        (workspace / ".env").write_text("\n".join(lines) + "\n")
+        engine = Engine.load(workspace)
+        tried += 1
+        assert dict(os.environ) == before
+        llm, run = engine.settings.llm, engine.settings.run
+        assert (llm.provider, llm.base_url, llm.script, llm.model) == ("openai", None, None, "")
+        assert (run.command, run.runner, run.image) == (None, "auto", "mlr-python:bookworm")
+        assert engine.environ["ANTHROPIC_API_KEY"] == "sk-ant-user-own-key-789"
+        assert all("sk-ant-user" not in engine.environ.get(name, "") for name in ALLOWED if name != "ANTHROPIC_API_KEY")
+        for warning in engine.warnings:
+            assert "\n" not in warning and "evil" not in warning and "127.0.0.1" not in warning
+    assert tried == 200

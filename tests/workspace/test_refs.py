@@ -117,3 +117,31 @@ def test_a_planted_branch_that_is_not_text_is_listed_not_a_crash(repo):
     subprocess.run(["git", "update-ref", b"refs/heads/caf\xff", "HEAD"], cwd=repo, check=True)
     with pytest.raises(BadRefError, match=r"^no branch 'nope'; branches: caf\ufffd, exp, main$"):
         history(repo, "nope")
+
+
+FUZZ_PIECES = ["-", "--", "=", "/", ".", "..", ":", "~", "^", "@", "{", "}", "@{-1}", "\x00", "\n", "\x1b[31m", " ",
+               "*", "?", "[", "\\", "é", "\ud800", "output", "--output=", "exec", "main", "exp", "HEAD", ".lock", "x"]
+
+
+def test_seeded_fuzz_of_branch_names_never_writes_or_crashes(repo, tmp_path):
+    import random
+
+    rng = random.Random(11)
+    out = tmp_path / "fuzz-written"
+    before = snapshot(repo)
+    tried = refused = shown = 0
+    for _ in range(300):
+        name = "".join(rng.choice(FUZZ_PIECES) for _ in range(rng.randint(1, 6)))
+        name = name.replace("--output=", f"--output={out}")
+        tried += 1
+        try:
+            table = history(repo, name)
+        except BadRefError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            refused += 1
+            continue
+        assert not name.startswith("-") and table.branch == name
+        shown += 1
+    print(f"refs fuzz: {tried} tried, {refused} refused, {shown} shown")
+    assert tried == refused + shown == 300 and refused > 250
+    assert not list(tmp_path.glob("fuzz-written*")) and snapshot(repo) == before
