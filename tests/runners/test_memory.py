@@ -127,3 +127,17 @@ def test_an_interrupted_runs_cgroup_members_are_killed_and_its_cgroup_removed(tm
     finally:
         orphan.kill()
         cgroup.remove()
+
+
+def test_cgroup_v2_files_are_the_ones_written_and_read(tmp_path, monkeypatch):
+    """This machine may have cgroup v1 only: the v2 layout is checked on a folder shaped like
+    one (what the kernel would show once `+memory` is enabled for the run's parent)."""
+    monkeypatch.setattr(memcgroup, "cgroup_hierarchy", lambda controller: tmp_path)
+    cgroup, why = MemoryCgroup.create("20240101-000000-v2v2v2", 1024)
+    assert cgroup is not None, why
+    assert (tmp_path / GROUP / "cgroup.subtree_control").read_text() == "+memory"
+    files = {name: (cgroup.path / name).read_text() for name in ("memory.max", "memory.swap.max", "memory.oom.group")}
+    assert files == {"memory.max": str(1024 * 1024 * 1024), "memory.swap.max": "0", "memory.oom.group": "1"}
+    assert cgroup.oom_kills() == 0
+    (cgroup.path / "memory.events").write_text("low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 1\n")
+    assert cgroup.oom_kills() == 1
