@@ -319,6 +319,7 @@ class Engine:
         else:
             rows.append(("git", "not found on PATH", False))
         rows.append(("docker engine", *_docker_status()))
+        rows.append(("local memory", *_local_memory_status()))
         llm = self.settings.llm
         rows.append(("llm provider", f"{llm.provider} (model {llm.resolved_model()})", True))
         if llm.provider == "scripted":
@@ -377,6 +378,15 @@ def _docker_status() -> tuple[str, bool]:
     version = client.version().get("Version", "?")
     client.close()
     return f"answers (engine {version})", True
+
+
+def _local_memory_status() -> tuple[str, bool]:
+    from .runners.proctree import cgroup_hierarchy
+
+    base = cgroup_hierarchy("memory")
+    if base is None:
+        return "run.memoryMb holds per process only (no memory cgroup this process may create)", False
+    return f"run.memoryMb holds for a run's processes together (a cgroup under {base})", True
 
 
 def _workspace_status(root: Path) -> tuple[str, bool]:

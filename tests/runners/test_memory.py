@@ -141,3 +141,12 @@ def test_cgroup_v2_files_are_the_ones_written_and_read(tmp_path, monkeypatch):
     assert cgroup.oom_kills() == 0
     (cgroup.path / "memory.events").write_text("low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 1\n")
     assert cgroup.oom_kills() == 1
+
+
+def test_doctor_says_where_the_memory_limit_holds(tmp_path):
+    from mlr_copilot.engine import Engine
+
+    rows = {check: (finding, ok) for check, finding, ok in Engine.load(tmp_path).doctor()}
+    finding, ok = rows["local memory"]
+    assert ok == (MEMORY is not None)
+    assert ("processes together" if ok else "per process only") in finding
