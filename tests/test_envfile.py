@@ -166,3 +166,10 @@ def test_seeded_fuzz_of_env_files_steers_nothing(tmp_path, clean_env, monkeypatc
         for warning in engine.warnings:
             assert "\n" not in warning and "evil" not in warning and "127.0.0.1" not in warning
     assert tried == 200
+
+
+def test_a_file_of_garbage_lines_gives_a_few_warnings_not_thousands(tmp_path, clean_env):
+    (tmp_path / ".env").write_text("not a setting\n" * 10_000 + "OPENAI_API_KEY=sk-file-key-123456\n")
+    engine = Engine.load(tmp_path)
+    assert len(engine.warnings) == 6 and "9995 more malformed lines" in engine.warnings[-1]
+    assert engine.environ["OPENAI_API_KEY"] == "sk-file-key-123456"

@@ -31,6 +31,8 @@ ALLOWED_KNOBS = frozenset({"MLR_OFFLINE", "HF_HUB_OFFLINE", "MLR_BUDGET_USD", "M
 ALLOWED = ALLOWED_KEYS | ALLOWED_KNOBS
 # A settings file is a few lines; a bigger one (or a link to a disk image) is not read.
 MAX_BYTES = 256 * 1024
+# How many malformed lines are named one by one.
+_NAMED_LINES = 5
 
 # Names that would steer this package, the SDKs and HTTP clients it calls, git, Docker, the
 # dynamic loader or Python, were they taken from the file.
@@ -42,8 +44,9 @@ _STEERING = re.compile(
 
 
 def _malformed_lines(path: Path, text: str) -> list[str]:
-    """Warnings naming each line that is not KEY=VALUE; values are never quoted, they may be keys."""
-    warnings = []
+    """Warnings naming the lines that are not KEY=VALUE (the first few, then how many more: each
+    is a message in the editor); values are never quoted, they may be keys."""
+    numbers = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -51,7 +54,10 @@ def _malformed_lines(path: Path, text: str) -> list[str]:
         body = stripped[len("export "):] if stripped.startswith("export ") else stripped
         key, sep, _ = body.partition("=")
         if not sep or not key.strip() or not key.strip().replace("_", "a").isalnum():
-            warnings.append(f"{path}:{number}: ignored a malformed line (expected KEY=VALUE)")
+            numbers.append(number)
+    warnings = [f"{path}:{number}: ignored a malformed line (expected KEY=VALUE)" for number in numbers[:_NAMED_LINES]]
+    if len(numbers) > _NAMED_LINES:
+        warnings.append(f"{path}: ignored {len(numbers) - _NAMED_LINES} more malformed lines")
     return warnings
 
 
