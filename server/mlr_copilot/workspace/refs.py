@@ -27,7 +27,7 @@ class BadRefError(MlrError):
 
 def shown(name: str) -> str:
     """`name` quoted for a one-line message: escapes made visible, a long one cut."""
-    return repr(name if len(name) <= 80 else name[:80] + "...")
+    return repr(name if len(name) <= 200 else name[:200] + "...")
 
 
 def _refuse_option(kind: str, name: object) -> str:
