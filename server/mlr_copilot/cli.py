@@ -369,6 +369,7 @@ def print_history(engine) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .autonomous.demo import demo_files, prepare, run_demo
     from .autonomous.pipeline import render_report
+    from .workspace.refs import BadRefError
 
     target = prepare(Path(args.workspace) if args.workspace else None)
     _paper, script = demo_files()
@@ -379,7 +380,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n" + render_report(state))
     print("\nHistory (also: git -C " + str(target) + " log --notes=mlr --all):")
     for result in state.hypotheses:
-        print(engine.history(result.branch).render_text())
+        try:
+            print(engine.history(result.branch).render_text())
+        except BadRefError as exc:  # a hypothesis that failed before its branch was made
+            print(f"{result.id}: {exc}")
     return 0 if state.status == "done" else 1
 
 

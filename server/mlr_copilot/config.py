@@ -1,5 +1,5 @@
-"""Settings: one validated model read from editor options, `workspace/configuration`,
-environment variables and a `.env` file.
+"""Settings: one validated model read from editor options, `workspace/configuration` and
+environment variables (what a workspace's `.env` may add to them is `envfile`'s rule).
 
 A bad value never stops the server: it falls back to its default and the caller gets a
 warning naming the setting, so the user sees what was ignored.
@@ -8,7 +8,7 @@ warning naming the setting, so the user sees what was ignored.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -133,7 +133,7 @@ ENV_SETTINGS = {
 }
 
 
-def settings_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The settings that environment variables set, as a raw dict for `validate_settings`."""
     environ = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
@@ -145,7 +145,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return raw
 
 
-def load_settings(*layers: dict[str, Any] | None, environ: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
+def load_settings(*layers: dict[str, Any] | None, environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
     """Environment first, then each layer over it (editor options, then `workspace/configuration`)."""
     raw = settings_from_env(environ)
     ignored: list[str] = []
@@ -159,28 +159,3 @@ def load_settings(*layers: dict[str, Any] | None, environ: dict[str, str] | None
             )
     settings, warnings = validate_settings(raw)
     return settings, ignored + warnings
-
-
-def load_dotenv_file(path: Path, environ: dict[str, str] | None = None) -> list[str]:
-    """Load KEY=VALUE lines from `path` into the environment without overriding what is set.
-
-    Returns warnings naming each malformed line; values are never included, they may be keys.
-    """
-    environ = os.environ if environ is None else environ
-    warnings: list[str] = []
-    if not path.is_file():
-        return warnings
-    from dotenv import dotenv_values
-
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        body = stripped[len("export "):] if stripped.startswith("export ") else stripped
-        key, sep, _ = body.partition("=")
-        if not sep or not key.strip() or not key.strip().replace("_", "a").isalnum():
-            warnings.append(f"{path}:{number}: ignored a malformed line (expected KEY=VALUE)")
-    for key, value in dotenv_values(path).items():
-        if value is not None and key.replace("_", "a").isalnum() and key not in environ:
-            environ[key] = value
-    return warnings

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import Settings, load_dotenv_file, load_settings
+from .config import Settings, load_settings
+from .envfile import workspace_environ
 from .state import StateDir
 from .work import Work
 
@@ -24,23 +27,32 @@ DEFAULT_COMMAND = "python train.py"
 
 
 class Engine:
-    def __init__(self, workspace: Path | str, settings: Settings, warnings: list[str] | None = None):
+    def __init__(self, workspace: Path | str, settings: Settings, warnings: list[str] | None = None,
+                 environ: Mapping[str, str] | None = None):
         self.workspace = Path(workspace).resolve()
         self.state = StateDir(self.workspace)
         self.settings = settings
         self.warnings = list(warnings or [])
+        # where keys and environment settings are read: never os.environ changed for everyone
+        self.environ = os.environ if environ is None else environ
         self._ledger = None
         self._llm = None
         self._files = None
 
     @classmethod
     def load(cls, workspace: Path | str, *layers: dict[str, Any] | None) -> "Engine":
-        """An engine whose settings are the environment and the workspace's `.env`, then each
-        layer over them (editor options, then `workspace/configuration`)."""
+        """An engine whose settings are the environment and what the workspace's `.env` may
+        set (`envfile`), then each layer over them (editor options, then `workspace/configuration`)."""
         root = Path(workspace).resolve()
-        warnings = load_dotenv_file(root / ".env")
-        settings, more = load_settings(*layers)
-        return cls(root, settings, warnings + more)
+        environ, warnings = workspace_environ(root)
+        settings, more = load_settings(*layers, environ=environ)
+        return cls(root, settings, warnings + more, environ)
+
+    def reload_settings(self, *layers: dict[str, Any] | None) -> list[str]:
+        """New editor settings over the same environment; the warnings about them."""
+        settings, warnings = load_settings(*layers, environ=self.environ)
+        self.configure(settings)
+        return warnings
 
     def configure(self, settings: Settings) -> None:
         if settings.llm != self.settings.llm:
@@ -87,7 +99,7 @@ class Engine:
         if self._llm is None:
             from .llm.factory import make_llm
 
-            self._llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace)
+            self._llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace, environ=self.environ)
         return self._llm
 
     def usage(self) -> dict[str, Any]:
@@ -272,8 +284,10 @@ class Engine:
     def run_record(self, run_id: str):
         from .errors import MlrError
         from .runners.execute import record_path
-        from .runners.model import RunRecord
+        from .runners.model import RUN_ID_PATTERN, RunRecord
 
+        if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
+            raise MlrError(f"{run_id!r} is not a run id (such as 20240101-120000-a1b2c3)")
         path = record_path(self.workspace, run_id)
         if not path.is_file():
             raise MlrError(f"no run '{run_id}' in {path.parent}")
@@ -338,13 +352,14 @@ class Engine:
         else:
             rows.append(("git", "not found on PATH", False))
         rows.append(("docker engine", *_docker_status()))
+        rows.append(("local memory", *_local_memory_status()))
         llm = self.settings.llm
         rows.append(("llm provider", f"{llm.provider} (model {llm.resolved_model()})", True))
         if llm.provider == "scripted":
             script = llm.script and (self.workspace / llm.script)
             rows.append(("llm script", str(script) if script else "not set (set MLR_SCRIPT or llm.script)", bool(script and script.is_file())))
         else:
-            variable, present = key_status(llm.provider)
+            variable, present = key_status(llm.provider, self.environ)
             if variable:
                 rows.append(("api key", f"{variable} {'is set' if present else 'is not set'}", present or llm.provider == "openai-compatible"))
         rows.append(("workspace", *_workspace_status(self.workspace)))
@@ -396,6 +411,15 @@ def _docker_status() -> tuple[str, bool]:
     version = client.version().get("Version", "?")
     client.close()
     return f"answers (engine {version})", True
+
+
+def _local_memory_status() -> tuple[str, bool]:
+    from .runners.proctree import cgroup_hierarchy
+
+    base = cgroup_hierarchy("memory")
+    if base is None:
+        return "run.memoryMb holds per process only (no memory cgroup this process may create)", False
+    return f"run.memoryMb holds for a run's processes together (a cgroup under {base})", True
 
 
 def _workspace_status(root: Path) -> tuple[str, bool]:

@@ -18,7 +18,7 @@ import pytest
 from mlr_copilot.runners.execute import execute, mark_interrupted, record_path, save_record
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRecord, RunRequest
-from mlr_copilot.runners.proctree import _pids_hierarchy
+from mlr_copilot.runners.proctree import cgroup_hierarchy
 from mlr_copilot.state import read_json
 
 from .helpers import git, leftover_processes, make_repo, write
@@ -123,10 +123,10 @@ def test_process_count_polled_without_cgroup(workspace, monkeypatch):
     assert leftover_processes(record.id) == set()
 
 
-@pytest.mark.skipif(_pids_hierarchy() is None, reason="no writable pids cgroup on this machine")
+@pytest.mark.skipif(cgroup_hierarchy("pids") is None, reason="no writable pids cgroup on this machine")
 def test_cgroup_is_removed_after_the_run(workspace):
     record = run(workspace, "print('METRIC a=1')\n")
-    assert not (_pids_hierarchy() / "mlr-copilot" / record.id).exists()
+    assert not (cgroup_hierarchy("pids") / "mlr-copilot" / record.id).exists()
 
 
 def test_memory_hog_is_oom_at_its_line(workspace):
@@ -345,7 +345,7 @@ def test_server_killed_mid_run_is_marked_interrupted(tmp_path):
     assert [r.id for r in closed] == [run_id]
     assert read_json(records[0])["status"] == "interrupted"
     assert leftover_processes(run_id) == set()
-    hierarchy = _pids_hierarchy()
+    hierarchy = cgroup_hierarchy("pids")
     assert hierarchy is None or not (hierarchy / "mlr-copilot" / run_id).exists()
     assert "interrupted" in git(repo, "log", "--notes=mlr", "-1")
     assert mark_interrupted(repo) == []

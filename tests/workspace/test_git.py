@@ -18,6 +18,7 @@ from mlr_copilot.workspace.git import (
     format_message,
 )
 from mlr_copilot.workspace.paths import EditEscapeError
+from mlr_copilot.workspace.refs import BadRefError
 
 from .gitutil import git, make_repo, snapshot, status
 
@@ -158,9 +159,9 @@ def test_branch_for_and_checkout(tmp_path):
     assert (repo / "new.py").exists()
     ws.checkout_branch("mlr/from-base", base=base)
     assert ws.head_sha() == base
-    with pytest.raises(GitWorkspaceError, match="not a valid branch name"):
+    with pytest.raises(BadRefError, match="not a valid branch name"):
         ws.checkout_branch("bad..name")
-    with pytest.raises(GitWorkspaceError, match="not a valid branch name"):
+    with pytest.raises(BadRefError, match="not a valid branch name"):
         ws.checkout_branch("main~1")  # a revision of an existing branch is no branch
     assert ws.current_branch() == "mlr/from-base"
 

@@ -134,7 +134,8 @@ class ImplementAgent:
         run, _ = self.engine.ideas.store.find(h.id)
         task = pipeline_tag_for(run.analysis.task if run.analysis else "", h.problem, h.title, h.plan.dataset)
         hub = candidates(task, keywords, online=settings.ideas.online,
-                         max_size_mb=settings.implement.max_model_size_mb, cache_dir=cache)
+                         max_size_mb=settings.implement.max_model_size_mb, cache_dir=cache,
+                         environ=self.engine.environ)
         lines = [f"- {c.kind} {c.id}" + (" (in the local cache)" if c.local else "") +
                  (f", {c.size_mb:.0f} MB" if c.size_mb else "") for c in hub.models + hub.datasets]
         state.candidates = "\n".join(lines + [f"(note: {n})" for n in hub.notes]) or "(none: use only what the code already loads)"

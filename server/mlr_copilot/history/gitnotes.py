@@ -23,7 +23,9 @@ def git(workspace: Path | str, *args: str, check: bool = True) -> subprocess.Com
         ["git", *args],
         cwd=workspace,
         capture_output=True,
-        text=True,
+        # ref names and paths are bytes: a planted branch `caf\xff` must not raise here
+        encoding="utf-8",
+        errors="replace",
         check=check,
         stdin=subprocess.DEVNULL,
     )
@@ -70,7 +72,8 @@ def append_note(workspace: Path | str, commit: str, text: str) -> bool:
     """Append one line to the commit's note under refs/notes/mlr; False (logged) on failure.
     The user's own identity is tried first and the fallback only when git has none, so the
     common case is a single git process."""
-    args = ("notes", f"--ref={NOTES_REF}", "append", "-m", text, commit)
+    # a record read back from .mlr/ may name anything as its commit: never read as an option
+    args = ("notes", f"--ref={NOTES_REF}", "append", "-m", text, "--end-of-options", commit)
     result = git(workspace, *args, check=False)
     if result.returncode != 0 and not _has_identity(str(workspace)):
         result = git(workspace, *FALLBACK_IDENTITY, *args, check=False)
@@ -81,7 +84,7 @@ def append_note(workspace: Path | str, commit: str, text: str) -> bool:
 
 
 def read_notes(workspace: Path | str, commit: str) -> str:
-    result = git(workspace, "notes", f"--ref={NOTES_REF}", "show", commit, check=False)
+    result = git(workspace, "notes", f"--ref={NOTES_REF}", "show", "--end-of-options", commit, check=False)
     return result.stdout if result.returncode == 0 else ""
 
 
@@ -108,17 +111,18 @@ def _default_branch(workspace: Path | str) -> str | None:
 
 def branch_commits(workspace: Path | str, branch: str | None = None, *, limit: int = 500) -> list[CommitInfo]:
     """The commits of `branch` (default: the current one), newest first, back to and including
-    its merge base with the default branch; the whole (capped) history on the default branch."""
+    its merge base with the default branch; the whole (capped) history on the default branch.
+    A `branch` from outside is checked first (`workspace.refs.branch_ref`)."""
     tip = branch or "HEAD"
     range_args = [tip]
     default = _default_branch(workspace)
     if default is not None:
-        base = git(workspace, "merge-base", default, tip, check=False).stdout.strip()
-        tip_sha = git(workspace, "rev-parse", "--verify", "-q", tip, check=False).stdout.strip()
+        base = git(workspace, "merge-base", "--end-of-options", default, tip, check=False).stdout.strip()
+        tip_sha = git(workspace, "rev-parse", "--verify", "-q", "--end-of-options", tip, check=False).stdout.strip()
         if base and base != tip_sha:
             range_args = [tip, f"^{base}^@"]
     fmt = f"%H%x00%h%x00%s%x00%(trailers:key={HYPOTHESIS_TRAILER},valueonly,separator=%x2C )%x1e"
-    result = git(workspace, "log", f"--max-count={limit}", f"--format={fmt}", *range_args, "--", check=False)
+    result = git(workspace, "log", f"--max-count={limit}", f"--format={fmt}", "--end-of-options", *range_args, "--", check=False)
     if result.returncode != 0:
         return []
     commits = []

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..runners.model import Direction, RunRecord, RunStatus
 from ..state import StateDir
+from ..workspace.refs import branch_ref
 from .gitnotes import CommitInfo, branch_commits, head_info
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,9 @@ def history(
     metric: str | None = None,
     direction: Direction | None = None,
 ) -> HistoryTable:
-    """The runs along `branch` (default: the current branch), newest commit first."""
+    """The runs along `branch` (default: the current branch), newest commit first; BadRefError
+    when `branch` is not an existing local branch."""
+    ref = branch_ref(workspace, branch) if branch is not None else None
     runs = load_runs(workspace)
     head = head_info(workspace)
     if head is None:
@@ -171,7 +174,7 @@ def history(
         by_commit: dict[str | None, list[RunRecord]] = {"": runs}
         branch_name = None
     else:
-        commits = branch_commits(workspace, branch)
+        commits = branch_commits(workspace, ref)
         by_commit = {}
         for record in runs:
             by_commit.setdefault(record.commit, []).append(record)

@@ -151,6 +151,7 @@ class IdeaAgent:
             query, references=paper.references, library_dir=library,
             cache_dir=self.engine.state.cache("retrieval"), online=settings.online, k=12,
             should_cancel=work.cancel.is_set, report=lambda message: work.report(message, None),
+            environ=self.engine.environ,
         )
         return [w.model_dump(mode="json") for w in result.works], list(result.notes)
 

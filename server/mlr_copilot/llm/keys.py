@@ -1,8 +1,9 @@
 """API keys: where each provider's key comes from, and how to keep keys out of every message.
 
-Keys are read from the environment (which `config.load_dotenv_file` fills from `.env`). Every
-error message and log line of the LLM layer passes through `redact`, so a key that a server
-or SDK echoes back never reaches the user's screen or a log file.
+Keys are read from the engine's environment (the process's, over the keys a workspace's `.env`
+may provide: `envfile`). Every error message and log line of the LLM layer passes through
+`redact`, so a key that a server or SDK echoes back never reaches the user's screen or a log
+file.
 """
 
 from __future__ import annotations

@@ -143,8 +143,10 @@ def setup(server: MlrServer) -> None:
 
     @command(server, "mlrCopilot.history", "Show history")
     async def history(ls: MlrServer, *args) -> dict:
-        options = arg(args, 0, {}, dict, "the history options")
-        table = await asyncio.to_thread(ls.engine.history, option(options, "branch", str))
+        options = arg(args, 0, {}, (dict, str), "the history options")
+        # a bare string is the branch, as a client may send it
+        branch = options if isinstance(options, str) else option(options, "branch", str)
+        table = await asyncio.to_thread(ls.engine.history, branch)
         return json_safe(table.model_dump(mode="json"))
 
     @command(server, "mlrCopilot.listRuns", "List runs")

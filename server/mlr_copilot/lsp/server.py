@@ -113,10 +113,7 @@ class MlrServer(LanguageServer):
             self._engine = Engine.load(self.workspace_root(), self.init_settings, client_settings)
             warnings = self._engine.warnings
         else:
-            from ..config import load_settings
-
-            settings, warnings = load_settings(self.init_settings, client_settings)
-            self._engine.configure(settings)
+            warnings = self._engine.reload_settings(self.init_settings, client_settings)
         for warning in warnings:
             self.warn(warning)
 

@@ -177,7 +177,7 @@ def clone(url: str, dest: Path, should_cancel: Callable[[], bool] | None = None)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     process = subprocess.Popen(
-        ["git", "clone", "--depth", "1", "--quiet", url, str(staging)],
+        ["git", "clone", "--depth", "1", "--quiet", "--", url, str(staging)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
     )
     deadline = time.monotonic() + CLONE_TIMEOUT

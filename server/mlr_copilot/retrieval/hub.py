@@ -18,7 +18,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, Field
 
@@ -338,10 +338,10 @@ def pipeline_tag_for(*texts: str) -> str:
     return ""
 
 
-def _offline_reason(online: bool) -> str | None:
+def _offline_reason(online: bool, environ: Mapping[str, str]) -> str | None:
     if not online:
         return "offline mode"
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
+    if environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
         return "HF_HUB_OFFLINE is set"
     return None
 
@@ -359,10 +359,12 @@ def candidates(
     attempts: int = 3,
     ttl: float = DEFAULT_TTL,
     sleep: Callable[[float], None] = time.sleep,
+    environ: Mapping[str, str] | None = None,
 ) -> HubResult:
     """Models and datasets for `task` (a Hub pipeline tag such as "text-classification"; any
     other text counts as a keyword) that fit `keywords`, best first; local ones are marked,
-    models and datasets over `max_size_mb` left out."""
+    models and datasets over `max_size_mb` left out. `environ` (default: the process's) may
+    say HF_HUB_OFFLINE."""
     task = re.sub(r"[\s_]+", "-", task.strip().lower())
     if task and task not in PIPELINE_TAGS:
         log.info("'%s' is not a Hub pipeline tag; searching for it as a keyword", task)
@@ -372,7 +374,7 @@ def candidates(
     pool: dict[tuple[str, str], Candidate] = {(c.kind, c.id): c for c in local_candidates(hf_cache_dir)}
 
     hub: _Hub | None = None
-    reason = _offline_reason(online)
+    reason = _offline_reason(online, os.environ if environ is None else environ)
     if reason is None:
         if api is None:
             from huggingface_hub import HfApi

@@ -14,7 +14,7 @@ import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import httpx
 
@@ -130,8 +130,6 @@ def _openalex_request(query: str, k: int) -> tuple[str, dict[str, Any]]:
         "per-page": k,
         "select": "id,doi,display_name,publication_year,authorships,abstract_inverted_index",
     }
-    if os.environ.get("OPENALEX_MAILTO"):
-        params["mailto"] = os.environ["OPENALEX_MAILTO"]
     return OPENALEX_URL, params
 
 
@@ -195,21 +193,28 @@ def _parse(source: str, response: httpx.Response) -> list[Work]:
     return parse_semantic_scholar(data) if source == "semantic_scholar" else parse_openalex(data)
 
 
-def _headers(source: str) -> dict[str, str]:
+def _identity(source: str, environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(headers, query parameters) that say who asks: the Semantic Scholar key, the OpenAlex
+    contact address, from the engine's environment."""
     headers = {"User-Agent": f"mlr-copilot/{__version__}"}
-    if source == "semantic_scholar" and os.environ.get("SEMANTIC_SCHOLAR_API_KEY"):
-        headers["x-api-key"] = os.environ["SEMANTIC_SCHOLAR_API_KEY"]
-    return headers
+    params = {}
+    if source == "semantic_scholar" and environ.get("SEMANTIC_SCHOLAR_API_KEY"):
+        headers["x-api-key"] = environ["SEMANTIC_SCHOLAR_API_KEY"]
+    if source == "openalex" and environ.get("OPENALEX_MAILTO"):
+        params["mailto"] = environ["OPENALEX_MAILTO"]
+    return headers, params
 
 
 def _fetch(
     client: httpx.Client, source: str, query: str, k: int, sleep: Callable[[float], None], attempts: int,
-    should_cancel: Callable[[], bool] | None,
+    should_cancel: Callable[[], bool] | None, environ: Mapping[str, str],
 ) -> list[Work]:
     url, params = _REQUESTS[source](query, k)
+    headers, more = _identity(source, environ)
+    params = {**params, **more}
 
     def attempt() -> httpx.Response:
-        response = client.get(url, params=params, headers=_headers(source))
+        response = client.get(url, params=params, headers=headers)
         if response.status_code in RETRYABLE_STATUS:
             raise RetryLater(f"HTTP {response.status_code}", parse_retry_after(response.headers.get("Retry-After")))
         return response
@@ -254,8 +259,11 @@ def search_online(
     sleep: Callable[[float], None] = time.sleep,
     should_cancel: Callable[[], bool] | None = None,
     report: Callable[[str], None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RetrievalResult:
-    """Up to `k` works from each source, in each source's order; notes say what went wrong."""
+    """Up to `k` works from each source, in each source's order; notes say what went wrong.
+    `environ` (default: the process's) holds the keys and contact address the sources get."""
+    environ = os.environ if environ is None else environ
     cache = AnswerCache(Path(cache_dir), ttl=ttl)
     own_client = client is None
     client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=True)
@@ -279,7 +287,7 @@ def search_online(
             if report is not None:
                 report(f"Searching {label}")
             try:
-                found = _fetch(client, source, query, k, sleep, attempts, should_cancel)
+                found = _fetch(client, source, query, k, sleep, attempts, should_cancel, environ)
             except (httpx.TransportError, RetryLater, _Unusable) as exc:
                 problem = source_problem(source, exc, "search")
                 log.info("%s: %s", problem, exc)

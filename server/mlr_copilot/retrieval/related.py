@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import httpx
 
@@ -132,8 +132,10 @@ def related_work(
     client: httpx.Client | None = None,
     should_cancel: Callable[[], bool] | None = None,
     report: Callable[[str], None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RetrievalResult:
-    """Related works for `query`; the cache folder holds `library/` and `online/` sub-folders."""
+    """Related works for `query`; the cache folder holds `library/` and `online/` sub-folders.
+    `environ` (default: the process's) holds the online sources' keys."""
     cache_dir = Path(cache_dir)
     found: list[Work] = []
     notes: list[str] = []
@@ -153,7 +155,8 @@ def related_work(
 
     if online:
         result = search_online(
-            query, k, cache_dir=cache_dir / "online", client=client, should_cancel=should_cancel, report=report
+            query, k, cache_dir=cache_dir / "online", client=client, should_cancel=should_cancel, report=report,
+            environ=environ,
         )
         found.extend(result.works)
         notes.extend(result.notes)

@@ -1,5 +1,6 @@
-"""Run an experiment as a local process tree with limits: wall time, address space, process
-count, output size; no secrets in its environment; nothing left running when it ends."""
+"""Run an experiment as a local process tree with limits: wall time, memory (the whole tree's
+where a memory cgroup can be made, see `memcgroup`; each process's address space always),
+process count, output size; no secrets in its environment; nothing left running when it ends."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .base import (
 )
 from .environment import dotenv_files, scrub_env
 from .logsink import LogSink
+from .memcgroup import MemoryCgroup
 from .model import RunRequest, RunStatus
 from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, rss_mb
 
@@ -73,6 +75,16 @@ def dotenv_warning(workspace: Path, exposed: list[Path]) -> str | None:
     )
 
 
+def _memory_cgroup(request: RunRequest, run_id: str, sink: LogSink) -> MemoryCgroup | None:
+    """The cgroup that holds the whole tree to `run.memoryMb`; where there is none, the log
+    says that the limit holds per process only."""
+    memory, why = MemoryCgroup.create(run_id, request.memory_mb)
+    if memory is None:
+        sink.note(f"the memory limit of {request.memory_mb} MB holds per process only, not for the run's "
+                  f"processes together ({why}); the Docker runner limits them together")
+    return memory
+
+
 class LocalRunner(Runner):
     name = "local"
 
@@ -119,13 +131,17 @@ class LocalRunner(Runner):
             sink.note("empty command")
             return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty")
         cgroup = PidsCgroup.create(run_id, request.max_processes)
+        memory = _memory_cgroup(request, run_id, sink)
         memory_bytes = request.memory_mb * 1024 * 1024
 
         def limit_child() -> None:
+            # per process: an allocation past it fails at its line (a MemoryError in Python)
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             if cgroup is not None:
                 cgroup.join_self()
+            if memory is not None:
+                memory.join_self()
 
         try:
             proc = subprocess.Popen(
@@ -142,6 +158,8 @@ class LocalRunner(Runner):
         except OSError as exc:
             if cgroup is not None:
                 cgroup.remove()
+            if memory is not None:
+                memory.remove()
             message = f"could not start {argv[0]!r}: {exc.strerror or exc}"
             sink.note(message)
             return RunOutcome("error", None, sink.path, clock.elapsed, message=message)
@@ -174,6 +192,8 @@ class LocalRunner(Runner):
             ):
                 limit_hit = True
                 ended_by = "failed"
+            elif memory is not None and memory.oom_kills():
+                ended_by = "oom"
             if ended_by is not None:
                 break
             ticks += 1
@@ -190,7 +210,13 @@ class LocalRunner(Runner):
         elif limit_hit:
             sink.note(f"more than {request.max_processes} processes: killing every process of the run")
             tree.kill_now()
+        elif ended_by == "oom":
+            sink.note(f"the run's processes together passed {request.memory_mb} MB and the kernel killed one: "
+                      "stopping every process of the run")
+            tree.kill_now()
         exited.wait()
+        if ended_by is None and memory is not None and memory.oom_kills():
+            ended_by = "oom"  # the kill that ended the main process itself
         # The main process is done; whatever it left running in the background goes too.
         leftovers = tree.members(deep=cgroup is None)
         if leftovers:
@@ -201,6 +227,8 @@ class LocalRunner(Runner):
         proc.stdout.close()
         if cgroup is not None:
             cgroup.remove()
+        if memory is not None:
+            memory.remove()
 
         status_word = waited["status"]
         proc.returncode = os.waitstatus_to_exitcode(status_word)
@@ -230,4 +258,5 @@ class LocalRunner(Runner):
             signal=signal_number,
             output_truncated=sink.truncated,
             process_limit_hit=limit_hit,
+            oom_killed=status == "oom",
         )

@@ -56,10 +56,15 @@ class Failure(BaseModel):
     message: str
 
 
+# A run's id names its record, log and cgroup: a record read back from a cloned workspace's
+# .mlr/ must not reach another folder or cgroup (`../..` would be the cgroup of every process).
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
+
+
 class RunRecord(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="constants")
 
-    id: str
+    id: str = Field(pattern=RUN_ID_PATTERN)
     commit: str | None = None
     branch: str | None = None
     dirty: bool = False

@@ -33,8 +33,9 @@ def _own_cgroup_path(controller: str) -> str | None:
     return None
 
 
-def _pids_hierarchy() -> Path | None:
-    """Where this process may create a child pids cgroup (cgroup v1 or v2), if anywhere."""
+def cgroup_hierarchy(controller: str) -> Path | None:
+    """Where this process may create a child cgroup with `controller` (cgroup v1 or v2), if
+    anywhere: its own cgroup of that controller, when writable."""
     try:
         mounts = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
@@ -45,13 +46,13 @@ def _pids_hierarchy() -> Path | None:
         if len(fields) < 5 or len(fstype_fields) < 3:
             continue
         mount_point, fstype, options = fields[4], fstype_fields[0], fstype_fields[2]
-        if fstype == "cgroup" and "pids" in options.split(","):
-            own = _own_cgroup_path("pids")
+        if fstype == "cgroup" and controller in options.split(","):
+            own = _own_cgroup_path(controller)
         elif fstype == "cgroup2":
             own = _own_cgroup_path("")
             controllers = Path(mount_point, (own or "/").lstrip("/"), "cgroup.subtree_control")
             try:
-                if "pids" not in controllers.read_text().split():
+                if controller not in controllers.read_text().split():
                     continue
             except OSError:
                 continue
@@ -75,7 +76,7 @@ class PidsCgroup:
 
     @classmethod
     def create(cls, run_id: str, limit: int) -> PidsCgroup | None:
-        base = _pids_hierarchy()
+        base = cgroup_hierarchy("pids")
         if base is None:
             return None
         path = base / "mlr-copilot" / run_id
@@ -235,15 +236,19 @@ class ProcessTree:
 
 
 def kill_leftovers(run_id: str) -> int:
-    """Kill the leftovers of a run whose server died (found by the run's cgroup and by their
-    environment marker) and remove the cgroup."""
-    base = _pids_hierarchy()
+    """Kill the leftovers of a run whose server died (found by the run's cgroups and by their
+    environment marker) and remove the cgroups."""
+    from .memcgroup import run_cgroup
+
+    base = cgroup_hierarchy("pids")
     cgroup = PidsCgroup(base / "mlr-copilot" / run_id, 0) if base is not None else None
     if cgroup is not None and not cgroup.path.is_dir():
         cgroup = None
+    memory = run_cgroup(run_id)
     killed = 0
     for _ in range(50):
         pids = marked_processes(run_id) | (cgroup.pids() if cgroup is not None else set())
+        pids |= memory.pids() if memory is not None else set()
         if not pids:
             break
         for pid in pids:
@@ -255,4 +260,6 @@ def kill_leftovers(run_id: str) -> int:
         time.sleep(0.02)
     if cgroup is not None:
         cgroup.remove()
+    if memory is not None:
+        memory.remove()
     return killed

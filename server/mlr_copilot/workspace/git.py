@@ -42,6 +42,7 @@ from mlr_copilot.errors import MlrError
 from mlr_copilot.slugs import slugify
 from mlr_copilot.state import StateDir
 from mlr_copilot.workspace.paths import is_secret_name, relative_posix
+from mlr_copilot.workspace.refs import check_branch_name, commit_of
 
 log = logging.getLogger(__name__)
 
@@ -399,15 +400,16 @@ class GitWorkspace:
     def checkout_branch(self, name: str, base: str | None = None) -> None:
         """Switch to branch `name`, creating it from `base` (default: the current HEAD)."""
         head = self.check_clean_for_agent()
-        # An existing branch is valid by definition, so only a new name needs checking; show-ref
-        # matches refs exactly, where rev-parse would also take `main~1` for a branch.
+        # Checked even when it exists: a cloned repository can hold a branch named `-f`, which
+        # `checkout` would take for an option (it has no working `--end-of-options`).
+        name = check_branch_name(name)
+        # show-ref matches refs exactly, where rev-parse would also take `main~1` for a branch.
         if self._git_ok("show-ref", "--verify", "-q", f"refs/heads/{name}") is not None:
             if head.ref != f"refs/heads/{name}":
                 self._git("checkout", "-q", name, "--")
             return
-        if self._git_ok("check-ref-format", "--branch", name) is None:
-            raise GitWorkspaceError(f"{name!r} is not a valid branch name")
-        self._git("checkout", "-q", "-b", name, base or "HEAD", "--")
+        start = commit_of(self.root, base) if base is not None else "HEAD"
+        self._git("checkout", "-q", "-b", name, start, "--")
 
     # -- commits --------------------------------------------------------------------------
 
@@ -504,10 +506,10 @@ class GitWorkspace:
         return commits
 
     def diff_for(self, sha: str) -> str:
-        return self._git("show", "--format=", "--patch", "--no-color", "--no-ext-diff", sha, "--")
+        return self._git("show", "--format=", "--patch", "--no-color", "--no-ext-diff", "--end-of-options", sha, "--")
 
     def changed_paths(self, sha: str) -> list[str]:
-        out = self._git("diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", sha, strip=False)
+        out = self._git("diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", "--end-of-options", sha, strip=False)
         return [p for p in out.split("\0") if p]
 
     # -- undo -----------------------------------------------------------------------------
@@ -568,10 +570,10 @@ class GitWorkspace:
 
     def add_note(self, sha: str, text: str) -> None:
         """Append `text` to the commit's note under refs/notes/mlr (an existing note is kept)."""
-        self._git("notes", f"--ref={NOTES_REF}", "append", "-m", text, sha, env=self._identity_env())
+        self._git("notes", f"--ref={NOTES_REF}", "append", "-m", text, "--end-of-options", sha, env=self._identity_env())
 
     def read_notes(self, sha: str) -> str:
-        note = self._git_ok("notes", f"--ref={NOTES_REF}", "show", sha)
+        note = self._git_ok("notes", f"--ref={NOTES_REF}", "show", "--end-of-options", sha)
         return note or ""
 
 
