@@ -56,6 +56,18 @@ class Failure(BaseModel):
     message: str
 
 
+class Sandbox(BaseModel):
+    """Where a run's processes are, so a later start can stop them after their owner died:
+    the local tree's leader (its pid is the tree's process group and session) with its start
+    time, which tells it from a later process given the same pid; or the Docker container."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pid: int | None = None
+    started: int | None = Field(default=None, description="start time of `pid`, in clock ticks since boot")
+    container: str | None = None
+
+
 class RunRecord(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="constants")
 
@@ -83,6 +95,8 @@ class RunRecord(BaseModel):
     # The process that runs it: a "running" record whose owner is gone was interrupted.
     owner_host: str | None = None
     owner_pid: int | None = None
+    owner_started: int | None = Field(default=None, description="start time of the owner, in clock ticks since boot")
+    sandbox: Sandbox | None = None
 
     @property
     def primary_value(self) -> float | None:
