@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Awaitable, Callable, Literal
 
@@ -61,6 +62,8 @@ class AutoState(BaseModel):
     wanted: int
     # the settings it was started with (see resume.RESUMABLE), taken back by --resume
     settings: dict = Field(default_factory=dict)
+    # ISO 8601, UTC, as run records write it: only the session's own runs are taken back
+    started_at: str | None = None
     base_branch: str | None = None
     base_commit: str | None = None
     metric: str | None = None
@@ -190,7 +193,8 @@ class AutoPipeline:
             metric, direction = task_metric(self.engine)
             state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted,
                               from_task=source is not None and not isinstance(source, (str, Path)),
-                              settings=resumable_settings(settings), metric=metric, direction=direction)
+                              settings=resumable_settings(settings), metric=metric, direction=direction,
+                              started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
         self._pin_metric(state)
         self.engine.keep_ledger(self.engine.state.folder("auto") / "ledger.json", resume=resume)
         try:
@@ -231,7 +235,7 @@ class AutoPipeline:
             self.save(state)
         if state.baseline is None:
             await asyncio.to_thread(git.checkout_branch, state.base_branch)
-            record = await asyncio.to_thread(recorded_baseline, engine, state.base_commit)
+            record = await asyncio.to_thread(recorded_baseline, engine, state.base_commit, state.started_at)
             if record is None:
                 work.say("Running the baseline", 5)
                 record = await self._timed(state, "baseline", engine.run(work, baseline=True))

@@ -66,12 +66,16 @@ def session_source(paper: str | None, from_task: bool, workspace: Path):
     return Path(paper)
 
 
-def recorded_baseline(engine, base_commit: str):
-    """The newest passed baseline run at `base_commit`, if one was recorded: a session killed
-    after its baseline ran but before it saved it does not run it again."""
+def recorded_baseline(engine, base_commit: str, since: str | None):
+    """The session's newest passed baseline run at `base_commit` (started at or after `since`),
+    if one was recorded: a session killed after its baseline ran but before it saved it does
+    not run it again. Another session's baseline, or the user's, is never taken for its own."""
     from ..history.store import load_runs
 
-    done = [r for r in load_runs(engine.workspace) if r.baseline and r.commit == base_commit and r.status == "passed"]
+    if since is None:
+        return None
+    done = [r for r in load_runs(engine.workspace)
+            if r.baseline and r.commit == base_commit and r.status == "passed" and r.started_at >= since]
     return done[-1] if done else None
 
 
