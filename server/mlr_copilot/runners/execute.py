@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..history.gitnotes import append_note, head_info
-from ..state import StateDir, read_json, write_json
+from ..state import StateDir, write_json
 from .base import LineCallback, Runner, RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
@@ -184,13 +184,16 @@ def _orphaned_runs(workspace: Path | str) -> list[RunRecord]:
     runs_dir = StateDir(workspace).root / "runs"
     found = []
     for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
-        data = read_json(path)
-        if not isinstance(data, dict) or data.get("status") != "running":
-            continue
         try:
-            record = RunRecord.model_validate(data)
-        except ValueError:
+            raw = path.read_bytes()
+            # every command start reads them all: most are finished, and say so without parsing
+            if b'"running"' not in raw:
+                continue
+            record = RunRecord.model_validate_json(raw)
+        except (OSError, ValueError):
             log.warning("skipping unreadable run record %s", path)
+            continue
+        if record.status != "running":
             continue
         if record.id != path.stem or not SAFE_RUN_ID.fullmatch(record.id):
             log.warning("skipping run record %s: its id %r is not its file's name", path, record.id)
