@@ -128,3 +128,22 @@ def test_auto_killed_at_a_phase_boundary_resumes_with_nothing_lost(tmp_path, poi
             assert record["id"] in git(ws, "notes", "--ref=mlr", "show", record["commit"])
     # the settings it takes from the saved session are shown before anything runs
     assert "resuming the session" in err and "llm.provider='scripted'" in err
+
+
+def test_a_session_still_running_is_neither_resumed_beside_itself_nor_closed(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    script = write_script(tmp_path / "script.jsonl")
+    (ws / BASELINE).touch()
+    first = auto(ws, "--provider", "scripted", "--script", str(script), "--offline", "--runner", "local",
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: running(ws, sandboxed=True), proc=first)
+        for again in (["--resume"], ["--provider", "scripted", "--script", str(script), "--runner", "local"]):
+            second = auto(ws, *again, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            out, err = second.communicate(timeout=60)
+            assert second.returncode == 2 and "still running in this workspace" in err, out + err
+        assert [r["status"] for r in runs(ws)] == ["running"] and live_experiments(ws)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(30)
+    assert live_experiments(ws) == set()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,6 +65,10 @@ class AutoState(BaseModel):
     settings: dict = Field(default_factory=dict)
     # ISO 8601, UTC, as run records write it: only the session's own runs are taken back
     started_at: str | None = None
+    # the process running it (as in run records): a second session never runs beside it
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    owner_started: int | None = None
     base_branch: str | None = None
     base_commit: str | None = None
     metric: str | None = None
@@ -130,6 +135,14 @@ async def _confirm(problem: str) -> bool:
     return True
 
 
+def _owner() -> tuple[str, int, int | None]:
+    from ..runners.base import run_owner
+    from ..runners.proctree import start_ticks
+
+    host, pid = run_owner()
+    return host, pid, start_ticks(pid)
+
+
 def session_path(workspace: Path | str) -> Path:
     return StateDir(workspace).root / "auto" / "state.json"
 
@@ -181,6 +194,7 @@ class AutoPipeline:
         state = self.load() if resume else None
         if resume and state is None:
             raise MlrError(f"nothing to resume: no autonomous session in {self.path.parent}")
+        self._refuse_beside_a_live_session(state)
         if state is not None:
             state.status, state.message = "running", ""
             if settings is not None:
@@ -195,6 +209,7 @@ class AutoPipeline:
                               from_task=source is not None and not isinstance(source, (str, Path)),
                               settings=resumable_settings(settings), metric=metric, direction=direction,
                               started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+        state.owner_host, state.owner_pid, state.owner_started = _owner()
         self._pin_metric(state)
         self.engine.keep_ledger(self.engine.state.folder("auto") / "ledger.json", resume=resume)
         try:
@@ -211,6 +226,20 @@ class AutoPipeline:
             self.save(state)
             await asyncio.to_thread(self._return_to_base, state)
         return state
+
+    def _refuse_beside_a_live_session(self, state: AutoState | None) -> None:
+        """Two sessions in one workspace would switch each other's branches and mix their runs."""
+        from ..runners.base import owner_alive
+
+        if state is None:
+            try:
+                state = self.load()
+            except MlrError:  # an unreadable old session is replaced by the new one
+                return
+        if (state is not None and state.status == "running" and state.owner_pid != os.getpid()
+                and owner_alive(state.owner_host, state.owner_pid, state.owner_started)):
+            raise MlrError(f"an autonomous session is still running in this workspace (process {state.owner_pid} on "
+                           f"{state.owner_host}): stop it first, then `auto --resume` continues it")
 
     def _pin_metric(self, state: AutoState) -> None:
         """Every run of the session, on any hypothesis's branch, is judged on the task's metric."""
