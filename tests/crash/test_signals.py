@@ -47,3 +47,25 @@ def test_a_signal_stops_the_experiment_and_records_the_run_cancelled(tmp_path, c
         resumed = subprocess.run([sys.executable, "-m", "mlr_copilot.cli", "auto", "--resume", "-w", str(ws)], env=ENV,
                                  capture_output=True, text=True, timeout=120)
         assert resumed.returncode == 0 and "Status: done" in resumed.stdout, resumed.stdout + resumed.stderr[-2000:]
+
+
+def test_sigterm_to_eval_stops_its_run_and_reports_what_was_done(tmp_path):
+    from mlr_copilot.autonomous.demo import demo_files
+
+    records = tmp_path / "review-sentiment" / "attempt-1" / ".mlr" / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "mlr_copilot.cli", "eval", "--tasks", "review-sentiment", "--runs", "2",
+                             "--provider", "scripted", "--script", str(demo_files()[1]), "--offline", "--runner", "local",
+                             "--workdir", str(tmp_path)], env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: any(r["status"] == "running" and r.get("sandbox") for r in runs(records.parent.parent)),
+                          proc=proc, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, out + err
+    assert [r["status"] for r in runs(records.parent.parent)] == ["cancelled"]
+    assert live_experiments(records.parent.parent) == set()
+    assert not (tmp_path / "review-sentiment" / "attempt-2").exists(), "no attempt starts after the signal"
+    assert read(tmp_path / "evaluation.json")["attempts"][0]["status"] == "cancelled"
