@@ -19,7 +19,7 @@ from mlr_copilot.runners.model import RunRecord, Sandbox
 from mlr_copilot.state import read_json
 
 from .conftest import TEST_IMAGE
-from .helpers import make_repo
+from .helpers import git, make_repo
 
 PY = sys.executable
 
@@ -141,3 +141,23 @@ def test_the_container_a_dead_owners_record_names_is_removed_and_only_a_run_labe
                 container.remove(force=True)
             except Exception:
                 pass
+
+
+def test_a_run_finished_but_not_yet_noted_when_its_owner_died_gets_its_note(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    gone = subprocess.Popen([PY, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    for run_id, pid in (("cut-before-note", gone.pid), ("noting-now", os.getpid())):
+        save_record(repo, RunRecord(id=run_id, commit=head, command="python train.py", runner="local", status="passed",
+                                    started_at="2024-01-01T00:00:00Z", metrics={"score": 0.5}, owner_host=host,
+                                    owner_pid=pid, noted=False))
+
+    assert mark_interrupted(repo, containers=False) == []
+
+    note = git(repo, "notes", "--ref=mlr", "show", head)
+    assert '"run":"cut-before-note","status":"passed"' in note and "noting-now" not in note
+    assert read_json(record_path(repo, "cut-before-note"))["noted"] is True
+    mark_interrupted(repo, containers=False)
+    assert git(repo, "notes", "--ref=mlr", "show", head).count("cut-before-note") == 1

@@ -115,6 +115,7 @@ def execute(
         owner_host=host,
         owner_pid=pid,
         owner_started=start_ticks(pid),
+        noted=head is None,
     )
     save_record(workspace, record)
 
@@ -130,6 +131,7 @@ def execute(
         outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=run_id, on_start=on_start)
     except BaseException as exc:
         record.status = "error"
+        record.noted = True  # a run that never started has no summary to note
         record.duration_s = round(time.time() - started, 3)
         record.message = str(exc) or type(exc).__name__
         save_record(workspace, record)
@@ -148,9 +150,15 @@ def execute(
     record.warnings = outcome.warnings
     record.message = "; ".join([outcome.message, *problems]) if problems else outcome.message
     save_record(workspace, record)
-    if record.commit:
-        append_note(workspace, record.commit, note_line(record))
+    note_run(workspace, record)
     return record
+
+
+def note_run(workspace: Path | str, record: RunRecord) -> None:
+    """Append the finished run's summary to its commit's note, then mark the record noted."""
+    if record.commit and append_note(workspace, record.commit, note_line(record)):
+        record.noted = True
+        save_record(workspace, record)
 
 
 def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[RunRecord]:
@@ -162,15 +170,16 @@ def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[
     owners are removed too, whichever workspace they ran for; with `containers=False` (a caller
     that runs locally) only when one of the closed runs was a Docker run, since asking the
     engine costs a local run more than the run itself."""
-    closed = _orphaned_runs(workspace)
+    closed, unnoted = _orphaned_runs(workspace)
     for record in closed:
         _stop(record)
         host = f" (pid {record.owner_pid} on {record.owner_host})" if record.owner_pid else ""
         record.status = "interrupted"
         record.message = f"the process running it{host} stopped before the run ended; its processes were stopped"
+        record.noted = record.commit is None
         save_record(workspace, record)
-        if record.commit:
-            append_note(workspace, record.commit, note_line(record))
+    for record in closed + unnoted:
+        note_run(workspace, record)
     if containers or any(record.runner == "docker" for record in closed):
         from .docker import cleanup_orphans
 
@@ -178,29 +187,30 @@ def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[
     return closed
 
 
-def _orphaned_runs(workspace: Path | str) -> list[RunRecord]:
-    """The "running" records whose owner is gone. A record is workspace content: one whose id
-    is not its file's safe name is skipped, since the id names the run's cgroup and marker."""
+def _orphaned_runs(workspace: Path | str) -> tuple[list[RunRecord], list[RunRecord]]:
+    """The records a dead owner left: still "running", and finished without their git note.
+    A record is workspace content: one whose id is not its file's safe name is skipped, since
+    the id names the run's cgroup and marker."""
     runs_dir = StateDir(workspace).root / "runs"
-    found = []
+    running, unnoted = [], []
     for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
         try:
             raw = path.read_bytes()
-            # every command start reads them all: most are finished, and say so without parsing
-            if b'"running"' not in raw:
+            # every command start reads them all: most are finished and noted, and say so
+            # without being parsed
+            if b'"running"' not in raw and b'"noted": false' not in raw:
                 continue
             record = RunRecord.model_validate_json(raw)
         except (OSError, ValueError):
             log.warning("skipping unreadable run record %s", path)
             continue
-        if record.status != "running":
-            continue
         if record.id != path.stem or not SAFE_RUN_ID.fullmatch(record.id):
             log.warning("skipping run record %s: its id %r is not its file's name", path, record.id)
             continue
-        if not owner_alive(record.owner_host, record.owner_pid, record.owner_started):
-            found.append(record)
-    return found
+        if (record.status == "running" or not record.noted) and not owner_alive(
+                record.owner_host, record.owner_pid, record.owner_started):
+            (running if record.status == "running" else unnoted).append(record)
+    return running, unnoted
 
 
 def _stop(record: RunRecord) -> None:

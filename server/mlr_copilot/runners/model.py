@@ -97,6 +97,9 @@ class RunRecord(BaseModel):
     owner_pid: int | None = None
     owner_started: int | None = Field(default=None, description="start time of the owner, in clock ticks since boot")
     sandbox: Sandbox | None = None
+    # False from the record's start until its commit's git note holds its summary: an owner
+    # killed in between leaves it False, and the next start writes the note
+    noted: bool = True
 
     @property
     def primary_value(self) -> float | None:
