@@ -553,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p = sub.add_parser("auto", parents=[common], help="autonomous mode: baseline, hypotheses, implementation, runs and fixes, with a report")
     p.add_argument("--paper", help="the paper PDF (default: the task description of the workspace)")
-    p.add_argument("--hypotheses", type=int, default=1, help="how many of the top hypotheses to try (default 1)")
+    p.add_argument("--hypotheses", type=int, help="how many of the top hypotheses to try (default 1, or the resumed session's)")
     p.add_argument("--interactive", action="store_true", help="ask after each phase (continue, skip, stop, or feedback)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted autonomous session from .mlr/auto/")
     p.add_argument("--runner", choices=["auto", "local", "docker"])

@@ -7,11 +7,14 @@ A kill point is "the first moment condition X holds", watched on the files the s
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from mlr_copilot.autonomous.demo import demo_files
 
 from .probe import (BASELINE, FAILING, FIXED, agent_commits, auto, branches, git, live_experiments, make_workspace, read,
                     runs, wait_until, write_script)
@@ -147,3 +150,25 @@ def test_a_session_still_running_is_neither_resumed_beside_itself_nor_closed(tmp
         first.send_signal(signal.SIGTERM)
         first.wait(30)
     assert live_experiments(ws) == set()
+
+
+def test_a_session_from_a_paper_killed_before_its_ideas_resumes_from_that_paper(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    paper = tmp_path / "paper.pdf"
+    shutil.copyfile(demo_files()[0], paper)
+    script = write_script(tmp_path / "script.jsonl")
+    first = auto(ws, "--paper", str(paper), "--provider", "scripted", "--script", str(script), "--offline", "--runner", "local",
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        reached = wait_until(lambda: bool(session(ws).get("baseline")), proc=first)
+    finally:
+        first.kill()
+        first.wait()
+    assert reached and not session(ws).get("ideas_done")
+
+    resumed = auto(ws, "--resume", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = resumed.communicate(timeout=120)
+
+    assert resumed.returncode == 0, out[-2000:] + err[-3000:]
+    assert ideas(ws)["paper_path"] == str(paper) and "Bag-of-Words" in ideas(ws)["paper_title"]
+    assert session(ws)["hypotheses"][0]["success"]

@@ -187,10 +187,11 @@ class AutoPipeline:
             return ""
         return (await self.ask(phase, summary)).strip()
 
-    async def run(self, source, work: Work, *, wanted: int = 1, resume: bool = False,
+    async def run(self, source, work: Work, *, wanted: int | None = None, resume: bool = False,
                   settings: dict | None = None) -> AutoState:
-        """`source`: a PDF path or a `Paper`; on `resume`, None takes the saved session's.
-        `settings`: the settings layer the caller gave, saved for a later resume."""
+        """`source`: a PDF path or a `Paper`; `wanted`: how many hypotheses to try (default 1).
+        On `resume`, None for either takes the saved session's. `settings`: the settings layer
+        the caller gave, saved for a later resume."""
         state = self.load() if resume else None
         if resume and state is None:
             raise MlrError(f"nothing to resume: no autonomous session in {self.path.parent}")
@@ -203,9 +204,11 @@ class AutoPipeline:
                 state.metric, state.direction = task_metric(self.engine)
             if source is None and not state.ideas_done:
                 source = session_source(state.paper, state.from_task, self.engine.workspace)
+            if wanted is not None and not state.ideas_done:
+                state.wanted = wanted
         else:
             metric, direction = task_metric(self.engine)
-            state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted,
+            state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted or 1,
                               from_task=source is not None and not isinstance(source, (str, Path)),
                               settings=resumable_settings(settings), metric=metric, direction=direction,
                               started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
