@@ -192,6 +192,27 @@ class AutoPipeline:
         """`source`: a PDF path or a `Paper`; `wanted`: how many hypotheses to try (default 1).
         On `resume`, None for either takes the saved session's. `settings`: the settings layer
         the caller gave, saved for a later resume."""
+        state, source = self._open(source, wanted, resume, settings)
+        self._pin_metric(state)
+        self.engine.keep_ledger(self.engine.state.folder("auto") / "ledger.json", resume=resume)
+        try:
+            await self._run(state, source, work)
+            if state.status == "running":
+                state.status = "done"
+        except BudgetExceededError as exc:
+            state.status, state.message = "budget", str(exc)
+        except Cancelled as exc:
+            state.status, state.message = "cancelled", f"{exc}; `auto --resume` continues the session"
+        except MlrError as exc:
+            state.status, state.message = "failed", str(exc)
+        finally:
+            self.save(state)
+            await asyncio.to_thread(self._return_to_base, state)
+        return state
+
+    def _open(self, source, wanted: int | None, resume: bool, settings: dict | None) -> tuple[AutoState, object]:
+        """The session to run, new or resumed, and where its hypotheses come from; owned by
+        this process from now on."""
         state = self.load() if resume else None
         if resume and state is None:
             raise MlrError(f"nothing to resume: no autonomous session in {self.path.parent}")
@@ -213,22 +234,7 @@ class AutoPipeline:
                               settings=resumable_settings(settings), metric=metric, direction=direction,
                               started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
         state.owner_host, state.owner_pid, state.owner_started = _owner()
-        self._pin_metric(state)
-        self.engine.keep_ledger(self.engine.state.folder("auto") / "ledger.json", resume=resume)
-        try:
-            await self._run(state, source, work)
-            if state.status == "running":
-                state.status = "done"
-        except BudgetExceededError as exc:
-            state.status, state.message = "budget", str(exc)
-        except Cancelled as exc:
-            state.status, state.message = "cancelled", f"{exc}; `auto --resume` continues the session"
-        except MlrError as exc:
-            state.status, state.message = "failed", str(exc)
-        finally:
-            self.save(state)
-            await asyncio.to_thread(self._return_to_base, state)
-        return state
+        return state, source
 
     def _refuse_beside_a_live_session(self, state: AutoState | None) -> None:
         """Two sessions in one workspace would switch each other's branches and mix their runs."""
