@@ -47,10 +47,10 @@ def _layer(args: argparse.Namespace) -> dict[str, Any]:
     return layer
 
 
-def engine_for(args: argparse.Namespace):
+def engine_for(args: argparse.Namespace, layer: dict[str, Any] | None = None):
     from .engine import Engine
 
-    engine = Engine.load(Path(args.workspace), _layer(args))
+    engine = Engine.load(Path(args.workspace), _layer(args) if layer is None else layer)
     for warning in engine.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return engine
@@ -115,28 +115,52 @@ def run_async(coro):
     return asyncio.run(coro)
 
 
-def run_cancellable(work, coro):
-    """`run_async`, with Ctrl-C setting `work.cancel`: a run then stops its process tree or
-    container and is recorded as cancelled, where an interrupt alone would leave asyncio
-    waiting for the run's thread. A second Ctrl-C interrupts at once."""
+class Interrupted(Exception):
+    """Work stopped by a signal before it had anything to report; exit code 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def run_cancellable(work, coro) -> tuple[Any, int | None]:
+    """`run_async`, with Ctrl-C, SIGTERM (a service manager, `kill`) and SIGHUP (the terminal
+    closed) setting `work.cancel`: a run then stops its process tree or container and is
+    recorded as cancelled, where the signal alone would end this process and leave the
+    experiment running, or leave asyncio waiting for the run's thread. A second signal
+    interrupts at once. Returns the result and the signal that cancelled it, if one did."""
     import signal
 
     from .work import Cancelled
 
+    received: list[int] = []
+
     def interrupt(signum, frame) -> None:
         if work.cancel.is_set():
             raise KeyboardInterrupt
-        print("interrupted: cancelling (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+        received.append(signum)
+        try:
+            print(f"{signal.Signals(signum).name}: cancelling (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+        except OSError:  # SIGHUP: the terminal may be gone
+            pass
         work.cancel.set()
 
-    previous = signal.signal(signal.SIGINT, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        return run_async(coro)
+        return run_async(coro), (received[0] if received else None)
     except Cancelled:
         # cancelled before the run began: nothing to report but the interrupt
-        raise KeyboardInterrupt from None
+        raise Interrupted(received[0] if received else signal.SIGINT) from None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def cancelled_exit(signum: int | None) -> int:
+    """The shell's code for a process ended by `signum`: 130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP."""
+    import signal
+
+    return 128 + (signum or signal.SIGINT)
 
 
 @subcommand("paper")
@@ -273,6 +297,8 @@ def terminal_confirm(auto_yes: bool):
 @subcommand("implement")
 def cmd_implement(args: argparse.Namespace) -> int:
     engine = engine_for(args)
+    # it runs nothing itself: the Docker engine is asked only when a Docker run was cut
+    close_interrupted_runs(engine, "local")
     state = run_async(engine.implement(args.id, terminal_reviewer(args.yes), terminal_work(), terminal_confirm(args.yes)))
     print(f"{state.hypothesis} on {state.branch}: {state.status} ({state.message})")
     for step in state.steps:
@@ -310,9 +336,11 @@ def print_record(record, as_json: bool) -> None:
 
 
 def close_interrupted_runs(engine, runner: str | None) -> None:
-    """Close the runs, and remove the containers, that processes killed mid-run left behind
-    (as the server does when it starts); runs of live processes are left alone. A local run
-    leaves the Docker engine alone unless one of those runs was a Docker run."""
+    """Close the runs that processes killed mid-run left behind, stopping their process trees
+    and containers (as the server does when it starts): every command that starts work does
+    this first, so no orphaned experiment runs beside a new one. Runs of live processes are
+    left alone. A local caller leaves the Docker engine alone unless one of those runs was a
+    Docker run."""
     from .runners.execute import mark_interrupted
 
     local = (runner or engine.settings.run.runner) == "local"
@@ -327,11 +355,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     close_interrupted_runs(engine, args.runner)
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     work = terminal_work()
-    record = run_cancellable(work, engine.run(work, command=command or None, runner=args.runner, timeout=args.timeout,
-                                              on_line=terminal_lines(args.json), baseline=args.baseline))
+    record, signum = run_cancellable(work, engine.run(work, command=command or None, runner=args.runner,
+                                                      timeout=args.timeout, on_line=terminal_lines(args.json),
+                                                      baseline=args.baseline))
     print_record(record, args.json)
     if record.status == "cancelled":
-        return 130
+        return cancelled_exit(signum)
     return 0 if record.status == "passed" else 1
 
 
@@ -340,8 +369,8 @@ def cmd_debug(args: argparse.Namespace) -> int:
     engine = engine_for(args)
     close_interrupted_runs(engine, None)
     work = terminal_work()
-    report = run_cancellable(work, engine.debug(terminal_reviewer(args.yes), work, on_line=terminal_lines(False),
-                                                max_attempts=args.attempts))
+    report, signum = run_cancellable(work, engine.debug(terminal_reviewer(args.yes), work, on_line=terminal_lines(False),
+                                                        max_attempts=args.attempts))
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -350,7 +379,7 @@ def cmd_debug(args: argparse.Namespace) -> int:
             print(f"  run {attempt.run_id} {attempt.status} -> fix: {attempt.fix or 'none'} {attempt.commit[:8] if attempt.commit else ''}")
     print_usage(engine)
     if report.status == "cancelled":
-        return 130
+        return cancelled_exit(signum)
     return 0 if report.status == "passed" else 1
 
 
@@ -405,7 +434,11 @@ def cmd_auto(args: argparse.Namespace) -> int:
     from .errors import MlrError
     from .tasks import TaskError, load_task
 
-    engine = engine_for(args)
+    settings = _layer(args)
+    if args.resume:
+        settings = resumed_settings(args, settings)
+    engine = engine_for(args, settings)
+    close_interrupted_runs(engine, None)
     source = Path(args.paper).resolve() if args.paper else None
     if source is None and not args.resume:
         try:
@@ -413,9 +446,29 @@ def cmd_auto(args: argparse.Namespace) -> int:
         except TaskError as exc:
             raise MlrError(f"give --paper PAPER.pdf, or work in a task folder: {exc}") from None
     pipeline = AutoPipeline(engine, ask=_interactive_ask() if args.interactive else None)
-    state = run_async(pipeline.run(source, terminal_work(), wanted=args.hypotheses, resume=args.resume))
+    work = terminal_work()
+    state, signum = run_cancellable(work, pipeline.run(source, work, wanted=args.hypotheses, resume=args.resume,
+                                                       settings=settings))
     print(render_report(state))
+    if state.status == "cancelled":
+        return cancelled_exit(signum)
     return 0 if state.status == "done" else 1
+
+
+def resumed_settings(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
+    """The settings the interrupted session was started with, under the flags given now; said
+    on stderr, since they come from a file in the workspace and choose what runs."""
+    from .autonomous.pipeline import load_session, session_path
+    from .autonomous.resume import describe_settings, merged_settings
+    from .errors import MlrError
+
+    saved = load_session(Path(args.workspace).resolve())
+    if saved is None:
+        raise MlrError(f"nothing to resume: no autonomous session in {session_path(Path(args.workspace).resolve()).parent}")
+    merged = merged_settings(saved.settings, given)
+    print(f"resuming the session of {session_path(Path(args.workspace).resolve())} with {describe_settings(merged)}",
+          file=sys.stderr)
+    return merged
 
 
 def configure_logging(verbose: bool) -> None:
@@ -431,10 +484,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     tasks = pick_tasks([t for t in (args.tasks or "").split(",") if t])
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="mlr-eval-"))
-    result = run_async(evaluate(tasks, args.runs, workdir, _layer(args), terminal_work(), hypotheses=args.hypotheses))
+    if args.runner != "local":
+        # its workspaces are new, but a killed eval may have left containers on the engine
+        from .runners.docker import cleanup_orphans
+
+        cleanup_orphans()
+    work = terminal_work()
+    result, signum = run_cancellable(work, evaluate(tasks, args.runs, workdir, _layer(args), work, hypotheses=args.hypotheses))
     (workdir / "evaluation.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
     print(result.model_dump_json(indent=2) if args.json else render(result))
     print(f"results: {workdir / 'evaluation.json'}", file=sys.stderr)
+    if signum is not None:
+        return cancelled_exit(signum)
     return 1 if result.unprepared else 0
 
 
@@ -501,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p = sub.add_parser("auto", parents=[common], help="autonomous mode: baseline, hypotheses, implementation, runs and fixes, with a report")
     p.add_argument("--paper", help="the paper PDF (default: the task description of the workspace)")
-    p.add_argument("--hypotheses", type=int, default=1, help="how many of the top hypotheses to try (default 1)")
+    p.add_argument("--hypotheses", type=int, help="how many of the top hypotheses to try (default 1, or the resumed session's)")
     p.add_argument("--interactive", action="store_true", help="ask after each phase (continue, skip, stop, or feedback)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted autonomous session from .mlr/auto/")
     p.add_argument("--runner", choices=["auto", "local", "docker"])
@@ -542,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except Interrupted as exc:
+        print(f"mlr-copilot {args.command}: interrupted", file=sys.stderr)
+        return cancelled_exit(exc.signum)
     except KeyboardInterrupt:
         print(f"mlr-copilot {args.command}: interrupted", file=sys.stderr)
         return 130

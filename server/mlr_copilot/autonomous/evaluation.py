@@ -124,8 +124,12 @@ async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str,
             started = time.perf_counter()
             state = await AutoPipeline(engine).run(source, work, wanted=hypotheses)
             attempts.append(_attempt(task, number, state, workspace, engine.usage(), time.perf_counter() - started))
+            if state.status == "cancelled":
+                break
         result.attempts += attempts
         result.tasks.append(summarise(task, attempts))
+        if work.cancel.is_set():  # what was done is reported; nothing new starts
+            break
     return result
 
 

@@ -4,14 +4,19 @@ Baseline run, hypotheses from the paper (or the task description), then for each
 hypotheses: implement on its own branch from the baseline commit, run and debug up to the cap,
 and keep its best run. Every number in the report names the commit and run it came from.
 The state (`.mlr/auto/state.json`) is saved after each phase, so `--resume` continues an
-interrupted session; the LLM budget stops it cleanly with a report of what was done.
+interrupted session with the settings and paper it was started with; what it reports is
+rebuilt from the run records and the branches (see `resume.py`), so a kill anywhere loses no
+commit or run. The LLM budget stops it cleanly with a report of what was done; a cancellation
+(Ctrl-C, SIGTERM, SIGHUP) stops the running experiment and leaves the session resumable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Awaitable, Callable, Literal
 
@@ -20,8 +25,9 @@ from pydantic import BaseModel, Field
 from ..errors import MlrError
 from ..experiment.change import Proposal, Review
 from ..llm.base import BudgetExceededError
-from ..state import read_json, write_json
-from ..work import Work
+from ..state import StateDir, read_json, write_json
+from ..work import Cancelled, Work
+from .resume import recorded_baseline, recorded_work, resumable_settings, session_source
 
 log = logging.getLogger(__name__)
 SUCCESS_THRESHOLD = 0.10
@@ -52,7 +58,17 @@ class HypothesisResult(BaseModel):
 
 class AutoState(BaseModel):
     paper: str | None
+    # the hypotheses come from the workspace's task description, not from a paper
+    from_task: bool = False
     wanted: int
+    # the settings it was started with (see resume.RESUMABLE), taken back by --resume
+    settings: dict = Field(default_factory=dict)
+    # ISO 8601, UTC, as run records write it: only the session's own runs are taken back
+    started_at: str | None = None
+    # the process running it (as in run records): a second session never runs beside it
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    owner_started: int | None = None
     base_branch: str | None = None
     base_commit: str | None = None
     metric: str | None = None
@@ -60,7 +76,7 @@ class AutoState(BaseModel):
     baseline: RunRef | None = None
     ideas_done: bool = False
     hypotheses: list[HypothesisResult] = Field(default_factory=list)
-    status: Literal["running", "done", "budget", "failed", "stopped"] = "running"
+    status: Literal["running", "done", "budget", "failed", "stopped", "cancelled"] = "running"
     message: str = ""
     phase_seconds: dict[str, float] = Field(default_factory=dict)
     usage: dict = Field(default_factory=dict)
@@ -119,16 +135,40 @@ async def _confirm(problem: str) -> bool:
     return True
 
 
+def _owner() -> tuple[str, int, int | None]:
+    from ..runners.base import run_owner
+    from ..runners.proctree import start_ticks
+
+    host, pid = run_owner()
+    return host, pid, start_ticks(pid)
+
+
+def session_path(workspace: Path | str) -> Path:
+    return StateDir(workspace).root / "auto" / "state.json"
+
+
+def load_session(workspace: Path | str) -> AutoState | None:
+    """The saved session of the workspace; an unreadable one is a clear error, never a guess."""
+    from pydantic import ValidationError
+
+    path = session_path(workspace)
+    try:
+        data = read_json(path)
+        return AutoState.model_validate(data) if data else None
+    except (ValueError, ValidationError) as exc:
+        raise MlrError(f"the saved session {path} cannot be read ({str(exc).splitlines()[0]}); "
+                       "move it away to start a new session") from None
+
+
 class AutoPipeline:
     def __init__(self, engine, *, ask: Ask | None = None):
         self.engine = engine
         self.ask = ask
         # not made here: a workspace that is refused must be left as it was
-        self.path = engine.state.root / "auto" / "state.json"
+        self.path = session_path(engine.workspace)
 
     def load(self) -> AutoState | None:
-        data = read_json(self.path)
-        return AutoState.model_validate(data) if data else None
+        return load_session(self.engine.workspace)
 
     def save(self, state: AutoState) -> None:
         state.usage = self.engine.usage()
@@ -147,18 +187,12 @@ class AutoPipeline:
             return ""
         return (await self.ask(phase, summary)).strip()
 
-    async def run(self, source, work: Work, *, wanted: int = 1, resume: bool = False) -> AutoState:
-        metric, direction = task_metric(self.engine)
-        state = self.load() if resume else None
-        if resume and state is None:
-            raise MlrError(f"nothing to resume: no autonomous session in {self.path.parent}")
-        if state is not None:
-            state.status, state.message = "running", ""
-            if state.metric is None:  # interrupted before its baseline
-                state.metric, state.direction = metric, direction
-        else:
-            state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted,
-                              metric=metric, direction=direction)
+    async def run(self, source, work: Work, *, wanted: int | None = None, resume: bool = False,
+                  settings: dict | None = None) -> AutoState:
+        """`source`: a PDF path or a `Paper`; `wanted`: how many hypotheses to try (default 1).
+        On `resume`, None for either takes the saved session's. `settings`: the settings layer
+        the caller gave, saved for a later resume."""
+        state, source = self._open(source, wanted, resume, settings)
         self._pin_metric(state)
         self.engine.keep_ledger(self.engine.state.folder("auto") / "ledger.json", resume=resume)
         try:
@@ -167,12 +201,54 @@ class AutoPipeline:
                 state.status = "done"
         except BudgetExceededError as exc:
             state.status, state.message = "budget", str(exc)
+        except Cancelled as exc:
+            state.status, state.message = "cancelled", f"{exc}; `auto --resume` continues the session"
         except MlrError as exc:
             state.status, state.message = "failed", str(exc)
         finally:
             self.save(state)
             await asyncio.to_thread(self._return_to_base, state)
         return state
+
+    def _open(self, source, wanted: int | None, resume: bool, settings: dict | None) -> tuple[AutoState, object]:
+        """The session to run, new or resumed, and where its hypotheses come from; owned by
+        this process from now on."""
+        state = self.load() if resume else None
+        if resume and state is None:
+            raise MlrError(f"nothing to resume: no autonomous session in {self.path.parent}")
+        self._refuse_beside_a_live_session(state)
+        if state is not None:
+            state.status, state.message = "running", ""
+            if settings is not None:
+                state.settings = resumable_settings(settings)
+            if state.metric is None:  # interrupted before its baseline
+                state.metric, state.direction = task_metric(self.engine)
+            if source is None and not state.ideas_done:
+                source = session_source(state.paper, state.from_task, self.engine.workspace)
+            if wanted is not None and not state.ideas_done:
+                state.wanted = wanted
+        else:
+            metric, direction = task_metric(self.engine)
+            state = AutoState(paper=str(getattr(source, "path", source)) if source else None, wanted=wanted or 1,
+                              from_task=source is not None and not isinstance(source, (str, Path)),
+                              settings=resumable_settings(settings), metric=metric, direction=direction,
+                              started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+        state.owner_host, state.owner_pid, state.owner_started = _owner()
+        return state, source
+
+    def _refuse_beside_a_live_session(self, state: AutoState | None) -> None:
+        """Two sessions in one workspace would switch each other's branches and mix their runs."""
+        from ..runners.base import owner_alive
+
+        if state is None:
+            try:
+                state = self.load()
+            except MlrError:  # an unreadable old session is replaced by the new one
+                return
+        if (state is not None and state.status == "running" and state.owner_pid != os.getpid()
+                and owner_alive(state.owner_host, state.owner_pid, state.owner_started)):
+            raise MlrError(f"an autonomous session is still running in this workspace (process {state.owner_pid} on "
+                           f"{state.owner_host}): stop it first, then `auto --resume` continues it")
 
     def _pin_metric(self, state: AutoState) -> None:
         """Every run of the session, on any hypothesis's branch, is judged on the task's metric."""
@@ -197,8 +273,11 @@ class AutoPipeline:
             self.save(state)
         if state.baseline is None:
             await asyncio.to_thread(git.checkout_branch, state.base_branch)
-            work.say("Running the baseline", 5)
-            record = await self._timed(state, "baseline", engine.run(work, baseline=True))
+            record = await asyncio.to_thread(recorded_baseline, engine, state.base_commit, state.started_at)
+            if record is None:
+                work.say("Running the baseline", 5)
+                record = await self._timed(state, "baseline", engine.run(work, baseline=True))
+            work.check("the baseline run")
             state.baseline = _ref(record, state.metric)
             self.save(state)
             if record.status != "passed" or state.baseline.value is None:
@@ -242,7 +321,7 @@ class AutoPipeline:
             work.say(f"Implementing {result.id}: {result.title}", 30)
             implemented = await self._timed(state, "implement", engine.implement(
                 result.id, accept_all, work, _confirm, base=state.base_commit))
-            result.commits = list(implemented.commits)
+            result.commits = (await asyncio.to_thread(recorded_work, engine, result.branch, state.base_commit, result.id))[0]
             result.status = "implemented"
             result.message = implemented.message
             self.save(state)
@@ -255,11 +334,12 @@ class AutoPipeline:
         await asyncio.to_thread(git.checkout_branch, result.branch)
         work.say(f"Running and debugging {result.id}", 60)
         report = await self._timed(state, "run+debug", engine.debug(accept_all, work))
-        records = [engine.run_record(a.run_id) for a in report.attempts]
-        if report.final_run and report.final_run["id"] not in {a.run_id for a in report.attempts}:
-            records.append(engine.run_record(report.final_run["id"]))
+        # what the branch and the run records hold, runs of an interrupted session included
+        result.commits, records = await asyncio.to_thread(recorded_work, engine, result.branch, state.base_commit, result.id)
         result.runs = [_ref(r, state.metric) for r in records]
-        result.commits += [a.commit for a in report.attempts if a.commit]
+        if report.status == "cancelled":
+            self.save(state)
+            raise Cancelled("the run")
         self._score(state, result)
         result.status = "done" if result.best else "failed"
         result.message = report.message or result.message

@@ -21,9 +21,12 @@ from ..errors import MlrError
 from ..state import StateDir
 from .environment import secret_values
 from .logsink import MB, LogSink
-from .model import RunRequest, RunStatus
+from .model import RunRequest, RunStatus, Sandbox
+from .proctree import start_ticks
 
 LineCallback = Callable[[str], None]
+# Told where the run's processes are as soon as they exist (see `Sandbox`).
+StartCallback = Callable[[Sandbox], None]
 
 # How long a process tree gets to exit after SIGTERM before it is killed outright.
 KILL_GRACE_S = 2.0
@@ -67,10 +70,11 @@ def run_owner() -> tuple[str, int]:
     return socket.gethostname(), os.getpid()
 
 
-def owner_alive(host: str | None, pid: int | None) -> bool:
+def owner_alive(host: str | None, pid: int | None, started: int | None = None) -> bool:
     """Whether the process that started a run may still be running it. A run without a known
     owner counts as abandoned; one started on another machine sharing this workspace or engine
-    is not ours to judge, so it counts as alive."""
+    is not ours to judge, so it counts as alive. With the owner's start time (`started`), a
+    later process that was given the dead owner's pid is not taken for it."""
     if not host or pid is None:
         return False
     if host != socket.gethostname():
@@ -80,8 +84,8 @@ def owner_alive(host: str | None, pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return started is None or start_ticks(pid) in (None, started)
 
 
 def log_path_for(workspace: str | Path, run_id: str) -> Path:
@@ -107,9 +111,11 @@ class Runner(ABC):
         on_line: LineCallback | None = None,
         cancel: threading.Event | None = None,
         run_id: str | None = None,
+        on_start: StartCallback | None = None,
     ) -> RunOutcome:
         """Run `request.command` in `request.workspace`; blocks until it ends, is cancelled,
-        or hits a limit. The full output (up to the cap) lands in `.mlr/logs/<run_id>.log`."""
+        or hits a limit. The full output (up to the cap) lands in `.mlr/logs/<run_id>.log`.
+        `on_start` is told where the run's processes are as soon as they start."""
 
 
 class RunClock:

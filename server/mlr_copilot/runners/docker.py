@@ -25,6 +25,7 @@ from .base import (
     Runner,
     RunnerError,
     RunOutcome,
+    StartCallback,
     describe_end,
     new_run_id,
     open_sink,
@@ -34,7 +35,7 @@ from .base import (
 )
 from .environment import dotenv_files, scrub_env
 from .logsink import LogSink
-from .model import RunRequest, RunStatus
+from .model import RunRequest, RunStatus, Sandbox
 from .proctree import RUN_ID_VAR
 
 log = logging.getLogger(__name__)
@@ -325,6 +326,17 @@ def _label_owner_alive(label: str | None) -> bool:
     return owner_alive(host, int(pid) if pid.isdigit() else None)
 
 
+def remove_run_container(container_id: str, run_id: str, client: Any | None = None) -> bool:
+    """Remove (killing it first) the container of run `run_id`, whose owner died. A run record
+    is workspace content: the container must carry that run's label, so a planted record cannot
+    name another container. False when no engine answers or it is gone already."""
+    try:
+        client = client or docker_client(timeout=5.0)
+    except DockerUnavailableError:
+        return False
+    return remove_containers(client, {"id": container_id, "label": f"{RUN_LABEL}={run_id}"}) > 0
+
+
 def cleanup_orphans(client: Any | None = None) -> int:
     """Remove the containers of servers and CLIs that died mid-run (their owner process is
     gone); runs of live processes on the same engine are left alone."""
@@ -425,6 +437,7 @@ class DockerRunner(Runner):
         on_line: LineCallback | None = None,
         cancel: threading.Event | None = None,
         run_id: str | None = None,
+        on_start: StartCallback | None = None,
     ) -> RunOutcome:
         workspace = resolve_workspace(request)
         run_id = run_id or new_run_id()
@@ -446,7 +459,8 @@ class DockerRunner(Runner):
             if not argv:
                 sink.note("empty command")
                 return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty", image=image)
-            outcome = self._run(request, workspace, run_id, argv, image, device_requests, hidden, sink, clock, cancel)
+            outcome = self._run(request, workspace, run_id, argv, image, device_requests, hidden, sink, clock, cancel,
+                                on_start)
         finally:
             sink.close()
         outcome.log_metrics = dict(sink.metrics)
@@ -464,6 +478,7 @@ class DockerRunner(Runner):
         sink: LogSink,
         clock: RunClock,
         cancel: threading.Event,
+        on_start: StartCallback | None = None,
     ) -> RunOutcome:
         from docker.errors import APIError, NotFound
         from docker.types import LogConfig
@@ -497,6 +512,8 @@ class DockerRunner(Runner):
             tty=False,
         )
         try:
+            if on_start is not None:
+                on_start(Sandbox(container=container.id))
             return self._watch(container, request, sink, clock, cancel, image)
         finally:
             try:

@@ -1,28 +1,31 @@
 """One experiment run from start to record: the call the editor, the CLI and the debug loop
 share. The record is on disk before the command starts and names the process that owns the
-run, so a server or CLI that dies mid-run leaves a trace that `mark_interrupted()` closes
-at the next start of either."""
+run and where its processes are, so a server or CLI that dies mid-run leaves a trace that
+`mark_interrupted()` closes, stopping those processes, at the next start of either."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..history.gitnotes import append_note, head_info
-from ..state import StateDir, read_json, write_json
+from ..state import StateDir, write_json
 from .base import LineCallback, Runner, RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
-from .model import Direction, RunRecord, RunRequest, RunStatus
-from .proctree import kill_leftovers
+from .model import Direction, RunRecord, RunRequest, RunStatus, Sandbox
+from .proctree import kill_leftovers, start_ticks
 
 log = logging.getLogger(__name__)
 
 DIAGNOSE_BYTES = 256 * 1024
+# What a run id may look like (new_run_id makes `20240101-120000-a1b2c3`).
+SAFE_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # File timestamps come from a coarse clock; a results file written at once may look older.
 MTIME_SLACK_S = 0.05
 
@@ -111,13 +114,24 @@ def execute(
         baseline=baseline,
         owner_host=host,
         owner_pid=pid,
+        owner_started=start_ticks(pid),
+        noted=head is None,
     )
     save_record(workspace, record)
+
+    def on_start(sandbox: Sandbox) -> None:
+        record.sandbox = sandbox
+        try:
+            save_record(workspace, record)
+        except OSError as exc:  # the marker and the cgroup still find the run's processes
+            log.warning("could not note where run %s runs: %s", run_id, exc)
+
     started = time.time()
     try:
-        outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=run_id)
+        outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=run_id, on_start=on_start)
     except BaseException as exc:
         record.status = "error"
+        record.noted = True  # a run that never started has no summary to note
         record.duration_s = round(time.time() - started, 3)
         record.message = str(exc) or type(exc).__name__
         save_record(workspace, record)
@@ -136,41 +150,74 @@ def execute(
     record.warnings = outcome.warnings
     record.message = "; ".join([outcome.message, *problems]) if problems else outcome.message
     save_record(workspace, record)
-    if record.commit:
-        append_note(workspace, record.commit, note_line(record))
+    note_run(workspace, record)
     return record
+
+
+def note_run(workspace: Path | str, record: RunRecord) -> None:
+    """Append the finished run's summary to its commit's note, then mark the record noted."""
+    if record.commit and append_note(workspace, record.commit, note_line(record)):
+        record.noted = True
+        save_record(workspace, record)
 
 
 def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[RunRecord]:
     """Close the records of runs whose owner process is gone (a server or CLI killed mid-run):
-    they become "interrupted" and the processes they left behind are killed. Runs of live
-    processes, such as a concurrent `mlr-copilot run` or another editor's server, are left
-    alone. Containers of dead owners are removed too, whichever workspace they ran for; with
-    `containers=False` (a caller that runs locally) only when one of the closed runs was a
-    Docker run, since asking the engine costs a local run more than the run itself."""
-    closed = []
-    runs_dir = StateDir(workspace).root / "runs"
-    for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
-        data = read_json(path)
-        if not isinstance(data, dict) or data.get("status") != "running":
-            continue
-        try:
-            record = RunRecord.model_validate(data)
-        except ValueError:
-            log.warning("skipping unreadable run record %s", path)
-            continue
-        if owner_alive(record.owner_host, record.owner_pid):
-            continue
-        if record.runner == "local":
-            kill_leftovers(record.id)
+    their processes are stopped (the local tree, or the container, the record names) and they
+    become "interrupted". Every entry point calls this before it starts new work, so an
+    orphaned experiment never runs beside a new one. Runs of live processes, such as a
+    concurrent `mlr-copilot run` or another editor's server, are left alone. Containers of dead
+    owners are removed too, whichever workspace they ran for; with `containers=False` (a caller
+    that runs locally) only when one of the closed runs was a Docker run, since asking the
+    engine costs a local run more than the run itself."""
+    closed, unnoted = _orphaned_runs(workspace)
+    for record in closed:
+        _stop(record)
+        host = f" (pid {record.owner_pid} on {record.owner_host})" if record.owner_pid else ""
         record.status = "interrupted"
-        record.message = "the process running it stopped before the run ended"
+        record.message = f"the process running it{host} stopped before the run ended; its processes were stopped"
+        record.noted = record.commit is None
         save_record(workspace, record)
-        if record.commit:
-            append_note(workspace, record.commit, note_line(record))
-        closed.append(record)
+    for record in closed + unnoted:
+        note_run(workspace, record)
     if containers or any(record.runner == "docker" for record in closed):
         from .docker import cleanup_orphans
 
         cleanup_orphans()
     return closed
+
+
+def _orphaned_runs(workspace: Path | str) -> tuple[list[RunRecord], list[RunRecord]]:
+    """The records a dead owner left: still "running", and finished without their git note.
+    A record is workspace content: one whose id is not its file's safe name is skipped, since
+    the id names the run's cgroup and marker."""
+    runs_dir = StateDir(workspace).root / "runs"
+    running, unnoted = [], []
+    for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
+        try:
+            raw = path.read_bytes()
+            # every command start reads them all: most are finished and noted, and say so
+            # without being parsed
+            if b'"running"' not in raw and b'"noted": false' not in raw:
+                continue
+            record = RunRecord.model_validate_json(raw)
+        except (OSError, ValueError):
+            log.warning("skipping unreadable run record %s", path)
+            continue
+        if record.id != path.stem or not SAFE_RUN_ID.fullmatch(record.id):
+            log.warning("skipping run record %s: its id %r is not its file's name", path, record.id)
+            continue
+        if (record.status == "running" or not record.noted) and not owner_alive(
+                record.owner_host, record.owner_pid, record.owner_started):
+            (running if record.status == "running" else unnoted).append(record)
+    return running, unnoted
+
+
+def _stop(record: RunRecord) -> None:
+    sandbox = record.sandbox or Sandbox()
+    if record.runner == "local":
+        kill_leftovers(record.id, sandbox.pid, sandbox.started)
+    elif sandbox.container:
+        from .docker import remove_run_container
+
+        remove_run_container(sandbox.container, record.id)

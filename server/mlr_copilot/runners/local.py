@@ -19,6 +19,7 @@ from .base import (
     RunClock,
     Runner,
     RunOutcome,
+    StartCallback,
     describe_end,
     new_run_id,
     open_sink,
@@ -27,8 +28,8 @@ from .base import (
 from .environment import dotenv_files, scrub_env
 from .logsink import LogSink
 from .memcgroup import MemoryCgroup
-from .model import RunRequest, RunStatus
-from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, rss_mb
+from .model import RunRequest, RunStatus, Sandbox
+from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, rss_mb, start_ticks
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class LocalRunner(Runner):
         on_line: LineCallback | None = None,
         cancel: threading.Event | None = None,
         run_id: str | None = None,
+        on_start: StartCallback | None = None,
     ) -> RunOutcome:
         workspace = resolve_workspace(request)
         run_id = run_id or new_run_id()
@@ -109,7 +111,7 @@ class LocalRunner(Runner):
         if exposed:
             sink.note(f"warning: {exposed}")
         try:
-            outcome = self._run(request, workspace, run_id, sink, clock, cancel)
+            outcome = self._run(request, workspace, run_id, sink, clock, cancel, on_start)
         finally:
             sink.close()
         outcome.log_metrics = dict(sink.metrics)
@@ -125,6 +127,7 @@ class LocalRunner(Runner):
         sink: LogSink,
         clock: RunClock,
         cancel: threading.Event,
+        on_start: StartCallback | None,
     ) -> RunOutcome:
         argv = request.argv()
         if not argv:
@@ -165,6 +168,8 @@ class LocalRunner(Runner):
             return RunOutcome("error", None, sink.path, clock.elapsed, message=message)
 
         tree = ProcessTree(proc.pid, run_id, cgroup)
+        if on_start is not None:
+            on_start(Sandbox(pid=proc.pid, started=start_ticks(proc.pid)))
         stop_pump = threading.Event()
         pump = threading.Thread(target=_pump, args=(proc.stdout.fileno(), sink, stop_pump), daemon=True)
         pump.start()

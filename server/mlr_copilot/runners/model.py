@@ -61,6 +61,18 @@ class Failure(BaseModel):
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 
 
+class Sandbox(BaseModel):
+    """Where a run's processes are, so a later start can stop them after their owner died:
+    the local tree's leader (its pid is the tree's process group and session) with its start
+    time, which tells it from a later process given the same pid; or the Docker container."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pid: int | None = None
+    started: int | None = Field(default=None, description="start time of `pid`, in clock ticks since boot")
+    container: str | None = None
+
+
 class RunRecord(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="constants")
 
@@ -88,6 +100,11 @@ class RunRecord(BaseModel):
     # The process that runs it: a "running" record whose owner is gone was interrupted.
     owner_host: str | None = None
     owner_pid: int | None = None
+    owner_started: int | None = Field(default=None, description="start time of the owner, in clock ticks since boot")
+    sandbox: Sandbox | None = None
+    # False from the record's start until its commit's git note holds its summary: an owner
+    # killed in between leaves it False, and the next start writes the note
+    noted: bool = True
 
     @property
     def primary_value(self) -> float | None:

@@ -5,6 +5,8 @@ Three nets catch a run's processes, so none outlives it:
   lists every member, even those that started a new session;
 - the session the run was started in (`start_new_session=True`);
 - an environment marker `MLR_RUN_ID=<id>`, inherited by descendants that escape the first two.
+A run whose owner died is found again by its cgroup, its marker, and its session, whose leader
+the run record names with its start time (`Sandbox`).
 """
 
 from __future__ import annotations
@@ -138,6 +140,29 @@ def _stat(pid: int) -> tuple[str, int, int] | None:
     return rest[0].decode(), int(rest[2]), int(rest[3])
 
 
+def start_ticks(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot: with the pid, it names one process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return int(raw[raw.rfind(b")") + 2 :].split()[19])
+
+
+def _run_session(run_id: str, leader: int | None, started: int | None) -> int | None:
+    """The session of the run's leader `leader`, started at `started`, while that process still
+    runs and carries the run's marker. A run record is workspace content, so the pid alone is
+    not believed: a later process given the same pid, or any process a planted record names,
+    fails the check. Members that cleared their environment are then found by their session."""
+    if leader is None or started is None or start_ticks(leader) != started:
+        return None
+    try:
+        environ = Path(f"/proc/{leader}/environ").read_bytes()
+    except OSError:
+        return None
+    return leader if f"{RUN_ID_VAR}={run_id}".encode() in environ.split(b"\0") else None
+
+
 def _all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
@@ -235,9 +260,10 @@ class ProcessTree:
         log.warning("processes of run %s survived SIGKILL for 10 s", self.run_id)
 
 
-def kill_leftovers(run_id: str) -> int:
-    """Kill the leftovers of a run whose server died (found by the run's cgroups and by their
-    environment marker) and remove the cgroups."""
+def kill_leftovers(run_id: str, leader: int | None = None, started: int | None = None) -> int:
+    """Kill the leftovers of a run whose server died (found by the run's cgroups, by their
+    environment marker, and by the session of `leader` while it is still the run's, see
+    `_run_session`) and remove the cgroups."""
     from .memcgroup import run_cgroup
 
     base = cgroup_hierarchy("pids")
@@ -245,10 +271,14 @@ def kill_leftovers(run_id: str) -> int:
     if cgroup is not None and not cgroup.path.is_dir():
         cgroup = None
     memory = run_cgroup(run_id)
+    # checked once, while the leader lives: afterwards its pid is not reused while any
+    # member of its session lives, and every member is killed
+    session = _run_session(run_id, leader, started)
     killed = 0
     for _ in range(50):
         pids = marked_processes(run_id) | (cgroup.pids() if cgroup is not None else set())
         pids |= memory.pids() if memory is not None else set()
+        pids |= session_members(session) if session is not None else set()
         if not pids:
             break
         for pid in pids:

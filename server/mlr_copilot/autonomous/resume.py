@@ -1,0 +1,97 @@
+"""What a resumed autonomous session takes from what is on disk, so a kill at any point loses
+nothing and `auto --resume` needs no flag: the settings and the paper it was started with
+(saved in `.mlr/auto/state.json`), and its baseline, commits and runs as the run records under
+`.mlr/runs/` and the branch's commits hold them, not as the interrupted process last saved them.
+
+The saved settings are workspace content: only those that say how to run and score the
+experiment and which model to ask are taken back, and the caller shows them before anything
+runs; an endpoint (`llm.baseUrl`), which would receive the user's key, never is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlrError
+
+# section -> the settings a session restores (the CLI's names, see cli._layer)
+RESUMABLE = {
+    "llm": ("provider", "model", "script", "budget_usd"),
+    "run": ("runner", "timeout", "command", "metric", "direction"),
+    "ideas": ("online",),
+}
+
+
+def resumable_settings(layer: dict[str, Any] | None) -> dict[str, Any]:
+    """The part of a settings layer a resumed session takes back (see RESUMABLE)."""
+    kept: dict[str, Any] = {}
+    for section, names in RESUMABLE.items():
+        values = (layer or {}).get(section)
+        if isinstance(values, dict):
+            chosen = {name: values[name] for name in names if values.get(name) is not None}
+            if chosen:
+                kept[section] = chosen
+    return kept
+
+
+def merged_settings(saved: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The saved settings with the ones given now over them, section by section."""
+    merged = {section: dict(values) for section, values in resumable_settings(saved).items()}
+    for section, values in given.items():
+        merged[section] = {**merged.get(section, {}), **values}
+    return merged
+
+
+def describe_settings(layer: dict[str, Any]) -> str:
+    return ", ".join(f"{section}.{name}={value!r}" for section, values in resumable_settings(layer).items()
+                     for name, value in values.items()) or "the defaults"
+
+
+def session_source(paper: str | None, from_task: bool, workspace: Path):
+    """Where the interrupted session took its hypotheses from: the paper's path, or the
+    workspace's task description made into a paper."""
+    from ..tasks import TaskError, load_task
+    from .tasks import paper_from_task
+
+    if from_task:
+        try:
+            return paper_from_task(load_task(workspace))
+        except TaskError as exc:
+            raise MlrError(f"the interrupted session took its hypotheses from the task description: {exc}") from None
+    if not paper:
+        raise MlrError("the interrupted session names no paper: give --paper PAPER.pdf")
+    if not Path(paper).is_file():
+        raise MlrError(f"the paper of the interrupted session, {paper}, is gone: give --paper PAPER.pdf")
+    return Path(paper)
+
+
+def recorded_baseline(engine, base_commit: str, since: str | None):
+    """The session's newest passed baseline run at `base_commit` (started at or after `since`),
+    if one was recorded: a session killed after its baseline ran but before it saved it does
+    not run it again. Another session's baseline, or the user's, is never taken for its own."""
+    from ..history.store import load_runs
+
+    if since is None:
+        return None
+    done = [r for r in load_runs(engine.workspace)
+            if r.baseline and r.commit == base_commit and r.status == "passed" and r.started_at >= since]
+    return done[-1] if done else None
+
+
+def recorded_work(engine, branch: str, base_commit: str, hypothesis: str) -> tuple[list[str], list]:
+    """The hypothesis's commits on `branch` since `base_commit` (oldest first) and the finished
+    runs of every commit there, as git and the run records hold them."""
+    from ..history.gitnotes import HYPOTHESIS_TRAILER
+    from ..history.store import load_runs
+
+    since: list = []
+    for commit in engine.git.log(branch, limit=1000):
+        if commit.sha == base_commit:
+            break
+        since.append(commit)
+    since.reverse()
+    shas = {commit.sha for commit in since}
+    commits = [c.sha for c in since if c.trailers.get(HYPOTHESIS_TRAILER) == hypothesis]
+    runs = [r for r in load_runs(engine.workspace) if r.commit in shas and r.status != "running"]
+    return commits, runs
