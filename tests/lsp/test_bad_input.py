@@ -144,7 +144,7 @@ async def test_command_arguments_of_the_wrong_type_are_invalid_params(tmp_path):
     server = await raw_server(tmp_path)
     cases = {
         ("mlrCopilot.history", json.dumps([{"branch": 5}])): "mlrCopilot.history: branch must be a string",
-        ("mlrCopilot.history", json.dumps(["main"])): "mlrCopilot.history: the history options must be an object",
+        ("mlrCopilot.history", json.dumps([5])): "mlrCopilot.history: the history options must be an object or a string",
         ("mlrCopilot.run", json.dumps([{"timeout": "soon"}])): "mlrCopilot.run: timeout must be a number",
         ("mlrCopilot.run", json.dumps([{"timeout": True}])): "mlrCopilot.run: timeout must be a number",
         ("mlrCopilot.run", json.dumps([{"command": {"x": 1}}])): "mlrCopilot.run: command must be a string or a list of strings",

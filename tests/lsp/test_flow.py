@@ -237,7 +237,8 @@ async def test_client_without_annotations_reviews_by_command(client, tmp_path):
     assert "TfidfVectorizer" in (folder / "train.py").read_text()
     assert "-from sklearn.naive_bayes import MultinomialNB" in (folder / "change.diff").read_text()
     assert "MultinomialNB" in (workspace / "train.py").read_text()  # nothing applied before the answer
-    assert any(folder.name in m.message for m in client.messages)
+    # the message is sent in the server's own time, maybe just after the files are written
+    assert await wait_for(lambda: any(folder.name in m.message for m in client.messages), 10)
     await execute(client, "mlrCopilot.acceptEdit", folder.name)
     result = await asyncio.wait_for(pending, 60)
     assert result["status"] == "done" and len(result["commits"]) == 1

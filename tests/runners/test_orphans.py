@@ -3,6 +3,7 @@ names and checked against the live process, and a planted record can make nothin
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from mlr_copilot.runners import proctree
+from mlr_copilot.runners import memcgroup, proctree
 from mlr_copilot.runners.execute import mark_interrupted, record_path, save_record
 from mlr_copilot.runners.model import RunRecord, Sandbox
 from mlr_copilot.state import read_json
@@ -65,7 +66,9 @@ def test_a_dead_owners_tree_is_stopped_even_where_a_child_dropped_the_marker(tmp
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     assert alive(child) and child not in proctree.marked_processes(run_id)
-    monkeypatch.setattr(proctree, "_pids_hierarchy", lambda: None)
+    # as on a machine with no cgroup: only the session of the recorded leader finds the child
+    monkeypatch.setattr(proctree, "cgroup_hierarchy", lambda controller: None)
+    monkeypatch.setattr(memcgroup, "cgroup_hierarchy", lambda controller: None)
 
     closed = mark_interrupted(repo, containers=False)
 
@@ -87,8 +90,10 @@ def test_a_planted_record_cannot_name_another_process_or_cgroup(tmp_path):
         named = Sandbox(pid=bystander.pid, started=proctree.start_ticks(bystander.pid))
         save_record(workspace, RunRecord(id="planted", command="x", runner="local", started_at="2024-01-01T00:00:00Z",
                                          sandbox=named, **owner))
-        escape = RunRecord(id="../..", command="x", runner="local", started_at="2024-01-01T00:00:00Z", **owner)
-        (workspace / ".mlr" / "runs" / "escape.json").write_text(escape.model_dump_json())
+        # written by hand: a RunRecord refuses such an id, a planted file does not ask
+        escape = RunRecord(id="escape", command="x", runner="local", started_at="2024-01-01T00:00:00Z", **owner)
+        (workspace / ".mlr" / "runs" / "escape.json").write_text(
+            json.dumps({**escape.model_dump(mode="json"), "id": "../.."}))
 
         closed = mark_interrupted(workspace, containers=False)
 
