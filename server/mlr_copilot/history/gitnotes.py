@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..workspace import gitsafe
+
 log = logging.getLogger(__name__)
 
 NOTES_REF = "mlr"
@@ -20,8 +22,9 @@ FALLBACK_IDENTITY = ("-c", "user.name=MLR-Copilot", "-c", "user.email=mlr-copilo
 
 def git(workspace: Path | str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["git", *args],
+        gitsafe.command(*args),
         cwd=workspace,
+        env=gitsafe.environment(workspace),
         capture_output=True,
         text=True,
         check=check,
