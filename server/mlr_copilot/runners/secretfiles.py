@@ -23,6 +23,9 @@ from mlr_copilot.workspace.paths import TOOLING_DIRS, is_secret_name
 SEARCH_DEPTH = 2
 # More than this is not a secrets file but data named like one; its head is still read.
 READ_BYTES = 256 * 1024
+# The files read at the top of a folder named like a secret (a virtualenv called `.env` has
+# hardly any there; its packages are below).
+FOLDER_FILES = 64
 _DOTENV = re.compile(r"\.env(?:\..*)?|\.envrc", re.IGNORECASE)
 # `password = x`, `"api_key": "x"`, `password x` (netrc), `_authToken=x` (npmrc)
 _KEYED = re.compile(
@@ -49,7 +52,11 @@ def secret_files(workspace: Path) -> list[Path]:
 def values_in(path: Path, is_secret_key) -> set[str]:
     """The secret values of one secrets file: in a `.env`-style file the values of the
     variables named like secrets (`is_secret_key`); in any other (kaggle.json, .netrc,
-    credentials, private keys) every value that may be a password, key or token."""
+    credentials, private keys) every value that may be a password, key or token. A folder
+    named like one (`secrets/`) gives those of the files at its top."""
+    if path.is_dir():
+        children = sorted(child for child in path.iterdir() if child.is_file())[:FOLDER_FILES]
+        return set().union(*(values_in(child, is_secret_key) for child in children))
     text = _read_text(path)
     if not text:
         return set()
@@ -76,10 +83,12 @@ def _read_text(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return ""
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return ""
-        data = handle.read(READ_BYTES)
+    try:
+        data = os.read(fd, READ_BYTES) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
     return "" if b"\0" in data else data.decode("utf-8", errors="replace")
 
 
