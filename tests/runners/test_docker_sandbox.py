@@ -287,3 +287,28 @@ def test_a_local_run_masks_every_secrets_file_and_names_them(account, workspace)
     [warning] = record["warnings"]
     for name in ("kaggle.json", ".netrc", ".envrc", "id_rsa", "deploy/server.key", "service/.env.production", "secrets"):
         assert name in warning
+
+
+@pytest.mark.docker
+def test_a_workspace_image_is_built_without_the_secrets_files_git_or_mlr(tmp_path):
+    live_docker_client()
+    workspace = tmp_path / "ws"
+    files = {name: content for name, (content, _) in SECRETS.items()}
+    make_workspace(None, workspace, {**files, "Dockerfile": f"FROM {TEST_IMAGE}\nCOPY . /context\n",
+                                     ".dockerignore": "!.env\n", "train.py": "import os\nprint(sorted(os.listdir('/context')))\n"})
+    from mlr_copilot.runners.docker import workspace_image_tag
+
+    tag = workspace_image_tag(workspace)
+    try:
+        record = run_cli(None, workspace, "python", "train.py")
+        log = (workspace / record["log_path"]).read_text()
+        listed = eval(log.strip().splitlines()[-1])
+        assert record["image"] == tag and "train.py" in listed, log
+        assert [name for name in listed if name in {".git", ".mlr", "deploy", "certs", "service", "secrets"} or
+                name in SECRETS] == ["certs", "deploy", "service"], listed
+        for folder in ("certs", "deploy", "service"):
+            assert "[]" in subprocess.run(["docker", "run", "--rm", tag, "python", "-c",
+                                           f"import os; print(os.listdir('/context/{folder}'))"],
+                                          capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)

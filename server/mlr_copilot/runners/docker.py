@@ -185,8 +185,24 @@ def _base_images(text: str) -> list[str]:
     return bases
 
 
-def build_workspace_image(client: Any, workspace: Path, tag: str, sink: LogSink | None = None) -> str:
-    """Build the workspace's Dockerfile as `tag` unless that tag exists; never pulls."""
+def _build_context(workspace: Path, secrets: list[Path]) -> Any:
+    """The build context as `docker build` sends it (the workspace, less what its .dockerignore
+    names), less the secrets files `secrets`, `.git` and `.mlr`: a `COPY . .` would otherwise bake
+    the user's keys into an image that every container made from it can read."""
+    from docker.api.build import process_dockerfile
+    from docker.utils.build import tar
+
+    ignore = workspace / ".dockerignore"
+    lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines() if ignore.is_file() else []
+    # later patterns win, so nothing the .dockerignore says brings these back
+    patterns = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    patterns += sorted(SKIP_DIRS) + [path.relative_to(workspace).as_posix() for path in secrets]
+    return tar(str(workspace), exclude=patterns, dockerfile=process_dockerfile("Dockerfile", str(workspace)))
+
+
+def build_workspace_image(client: Any, workspace: Path, tag: str, secrets: list[Path], sink: LogSink | None = None) -> str:
+    """Build the workspace's Dockerfile as `tag` unless that tag exists; never pulls, never sends
+    the workspace's secrets files."""
     if image_exists(client, tag):
         return tag
     for base in _base_images((workspace / "Dockerfile").read_text(encoding="utf-8", errors="replace")):
@@ -195,14 +211,18 @@ def build_workspace_image(client: Any, workspace: Path, tag: str, sink: LogSink 
     if sink is not None:
         sink.note(f"building the workspace Dockerfile as {tag}")
     error = None
-    for chunk in client.api.build(
-        path=str(workspace), dockerfile="Dockerfile", tag=tag, rm=True, forcerm=True, pull=False, decode=True,
-        network_mode="host",
-    ):
-        if "stream" in chunk and sink is not None:
-            sink.feed(chunk["stream"].encode("utf-8", errors="replace"))
-        if "error" in chunk:
-            error = chunk["error"].strip()
+    context = _build_context(workspace, secrets)
+    try:
+        for chunk in client.api.build(
+            fileobj=context, custom_context=True, dockerfile="Dockerfile", tag=tag, rm=True, forcerm=True, pull=False,
+            decode=True, network_mode="host",
+        ):
+            if "stream" in chunk and sink is not None:
+                sink.feed(chunk["stream"].encode("utf-8", errors="replace"))
+            if "error" in chunk:
+                error = chunk["error"].strip()
+    finally:
+        context.close()
     if error or not image_exists(client, tag):
         raise ImageBuildError(f"building {workspace / 'Dockerfile'} failed: {error or 'no image was produced'}")
     return tag
@@ -395,10 +415,10 @@ class DockerRunner(Runner):
             self._client = docker_client()
         return self._client
 
-    def resolve_image(self, request: RunRequest, workspace: Path, sink: LogSink | None = None) -> str:
+    def resolve_image(self, request: RunRequest, workspace: Path, secrets: list[Path], sink: LogSink | None = None) -> str:
         tag = workspace_image_tag(workspace)
         if tag is not None:
-            return build_workspace_image(self.client, workspace, tag, sink)
+            return build_workspace_image(self.client, workspace, tag, secrets, sink)
         image = request.image or self.image
         if not image:
             raise RunnerError("no Docker image is set (run.image) and the workspace has no Dockerfile")
@@ -430,7 +450,7 @@ class DockerRunner(Runner):
         sink = open_sink(request, workspace, run_id, on_line, secrets)
         clock = RunClock(request.timeout)
         try:
-            image = self.resolve_image(request, workspace, sink)
+            image = self.resolve_image(request, workspace, secrets, sink)
             if not argv:
                 sink.note("empty command")
                 return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty", image=image)
