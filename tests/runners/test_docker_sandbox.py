@@ -111,7 +111,6 @@ def workspace(account: Account | None, tmp_path: Path):
 def as_account(account: Account | None, *argv: str) -> tuple[int, str, str]:
     """`mlr-copilot ARGV` in a child process that runs as `account` (None: as this process)."""
     from mlr_copilot import cli
-    from mlr_copilot.runners import docker  # noqa: F401  (imported while the interpreter is reachable)
 
     outputs = [tempfile.TemporaryFile(mode="w+") for _ in range(2)]
     pid = os.fork()

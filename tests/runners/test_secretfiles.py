@@ -4,7 +4,6 @@ out of each format they come in."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 

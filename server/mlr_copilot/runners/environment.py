@@ -10,7 +10,6 @@ the output it keeps.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path

@@ -16,7 +16,9 @@ names a program is set again at command scope, which wins over every file: to th
 system or user configuration gives it, else to a value that runs nothing. On top of that, every
 command runs without hooks, fsmonitor, pager, signing or editor, whatever any configuration
 says, and every diff the project makes passes `--no-ext-diff --no-textconv`. Aliases need nothing: git never lets an alias replace a built-in command,
-and the project only runs built-in ones.
+and the project only runs built-in ones. Keys only fetch, push, submodule or send-email
+commands read (`remote.*.uploadpack`, `submodule.*.update`, ...) are left alone: the project
+runs none of those in a workspace.
 """
 
 from __future__ import annotations
@@ -75,10 +77,10 @@ def environment(root: Path | str | None, extra: Mapping[str, str] | None = None)
 
 
 def run(root: Path | str | None, *args: str, input: bytes | None = None, timeout: float | None = None,
-        env: Mapping[str, str] | None = None, cwd: Path | str | None = None) -> subprocess.CompletedProcess[bytes]:
-    """`git ARGS` in `root` (or `cwd`), output captured as bytes; never raises on an exit code."""
+        env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """`git ARGS` in `root`, output captured as bytes; never raises on an exit code."""
     return subprocess.run(
-        command(*args), cwd=cwd or root, env=environment(root, env), capture_output=True, input=input,
+        command(*args), cwd=root, env=environment(root, env), capture_output=True, input=input,
         stdin=None if input is not None else subprocess.DEVNULL, timeout=timeout,
     )
 
