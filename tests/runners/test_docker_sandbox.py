@@ -311,3 +311,32 @@ def test_a_workspace_image_is_built_without_the_secrets_files_git_or_mlr(tmp_pat
                                           capture_output=True, text=True).stdout
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+@pytest.mark.docker
+def test_the_experiment_cannot_change_the_dockerfile_and_creating_one_is_warned_about(tmp_path):
+    live_docker_client()
+    from mlr_copilot.runners.docker import workspace_image_tag
+
+    script = """
+        for name in ("Dockerfile", ".dockerignore"):
+            try:
+                open(name, "a").write("RUN touch /planted\\n")
+                print("WROTE", name)
+            except OSError as exc:
+                print("REFUSED", name, exc.strerror)
+    """
+    built = make_workspace(None, tmp_path / "built", {"Dockerfile": f"FROM {TEST_IMAGE}\n", ".dockerignore": "data/\n",
+                                                      "train.py": script})
+    tag = workspace_image_tag(built)
+    try:
+        record = run_cli(None, built, "python", "train.py")
+        log = (built / record["log_path"]).read_text()
+        assert "WROTE" not in log and log.count("REFUSED") == 2, log
+        assert (built / "Dockerfile").read_text() == f"FROM {TEST_IMAGE}\n" and record["warnings"] == []
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+    plain = make_workspace(None, tmp_path / "plain", {"train.py": script})
+    record = run_cli(None, plain, "python", "train.py")
+    [warning] = record["warnings"]
+    assert "created Dockerfile, .dockerignore" in warning and "read it before running again" in warning

@@ -46,6 +46,8 @@ RUN_LABEL = "mlr-copilot.run-id"
 OWNER_LABEL = "mlr-copilot.owner"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 SKIP_DIRS = {".git", ".mlr"}
+# What decides the image a later run builds; read-only in the container, like SKIP_DIRS.
+BUILD_INPUTS = ("Dockerfile", ".dockerignore")
 # Read size of the output stream: one read takes many small writes of the program at once.
 STREAM_BLOCK = 1 << 20
 FRAME_HEADER = 8
@@ -336,8 +338,9 @@ def _protecting_mounts(workspace: Path, secrets: list[Path]) -> list[Any]:
     """Mounts over the parts of the workspace the experiment must not see or change:
     - each secrets file (`secrets`) reads as empty (/dev/null), each secrets folder as an empty
       folder: they hold the user's keys;
-    - `.git` and `.mlr` are read-only: the host runs git in that repository and trusts its own
-      records, so nothing the container writes may change what the host later executes.
+    - `.git`, `.mlr`, the Dockerfile and .dockerignore are read-only: the host runs git in that
+      repository, trusts its own records and builds that Dockerfile, so nothing the container
+      writes may change what the host later executes.
     Only what exists is mounted over (the engine would create a missing target in the
     workspace), and never through a symlink, which would mount its target instead."""
     from docker.types import Mount
@@ -350,11 +353,21 @@ def _protecting_mounts(workspace: Path, secrets: list[Path]) -> list[Any]:
         else Mount(target=target(path), source="/dev/null", type="bind", read_only=True)
         for path in secrets
     ]
-    for name in sorted(SKIP_DIRS):
+    for name in (*sorted(SKIP_DIRS), *BUILD_INPUTS):
         path = workspace / name
         if path.exists() and not path.is_symlink():
             mounts.append(Mount(target=target(path), source=str(path), type="bind", read_only=True))
     return mounts
+
+
+def _created_build_inputs(workspace: Path, absent: list[str]) -> str | None:
+    """A warning when the experiment created a Dockerfile (or .dockerignore) where there was
+    none: the next Docker run would build it, and a build has the network."""
+    created = [name for name in absent if (workspace / name).exists()]
+    if not created:
+        return None
+    return (f"the experiment created {', '.join(created)}; the next Docker run builds the workspace's Dockerfile "
+            "(with network access), so read it before running again")
 
 
 class FrameDecoder:
@@ -454,7 +467,12 @@ class DockerRunner(Runner):
             if not argv:
                 sink.note("empty command")
                 return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty", image=image)
+            absent = [name for name in BUILD_INPUTS if not (workspace / name).exists()]
             outcome = self._run(request, workspace, run_id, argv, image, device_requests, secrets, sink, clock, cancel)
+            created = _created_build_inputs(workspace, absent)
+            if created:
+                sink.note(f"warning: {created}")
+                outcome.warnings.append(created)
         finally:
             sink.close()
         outcome.log_metrics = dict(sink.metrics)
