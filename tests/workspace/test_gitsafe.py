@@ -1,8 +1,8 @@
 """Git on the host runs no program a repository names: a workspace whose `.git/config` (or a
 file it includes) and `.git/hooks` name programs, as a cloned workspace or an experiment could
 plant them, goes through the project's real commands (doctor, run, history, an implement
-commit, undo, the workspace map, a prototype clone) and not one of those programs runs, while
-the user's own configuration keeps working."""
+commit, undo, the workspace map, a prototype clone, the whole autonomous loop) and not one of
+those programs runs, while the user's own configuration keeps working."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mlr_copilot.autonomous.demo import DEMO_TASK, demo_files
+from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 from mlr_copilot.experiment.repomap import repo_map
 from mlr_copilot.retrieval.code import clone
 from mlr_copilot.workspace import gitsafe
@@ -116,3 +118,22 @@ def test_the_users_own_config_still_applies(tmp_path, isolated_git_config):
     # asking for a password runs every helper of the list
     gitsafe.run(repo, "credential", "fill", input=b"protocol=https\nhost=example.com\n\n", timeout=30)
     assert sorted(path.name for path in marks.iterdir()) == ["user-clean"]
+
+
+def test_the_autonomous_loop_runs_nothing_a_repository_planted(tmp_path):
+    """`auto` on the demo task, its code under a planted filter, diff and merge driver: the
+    baseline, the agent's commits, the failed run, the fix commit and the return to main."""
+    workspace = copy_task(bundled_task(DEMO_TASK), tmp_path / "ws")
+    (workspace / ".gitattributes").write_text("*.py filter=evil diff=evil merge=evil\n")
+    git(workspace, "init", "-q", "--initial-branch=main")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "initial")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    plant(workspace, marks)
+    paper, script = demo_files()
+    result = cli("auto", "-w", str(workspace), "--paper", str(paper), "--script", str(script), "--offline",
+                 "--runner", "local", "--hypotheses", "1")
+    assert result.returncode == 0 and "Status: done" in result.stdout, result.stdout + result.stderr
+    assert "Fix committed" in result.stderr
+    assert sorted(path.name for path in marks.iterdir()) == []
