@@ -201,6 +201,15 @@ ATTACK = """
         print("REFUSED chmod .git/config")
     os.makedirs("out", exist_ok=True)
     open("out/model.bin", "wb").write(b"weights")
+    # a set-user-ID file in the workspace would run as its owner for any local user
+    for what, attempt in (("chmod", lambda: os.chmod("out/model.bin", 0o4755)),
+                          ("chmod g+s", lambda: os.chmod("out/model.bin", 0o2755)),
+                          ("create", lambda: os.close(os.open("out/suid", os.O_CREAT | os.O_WRONLY, 0o4755)))):
+        try:
+            attempt()
+            print("PLANTED", what)
+        except OSError as exc:
+            print("REFUSED", what, exc.strerror)
     json.dump({{"acc": 0.5}}, open("results.json", "w"))
 """
 
@@ -218,13 +227,15 @@ def test_nothing_the_experiment_does_changes_what_the_host_runs_next(account, wo
     record = run_cli(account, workspace, "python", "train.py")
     log = (workspace / record["log_path"]).read_text()
     assert record["status"] == "passed" and record["metrics"] == {"acc": 0.5}, log
-    assert "PLANTED" not in log and log.count("REFUSED") == 5, log
+    assert "PLANTED" not in log and log.count("REFUSED") == 8, log
     assert (workspace / ".git" / "config").read_bytes() == config
     assert sorted(os.listdir(workspace / ".git" / "hooks")) == hooks
     assert not (workspace / ".mlr" / "runs" / "planted.json").exists()
     assert record["commit"] and not record["dirty"]
 
-    assert widened(before, modes(workspace)) == {}
+    after = modes(workspace)
+    assert widened(before, after) == {}
+    assert [path for path, mode in after.items() if mode & (stat.S_ISUID | stat.S_ISGID)] == []
     # what the container wrote is its owner's, as a local run's would be, and no one else's to change
     owner = account.uid if account else 0
     for rel in ("out", "out/model.bin", "results.json"):

@@ -1,7 +1,7 @@
 """Run an experiment in a Docker container: the workspace mounted at /workspace with its
 secrets files hidden and its `.git` and `.mlr` read-only, no network unless asked,
-memory/CPU/process limits from the engine, the workspace owner's user without any capability,
-and a container that is always removed. Images are never pulled: the image
+memory/CPU/process limits from the engine, the workspace owner's user without any capability
+and unable to make set-ID files, and a container that is always removed. Images are never pulled: the image
 must exist locally (see scripts/build-base-image.sh), or the workspace's own Dockerfile is
 built once per content. The output is read from a stream attached before the container
 starts, in large blocks, so none of it is lost and a chatty run is not slowed down."""
@@ -48,6 +48,12 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 SKIP_DIRS = {".git", ".mlr"}
 # What decides the image a later run builds; read-only in the container, like SKIP_DIRS.
 BUILD_INPUTS = ("Dockerfile", ".dockerignore")
+# Every command starts under setid_guard (see there why), given the image has a python3.
+GUARD = "/opt/mlr-copilot/setid_guard.py"
+GUARDED = (
+    f'if command -v python3 >/dev/null 2>&1; then exec python3 -I -S {GUARD} "$@"; fi; '
+    'echo "mlr-copilot: no python3 in this image, so set-ID files cannot be forbidden" >&2; exec "$@"'
+)
 # Read size of the output stream: one read takes many small writes of the program at once.
 STREAM_BLOCK = 1 << 20
 FRAME_HEADER = 8
@@ -342,7 +348,8 @@ def _protecting_mounts(workspace: Path, secrets: list[Path]) -> list[Any]:
       repository, trusts its own records and builds that Dockerfile, so nothing the container
       writes may change what the host later executes.
     Only what exists is mounted over (the engine would create a missing target in the
-    workspace), and never through a symlink, which would mount its target instead."""
+    workspace), and never through a symlink, which would mount its target instead. The
+    command's guard (setid_guard.py) is mounted too."""
     from docker.types import Mount
 
     def target(path: Path) -> str:
@@ -357,6 +364,7 @@ def _protecting_mounts(workspace: Path, secrets: list[Path]) -> list[Any]:
         path = workspace / name
         if path.exists() and not path.is_symlink():
             mounts.append(Mount(target=target(path), source=str(path), type="bind", read_only=True))
+    mounts.append(Mount(target=GUARD, source=str(Path(__file__).with_name("setid_guard.py")), type="bind", read_only=True))
     return mounts
 
 
@@ -499,7 +507,7 @@ class DockerRunner(Runner):
         env.setdefault("PYTHONUNBUFFERED", "1")
         container = self.client.containers.create(
             image,
-            command=argv,
+            command=["/bin/sh", "-c", GUARDED, "sh", *argv],
             working_dir=CONTAINER_WORKDIR,
             user=_sandbox_user(workspace),
             environment=env,
