@@ -66,7 +66,7 @@ def test_missing_engine_is_a_clear_error(monkeypatch, tmp_path):
 
 
 @pytest.mark.docker
-def test_success_non_root_no_secrets_outputs_written_back(docker_client, tmp_path, monkeypatch):
+def test_success_as_the_workspace_owner_no_secrets_outputs_written_back(docker_client, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
     repo = make_repo(tmp_path / "repo", {"train.py": """
         import json, os, socket
