@@ -1,9 +1,9 @@
 """Run an experiment in a Docker container: the workspace mounted at /workspace with its
 secrets files hidden and its `.git` and `.mlr` read-only, no network unless asked,
 memory/CPU/process limits from the engine, the workspace owner's user without any capability
-and unable to make set-ID files, and a container that is always removed. Images are never pulled: the image
-must exist locally (see scripts/build-base-image.sh), or the workspace's own Dockerfile is
-built once per content. The output is read from a stream attached before the container
+and unable to make set-ID files, and a container that is always removed. Images are never
+pulled: the image must exist locally (see scripts/build-base-image.sh), or the workspace's own
+Dockerfile is built once per content. The output is read from a stream attached before the container
 starts, in large blocks, so none of it is lost and a chatty run is not slowed down."""
 
 from __future__ import annotations
