@@ -46,7 +46,7 @@ def test_each_format_gives_up_its_secret_values(tmp_path, name, content, expecte
 
 def test_the_search_finds_files_and_folders_two_levels_down_and_never_enters_them(tmp_path):
     for rel in ("kaggle.json", "deploy/tls.key", "apps/api/.env", "secrets/db.txt", ".venv/lib/x.pem",
-                "data/train/cats/id_rsa", "id_to_label.json", "keys/id_rsa.pub"):
+                "data/train/cats/id_rsa", "id_to_label.json", "keys/id_rsa.pub", ".env/pyvenv.cfg"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
     assert [p.relative_to(tmp_path).as_posix() for p in secret_files(tmp_path)] == [

@@ -24,10 +24,10 @@ from .base import (
     resolve_workspace,
 )
 from .environment import scrub_env
-from .secretfiles import secret_files
 from .logsink import LogSink
 from .model import RunRequest, RunStatus
 from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, rss_mb
+from .secretfiles import secret_files
 
 log = logging.getLogger(__name__)
 

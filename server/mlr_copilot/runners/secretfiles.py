@@ -39,12 +39,15 @@ _SEPARATORS = re.compile(r"""[\s=:@'"`,;()\[\]{}<>]+""")
 def secret_files(workspace: Path) -> list[Path]:
     """The files and folders of the workspace named like secrets, at the top and in folders
     two levels down (installed packages, caches and `.git` aside). Symlinked folders are not
-    followed, so the search stays inside the workspace; a folder named like one (a virtualenv
-    called `.env`, a `secrets/` folder) counts as a whole and is not entered."""
+    followed, so the search stays inside the workspace; a folder named like one (`secrets/`)
+    counts as a whole and is not entered. A virtualenv called `.env` holds installed packages,
+    not keys: it is left alone like `.venv`."""
     found = []
     for folder, dirs, files in os.walk(workspace):
         depth = len(Path(folder).relative_to(workspace).parts)
-        found += [Path(folder, name) for name in dirs + files if is_secret_name(name)]
+        found += [Path(folder, name) for name in files if is_secret_name(name)]
+        found += [Path(folder, name) for name in dirs
+                  if is_secret_name(name) and not Path(folder, name, "pyvenv.cfg").exists()]
         dirs[:] = [d for d in dirs if d not in TOOLING_DIRS and not is_secret_name(d)] if depth < SEARCH_DEPTH else []
     return sorted(found)
 
