@@ -137,3 +137,25 @@ def test_the_autonomous_loop_runs_nothing_a_repository_planted(tmp_path):
     assert result.returncode == 0 and "Status: done" in result.stdout, result.stdout + result.stderr
     assert "Fix committed" in result.stderr
     assert sorted(path.name for path in marks.iterdir()) == []
+
+
+def test_configuration_the_workspace_chose_by_variable_is_untrusted_too(tmp_path, monkeypatch):
+    """Programs named by a global config file that lies in the workspace (GIT_CONFIG_GLOBAL
+    pointing there, as a workspace's .env could make it) or by GIT_CONFIG_PARAMETERS do not run;
+    the commit itself goes through."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    repo = make_repo(tmp_path / "ws", {"a.txt": "1\n", ".gitattributes": "*.txt filter=mine diff=mine\n"})
+    planted = repo / "tools" / "gitconfig"
+    planted.parent.mkdir()
+    planted.write_text(f"[filter \"mine\"]\n\tclean = \"touch {marks / 'global-in-workspace'}; cat\"\n"
+                       "[user]\n\tname = Planted\n\temail = planted@example.com\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(planted))
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'core.fsmonitor'='touch {marks / 'parameters'}' "
+                                                f"'diff.mine.textconv'='touch {marks / 'textconv'}; cat'")
+    gw = GitWorkspace(repo)
+    gw.checkout_branch("mlr/h1")
+    (repo / "a.txt").write_text("2\n")
+    sha = gw.commit_paths(["a.txt"], "Step", {"MLR-Hypothesis": "h1"})
+    assert "+2" in gw.diff_for(sha)
+    assert sorted(path.name for path in marks.iterdir()) == []

@@ -11,9 +11,11 @@ helpers and the identity configured there keep working.
 
 Git has no switch that skips the repository's configuration, and filter, diff and merge drivers
 have names of the repository's choosing, so `-c` flags written in advance cannot cover them.
-Instead the repository's configuration is read (reading runs nothing) and each key it sets that
-names a program is set again at command scope, which wins over every file: to the value the
-system or user configuration gives it, else to a value that runs nothing. On top of that, every
+Instead the whole configuration is read (reading runs nothing) and each key that names a
+program, where it comes from anything but the system's or the user's own file (the repository's
+files, a "global" file inside the workspace, GIT_CONFIG_PARAMETERS), is set again, appended to
+GIT_CONFIG_PARAMETERS so that it wins over every file and variable: to the value the system or
+user file gives it, else to a value that runs nothing. On top of that, every
 command runs without hooks, fsmonitor, pager, signing or editor, whatever any configuration
 says, and every diff the project makes passes `--no-ext-diff --no-textconv`. Aliases need nothing: git never lets an alias replace a built-in command,
 and the project only runs built-in ones. Keys only fetch, push, submodule or send-email
@@ -53,9 +55,14 @@ _PROGRAMS = {
     # an empty merge driver would "succeed" by keeping one side; `false` reports a conflict
     ("merge", "driver"): "false",
 }
-_UNTRUSTED_SCOPES = frozenset({"local", "worktree"})
+# Where the user's own configuration comes from; any other scope (the repository's files, and
+# variables a workspace's .env could have set) is untrusted for the keys above.
+_TRUSTED_SCOPES = frozenset({"system", "global"})
+# The variables that decide which configuration git reads.
+_CONFIG_VARIABLES = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
+                     "GIT_CONFIG_NOSYSTEM", "HOME", "XDG_CONFIG_HOME")
 
-_cache: dict[Path, tuple[tuple, tuple[tuple[str, str], ...]]] = {}
+_cache: dict[Path, tuple[tuple, tuple, tuple[tuple[str, str], ...]]] = {}
 
 
 def command(*args: str) -> list[str]:
@@ -67,13 +74,16 @@ def environment(root: Path | str | None, extra: Mapping[str, str] | None = None)
     """The whole environment for a git command in repository `root` (None: outside any)."""
     env = {**os.environ, **ENV, **(extra or {})}
     overrides = [*(_repository_overrides(Path(root)) if root is not None else ()), *ALWAYS]
-    # Appended after any the caller set: at the same (command) scope, the later value wins.
-    count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
-    for index, (key, value) in enumerate(overrides, start=count):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    env["GIT_CONFIG_COUNT"] = str(count + len(overrides))
+    # Git reads the GIT_CONFIG_COUNT entries, then GIT_CONFIG_PARAMETERS in order, then each
+    # `-c`: appended here, these win over every file and every variable set before.
+    quoted = " ".join(f"{_quote(key)}={_quote(value)}" for key, value in overrides)
+    inherited = env.get("GIT_CONFIG_PARAMETERS")
+    env["GIT_CONFIG_PARAMETERS"] = f"{inherited} {quoted}" if inherited else quoted
     return env
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def run(root: Path | str | None, *args: str, input: bytes | None = None, timeout: float | None = None,
@@ -120,39 +130,55 @@ def _stamp(root: Path, paths: list[Path]) -> tuple:
     return tuple(stamps)
 
 
+def _source(root: Path, origin: str) -> Path | None:
+    if not origin.startswith("file:"):
+        return None
+    path = Path(origin.removeprefix("file:"))
+    return path if path.is_absolute() else root / path
+
+
+def _trusted(root: Path, scope: str, origin: str) -> bool:
+    """The system's or the user's own file, unless it lies in the workspace (a GIT_CONFIG_GLOBAL
+    pointing there is the workspace's choice)."""
+    source = _source(root, origin)
+    return scope in _TRUSTED_SCOPES and source is not None and not source.resolve().is_relative_to(root.resolve())
+
+
 def _watched(root: Path, entries: list[tuple[str, str, str, str]]) -> list[Path]:
     """Besides the repository's own config files: every file an entry came from, and every
     file an include names (a conditional include may start to apply without any file changing,
     so its target is watched too)."""
     paths = []
-    for scope, origin, key, value in entries:
-        if scope not in _UNTRUSTED_SCOPES:
+    for _, origin, key, value in entries:
+        source = _source(root, origin)
+        if source is None:
             continue
-        source = Path(origin.removeprefix("file:"))
         paths.append(source)
         if key.lower().startswith(("include.", "includeif.")) and key.lower().endswith(".path"):
             target = Path(value).expanduser()
-            paths.append(target if target.is_absolute() else (root / source).parent / target)
+            paths.append(target if target.is_absolute() else source.parent / target)
     return list(dict.fromkeys(paths))
 
 
 def _repository_overrides(root: Path) -> tuple[tuple[str, str], ...]:
+    variables = tuple(os.environ.get(name) for name in _CONFIG_VARIABLES)
     cached = _cache.get(root)
-    if cached is not None and _stamp(root, [Path(p[0]) for p in cached[0]]) == cached[0]:
-        return cached[1]
+    if cached is not None and cached[0] == variables and _stamp(root, [Path(p[0]) for p in cached[1]]) == cached[1]:
+        return cached[2]
     # stamped before reading, so a change made while git reads is seen next time
     before = _stamp(root, [root / ".git", root / ".git" / "config", root / ".git" / "config.worktree"])
     try:
         entries = _read_config(root)
     except (OSError, subprocess.SubprocessError):
         entries = []
-    planted = {key for scope, _, key, _ in entries if scope in _UNTRUSTED_SCOPES and _neutral(key) is not None}
+    trusted = [(key, value) for scope, origin, key, value in entries if _trusted(root, scope, origin)]
+    planted = {key for scope, origin, key, _ in entries
+               if _neutral(key) is not None and not _trusted(root, scope, origin)}
     overrides: list[tuple[str, str]] = []
     for key in sorted(planted):
         # the neutral value first: for a list (credential helpers) an empty value clears it
         overrides.append((key, _neutral(key) or ""))
-        overrides += [(key, value) for scope, _, name, value in entries
-                      if name == key and scope not in _UNTRUSTED_SCOPES]
+        overrides += [(name, value) for name, value in trusted if name == key]
     result = tuple(overrides)
-    _cache[root] = (before + _stamp(root, _watched(root, entries)), result)
+    _cache[root] = (variables, before + _stamp(root, _watched(root, entries)), result)
     return result
