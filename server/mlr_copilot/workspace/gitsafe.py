@@ -15,12 +15,13 @@ Instead the whole configuration is read (reading runs nothing) and each key that
 program, where it comes from anything but the system's or the user's own file (the repository's
 files, a "global" file inside the workspace, GIT_CONFIG_PARAMETERS), is set again, appended to
 GIT_CONFIG_PARAMETERS so that it wins over every file and variable: to the value the system or
-user file gives it, else to a value that runs nothing. On top of that, every
-command runs without hooks, fsmonitor, pager, signing or editor, whatever any configuration
-says, and every diff the project makes passes `--no-ext-diff --no-textconv`. Aliases need nothing: git never lets an alias replace a built-in command,
-and the project only runs built-in ones. Keys only fetch, push, submodule or send-email
-commands read (`remote.*.uploadpack`, `submodule.*.update`, ...) are left alone: the project
-runs none of those in a workspace.
+user file gives it, else to a value that runs nothing. On top of that, every command runs
+without hooks, fsmonitor, pager, signing or editor, whatever any configuration says, and every
+diff the project makes passes `--no-ext-diff --no-textconv`. Aliases need nothing: git never
+lets an alias replace a built-in command, and the project only runs built-in ones. Keys only
+fetch, push, submodule or send-email commands read (`remote.*.uploadpack`,
+`submodule.*.update`, ...) are left alone: the project runs none of those in a workspace.
+Environment variables that name programs (GIT_SSH_COMMAND, GIT_EXTERNAL_DIFF) are the user's.
 """
 
 from __future__ import annotations
