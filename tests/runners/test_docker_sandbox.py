@@ -354,3 +354,20 @@ def test_the_experiment_cannot_change_the_dockerfile_and_creating_one_is_warned_
     record = run_cli(None, plain, "python", "train.py")
     [warning] = record["warnings"]
     assert "created Dockerfile, .dockerignore" in warning and "read it before running again" in warning
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("planted,problem", [
+    ("os.mkfifo('results.json')", "could not read results.json: not a regular file"),
+    ("open('results.json', 'wb').truncate(64 * 1024 * 1024)", "could not read results.json: larger than 16 MB"),
+])
+def test_a_results_file_the_experiment_made_a_trap_is_a_clear_problem(tmp_path, planted, problem):
+    """The host reads the results file back: a FIFO would stop it forever, an endless file would
+    fill its memory. Either is a one-line problem of the run, which still ends."""
+    live_docker_client()
+    workspace = make_workspace(None, tmp_path / "ws", {"train.py": f"import os\n{planted}\nprint('METRIC acc=1')\n"})
+    done = subprocess.run([sys.executable, "-m", "mlr_copilot.cli", "run", "-w", str(workspace), "--runner", "docker",
+                           "--json", "--", "python", "train.py"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **GIT_ENV, "MLR_IMAGE": TEST_IMAGE})
+    record = json.loads(done.stdout)
+    assert record["metrics"] == {"acc": 1.0} and problem in record["message"], record["message"]
