@@ -5,9 +5,9 @@ workspace as its owner, and an owner may give its own files the set-ID bits: a f
 workspace that way would run as the owner (as root, for a root-owned workspace) for any local
 user who starts it, outside the sandbox. A seccomp filter, added on top of the engine's own
 (filters stack; no privilege is needed once no_new_privs is set), refuses with EPERM every
-chmod and file creation whose mode has those bits, openat2 and io_uring (whose arguments it
-cannot read), and any system call of another architecture (x32 or 32-bit numbers would bypass
-it). Runs in the container's Python: standard library only, no f-strings past 3.6.
+chmod and file creation whose mode has those bits, and with ENOSYS openat2 and io_uring (whose
+arguments it cannot read) and any system call of another architecture (x32 or 32-bit numbers
+would bypass it). Runs in the container's Python: standard library only, no f-strings past 3.6.
 """
 
 import ctypes
@@ -20,6 +20,8 @@ SETID = 0o6000
 CREATES = 0o100 | 0o20000000  # O_CREAT | __O_TMPFILE
 ALLOW = 0x7FFF0000
 DENY = 0x00050000 | errno.EPERM
+# for calls refused whole: "not implemented" makes libraries fall back to the plain calls
+ABSENT = 0x00050000 | errno.ENOSYS
 # (audit arch, {syscall: (flags argument or None, mode argument)}, calls refused outright)
 ARCHES = {
     "x86_64": (0xC000003E, {2: (1, 2), 85: (None, 1), 90: (None, 1), 91: (None, 1), 133: (None, 1),
@@ -31,10 +33,10 @@ LD, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
 
 def program(arch, calls, refused):
     """The filter as (code, jump if true, jump if false, k) with symbolic jump targets."""
-    ops = [(LD, 0, 0, 4), (JEQ, 0, "deny", arch), (LD, 0, 0, 0)]
+    ops = [(LD, 0, 0, 4), (JEQ, 0, "absent", arch), (LD, 0, 0, 0)]
     if arch == 0xC000003E:
-        ops.append((JGE, "deny", 0, 0x40000000))  # x32 numbers
-    ops += [(JEQ, "deny", 0, nr) for nr in refused]
+        ops.append((JGE, "absent", 0, 0x40000000))  # x32 numbers
+    ops += [(JEQ, "absent", 0, nr) for nr in refused]
     ops += [(JEQ, ("check", nr), 0, nr) for nr in sorted(calls)]
     ops.append((RET, 0, 0, ALLOW))
     labels = {}
@@ -48,6 +50,8 @@ def program(arch, calls, refused):
     ops.append((RET, 0, 0, ALLOW))
     labels["deny"] = len(ops)
     ops.append((RET, 0, 0, DENY))
+    labels["absent"] = len(ops)
+    ops.append((RET, 0, 0, ABSENT))
     resolved = []
     for at, (code, jt, jf, k) in enumerate(ops):
         jt, jf = (labels[j] - at - 1 if j in labels else j for j in (jt, jf))
