@@ -17,6 +17,7 @@ FORMATS = [
     ("kaggle.json", '{"username": "kaggle_user_01", "key": "0123456789abcdef0123456789abcdef"}',
      ["0123456789abcdef0123456789abcdef"]),
     (".netrc", "machine api.example.com\n  login alice\n  password correcthorsebattery\n", ["correcthorsebattery"]),
+    ("_netrc", "machine example.org login bob password hunter2\n", ["hunter2"]),
     ("credentials", "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
                     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
      ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]),
@@ -29,7 +30,8 @@ FORMATS = [
      PEM_BODY),
     ("service-account.json", '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
      + "\\n".join(PEM_BODY) + '\\n-----END PRIVATE KEY-----\\n"}', PEM_BODY),
-    (".envrc", "export OPENAI_API_KEY=sk-envrc-0123456789\nexport MODEL=gpt-4o-mini\n", ["sk-envrc-0123456789"]),
+    (".envrc", "export OPENAI_API_KEY=sk-envrc-0123456789\nexport AWS_PROFILE=default\nexport MODEL=gpt-4o-mini\n",
+     ["sk-envrc-0123456789"]),
 ]
 
 
@@ -40,8 +42,8 @@ def test_each_format_gives_up_its_secret_values(tmp_path, name, content, expecte
     assert secret_files(tmp_path) == [path]
     found = secret_values({}, [path])
     assert set(expected) <= set(found), found
-    # a .env-style file keeps its ordinary settings readable in the log
-    assert "gpt-4o-mini" not in found
+    # a .env-style file keeps its ordinary settings, and short ones, readable in the log
+    assert "gpt-4o-mini" not in found and "default" not in found
 
 
 def test_the_search_finds_files_and_folders_two_levels_down_and_never_enters_them(tmp_path):

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .secretfiles import values_in
+from .secretfiles import is_dotenv, values_in
 
 # Matched case-insensitively against each variable name.
 SECRET_PATTERNS = (
@@ -53,6 +53,9 @@ _SECRET_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in SEC
 # Shorter values of secret-named variables (a region, a flag) are too likely to be ordinary
 # words of the output, and real keys and tokens are far longer.
 MIN_SECRET_CHARS = 8
+# A value another secrets file (.netrc, credentials) holds is a password or key, even short
+# (`password hunter2`); a `.env`'s secret-named variables are held to the floor above.
+MIN_FILE_SECRET_CHARS = 6
 
 
 def is_secret(name: str) -> bool:
@@ -68,7 +71,8 @@ def secret_values(env: Mapping[str, str], files: list[Path]) -> list[str]:
     """The values of secret-named variables in `env` and the secret values in the workspace's
     secrets files `files` (as `secret_files` finds them), longest first so a value that
     contains another is masked whole."""
-    found = {value for key, value in env.items() if is_secret(key)}
+    found = {value for key, value in env.items() if is_secret(key) and len(value) >= MIN_SECRET_CHARS}
     for path in files:
-        found.update(values_in(path, is_secret))
-    return sorted((value for value in found if len(value) >= MIN_SECRET_CHARS), key=len, reverse=True)
+        floor = MIN_SECRET_CHARS if is_dotenv(path.name) else MIN_FILE_SECRET_CHARS
+        found.update(value for value in values_in(path, is_secret) if len(value) >= floor)
+    return sorted(found, key=len, reverse=True)

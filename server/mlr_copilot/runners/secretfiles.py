@@ -52,6 +52,11 @@ def secret_files(workspace: Path) -> list[Path]:
     return sorted(found)
 
 
+def is_dotenv(name: str) -> bool:
+    """Whether a secrets file holds `KEY=value` settings (`.env`, `.env.*`, `.envrc`)."""
+    return _DOTENV.fullmatch(name) is not None
+
+
 def values_in(path: Path, is_secret_key) -> set[str]:
     """The secret values of one secrets file: in a `.env`-style file the values of the
     variables named like secrets (`is_secret_key`); in any other (kaggle.json, .netrc,
@@ -63,7 +68,7 @@ def values_in(path: Path, is_secret_key) -> set[str]:
     text = _read_text(path)
     if not text:
         return set()
-    if _DOTENV.fullmatch(path.name):
+    if is_dotenv(path.name):
         # the parser's import costs a short run more than the run itself; most workspaces have no .env
         from io import StringIO
 
