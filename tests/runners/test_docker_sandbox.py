@@ -89,10 +89,11 @@ def interpreter_warmed(tmp_path_factory):
             pass
 
 
-@pytest.fixture(params=["root", "user"])
+@pytest.fixture(params=["invoker", "user"])
 def account(request) -> Account | None:
+    """None: this process's own user (root in CI); else a user without root."""
     live_docker_client()
-    if request.param == "root":
+    if request.param == "invoker":
         return None
     request.getfixturevalue("interpreter_warmed")
     return request.getfixturevalue("sandbox_user")
