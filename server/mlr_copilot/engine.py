@@ -369,7 +369,7 @@ def _workspace_status(root: Path) -> tuple[str, bool]:
     if not root.is_dir():
         return f"{root} does not exist", False
     try:
-        out = gitsafe.run(root, "status", "--porcelain=v1", "--branch", timeout=10)
+        out = gitsafe.run(root, "status", "--porcelain=v1", "--branch", gitsafe.NO_SUBMODULES, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{root}: git did not answer ({exc})", False
     if out.returncode != 0:

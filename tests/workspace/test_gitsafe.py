@@ -159,3 +159,25 @@ def test_configuration_the_workspace_chose_by_variable_is_untrusted_too(tmp_path
     sha = gw.commit_paths(["a.txt"], "Step", {"MLR-Hypothesis": "h1"})
     assert "+2" in gw.diff_for(sha)
     assert sorted(path.name for path in marks.iterdir()) == []
+
+
+def test_a_submodules_own_configuration_is_never_entered(tmp_path):
+    """git status and diff run git inside each submodule, with the submodule's configuration;
+    its pointer file and `.gitmodules` are in the work tree, which an experiment can write."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    sub = make_repo(tmp_path / "sub", {"a.txt": "a\n", ".gitattributes": "*.txt filter=evil\n"})
+    repo = make_repo(tmp_path / "ws", {"train.py": "print(1)\n"})
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "sub")
+    git(repo, "commit", "-q", "-m", "submodule")
+    (repo / ".gitmodules").write_text((repo / ".gitmodules").read_text() + "\tignore = none\n")
+    git(repo, "commit", "-q", "-am", "ignore none")
+    git(repo / "sub", "config", "filter.evil.clean", f"touch {marks / 'submodule-clean'}; cat")
+    (repo / "sub" / "a.txt").write_text("b\n")  # same size: git must read it to compare
+    os.utime(repo / "sub" / "a.txt", (2_000_000_000, 2_000_000_000))
+    gw = GitWorkspace(repo)
+    gw.check_clean_for_agent()
+    assert cli("run", "-w", str(repo), "--runner", "local", "--", sys.executable, "train.py").returncode == 0
+    cli("doctor", "-w", str(repo))
+    gw.checkout_branch("mlr/h1")
+    assert sorted(path.name for path in marks.iterdir()) == []

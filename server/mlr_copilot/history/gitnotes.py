@@ -45,7 +45,8 @@ def head_info(workspace: Path | str) -> HeadInfo | None:
     costs several milliseconds."""
     try:
         # Tracked changes only: untracked outputs (checkpoints, plots) do not make a run dirty.
-        status = git(workspace, "status", "--porcelain=v2", "--branch", "--untracked-files=no", check=False)
+        status = git(workspace, "status", "--porcelain=v2", "--branch", "--untracked-files=no", gitsafe.NO_SUBMODULES,
+                     check=False)
     except OSError:
         return None
     if status.returncode != 0:

@@ -371,7 +371,7 @@ class GitWorkspace:
         return sha, ref if ref and ref.startswith("refs/heads/") else None
 
     def _tracked_changes(self) -> list[str]:
-        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no", strip=False)
+        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no", gitsafe.NO_SUBMODULES, strip=False)
         return [path for _, path in _porcelain_paths(status)]
 
     def _staged_paths(self) -> list[str]:
@@ -473,7 +473,7 @@ class GitWorkspace:
 
     def _raise_uncommitted(self, head: _Head, rels: list[str]) -> None:
         """Re-raise the commit's failure, named as such when the paths have nothing to commit."""
-        if self._git_ok("diff", "--quiet", "--no-ext-diff", "--no-textconv", head.sha, "--", *rels) is not None:
+        if self._git_ok("diff", "--quiet", "--no-ext-diff", "--no-textconv", gitsafe.NO_SUBMODULES, head.sha, "--", *rels) is not None:
             raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit") from None
         raise
 
@@ -537,7 +537,7 @@ class GitWorkspace:
             raise NothingToUndoError(f"no MLR-Copilot commit to undo on branch {self.current_branch()}")
         staged = self._staged_paths()
         touched = set(self.changed_paths(target.sha))
-        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
+        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=all", gitsafe.NO_SUBMODULES, strip=False)
         blocking = sorted({p for code, p in _porcelain_paths(status) if p in touched} | set(staged))
         if blocking:
             raise DirtyTreeError(

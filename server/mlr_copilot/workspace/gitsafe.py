@@ -39,10 +39,16 @@ ALWAYS: tuple[tuple[str, str], ...] = (
     ("commit.gpgSign", "false"),
     ("tag.gpgSign", "false"),
     ("protocol.ext.allow", "never"),
+    # a submodule's own configuration is no more the user's than the repository's: never enter one
+    ("submodule.recurse", "false"),
+    ("diff.ignoreSubmodules", "dirty"),
     # housekeeping is the user's own git's business: an automatic gc would double a step's time
     ("maintenance.auto", "false"),
     ("gc.auto", "0"),
 )
+# For status and diff, which otherwise run git inside each submodule (with that submodule's
+# configuration, filters included) whatever `.gitmodules` asks; its recorded commit still counts.
+NO_SUBMODULES = "--ignore-submodules=dirty"
 ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": ":", "GIT_SEQUENCE_EDITOR": ":", "GIT_PAGER": "cat"}
 # Keys naming a program, by (section, name) whatever their subsection, and what runs nothing.
 _PROGRAMS = {
