@@ -65,3 +65,14 @@ def test_special_and_binary_files_are_not_read(tmp_path):
     assert values_in(tmp_path / "credentials.json", is_secret) == set()
     assert values_in(tmp_path / "store.p12", is_secret) == set()
     assert secret_values({}, secret_files(tmp_path)) == []
+
+
+def test_pathological_secrets_files_are_read_in_one_pass(tmp_path):
+    """A workspace's file is untrusted: one endless word, unclosed PEM blocks or deep nesting
+    must neither stall every run (the name search was quadratic) nor end it with a traceback."""
+    cases = {"secrets.txt": "a" * 256 * 1024, "key.pem": "-----BEGIN X-----\n" * 15_000,
+             "credentials.json": "[" * 200_000, "kaggle.json": '{"key": "' + "k" * 300_000}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    values = secret_values({}, secret_files(tmp_path))
+    assert "a" * 256 * 1024 in values and all(len(value) <= 256 * 1024 for value in values)

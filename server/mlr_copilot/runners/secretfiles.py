@@ -27,12 +27,13 @@ READ_BYTES = 256 * 1024
 # hardly any there; its packages are below).
 FOLDER_FILES = 64
 _DOTENV = re.compile(r"\.env(?:\..*)?|\.envrc", re.IGNORECASE)
-# `password = x`, `"api_key": "x"`, `password x` (netrc), `_authToken=x` (npmrc)
+# `password = x`, `"api_key": "x"`, `password x` (netrc), `_authToken=x` (npmrc). Every
+# repetition is bounded and the name must start a word, so a long line costs linear time.
 _KEYED = re.compile(
-    r"""\w*(?:pass(?:word|wd|phrase)?|secret|token|key|auth|credential)\w*["']?\s*[:=]?\s*["']?([^\s"',;]+)""",
+    r"""\b\w{0,32}?(?:pass(?:word|wd|phrase)?|secret|token|key|auth|credential)\w{0,32}["']?\s{0,8}[:=]?\s{0,8}"""
+    r"""["']?([^\s"',;]{1,512})""",
     re.IGNORECASE,
 )
-_PEM = re.compile(r"-----BEGIN [^-\n]+-----(.*?)-----END [^-\n]+-----", re.DOTALL)
 _SEPARATORS = re.compile(r"""[\s=:@'"`,;()\[\]{}<>]+""")
 
 
@@ -76,9 +77,14 @@ def values_in(path: Path, is_secret_key) -> set[str]:
 
         return {value for key, value in dotenv_values(stream=StringIO(text)).items() if value and is_secret_key(key)}
     found = set(_json_strings(text))
-    for block in _PEM.finditer(text):
-        found.update(line.strip() for line in block.group(1).splitlines())
+    in_key = False  # between the BEGIN and END lines of a PEM block: every line is key material
     for line in text.splitlines():
+        marker = line.strip()[:11]
+        if marker == "-----BEGIN " or marker.startswith("-----END "):
+            in_key = marker == "-----BEGIN "
+            continue
+        if in_key:
+            found.add(line.strip())
         found.update(match.group(1) for match in _KEYED.finditer(line))
         found.update(token for token in _SEPARATORS.split(line) if _looks_random(token))
     return {value for value in found if value}
@@ -103,7 +109,7 @@ def _read_text(path: Path) -> str:
 def _json_strings(text: str) -> Iterator[str]:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     stack = [data]
     while stack:
