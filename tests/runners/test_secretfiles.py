@@ -76,3 +76,9 @@ def test_pathological_secrets_files_are_read_in_one_pass(tmp_path):
         (tmp_path / name).write_text(text)
     values = secret_values({}, secret_files(tmp_path))
     assert "a" * 256 * 1024 in values and all(len(value) <= 256 * 1024 for value in values)
+
+
+def test_a_file_of_thousands_of_tokens_keeps_its_longest(tmp_path):
+    (tmp_path / "secrets.txt").write_text("\n".join(f"token{n:05d}x" + "y" * (n % 7) for n in range(5000)))
+    values = secret_values({}, secret_files(tmp_path))
+    assert len(values) == 128 and min(map(len, values)) == len("token00000x") + 6

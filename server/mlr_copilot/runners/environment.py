@@ -56,6 +56,7 @@ MIN_SECRET_CHARS = 8
 # A value another secrets file (.netrc, credentials) holds is a password or key, even short
 # (`password hunter2`); a `.env`'s secret-named variables are held to the floor above.
 MIN_FILE_SECRET_CHARS = 6
+MAX_FILE_VALUES = 512
 
 
 def is_secret(name: str) -> bool:
@@ -72,7 +73,10 @@ def secret_values(env: Mapping[str, str], files: list[Path]) -> list[str]:
     secrets files `files` (as `secret_files` finds them), longest first so a value that
     contains another is masked whole."""
     found = {value for key, value in env.items() if is_secret(key) and len(value) >= MIN_SECRET_CHARS}
+    from_files: set[str] = set()
     for path in files:
         floor = MIN_SECRET_CHARS if is_dotenv(path.name) else MIN_FILE_SECRET_CHARS
-        found.update(value for value in values_in(path, is_secret) if len(value) >= floor)
+        from_files.update(value for value in values_in(path, is_secret) if len(value) >= floor)
+    # the same bound over all files: each value costs the masking of every chunk of output
+    found.update(sorted(from_files, key=len, reverse=True)[:MAX_FILE_VALUES])
     return sorted(found, key=len, reverse=True)

@@ -23,9 +23,11 @@ from mlr_copilot.workspace.paths import TOOLING_DIRS, is_secret_name
 SEARCH_DEPTH = 2
 # More than this is not a secrets file but data named like one; its head is still read.
 READ_BYTES = 256 * 1024
-# The files read at the top of a folder named like a secret (a virtualenv called `.env` has
-# hardly any there; its packages are below).
+# The files read at the top of a folder named like a secret (`secrets/` holds a few).
 FOLDER_FILES = 64
+# A real secrets file holds a few values (a private key's lines are the most); every value
+# costs the log masking of every run, so a file holding thousands keeps its longest.
+MAX_VALUES = 128
 _DOTENV = re.compile(r"\.env(?:\..*)?|\.envrc", re.IGNORECASE)
 # `password = x`, `"api_key": "x"`, `password x` (netrc), `_authToken=x` (npmrc). Every
 # repetition is bounded and the name must start a word, so a long line costs linear time.
@@ -87,7 +89,7 @@ def values_in(path: Path, is_secret_key) -> set[str]:
             found.add(line.strip())
         found.update(match.group(1) for match in _KEYED.finditer(line))
         found.update(token for token in _SEPARATORS.split(line) if _looks_random(token))
-    return {value for value in found if value}
+    return set(sorted(filter(None, found), key=len, reverse=True)[:MAX_VALUES])
 
 
 def _read_text(path: Path) -> str:
