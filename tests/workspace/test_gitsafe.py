@@ -181,3 +181,12 @@ def test_a_submodules_own_configuration_is_never_entered(tmp_path):
     cli("doctor", "-w", str(repo))
     gw.checkout_branch("mlr/h1")
     assert sorted(path.name for path in marks.iterdir()) == []
+
+
+def test_a_prototype_clone_runs_no_program_a_variable_names(tmp_path, monkeypatch):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'core.sshCommand'='touch {marks / 'ssh'}'")
+    reason = clone("ssh://git.example.invalid/proto.git", tmp_path / "cache" / "proto")
+    assert reason and "\n" not in reason
+    assert sorted(path.name for path in marks.iterdir()) == []

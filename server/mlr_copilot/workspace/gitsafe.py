@@ -80,7 +80,7 @@ def command(*args: str) -> list[str]:
 def environment(root: Path | str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The whole environment for a git command in repository `root` (None: outside any)."""
     env = {**os.environ, **ENV, **(extra or {})}
-    overrides = [*(_repository_overrides(Path(root)) if root is not None else ()), *ALWAYS]
+    overrides = [*(_repository_overrides(Path(root)) if root is not None else _outside_overrides()), *ALWAYS]
     # Git reads the GIT_CONFIG_COUNT entries, then GIT_CONFIG_PARAMETERS in order, then each
     # `-c`: appended here, these win over every file and every variable set before.
     quoted = " ".join(f"{_quote(key)}={_quote(value)}" for key, value in overrides)
@@ -144,11 +144,12 @@ def _source(root: Path, origin: str) -> Path | None:
     return path if path.is_absolute() else root / path
 
 
-def _trusted(root: Path, scope: str, origin: str) -> bool:
-    """The system's or the user's own file, unless it lies in the workspace (a GIT_CONFIG_GLOBAL
-    pointing there is the workspace's choice)."""
-    source = _source(root, origin)
-    return scope in _TRUSTED_SCOPES and source is not None and not source.resolve().is_relative_to(root.resolve())
+def _trusted(root: Path | None, scope: str, origin: str) -> bool:
+    """The system's or the user's own file, unless it lies in the workspace `root` (a
+    GIT_CONFIG_GLOBAL pointing there is the workspace's choice)."""
+    source = _source(root or Path("/"), origin)
+    inside = root is not None and source is not None and source.resolve().is_relative_to(root.resolve())
+    return scope in _TRUSTED_SCOPES and source is not None and not inside
 
 
 def _watched(root: Path, entries: list[tuple[str, str, str, str]]) -> list[Path]:
@@ -178,6 +179,24 @@ def _repository_overrides(root: Path) -> tuple[tuple[str, str], ...]:
         entries = _read_config(root)
     except (OSError, subprocess.SubprocessError):
         entries = []
+    result = _neutralised(root, entries)
+    _cache[root] = (variables, before + _stamp(root, _watched(root, entries)), result)
+    return result
+
+
+def _outside_overrides() -> tuple[tuple[str, str], ...]:
+    """The overrides for a command outside any repository (a clone): only variables can have
+    planted anything there. Not cached: such commands are rare."""
+    try:
+        entries = _read_config(Path(os.devnull).parent)
+    except (OSError, subprocess.SubprocessError):
+        entries = []
+    return _neutralised(None, [entry for entry in entries if entry[0] not in ("local", "worktree")])
+
+
+def _neutralised(root: Path | None, entries: list[tuple[str, str, str, str]]) -> tuple[tuple[str, str], ...]:
+    """Each key naming a program that an untrusted entry sets: its neutral value, then the
+    values the trusted entries give it."""
     trusted = [(key, value) for scope, origin, key, value in entries if _trusted(root, scope, origin)]
     planted = {key for scope, origin, key, _ in entries
                if _neutral(key) is not None and not _trusted(root, scope, origin)}
@@ -186,6 +205,4 @@ def _repository_overrides(root: Path) -> tuple[tuple[str, str], ...]:
         # the neutral value first: for a list (credential helpers) an empty value clears it
         overrides.append((key, _neutral(key) or ""))
         overrides += [(name, value) for name, value in trusted if name == key]
-    result = tuple(overrides)
-    _cache[root] = (variables, before + _stamp(root, _watched(root, entries)), result)
-    return result
+    return tuple(overrides)
