@@ -21,6 +21,7 @@ from .config import Settings, load_settings
 from .envfile import workspace_environ
 from .state import StateDir
 from .work import Work
+from .workspace import gitsafe
 
 log = logging.getLogger(__name__)
 DEFAULT_COMMAND = "python train.py"
@@ -345,10 +346,9 @@ class Engine:
             except metadata.PackageNotFoundError:
                 rows.append((package, "not installed", False))
         rows += _task_packages()
-        git = shutil.which("git")
-        if git:
-            out = subprocess.run([git, "--version"], capture_output=True, text=True, timeout=10)
-            rows.append(("git", out.stdout.strip(), out.returncode == 0))
+        if shutil.which("git"):
+            out = gitsafe.run(None, "--version", timeout=10)
+            rows.append(("git", out.stdout.decode(errors="replace").strip(), out.returncode == 0))
         else:
             rows.append(("git", "not found on PATH", False))
         rows.append(("docker engine", *_docker_status()))
@@ -426,15 +426,12 @@ def _workspace_status(root: Path) -> tuple[str, bool]:
     if not root.is_dir():
         return f"{root} does not exist", False
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain=v1", "--branch"],
-            capture_output=True, text=True, timeout=10,
-        )
+        out = gitsafe.run(root, "status", "--porcelain=v1", "--branch", gitsafe.NO_SUBMODULES, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{root}: git did not answer ({exc})", False
     if out.returncode != 0:
         return f"{root} is not a git repository (implementation will offer to initialise one)", False
-    lines = out.stdout.splitlines()
+    lines = out.stdout.decode(errors="replace").splitlines()
     branch = lines[0].removeprefix("## ") if lines else "?"
     changed = len(lines) - 1
     state = "clean" if changed == 0 else f"{changed} uncommitted change(s)"

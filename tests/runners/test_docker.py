@@ -66,7 +66,7 @@ def test_missing_engine_is_a_clear_error(monkeypatch, tmp_path):
 
 
 @pytest.mark.docker
-def test_success_non_root_no_secrets_outputs_written_back(docker_client, tmp_path, monkeypatch):
+def test_success_as_the_workspace_owner_no_secrets_outputs_written_back(docker_client, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
     repo = make_repo(tmp_path / "repo", {"train.py": """
         import json, os, socket
@@ -87,7 +87,8 @@ def test_success_non_root_no_secrets_outputs_written_back(docker_client, tmp_pat
     assert record.metrics == {"loss": 0.25, "accuracy": 0.75}
     text = (repo / record.log_path).read_text()
     assert "should-not-leak" not in text and "OPENAI_API_KEY" not in text
-    expected_uid = os.getuid() or 65534
+    # the invoking user; as root, the workspace's owner (without any capability)
+    expected_uid = os.getuid() or repo.stat().st_uid
     assert f"uid {expected_uid} home /tmp cwd /workspace" in text
     assert "interfaces ['lo']" in text
     assert any(line.startswith("uid ") for line in lines)
@@ -284,7 +285,6 @@ def test_dotenv_files_are_hidden_from_the_container(docker_client, workspace):
     assert (workspace / "service/.env").read_text() == "WANDB_API_KEY=wandb-docker-secret-7890\n"
     assert "remove refused" in text
     assert (workspace / ".env").read_text() == "OPENAI_API_KEY=sk-docker-secret-abcdef\n"
-    # opening the workspace to the sandbox user never opens the keys to every user of the machine
     assert stat.S_IMODE((workspace / ".env").stat().st_mode) == 0o600
     assert record.warnings == []
 

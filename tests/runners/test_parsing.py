@@ -8,7 +8,8 @@ from pathlib import Path
 
 from mlr_copilot.runners.base import RunOutcome
 from mlr_copilot.runners.docker import FrameDecoder
-from mlr_copilot.runners.environment import dotenv_files, scrub_env, secret_values
+from mlr_copilot.runners.environment import scrub_env, secret_values
+from mlr_copilot.runners.secretfiles import secret_files
 from mlr_copilot.runners.failures import diagnose, last_traceback, library_name, workspace_relative
 from mlr_copilot.runners.logsink import LineThrottle, LogSink
 from mlr_copilot.runners.metrics import collect_metrics, metrics_from_log
@@ -161,21 +162,21 @@ def test_no_metric_at_all_is_a_diagnostic_even_without_a_primary_metric():
     assert diagnose(_outcome(status="passed", exit_code=0), "", Path("/w"), request, {"loss": 0.1}, None) == []
 
 
-def test_secret_values_come_from_the_environment_and_dotenv_files(tmp_path):
+def test_secret_values_come_from_the_environment_and_secret_files(tmp_path):
     (tmp_path / ".env").write_text("HF_TOKEN=hf_dotenv_987654321\nMLR_PROVIDER=openai-compatible\n")
     (tmp_path / ".env.local").write_text("export DB_PASSWORD='pw-local-5555'\n")
     (tmp_path / "notes.env").write_text("OTHER_TOKEN=not-a-dotenv-file-1\n")
     env = {"OPENAI_API_KEY": "sk-env-12345678", "SHORT_TOKEN": "abc", "PATH": "/usr/local/bin:/usr/bin"}
-    assert secret_values(env, dotenv_files(tmp_path)) == ["hf_dotenv_987654321", "sk-env-12345678", "pw-local-5555"]
+    assert secret_values(env, secret_files(tmp_path)) == ["hf_dotenv_987654321", "sk-env-12345678", "pw-local-5555"]
     # A folder's own .env counts too, two levels down; installed packages, the repository and
     # deeper folders (datasets, mostly) are not searched.
     for folder, value in (("service", "nested-secret-0001"), (".venv/lib", "venv-file-0002"), (".git", "git-file-0003"),
                           ("data/train/cats", "too-deep-0004")):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / ".env").write_text(f"API_KEY={value}\n")
-    assert secret_values(env, dotenv_files(tmp_path)) == ["hf_dotenv_987654321", "nested-secret-0001",
+    assert secret_values(env, secret_files(tmp_path)) == ["hf_dotenv_987654321", "nested-secret-0001",
                                                           "sk-env-12345678", "pw-local-5555"]
-    assert dotenv_files(tmp_path) == [tmp_path / ".env", tmp_path / ".env.local", tmp_path / "service" / ".env"]
+    assert secret_files(tmp_path) == [tmp_path / ".env", tmp_path / ".env.local", tmp_path / "service" / ".env"]
 
 
 def test_log_sink_masks_secrets_cut_anywhere_without_holding_back_lines(tmp_path):

@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.paths import TOOLING_DIRS
 
 log = logging.getLogger(__name__)
@@ -179,15 +180,13 @@ def _git_listing(root: Path) -> list[str] | None:
     if not (root / ".git").exists():
         return None
     try:
-        done = subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-            cwd=root,
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
+        done = gitsafe.run(root, "ls-files", "-co", "--exclude-standard", "-z", timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("git ls-files failed in %s (%s); walking the tree instead", root, exc)
+        return None
+    if done.returncode != 0:
+        log.warning("git ls-files failed in %s (%s); walking the tree instead", root,
+                    done.stderr.decode(errors="replace").strip())
         return None
     names = done.stdout.decode("utf-8", errors="surrogateescape").split("\0")
     return sorted({name for name in names if name})
@@ -355,8 +354,8 @@ class WorkspaceMap:
             return paths
         try:
             # `check-ignore` exits 1 when no path is ignored; that is an answer too.
-            done = subprocess.run(["git", "check-ignore", "-z", "--stdin"], cwd=self.root, capture_output=True,
-                                  input="\0".join(unknown).encode("utf-8", "surrogateescape"), timeout=60)
+            done = gitsafe.run(self.root, "check-ignore", "-z", "--stdin",
+                               input="\0".join(unknown).encode("utf-8", "surrogateescape"), timeout=60)
         except (OSError, subprocess.SubprocessError) as exc:
             log.warning("git check-ignore failed in %s (%s); mapping the whole tree again", self.root, exc)
             self._map = repo_map(self.root, large_file_bytes=self.large_file_bytes)

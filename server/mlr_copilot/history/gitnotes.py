@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..workspace import gitsafe
+
 log = logging.getLogger(__name__)
 
 NOTES_REF = "mlr"
@@ -20,8 +22,9 @@ FALLBACK_IDENTITY = ("-c", "user.name=MLR-Copilot", "-c", "user.email=mlr-copilo
 
 def git(workspace: Path | str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["git", *args],
+        gitsafe.command(*args),
         cwd=workspace,
+        env=gitsafe.environment(workspace),
         capture_output=True,
         # ref names and paths are bytes: a planted branch `caf\xff` must not raise here
         encoding="utf-8",
@@ -44,7 +47,8 @@ def head_info(workspace: Path | str) -> HeadInfo | None:
     costs several milliseconds."""
     try:
         # Tracked changes only: untracked outputs (checkpoints, plots) do not make a run dirty.
-        status = git(workspace, "status", "--porcelain=v2", "--branch", "--untracked-files=no", check=False)
+        status = git(workspace, "status", "--porcelain=v2", "--branch", "--untracked-files=no", gitsafe.NO_SUBMODULES,
+                     check=False)
     except OSError:
         return None
     if status.returncode != 0:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from mlr_copilot.retrieval.corpus import Doc, FileCorpus, UnreadableFile
 from mlr_copilot.retrieval.errors import RetrievalCancelled
+from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.paths import is_secret_name
 
 log = logging.getLogger(__name__)
@@ -175,10 +176,9 @@ def clone(url: str, dest: Path, should_cancel: Callable[[], bool] | None = None)
     """Shallow-clone `url` into `dest`; the reason on failure, None on success."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     process = subprocess.Popen(
-        ["git", "clone", "--depth", "1", "--quiet", "--", url, str(staging)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        gitsafe.command("clone", "--depth", "1", "--quiet", "--", url, str(staging)), cwd=dest.parent,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=gitsafe.environment(None),
     )
     deadline = time.monotonic() + CLONE_TIMEOUT
     try:

@@ -135,15 +135,15 @@ class RunClock:
 
 
 def open_sink(request: RunRequest, workspace: Path, run_id: str, on_line: LineCallback | None,
-              dotenv: list[Path]) -> LogSink:
+              secrets: list[Path]) -> LogSink:
     """The run's log, with the secrets this process knows masked: the environment's (a local
-    run can still read them from its parent's /proc entry) and those of the workspace's `.env`
-    files (`dotenv`, found once per run by `dotenv_files`)."""
+    run can still read them from its parent's /proc entry) and those of the workspace's secrets
+    files (`secrets`, found once per run by `secret_files`)."""
     return LogSink(
         log_path_for(workspace, run_id),
         max_bytes=request.max_output_mb * MB,
         on_line=on_line,
-        secrets=secret_values({**os.environ, **request.env}, dotenv),
+        secrets=secret_values({**os.environ, **request.env}, secrets),
     )
 
 

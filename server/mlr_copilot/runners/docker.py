@@ -1,8 +1,9 @@
 """Run an experiment in a Docker container: the workspace mounted at /workspace with its
-`.env` files hidden, no network unless asked, memory/CPU/process limits from the engine, a
-non-root user, and a container that is always removed. Images are never pulled: the image
-must exist locally (see scripts/build-base-image.sh), or the workspace's own Dockerfile is
-built once per content. The output is read from a stream attached before the container
+secrets files hidden and its `.git` and `.mlr` read-only, no network unless asked,
+memory/CPU/process limits from the engine, the workspace owner's user without any capability
+and unable to make set-ID files, and a container that is always removed. Images are never
+pulled: the image must exist locally (see scripts/build-base-image.sh), or the workspace's own
+Dockerfile is built once per content. The output is read from a stream attached before the container
 starts, in large blocks, so none of it is lost and a chatty run is not slowed down."""
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import math
 import os
 import re
-import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,10 +33,11 @@ from .base import (
     resolve_workspace,
     run_owner,
 )
-from .environment import dotenv_files, scrub_env
+from .environment import scrub_env
 from .logsink import LogSink
 from .model import RunRequest, RunStatus, Sandbox
 from .proctree import RUN_ID_VAR
+from .secretfiles import secret_files
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,16 @@ CONTAINER_WORKDIR = "/workspace"
 LABEL = "mlr-copilot"
 RUN_LABEL = "mlr-copilot.run-id"
 OWNER_LABEL = "mlr-copilot.owner"
-SANDBOX_USER = "65534:65534"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 SKIP_DIRS = {".git", ".mlr"}
+# What decides the image a later run builds; read-only in the container, like SKIP_DIRS.
+BUILD_INPUTS = ("Dockerfile", ".dockerignore")
+# Every command starts under setid_guard (see there why), given the image has a python3.
+GUARD = "/opt/mlr-copilot/setid_guard.py"
+GUARDED = (
+    f'if command -v python3 >/dev/null 2>&1; then exec python3 -I -S {GUARD} "$@"; fi; '
+    'echo "mlr-copilot: no python3 in this image, so set-ID files cannot be forbidden" >&2; exec "$@"'
+)
 # Read size of the output stream: one read takes many small writes of the program at once.
 STREAM_BLOCK = 1 << 20
 FRAME_HEADER = 8
@@ -186,8 +194,24 @@ def _base_images(text: str) -> list[str]:
     return bases
 
 
-def build_workspace_image(client: Any, workspace: Path, tag: str, sink: LogSink | None = None) -> str:
-    """Build the workspace's Dockerfile as `tag` unless that tag exists; never pulls."""
+def _build_context(workspace: Path, secrets: list[Path]) -> Any:
+    """The build context as `docker build` sends it (the workspace, less what its .dockerignore
+    names), less the secrets files `secrets`, `.git` and `.mlr`: a `COPY . .` would otherwise bake
+    the user's keys into an image that every container made from it can read."""
+    from docker.api.build import process_dockerfile
+    from docker.utils.build import tar
+
+    ignore = workspace / ".dockerignore"
+    lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines() if ignore.is_file() else []
+    # later patterns win, so nothing the .dockerignore says brings these back
+    patterns = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    patterns += sorted(SKIP_DIRS) + [path.relative_to(workspace).as_posix() for path in secrets]
+    return tar(str(workspace), exclude=patterns, dockerfile=process_dockerfile("Dockerfile", str(workspace)))
+
+
+def build_workspace_image(client: Any, workspace: Path, tag: str, secrets: list[Path], sink: LogSink | None = None) -> str:
+    """Build the workspace's Dockerfile as `tag` unless that tag exists; never pulls, never sends
+    the workspace's secrets files."""
     if image_exists(client, tag):
         return tag
     for base in _base_images((workspace / "Dockerfile").read_text(encoding="utf-8", errors="replace")):
@@ -196,54 +220,33 @@ def build_workspace_image(client: Any, workspace: Path, tag: str, sink: LogSink 
     if sink is not None:
         sink.note(f"building the workspace Dockerfile as {tag}")
     error = None
-    for chunk in client.api.build(
-        path=str(workspace), dockerfile="Dockerfile", tag=tag, rm=True, forcerm=True, pull=False, decode=True,
-        network_mode="host",
-    ):
-        if "stream" in chunk and sink is not None:
-            sink.feed(chunk["stream"].encode("utf-8", errors="replace"))
-        if "error" in chunk:
-            error = chunk["error"].strip()
+    context = _build_context(workspace, secrets)
+    try:
+        for chunk in client.api.build(
+            fileobj=context, custom_context=True, dockerfile="Dockerfile", tag=tag, rm=True, forcerm=True, pull=False,
+            decode=True, network_mode="host",
+        ):
+            if "stream" in chunk and sink is not None:
+                sink.feed(chunk["stream"].encode("utf-8", errors="replace"))
+            if "error" in chunk:
+                error = chunk["error"].strip()
+    finally:
+        context.close()
     if error or not image_exists(client, tag):
         raise ImageBuildError(f"building {workspace / 'Dockerfile'} failed: {error or 'no image was produced'}")
     return tag
 
 
-def _sandbox_user(workspace: Path, hidden: list[Path]) -> str:
-    """Run as the invoking user; when that is root, as the workspace's owner, and when that is
-    root too, as nobody, given write access to the workspace so outputs can be written back."""
+def _sandbox_user(workspace: Path) -> str:
+    """The invoking user; when that is root, the workspace's owner. The container can then write
+    what that user can write in the workspace and nothing more (it has no capabilities), so no
+    file's mode ever needs widening. A root-owned workspace is thus written by a root without
+    capabilities, which, like any owner, is bound by the files' mode bits."""
     uid, gid = os.getuid(), os.getgid()
     if uid != 0:
         return f"{uid}:{gid}"
     owner = workspace.stat()
-    if owner.st_uid != 0:
-        return f"{owner.st_uid}:{owner.st_gid}"
-    _open_to_sandbox(workspace, hidden)
-    return SANDBOX_USER
-
-
-def _open_to_sandbox(workspace: Path, hidden: list[Path]) -> None:
-    """Let the unprivileged container user create and overwrite files in a root-owned
-    workspace. Git ignores these mode bits, so the repository shows no change. The `.env` files
-    (`hidden`) keep their mode: they are hidden from the container, and opening them to every
-    user of the machine would publish the keys they hold."""
-    keep_mode = set(hidden)
-    for folder, dirs, files in os.walk(workspace):
-        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not os.path.islink(os.path.join(folder, d))]
-        _add_mode(Path(folder), stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH)
-        for name in files:
-            if Path(folder, name) not in keep_mode:
-                _add_mode(Path(folder, name), stat.S_IROTH | stat.S_IWOTH)
-
-
-def _add_mode(path: Path, bits: int) -> None:
-    try:
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode) or info.st_mode & bits == bits:
-            return
-        path.chmod(stat.S_IMODE(info.st_mode) | bits)
-    except OSError as exc:
-        log.debug("could not open %s to the sandbox user: %s", path, exc)
+    return f"{owner.st_uid}:{owner.st_gid}"
 
 
 def _cgroup_file(pid: int, controller: str, v1_name: str, v2_name: str) -> Path | None:
@@ -349,16 +352,42 @@ def cleanup_orphans(client: Any | None = None) -> int:
     )
 
 
-def _hidden_dotenv_mounts(workspace: Path, hidden: list[Path]) -> list[Any]:
-    """An empty read-only file over each `.env` file of the workspace (`hidden`): it holds the
-    user's API keys, and the experiment must see none."""
+def _protecting_mounts(workspace: Path, secrets: list[Path]) -> list[Any]:
+    """Mounts over the parts of the workspace the experiment must not see or change:
+    - each secrets file (`secrets`) reads as empty (/dev/null), each secrets folder as an empty
+      folder: they hold the user's keys;
+    - `.git`, `.mlr`, the Dockerfile and .dockerignore are read-only: the host runs git in that
+      repository, trusts its own records and builds that Dockerfile, so nothing the container
+      writes may change what the host later executes.
+    Only what exists is mounted over (the engine would create a missing target in the
+    workspace), and never through a symlink, which would mount its target instead. The
+    command's guard (setid_guard.py) is mounted too."""
     from docker.types import Mount
 
-    return [
-        Mount(target=f"{CONTAINER_WORKDIR}/{path.relative_to(workspace).as_posix()}", source="/dev/null", type="bind",
-              read_only=True)
-        for path in hidden
+    def target(path: Path) -> str:
+        return f"{CONTAINER_WORKDIR}/{path.relative_to(workspace).as_posix()}"
+
+    mounts = [
+        Mount(target=target(path), source=None, type="tmpfs", read_only=True) if path.is_dir()
+        else Mount(target=target(path), source="/dev/null", type="bind", read_only=True)
+        for path in secrets
     ]
+    for name in (*sorted(SKIP_DIRS), *BUILD_INPUTS):
+        path = workspace / name
+        if path.exists() and not path.is_symlink():
+            mounts.append(Mount(target=target(path), source=str(path), type="bind", read_only=True))
+    mounts.append(Mount(target=GUARD, source=str(Path(__file__).with_name("setid_guard.py")), type="bind", read_only=True))
+    return mounts
+
+
+def _created_build_inputs(workspace: Path, absent: list[str]) -> str | None:
+    """A warning when the experiment created a Dockerfile (or .dockerignore) where there was
+    none: the next Docker run would build it, and a build has the network."""
+    created = [name for name in absent if (workspace / name).exists()]
+    if not created:
+        return None
+    return (f"the experiment created {', '.join(created)}; the next Docker run builds the workspace's Dockerfile "
+            "(with network access), so read it before running again")
 
 
 class FrameDecoder:
@@ -419,10 +448,10 @@ class DockerRunner(Runner):
             self._client = docker_client()
         return self._client
 
-    def resolve_image(self, request: RunRequest, workspace: Path, sink: LogSink | None = None) -> str:
+    def resolve_image(self, request: RunRequest, workspace: Path, secrets: list[Path], sink: LogSink | None = None) -> str:
         tag = workspace_image_tag(workspace)
         if tag is not None:
-            return build_workspace_image(self.client, workspace, tag, sink)
+            return build_workspace_image(self.client, workspace, tag, secrets, sink)
         image = request.image or self.image
         if not image:
             raise RunnerError("no Docker image is set (run.image) and the workspace has no Dockerfile")
@@ -451,16 +480,21 @@ class DockerRunner(Runner):
             from docker.types import DeviceRequest
 
             device_requests = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
-        hidden = dotenv_files(workspace)
-        sink = open_sink(request, workspace, run_id, on_line, hidden)
+        secrets = secret_files(workspace)
+        sink = open_sink(request, workspace, run_id, on_line, secrets)
         clock = RunClock(request.timeout)
         try:
-            image = self.resolve_image(request, workspace, sink)
+            image = self.resolve_image(request, workspace, secrets, sink)
             if not argv:
                 sink.note("empty command")
                 return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty", image=image)
-            outcome = self._run(request, workspace, run_id, argv, image, device_requests, hidden, sink, clock, cancel,
+            absent = [name for name in BUILD_INPUTS if not (workspace / name).exists()]
+            outcome = self._run(request, workspace, run_id, argv, image, device_requests, secrets, sink, clock, cancel,
                                 on_start)
+            created = _created_build_inputs(workspace, absent)
+            if created:
+                sink.note(f"warning: {created}")
+                outcome.warnings.append(created)
         finally:
             sink.close()
         outcome.log_metrics = dict(sink.metrics)
@@ -474,7 +508,7 @@ class DockerRunner(Runner):
         argv: list[str],
         image: str,
         device_requests: list[Any] | None,
-        hidden: list[Path],
+        secrets: list[Path],
         sink: LogSink,
         clock: RunClock,
         cancel: threading.Event,
@@ -488,12 +522,12 @@ class DockerRunner(Runner):
         env.setdefault("PYTHONUNBUFFERED", "1")
         container = self.client.containers.create(
             image,
-            command=argv,
+            command=["/bin/sh", "-c", GUARDED, "sh", *argv],
             working_dir=CONTAINER_WORKDIR,
-            user=_sandbox_user(workspace, hidden),
+            user=_sandbox_user(workspace),
             environment=env,
             volumes={str(workspace): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
-            mounts=_hidden_dotenv_mounts(workspace, hidden),
+            mounts=_protecting_mounts(workspace, secrets),
             network_mode="host" if request.network else "none",
             mem_limit=f"{request.memory_mb}m",
             memswap_limit=f"{request.memory_mb}m",

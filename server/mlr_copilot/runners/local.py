@@ -25,11 +25,12 @@ from .base import (
     open_sink,
     resolve_workspace,
 )
-from .environment import dotenv_files, scrub_env
+from .environment import scrub_env
 from .logsink import LogSink
 from .memcgroup import MemoryCgroup
 from .model import RunRequest, RunStatus, Sandbox
 from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, rss_mb, start_ticks
+from .secretfiles import secret_files
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,16 @@ def _pump(fd: int, sink: LogSink, stop: threading.Event) -> None:
         sink.feed(data)
 
 
-def dotenv_warning(workspace: Path, exposed: list[Path]) -> str | None:
-    """A local run is a process of the user: it can read any file of the workspace, keys in
-    the `.env` files `exposed` included. Say so, since only the Docker runner can hide them."""
+def secrets_warning(workspace: Path, exposed: list[Path]) -> str | None:
+    """A local run is a process of the user: it can read any file of the workspace, the
+    secrets files `exposed` included. Say so, since only the Docker runner can hide them."""
     if not exposed:
         return None
     names = ", ".join(path.relative_to(workspace).as_posix() for path in exposed)
     return (
         f"the workspace holds {names}, which this local run can read (a local process cannot be kept "
         "from a file); secret values are masked in this log, but the experiment could still use or send "
-        "them. Use the Docker runner (run.runner: docker), which hides .env files from the experiment"
+        "them. Use the Docker runner (run.runner: docker), which hides secrets files from the experiment"
     )
 
 
@@ -104,10 +105,10 @@ class LocalRunner(Runner):
         workspace = resolve_workspace(request)
         run_id = run_id or new_run_id()
         cancel = cancel or threading.Event()
-        dotenv = dotenv_files(workspace)
-        sink = open_sink(request, workspace, run_id, on_line, dotenv)
+        secrets = secret_files(workspace)
+        sink = open_sink(request, workspace, run_id, on_line, secrets)
         clock = RunClock(request.timeout)
-        exposed = dotenv_warning(workspace, dotenv)
+        exposed = secrets_warning(workspace, secrets)
         if exposed:
             sink.note(f"warning: {exposed}")
         try:

@@ -19,6 +19,8 @@ Policy for the user's own changes (nothing here ever touches the user's uncommit
   see `paths.SECRET_NAME`) are listed in `.git/info/exclude` instead of being committed.
 * Agent commits do not run the user's commit hooks, and use the configured git identity, or
   `MLR-Copilot <mlr-copilot@localhost>` where none is configured.
+* Every git command runs as `gitsafe` builds it: no hook, fsmonitor, pager, filter, textconv
+  or other program the repository's own configuration names is ever run.
 
 Agent commits carry trailers such as `MLR-Hypothesis: h1` and `MLR-Step: 2`; run records are
 attached with git notes under `refs/notes/mlr`, so `git log --notes=mlr` shows them.
@@ -41,6 +43,7 @@ from pydantic import BaseModel, ConfigDict
 from mlr_copilot.errors import MlrError
 from mlr_copilot.slugs import slugify
 from mlr_copilot.state import StateDir
+from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.paths import is_secret_name, relative_posix
 from mlr_copilot.workspace.refs import check_branch_name, commit_of
 
@@ -63,11 +66,6 @@ LOCK_WAIT_S = 10.0
 LOCK_RETRY_S = 0.1
 _FIELD = "\x1f"
 _RECORD = "\x1e"
-
-
-# Agent commits run none of the user's hooks (`--no-verify` skips only two of them) and leave
-# housekeeping to the user's own git: an automatic maintenance run would double a step's time.
-_NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}", "-c", "maintenance.auto=false", "-c", "gc.auto=0")
 
 
 class GitWorkspaceError(MlrError):
@@ -187,7 +185,8 @@ class GitWorkspace:
         while True:
             try:
                 return self.repo.git.execute(
-                    ["git", *args], env=env, strip_newline_in_stdout=strip, stdout_as_string=True
+                    gitsafe.command(*args), env=gitsafe.environment(self.root, env),
+                    strip_newline_in_stdout=strip, stdout_as_string=True,
                 )
             except git.CommandError as exc:
                 detail = (exc.stderr or exc.stdout or "").strip().removeprefix("stderr: ").strip("'\n ") or str(exc)
@@ -207,7 +206,8 @@ class GitWorkspace:
     def _git_ok(self, *args: str) -> str | None:
         """Output of a git command that may legitimately fail (lookups), None on failure."""
         try:
-            return self.repo.git.execute(["git", *args], stdout_as_string=True)
+            return self.repo.git.execute(gitsafe.command(*args), env=gitsafe.environment(self.root),
+                                         stdout_as_string=True)
         except git.CommandError:
             return None
 
@@ -251,12 +251,13 @@ class GitWorkspace:
         if not self.root.is_dir():
             raise NotARepositoryError(f"{self.root} is not a folder")
         try:
-            configured = git.Git(str(self.root)).execute(["git", "config", "--get", "init.defaultBranch"])
+            configured = git.Git(str(self.root)).execute(gitsafe.command("config", "--get", "init.defaultBranch"),
+                                                         env=gitsafe.environment(None))
         except git.CommandError:
             configured = ""
-        args = ["git", "init", "-q"] + ([] if configured else ["--initial-branch=main"])
+        args = gitsafe.command("init", "-q", *([] if configured else ["--initial-branch=main"]))
         try:
-            git.Git(str(self.root)).execute(args)
+            git.Git(str(self.root)).execute(args, env=gitsafe.environment(None))
         except git.CommandError as exc:
             raise NotARepositoryError(f"could not initialise a git repository in {self.root}: {exc.stderr}") from None
         self._repo = None
@@ -270,7 +271,7 @@ class GitWorkspace:
         StateDir(self.root).ensure()
         self._exclude_from_starter()
         self._git("add", "-A", "--", ".")
-        self._git(*_NO_HOOKS, "commit", "-q", "--no-verify", "--allow-empty", "-m", STARTER_MESSAGE, env=self._identity_env())
+        self._git("commit", "-q", "--no-verify", "--allow-empty", "-m", STARTER_MESSAGE, env=self._identity_env())
         log.info("committed the starter code in %s", self.root)
 
     def _exclude_from_starter(self) -> None:
@@ -371,7 +372,7 @@ class GitWorkspace:
         return sha, ref if ref and ref.startswith("refs/heads/") else None
 
     def _tracked_changes(self) -> list[str]:
-        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no", strip=False)
+        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no", gitsafe.NO_SUBMODULES, strip=False)
         return [path for _, path in _porcelain_paths(status)]
 
     def _staged_paths(self) -> list[str]:
@@ -447,7 +448,7 @@ class GitWorkspace:
         for rel in present:
             os.utime(self.root / rel)
         full_message = format_message(message, trailers or {})
-        args = (*_NO_HOOKS, "commit", "--quiet", "--only", "--no-verify", "--no-gpg-sign", "--cleanup=verbatim",
+        args = ("commit", "--quiet", "--only", "--no-verify", "--no-gpg-sign", "--cleanup=verbatim",
                 "-m", full_message, "--", *rels)
         env = self._identity_env()
         try:
@@ -474,7 +475,7 @@ class GitWorkspace:
 
     def _raise_uncommitted(self, head: _Head, rels: list[str]) -> None:
         """Re-raise the commit's failure, named as such when the paths have nothing to commit."""
-        if self._git_ok("diff", "--quiet", head.sha, "--", *rels) is not None:
+        if self._git_ok("diff", "--quiet", "--no-ext-diff", "--no-textconv", gitsafe.NO_SUBMODULES, head.sha, "--", *rels) is not None:
             raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit") from None
         raise
 
@@ -506,7 +507,8 @@ class GitWorkspace:
         return commits
 
     def diff_for(self, sha: str) -> str:
-        return self._git("show", "--format=", "--patch", "--no-color", "--no-ext-diff", "--end-of-options", sha, "--")
+        return self._git("show", "--format=", "--patch", "--no-color", "--no-ext-diff", "--no-textconv",
+                         "--end-of-options", sha, "--")
 
     def changed_paths(self, sha: str) -> list[str]:
         out = self._git("diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", "--end-of-options", sha, strip=False)
@@ -538,7 +540,7 @@ class GitWorkspace:
             raise NothingToUndoError(f"no MLR-Copilot commit to undo on branch {self.current_branch()}")
         staged = self._staged_paths()
         touched = set(self.changed_paths(target.sha))
-        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
+        status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=all", gitsafe.NO_SUBMODULES, strip=False)
         blocking = sorted({p for code, p in _porcelain_paths(status) if p in touched} | set(staged))
         if blocking:
             raise DirtyTreeError(
@@ -560,7 +562,7 @@ class GitWorkspace:
             f'Revert "{target.subject}"\n\nThis reverts commit {target.sha}.', {REVERTS_TRAILER: target.sha}
         )
         try:
-            self._git(*_NO_HOOKS, "commit", "-q", "--no-verify", "-m", message, env=env)
+            self._git("commit", "-q", "--no-verify", "-m", message, env=env)
         except GitWorkspaceError:
             self._git_ok("revert", "--abort")
             raise

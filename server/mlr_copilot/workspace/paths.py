@@ -21,11 +21,14 @@ TOOLING_DIRS = FORBIDDEN_DIRS | {
     "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".tox",
 }
 # Names that by convention hold API keys, passwords or private keys (a folder with such a
-# name, say a virtualenv called `.env`, counts as a whole).
+# name, say a virtualenv called `.env`, counts as a whole). The one list: the agent never reads
+# these, Docker runs do not see them, and run logs mask their values. SSH keys are `id_` names
+# without an extension, as ssh-keygen writes them: `id_rsa.pub` is public, and `id_to_label.json`
+# is a dataset's.
 SECRET_NAME = re.compile(
     r"""\.env|\.env\..*|\.envrc|\.netrc|_netrc|\.pgpass|\.pypirc|\.npmrc|\.git-credentials
-    |kaggle\.json|credentials|credentials\..*|secrets?|secrets?\..*|id_(?:rsa|dsa|ecdsa|ed25519)
-    |.*\.(?:pem|key|p12|pfx|jks|keystore)""",
+    |kaggle\.json|credentials?(?:[._-].*)?|secrets?(?:[._-].*)?|service[_-]?account.*\.json|id_[^.]+
+    |.*\.(?:pem|key|p12|pfx|jks|keystore|ppk)""",
     re.IGNORECASE | re.VERBOSE,
 )
 

@@ -1,0 +1,134 @@
+"""The workspace's secrets files, and the values in them a run's log must never show.
+
+Which names are secrets is decided once, by `workspace.paths.SECRET_NAME` (the names the
+agent refuses to read): the Docker runner hides these files and folders, every runner masks
+their values in the log, and the local runner, which cannot hide them, names them in a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlr_copilot.workspace.paths import TOOLING_DIRS, is_secret_name
+
+# How many folder levels below the workspace the search goes: keys sit at the top, where the
+# engine reads them, and beside the code that uses them (`service/.env`, `apps/api/.env`).
+# Deeper folders are datasets more often than services, and listing a hundred thousand images
+# before every run is not worth it.
+SEARCH_DEPTH = 2
+# More than this is not a secrets file but data named like one; its head is still read.
+READ_BYTES = 256 * 1024
+# The files read at the top of a folder named like a secret (`secrets/` holds a few).
+FOLDER_FILES = 64
+# A real secrets file holds a few values (a private key's lines are the most); every value
+# costs the log masking of every run, so a file holding thousands keeps its longest.
+MAX_VALUES = 128
+_DOTENV = re.compile(r"\.env(?:\..*)?|\.envrc", re.IGNORECASE)
+# `password = x`, `"api_key": "x"`, `password x` (netrc), `_authToken=x` (npmrc). Every
+# repetition is bounded and the name must start a word, so a long line costs linear time.
+_KEYED = re.compile(
+    r"""\b\w{0,32}?(?:pass(?:word|wd|phrase)?|secret|token|key|auth|credential)\w{0,32}["']?\s{0,8}[:=]?\s{0,8}"""
+    r"""["']?([^\s"',;]{1,512})""",
+    re.IGNORECASE,
+)
+_SEPARATORS = re.compile(r"""[\s=:@'"`,;()\[\]{}<>]+""")
+
+
+def secret_files(workspace: Path) -> list[Path]:
+    """The files and folders of the workspace named like secrets, at the top and in folders
+    two levels down (installed packages, caches and `.git` aside). Symlinked folders are not
+    followed, so the search stays inside the workspace; a folder named like one (`secrets/`)
+    counts as a whole and is not entered. A virtualenv called `.env` holds installed packages,
+    not keys: it is left alone like `.venv`."""
+    found = []
+    for folder, dirs, files in os.walk(workspace):
+        depth = len(Path(folder).relative_to(workspace).parts)
+        found += [Path(folder, name) for name in files if is_secret_name(name)]
+        found += [Path(folder, name) for name in dirs
+                  if is_secret_name(name) and not Path(folder, name, "pyvenv.cfg").exists()]
+        dirs[:] = [d for d in dirs if d not in TOOLING_DIRS and not is_secret_name(d)] if depth < SEARCH_DEPTH else []
+    return sorted(found)
+
+
+def is_dotenv(name: str) -> bool:
+    """Whether a secrets file holds `KEY=value` settings (`.env`, `.env.*`, `.envrc`)."""
+    return _DOTENV.fullmatch(name) is not None
+
+
+def values_in(path: Path, is_secret_key) -> set[str]:
+    """The secret values of one secrets file: in a `.env`-style file the values of the
+    variables named like secrets (`is_secret_key`); in any other (kaggle.json, .netrc,
+    credentials, private keys) every value that may be a password, key or token. A folder
+    named like one (`secrets/`) gives those of the files at its top."""
+    if path.is_dir():
+        children = sorted(child for child in path.iterdir() if child.is_file())[:FOLDER_FILES]
+        return set().union(*(values_in(child, is_secret_key) for child in children))
+    text = _read_text(path)
+    if not text:
+        return set()
+    if is_dotenv(path.name):
+        # the parser's import costs a short run more than the run itself; most workspaces have no .env
+        from io import StringIO
+
+        from dotenv import dotenv_values
+
+        return {value for key, value in dotenv_values(stream=StringIO(text)).items() if value and is_secret_key(key)}
+    found = set(_json_strings(text))
+    in_key = False  # between the BEGIN and END lines of a PEM block: every line is key material
+    for line in text.splitlines():
+        marker = line.strip()[:11]
+        if marker == "-----BEGIN " or marker.startswith("-----END "):
+            in_key = marker == "-----BEGIN "
+            continue
+        if in_key:
+            found.add(line.strip())
+        found.update(match.group(1) for match in _KEYED.finditer(line))
+        found.update(token for token in _SEPARATORS.split(line) if _looks_random(token))
+    return set(sorted(filter(None, found), key=len, reverse=True)[:MAX_VALUES])
+
+
+def _read_text(path: Path) -> str:
+    """The head of a regular file as text; nothing for a FIFO, a device or binary data (a
+    keystore prints as nothing a log would show)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    try:
+        data = os.read(fd, READ_BYTES) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    return "" if b"\0" in data else data.decode("utf-8", errors="replace")
+
+
+def _json_strings(text: str) -> Iterator[str]:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            # a private key's value holds newlines; a program prints it line by line
+            yield item
+            yield from (line.strip() for line in item.splitlines())
+
+
+def _looks_random(token: str) -> bool:
+    """A word of a secrets file that is likely a key or password rather than a name: letters
+    and digits mixed, or long."""
+    if token.isdigit():
+        return False
+    return len(token) >= 20 or (any(c.isdigit() for c in token) and any(c.isalpha() for c in token))
