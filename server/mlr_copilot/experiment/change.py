@@ -97,7 +97,7 @@ async def propose(llm, messages: list[Message], workspace: Path, *, task: str, c
             edits = parse_edits(reply)
             if not edits:
                 return reply
-            changes = await asyncio.to_thread(apply_edits, workspace, edits)
+            changes = await asyncio.to_thread(apply_edits, workspace, edits, work.cancel)
         except (EditError, EditEscapeError) as exc:
             if attempt == retries:
                 raise EditFailedError(f"the proposed edit could not be applied after {retries + 1} tries: {exc}") from None
