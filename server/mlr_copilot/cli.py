@@ -291,6 +291,8 @@ def cmd_implement(args: argparse.Namespace) -> int:
     for step in state.steps:
         say(f"  step {step.step}: {step.summary} [{step.outcome}{' ' + step.commit[:8] if step.commit else ''}]{' ' + step.reason if step.reason else ''}")
     print_usage(engine)
+    if state.status == "nothing-implemented":
+        say(f"mlr-copilot implement: {state.message}", err=True)
     return 0 if state.status in ("done", "stopped") else 1
 
 
