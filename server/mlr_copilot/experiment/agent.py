@@ -113,19 +113,22 @@ class ImplementAgent:
         append_jsonl(self.folder / "log.jsonl", {"at": datetime.now(timezone.utc).isoformat(), "event": event, **fields})
 
     def _read_files(self, paths: list[str]) -> str:
-        from ..workspace.paths import safe_path
+        from ..workspace.paths import read_regular, safe_path
 
         chunks = []
         for rel in paths:
             try:
-                path = safe_path(self.engine.workspace, rel)
-                text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+                raw = read_regular(safe_path(self.engine.workspace, rel))
             except MlrError as exc:
                 chunks.append(f"## {rel}\n(refused: {exc})")
                 continue
-            if text is None:
-                chunks.append(f"## {rel}\n(does not exist)")
+            except OSError as exc:
+                chunks.append(f"## {rel}\n({'does not exist' if isinstance(exc, FileNotFoundError) else exc.strerror})")
+                continue
+            if raw is None:
+                chunks.append(f"## {rel}\n(not a regular file: never read)")
             else:
+                text = raw.decode("utf-8", errors="replace")
                 cut = "" if len(text) <= FILE_CHARS else f"\n… ({len(text) - FILE_CHARS} more characters)"
                 chunks.append(f"## {rel}\n```\n{text[:FILE_CHARS]}{cut}\n```")
         return "\n\n".join(chunks) or "(none yet)"

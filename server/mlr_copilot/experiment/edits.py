@@ -52,7 +52,7 @@ from typing import Annotated, Iterable, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.workspace.paths import relative_posix, safe_path
+from mlr_copilot.workspace.paths import read_regular, relative_posix, safe_path
 
 MAX_EDITABLE_BYTES = 5 * 1024 * 1024
 # The "closest lines" hint for a SEARCH that matches nowhere compares at most HINT_LINES lines
@@ -455,11 +455,16 @@ def _read_text(target: Path, rel: str) -> str | None:
         return None
     except OSError as exc:
         raise EditTargetError(f"{rel} cannot be read: {exc.strerror}", rel) from None
-    if not target.is_file():
-        raise EditTargetError(f"{rel} is not a regular file", rel)
     if info.st_size > MAX_EDITABLE_BYTES:
         raise EditTargetError(f"{rel} is too large to edit as text ({info.st_size} bytes)", rel)
-    data = target.read_bytes()
+    try:
+        data = read_regular(target, MAX_EDITABLE_BYTES + 1)
+    except OSError as exc:
+        raise EditTargetError(f"{rel} cannot be read: {exc.strerror}", rel) from None
+    if data is None:
+        raise EditTargetError(f"{rel} is not a regular file", rel)
+    if len(data) > MAX_EDITABLE_BYTES:
+        raise EditTargetError(f"{rel} is too large to edit as text", rel)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -10,7 +10,10 @@ import math
 import re
 from pathlib import Path
 
+from mlr_copilot.workspace.paths import read_regular
+
 log = logging.getLogger(__name__)
+MAX_RESULTS_BYTES = 10 * 1024 * 1024
 
 METRIC_LINE = re.compile(
     r"^\s*METRIC\s+([A-Za-z_][\w./-]*)\s*[=:]\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity))\s*$",
@@ -42,11 +45,15 @@ def metrics_from_log(text: str) -> dict[str, float]:
 def metrics_from_file(path: Path) -> tuple[dict[str, float], str | None]:
     """Metrics in `path` and a problem description when the file exists but is unusable."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        # the experiment writes it: a FIFO or a device there must not hang the run's end
+        data = read_regular(path, MAX_RESULTS_BYTES + 1)
     except FileNotFoundError:
         return {}, None
     except OSError as exc:
         return {}, f"could not read {path.name}: {exc.strerror}"
+    if data is None or len(data) > MAX_RESULTS_BYTES:
+        return {}, f"{path.name} is {'not a regular file' if data is None else 'larger than 10 MB'}; it was not read"
+    raw = data.decode("utf-8", errors="replace")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
