@@ -561,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except MlrError as exc:
-        say(f"mlr-copilot {args.command}: {exc}", err=True)
+        # one line, whatever the message quotes (an edit's closest lines, a reply)
+        say(f"mlr-copilot {args.command}: {one_line(exc)}", err=True)
         return 2
     except BrokenPipeError:
         return 0

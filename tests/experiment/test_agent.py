@@ -154,6 +154,15 @@ def test_a_revert_line_in_the_llms_why_never_hides_the_commit_from_undo(workspac
     assert (workspace / "train.py").read_text() == TRAIN
 
 
+def test_control_characters_in_the_llms_summary_are_committed_visible(workspace):
+    hostile = edit("train.py", "EPOCHS = 3", "EPOCHS = 4", summary="Four\x00 epochs \x1b]0;pwned\x07").replace(
+        "WHY: the plan says so.", "WHY: the plan\x1b[2J says so.")
+    engine = engine_for(workspace, [reply(hostile), reply("DONE: ok")])
+    assert implement(engine).status == "done"
+    assert git(workspace, "log", "-1", "--format=%B").startswith(
+        "Four\\x00 epochs \\x1b]0;pwned\\x07\n\nthe plan\\x1b[2J says so.")
+
+
 def test_every_change_rejected_is_nothing_implemented(workspace):
     engine = engine_for(workspace, [reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4")), reply("DONE: as you wish")])
     state = implement(engine, answers(Review(False, reason="not now")))
