@@ -17,6 +17,8 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     kind = getattr(item, "callspec", None) and item.callspec.params.get("kind")
+    if item.module.__name__.endswith("test_fuzz_cli"):
+        kind = "cli processes"
     if kind and report.when == "call":
         FIGURES[kind][0] += 1
         FIGURES[kind][1] += report.passed
