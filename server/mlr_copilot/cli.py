@@ -306,7 +306,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 def terminal_lines(quiet: bool):
     def on_line(line: str) -> None:
         if not quiet:
-            print(line, file=sys.stderr, flush=True)
+            say(line, err=True)  # the experiment's code, written by the LLM, prints these
 
     return on_line
 

@@ -103,3 +103,16 @@ def test_a_stored_title_with_markup_never_breaks_the_list(tmp_path):
         assert listed.returncode == 0, listed.stderr
         no_traceback(listed)
         assert "[/]unbalanced [/bold] close" in listed.stdout
+
+
+def test_an_experiments_escape_sequences_reach_the_terminal_visible(tmp_path):
+    import sys
+
+    from ..workspace.gitutil import make_repo
+
+    workspace = make_repo(tmp_path / "ws")
+    result = cli("run", "--runner", "local", "-w", str(workspace), "--", sys.executable, "-c",
+                 "print('\\x1b]0;pwned\\x07\\x1b[2Jcleared'); print('METRIC accuracy=0.5')")
+    assert result.returncode == 0, result.stderr
+    assert "\\x1b]0;pwned\\x07\\x1b[2Jcleared" in result.stderr
+    assert "\x1b" not in result.stderr + result.stdout
