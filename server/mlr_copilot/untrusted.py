@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-# C0 but \t and \n, DEL, C1, and the invisible format characters that reorder or hide text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# C0 but \t and \n, DEL, C1, the bidi embeddings, overrides and isolates that reorder what is
+# shown (joiners and direction marks stay: scripts and emoji need them), and a stray BOM.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def scrub(text: str) -> str:
