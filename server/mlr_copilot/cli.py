@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from .untrusted import one_line, visible
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
@@ -47,12 +49,25 @@ def _layer(args: argparse.Namespace) -> dict[str, Any]:
     return layer
 
 
+def say(text: object = "", *, err: bool = False) -> None:
+    """Print a line that may hold LLM, paper or workspace text, verbatim (`untrusted.visible`).
+    Every result and message the terminal shows goes through here or `shown`."""
+    print(visible(text), file=sys.stderr if err else sys.stdout, flush=err)
+
+
+def shown(text: object, style: str = ""):
+    """Untrusted text as a Rich `Text`: never parsed as markup or emoji codes."""
+    from rich.text import Text
+
+    return Text(visible(text), style=style)
+
+
 def engine_for(args: argparse.Namespace, layer: dict[str, Any] | None = None):
     from .engine import Engine
 
     engine = Engine.load(Path(args.workspace), _layer(args) if layer is None else layer)
     for warning in engine.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        say(f"warning: {warning}", err=True)
     return engine
 
 
@@ -60,7 +75,7 @@ def console():
     from rich.console import Console
 
     # piped output keeps whole lines: tables are read by scripts and tests too
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    return Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 @subcommand("serve")
@@ -87,8 +102,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return 0
     out = console()
     for check, finding, ok in rows:
-        mark = "[green]ok[/]" if ok else "[yellow]!![/]"
-        out.print(f"{mark}  {check:<16} {finding}")
+        mark = shown("ok", "green") if ok else shown("!!", "yellow")
+        out.print(mark + shown(f"  {check:<16} {finding}"))
     return 0
 
 
@@ -104,7 +119,7 @@ def terminal_work():
 
     def report(message: str, percentage: int | None = None) -> None:
         prefix = f"[{percentage:3d}%] " if percentage is not None else "       "
-        print(prefix + message, file=sys.stderr, flush=True)
+        say(prefix + message, err=True)
 
     return Work(report=report)
 
@@ -168,16 +183,16 @@ def cmd_paper(args: argparse.Namespace) -> int:
     from .paper import parse_pdf
 
     if args.md:
-        print(run_async(engine_for(args).paper_markdown(str(Path(args.pdf).resolve()), terminal_work())))
+        say(run_async(engine_for(args).paper_markdown(str(Path(args.pdf).resolve()), terminal_work())))
         return 0
     paper = parse_pdf(Path(args.pdf))
     data = paper.to_dict() if hasattr(paper, "to_dict") else paper.model_dump(mode="json")
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
-    print(f"{paper.title}\n{', '.join(paper.authors)}\n{paper.pages} pages, {len(paper.sections)} sections, {len(paper.references)} references\n")
+    say(f"{paper.title}\n{', '.join(paper.authors)}\n{paper.pages} pages, {len(paper.sections)} sections, {len(paper.references)} references\n")
     for section in paper.sections:
-        print(f"  {section.heading} ({len(section.text)} chars)")
+        say(f"  {section.heading} ({len(section.text)} chars)")
     return 0
 
 
@@ -197,9 +212,9 @@ def cmd_ideas(args: argparse.Namespace) -> int:
         engine.configure(engine.settings.model_copy(update={"ideas": ideas}))
     run = run_async(engine.propose_hypotheses(str(Path(args.pdf).resolve()), terminal_work()))
     out = console()
-    out.print(f"[bold]{run.paper_title}[/]: {len(run.hypotheses)} hypotheses in {run.document}")
+    out.print(shown(run.paper_title, "bold") + shown(f": {len(run.hypotheses)} hypotheses in {run.document}"))
     for note in run.notes:
-        out.print(f"  note: {note}")
+        out.print(shown(f"  note: {note}"))
     print_hypotheses(sorted(run.hypotheses, key=lambda h: h.rank))
     print_usage(engine)
     return 0
@@ -210,7 +225,8 @@ def print_hypotheses(hypotheses) -> None:
 
     table = Table("rank", "id", "status", "score", "title", "metric")
     for h in hypotheses:
-        table.add_row(str(h.rank), h.id, h.status, f"{h.score:g}", h.title, f"{h.plan.metric} ({h.plan.direction})")
+        table.add_row(*(shown(one_line(cell)) for cell in (
+            h.rank, h.id, h.status, f"{h.score:g}", h.title, f"{h.plan.metric} ({h.plan.direction})")))
     console().print(table)
 
 
@@ -235,7 +251,7 @@ def cmd_hypotheses(args: argparse.Namespace) -> int:
 def _decide(status: str):
     def decide(args: argparse.Namespace) -> int:
         hypothesis = engine_for(args).decide(args.id, status, args.reason or "")
-        print(f"{hypothesis.id} {hypothesis.status}: {hypothesis.title}")
+        say(f"{hypothesis.id} {hypothesis.status}: {one_line(hypothesis.title)}")
         return 0
 
     return decide
@@ -249,7 +265,7 @@ subcommand("reject")(_decide("rejected"))
 def cmd_refine(args: argparse.Namespace) -> int:
     engine = engine_for(args)
     hypothesis = run_async(engine.refine(args.id, args.feedback, terminal_work()))
-    print(f"{hypothesis.id} refined (rank {hypothesis.rank}): {hypothesis.title}")
+    say(f"{hypothesis.id} refined (rank {hypothesis.rank}): {one_line(hypothesis.title)}")
     print_usage(engine)
     return 0
 
@@ -262,12 +278,12 @@ def terminal_reviewer(auto_yes: bool):
         from rich.syntax import Syntax
 
         out = console()
-        out.print(f"\n[bold]Proposed change[/] {proposal.id}: {proposal.summary}")
+        out.print(shown("\nProposed change", "bold") + shown(f" {proposal.id}: {proposal.summary}"))
         if proposal.why:
-            out.print(proposal.why)
-        out.print(Syntax(proposal.diff, "diff", theme="ansi_dark", word_wrap=True))
+            out.print(shown(proposal.why))
+        out.print(Syntax(visible(proposal.diff), "diff", theme="ansi_dark", word_wrap=True))
         if auto_yes:
-            out.print("[green]accepted (--yes)[/]")
+            out.print(shown("accepted (--yes)", "green"))
             return Review(True)
         try:
             answer = input("Accept this change? [y]es / [n]o / or type a reason to reject: ").strip()
@@ -282,7 +298,7 @@ def terminal_reviewer(auto_yes: bool):
 
 def terminal_confirm(auto_yes: bool):
     async def confirm(problem: str) -> bool:
-        print(f"{problem}", file=sys.stderr)
+        say(problem, err=True)
         if auto_yes:
             print("Initialising a git repository with a first commit of the starter code (--yes).", file=sys.stderr)
             return True
@@ -300,10 +316,12 @@ def cmd_implement(args: argparse.Namespace) -> int:
     # it runs nothing itself: the Docker engine is asked only when a Docker run was cut
     close_interrupted_runs(engine, "local")
     state = run_async(engine.implement(args.id, terminal_reviewer(args.yes), terminal_work(), terminal_confirm(args.yes)))
-    print(f"{state.hypothesis} on {state.branch}: {state.status} ({state.message})")
+    say(f"{state.hypothesis} on {state.branch}: {state.status} ({state.message})")
     for step in state.steps:
-        print(f"  step {step.step}: {step.summary} [{step.outcome}{' ' + step.commit[:8] if step.commit else ''}]{' ' + step.reason if step.reason else ''}")
+        say(f"  step {step.step}: {step.summary} [{step.outcome}{' ' + step.commit[:8] if step.commit else ''}]{' ' + step.reason if step.reason else ''}")
     print_usage(engine)
+    if state.status == "nothing-implemented":
+        say(f"mlr-copilot implement: {state.message}", err=True)
     return 0 if state.status in ("done", "stopped") else 1
 
 
@@ -317,7 +335,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 def terminal_lines(quiet: bool):
     def on_line(line: str) -> None:
         if not quiet:
-            print(line, file=sys.stderr, flush=True)
+            say(line, err=True)  # the experiment's code, written by the LLM, prints these
 
     return on_line
 
@@ -328,11 +346,11 @@ def print_record(record, as_json: bool) -> None:
         return
     value = record.primary_value
     metric = f"{record.primary_metric}={value:.6g}" if value is not None else "no primary metric"
-    print(f"run {record.id} at {(record.commit or 'no commit')[:12]} [{record.runner}]: {record.status}, {metric}, {record.duration_s}s")
+    say(f"run {record.id} at {(record.commit or 'no commit')[:12]} [{record.runner}]: {record.status}, {metric}, {record.duration_s}s")
     for failure in record.failures:
         where = f"{failure.path}:{failure.line}: " if failure.path else ""
-        print(f"  {where}{failure.kind}: {failure.message}")
-    print(f"  log: {record.log_path}")
+        say(f"  {where}{failure.kind}: {failure.message}")
+    say(f"  log: {record.log_path}")
 
 
 def close_interrupted_runs(engine, runner: str | None) -> None:
@@ -374,9 +392,9 @@ def cmd_debug(args: argparse.Namespace) -> int:
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
-        print(f"debugging: {report.status}" + (f" ({report.message})" if report.message else ""))
+        say(f"debugging: {report.status}" + (f" ({report.message})" if report.message else ""))
         for attempt in report.attempts:
-            print(f"  run {attempt.run_id} {attempt.status} -> fix: {attempt.fix or 'none'} {attempt.commit[:8] if attempt.commit else ''}")
+            say(f"  run {attempt.run_id} {attempt.status} -> fix: {attempt.fix or 'none'} {attempt.commit[:8] if attempt.commit else ''}")
     print_usage(engine)
     if report.status == "cancelled":
         return cancelled_exit(signum)
@@ -386,12 +404,15 @@ def cmd_debug(args: argparse.Namespace) -> int:
 @subcommand("history")
 def cmd_history(args: argparse.Namespace) -> int:
     table = engine_for(args).history(args.branch)
-    print(table.to_json() if args.json else table.render_text())
+    if args.json:
+        print(table.to_json())
+    else:
+        say(table.render_text())
     return 0
 
 
 def print_history(engine) -> None:
-    print(engine.history().render_text())
+    say(engine.history().render_text())
 
 
 @subcommand("demo")
@@ -406,19 +427,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"{script}. No API key and no network are used; with a real provider the same loop runs live.")
     print(f"Workspace: {target} (a copy of the bundled review-sentiment task, with the paper paper.pdf)\n")
     engine, state = run_async(run_demo(target, terminal_work(), args.runner))
-    print("\n" + render_report(state))
+    say("\n" + render_report(state))
     print("\nHistory (also: git -C " + str(target) + " log --notes=mlr --all):")
     for result in state.hypotheses:
         try:
-            print(engine.history(result.branch).render_text())
+            say(engine.history(result.branch).render_text())
         except BadRefError as exc:  # a hypothesis that failed before its branch was made
-            print(f"{result.id}: {exc}")
+            say(f"{result.id}: {exc}")
     return 0 if state.status == "done" else 1
 
 
 def _interactive_ask():
     async def ask(phase: str, summary: str) -> str:
-        print(f"\n== after the {phase} phase ==\n{summary}")
+        say(f"\n== after the {phase} phase ==\n{summary}")
         try:
             return input("Enter to continue, 'skip', 'stop', or feedback text: ")
         except EOFError:
@@ -449,7 +470,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
     work = terminal_work()
     state, signum = run_cancellable(work, pipeline.run(source, work, wanted=args.hypotheses, resume=args.resume,
                                                        settings=settings))
-    print(render_report(state))
+    say(render_report(state))
     if state.status == "cancelled":
         return cancelled_exit(signum)
     return 0 if state.status == "done" else 1
@@ -466,14 +487,22 @@ def resumed_settings(args: argparse.Namespace, given: dict[str, Any]) -> dict[st
     if saved is None:
         raise MlrError(f"nothing to resume: no autonomous session in {session_path(Path(args.workspace).resolve()).parent}")
     merged = merged_settings(saved.settings, given)
-    print(f"resuming the session of {session_path(Path(args.workspace).resolve())} with {describe_settings(merged)}",
-          file=sys.stderr)
+    say(f"resuming the session of {session_path(Path(args.workspace).resolve())} with {describe_settings(merged)}",
+        err=True)
     return merged
 
 
+class VisibleFormatter(logging.Formatter):
+    """Log lines quote LLM replies and file names too: their control characters stay visible."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))
+
+
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 @subcommand("eval")
@@ -492,7 +521,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     work = terminal_work()
     result, signum = run_cancellable(work, evaluate(tasks, args.runs, workdir, _layer(args), work, hypotheses=args.hypotheses))
     (workdir / "evaluation.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
-    print(result.model_dump_json(indent=2) if args.json else render(result))
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        say(render(result))
     print(f"results: {workdir / 'evaluation.json'}", file=sys.stderr)
     if signum is not None:
         return cancelled_exit(signum)
@@ -599,7 +631,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except MlrError as exc:
-        print(f"mlr-copilot {args.command}: {exc}", file=sys.stderr)
+        # one line, whatever the message quotes (an edit's closest lines, a reply)
+        say(f"mlr-copilot {args.command}: {one_line(exc)}", err=True)
         return 2
     except BrokenPipeError:
         return 0

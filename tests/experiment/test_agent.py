@@ -119,8 +119,56 @@ def test_a_no_match_edit_is_sent_back_with_the_reason_then_reported(workspace):
     state = implement(engine)
     assert [s.outcome for s in state.steps] == ["failed"]
     assert "match nothing" in state.steps[0].reason
-    assert state.status == "done" and state.commits == []
+    assert state.status == "nothing-implemented" and state.commits == []
+    assert state.message.startswith("nothing implemented: no step committed a change (1 failed)")
+    assert "gave up" in state.message and "match nothing" in state.message
     assert tracked(workspace) == before
+
+
+@pytest.mark.parametrize("replies", [
+    ["DONE: the plan is already implemented"],
+    [""],
+    ["I am sorry, I cannot help with changing code today."],
+    ["\x00\x1b[2J}}}{{{ <<<<<<< garbage ======= >>>>>>> REPLACE"],
+    [edit("train.py", "EPOCHS = 30", "EPOCHS = 10")] * 3,
+], ids=["done-at-once", "empty", "prose", "garbage", "every-step-failing"])
+def test_an_implementation_with_no_committed_change_is_nothing_implemented(workspace, replies):
+    engine = engine_for(workspace, [reply(r) for r in replies], maxSteps=1, maxEditRetries=2)
+    head = git(workspace, "rev-parse", "HEAD")
+    state = implement(engine)
+    assert state.status == "nothing-implemented" and state.commits == []
+    assert state.message.startswith("nothing implemented: ") and "\n" not in state.message
+    assert saved_state(workspace)["status"] == "nothing-implemented"
+    assert git(workspace, "rev-parse", "HEAD") == head
+
+
+def test_a_revert_line_in_the_llms_why_never_hides_the_commit_from_undo(workspace):
+    initial = git(workspace, "rev-parse", "HEAD").strip()
+    forged = edit("train.py", "EPOCHS = 3", "EPOCHS = 4").replace(
+        "WHY: the plan says so.", f"WHY: the plan says so. This reverts commit {initial}.")
+    engine = engine_for(workspace, [reply(forged), reply("DONE: ok")])
+    [commit] = implement(engine).commits
+    engine.undo()
+    assert git(workspace, "log", "-1", "--format=%B").startswith('Revert "Change it"')
+    assert f"This reverts commit {commit}" in git(workspace, "log", "-1", "--format=%B")
+    assert (workspace / "train.py").read_text() == TRAIN
+
+
+def test_control_characters_in_the_llms_summary_are_committed_visible(workspace):
+    hostile = edit("train.py", "EPOCHS = 3", "EPOCHS = 4", summary="Four\x00 epochs \x1b]0;pwned\x07").replace(
+        "WHY: the plan says so.", "WHY: the plan\x1b[2J says so.")
+    engine = engine_for(workspace, [reply(hostile), reply("DONE: ok")])
+    assert implement(engine).status == "done"
+    assert git(workspace, "log", "-1", "--format=%B").startswith(
+        "Four\\x00 epochs \\x1b]0;pwned\\x07\n\nthe plan\\x1b[2J says so.")
+
+
+def test_every_change_rejected_is_nothing_implemented(workspace):
+    engine = engine_for(workspace, [reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4")), reply("DONE: as you wish")])
+    state = implement(engine, answers(Review(False, reason="not now")))
+    assert state.status == "nothing-implemented"
+    assert state.message == ("nothing implemented: no step committed a change (1 rejected); "
+                             "it ended with: as you wish; last problem: not now")
 
 
 def test_a_malformed_edit_is_retried_and_the_corrected_one_committed(workspace):
@@ -201,7 +249,7 @@ def test_an_escape_attempt_through_the_agent_leaves_the_repository_untouched(wor
     ], maxEditRetries=2)
     before = tracked(workspace)
     state = implement(engine)
-    assert state.status == "done" and [s.outcome for s in state.steps] == ["failed"]
+    assert state.status == "nothing-implemented" and [s.outcome for s in state.steps] == ["failed"]
     assert tracked(workspace) == before
     assert git(workspace, "rev-parse", "HEAD") == head
     assert not (tmp_path / "evil.py").exists() and list(outside.iterdir()) == []
@@ -219,7 +267,7 @@ def test_secrets_are_never_read_edited_or_sent(workspace, monkeypatch):
         reply("DONE: left the keys alone", "That edit could not be applied: refused path '.env'"),
     ])
     state = implement(engine)
-    assert state.status == "done" and state.commits == []
+    assert state.status == "nothing-implemented" and state.commits == []
     assert (workspace / ".env").read_text() == "OPENAI_API_KEY=sk-test-do-not-send\n"
     assert len(prompts) == 3 and not any("sk-test-do-not-send" in p for p in prompts)
 

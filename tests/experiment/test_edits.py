@@ -168,6 +168,68 @@ def test_no_match_shows_path_and_closest_lines(ws):
     assert info.value.path == "train.py"
 
 
+def lines_of(count, salt=""):
+    return "".join(f"    value_{i} = compute(batch_{i % 97}){salt}\n" for i in range(count))
+
+
+@pytest.fixture
+def compared(monkeypatch):
+    """The windows of the file the closest-lines hint compares with the SEARCH."""
+    import difflib
+
+    seen = []
+    original = difflib.SequenceMatcher.set_seq1
+
+    def spy(self, a):
+        if a:  # the constructor sets an empty one
+            seen.append(a)
+        return original(self, a)
+
+    monkeypatch.setattr(difflib.SequenceMatcher, "set_seq1", spy)
+    return seen
+
+
+@pytest.mark.parametrize("file_lines, search_lines", [(25_000, 20_000), (70_000, 50)])
+def test_the_closest_lines_hint_is_bounded_whatever_the_sizes(ws, compared, file_lines, search_lines):
+    from mlr_copilot.experiment import edits
+
+    (ws / "big.py").write_text(lines_of(file_lines))
+    with pytest.raises(EditNoMatchError) as info:
+        apply_edits(ws, [sr("big.py", lines_of(search_lines, "  # changed"), "pass\n")])
+    assert 0 < len(compared) <= edits.HINT_WINDOWS
+    assert all(len(window) <= edits.HINT_CHARS for window in compared)
+    shown = str(info.value).split("\n")[1:]
+    assert 0 < len(shown) <= edits.HINT_LINES
+
+
+def test_the_closest_lines_hint_still_finds_the_near_miss_in_a_large_file(ws):
+    text = lines_of(70_000).replace("    value_50000 = compute(batch_45)\n", "    value_50000 = compute(batch_45, fast=True)\n")
+    (ws / "big.py").write_text(text)
+    search = "    value_49999 = compute(batch_44)\n    value_50000 = compute(batch_45, fast=False)\n"
+    with pytest.raises(EditNoMatchError, match="closest lines are 50000-50001"):
+        apply_edits(ws, [sr("big.py", search, "pass\n")])
+
+
+def test_a_cancelled_edit_skips_the_closest_lines_search(ws, compared):
+    import threading
+
+    (ws / "big.py").write_text(lines_of(70_000))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(EditNoMatchError, match="closest lines"):
+        apply_edits(ws, [sr("big.py", lines_of(50, "  # changed"), "pass\n")], cancel)
+    assert compared == []
+
+
+def test_a_search_found_in_many_places_is_ambiguous_and_counted(ws):
+    (ws / "same.py").write_text("x = 1\n" * 30_000)
+    with pytest.raises(EditAmbiguousError, match="match 28001 places"):
+        apply_edits(ws, [sr("same.py", "x = 1\n" * 2_000, "y = 2\n")])
+    (ws / "indented.py").write_text("    x = 1\n" * 300)
+    with pytest.raises(EditAmbiguousError, match="match 299 places"):
+        apply_edits(ws, [sr("indented.py", "x = 1\nx = 1\n", "y = 2\n")])
+
+
 def test_ambiguous_match_is_refused(ws):
     (ws / "dup.py").write_text("x = 1\ny = 2\nx = 1\n")
     with pytest.raises(EditAmbiguousError, match="2 places"):

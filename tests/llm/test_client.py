@@ -19,7 +19,7 @@ from mlr_copilot.llm import (
 from mlr_copilot.llm.anthropic_provider import AnthropicProvider
 from mlr_copilot.llm.openai_provider import OpenAIProvider
 
-from .conftest import ANTHROPIC_KEY, OPENAI_KEY, anthropic_body, openai_body, openai_error
+from .conftest import ANTHROPIC_KEY, OPENAI_KEY, anthropic_body, http, openai_body, openai_error
 
 
 class Hypothesis(BaseModel):
@@ -106,6 +106,38 @@ async def test_two_malformed_replies_raise_naming_the_call(server, clean_env):
     assert "ideas.propose" in str(caught.value) and "score: Field required" in str(caught.value)
     assert "no JSON object" in server.body(1)["messages"][-1]["content"]
     assert ledger.snapshot()["calls"] == 2
+
+
+@pytest.mark.parametrize("hostile, problem", [
+    ('{"title": ' * 100_000, "nests too deeply"),
+    ('{"title": "x", "score": 0.5, "steps": ' + "[" * 50_000 + "]" * 50_000 + "}", "nests too deeply"),
+    ('{"title": "Warm\\ud800up", "score": 0.5, "steps": ["a"]}', "lone UTF-16 surrogate"),
+    ('{"title": "x", "score": 0.5, "steps": ["a"], "\\udfff": 1}', "lone UTF-16 surrogate"),
+    ("{" * 1_000_000, "no JSON object"),
+])
+async def test_a_hostile_reply_is_a_validation_error_then_retried(server, clean_env, hostile, problem):
+    server.reply(body=openai_body(hostile))
+    server.reply(body=openai_body(json.dumps(GOOD)))
+    result = await openai_llm(server).structured(PROMPT, Hypothesis, task="ideas", call="ideas.propose")
+    assert result == Hypothesis(**GOOD)
+    assert problem in server.body(1)["messages"][-1]["content"]
+
+
+async def test_two_hostile_replies_are_one_clear_line(server, clean_env):
+    server.reply(body=openai_body('{"title": ' * 100_000))
+    server.reply(body=openai_body('{"title": "\\ud800", "score": 0.5, "steps": []}'))
+    with pytest.raises(MalformedReplyError) as caught:
+        await openai_llm(server).structured(PROMPT, Hypothesis, task="ideas", call="ideas.propose")
+    assert "surrogate" in str(caught.value) and "\n" not in str(caught.value)
+
+
+async def test_a_lone_surrogate_in_a_text_reply_becomes_a_replacement_character(server, clean_env):
+    # as a server sends it: the escape in the JSON text, which the SDK decodes to half a character
+    escaped = json.dumps(openai_body("SUMMARY: caf\ud800e")).encode("ascii")
+    server.replies.append(http.Response(200, content=escaped, headers={"content-type": "application/json"}))
+    text = await openai_llm(server).text(PROMPT, task="implement", call="implement.step")
+    assert text == "SUMMARY: caf\ufffde"
+    text.encode("utf-8")
 
 
 async def test_rate_limit_and_server_error_are_retried_with_growing_backoff(server, clean_env, fake_sleep):

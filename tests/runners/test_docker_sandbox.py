@@ -359,8 +359,8 @@ def test_the_experiment_cannot_change_the_dockerfile_and_creating_one_is_warned_
 
 @pytest.mark.docker
 @pytest.mark.parametrize("planted,problem", [
-    ("os.mkfifo('results.json')", "could not read results.json: not a regular file"),
-    ("open('results.json', 'wb').truncate(64 * 1024 * 1024)", "could not read results.json: larger than 16 MB"),
+    ("os.mkfifo('results.json')", "results.json is not a regular file; it was not read"),
+    ("open('results.json', 'wb').truncate(64 * 1024 * 1024)", "results.json is larger than 16 MB; it was not read"),
 ])
 def test_a_results_file_the_experiment_made_a_trap_is_a_clear_problem(tmp_path, planted, problem):
     """The host reads the results file back: a FIFO would stop it forever, an endless file would

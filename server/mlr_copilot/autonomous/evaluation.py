@@ -74,14 +74,18 @@ def pick_tasks(names: list[str] | None) -> list[Task]:
 def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: dict, seconds: float) -> Attempt:
     scored = [h for h in state.hypotheses if h.best is not None]
     best = max(scored, key=lambda h: h.delta if h.delta is not None else float("-inf")) if scored else None
+    # a session that ran to its end with no hypothesis scored (nothing implemented, every run
+    # failing) is a failed attempt, never one scored on the baseline's own commit
+    failed = state.status == "done" and best is None
+    why = "; ".join(f"{h.id}: {h.message}" for h in state.hypotheses if h.status == "failed" and h.message)
     return Attempt(
-        task=task.name, attempt=number, workspace=str(workspace), status=state.status,
+        task=task.name, attempt=number, workspace=str(workspace), status="failed" if failed else state.status,
         baseline=state.baseline.value if state.baseline else None,
         best=best.best.value if best else None, best_run=best.best.run if best else None,
         best_commit=best.best.commit if best else None, improvement=best.delta if best else None,
         success=any(h.success for h in state.hypotheses),
         input_tokens=usage.get("input_tokens", 0), output_tokens=usage.get("output_tokens", 0),
-        cost_usd=usage.get("cost_usd"), seconds=round(seconds, 2), message=state.message,
+        cost_usd=usage.get("cost_usd"), seconds=round(seconds, 2), message=state.message or (why if failed else ""),
     )
 
 

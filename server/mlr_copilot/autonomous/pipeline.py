@@ -322,9 +322,12 @@ class AutoPipeline:
             implemented = await self._timed(state, "implement", engine.implement(
                 result.id, accept_all, work, _confirm, base=state.base_commit))
             result.commits = (await asyncio.to_thread(recorded_work, engine, result.branch, state.base_commit, result.id))[0]
-            result.status = "implemented"
             result.message = implemented.message
+            # nothing committed: running would only score the baseline's own commit again
+            result.status = "failed" if implemented.status == "nothing-implemented" else "implemented"
             self.save(state)
+            if result.status == "failed":
+                return
             answer = await self._check_in("implement", f"{result.id}: {len(result.commits)} commit(s); {implemented.message}")
             if answer in ("skip", "stop"):
                 result.status = "skipped"

@@ -4,7 +4,9 @@ done or the step cap is reached.
 Its state (`.mlr/implement/<hypothesis>/state.json`) and log (`log.jsonl` beside it) are
 written after every step, so a crashed implementation resumes at the step it had reached. An
 error ends the run as "failed" and a cancellation as "stopped", never leaving it "running";
-implementing the hypothesis again resumes from the saved state in every case.
+implementing the hypothesis again resumes from the saved state in every case. A run that ends
+with no committed change (every edit failing or rejected; empty, prose or garbage replies) is
+"nothing-implemented", whatever the agent claimed: there is nothing to run or to score.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class ImplementState(BaseModel):
     hypothesis: str
     branch: str
     base_commit: str
-    status: Literal["running", "done", "stopped", "failed"] = "running"
+    status: Literal["running", "done", "stopped", "failed", "nothing-implemented"] = "running"
     step: int = 0
     steps: list[Step] = Field(default_factory=list)
     read: list[str] = Field(default_factory=list)
@@ -66,6 +68,17 @@ def plan_text(hypothesis) -> str:
     return (f"- Dataset: {plan.dataset}\n- Model: {plan.model}\n- Baseline: {plan.baseline}\n"
             f"- Metric: {plan.metric} ({plan.direction})\n- Expected improvement: {plan.expected_improvement}{command}\n"
             f"Steps:\n{steps}")
+
+
+def nothing_implemented(state: ImplementState) -> str:
+    """Why a run committed nothing, on one line."""
+    counts = {o: sum(s.outcome == o for s in state.steps) for o in ("failed", "rejected")}
+    tried = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+    last = next((s.reason for s in reversed(state.steps) if s.reason), "")
+    parts = [f"no step committed a change ({tried})" if tried else "the agent proposed no change",
+             f"it ended with: {state.message}" if state.message else "",
+             f"last problem: {last.splitlines()[0][:200]}" if last else ""]
+    return "nothing implemented: " + "; ".join(p for p in parts if p)
 
 
 def history_text(steps: list[Step]) -> str:
@@ -100,19 +113,22 @@ class ImplementAgent:
         append_jsonl(self.folder / "log.jsonl", {"at": datetime.now(timezone.utc).isoformat(), "event": event, **fields})
 
     def _read_files(self, paths: list[str]) -> str:
-        from ..workspace.paths import safe_path
+        from ..workspace.paths import read_regular, safe_path
 
         chunks = []
         for rel in paths:
             try:
-                path = safe_path(self.engine.workspace, rel)
-                text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+                raw = read_regular(safe_path(self.engine.workspace, rel))
             except MlrError as exc:
                 chunks.append(f"## {rel}\n(refused: {exc})")
                 continue
-            if text is None:
-                chunks.append(f"## {rel}\n(does not exist)")
+            except OSError as exc:
+                chunks.append(f"## {rel}\n({'does not exist' if isinstance(exc, FileNotFoundError) else exc.strerror})")
+                continue
+            if raw is None:
+                chunks.append(f"## {rel}\n(not a regular file: never read)")
             else:
+                text = raw.decode("utf-8", errors="replace")
                 cut = "" if len(text) <= FILE_CHARS else f"\n… ({len(text) - FILE_CHARS} more characters)"
                 chunks.append(f"## {rel}\n```\n{text[:FILE_CHARS]}{cut}\n```")
         return "\n\n".join(chunks) or "(none yet)"
@@ -177,6 +193,8 @@ class ImplementAgent:
         self.engine.files.rescan()
         try:
             await self._steps(state, reviewer, work)
+            if not state.commits:
+                state.status, state.message = "nothing-implemented", nothing_implemented(state)
         except BaseException as exc:
             cancelled = isinstance(exc, (Cancelled, asyncio.CancelledError, KeyboardInterrupt))
             state.status = "stopped" if cancelled else "failed"
@@ -217,7 +235,7 @@ class ImplementAgent:
                 wanted = [p for p in READ.findall(result) if p not in state.read]
                 if done or not wanted or reads >= MAX_READS_PER_STEP:
                     state.status = "done"
-                    state.message = done.group(1).strip() if done else "the agent proposed no further change"
+                    state.message = done.group(1).strip() if done else "its last reply held no edit, READ or DONE line"
                     return
                 reads += 1
                 state.read += wanted[:5]

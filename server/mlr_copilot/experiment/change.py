@@ -21,6 +21,7 @@ from typing import Awaitable, Callable
 
 from ..errors import MlrError
 from ..llm.base import Message
+from ..untrusted import visible
 from ..work import Work
 from ..workspace.paths import EditEscapeError, safe_path
 from .edits import EditError, FileChange, apply_edits, holds_text, parse_edits, unified_diff, write_changes
@@ -97,7 +98,7 @@ async def propose(llm, messages: list[Message], workspace: Path, *, task: str, c
             edits = parse_edits(reply)
             if not edits:
                 return reply
-            changes = await asyncio.to_thread(apply_edits, workspace, edits)
+            changes = await asyncio.to_thread(apply_edits, workspace, edits, work.cancel)
         except (EditError, EditEscapeError) as exc:
             if attempt == retries:
                 raise EditFailedError(f"the proposed edit could not be applied after {retries + 1} tries: {exc}") from None
@@ -164,8 +165,10 @@ def _commit(git, workspace: Path, changes: list[FileChange], message: str, trail
 
 
 def commit_message(proposal: Proposal, title: str) -> str:
+    """The LLM's summary and WHY, with their control characters made visible: git cannot take
+    a NUL, and `git log` would hand an escape sequence to the user's terminal."""
     body = proposal.why or f"Part of the experiment for: {title}"
-    return f"{proposal.summary}\n\n{body}"
+    return visible(f"{proposal.summary}\n\n{body}")
 
 
 async def review_and_commit(git, workspace: Path, proposal: Proposal, reviewer: Reviewer, *, title: str,

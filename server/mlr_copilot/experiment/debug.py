@@ -9,8 +9,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from .. import prompts
+from ..errors import MlrError
 from ..llm.base import BudgetExceededError
 from ..work import Cancelled, Work
+from ..workspace.paths import read_regular, safe_path
 from .change import Outcome, Reviewer, propose, review_and_commit
 
 log = logging.getLogger(__name__)
@@ -53,9 +55,14 @@ def _files(workspace: Path, record, command_file: str | None) -> str:
         paths.append(command_file)
     chunks = []
     for rel in dict.fromkeys(paths):
-        path = workspace / rel
-        if path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")
+        # the paths come from the run's output, which the experiment's code controls: only
+        # the workspace's own regular files that the agent may read (no secrets, no .git/)
+        try:
+            raw = read_regular(safe_path(workspace, rel), FILE_CHARS * 4)
+        except (MlrError, OSError):
+            continue
+        if raw is not None:
+            text = raw.decode("utf-8", errors="replace")
             chunks.append(f"## {rel}\n```\n{text[:FILE_CHARS]}\n```")
     return "\n\n".join(chunks) or "(none)"
 

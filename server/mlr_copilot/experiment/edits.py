@@ -43,15 +43,28 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Iterable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.workspace.paths import relative_posix, safe_path
+from mlr_copilot.workspace.paths import read_regular, relative_posix, safe_path
 
 MAX_EDITABLE_BYTES = 5 * 1024 * 1024
+# The "closest lines" hint for a SEARCH that matches nowhere compares at most HINT_LINES lines
+# of it, HINT_CHARS characters a side, in at most HINT_WINDOWS places of the file, for at most
+# HINT_SECONDS: a SEARCH as long as a file, or a file of megabytes, costs what a normal one does.
+HINT_LINES = 40
+HINT_CHARS = 4_000
+HINT_WINDOWS = 2_000
+HINT_SECONDS = 0.2
+HINT_LINE_CHARS = 200
+# Places a match is checked line by line in; a SEARCH found in more is ambiguous anyway.
+MAX_LOOSE_MATCHES = 10
 
 _OPEN = re.compile(r"^<{5,9} (SEARCH|FILE|DELETE)\s*$")
 _DIVIDER = re.compile(r"^={5,9}\s*$")
@@ -254,28 +267,59 @@ def _dedented(lines: list[str], indent: str) -> list[str] | None:
     return out
 
 
+_HASH_MOD = (1 << 61) - 1
+_HASH_BASE = 1_000_003
+
+
 def _find_exact(content: list[str], search: list[str]) -> list[int]:
+    """Where `search` matches as whole lines. A rolling hash over the lines finds every place in
+    one pass, whatever the lengths; places are compared line by line until MAX_LOOSE_MATCHES
+    are confirmed, beyond that many the SEARCH is ambiguous anyway and the rest are counted."""
     n = len(search)
-    first = search[0]
-    return [i for i in range(len(content) - n + 1) if content[i] == first and content[i : i + n] == search]
+    if n == 0 or n > len(content):
+        return []
+    ids: dict[str, int] = {}
+    for line in search:
+        ids.setdefault(line, len(ids) + 1)
+    want = 0
+    for line in search:
+        want = (want * _HASH_BASE + ids[line]) % _HASH_MOD
+    power = pow(_HASH_BASE, n - 1, _HASH_MOD)
+    values = [ids.get(line, 0) for line in content]  # 0: a line no match can hold
+    hits, rolling = [], 0
+    for i, value in enumerate(values):
+        if i >= n:
+            rolling = (rolling - values[i - n] * power) % _HASH_MOD
+        rolling = (rolling * _HASH_BASE + value) % _HASH_MOD
+        if rolling == want and i >= n - 1:
+            hits.append(i - n + 1)
+    checked: list[int] = []
+    for k, start in enumerate(hits):
+        if len(checked) == MAX_LOOSE_MATCHES:
+            return checked + hits[k:]
+        if content[start : start + n] == search:
+            checked.append(start)
+    return checked
 
 
 def _find_loose(content: list[str], search: list[str]) -> list[tuple[int, str, str]]:
     """Matches ignoring trailing whitespace and a consistent indentation offset.
 
-    Returns (start, indent of the file's lines, indent of the search lines) per match.
+    Returns (start, indent of the file's lines, indent of the search lines) per match. Only
+    places whose lines are equal once stripped can match; when there are more than
+    MAX_LOOSE_MATCHES of them, they are returned unchecked: the SEARCH is ambiguous.
     """
     n = len(search)
     s_indent = _common_indent(search)
     target = _dedented(search, s_indent)
-    key = next((line for line in target if line), None)
-    if key is None:
+    if not any(target):
         return []
+    places = _find_exact([line.strip() for line in content], [line.strip() for line in target])
+    if len(places) > MAX_LOOSE_MATCHES:
+        return [(i, "", s_indent) for i in places]
     matches = []
-    for i in range(len(content) - n + 1):
+    for i in places:
         window = content[i : i + n]
-        if key not in window[target.index(key)]:
-            continue
         c_indent = _common_indent(window)
         if _dedented(window, c_indent) == target:
             matches.append((i, c_indent, s_indent))
@@ -294,21 +338,45 @@ def _reindent(lines: list[str], c_indent: str, s_indent: str) -> list[str]:
     return out
 
 
-def _closest(content: list[str], search: list[str]) -> tuple[int, list[str]]:
-    """The window of the file most similar to `search` (start index, lines)."""
-    n = max(1, len(search))
-    wanted = "\n".join(line.strip() for line in search)
+def _hint_starts(content: list[str], search: list[str], count: int) -> list[int]:
+    """Where the hint looks: every window of a small file; in a large one, the windows that
+    share the most lines with `search` where they line up, then evenly spaced ones."""
+    if count <= HINT_WINDOWS:
+        return list(range(count))
+    offsets: dict[str, list[int]] = {}
+    for offset, line in enumerate(search):
+        if line and len(offsets.setdefault(line, [])) < 3:
+            offsets[line].append(offset)
+    votes: Counter[int] = Counter()
+    for index, line in enumerate(content):
+        for offset in offsets.get(line, ()):
+            if 0 <= index - offset < count:
+                votes[index - offset] += 1
+    starts = [start for start, _ in votes.most_common(HINT_WINDOWS // 2)]
+    step = count / (HINT_WINDOWS - len(starts))
+    return list(dict.fromkeys(starts + [int(k * step) for k in range(HINT_WINDOWS - len(starts))]))
+
+
+def _closest(content: list[str], search: list[str], cancel: threading.Event | None = None) -> tuple[int, list[str]]:
+    """The window of the file most similar to `search` (start index, lines), as far as the
+    bounds above let it look; cancelling stops the search with the best window so far."""
+    n = max(1, min(len(search), HINT_LINES))
+    stripped = [line.strip()[:HINT_LINE_CHARS] for line in content]
+    wanted = [line.strip()[:HINT_LINE_CHARS] for line in search[:n]]
     best, best_start = -1.0, 0
     matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(wanted)
-    for start in range(max(1, len(content) - n + 1)):
-        matcher.set_seq1("\n".join(line.strip() for line in content[start : start + n]))
+    matcher.set_seq2("\n".join(wanted)[:HINT_CHARS])
+    deadline = time.monotonic() + HINT_SECONDS
+    for tried, start in enumerate(_hint_starts(stripped, wanted, max(1, len(content) - n + 1))):
+        if tried % 16 == 0 and (time.monotonic() > deadline or (cancel is not None and cancel.is_set())):
+            break
+        matcher.set_seq1("\n".join(stripped[start : start + n])[:HINT_CHARS])
         if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
             continue
         ratio = matcher.ratio()
         if ratio > best:
             best, best_start = ratio, start
-    return best_start, content[best_start : best_start + n]
+    return best_start, [line[:HINT_LINE_CHARS] for line in content[best_start : best_start + n]]
 
 
 def _lines(text: str) -> list[str]:
@@ -318,7 +386,8 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def _apply_search_replace(path: str, content: str | None, edit: SearchReplace) -> str:
+def _apply_search_replace(path: str, content: str | None, edit: SearchReplace,
+                          cancel: threading.Event | None = None) -> str:
     search = _lines(edit.search)
     replace = _lines(edit.replace)
     if not any(line.strip() for line in search):
@@ -348,7 +417,7 @@ def _apply_search_replace(path: str, content: str | None, edit: SearchReplace) -
         if len(loose) > 1:
             raise _ambiguous(path, [m[0] for m in loose])
         if not loose:
-            raise _no_match(path, lines, search)
+            raise _no_match(path, lines, search, cancel)
         start, c_indent, s_indent = loose[0]
         new = _reindent(replace, c_indent, s_indent)
     result = lines[:start] + new + lines[start + len(search) :]
@@ -366,8 +435,8 @@ def _ambiguous(path: str, starts: list[int]) -> EditAmbiguousError:
     )
 
 
-def _no_match(path: str, lines: list[str], search: list[str]) -> EditNoMatchError:
-    start, window = _closest(lines, search)
+def _no_match(path: str, lines: list[str], search: list[str], cancel: threading.Event | None) -> EditNoMatchError:
+    start, window = _closest(lines, search, cancel)
     shown = "\n".join(window)
     return EditNoMatchError(
         f"{path}: the SEARCH lines match nothing in the file. SEARCH must copy existing lines exactly. "
@@ -386,19 +455,25 @@ def _read_text(target: Path, rel: str) -> str | None:
         return None
     except OSError as exc:
         raise EditTargetError(f"{rel} cannot be read: {exc.strerror}", rel) from None
-    if not target.is_file():
-        raise EditTargetError(f"{rel} is not a regular file", rel)
     if info.st_size > MAX_EDITABLE_BYTES:
         raise EditTargetError(f"{rel} is too large to edit as text ({info.st_size} bytes)", rel)
-    data = target.read_bytes()
+    try:
+        data = read_regular(target, MAX_EDITABLE_BYTES + 1)
+    except OSError as exc:
+        raise EditTargetError(f"{rel} cannot be read: {exc.strerror}", rel) from None
+    if data is None:
+        raise EditTargetError(f"{rel} is not a regular file", rel)
+    if len(data) > MAX_EDITABLE_BYTES:
+        raise EditTargetError(f"{rel} is too large to edit as text", rel)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise EditTargetError(f"{rel} is not UTF-8 text and cannot be edited", rel) from None
 
 
-def apply_edits(workspace: Path, edits: Iterable[Edit]) -> list[FileChange]:
-    """The files `edits` would change, computed in memory; nothing is written."""
+def apply_edits(workspace: Path, edits: Iterable[Edit], cancel: threading.Event | None = None) -> list[FileChange]:
+    """The files `edits` would change, computed in memory; nothing is written. Setting
+    `cancel` cuts the search for the closest lines of a SEARCH that matches nowhere short."""
     workspace = Path(workspace)
     original: dict[str, str | None] = {}
     current: dict[str, str | None] = {}
@@ -412,7 +487,7 @@ def apply_edits(workspace: Path, edits: Iterable[Edit]) -> list[FileChange]:
             # Match against LF text; CRLF files get their line endings back at the end.
             current[rel] = text.replace("\r\n", "\n") if crlf[rel] else text
         if isinstance(edit, SearchReplace):
-            current[rel] = _apply_search_replace(rel, current[rel], edit)
+            current[rel] = _apply_search_replace(rel, current[rel], edit, cancel)
         elif isinstance(edit, WholeFile):
             current[rel] = edit.content
         else:

@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from mlr_copilot.workspace import gitsafe
-from mlr_copilot.workspace.paths import TOOLING_DIRS
+from mlr_copilot.workspace.paths import TOOLING_DIRS, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -254,16 +254,15 @@ def _classify(path: str, size: int, large_file_bytes: int) -> tuple[str, list[st
     if suffix in BINARY_SUFFIXES:
         return "binary", []
     try:
+        # the listing saw a regular file; read_regular holds if a FIFO took its place since
         if suffix == ".py" and size <= MAX_OUTLINE_BYTES:
-            with open(path, "rb") as handle:
-                source = handle.read()
+            source = read_regular(path, MAX_OUTLINE_BYTES)
             try:
-                return "python", _outline(source.decode("utf-8"))
+                return "python", _outline((source or b"").decode("utf-8"))
             except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
                 line = getattr(exc, "lineno", None)
                 return "python", [f"(does not parse{f': line {line}' if line else ''})"]
-        with open(path, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
+        head = read_regular(path, SNIFF_BYTES) or b""
     except OSError:
         return "text", []
     return ("binary" if b"\0" in head else ("python" if suffix == ".py" else "text")), []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..untrusted import one_line
 from .model import CitedWork, Hypothesis, IdeasRun
 
 MARKER = re.compile(r"^<!-- mlr:hypothesis (\S+) -->\s*$")
@@ -107,8 +108,21 @@ def _hypothesis(h: Hypothesis, feedback: list[str]) -> list[str]:
     return lines
 
 
+def _inline(value):
+    """Every string on one line with its control characters visible: a line break in a title
+    or a plan step written by the LLM could otherwise forge a marker or a `Feedback:` line."""
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, list):
+        return [_inline(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _inline(item) for key, item in value.items()}
+    return value
+
+
 def render(run: IdeasRun, feedback: dict[str, list[str]] | None = None) -> str:
     feedback = feedback or {}
+    run = IdeasRun.model_validate(_inline(run.model_dump()))
     lines = [
         f"# Hypotheses: {run.paper_title}",
         "",

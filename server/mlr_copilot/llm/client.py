@@ -5,6 +5,7 @@ validated pydantic models (with one corrective retry)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -24,6 +25,7 @@ from mlr_copilot.llm.base import (
     estimate_tokens,
 )
 from mlr_copilot.llm.keys import redact
+from mlr_copilot.untrusted import has_surrogate, one_line, scrub
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,9 @@ T = TypeVar("T", bound=BaseModel)
 
 _SCHEMA_NOISE = ("title",)
 _MAX_PROBLEMS = 8
+# Where a reply's JSON may start: enough for prose or fences around it, few enough that a
+# reply of a million "{" costs no more than a normal one.
+_MAX_JSON_STARTS = 64
 
 
 def schema_hint(schema: type[BaseModel]) -> str:
@@ -52,8 +57,15 @@ def schema_hint(schema: type[BaseModel]) -> str:
 
 
 def extract_json(text: str) -> Any:
-    """The JSON object in a reply, tolerating code fences and prose around it."""
-    stripped = text.strip()
+    """The JSON object in a reply, tolerating code fences and prose around it. ValueError
+    when there is none, or when it nests deeper than Python's parser can follow."""
+    try:
+        return _extract_json(text.strip())
+    except RecursionError:
+        raise ValueError("the JSON nests too deeply to be read; reply with a flat JSON object") from None
+
+
+def _extract_json(stripped: str) -> Any:
     try:
         return json.loads(stripped)
     except json.JSONDecodeError:
@@ -68,10 +80,10 @@ def extract_json(text: str) -> Any:
             if brace >= 0:
                 candidates.append(brace)
     index = stripped.find("{")
-    while index >= 0:
+    while index >= 0 and len(candidates) < _MAX_JSON_STARTS:
         candidates.append(index)
         index = stripped.find("{", index + 1)
-    for start in candidates:
+    for start in dict.fromkeys(candidates):
         try:
             value, _ = decoder.raw_decode(stripped, start)
         except json.JSONDecodeError:
@@ -85,20 +97,40 @@ def describe_validation_error(exc: ValidationError) -> str:
     problems = []
     for err in exc.errors()[:_MAX_PROBLEMS]:
         loc = ".".join(str(part) for part in err["loc"]) or "(root)"
-        problems.append(f"{loc}: {err['msg']}")
+        # the location holds the reply's own keys: one line, control characters visible
+        problems.append(one_line(f"{loc}: {err['msg']}"))
     more = len(exc.errors()) - _MAX_PROBLEMS
     if more > 0:
         problems.append(f"and {more} more")
     return "; ".join(problems)
 
 
+def _strings(data: Any):
+    """Every string in parsed JSON, keys included, without recursion (the data may be deep)."""
+    pending = [data]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+
+
 def parse_reply(text: str, schema: type[T]) -> T:
     """`text` as a `schema` instance; ValueError with a short description of what is wrong."""
     data = extract_json(text)
+    if any(has_surrogate(value) for value in _strings(data)):
+        # a "\ud800" escape decodes to half a character, which can be neither saved nor shown
+        raise ValueError("a string holds a lone UTF-16 surrogate escape (such as \\ud800); write the characters themselves")
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
         raise ValueError(describe_validation_error(exc)) from None
+    except RecursionError:
+        raise ValueError("the JSON nests too deeply to be validated; reply with the schema's shape") from None
 
 
 class LLM:
@@ -170,6 +202,8 @@ class LLM:
                 attempt += 1
                 continue
             self.ledger.charge(task, completion.provider, completion.model, completion.usage)
+            # Reply text is saved and shown: half a character (a lone surrogate) would break both.
+            completion = dataclasses.replace(completion, text=scrub(completion.text))
             log.debug(
                 "'%s' for %s: %d in / %d out tokens",
                 call,

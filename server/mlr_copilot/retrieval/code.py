@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -25,7 +26,7 @@ from pydantic import BaseModel, Field
 from mlr_copilot.retrieval.corpus import Doc, FileCorpus, UnreadableFile
 from mlr_copilot.retrieval.errors import RetrievalCancelled
 from mlr_copilot.workspace import gitsafe
-from mlr_copilot.workspace.paths import is_secret_name
+from mlr_copilot.workspace.paths import is_secret_name, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,11 @@ def _source_files(root: Path) -> tuple[dict[str, Path], bool]:
             if not _is_text_file(name) or is_secret_name(name):
                 continue
             path = Path(folder) / name
-            if path.is_symlink():
+            try:
+                # symlinks (which may lead anywhere) and FIFOs, sockets, devices are never read
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+            except OSError:
                 continue
             found[path.relative_to(root).as_posix()] = path
             if len(found) >= MAX_FILES_PER_SOURCE:
@@ -142,9 +147,14 @@ def _source_files(root: Path) -> tuple[dict[str, Path], bool]:
 def _reader(origins: dict[str, tuple[str, str]]) -> Callable[[str, Path], list[Doc]]:
     def read(key: str, path: Path) -> list[Doc]:
         label, relpath = origins[key]
-        if path.stat().st_size > MAX_FILE_BYTES:
+        try:
+            raw = read_regular(path, MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise UnreadableFile(exc.strerror or str(exc)) from None
+        if raw is None:
+            raise UnreadableFile("not a regular file")
+        if len(raw) > MAX_FILE_BYTES:
             raise UnreadableFile("larger than 1 MB")
-        raw = path.read_bytes()
         if b"\0" in raw[:8192]:
             raise UnreadableFile("binary")
         try:

@@ -4,14 +4,13 @@ written once at the end, lines are often progress reports."""
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import math
-import os
 import re
-import stat
 from pathlib import Path
+
+from mlr_copilot.workspace.paths import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +44,20 @@ def metrics_from_log(text: str) -> dict[str, float]:
     return found
 
 
-def _read_results(path: Path) -> bytes:
-    """The file's bytes. The experiment wrote it, so it may be a FIFO (a read would wait
-    forever) or endless: only a regular file up to MAX_RESULTS_BYTES is read."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        if info.st_size > MAX_RESULTS_BYTES:
-            raise OSError(errno.EFBIG, f"larger than {MAX_RESULTS_BYTES // (1024 * 1024)} MB")
-        return os.read(fd, MAX_RESULTS_BYTES + 1)[:MAX_RESULTS_BYTES]
-    finally:
-        os.close(fd)
-
-
 def metrics_from_file(path: Path) -> tuple[dict[str, float], str | None]:
     """Metrics in `path` and a problem description when the file exists but is unusable."""
     try:
-        raw = _read_results(path).decode("utf-8")
+        # the experiment writes it: a FIFO or a device there must not hang the run's end
+        data = read_regular(path, MAX_RESULTS_BYTES + 1)
     except FileNotFoundError:
         return {}, None
     except OSError as exc:
         return {}, f"could not read {path.name}: {exc.strerror}"
+    if data is None or len(data) > MAX_RESULTS_BYTES:
+        too_big = f"larger than {MAX_RESULTS_BYTES // (1024 * 1024)} MB"
+        return {}, f"{path.name} is {'not a regular file' if data is None else too_big}; it was not read"
+    try:
+        raw = data.decode("utf-8")
     except UnicodeDecodeError:
         return {}, f"{path.name} is not UTF-8 text"
     try:

@@ -524,7 +524,11 @@ class GitWorkspace:
         """
         reverted: set[str] = set()
         for commit, body in self._log(None, 10_000, body=True):
-            undone = commit.trailers.get(REVERTS_TRAILER) or next(iter(_REVERTS_LINE.findall(body)), None)
+            undone = commit.trailers.get(REVERTS_TRAILER)
+            if not undone and HYPOTHESIS_TRAILER not in commit.trailers:
+                # only a commit of the user's own: an agent commit's message quotes the LLM,
+                # which could name any commit as reverted
+                undone = next(iter(_REVERTS_LINE.findall(body)), None)
             if undone:
                 reverted.add(undone)
                 continue

@@ -5,11 +5,16 @@ A path is accepted only when it names a file strictly inside the workspace: rela
 state), no secrets file (`.env`, `.env.*`, credentials, private keys: whatever the agent reads
 goes to the LLM provider), and no symlink on the way that leads out of the workspace or into
 any of those.
+
+Only regular files are ever read (`read_regular`): a FIFO, socket or device named `x.py` or
+`results.json` would block the reader forever or never end.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 from mlr_copilot.errors import MlrError
@@ -96,3 +101,18 @@ def relative_posix(workspace: Path, rel: str) -> str:
     """The canonical workspace-relative form of `rel` (after `safe_path`), with `/` separators."""
     target = safe_path(workspace, rel)
     return PurePosixPath(*target.relative_to(Path(workspace).resolve()).parts).as_posix()
+
+
+def read_regular(path: Path | str, max_bytes: int | None = None) -> bytes | None:
+    """The content of `path` (its first `max_bytes` bytes at most) if it is a regular file,
+    None if it is anything else; OSError if it cannot be opened (FileNotFoundError: nothing
+    there). Opened without blocking and checked on the open file, so a FIFO swapped in after
+    an earlier check cannot hang the read either."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read() if max_bytes is None else handle.read(max_bytes)
+    finally:
+        os.close(fd)
