@@ -150,7 +150,7 @@ class Engine:
         from .retrieval.records import fetch_record
 
         record, notes = fetch_record(paper.identifiers, cache_dir=self.state.cache("retrieval"),
-                                     should_cancel=work.cancel.is_set)
+                                     should_cancel=work.cancel.is_set, environ=self.environ)
         if record is not None:
             paper, changes = enrich(paper, record)
             notes += changes

@@ -8,9 +8,10 @@ disk, 429 and 5xx answers are retried with backoff, and a source that fails beco
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from mlr_copilot.retrieval.backoff import RETRYABLE_STATUS, RetryLater, parse_retry_after, with_backoff
 from mlr_copilot.retrieval.cache import DEFAULT_TTL, AnswerCache
-from mlr_copilot.retrieval.online import (ARXIV_URL, OPENALEX_URL, TIMEOUT, _headers, _Unusable, parse_arxiv,
+from mlr_copilot.retrieval.online import (ARXIV_URL, OPENALEX_URL, TIMEOUT, _identity, _Unusable, parse_arxiv,
                                           source_problem)
 
 S2_PAPER_URL = "https://api.semanticscholar.org/graph/v1/paper/"
@@ -44,9 +45,12 @@ def fetch_record(
     attempts: int = 4,
     sleep: Callable[[float], None] = time.sleep,
     should_cancel: Callable[[], bool] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[PaperRecord | None, list[str]]:
     """The first record found for the paper's `identifiers` ({"arxiv": ..., "doi": ...}), and
-    notes on the sources that could not answer."""
+    notes on the sources that could not answer. `environ` (default: the process's) holds the
+    keys and contact address the sources get."""
+    environ = os.environ if environ is None else environ
     lookups = _lookups(identifiers)
     if not lookups:
         return None, []
@@ -65,7 +69,7 @@ def fetch_record(
                 record = _record(cached.value)
             else:
                 try:
-                    record = _ask(client, source, url, params, sleep, attempts, should_cancel)
+                    record = _ask(client, source, url, params, sleep, attempts, should_cancel, environ)
                 except (httpx.TransportError, RetryLater, _Unusable) as exc:
                     record = _record(cached.value) if cached is not None else None
                     notes.append(source_problem(source, exc, "lookup") + ("; used its cached answer" if record else ""))
@@ -94,9 +98,11 @@ def _lookups(identifiers: dict[str, str]) -> list[tuple[str, str, dict[str, Any]
 
 
 def _ask(client: httpx.Client, source: str, url: str, params: dict[str, Any], sleep, attempts: int,
-         should_cancel) -> PaperRecord:
+         should_cancel, environ: Mapping[str, str]) -> PaperRecord:
+    headers, more = _identity(source, environ)
+
     def attempt() -> httpx.Response:
-        response = client.get(url, params=params, headers=_headers(source))
+        response = client.get(url, params={**params, **more}, headers=headers)
         if response.status_code in RETRYABLE_STATUS:
             raise RetryLater(f"HTTP {response.status_code}", parse_retry_after(response.headers.get("Retry-After")))
         return response
