@@ -193,7 +193,7 @@ class ImplementAgent:
         self.engine.files.rescan()
         try:
             await self._steps(state, reviewer, work)
-            if not state.commits:
+            if not state.commits and not await asyncio.to_thread(self._committed_before, state):
                 state.status, state.message = "nothing-implemented", nothing_implemented(state)
         except BaseException as exc:
             cancelled = isinstance(exc, (Cancelled, asyncio.CancelledError, KeyboardInterrupt))
@@ -204,6 +204,18 @@ class ImplementAgent:
             self.log_event("end", status=state.status, message=state.message)
             self.save(state)
         return state
+
+    def _committed_before(self, state: ImplementState) -> bool:
+        """Whether the branch holds a commit of this hypothesis since the base: an earlier run
+        of the implementation can have been killed after a commit and before saving its step."""
+        from ..workspace.git import HYPOTHESIS_TRAILER
+
+        for commit in self.git.log(state.branch, limit=1000):
+            if commit.sha == state.base_commit:
+                return False
+            if commit.trailers.get(HYPOTHESIS_TRAILER) == state.hypothesis:
+                return True
+        return False
 
     async def _steps(self, state: ImplementState, reviewer: Reviewer, work: Work) -> None:
         settings = self.engine.settings.implement
