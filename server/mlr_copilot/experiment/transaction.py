@@ -68,6 +68,7 @@ def begin(git, changes: list[FileChange], summary: str, message: str, trailers: 
     intent = Intent(id=f"{pid}-{secrets.token_hex(4)}", owner_host=host, owner_pid=pid, ref=ref, parent=sha,
                     message=format_message(message, trailers), summary=summary, files=list(changes))
     _open.add(intent.id)
+    StateDir(git.root).folder("txn")  # `.mlr/` ignoring itself
     write_json(intent.path(git.root), intent.model_dump(mode="json"))
     return intent
 
