@@ -2,7 +2,7 @@
 of (untracked, ignored, or a tracked file with the user's uncommitted changes), or at a new path
 git ignores, is refused naming the file and what to do, sent back to the LLM like any failed
 edit, and reported; the file, git and `.mlr/` are left consistent and the next command works.
-Through the agent API here, through `mlr-copilot implement --yes` in test_user_files_cli.py."""
+Through the agent API here, through `mlr-copilot implement --yes` in tests/cli/test_user_files_cli.py."""
 
 from __future__ import annotations
 
