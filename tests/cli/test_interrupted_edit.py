@@ -19,7 +19,7 @@ from pathlib import Path
 from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 from tests.cli.test_cli import ENV, cli, no_traceback, split_script
 from tests.experiment.test_agent import MODEL, TRAIN, UTILS, edit, engine_for, reply
-from tests.workspace.gitutil import git, make_repo, status
+from tests.workspace.gitutil import git, git_processes_in, make_repo, status
 
 MINE = "my own notes, in no commit\n"
 
@@ -30,15 +30,21 @@ def kill_when_half_applied(args: list[str], workspace: Path, changed: Path, befo
                                stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
     deadline = time.monotonic() + 240
     try:
-        while not (list(workspace.glob(".mlr/txn/*.json")) and changed.read_text() != before):
+        # killed between two tries of its commit, as a kill of a git command itself is git's to recover from
+        while not (list(workspace.glob(".mlr/txn/*.json")) and changed.read_text() != before
+                   and not git_processes_in(workspace)):
             assert process.poll() is None, f"it ended before the commit: {process.communicate()}"
             assert time.monotonic() < deadline, "the change never reached the disk"
             time.sleep(0.02)
-        os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
+    # a `git commit` it had started outlives it, and would commit once the lock is gone
+    while git_processes_in(workspace):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
 
 
 def test_implement_killed_before_its_commit_resumes_without_git_by_hand(tmp_path):

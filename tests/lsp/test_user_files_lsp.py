@@ -14,6 +14,7 @@ from pytest_lsp import LanguageClient, client_capabilities
 from mlr_copilot.autonomous.demo import demo_files
 
 from .conftest import SERVER_ENV, execute, start, wait_for
+from ..workspace.gitutil import git_processes_in
 from .test_flow import answer_edits, git, propose, scripted_workspace
 
 MINE = "my own notes, in no commit\n"
@@ -71,7 +72,12 @@ async def killed_after_accept_edit(workspace, settings) -> None:
         await asyncio.wait_for(execute(first, "mlrCopilot.acceptEdit", next(proposals.iterdir()).name), 60)
         assert await wait_for(lambda: "TfidfVectorizer" in (workspace / "train.py").read_text(), 30)
         assert list(workspace.glob(".mlr/txn/*.json"))
+        # killed between two tries of its commit, as a kill of a git command itself is git's to recover from
+        assert await wait_for(lambda: not git_processes_in(workspace), 30)
         first._server.kill()
+        await first._server.wait()
+        # a `git commit` it had started outlives it, and would commit once the lock is gone
+        assert await wait_for(lambda: not git_processes_in(workspace), 30)
         lock.unlink()
     finally:
         if pending is not None:
