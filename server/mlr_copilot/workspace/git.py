@@ -8,7 +8,11 @@ Policy for the user's own changes (nothing here ever touches the user's uncommit
   commit: `commit_paths` commits exactly the paths of the accepted edit and nothing else.
 * `commit_paths` refuses while the user has anything staged, and commits with
   `git commit --only`, which builds the commit in a temporary index under the index lock, so
-  even a race with the user's `git add` cannot leak into it.
+  even a race with the user's `git add` cannot leak into it. It never adds an ignored file,
+  and every path reaches git literally (no glob, no pathspec magic).
+* The agent writes only over what git could give back (`refusals`): a tracked file without
+  uncommitted changes, or a new path git does not ignore. The user's untracked and ignored
+  files exist nowhere else, so they are never written, deleted or committed.
 * It also refuses on a detached HEAD (`DetachedHeadError`), during a merge, rebase,
   cherry-pick, revert or bisect (`OperationInProgressError`) and in a repository without
   commits (`NoCommitsError`).
