@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -39,3 +40,16 @@ def snapshot(repo: Path) -> dict[str, bytes]:
         for p in sorted(repo.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(repo).parts
     }
+
+
+def git_processes_in(workspace) -> list[int]:
+    """The git processes working in `workspace` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "git" \
+                    and os.readlink(entry / "cwd") == str(workspace):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

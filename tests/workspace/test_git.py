@@ -459,3 +459,45 @@ def test_a_stale_lock_is_named_with_what_to_do(tmp_path, monkeypatch):
         ws.checkout_branch("mlr/h1")
     assert ws.current_branch() == branch
     assert snapshot(tmp_path) == before
+
+
+def test_undo_with_a_held_index_lock_names_the_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(git_module, "LOCK_WAIT_S", 0.3)
+    repo = make_repo(tmp_path / "r", {"train.py": "lr = 0.1\n"})
+    ws = GitWorkspace(repo)
+    (repo / "train.py").write_text("lr = 0.01\n")
+    ws.commit_paths(["train.py"], "Lower lr", TRAILERS)
+    head, before = ws.head_sha(), snapshot(repo)
+    (repo / ".git" / "index.lock").write_text("")
+    with pytest.raises(GitWorkspaceError, match=r"cannot undo .*Lower lr.*index\.lock.*remove the stale") as info:
+        ws.undo_last_agent_commit()
+    assert "changed the same lines" not in str(info.value) and "\n" not in str(info.value).split(" (fatal")[0]
+    assert ws.head_sha() == head and snapshot(repo) == before
+    (repo / ".git" / "index.lock").unlink()
+    ws.undo_last_agent_commit()  # once the lock is gone, undo works
+    assert (repo / "train.py").read_text() == "lr = 0.1\n"
+
+
+def test_commit_paths_never_adds_an_ignored_file(tmp_path):
+    repo = make_repo(tmp_path / "r", {".gitignore": "*.secret.py\n", "a.py": "a\n"})
+    ws = GitWorkspace(repo)
+    head = ws.head_sha()
+    (repo / "keys.secret.py").write_text("TOKEN = 'mine'\n")
+    with pytest.raises(GitWorkspaceError, match=r"cannot commit keys\.secret\.py: ignored by git \(\.gitignore:1: \*\.secret\.py\)"):
+        ws.commit_paths(["keys.secret.py"], "Add keys", TRAILERS)
+    assert ws.head_sha() == head
+    assert git(repo, "ls-files") == ".gitignore\na.py\n" and status(repo) == ""
+
+
+def test_refusals_name_each_file_git_has_no_copy_of(tmp_path):
+    repo = make_repo(tmp_path / "r", {".gitignore": "out/\n", "a.py": "a\n", "b.py": "b\n"})
+    (repo / "b.py").write_text("mine\n")
+    (repo / "notes.py").write_text("mine\n")
+    (repo / "out").mkdir()
+    (repo / "out" / "x.py").write_text("mine\n")
+    why = GitWorkspace(repo).refusals(["a.py", "b.py", "notes.py", "out/x.py", "out/new.py", "new.py"])
+    assert sorted(why) == ["b.py", "notes.py", "out/new.py", "out/x.py"]
+    assert "uncommitted changes of yours" in why["b.py"]
+    assert "untracked file of yours" in why["notes.py"]
+    assert "ignored by git" in why["out/x.py"]
+    assert "ignored by git (.gitignore:1: out/)" in why["out/new.py"]

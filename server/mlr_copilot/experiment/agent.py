@@ -232,7 +232,7 @@ class ImplementAgent:
             prepared = time.perf_counter() - started
             try:
                 result = await propose(
-                    self.engine.llm, messages, self.engine.workspace, task=f"implement:{self.hypothesis.id}",
+                    self.engine.llm, messages, self.engine.workspace, git=self.git, task=f"implement:{self.hypothesis.id}",
                     call="implement.step", retries=settings.max_edit_retries, hypothesis=self.hypothesis.id,
                     step=str(state.step + 1), work=work,
                 )

@@ -3,14 +3,17 @@ change becomes one git commit. Implementation steps and debugging fixes both go 
 
 A reply proposes a change as a `SUMMARY:` line, an optional `WHY:` paragraph and edit blocks
 (see `edits.py`). An edit that does not apply, or names a path it may not touch, is sent back
-with the reason, a few times, then reported. A rejected change leaves the working tree exactly
-as it was. A reviewer may accept only some files (an editor's refactor preview with changes
+with the reason, a few times, then reported. Among those paths are files git holds no copy of
+(the user's untracked and ignored files, and tracked files with uncommitted changes): the agent
+writes only over what it could restore. A rejected change leaves the working tree exactly
+as it was. An accepted one is a recoverable transaction (`transaction.py`). A reviewer may accept only some files (an editor's refactor preview with changes
 unticked): exactly what it applied is committed, or, if the commit fails, put back as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import itertools
 import logging
 import re
@@ -24,7 +27,8 @@ from ..llm.base import Message
 from ..untrusted import visible
 from ..work import Work
 from ..workspace.paths import EditEscapeError, safe_path
-from .edits import EditError, FileChange, apply_edits, holds_text, parse_edits, unified_diff, write_changes
+from . import transaction
+from .edits import Edit, EditError, FileChange, apply_edits, holds_text, parse_edits, unified_diff, write_changes
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,10 @@ class EditFailedError(MlrError):
 
 class CommitFailedError(MlrError):
     """An accepted change could not be committed; its files were put back as they were."""
+
+
+class ForeignFileError(EditError):
+    """A change would write over a file git holds no copy of, or add an ignored one."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,17 @@ def new_proposal_id() -> str:
     return f"p{int(time.time())}-{next(_ids)}"
 
 
-async def propose(llm, messages: list[Message], workspace: Path, *, task: str, call: str,
+def applicable(git, workspace: Path, edits: list[Edit], cancel: threading.Event | None = None) -> list[FileChange]:
+    """The changes `edits` make, refused (`ForeignFileError`) where one would write a file that
+    git could not give back. Setting `cancel` cuts a no-match hint's search short."""
+    changes = apply_edits(workspace, edits, cancel)
+    refused = git.refusals([c.path for c in changes])
+    if refused:
+        raise ForeignFileError("; ".join(refused.values()), next(iter(refused)))
+    return changes
+
+
+async def propose(llm, messages: list[Message], workspace: Path, *, git, task: str, call: str,
                   retries: int, hypothesis: str, step: str, work: Work) -> Proposal | str:
     """Ask for a change; return the Proposal, or the reply itself when it holds no edit
     (the caller reads DONE / READ requests from it)."""
@@ -98,7 +116,7 @@ async def propose(llm, messages: list[Message], workspace: Path, *, task: str, c
             edits = parse_edits(reply)
             if not edits:
                 return reply
-            changes = await asyncio.to_thread(apply_edits, workspace, edits, work.cancel)
+            changes = await asyncio.to_thread(applicable, git, workspace, edits, work.cancel)
         except (EditError, EditEscapeError) as exc:
             if attempt == retries:
                 raise EditFailedError(f"the proposed edit could not be applied after {retries + 1} tries: {exc}") from None
@@ -153,15 +171,23 @@ def restore(workspace: Path, changes: list[FileChange]) -> list[str]:
     return kept
 
 
-def _commit(git, workspace: Path, changes: list[FileChange], message: str, trailers: dict[str, str]) -> str:
+def _commit(git, workspace: Path, intent: transaction.Intent, changes: list[FileChange], message: str,
+            trailers: dict[str, str]) -> str:
     try:
+        intent = transaction.amend(workspace, intent, changes)
         materialise(workspace, changes)
-        return git.commit_paths([c.path for c in changes], message, trailers)
+        sha = git.commit_paths([c.path for c in changes], message, trailers)
     except Exception as exc:
         kept = restore(workspace, changes)
+        transaction.close(workspace, intent)
         where = (f"; {', '.join(kept)} changed meanwhile and were left as they are" if kept
                  else "; the files are back as they were before the change")
         raise CommitFailedError(f"the accepted change could not be committed: {exc}{where}") from exc
+    else:
+        transaction.close(workspace, intent)
+        return sha
+    finally:
+        transaction.abandon(intent)  # when it is neither committed nor back: the next start settles it
 
 
 def commit_message(proposal: Proposal, title: str) -> str:
@@ -174,13 +200,21 @@ def commit_message(proposal: Proposal, title: str) -> str:
 async def review_and_commit(git, workspace: Path, proposal: Proposal, reviewer: Reviewer, *, title: str,
                             trailers: dict[str, str]) -> Outcome:
     started = time.perf_counter()
-    review = await reviewer(proposal)
+    message = commit_message(proposal, title)
+    # recorded before the reviewer sees it: an editor applies the change itself
+    intent = await asyncio.to_thread(transaction.begin, git, list(proposal.changes), proposal.summary, message, trailers)
+    try:
+        review = await reviewer(proposal)
+    except BaseException:
+        transaction.abandon(intent)
+        raise
     reviewed = time.perf_counter()
     changes, left_out = accepted_changes(proposal, review) if review.accepted else ([], [])
     if not changes:
+        await asyncio.to_thread(transaction.close, workspace, intent)
         if review.accepted:
             review = Review(False, reason="the reviewer applied none of the changes")
         return Outcome(proposal, review, left_out=left_out, seconds={"review": reviewed - started})
-    sha = await asyncio.to_thread(_commit, git, workspace, changes, commit_message(proposal, title), trailers)
+    sha = await asyncio.to_thread(_commit, git, workspace, intent, changes, message, trailers)
     return Outcome(proposal, review, sha, committed=[c.path for c in changes], left_out=left_out,
                    seconds={"review": reviewed - started, "commit": time.perf_counter() - reviewed})

@@ -97,7 +97,7 @@ async def propose_fix(engine, record, reviewer: Reviewer, work: Work, attempts: 
         attempts="\n".join(f"- run {a.run_id} {a.status}; fix: {a.fix or 'none'} ({'accepted' if a.accepted else a.reason or 'rejected'})" for a in attempts) or "(none)",
     )
     work.say(f"Asking for a fix of run {record.id}", None)
-    result = await propose(engine.llm, messages, workspace, task=f"debug:{hypothesis or 'workspace'}", call="debug.fix",
+    result = await propose(engine.llm, messages, workspace, git=engine.git, task=f"debug:{hypothesis or 'workspace'}", call="debug.fix",
                            retries=engine.settings.implement.max_edit_retries, hypothesis=hypothesis or "none",
                            step=f"fix-{record.id}", work=work)
     if isinstance(result, str):

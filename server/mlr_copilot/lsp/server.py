@@ -216,6 +216,13 @@ def create_server() -> MlrServer:
             closed = await asyncio.to_thread(mark_interrupted, ls.engine.workspace)
             for record in closed:
                 ls.warn(f"run {record.id} was interrupted when the server stopped; it is marked interrupted")
+            # an accepted change a killed server left between its files and its commit
+            from ..experiment.transaction import settle
+
+            try:
+                await asyncio.to_thread(settle, ls.engine.git)
+            except MlrError as exc:
+                ls.warn(str(exc))
         except Exception as exc:
             log.warning("could not finish start-up: %s", exc)
         finally:

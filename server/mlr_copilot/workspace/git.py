@@ -8,7 +8,11 @@ Policy for the user's own changes (nothing here ever touches the user's uncommit
   commit: `commit_paths` commits exactly the paths of the accepted edit and nothing else.
 * `commit_paths` refuses while the user has anything staged, and commits with
   `git commit --only`, which builds the commit in a temporary index under the index lock, so
-  even a race with the user's `git add` cannot leak into it.
+  even a race with the user's `git add` cannot leak into it. It never adds an ignored file,
+  and every path reaches git literally (no glob, no pathspec magic).
+* The agent writes only over what git could give back (`refusals`): a tracked file without
+  uncommitted changes, or a new path git does not ignore. The user's untracked and ignored
+  files exist nowhere else, so they are never written, deleted or committed.
 * It also refuses on a detached HEAD (`DetachedHeadError`), during a merge, rebase,
   cherry-pick, revert or bisect (`OperationInProgressError`) and in a repository without
   commits (`NoCommitsError`).
@@ -60,12 +64,19 @@ STARTER_MESSAGE = "Starter code"
 STARTER_MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+_IGNORE_RULE = re.compile(r"(.+?):(\d+):(.*)")
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _REVERTS_LINE = re.compile(r"This reverts commit ([0-9a-f]{40})")
 _LOCKED = re.compile(r"\.lock'?: File exists|cannot lock ref")
 LOCK_WAIT_S = 10.0
 LOCK_RETRY_S = 0.1
 _FIELD = "\x1f"
 _RECORD = "\x1e"
+
+
+# Every path handed to git here names one file: a file the LLM called `*.py` must not match
+# the user's other files as a glob would.
+_LITERAL = {"GIT_LITERAL_PATHSPECS": "1"}
 
 
 class GitWorkspaceError(MlrError):
@@ -185,7 +196,7 @@ class GitWorkspace:
         while True:
             try:
                 return self.repo.git.execute(
-                    gitsafe.command(*args), env=gitsafe.environment(self.root, env),
+                    gitsafe.command(*args), env=gitsafe.environment(self.root, {**_LITERAL, **(env or {})}),
                     strip_newline_in_stdout=strip, stdout_as_string=True,
                 )
             except git.CommandError as exc:
@@ -206,7 +217,7 @@ class GitWorkspace:
     def _git_ok(self, *args: str) -> str | None:
         """Output of a git command that may legitimately fail (lookups), None on failure."""
         try:
-            return self.repo.git.execute(gitsafe.command(*args), env=gitsafe.environment(self.root),
+            return self.repo.git.execute(gitsafe.command(*args), env=gitsafe.environment(self.root, _LITERAL),
                                          stdout_as_string=True)
         except git.CommandError:
             return None
@@ -325,6 +336,16 @@ class GitWorkspace:
             raise NoCommitsError(f"the git repository {self.root} has no commits yet")
         return sha
 
+    def head(self) -> tuple[str, str]:
+        """(HEAD's commit, its branch ref), or the reason the agent may not commit there."""
+        return self._check_state()
+
+    def forget_additions(self, rels: list[str]) -> None:
+        """Drop the index entries of new files that are gone again (intended additions left by
+        an interrupted commit), so they do not read as the user's staged changes."""
+        if rels:
+            self._git("reset", "--quiet", "--", *rels)
+
     def current_branch(self) -> str | None:
         """The checked-out branch's short name, or None on a detached HEAD."""
         ref = self._git_ok("symbolic-ref", "-q", "HEAD")
@@ -379,10 +400,68 @@ class GitWorkspace:
         out = self._git("diff-index", "--cached", "--name-only", "-z", "HEAD", "--", strip=False)
         return [p for p in out.split("\0") if p]
 
+    def path_codes(self, rels: list[str]) -> dict[str, str]:
+        """Each of `rels` that differs from HEAD with its porcelain code (`??` untracked, `!!`
+        ignored, else a tracked change); clean tracked paths and absent ones are left out."""
+        if not rels:
+            return {}
+        out = self._git("status", "--porcelain=v1", "-z", "--ignored=matching", "--untracked-files=all",
+                        "--", *rels, strip=False)
+        codes: dict[str, str] = {}
+        for code, path in _porcelain_paths(out):
+            # an ignored or untracked folder is listed as itself, for every file inside it
+            for rel in rels:
+                if rel == path or (path.endswith("/") and rel.startswith(path) and os.path.lexists(self.root / rel)):
+                    codes[rel] = code
+        return codes
+
+    def _ignore_rules(self, rels: list[str]) -> dict[str, str]:
+        """The ignore rule (`source:line: pattern`) of each of `rels` git would not add."""
+        if not rels:
+            return {}
+        try:
+            # one line per path, in order ("::" where none matches); check-ignore knows no
+            # pathspec magic, and takes each path as written
+            out = self.repo.git.execute(["git", "check-ignore", "-v", "--non-matching", "--", *rels],
+                                        env={"GIT_LITERAL_PATHSPECS": "0"}, stdout_as_string=True)
+        except git.CommandError:
+            return {}
+        rules = (_IGNORE_RULE.match(line.rsplit("\t", 1)[0]) for line in out.splitlines())
+        return {rel: f"{rule[1]}:{rule[2]}: {rule[3]}" for rel, rule in zip(rels, rules) if rule}
+
+    def refusals(self, rels: list[str]) -> dict[str, str]:
+        """Why the agent may not write each of `rels` that it may not write, as one line for the
+        user and the LLM alike. The agent writes only over what git holds: a path must be a
+        tracked file without uncommitted changes, or a new path git does not ignore. An untracked
+        or ignored file exists nowhere but on disk, so overwriting it would destroy it."""
+        codes = self.path_codes(rels)
+        absent = [rel for rel in rels if rel not in codes and not os.path.lexists(self.root / rel)]
+        ignored = self._ignore_rules(absent)
+        leave = "or leave it out of the change"
+        why: dict[str, str] = {}
+        for rel in rels:
+            code = codes.get(rel)
+            if code == "??":
+                why[rel] = (f"refused {rel}: it is an untracked file of yours that git has no copy of, and MLR-Copilot "
+                            f"never writes over a file it did not create; commit it or move it first, {leave}")
+            elif code == "!!":
+                why[rel] = (f"refused {rel}: it is ignored by git, so git has no copy of it, and MLR-Copilot never "
+                            f"writes over or commits an ignored file; commit it (git add -f) or move it first, {leave}")
+            elif code:
+                why[rel] = (f"refused {rel}: it has uncommitted changes of yours; commit or stash them first, {leave}")
+            elif rel in ignored:
+                why[rel] = (f"refused {rel}: the path is ignored by git ({ignored[rel]}) and MLR-Copilot never adds "
+                            f"an ignored file to a commit; use another path, {leave}")
+        return why
+
     def check_clean_for_agent(self) -> _Head:
         """Raise unless the agent may start: on a branch, no operation under way, no tracked
-        changes. Returns where HEAD is."""
+        changes. Returns where HEAD is. An accepted change a killed process left half-written is
+        settled first (see `experiment/transaction.py`): it is the agent's, not the user's."""
+        from mlr_copilot.experiment.transaction import settle
+
         head = self._check_state()
+        settle(self)
         changed = self._tracked_changes()
         if changed:
             raise DirtyTreeError(
@@ -459,7 +538,12 @@ class GitWorkspace:
             new = self._untracked(present)
             if not new:
                 self._raise_uncommitted(head, rels)
-            self._git("add", "--intent-to-add", "--force", "--", *new)
+            ignored = self._ignore_rules(new)
+            if ignored:
+                # never forced in: an ignored file may hold secrets or data the user keeps out of git
+                raise GitWorkspaceError(f"cannot commit {_list_paths(sorted(ignored))}: ignored by git "
+                                        f"({'; '.join(ignored.values())}); MLR-Copilot never adds an ignored file")
+            self._git("add", "--intent-to-add", "--", *new)
             try:
                 self._git(*args, env=env)
             except GitWorkspaceError:
@@ -478,6 +562,17 @@ class GitWorkspace:
         if self._git_ok("diff", "--quiet", "--no-ext-diff", "--no-textconv", gitsafe.NO_SUBMODULES, head.sha, "--", *rels) is not None:
             raise GitWorkspaceError(f"nothing to commit: {_list_paths(rels)} already match the last commit") from None
         raise
+
+    def message_on_top_of(self, parent: str, ref: str) -> str | None:
+        """The full message of the commit made on branch `ref` directly on `parent`, if any: how
+        an interrupted agent commit is told from one that landed."""
+        if not (_SHA.fullmatch(parent) and ref.startswith("refs/heads/")):
+            return None
+        out = self._git_ok("rev-list", "--first-parent", "--reverse", "--parents", f"{parent}..{ref}", "--")
+        first = (out or "").split("\n", 1)[0].split()
+        if len(first) < 2 or first[1] != parent:
+            return None
+        return self._git_ok("log", "-1", "--format=%B", first[0], "--")
 
     def log(self, branch: str | None = None, limit: int = 50) -> list[CommitInfo]:
         return [commit for commit, _ in self._log(branch, limit)]
@@ -538,7 +633,10 @@ class GitWorkspace:
 
     def undo_last_agent_commit(self) -> str:
         """Revert the last agent commit with a new commit; return its sha."""
+        from mlr_copilot.experiment.transaction import settle
+
         self._check_state()
+        settle(self)
         target = self.last_agent_commit()
         if target is None:
             raise NothingToUndoError(f"no MLR-Copilot commit to undo on branch {self.current_branch()}")
@@ -556,8 +654,11 @@ class GitWorkspace:
         try:
             self._git("revert", "--no-commit", target.sha, env=env)
         except GitWorkspaceError as exc:
-            if (Path(self.repo.git_dir) / "REVERT_HEAD").exists():
-                self._git_ok("revert", "--abort")
+            # Only a revert that stopped on conflicts leaves REVERT_HEAD; anything else (a held
+            # index.lock, a file in the way) is named as git named it.
+            if not (Path(self.repo.git_dir) / "REVERT_HEAD").exists():
+                raise GitWorkspaceError(f"cannot undo {target.short} ({target.subject!r}): {exc}") from None
+            self._git_ok("revert", "--abort")
             raise GitWorkspaceError(
                 f"cannot undo {target.short} ({target.subject!r}) cleanly, later commits changed the same "
                 f"lines; nothing was changed. Details: {exc}"
