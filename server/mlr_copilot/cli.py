@@ -403,9 +403,13 @@ def cmd_debug(args: argparse.Namespace) -> int:
 
 @subcommand("history")
 def cmd_history(args: argparse.Namespace) -> int:
-    table = engine_for(args).history(args.branch)
+    from .history.render import render_csv, render_md
+
+    table = engine_for(args).history(args.branch, all_branches=True)
     if args.json:
         print(table.to_json())
+    elif args.csv or args.md:
+        sys.stdout.write(render_csv(table) if args.csv else render_md(table))
     else:
         say(table.render_text())
     return 0
@@ -613,9 +617,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runner", choices=["auto", "local", "docker"])
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("history", parents=[common], help="the runs commit by commit with the metric and its change against the baseline")
-    p.add_argument("--branch", help="the branch to show (default: the current one)")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("history", parents=[common], help="the runs commit by commit with their metrics and the change against the baseline")
+    p.add_argument("--branch", help="show only this branch (default: the base branch and every hypothesis branch)")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the table as JSON")
+    shape.add_argument("--csv", action="store_true", help="print the table as CSV, a column per metric")
+    shape.add_argument("--md", action="store_true", help="print the table as Markdown")
     return parser
 
 

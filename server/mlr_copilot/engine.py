@@ -319,11 +319,13 @@ class Engine:
         return await debug_loop(self, reviewer, work, run=lambda: self.run(work, on_line=on_line),
                                 max_attempts=attempts, hypothesis=hypothesis.id if hypothesis else None)
 
-    def history(self, branch: str | None = None):
+    def history(self, branch: str | None = None, *, all_branches: bool = False):
+        """The runs along `branch` (default: the current one); with `all_branches` and no
+        `branch`, along the base branch and every hypothesis branch."""
         from .history.store import history
 
         metric, direction = self.primary_metric()
-        return history(self.workspace, branch, metric=metric, direction=direction)
+        return history(self.workspace, branch, all_branches=all_branches, metric=metric, direction=direction)
 
     def runs(self):
         from .history.store import load_runs
