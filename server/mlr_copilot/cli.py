@@ -415,6 +415,16 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+@subcommand("compare")
+def cmd_compare(args: argparse.Namespace) -> int:
+    comparison = engine_for(args).compare(args.run_a, args.run_b)
+    if args.json:
+        print(comparison.to_json())
+    else:
+        say(comparison.render_text())
+    return 0
+
+
 def print_history(engine) -> None:
     say(engine.history().render_text())
 
@@ -623,6 +633,10 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--json", action="store_true", help="print the table as JSON")
     shape.add_argument("--csv", action="store_true", help="print the table as CSV, a column per metric")
     shape.add_argument("--md", action="store_true", help="print the table as Markdown")
+    p = sub.add_parser("compare", parents=[common], help="two runs side by side: metrics, settings and the code diff")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
+    p.add_argument("--json", action="store_true")
     return parser
 
 

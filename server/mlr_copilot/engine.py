@@ -327,6 +327,12 @@ class Engine:
         metric, direction = self.primary_metric()
         return history(self.workspace, branch, all_branches=all_branches, metric=metric, direction=direction)
 
+    def compare(self, run_a: str, run_b: str):
+        """Runs `run_a` and `run_b` side by side: metrics, settings and the code diff."""
+        from .history.compare import compare_runs
+
+        return compare_runs(self.workspace, self.run_record(run_a), self.run_record(run_b))
+
     def runs(self):
         from .history.store import load_runs
 
