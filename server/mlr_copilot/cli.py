@@ -433,7 +433,6 @@ def print_history(engine) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .autonomous.demo import demo_files, prepare, run_demo
     from .autonomous.pipeline import render_report
-    from .workspace.refs import BadRefError
 
     target = prepare(Path(args.workspace) if args.workspace else None)
     _paper, script = demo_files()
@@ -441,13 +440,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"{script}. No API key and no network are used; with a real provider the same loop runs live.")
     print(f"Workspace: {target} (a copy of the bundled review-sentiment task, with the paper paper.pdf)\n")
     engine, state = run_async(run_demo(target, terminal_work(), args.runner))
+    say("\nProposed hypotheses (the first is tried):")
+    print_hypotheses(engine.hypotheses())
+    for document in sorted((target / "research").glob("*/hypotheses.md")):
+        say(f"Hypotheses with their plans and related work: {document}")
     say("\n" + render_report(state))
-    print("\nHistory (also: git -C " + str(target) + " log --notes=mlr --all):")
-    for result in state.hypotheses:
-        try:
-            say(engine.history(result.branch).render_text())
-        except BadRefError as exc:  # a hypothesis that failed before its branch was made
-            say(f"{result.id}: {exc}")
+    print(f"\nHistory (`mlr-copilot history -w {target}`; also: git -C {target} log --notes=mlr --all):")
+    say(engine.history(all_branches=True).render_text())
+    print(f"Run logs: {target / '.mlr' / 'logs'}; compare two runs: mlr-copilot compare RUN_A RUN_B -w {target}")
     return 0 if state.status == "done" else 1
 
 
