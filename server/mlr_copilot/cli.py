@@ -605,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole loop on a bundled paper and task, offline, with recorded LLM replies")
     p.add_argument("--workspace", "-w", help="run it on a copy in this new folder (default: a new temporary folder)")
     p.add_argument("--runner", choices=["auto", "local", "docker"], help="where runs execute (default: the run.runner setting)")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     p = sub.add_parser("auto", parents=[common], help="autonomous mode: baseline, hypotheses, implementation, runs and fixes, with a report")
     p.add_argument("--paper", help="the paper PDF (default: the task description of the workspace)")
     p.add_argument("--hypotheses", type=int, help="how many of the top hypotheses to try (default 1, or the resumed session's)")

@@ -376,3 +376,11 @@ def test_phases_fill_their_range_so_progress_never_goes_back():
     numbers = [p for p in seen if p is not None]
     assert numbers == sorted(numbers) and numbers[0] == 0 and numbers[-1] == 100 and None in seen
     assert 10 <= min(numbers[1:7]) and max(numbers[1:7]) <= 30
+
+
+def test_readme_and_demo_help_name_the_same_flags():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    usage = re.search(r"`mlr-copilot demo (\[[^`]*)`", readme).group(1)
+    documented = set(re.findall(r"--?[a-z][a-z-]*", usage))
+    offered = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", cli("demo", "--help").stdout)) - {"-h", "--help", "-w"}
+    assert documented == offered, (documented, offered)
