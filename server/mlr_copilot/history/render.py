@@ -11,8 +11,7 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
-from ..paper.markdown import _inline as markdown_inline
-from ..untrusted import one_line
+from ..untrusted import markdown_inline, one_line
 
 if TYPE_CHECKING:
     from .store import HistoryRow, HistoryTable
