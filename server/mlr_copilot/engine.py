@@ -10,6 +10,7 @@ import os
 import platform
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -418,10 +419,14 @@ def _docker_rows(image: str | None) -> list[tuple[str, str, bool]]:
         client = docker_client(timeout=2)
     except DockerUnavailableError as exc:
         return [("docker engine", f"{exc}; runs use the local runner", False)]
+    from docker.errors import DockerException
+
     wanted = image or DEFAULT_IMAGE
     try:
         version = client.version().get("Version", "?")
         present = image_exists(client, wanted)
+    except DockerException as exc:
+        return [("docker engine", f"answers, but failed: {exc}", False)]
     finally:
         client.close()
     finding = (f"'{wanted}' is present: run.runner auto runs in Docker" if present else
@@ -441,20 +446,20 @@ def _local_memory_status() -> tuple[str, bool]:
 def _workspace_status(root: Path) -> tuple[str, bool]:
     """The branch and the changes to tracked files (what makes the agent refuse to start);
     untracked files, such as the research/ views, are no change the agent minds."""
-    from .history.gitnotes import git
-
     if not root.is_dir():
         return f"{root} does not exist", False
     try:
-        out = git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=no", gitsafe.NO_SUBMODULES, check=False)
-    except OSError as exc:
-        return f"{root}: git did not run ({exc})", False
+        out = gitsafe.run(root, "status", "--porcelain=v2", "--branch", "--untracked-files=no", gitsafe.NO_SUBMODULES,
+                          timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{root}: git did not answer ({exc})", False
     if out.returncode != 0:
         return f"{root} is not a git repository (implementation will offer to initialise one)", False
-    fields = dict(line[2:].split(" ", 1) for line in out.stdout.splitlines() if line.startswith("# ") and " " in line[2:])
+    lines = out.stdout.decode(errors="replace").splitlines()
+    fields = dict(line[2:].split(" ", 1) for line in lines if line.startswith("# ") and " " in line[2:])
     branch = fields.get("branch.head", "?")
     where = "a detached HEAD" if branch == "(detached)" else "no commit yet" if fields.get("branch.oid") == "(initial)" else f"branch {branch}"
-    changed = sum(1 for line in out.stdout.splitlines() if not line.startswith("#"))
+    changed = sum(1 for line in lines if not line.startswith("#"))
     state = "no uncommitted change to tracked files" if changed == 0 else f"{changed} tracked file(s) with uncommitted changes"
     mlr = "has .mlr/ state" if (root / ".mlr").is_dir() else "no .mlr/ state yet"
     return f"{root}: {where}, {state}, {mlr}", True

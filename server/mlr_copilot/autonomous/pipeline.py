@@ -103,12 +103,16 @@ def relative_change(value: float | None, baseline: float | None, direction: str 
     return relative_delta(value, baseline, direction)
 
 
-def _ref(record, metric: str | None) -> RunRef:
+def _ref(record, metric: str) -> RunRef:
     """The run as scored on the task's metric, whatever metric its hypothesis's plan named."""
-    why = "; ".join(f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}" if f.path else f.message
-                    for f in record.failures)
     return RunRef(run=record.id, commit=record.commit, status=record.status, metric=metric,
-                  value=record.metrics.get(metric), why=why)
+                  value=record.metrics.get(metric), why=_failures(record))
+
+
+def _failures(record) -> str:
+    """The diagnosed failures of a run in a line, each at its file and line where known."""
+    return "; ".join(f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}" if f.path else f.message
+                     for f in record.failures)
 
 
 def task_metric(engine) -> tuple[str, str]:
@@ -136,7 +140,7 @@ def failure_summary(workspace: Path, record) -> str:
     from ..runners.execute import read_tail
 
     if record.failures:
-        return _ref(record, None).why
+        return _failures(record)
     said = [line.strip() for line in read_tail(workspace / (record.log_path or "")).splitlines() if line.strip()]
     return said[-1] if said else "its log is empty"
 
