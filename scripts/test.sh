@@ -7,7 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 log_dir="$(mktemp -d)"
 
-python -m pytest -q -p no:cacheprovider "$@" 2>&1 | tee "$log_dir/pytest.log"
+# -rs: every skipped test prints its reason (no engine, no network, ...)
+python -m pytest -q -rs -p no:cacheprovider "$@" 2>&1 | tee "$log_dir/pytest.log"
 py_status=${PIPESTATUS[0]}
 summary=$(grep -E "^=*.*(passed|failed|error|skipped).* in [0-9.]+s" "$log_dir/pytest.log" | tail -n 1)
 count() { echo "$summary" | grep -oE "[0-9]+ $1" | awk '{s+=$1} END {print s+0}'; }

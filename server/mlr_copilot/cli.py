@@ -403,11 +403,25 @@ def cmd_debug(args: argparse.Namespace) -> int:
 
 @subcommand("history")
 def cmd_history(args: argparse.Namespace) -> int:
-    table = engine_for(args).history(args.branch)
+    from .history.render import render_csv, render_md
+
+    table = engine_for(args).history(args.branch, all_branches=True)
     if args.json:
         print(table.to_json())
+    elif args.csv or args.md:
+        sys.stdout.write(render_csv(table) if args.csv else render_md(table))
     else:
         say(table.render_text())
+    return 0
+
+
+@subcommand("compare")
+def cmd_compare(args: argparse.Namespace) -> int:
+    comparison = engine_for(args).compare(args.run_a, args.run_b)
+    if args.json:
+        print(comparison.to_json())
+    else:
+        say(comparison.render_text())
     return 0
 
 
@@ -419,7 +433,6 @@ def print_history(engine) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .autonomous.demo import demo_files, prepare, run_demo
     from .autonomous.pipeline import render_report
-    from .workspace.refs import BadRefError
 
     target = prepare(Path(args.workspace) if args.workspace else None)
     _paper, script = demo_files()
@@ -427,13 +440,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"{script}. No API key and no network are used; with a real provider the same loop runs live.")
     print(f"Workspace: {target} (a copy of the bundled review-sentiment task, with the paper paper.pdf)\n")
     engine, state = run_async(run_demo(target, terminal_work(), args.runner))
+    say("\nProposed hypotheses (the first is tried):")
+    print_hypotheses(engine.hypotheses())
+    for document in sorted((target / "research").glob("*/hypotheses.md")):
+        say(f"Hypotheses with their plans and related work: {document}")
     say("\n" + render_report(state))
-    print("\nHistory (also: git -C " + str(target) + " log --notes=mlr --all):")
-    for result in state.hypotheses:
-        try:
-            say(engine.history(result.branch).render_text())
-        except BadRefError as exc:  # a hypothesis that failed before its branch was made
-            say(f"{result.id}: {exc}")
+    print(f"\nHistory (`mlr-copilot history -w {target}`; also: git -C {target} log --notes=mlr --all):")
+    say(engine.history(all_branches=True).render_text())
+    print(f"Run logs: {target / '.mlr' / 'logs'}; compare two runs: mlr-copilot compare RUN_A RUN_B -w {target}")
     return 0 if state.status == "done" else 1
 
 
@@ -591,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole loop on a bundled paper and task, offline, with recorded LLM replies")
     p.add_argument("--workspace", "-w", help="run it on a copy in this new folder (default: a new temporary folder)")
     p.add_argument("--runner", choices=["auto", "local", "docker"], help="where runs execute (default: the run.runner setting)")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     p = sub.add_parser("auto", parents=[common], help="autonomous mode: baseline, hypotheses, implementation, runs and fixes, with a report")
     p.add_argument("--paper", help="the paper PDF (default: the task description of the workspace)")
     p.add_argument("--hypotheses", type=int, help="how many of the top hypotheses to try (default 1, or the resumed session's)")
@@ -613,8 +627,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runner", choices=["auto", "local", "docker"])
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("history", parents=[common], help="the runs commit by commit with the metric and its change against the baseline")
-    p.add_argument("--branch", help="the branch to show (default: the current one)")
+    p = sub.add_parser("history", parents=[common], help="the runs commit by commit with their metrics and the change against the baseline")
+    p.add_argument("--branch", help="show only this branch (default: the base branch and every hypothesis branch)")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the table as JSON")
+    shape.add_argument("--csv", action="store_true", help="print the table as CSV, a column per metric")
+    shape.add_argument("--md", action="store_true", help="print the table as Markdown")
+    p = sub.add_parser("compare", parents=[common], help="two runs side by side: metrics, settings and the code diff")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
     p.add_argument("--json", action="store_true")
     return parser
 

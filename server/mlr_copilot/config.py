@@ -37,8 +37,9 @@ class LLMSettings(_Section):
         if self.model:
             return self.model
         return {
-            "openai": "gpt-4o-mini",
-            "anthropic": "claude-3-5-sonnet-latest",
+            # current models with a list price in llm/accounting.py, so a dollar budget holds
+            "openai": "gpt-5-mini",
+            "anthropic": "claude-sonnet-4-6",
             "openai-compatible": "llama3.1",
             "scripted": "scripted",
         }[self.provider]

@@ -319,11 +319,19 @@ class Engine:
         return await debug_loop(self, reviewer, work, run=lambda: self.run(work, on_line=on_line),
                                 max_attempts=attempts, hypothesis=hypothesis.id if hypothesis else None)
 
-    def history(self, branch: str | None = None):
+    def history(self, branch: str | None = None, *, all_branches: bool = False):
+        """The runs along `branch` (default: the current one); with `all_branches` and no
+        `branch`, along the base branch and every hypothesis branch."""
         from .history.store import history
 
         metric, direction = self.primary_metric()
-        return history(self.workspace, branch, metric=metric, direction=direction)
+        return history(self.workspace, branch, all_branches=all_branches, metric=metric, direction=direction)
+
+    def compare(self, run_a: str, run_b: str):
+        """Runs `run_a` and `run_b` side by side: metrics, settings and the code diff."""
+        from .history.compare import compare_runs
+
+        return compare_runs(self.workspace, self.run_record(run_a), self.run_record(run_b))
 
     def runs(self):
         from .history.store import load_runs
@@ -351,7 +359,7 @@ class Engine:
             rows.append(("git", out.stdout.decode(errors="replace").strip(), out.returncode == 0))
         else:
             rows.append(("git", "not found on PATH", False))
-        rows.append(("docker engine", *_docker_status()))
+        rows += _docker_rows(self.settings.run.image)
         rows.append(("local memory", *_local_memory_status()))
         llm = self.settings.llm
         rows.append(("llm provider", f"{llm.provider} (model {llm.resolved_model()})", True))
@@ -401,16 +409,29 @@ def _canonical(distribution: str) -> str:
     return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
-def _docker_status() -> tuple[str, bool]:
-    from .runners.docker import DockerUnavailableError, docker_client
+def _docker_rows(image: str | None) -> list[tuple[str, str, bool]]:
+    """Whether an engine answers, and whether the image `run.runner = auto` wants is there
+    (it is never pulled: without it, `auto` runs locally)."""
+    from .runners import DEFAULT_IMAGE
+    from .runners.docker import DockerUnavailableError, docker_client, image_exists
 
     try:
         client = docker_client(timeout=2)
     except DockerUnavailableError as exc:
-        return f"{exc}; runs use the local runner", False
-    version = client.version().get("Version", "?")
-    client.close()
-    return f"answers (engine {version})", True
+        return [("docker engine", f"{exc}; runs use the local runner", False)]
+    from docker.errors import DockerException
+
+    wanted = image or DEFAULT_IMAGE
+    try:
+        version = client.version().get("Version", "?")
+        present = image_exists(client, wanted)
+    except DockerException as exc:
+        return [("docker engine", f"answers, but failed: {exc}", False)]
+    finally:
+        client.close()
+    finding = (f"'{wanted}' is present: run.runner auto runs in Docker" if present else
+               f"'{wanted}' is not on this machine (build it with scripts/build-base-image.sh): run.runner auto runs locally")
+    return [("docker engine", f"answers (engine {version})", True), ("docker image", finding, present)]
 
 
 def _local_memory_status() -> tuple[str, bool]:
@@ -423,20 +444,25 @@ def _local_memory_status() -> tuple[str, bool]:
 
 
 def _workspace_status(root: Path) -> tuple[str, bool]:
+    """The branch and the changes to tracked files (what makes the agent refuse to start);
+    untracked files, such as the research/ views, are no change the agent minds."""
     if not root.is_dir():
         return f"{root} does not exist", False
     try:
-        out = gitsafe.run(root, "status", "--porcelain=v1", "--branch", gitsafe.NO_SUBMODULES, timeout=10)
+        out = gitsafe.run(root, "status", "--porcelain=v2", "--branch", "--untracked-files=no", gitsafe.NO_SUBMODULES,
+                          timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{root}: git did not answer ({exc})", False
     if out.returncode != 0:
         return f"{root} is not a git repository (implementation will offer to initialise one)", False
     lines = out.stdout.decode(errors="replace").splitlines()
-    branch = lines[0].removeprefix("## ") if lines else "?"
-    changed = len(lines) - 1
-    state = "clean" if changed == 0 else f"{changed} uncommitted change(s)"
+    fields = dict(line[2:].split(" ", 1) for line in lines if line.startswith("# ") and " " in line[2:])
+    branch = fields.get("branch.head", "?")
+    where = "a detached HEAD" if branch == "(detached)" else "no commit yet" if fields.get("branch.oid") == "(initial)" else f"branch {branch}"
+    changed = sum(1 for line in lines if not line.startswith("#"))
+    state = "no uncommitted change to tracked files" if changed == 0 else f"{changed} tracked file(s) with uncommitted changes"
     mlr = "has .mlr/ state" if (root / ".mlr").is_dir() else "no .mlr/ state yet"
-    return f"{root}: branch {branch}, {state}, {mlr}", True
+    return f"{root}: {where}, {state}, {mlr}", True
 
 
 def resolve_path(workspace: Path, value: str) -> Path:

@@ -19,6 +19,8 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # C0 but \t and \n, DEL, C1, the bidi embeddings, overrides and isolates that reorder what is
 # shown (joiners and direction marks stay: scripts and emoji need them), and a stray BOM.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Signs that mark up Markdown wherever they stand; "(" matters only after "]", "!" only before "[".
+MARKDOWN_SIGNS = re.compile(r"([\\`*_\[\]<>|~#])")
 
 
 def scrub(text: str) -> str:
@@ -44,3 +46,9 @@ def one_line(text: object) -> str:
     """`visible(text)` on a single line: line breaks shown as `\\n`, for table cells and
     document lines where a break would forge structure."""
     return visible(text).replace("\n", "\\n")
+
+
+def markdown_inline(text: str) -> str:
+    """One line of text with its Markdown signs escaped: it shows as written and never becomes
+    a link, image, HTML, heading or table cell boundary."""
+    return MARKDOWN_SIGNS.sub(r"\\\1", " ".join(text.split()))

@@ -31,3 +31,13 @@ class Work:
     def say(self, message: str, percentage: int | None = None) -> None:
         self.check()
         self.report(message, percentage)
+
+    def phase(self, start: int, end: int) -> "Work":
+        """The Work for one phase of this operation: the phase's own 0-100% fill this one's
+        [start, end]. Phases given in order, each counting up, give percentages that never go
+        back, whatever numbers a nested step (reading a paper, implementing) uses."""
+
+        def report(message: str, percentage: int | None = None) -> None:
+            self.say(message, None if percentage is None else start + (end - start) * min(max(percentage, 0), 100) // 100)
+
+        return Work(report=report, cancel=self.cancel)

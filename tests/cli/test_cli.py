@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,26 @@ def test_doctor_reports_machine_provider_and_workspace(tmp_path):
     # the demo's baseline imports these with this same Python
     assert rows["scikit-learn"]["ok"] and "importable as sklearn" in rows["scikit-learn"]["finding"]
     assert "review-sentiment" in rows["numpy"]["finding"]
+
+
+def test_doctor_counts_tracked_changes_only_and_names_the_image_auto_would_use(tmp_path):
+    from tests.workspace.gitutil import make_repo
+
+    repo = make_repo(tmp_path / "repo", {"train.py": "print(1)\n"})
+    (repo / "research").mkdir()
+    (repo / "research" / ".gitignore").write_text("*/hypotheses.md\n")  # untracked: no change
+    (repo / "notes.txt").write_text("mine\n")
+    result = cli("doctor", "--json", "-w", str(repo), env={"MLR_IMAGE": "mlr-no-such-image:1"})
+    rows = {row["check"]: row for row in json.loads(result.stdout)}
+    workspace = rows["workspace"]["finding"]
+    assert "branch main, no uncommitted change to tracked files" in workspace and "##" not in workspace
+    (repo / "train.py").write_text("print(2)\n")
+    rows = {row["check"]: row for row in json.loads(cli("doctor", "--json", "-w", str(repo)).stdout)}
+    assert "1 tracked file(s) with uncommitted changes" in rows["workspace"]["finding"]
+    if rows["docker engine"]["ok"]:  # an engine answers: say whether auto finds its image
+        image = {row["check"]: row for row in json.loads(result.stdout)}["docker image"]
+        assert image["ok"] is False and "'mlr-no-such-image:1' is not on this machine" in image["finding"]
+        assert "run.runner auto runs locally" in image["finding"]
 
 
 def test_doctor_names_a_malformed_dotenv_line_and_never_echoes_keys(tmp_path):
@@ -131,6 +152,18 @@ def test_demo_runs_the_whole_loop(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "scripted provider" in result.stdout
     assert "beats the baseline by at least 10%" in result.stdout
+    # what a new user needs to see: the hypotheses and where they are written, the planted
+    # error's own message, every branch's runs, and progress that only goes forward
+    assert "Negation scope marking" in result.stdout and "Character n-grams" in result.stdout
+    documents = list((target / "research").glob("*/hypotheses.md"))
+    assert len(documents) == 1 and f"Hypotheses with their plans and related work: {documents[0]}" in result.stdout
+    assert "failed, did not report macro_f1 (train.py:20: ValueError: X has" in result.stdout
+    assert "branches main, mlr/h1-" in result.stdout
+    percentages = [int(m) for m in re.findall(r"^\[ *(\d+)%\]", result.stderr, re.MULTILINE)]
+    assert len(percentages) > 5 and percentages == sorted(percentages), percentages
+    # research/ ignores itself: git status is as quiet as the README promises
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=target, capture_output=True, text=True).stdout
+    assert status == ""
     log = subprocess.run(["git", "log", "--branches", "--notes=mlr", "--format=%s%n%N"], cwd=target, capture_output=True, text=True).stdout
     assert "Transform the test reviews with the fitted vectorizer" in log
     assert "\"status\":\"failed\"" in log and "\"status\":\"passed\"" in log
@@ -325,3 +358,29 @@ def test_refine_reads_feedback_written_in_the_document(tmp_path):
     assert "Character n-grams with logistic regression" in result.stdout
     assert "Feedback: use logistic regression" not in document.read_text()  # consumed
     assert "refined: use logistic regression" in document.read_text()
+
+
+def test_phases_fill_their_range_so_progress_never_goes_back():
+    from mlr_copilot.work import Work
+
+    seen: list[int | None] = []
+    work = Work(report=lambda message, percentage=None: seen.append(percentage))
+    work.say("start", 0)
+    ideas = work.phase(10, 30)
+    for percentage in (5, 15, 35, 95, 100, 250):  # a nested step's own scale, even past 100
+        ideas.say("step", percentage)
+    ideas.say("no number")
+    run = work.phase(30, 100).phase(50, 100)  # nested twice
+    run.say("end", 0)
+    run.say("end", 100)
+    numbers = [p for p in seen if p is not None]
+    assert numbers == sorted(numbers) and numbers[0] == 0 and numbers[-1] == 100 and None in seen
+    assert 10 <= min(numbers[1:7]) and max(numbers[1:7]) <= 30
+
+
+def test_readme_and_demo_help_name_the_same_flags():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    usage = re.search(r"`mlr-copilot demo (\[[^`]*)`", readme).group(1)
+    documented = set(re.findall(r"--?[a-z][a-z-]*", usage))
+    offered = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", cli("demo", "--help").stdout)) - {"-h", "--help", "-w"}
+    assert documented == offered, (documented, offered)

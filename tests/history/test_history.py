@@ -117,3 +117,79 @@ def test_relative_delta():
     assert relative_delta(-0.5, -1.0, "maximize") == pytest.approx(0.5)
     assert relative_delta(1.0, 0.0, "maximize") is None
     assert relative_delta(float("nan"), 1.0, "maximize") is None
+
+
+TWO_METRICS = "v = open('value.txt').read().strip()\nprint(f'METRIC accuracy={v}')\nprint('METRIC f1=0.5')\n"
+
+
+def plain_run(repo):
+    """A run with no primary metric: it only prints METRIC lines."""
+    req = RunRequest(workspace=str(repo), command=[sys.executable, "train.py"], timeout=30)
+    return execute(req, LocalRunner())
+
+
+@pytest.fixture
+def branches(tmp_path):
+    """main with a run, two hypothesis branches with runs, a run on a deleted branch."""
+    repo = make_repo(tmp_path / "repo", {"train.py": TWO_METRICS, "value.txt": "0.8\n"}, message="starter")
+    runs = {"base": plain_run(repo)}
+    for name, value in (("mlr/h1-wider", "0.875"), ("mlr/h2-deeper", "0.7")):
+        git(repo, "checkout", "-q", "-b", name, "main")
+        commit(repo, {"value.txt": f"{value}\n"}, f"try {name}\n\nMLR-Hypothesis: {name[4:6]}")
+        runs[name] = plain_run(repo)
+    git(repo, "checkout", "-q", "-b", "gone", "main")
+    commit(repo, {"value.txt": "0.1\n"}, "abandoned")
+    runs["gone"] = plain_run(repo)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "branch", "-q", "-D", "gone")
+    return repo, runs
+
+
+def test_all_branches_show_every_hypothesis_branch_and_every_metric(branches):
+    repo, runs = branches
+    table = history(repo, all_branches=True)
+    assert table.branch is None and table.branches == ["main", "mlr/h1-wider", "mlr/h2-deeper"]
+    by_run = {row.run_id: row for row in table.rows}
+    assert [by_run[runs[k].id].branch for k in ("base", "mlr/h1-wider", "mlr/h2-deeper")] == table.branches
+    # no primary metric anywhere: the metric the runs report decides, so value is not null
+    assert table.metric == "accuracy" and table.metrics == ["accuracy", "f1"]
+    assert by_run[runs["mlr/h1-wider"].id].value == 0.875
+    assert by_run[runs["mlr/h1-wider"].id].metrics == {"accuracy": 0.875, "f1": 0.5}
+    assert by_run[runs["mlr/h1-wider"].id].delta == pytest.approx(0.09375)
+    assert by_run[runs["base"].id].baseline and table.baseline_run == runs["base"].id
+    assert by_run[runs["mlr/h2-deeper"].id].hypothesis == "h2"
+    # a run whose commit is on no listed branch is still shown, last, under no branch
+    assert table.rows[-1].run_id == runs["gone"].id and table.rows[-1].branch is None
+    text = table.render_text()
+    assert "branches main, mlr/h1-wider, mlr/h2-deeper" in text and "f1" in text and "+9.4%" in text
+    assert "(no branch)" in text
+
+
+def test_one_branch_shows_only_it(branches):
+    repo, runs = branches
+    table = history(repo, "mlr/h1-wider")
+    assert table.branch == "mlr/h1-wider" and table.branches == ["mlr/h1-wider"]
+    assert {row.run_id for row in table.rows} == {runs["mlr/h1-wider"].id, runs["base"].id}
+
+
+def test_csv_and_markdown_hold_every_metric_and_defuse_untrusted_cells(branches):
+    import csv
+    import io
+
+    from mlr_copilot.history.render import render_csv, render_md
+
+    repo, runs = branches
+    git(repo, "checkout", "-q", "mlr/h1-wider")
+    commit(repo, {"value.txt": "0.9\n"}, "=HYPERLINK(\"http://x\") | **bold** \x1b[31m")
+    plain_run(repo)
+    table = history(repo, all_branches=True)
+    rows = list(csv.DictReader(io.StringIO(render_csv(table))))
+    assert len(rows) == len(table.rows) and {"accuracy", "f1", "branch", "run_id"} <= set(rows[0])
+    formula = next(row for row in rows if "HYPERLINK" in row["subject"])
+    assert formula["subject"].startswith("'=") and "\x1b" not in formula["subject"]
+    assert formula["accuracy"] == "0.9" and formula["f1"] == "0.5" and formula["branch"] == "mlr/h1-wider"
+    md = render_md(table)
+    lines = md.splitlines()
+    assert lines[2].startswith("| commit | run | status | accuracy | f1 | delta |")
+    assert all(line.count(" | ") == lines[2].count(" | ") for line in lines[2:])
+    assert "\\*\\*bold\\*\\*" in md and "\\|" in md and "\x1b" not in md

@@ -148,3 +148,17 @@ def test_cancelled_work_asks_no_online_source(tmp_path):
     works, notes = related(eng, tmp_path, work)
     assert "online search cancelled" in notes
     assert {w["source"] for w in works} == {"references"}
+
+
+def test_research_gitignore_ignores_itself_and_leaves_a_users_own_file_alone(tmp_path):
+    from mlr_copilot.ideas.document import IGNORE_HEADER, IGNORE_TEXT, _ignore_views
+
+    ignore = tmp_path / ".gitignore"
+    _ignore_views(ignore)
+    assert ignore.read_text() == IGNORE_TEXT and "/.gitignore" in IGNORE_TEXT.splitlines()
+    ignore.write_text(f"{IGNORE_HEADER}\n*/hypotheses.md\n")  # what an older version wrote
+    _ignore_views(ignore)
+    assert ignore.read_text().splitlines() == [IGNORE_HEADER, "*/hypotheses.md", "/.gitignore"]
+    ignore.write_text("my-notes/\n")
+    _ignore_views(ignore)
+    assert ignore.read_text() == "my-notes/\n"

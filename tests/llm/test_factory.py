@@ -18,7 +18,7 @@ def test_openai_from_settings():
     settings = LLMSettings(provider="openai", maxTokens=123, temperature=0.5, maxRetries=1, budgetUsd=2.0)
     llm = make_llm(settings, environ={"OPENAI_API_KEY": OPENAI_KEY})
     assert isinstance(llm.provider, OpenAIProvider)
-    assert llm.provider.model == "gpt-4o-mini"
+    assert llm.provider.model == "gpt-5-mini"
     assert (llm.max_tokens, llm.temperature, llm.max_retries) == (123, 0.5, 1)
     assert llm.ledger.budget_usd == 2.0
 

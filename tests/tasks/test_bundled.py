@@ -163,20 +163,9 @@ def test_download_baseline_runs_on_data_of_the_documented_form(name, tmp_path):
     assert "cannot score" in rejected.stderr and "header" in rejected.stderr
 
 
-def test_the_offline_tasks_with_known_formats_are_bundled():
-    assert set(SENSIBLE_CHANGES) <= set(OFFLINE)
-
-
-@pytest.mark.tasks
-@pytest.mark.parametrize("name", sorted(set(OFFLINE) - set(SENSIBLE_CHANGES)))
-def test_other_offline_baselines_run_and_report_their_metric(name, tmp_path):
-    task = TASKS[name]
-    folder = copy_task(task, tmp_path)
-    result = run(folder, task.command, timeout=60)
-    assert result.returncode == 0, result.stderr
-    value = json.loads((folder / task.metric.file).read_text())[task.metric.name]
-    assert math.isfinite(value)
-    assert metric_lines(result.stdout)[task.metric.name] == pytest.approx(value, abs=1e-6)
+def test_every_offline_task_has_a_known_change_so_its_baseline_is_tested():
+    # the baseline test below runs only the tasks listed here: a new offline task must join it
+    assert set(SENSIBLE_CHANGES) == set(OFFLINE)
 
 
 @pytest.mark.tasks

@@ -26,11 +26,22 @@ from ..errors import MlrError
 from ..experiment.change import Proposal, Review
 from ..llm.base import BudgetExceededError
 from ..state import StateDir, read_json, write_json
+from ..untrusted import one_line
 from ..work import Cancelled, Work
 from .resume import recorded_baseline, recorded_work, resumable_settings, session_source
 
 log = logging.getLogger(__name__)
 SUCCESS_THRESHOLD = 0.10
+# The session's progress scale, phase by phase in the order they run (`Work.phase`): each
+# phase's own percentages fill its range, so the whole never goes back.
+BASELINE, IDEAS, REFINE, HYPOTHESES = (0, 10), (10, 25), (25, 30), (30, 100)
+
+
+def _share(span: tuple[int, int], number: int, count: int) -> tuple[int, int]:
+    """The `number`th of `count` equal parts of `span`."""
+    start, end = span
+    return start + (end - start) * number // count, start + (end - start) * (number + 1) // count
+
 
 Ask = Callable[[str, str], Awaitable[str]]
 
@@ -41,6 +52,8 @@ class RunRef(BaseModel):
     status: str
     metric: str | None = None
     value: float | None = None
+    # why a run that went wrong did: its diagnosed failures (the error's own message)
+    why: str = ""
 
 
 class HypothesisResult(BaseModel):
@@ -93,7 +106,13 @@ def relative_change(value: float | None, baseline: float | None, direction: str 
 def _ref(record, metric: str) -> RunRef:
     """The run as scored on the task's metric, whatever metric its hypothesis's plan named."""
     return RunRef(run=record.id, commit=record.commit, status=record.status, metric=metric,
-                  value=record.metrics.get(metric))
+                  value=record.metrics.get(metric), why=_failures(record))
+
+
+def _failures(record) -> str:
+    """The diagnosed failures of a run in a line, each at its file and line where known."""
+    return "; ".join(f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}" if f.path else f.message
+                     for f in record.failures)
 
 
 def task_metric(engine) -> tuple[str, str]:
@@ -121,8 +140,7 @@ def failure_summary(workspace: Path, record) -> str:
     from ..runners.execute import read_tail
 
     if record.failures:
-        return "; ".join(f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}" if f.path else f.message
-                         for f in record.failures)
+        return _failures(record)
     said = [line.strip() for line in read_tail(workspace / (record.log_path or "")).splitlines() if line.strip()]
     return said[-1] if said else "its log is empty"
 
@@ -275,8 +293,8 @@ class AutoPipeline:
             await asyncio.to_thread(git.checkout_branch, state.base_branch)
             record = await asyncio.to_thread(recorded_baseline, engine, state.base_commit, state.started_at)
             if record is None:
-                work.say("Running the baseline", 5)
-                record = await self._timed(state, "baseline", engine.run(work, baseline=True))
+                work.say("Running the baseline", BASELINE[0])
+                record = await self._timed(state, "baseline", engine.run(work.phase(*BASELINE), baseline=True))
             work.check("the baseline run")
             state.baseline = _ref(record, state.metric)
             self.save(state)
@@ -288,8 +306,8 @@ class AutoPipeline:
         if not state.ideas_done:
             if source is None:
                 raise MlrError("no paper and no task description to take hypotheses from")
-            work.say("Proposing hypotheses", 15)
-            run = await self._timed(state, "ideas", engine.propose_hypotheses(source, work))
+            work.say("Proposing hypotheses", IDEAS[0])
+            run = await self._timed(state, "ideas", engine.propose_hypotheses(source, work.phase(*IDEAS)))
             top = [h for h in sorted(run.hypotheses, key=lambda h: h.rank) if h.status != "rejected"][: state.wanted]
             state.hypotheses = [HypothesisResult(id=h.id, title=h.title, branch=h.branch) for h in top]
             state.ideas_done = True
@@ -300,13 +318,13 @@ class AutoPipeline:
                 return
             if answer and answer != "skip" and state.hypotheses:
                 first = state.hypotheses[0]
-                refined = await engine.refine(first.id, answer, work)
+                refined = await engine.refine(first.id, answer, work.phase(*REFINE))
                 first.title = refined.title
                 self.save(state)
-        for result in state.hypotheses:
+        for number, result in enumerate(state.hypotheses):
             if result.status in ("done", "skipped", "failed"):
                 continue
-            await self._hypothesis(state, result, work)
+            await self._hypothesis(state, result, work.phase(*_share(HYPOTHESES, number, len(state.hypotheses))))
             if state.status != "running":
                 return
 
@@ -318,9 +336,9 @@ class AutoPipeline:
             engine.decide(result.id, "accepted", "accepted by the autonomous mode")
         if result.status == "pending":
             await asyncio.to_thread(git.checkout_branch, state.base_branch)
-            work.say(f"Implementing {result.id}: {result.title}", 30)
+            work.say(f"Implementing {result.id}: {result.title}", 0)
             implemented = await self._timed(state, "implement", engine.implement(
-                result.id, accept_all, work, _confirm, base=state.base_commit))
+                result.id, accept_all, work.phase(0, 50), _confirm, base=state.base_commit))
             result.commits = (await asyncio.to_thread(recorded_work, engine, result.branch, state.base_commit, result.id))[0]
             result.message = implemented.message
             # nothing committed: running would only score the baseline's own commit again
@@ -335,8 +353,8 @@ class AutoPipeline:
                     state.status, state.message = "stopped", f"stopped after implementing {result.id}"
                 return
         await asyncio.to_thread(git.checkout_branch, result.branch)
-        work.say(f"Running and debugging {result.id}", 60)
-        report = await self._timed(state, "run+debug", engine.debug(accept_all, work))
+        work.say(f"Running and debugging {result.id}", 50)
+        report = await self._timed(state, "run+debug", engine.debug(accept_all, work.phase(50, 100)))
         # what the branch and the run records hold, runs of an interrupted session included
         result.commits, records = await asyncio.to_thread(recorded_work, engine, result.branch, state.base_commit, result.id)
         result.runs = [_ref(r, state.metric) for r in records]
@@ -374,7 +392,7 @@ def render_report(state: AutoState) -> str:
             lines.append("  commits: " + ", ".join(c[:8] for c in h.commits))
         for r in h.runs:
             value = f"{r.metric}={r.value:.4g}" if r.value is not None else f"did not report {r.metric or metric}"
-            lines.append(f"  run {r.run} at {(r.commit or '?')[:8]}: {r.status}, {value}")
+            lines.append(f"  run {r.run} at {(r.commit or '?')[:8]}: {r.status}, {value}" + (f" ({one_line(r.why)})" if r.why else ""))
         if h.best:
             delta = f"{h.delta:+.1%}" if h.delta is not None else "n/a"
             verdict = "beats the baseline by at least 10%" if h.success else "does not beat the baseline by 10%"

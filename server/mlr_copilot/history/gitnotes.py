@@ -100,7 +100,8 @@ class CommitInfo:
     hypothesis: str | None
 
 
-def _default_branch(workspace: Path | str) -> str | None:
+def default_branch(workspace: Path | str) -> str | None:
+    """The repository's base branch: origin's HEAD, else init.defaultBranch, main or master."""
     remote_head = git(workspace, "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD", check=False)
     candidates = []
     if remote_head.returncode == 0 and remote_head.stdout.strip():
@@ -119,7 +120,7 @@ def branch_commits(workspace: Path | str, branch: str | None = None, *, limit: i
     A `branch` from outside is checked first (`workspace.refs.branch_ref`)."""
     tip = branch or "HEAD"
     range_args = [tip]
-    default = _default_branch(workspace)
+    default = default_branch(workspace)
     if default is not None:
         base = git(workspace, "merge-base", "--end-of-options", default, tip, check=False).stdout.strip()
         tip_sha = git(workspace, "rev-parse", "--verify", "-q", "--end-of-options", tip, check=False).stdout.strip()

@@ -8,12 +8,15 @@ import math
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..runners.model import Direction, RunRecord, RunStatus
 from ..state import StateDir
-from ..workspace.refs import branch_ref
-from .gitnotes import CommitInfo, branch_commits, head_info
+from ..workspace.refs import branch_ref, branches
+from .gitnotes import CommitInfo, branch_commits, default_branch, head_info
+
+# Branches the agent makes, one per hypothesis (`workspace.git.BRANCH_PREFIX`).
+BRANCH_PREFIX = "mlr/"
 
 log = logging.getLogger(__name__)
 
@@ -68,65 +71,42 @@ class HistoryRow(BaseModel):
     dirty: bool = False
     # Where the run's output went, relative to the workspace (what the editor opens).
     log_path: str | None = None
+    # The branch the commit is listed under (None: a run whose commit is on no listed branch).
+    branch: str | None = None
+    # Every metric the run reported, not only the one `value` holds.
+    metrics: dict[str, float] = Field(default_factory=dict)
+    runner: str | None = None
+    started_at: str | None = None
+    duration_s: float | None = None
 
 
 class HistoryTable(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="constants")
 
+    # The one branch shown; None when the table holds several (see `branches`).
     branch: str | None
     metric: str | None
     direction: Direction | None
     baseline_run: str | None
     baseline_value: float | None
     rows: list[HistoryRow]
+    branches: list[str] = Field(default_factory=list)
+    # Every metric name the rows report, the primary one first.
+    metrics: list[str] = Field(default_factory=list)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
 
     def render_text(self, *, width: int = 120) -> str:
-        metric = self.metric or "metric"
-        arrow = {"maximize": " (higher is better)", "minimize": " (lower is better)"}.get(self.direction or "", "")
-        header = ["commit", "run", "status", metric, "delta", "hypothesis / subject"]
-        body = []
-        for row in self.rows:
-            value = "-" if row.value is None else f"{row.value:.6g}"
-            if row.baseline:
-                delta = "baseline"
-            elif row.delta is None:
-                delta = "-"
-            else:
-                delta = f"{row.delta * 100:+.1f}%"
-            label = row.subject if not row.hypothesis else f"[{row.hypothesis}] {row.subject}"
-            body.append(
-                [
-                    (row.short or "-") + ("*" if row.dirty else ""),
-                    row.run_id or "-",
-                    row.status or "no run",
-                    value,
-                    delta,
-                    label,
-                ]
-            )
-        widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header) - 1)]
-        used = sum(widths) + 2 * (len(widths))
-        last = max(20, width - used)
-        title = f"branch {self.branch or '-'}; metric {metric}{arrow}"
-        if self.baseline_run and self.baseline_value is not None:
-            title += f"; baseline run {self.baseline_run} = {self.baseline_value:.6g}"
-        else:
-            title += "; no baseline yet (no passed run with this metric)"
-        lines = [title]
-        for line in [header, *body]:
-            cells = [cell.ljust(widths[i]) for i, cell in enumerate(line[:-1])]
-            text = line[-1]
-            cells.append(text if len(text) <= last else text[: last - 1] + "…")
-            lines.append("  ".join(cells).rstrip())
-        if any(row.dirty for row in self.rows):
-            lines.append("* run on uncommitted changes")
-        return "\n".join(lines)
+        from .render import render_text
+
+        return render_text(self, width=width)
 
 
 def _pick_metric(runs: list[RunRecord], metric: str | None) -> str | None:
+    """The setting's metric, else the baseline's primary one, else the most common primary
+    one, else (no primary metric anywhere) the metric most runs report, so a run that only
+    printed `METRIC accuracy=0.875` still has a value."""
     if metric:
         return metric
     for record in runs:
@@ -136,6 +116,11 @@ def _pick_metric(runs: list[RunRecord], metric: str | None) -> str | None:
     for record in runs:
         if record.primary_metric:
             counts[record.primary_metric] = counts.get(record.primary_metric, 0) + 1
+    if not counts:
+        for record in runs:
+            for name in record.metrics:
+                counts[name] = counts.get(name, 0) + 1
+    # ties go to the name seen first (dicts keep insertion order, max keeps the first maximum)
     return max(counts, key=counts.__getitem__) if counts else None
 
 
@@ -146,75 +131,107 @@ def _usable(record: RunRecord, metric: str | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _pick_baseline(commits: list[CommitInfo], by_commit: dict[str | None, list[RunRecord]], metric: str | None) -> RunRecord | None:
-    flagged = [r for c in commits for r in by_commit.get(c.sha, []) if r.baseline and _usable(r, metric)]
+def _pick_baseline(segments: list[list[CommitInfo]], by_commit: dict[str | None, list[RunRecord]],
+                   metric: str | None) -> RunRecord | None:
+    """The newest usable run flagged as baseline, else the oldest usable run of the first
+    segment (the base branch) that has one."""
+    flagged = [r for commits in segments for c in commits for r in by_commit.get(c.sha, []) if r.baseline and _usable(r, metric)]
     if flagged:
         return max(flagged, key=lambda r: r.started_at)
-    for commit in reversed(commits):  # oldest first
-        for record in by_commit.get(commit.sha, []):
-            if _usable(record, metric):
-                return record
+    for commits in segments:
+        for commit in reversed(commits):  # oldest first
+            for record in by_commit.get(commit.sha, []):
+                if _usable(record, metric):
+                    return record
     return None
+
+
+def _listed_branches(workspace: Path | str, current: str | None) -> list[str]:
+    """The base branch, the current one, then every hypothesis branch (`mlr/*`), like
+    `dvc exp show` lists the workspace's experiments beside its baseline."""
+    names = [default_branch(workspace), current]
+    names += [name for name in branches(workspace) if name.startswith(BRANCH_PREFIX)]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def _segments(workspace: Path | str, branch: str | None, ref: str | None, all_branches: bool,
+              current: str | None) -> list[tuple[str | None, list[CommitInfo]]]:
+    """(branch, its commits newest first) to show; each commit once, under the first branch
+    that holds it."""
+    if not all_branches:
+        return [(branch or current, branch_commits(workspace, ref))]
+    seen: set[str] = set()
+    segments = []
+    for name in _listed_branches(workspace, current):
+        commits = [c for c in branch_commits(workspace, f"refs/heads/{name}") if c.sha not in seen]
+        seen.update(c.sha for c in commits)
+        segments.append((name, commits))
+    return segments
 
 
 def history(
     workspace: Path | str,
     branch: str | None = None,
     *,
+    all_branches: bool = False,
     metric: str | None = None,
     direction: Direction | None = None,
 ) -> HistoryTable:
-    """The runs along `branch` (default: the current branch), newest commit first; BadRefError
-    when `branch` is not an existing local branch."""
+    """The runs along `branch` (default: the current branch), newest commit first; with
+    `all_branches`, those of the base branch, the current one and every hypothesis branch,
+    then the runs whose commit is on none of them. BadRefError when `branch` is not an
+    existing local branch."""
     ref = branch_ref(workspace, branch) if branch is not None else None
     runs = load_runs(workspace)
     head = head_info(workspace)
+    by_commit: dict[str | None, list[RunRecord]] = {}
     if head is None:
-        commits = [CommitInfo("", "", "", None)]
-        by_commit: dict[str | None, list[RunRecord]] = {"": runs}
-        branch_name = None
+        segments: list[tuple[str | None, list[CommitInfo]]] = [(None, [CommitInfo("", "", "", None)])]
+        by_commit[""] = runs
     else:
-        commits = branch_commits(workspace, ref)
-        by_commit = {}
+        segments = _segments(workspace, branch, ref, all_branches and branch is None, head.branch)
         for record in runs:
             by_commit.setdefault(record.commit, []).append(record)
-        branch_name = branch or head.branch
-    walked = [r for c in commits for r in by_commit.get(c.sha, [])]
+    listed = {c.sha for _, commits in segments for c in commits}
+    strays = [r for r in runs if r.commit not in listed] if all_branches and branch is None and head else []
+    walked = [r for _, commits in segments for c in commits for r in by_commit.get(c.sha, [])] + strays
     metric = _pick_metric(walked, metric)
     if direction is None and metric is not None:
         direction = next((r.direction for r in walked if r.primary_metric == metric and r.direction), None)
         direction = direction or guess_direction(metric)
-    baseline = _pick_baseline(commits, by_commit, metric)
+    baseline = _pick_baseline([commits for _, commits in segments], by_commit, metric)
     baseline_value = baseline.metrics[metric] if baseline is not None and metric else None
+
+    def row(commit: CommitInfo, name: str | None, record: RunRecord) -> HistoryRow:
+        value = record.metrics.get(metric) if metric else None
+        return HistoryRow(
+            commit=commit.sha or None, short=commit.short or None, subject=commit.subject,
+            hypothesis=commit.hypothesis or record.hypothesis, run_id=record.id, status=record.status, value=value,
+            delta=relative_delta(value, baseline_value, direction or "maximize") if baseline is not record else 0.0,
+            baseline=baseline is record, dirty=record.dirty, log_path=record.log_path, branch=name,
+            metrics=record.metrics, runner=record.runner, started_at=record.started_at, duration_s=record.duration_s,
+        )
+
     rows = []
-    for commit in commits:
-        records = sorted(by_commit.get(commit.sha, []), key=lambda r: (r.started_at, r.id), reverse=True)
-        if not records and commit.sha:
-            rows.append(HistoryRow(commit=commit.sha, short=commit.short, subject=commit.subject, hypothesis=commit.hypothesis))
-            continue
-        for record in records:
-            value = record.metrics.get(metric) if metric else None
-            rows.append(
-                HistoryRow(
-                    commit=commit.sha or None,
-                    short=commit.short or None,
-                    subject=commit.subject,
-                    hypothesis=commit.hypothesis or record.hypothesis,
-                    run_id=record.id,
-                    status=record.status,
-                    value=value,
-                    delta=relative_delta(value, baseline_value, direction or "maximize") if baseline is not record else 0.0,
-                    baseline=baseline is record,
-                    dirty=record.dirty,
-                    log_path=record.log_path,
-                )
-            )
+    for position, (name, commits) in enumerate(segments):
+        for at, commit in enumerate(commits):
+            records = sorted(by_commit.get(commit.sha, []), key=lambda r: (r.started_at, r.id), reverse=True)
+            # the base branch's whole past without runs would bury the experiments
+            quiet = len(segments) > 1 and position == 0 and at > 0
+            if not records and commit.sha and not quiet:
+                rows.append(HistoryRow(commit=commit.sha, short=commit.short, subject=commit.subject,
+                                       hypothesis=commit.hypothesis, branch=name))
+            rows += [row(commit, name, record) for record in records]
+    for record in sorted(strays, key=lambda r: (r.started_at, r.id), reverse=True):
+        rows.append(row(CommitInfo(record.commit or "", (record.commit or "")[:7], "", None), None, record))
+    names = list(dict.fromkeys(name for r in rows for name in r.metrics))
     return HistoryTable(
-        branch=branch_name,
+        branch=segments[0][0] if len(segments) == 1 else None,
         metric=metric,
         direction=direction,
         baseline_run=baseline.id if baseline else None,
         baseline_value=baseline_value,
         rows=rows,
+        branches=[name for name, _ in segments if name],
+        metrics=([metric] if metric else []) + [name for name in names if name != metric],
     )
-

@@ -143,13 +143,30 @@ def render(run: IdeasRun, feedback: dict[str, list[str]] | None = None) -> str:
     return "\n".join(lines)
 
 
+IGNORE_HEADER = "# views of .mlr/ideas, re-rendered by MLR-Copilot"
+# The file ignores itself too, so `git status` stays quiet about research/, while any file of
+# the researcher's own there still shows (a `*` would hide their notes from git).
+IGNORE_TEXT = f"{IGNORE_HEADER}\n*/hypotheses.md\n/.gitignore\n"
+
+
+def _ignore_views(ignore: Path) -> None:
+    """Write research/.gitignore, or add the self-ignoring line to one an older version
+    wrote; a file the researcher wrote stays as it is."""
+    try:
+        text = ignore.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        ignore.write_text(IGNORE_TEXT, encoding="utf-8")
+        return
+    lines = text.splitlines()
+    if lines[:1] == [IGNORE_HEADER] and "/.gitignore" not in lines:
+        ignore.write_text(text.rstrip("\n") + "\n/.gitignore\n", encoding="utf-8")
+
+
 def write(workspace: Path, run: IdeasRun, consumed: set[str] = frozenset()) -> Path:
     """Render `run` to its document, keeping the feedback lines not yet consumed."""
     path = document_path(workspace, run.paper_slug)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ignore = path.parent.parent / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# views of .mlr/ideas, re-rendered by MLR-Copilot\n*/hypotheses.md\n", encoding="utf-8")
+    _ignore_views(path.parent.parent / ".gitignore")
     previous = pending_feedback(path.read_text(encoding="utf-8")) if path.exists() else {}
     kept = {k: v for k, v in previous.items() if k not in consumed}
     path.write_text(render(run, kept), encoding="utf-8")

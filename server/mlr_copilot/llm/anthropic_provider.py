@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage
 from mlr_copilot.llm.keys import redact
-from mlr_copilot.llm.sdk_errors import translate
+from mlr_copilot.llm.sdk_errors import not_found, translate
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class AnthropicProvider:
         try:
             response = await self._client.messages.create(**params)
         except self._sdk.AnthropicError as exc:
-            raise translate(
+            translated = translate(
                 exc,
                 self._sdk,
                 provider=self.name,
@@ -102,7 +102,8 @@ class AnthropicProvider:
                 where=self._where,
                 key_variable=self._key_variable,
                 secrets=[self._key],
-            ) from None
+            )
+            raise await not_found(self._client, exc, translated, secrets=[self._key]) from None
         return self._parse(response, messages, call)
 
     def _parse(self, response: Any, messages: Sequence[Message], call: str) -> Completion:

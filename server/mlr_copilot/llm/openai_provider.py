@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage
 from mlr_copilot.llm.keys import redact
-from mlr_copilot.llm.sdk_errors import translate
+from mlr_copilot.llm.sdk_errors import not_found, translate
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +81,21 @@ class OpenAIProvider:
             response = await self._client.chat.completions.create(**params)
         except self._sdk.BadRequestError as exc:
             if "response_format" not in params or self._official or "response_format" not in str(exc):
-                raise self._translate(exc) from None
+                raise await self._error(exc) from None
             log.warning("%s at %s does not support JSON mode; asking in the prompt instead", self.name, self._where)
             self.json_mode = False
             params.pop("response_format")
             try:
                 response = await self._client.chat.completions.create(**params)
             except self._sdk.OpenAIError as retry_exc:
-                raise self._translate(retry_exc) from None
+                raise await self._error(retry_exc) from None
         except self._sdk.OpenAIError as exc:
-            raise self._translate(exc) from None
+            raise await self._error(exc) from None
         return self._parse(response, messages, call)
+
+    async def _error(self, exc: Exception) -> LLMError:
+        # a local server lists what it serves; api.openai.com lists audio and image models too
+        return await not_found(self._client, exc, self._translate(exc), chat_only=self._official, secrets=[self._key])
 
     def _translate(self, exc: Exception) -> LLMError:
         return translate(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 from mlr_copilot.paper.model import Paper
+from mlr_copilot.untrusted import MARKDOWN_SIGNS as _SIGNS
+from mlr_copilot.untrusted import markdown_inline
 
-# Signs that mark up text wherever they stand; "(" matters only after "]", "!" only before "[".
-_SIGNS = re.compile(r"([\\`*_\[\]<>|~#])")
 # A paragraph Markdown would read as a list item or a rule: "1.", "-", "+", "=".
 _BLOCK_START = re.compile(r"^(\s*)(\d{1,9})([.)])(?=\s|$)|^(\s*)([-+=])")
 _OWN_LABEL = re.compile(r"^(?:\[\d{1,4}\]|\d{1,4}\.)\s+")
@@ -40,7 +40,7 @@ def to_markdown(paper: Paper) -> str:
 
 def _inline(text: str) -> str:
     """One line of text with its Markdown signs escaped."""
-    return _SIGNS.sub(r"\\\1", " ".join(text.split()))
+    return markdown_inline(text)
 
 
 def _block(text: str) -> str:

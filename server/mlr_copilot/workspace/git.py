@@ -605,6 +605,16 @@ class GitWorkspace:
         return self._git("show", "--format=", "--patch", "--no-color", "--no-ext-diff", "--no-textconv",
                          "--end-of-options", sha, "--")
 
+    def diff_between(self, old: str, new: str) -> tuple[str, list[str]]:
+        """The patch from commit `old` to commit `new` (each checked by `refs.commit_of`) and
+        the secrets files it leaves out: their names are shown, never their content."""
+        old, new = commit_of(self.root, old), commit_of(self.root, new)
+        changed = self._git("diff", "--name-only", "-z", "--no-renames", "--end-of-options", old, new, "--", strip=False)
+        secret = sorted({p for p in changed.split("\0") if p and any(is_secret_name(part) for part in p.split("/"))})
+        patch = self._git("diff", "--stat", "--patch", "--no-color", "--no-ext-diff", "--no-textconv",
+                          "--end-of-options", old, new, "--", *(f":(exclude,literal){p}" for p in secret))
+        return patch, secret
+
     def changed_paths(self, sha: str) -> list[str]:
         out = self._git("diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", "--end-of-options", sha, strip=False)
         return [p for p in out.split("\0") if p]
