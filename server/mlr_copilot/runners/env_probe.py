@@ -1,0 +1,70 @@
+"""Print, as one JSON line, the Python version and the installed distributions that provide the
+top-level modules named on the command line: `python -I env_probe.py sklearn numpy ...`.
+
+Run by the interpreter that runs the experiments (in-process when that is this one, in a
+subprocess when the command names another, in a container of the image for Docker), so the
+versions are the ones the experiment imported. Standard library only. Names are matched to
+distributions by the distribution's own name first (`numpy`), then by `top_level.txt`, then by
+the top-level entries of its RECORD, which is the slow part and read only for names still
+unmatched. `--all` maps every distribution (done once per Docker image, then cached).
+"""
+
+import json
+import platform
+import re
+import sys
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _tops(dist, way):
+    """The top-level modules `dist` provides, as its `top_level.txt` or its RECORD lists them."""
+    if way == "top_level":
+        return set((dist.read_text("top_level.txt") or "").split())
+    tops = set()
+    for line in (dist.read_text("RECORD") or "").splitlines():
+        top = line.split(",", 1)[0].split("/", 1)[0]
+        tops.add(top[:-3] if top.endswith(".py") else top)
+    return tops
+
+
+def _folder_name(dist):
+    folder = getattr(dist, "_path", None)
+    return canonical(folder.name.split("-", 1)[0]) if folder is not None else ""
+
+
+def describe(names, everything=False):
+    """{"python": "3.11.2", "packages": {distribution: version}, "modules": {module: distribution}}
+    for `names` (every module of every distribution when `everything`)."""
+    from importlib import metadata
+
+    left = set(names)
+    modules = {}
+    dists = list(metadata.distributions())
+    for way in ("name", "top_level", "record"):
+        for dist in dists:
+            if not left and not everything:
+                break
+            if way == "name":
+                tops = {n for n in left if canonical(n) == _folder_name(dist)}
+            else:
+                tops = _tops(dist, way)
+            hits = tops if everything else left & tops
+            for module in hits:
+                modules.setdefault(module, dist)
+            left -= hits
+    packages = {}
+    named = {}
+    for module, dist in modules.items():
+        name = canonical(dist.metadata["Name"] or _folder_name(dist))
+        packages[name] = dist.version
+        named[module] = name
+    return {"python": platform.python_version(), "packages": packages, "modules": named}
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    everything = "--all" in args
+    print(json.dumps(describe([a for a in args if a != "--all"], everything)))
