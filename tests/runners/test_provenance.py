@@ -92,6 +92,34 @@ def test_a_probe_that_prints_nonsense_is_a_warning_not_a_failed_run(workspace, t
     assert any("environment of this run could not be recorded" in w for w in record.warnings)
 
 
+def fake_python(folder: Path, name: str, body: str) -> dict[str, str]:
+    """An interpreter named `name` whose env probe (`-I ...`) runs `body`; the run's env for it."""
+    fake = folder / "bin" / name
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-I" ]; then {body}; fi\nexit 0\n')
+    fake.chmod(0o755)
+    return {"PATH": f"{fake.parent}:{os.environ['PATH']}"}
+
+
+def test_a_probe_that_hangs_with_a_child_holding_its_output_is_stopped(workspace, tmp_path, monkeypatch):
+    from mlr_copilot.runners import provenance
+
+    monkeypatch.setattr(provenance, "PROBE_TIMEOUT_S", 1.0)
+    env = fake_python(tmp_path, "python3.97", "(sleep 600 &) ; sleep 600")
+    record = execute(request(workspace, "python3.97 train.py", env=env), LocalRunner())
+    assert record.environment is None
+    assert any("did not answer within 1 s" in w for w in record.warnings)
+    assert record.duration_s < 60
+
+
+def test_a_probe_flooding_its_output_is_read_from_its_end(workspace, tmp_path):
+    last = '{"python": "3.97.1", "packages": {"numpy": "9"}, "modules": {"numpy": "numpy"}}'
+    env = fake_python(tmp_path, "python3.96", f"head -c 30000000 /dev/zero | tr '\\\\0' x; echo; echo '{last}'")
+    write(workspace, "train.py", "import numpy\n")
+    record = execute(request(workspace, "python3.96 train.py", env=env), LocalRunner())
+    assert (record.environment.python, record.environment.packages) == ("3.97.1", {"numpy": "9"})
+
+
 def test_gpus_come_from_nvidia_smi_and_a_failing_one_means_none(tmp_path, monkeypatch):
     tool = tmp_path / "nvidia-smi"
     tool.write_text("#!/bin/sh\nprintf 'NVIDIA A100-SXM4-40GB\\nNVIDIA A100-SXM4-40GB\\n'\n")
@@ -125,8 +153,12 @@ def test_environment_diff_names_each_difference():
 
 
 @pytest.mark.docker
-def test_docker_run_records_the_image_python_and_its_package_versions(workspace):
+def test_docker_run_records_the_image_python_and_its_package_versions(workspace, tmp_path, monkeypatch):
+    from mlr_copilot.runners import provenance
     from mlr_copilot.runners.docker import DockerRunner
+
+    monkeypatch.setenv("MLR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(provenance, "_PROBED", {})
 
     client = live_docker_client()
     write(workspace, "train.py", "import sklearn\nprint('METRIC acc=1')\n")
@@ -140,3 +172,7 @@ def test_docker_run_records_the_image_python_and_its_package_versions(workspace)
     assert (env.python, env.packages) == (inside[0], {"scikit-learn": inside[1]})
     assert (env.runner, env.image, env.image_id) == ("docker", TEST_IMAGE, client.images.get(TEST_IMAGE).id)
     assert env.gpus == []
+    cached = list((tmp_path / "cache" / "environments").glob("*.json"))
+    assert len(cached) == 1  # the image is probed once; the next run reads this
+    again = execute(request(workspace, "python train.py", image=TEST_IMAGE), runner)
+    assert again.environment == env

@@ -517,19 +517,24 @@ class DockerRunner(Runner):
         return cached_probe(key, lambda: parse_probe(self._probe_image(image_id, interpreter))), image_id
 
     def _probe_image(self, image_id: str, interpreter: str) -> bytes:
-        from docker.types import Mount
+        from docker.types import LogConfig, Mount
+
+        from .provenance import MAX_PROBE_BYTES
 
         probe = "/opt/mlr-copilot/env_probe.py"
         container = self.client.containers.create(
-            image_id, command=[interpreter, "-I", probe, "--all"], entrypoint=[], user="65534:65534",
-            network_mode="none", mem_limit="512m", pids_limit=64, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            image_id, entrypoint=[interpreter], command=["-I", probe, "--all"], user="65534:65534", network_mode="none",
+            mem_limit="512m", memswap_limit="512m", nano_cpus=int(1e9), pids_limit=64, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], working_dir="/",
             mounts=[Mount(target=probe, source=str(Path(__file__).with_name("env_probe.py")), type="bind", read_only=True)],
+            # the image may be a workspace Dockerfile's: what it prints is bounded like a run's
+            log_config=LogConfig(type="json-file", config={"max-size": str(MAX_PROBE_BYTES), "max-file": "1"}),
             labels={LABEL: "1", OWNER_LABEL: _owner_label()}, detach=True,
         )
         try:
             container.start()
             container.wait(timeout=IMAGE_PROBE_TIMEOUT_S)
-            return container.logs(stdout=True, stderr=False)[-(8 << 20):]
+            return container.logs(stdout=True, stderr=False)[-MAX_PROBE_BYTES:]
         finally:
             container.remove(force=True)
 

@@ -18,9 +18,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +38,7 @@ MAX_FILE_BYTES = 512 * 1024
 SCAN_BUDGET_S = 0.2
 MAX_MODULES = 200
 PROBE_TIMEOUT_S = 10.0
+MAX_PROBE_BYTES = 8 << 20
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "env", "data", "build", "dist"}
 PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?")
 REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]{0,99})")
@@ -60,7 +63,7 @@ class ProbeReport(BaseModel):
         return {dist: version[:64] for dist, version in self.packages.items() if dist in wanted}
 
 
-def _python_files(workspace: Path) -> list[Path]:
+def _python_files(workspace: Path, deadline: float) -> list[Path]:
     found: list[Path] = []
     for folder, dirs, files in os.walk(workspace):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
@@ -68,18 +71,19 @@ def _python_files(workspace: Path) -> list[Path]:
             path = Path(folder, name)
             if name.endswith(".py") and not path.is_symlink() and path.is_file():
                 found.append(path)
-                if len(found) >= MAX_FILES:
-                    return found
-    return found
+        if len(found) >= MAX_FILES or time.monotonic() > deadline:
+            break
+    return found[:MAX_FILES]
 
 
 def imported_modules(workspace: Path) -> list[str]:
     """Top-level modules the workspace's Python files import that are neither the standard
-    library's nor the workspace's own."""
+    library's nor the workspace's own. Bounded in files, bytes and time: a workspace with a
+    million files or a pathological one costs a run no more than `SCAN_BUDGET_S`."""
     own = {path.stem for path in workspace.glob("*.py")} | {path.name for path in workspace.iterdir() if path.is_dir()}
     names: set[str] = set()
     deadline = time.monotonic() + SCAN_BUDGET_S
-    for path in _python_files(workspace):
+    for path in _python_files(workspace, deadline):
         if time.monotonic() > deadline or len(names) >= MAX_MODULES:
             break
         try:
@@ -123,9 +127,32 @@ def local_python_environment(request: RunRequest, names: list[str]) -> ProbeRepo
     interpreter = named and shutil.which(named, path=request.env.get("PATH", os.environ.get("PATH")))
     if not interpreter or os.path.realpath(interpreter) == os.path.realpath(sys.executable):
         return ProbeReport.model_validate(env_probe.describe(names))
-    done = subprocess.run([interpreter, "-I", str(PROBE), *names], capture_output=True, timeout=PROBE_TIMEOUT_S,
-                          cwd=request.workspace, env=scrub_env({**os.environ, **request.env}), stdin=subprocess.DEVNULL)
-    return parse_probe(done.stdout)
+    env = scrub_env({**os.environ, **request.env})
+    return parse_probe(bounded_output([interpreter, "-I", str(PROBE), *names], cwd=request.workspace, env=env))
+
+
+def bounded_output(argv: list[str], **popen) -> bytes:
+    """The last `MAX_PROBE_BYTES` of what `argv` prints to stdout within `PROBE_TIMEOUT_S`. The
+    command is the experiment's interpreter, so it is held like one: its whole process group is
+    killed at the deadline (a child left holding the pipe would otherwise block the read), and
+    its output goes to a file, never wholly into memory."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                start_new_session=True, **popen)
+        try:
+            code = proc.wait(timeout=PROBE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise subprocess.SubprocessError(f"{Path(argv[0]).name} did not answer within {PROBE_TIMEOUT_S:g} s") from None
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        if code != 0:
+            raise subprocess.SubprocessError(f"{Path(argv[0]).name} exited with code {code}")
+        out.seek(max(0, out.seek(0, os.SEEK_END) - MAX_PROBE_BYTES))
+        return out.read()
 
 
 def parse_probe(output: bytes) -> ProbeReport:
@@ -155,13 +182,11 @@ def host_gpus() -> tuple[str, ...]:
     if tool is None:
         return ()
     try:
-        done = subprocess.run([tool, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True,
-                              timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        output = bounded_output([tool, "--query-gpu=name", "--format=csv,noheader"])
     except (OSError, subprocess.SubprocessError):
         return ()
-    if done.returncode != 0:
-        return ()
-    return tuple(line.strip()[:120] for line in done.stdout.splitlines() if line.strip())[:64]
+    lines = output.decode("utf-8", errors="replace").splitlines()
+    return tuple(line.strip()[:120] for line in lines if line.strip())[:64]
 
 
 def capture(runner, request: RunRequest, image: str | None) -> RunEnvironment:
