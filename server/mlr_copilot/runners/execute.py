@@ -93,7 +93,10 @@ def execute(
     baseline: bool = False,
     on_line: LineCallback | None = None,
     cancel: threading.Event | None = None,
+    mlflow_uri: str | None = None,
 ) -> RunRecord:
+    """Run `request` with `runner` and keep its record (and its commit's note); with
+    `mlflow_uri`, log the finished run there too."""
     workspace = resolve_workspace(request)
     run_id = new_run_id()
     head = head_info(workspace)
@@ -152,6 +155,13 @@ def execute(
     record.message = "; ".join([outcome.message, *problems]) if problems else outcome.message
     save_record(workspace, record)
     note_run(workspace, record)
+    if mlflow_uri:
+        from ..history.tracking import track_run
+
+        warning = track_run(workspace, record, mlflow_uri)
+        if warning:
+            record.warnings.append(warning)
+            save_record(workspace, record)
     return record
 
 
