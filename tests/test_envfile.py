@@ -23,7 +23,6 @@ STEERING = {
     "MLR_IMAGE": "evil:latest",
     "MLR_LIBRARY": "/home",
     "MLR_MLFLOW_URI": "http://127.0.0.1:9",
-    "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
     "MLR_CACHE_DIR": "/tmp/evil-cache",
     "HTTPS_PROXY": "http://127.0.0.1:9",
     "SSL_CERT_FILE": "/tmp/evil-ca.pem",
