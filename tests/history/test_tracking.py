@@ -88,9 +88,10 @@ def logged(uri: str, experiment: str):
     return client, client.search_runs([found.experiment_id])
 
 
-def test_a_finished_run_is_logged_to_a_tracking_server(tmp_path, mlflow_server):
+def test_a_finished_run_is_logged_to_a_tracking_server(tmp_path, mlflow_server, capfd):
     record = run(tmp_path, mlflow_server)
     assert record.status == "passed" and record.warnings == []
+    assert capfd.readouterr().out == "", "stdout is the LSP channel: MLflow's 'View run' line must not reach it"
     client, [mlrun] = logged(mlflow_server, "digits-study")
     assert mlrun.info.status == "FINISHED" and mlrun.info.run_name == record.id
     assert mlrun.data.params == {"hypothesis": "h1", "branch": "mlr/h1-wider-net", "command": record.command,
@@ -107,11 +108,17 @@ def test_a_finished_run_is_logged_to_a_tracking_server(tmp_path, mlflow_server):
     assert environment == record.environment.model_dump(mode="json")
 
 
-def test_a_failed_run_is_logged_failed(tmp_path, mlflow_server):
-    record = run(tmp_path, mlflow_server, code=3, name="failing-study")
+def test_a_failed_run_is_logged_failed_with_the_commands_secrets_masked(tmp_path, mlflow_server, monkeypatch):
+    monkeypatch.setenv("EXAMPLE_API_KEY", "sk-live-0123456789abcdef")
+    repo = make_repo(tmp_path / "failing-study", {"train.py": SCRIPT, "code.txt": "3"})
+    request = RunRequest(workspace=str(repo), command=[sys.executable, "train.py", "--key", "sk-live-0123456789abcdef"],
+                         timeout=60)
+    record = execute(request, LocalRunner(), primary_metric="accuracy", mlflow_uri=mlflow_server)
     assert record.status == "failed"
     _, [mlrun] = logged(mlflow_server, "failing-study")
     assert mlrun.info.status == "FAILED" and mlrun.data.tags["mlr.status"] == "failed"
+    assert mlrun.data.params["command"].endswith("train.py --key ***")
+    assert "sk-live" not in json.dumps(mlrun.data.tags)
 
 
 def test_a_file_store_gets_the_run_and_non_finite_metrics(tmp_path, monkeypatch):

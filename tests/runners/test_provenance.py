@@ -67,6 +67,18 @@ def test_local_run_records_python_packages_node_and_no_gpu_without_nvidia_smi(wo
     assert saved.environment == env
 
 
+def test_a_distribution_planted_in_the_workspace_is_not_taken_for_an_installed_one(workspace, monkeypatch):
+    """`python -m` puts the current folder on the path: a workspace's fake dist-info is not the
+    version the experiment ran with."""
+    write(workspace, "numpy-0.0.1.dist-info/METADATA", "Metadata-Version: 2.1\nName: numpy\nVersion: 0.0.1\n")
+    write(workspace, "train.py", "import numpy\n")
+    installed = metadata.version("numpy")
+    monkeypatch.syspath_prepend(str(workspace))
+    assert metadata.version("numpy") == "0.0.1"
+    record = execute(request(workspace, [sys.executable, "train.py"]), LocalRunner())
+    assert record.environment.packages == {"numpy": installed}
+
+
 def test_local_run_of_another_python_asks_that_python(workspace, tmp_path):
     """The command's `python` is not this process: its versions come from it, not from us."""
     fake = tmp_path / "bin" / "python3.99"

@@ -10,10 +10,9 @@ workspace's `.env` (it would send the runs elsewhere). MLflow is imported only w
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import os
 import re
-import sys
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -62,9 +61,7 @@ def track_run(workspace: Path, record: RunRecord, uri: str | None) -> str | None
 
     def work() -> None:
         try:
-            # MLflow writes "View run ... at" to stdout, which is the LSP channel or `--json` output
-            with contextlib.redirect_stdout(sys.stderr):
-                _log_run(Path(workspace), record, uri)
+            _log_run(Path(workspace), record, uri)
             outcome.append(None)
         except BaseException as exc:  # any failure of the tracker, its SDK or its server
             outcome.append(exc)
@@ -108,7 +105,7 @@ def _tags(record: RunRecord) -> dict[str, str]:
     tags = {
         "mlflow.runName": record.id,
         "mlflow.source.type": "LOCAL",
-        "mlflow.source.name": record.command[:MAX_PARAM],
+        "mlflow.source.name": _masked(record.command)[:MAX_PARAM],
         "mlflow.source.git.commit": record.commit,
         "mlflow.source.git.branch": record.branch,
         "mlr.run_id": record.id,
@@ -123,8 +120,28 @@ def _tags(record: RunRecord) -> dict[str, str]:
 
 
 def _params(record: RunRecord) -> dict[str, str]:
-    params = {"hypothesis": record.hypothesis, "branch": record.branch, "command": record.command, "runner": record.runner}
+    params = {"hypothesis": record.hypothesis, "branch": record.branch, "command": _masked(record.command),
+              "runner": record.runner}
     return {key: value[:MAX_PARAM] for key, value in params.items() if value}
+
+
+def _masked(text: str) -> str:
+    """`text` with the secret values this process knows as `***`: a command may carry a key
+    (`--token ...`), and the tracker may be another host."""
+    from ..runners.environment import secret_values
+
+    for secret in secret_values(os.environ, []):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _quiet(client) -> None:
+    """MLflow writes "View run ... at" to stdout when a run ends, and stdout is the LSP channel
+    or `--json` output: that client's printing is turned off (never the process's stdout, which
+    other threads use meanwhile)."""
+    tracking_client = getattr(client, "_tracking_client", None)
+    if tracking_client is not None and hasattr(tracking_client, "_log_url"):
+        tracking_client._log_url = lambda run_id: None
 
 
 def _log_run(workspace: Path, record: RunRecord, uri: str) -> None:
@@ -132,6 +149,7 @@ def _log_run(workspace: Path, record: RunRecord, uri: str) -> None:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
+    _quiet(client)
     started = int(datetime.fromisoformat(record.started_at).timestamp() * 1000)
     ended = started + int((record.duration_s or 0) * 1000)
     run = client.create_run(_experiment_id(client, workspace.name or "workspace"), start_time=started,

@@ -35,14 +35,20 @@ def _folder_name(dist):
     return canonical(folder.name.split("-", 1)[0]) if folder is not None else ""
 
 
-def describe(names, everything=False):
+def _under(dist, folder):
+    path = getattr(dist, "_path", None)
+    return folder is not None and path is not None and str(path.resolve()).startswith(str(folder) + "/")
+
+
+def describe(names, everything=False, outside=None):
     """{"python": "3.11.2", "packages": {distribution: version}, "modules": {module: distribution}}
-    for `names` (every module of every distribution when `everything`)."""
+    for `names` (every module of every distribution when `everything`), ignoring distributions
+    under the folder `outside` (a workspace on this process's path is not installed code)."""
     from importlib import metadata
 
     left = set(names)
     modules = {}
-    dists = list(metadata.distributions())
+    dists = [dist for dist in metadata.distributions() if not _under(dist, outside)]
     for way in ("name", "top_level", "record"):
         for dist in dists:
             if not left and not everything:

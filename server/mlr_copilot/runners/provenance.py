@@ -126,7 +126,7 @@ def local_python_environment(request: RunRequest, names: list[str]) -> ProbeRepo
     named = python_named(request.argv())
     interpreter = named and shutil.which(named, path=request.env.get("PATH", os.environ.get("PATH")))
     if not interpreter or os.path.realpath(interpreter) == os.path.realpath(sys.executable):
-        return ProbeReport.model_validate(env_probe.describe(names))
+        return ProbeReport.model_validate(env_probe.describe(names, outside=Path(request.workspace).resolve()))
     env = scrub_env({**os.environ, **request.env})
     return parse_probe(bounded_output([interpreter, "-I", str(PROBE), *names], cwd=request.workspace, env=env))
 
