@@ -79,6 +79,17 @@ def test_a_distribution_planted_in_the_workspace_is_not_taken_for_an_installed_o
     assert record.environment.packages == {"numpy": installed}
 
 
+def test_a_module_maps_to_one_distribution_whether_asked_for_or_all_are_listed():
+    """Docker images are probed whole (`--all`), local runs by name: a module two distributions
+    ship (mlflow and mlflow-skinny) must name the same one, or compare shows a false difference."""
+    from mlr_copilot.runners.env_probe import describe
+
+    names = ["numpy", "sklearn", "pydantic", "mlflow", "yaml"]
+    asked, everything = describe(names)["modules"], describe([], everything=True)["modules"]
+    assert asked == {name: everything[name] for name in names if name in everything}
+    assert asked["sklearn"] == "scikit-learn"
+
+
 def test_local_run_of_another_python_asks_that_python(workspace, tmp_path):
     """The command's `python` is not this process: its versions come from it, not from us."""
     fake = tmp_path / "bin" / "python3.99"

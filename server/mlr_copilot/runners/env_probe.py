@@ -40,33 +40,54 @@ def _under(dist, folder):
     return folder is not None and path is not None and str(path.resolve()).startswith(str(folder) + "/")
 
 
+def _modules_of(left, dists):
+    """{module: distribution} for the modules `left`, reading as little metadata as it can."""
+    modules = {}
+    for way in ("name", "top_level", "record"):
+        for dist in dists:
+            if not left:
+                return modules
+            if way == "name":
+                hits = {n for n in left if canonical(n) == _folder_name(dist)}
+            else:
+                hits = left & _tops(dist, way)
+            for module in hits:
+                modules.setdefault(module, dist)
+            left -= hits
+    return modules
+
+
+def _all_modules(dists):
+    """{module: distribution} for every module installed; where two distributions ship one
+    module (mlflow and mlflow-skinny), the one named like it wins, as in `_modules_of`."""
+    tops = [(dist, _tops(dist, "top_level") | _tops(dist, "record")) for dist in dists]
+    modules = {}
+    for dist, names in tops:
+        for module in names:
+            if canonical(module) == _folder_name(dist):
+                modules[module] = dist
+    for dist, names in tops:
+        for module in names:
+            modules.setdefault(module, dist)
+    return modules
+
+
 def describe(names, everything=False, outside=None):
     """{"python": "3.11.2", "packages": {distribution: version}, "modules": {module: distribution}}
     for `names` (every module of every distribution when `everything`), ignoring distributions
     under the folder `outside` (a workspace on this process's path is not installed code)."""
     from importlib import metadata
 
-    left = set(names)
-    modules = {}
     dists = [dist for dist in metadata.distributions() if not _under(dist, outside)]
-    for way in ("name", "top_level", "record"):
-        for dist in dists:
-            if not left and not everything:
-                break
-            if way == "name":
-                tops = {n for n in left if canonical(n) == _folder_name(dist)}
-            else:
-                tops = _tops(dist, way)
-            hits = tops if everything else left & tops
-            for module in hits:
-                modules.setdefault(module, dist)
-            left -= hits
+    modules = _all_modules(dists) if everything else _modules_of(set(names), dists)
     packages = {}
     named = {}
+    names_of = {}  # reading a distribution's metadata parses a file: once per distribution
     for module, dist in modules.items():
-        name = canonical(dist.metadata["Name"] or _folder_name(dist))
-        packages[name] = dist.version
-        named[module] = name
+        if id(dist) not in names_of:
+            names_of[id(dist)] = canonical(dist.metadata["Name"] or _folder_name(dist))
+            packages[names_of[id(dist)]] = dist.version
+        named[module] = names_of[id(dist)]
     return {"python": platform.python_version(), "packages": packages, "modules": named}
 
 
