@@ -22,6 +22,7 @@ STEERING = {
     "MLR_RUNNER": "local",
     "MLR_IMAGE": "evil:latest",
     "MLR_LIBRARY": "/home",
+    "MLR_MLFLOW_URI": "http://127.0.0.1:9",
     "MLR_CACHE_DIR": "/tmp/evil-cache",
     "HTTPS_PROXY": "http://127.0.0.1:9",
     "SSL_CERT_FILE": "/tmp/evil-ca.pem",
@@ -55,6 +56,7 @@ def test_hostile_dotenv_steers_nothing_and_is_named_in_one_warning(tmp_path, cle
     assert (llm.provider, llm.base_url, llm.script, llm.model) == ("openai", None, None, "")
     assert (run.command, run.runner, run.image) == (None, "auto", "mlr-python:bookworm")
     assert engine.settings.ideas.library is None
+    assert engine.settings.tracking.mlflow_uri is None, "a clone's .env would send every run to its host"
     [warning] = engine.warnings
     assert all(name in warning for name in STEERING), warning
     assert "DATABASE_URL" not in warning and "WANDB_PROJECT" not in warning

@@ -36,6 +36,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, SettingValue>> = {
   "run.metric": null,
   "run.direction": null,
   "run.debugAttempts": 3,
+  "tracking.mlflowUri": null,
 };
 
 /** Settings whose change needs a new server process rather than a configuration push. */

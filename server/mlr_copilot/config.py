@@ -75,11 +75,17 @@ class RunSettings(_Section):
     debug_attempts: int = Field(default=3, ge=0, le=20, alias="debugAttempts")
 
 
+class TrackingSettings(_Section):
+    mlflow_uri: str | None = Field(default=None, alias="mlflowUri", max_length=2000,
+                                   description="MLflow tracking URI (a server or a `file:` store) every finished run is logged to")
+
+
 class Settings(_Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     ideas: IdeasSettings = Field(default_factory=IdeasSettings)
     implement: ImplementSettings = Field(default_factory=ImplementSettings)
     run: RunSettings = Field(default_factory=RunSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -131,6 +137,7 @@ ENV_SETTINGS = {
     "MLR_IMAGE": ("run", "image"),
     "MLR_COMMAND": ("run", "command"),
     "MLR_LIBRARY": ("ideas", "library"),
+    "MLR_MLFLOW_URI": ("tracking", "mlflow_uri"),
 }
 
 
@@ -155,7 +162,7 @@ def load_settings(*layers: dict[str, Any] | None, environ: Mapping[str, str] | N
             raw = _merge(raw, layer)
         elif layer is not None:
             ignored.append(
-                f"settings must be an object of sections (llm, ideas, implement, run), not "
+                f"settings must be an object of sections (llm, ideas, implement, run, tracking), not "
                 f"{type(layer).__name__}; ignored them and kept the defaults"
             )
     settings, warnings = validate_settings(raw)

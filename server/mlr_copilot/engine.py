@@ -279,7 +279,7 @@ class Engine:
         return await asyncio.to_thread(
             execute, request, chosen, primary_metric=metric, direction=direction,
             hypothesis=hypothesis.id if hypothesis else None, baseline=baseline,
-            on_line=on_line, cancel=work.cancel,
+            on_line=on_line, cancel=work.cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
         )
 
     def run_record(self, run_id: str):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MlrError
 from ..state import StateDir
@@ -23,6 +24,9 @@ from .environment import secret_values
 from .logsink import MB, LogSink
 from .model import RunRequest, RunStatus, Sandbox
 from .proctree import start_ticks
+
+if TYPE_CHECKING:
+    from .provenance import ProbeReport
 
 LineCallback = Callable[[str], None]
 # Told where the run's processes are as soon as they exist (see `Sandbox`).
@@ -116,6 +120,11 @@ class Runner(ABC):
         """Run `request.command` in `request.workspace`; blocks until it ends, is cancelled,
         or hits a limit. The full output (up to the cap) lands in `.mlr/logs/<run_id>.log`.
         `on_start` is told where the run's processes are as soon as they start."""
+
+    @abstractmethod
+    def python_environment(self, request: RunRequest, image: str | None, names: list[str]) -> tuple[ProbeReport, str | None]:
+        """The Python version and the versions of the distributions providing `names` as the
+        run's interpreter sees them, and the id of `image` (Docker)."""
 
 
 class RunClock:

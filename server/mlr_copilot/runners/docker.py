@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import (
     KILL_GRACE_S,
@@ -39,6 +39,9 @@ from .model import RunRequest, RunStatus, Sandbox
 from .proctree import RUN_ID_VAR
 from .secretfiles import secret_files
 
+if TYPE_CHECKING:
+    from .provenance import ProbeReport
+
 log = logging.getLogger(__name__)
 
 CONTAINER_WORKDIR = "/workspace"
@@ -58,6 +61,7 @@ GUARDED = (
 # Read size of the output stream: one read takes many small writes of the program at once.
 STREAM_BLOCK = 1 << 20
 FRAME_HEADER = 8
+IMAGE_PROBE_TIMEOUT_S = 30
 
 
 class DockerUnavailableError(RunnerError):
@@ -499,6 +503,40 @@ class DockerRunner(Runner):
             sink.close()
         outcome.log_metrics = dict(sink.metrics)
         return outcome
+
+    def python_environment(self, request: RunRequest, image: str | None, names: list[str]) -> tuple[ProbeReport, str | None]:
+        """An image's Python and distributions never change: they are read once per image id
+        and interpreter, in a container as closed as a run's, and kept in the user's cache."""
+        from .provenance import ProbeReport, cached_probe, parse_probe, python_named
+
+        if image is None:
+            return ProbeReport(), None
+        image_id = self.client.images.get(image).id
+        interpreter = Path(python_named(request.argv()) or "python3").name
+        key = hashlib.sha256(f"{image_id}\0{interpreter}".encode()).hexdigest()[:32]
+        return cached_probe(key, lambda: parse_probe(self._probe_image(image_id, interpreter))), image_id
+
+    def _probe_image(self, image_id: str, interpreter: str) -> bytes:
+        from docker.types import LogConfig, Mount
+
+        from .provenance import MAX_PROBE_BYTES
+
+        probe = "/opt/mlr-copilot/env_probe.py"
+        container = self.client.containers.create(
+            image_id, entrypoint=[interpreter], command=["-I", probe, "--all"], user="65534:65534", network_mode="none",
+            mem_limit="512m", memswap_limit="512m", nano_cpus=int(1e9), pids_limit=64, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], working_dir="/",
+            mounts=[Mount(target=probe, source=str(Path(__file__).with_name("env_probe.py")), type="bind", read_only=True)],
+            # the image may be a workspace Dockerfile's: what it prints is bounded like a run's
+            log_config=LogConfig(type="json-file", config={"max-size": str(MAX_PROBE_BYTES), "max-file": "1"}),
+            labels={LABEL: "1", OWNER_LABEL: _owner_label()}, detach=True,
+        )
+        try:
+            container.start()
+            container.wait(timeout=IMAGE_PROBE_TIMEOUT_S)
+            return container.logs(stdout=True, stderr=False)[-MAX_PROBE_BYTES:]
+        finally:
+            container.remove(force=True)
 
     def _run(
         self,

@@ -18,7 +18,7 @@ from ..state import StateDir, write_json
 from .base import LineCallback, Runner, RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
-from .model import Direction, RunRecord, RunRequest, RunStatus, Sandbox
+from .model import Direction, RunEnvironment, RunRecord, RunRequest, RunStatus, Sandbox
 from .proctree import kill_leftovers, start_ticks
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,10 @@ def execute(
     baseline: bool = False,
     on_line: LineCallback | None = None,
     cancel: threading.Event | None = None,
+    mlflow_uri: str | None = None,
 ) -> RunRecord:
+    """Run `request` with `runner` and keep its record (and its commit's note); with
+    `mlflow_uri`, log the finished run there too."""
     workspace = resolve_workspace(request)
     run_id = new_run_id()
     head = head_info(workspace)
@@ -148,10 +151,30 @@ def execute(
     record.failures = failures
     record.image = outcome.image or record.image
     record.warnings = outcome.warnings
+    record.environment = _environment(runner, request, outcome, record.warnings)
     record.message = "; ".join([outcome.message, *problems]) if problems else outcome.message
     save_record(workspace, record)
     note_run(workspace, record)
+    if mlflow_uri:
+        from ..history.tracking import track_run
+
+        warning = track_run(workspace, record, mlflow_uri)
+        if warning:
+            record.warnings.append(warning)
+            save_record(workspace, record)
     return record
+
+
+def _environment(runner: Runner, request: RunRequest, outcome: RunOutcome, warnings: list[str]) -> RunEnvironment | None:
+    """What the run ran on; reading it never fails the run, it only costs the record that part."""
+    from .provenance import capture
+
+    try:
+        return capture(runner, request, outcome.image)
+    except Exception as exc:  # the engine went away, a probe timed out or printed nonsense
+        log.warning("could not record the environment of the run: %s", exc)
+        warnings.append(f"the environment of this run could not be recorded: {str(exc)[:300]}")
+        return None
 
 
 def note_run(workspace: Path | str, record: RunRecord) -> None:

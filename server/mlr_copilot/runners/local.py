@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .base import (
     KILL_GRACE_S,
@@ -31,6 +32,9 @@ from .memcgroup import MemoryCgroup
 from .model import RunRequest, RunStatus, Sandbox
 from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, rss_mb, start_ticks
 from .secretfiles import secret_files
+
+if TYPE_CHECKING:
+    from .provenance import ProbeReport
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +123,11 @@ class LocalRunner(Runner):
         if exposed:
             outcome.warnings.append(exposed)
         return outcome
+
+    def python_environment(self, request: RunRequest, image: str | None, names: list[str]) -> tuple[ProbeReport, None]:
+        from .provenance import local_python_environment
+
+        return local_python_environment(request, names), None
 
     def _run(
         self,

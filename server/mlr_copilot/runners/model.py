@@ -73,6 +73,51 @@ class Sandbox(BaseModel):
     container: str | None = None
 
 
+class RunEnvironment(BaseModel):
+    """What a run ran on, so two runs of one commit that disagree can be told apart: the
+    Python of the interpreter that ran it, the versions of the distributions its code imports
+    (and its requirements name), the Docker image, the machine and its GPUs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    python: str | None = None
+    packages: dict[str, str] = Field(default_factory=dict, description="distribution name -> version")
+    runner: RunnerKind
+    node: str = Field(description="host name of the machine that ran it")
+    image: str | None = None
+    image_id: str | None = None
+    gpus: list[str] = Field(default_factory=list, description="one model name per GPU the run could use")
+
+
+class EnvironmentChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    what: str = Field(description="`python`, `image`, `node`, `gpus`, `package NAME`...")
+    a: str | None
+    b: str | None
+
+
+def environment_diff(a: RunEnvironment | None, b: RunEnvironment | None) -> list[EnvironmentChange]:
+    """Where the environments of two runs differ, item by item (None: not recorded, or absent
+    from that run, such as a package only one of them imports)."""
+    if a is None and b is None:
+        return []
+    left = _env_items(a)
+    right = _env_items(b)
+    keys = list(dict.fromkeys([*left, *right]))
+    return [EnvironmentChange(what=key, a=left.get(key), b=right.get(key))
+            for key in keys if left.get(key) != right.get(key)]
+
+
+def _env_items(env: RunEnvironment | None) -> dict[str, str]:
+    if env is None:
+        return {}
+    items = {"python": env.python, "runner": env.runner, "node": env.node, "image": env.image,
+             "image id": env.image_id, "gpus": ", ".join(env.gpus) or None}
+    items.update((f"package {name}", version) for name, version in sorted(env.packages.items(), key=lambda kv: kv[0].lower()))
+    return {key: value for key, value in items.items() if value is not None}
+
+
 class RunRecord(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="constants")
 
@@ -105,6 +150,8 @@ class RunRecord(BaseModel):
     # False from the record's start until its commit's git note holds its summary: an owner
     # killed in between leaves it False, and the next start writes the note
     noted: bool = True
+    # None in records written before environments were recorded, or when it could not be read
+    environment: RunEnvironment | None = None
 
     @property
     def primary_value(self) -> float | None:
