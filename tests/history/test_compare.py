@@ -67,3 +67,21 @@ def test_compare_cli_text_and_json(branches):  # noqa: F811
     assert data["run_a"] == runs["base"].id and data["metrics"][0]["name"] == "accuracy" and "+0.7" in data["diff"]
     missing = cli("compare", runs["base"].id, "../etc", "-w", str(repo))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "is not a run id" in missing.stderr
+
+
+def test_compare_shows_where_the_environments_differ(branches):  # noqa: F811
+    """The demo's 0.7334 in Docker against 0.7348 locally came from scikit-learn 1.2.1 against
+    1.9.1: compare names such a difference."""
+    repo, runs = branches
+    a, b = runs["base"].id, runs["mlr/h1-wider"].id
+    for run_id, version, runner in ((a, "1.2.1", "docker"), (b, "1.9.1", "local")):
+        path = repo / ".mlr" / "runs" / f"{run_id}.json"
+        record = json.loads(path.read_text())
+        record["environment"] = {"python": "3.11.2", "runner": runner, "node": "n1",
+                                 "packages": {"scikit-learn": version, "numpy": "1.26.4"}}
+        path.write_text(json.dumps(record))
+    comparison = Engine.load(repo).compare(a, b)
+    changes = {c.what: (c.a, c.b) for c in comparison.environment}
+    assert changes == {"runner": ("docker", "local"), "package scikit-learn": ("1.2.1", "1.9.1")}
+    text = comparison.render_text()
+    assert "package scikit-learn: 1.2.1 | 1.9.1" in text and "numpy" not in text.split("environment:")[1].split("code diff")[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from ..runners.model import RunRecord
+from ..runners.model import EnvironmentChange, RunRecord, environment_diff
 from ..untrusted import one_line
 from .store import guess_direction, relative_delta
 
@@ -47,6 +47,9 @@ class RunComparison(BaseModel):
     commit_b: str | None
     metrics: list[MetricChange]
     settings: list[SettingPair]
+    # where what ran differs: Python, packages, image, node, GPUs (`environment_diff`)
+    environment: list[EnvironmentChange] = []
+    environment_recorded: bool = False
     diff: str = ""
     # Secrets files that differ between the commits: named, their content not shown.
     secret_files: list[str] = []
@@ -69,6 +72,10 @@ class RunComparison(BaseModel):
         for s in self.settings:
             shown = _setting(s.a) if s.same else f"{_setting(s.a)} | {_setting(s.b)}"
             lines.append(f"  {s.name}: {'(same) ' if s.same else ''}{shown}")
+        lines += ["", "environment:"]
+        lines += [f"  {one_line(c.what)}: {_setting(c.a)} | {_setting(c.b)}" for c in self.environment]
+        if not self.environment:
+            lines.append("  (same)" if self.environment_recorded else "  not recorded for these runs")
         lines += ["", "code diff (A -> B):"]
         lines += [f"  {one_line(note)}" for note in self.diff_notes]
         if self.secret_files:
@@ -110,7 +117,9 @@ def compare_runs(workspace: Path | str, a: RunRecord, b: RunRecord) -> RunCompar
     from ..workspace.git import GitWorkspace
 
     comparison = RunComparison(run_a=a.id, run_b=b.id, commit_a=a.commit, commit_b=b.commit,
-                               metrics=metric_changes(a, b), settings=_settings(a, b))
+                               metrics=metric_changes(a, b), settings=_settings(a, b),
+                               environment=environment_diff(a.environment, b.environment),
+                               environment_recorded=a.environment is not None and b.environment is not None)
     notes = [f"run {r.id} ran on uncommitted changes: the diff is of its commit, not of what ran"
              for r in (a, b) if r.dirty]
     if not a.commit or not b.commit:

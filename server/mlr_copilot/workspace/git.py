@@ -610,9 +610,12 @@ class GitWorkspace:
         the secrets files it leaves out: their names are shown, never their content."""
         old, new = commit_of(self.root, old), commit_of(self.root, new)
         changed = self._git("diff", "--name-only", "-z", "--no-renames", "--end-of-options", old, new, "--", strip=False)
-        secret = sorted({p for p in changed.split("\0") if p and any(is_secret_name(part) for part in p.split("/"))})
+        paths = [p for p in changed.split("\0") if p]
+        secret = sorted({p for p in paths if any(is_secret_name(part) for part in p.split("/"))})
+        # the other paths by name: every pathspec here is literal (`_LITERAL`), so no exclude magic
+        shown = [p for p in paths if p not in secret]
         patch = self._git("diff", "--stat", "--patch", "--no-color", "--no-ext-diff", "--no-textconv",
-                          "--end-of-options", old, new, "--", *(f":(exclude,literal){p}" for p in secret))
+                          "--end-of-options", old, new, "--", *shown) if shown else ""
         return patch, secret
 
     def changed_paths(self, sha: str) -> list[str]:
