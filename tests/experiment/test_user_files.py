@@ -81,7 +81,8 @@ def test_the_agent_never_writes_over_a_file_git_has_no_copy_of(workspace, case):
         reply("DONE: left it alone", "edit could not be applied [failed]"),
     ], maxEditRetries=1)
     state = implement(engine)
-    assert state.status == "done" and [s.outcome for s in state.steps] == ["failed"]
+    # every step refused: nothing was implemented, and the run says so
+    assert state.status == "nothing-implemented" and [s.outcome for s in state.steps] == ["failed"]
     reason = state.steps[0].reason
     assert f"refused {named}:" in reason and "\n" not in reason
     assert "commit it" in reason and "leave it out of the change" in reason
