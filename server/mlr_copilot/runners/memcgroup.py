@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .proctree import cgroup_hierarchy
+from .proctree import Cgroup, cgroup_hierarchy
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,8 @@ def _write(path: Path, text: str) -> bool:
         return False
 
 
-class MemoryCgroup:
+class MemoryCgroup(Cgroup):
     """The memory cgroup of one run."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._procs_file = str(path / "cgroup.procs")
 
     @classmethod
     def create(cls, run_id: str, limit_mb: int) -> tuple[MemoryCgroup | None, str]:
@@ -90,14 +86,6 @@ class MemoryCgroup:
             _write(path / "memory.oom.group", "1")  # the kernel kills the whole tree at once
         return cls(path), ""
 
-    def join_self(self) -> None:
-        """Called in the child between fork and exec: only async-signal-safe work."""
-        fd = os.open(self._procs_file, os.O_WRONLY)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
-
     def oom_kills(self) -> int:
         """How many members the kernel has killed for the limit."""
         try:
@@ -109,25 +97,6 @@ class MemoryCgroup:
             if key == "oom_kill" and value.strip().isdigit():
                 return int(value)
         return 0
-
-    def pids(self) -> set[int]:
-        try:
-            return {int(p) for p in Path(self._procs_file).read_text().split()}
-        except OSError:
-            return set()
-
-    def remove(self) -> None:
-        """Remove the cgroup once its last member is gone (the kernel frees it a moment after
-        the last process is reaped)."""
-        for _ in range(50):
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)
-        log.warning("could not remove cgroup %s", self.path)
 
 
 def run_cgroup(run_id: str) -> MemoryCgroup | None:

@@ -68,13 +68,47 @@ def cgroup_hierarchy(controller: str) -> Path | None:
     return None
 
 
-class PidsCgroup:
-    """A pids cgroup for one run; the child joins it before it runs any user code."""
+class Cgroup:
+    """One run's cgroup folder: its members, joined by the child before it runs any user code."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._procs_file = str(path / "cgroup.procs")
+
+    def join_self(self) -> None:
+        """Called in the child between fork and exec: only async-signal-safe work."""
+        fd = os.open(self._procs_file, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+    def pids(self) -> set[int]:
+        try:
+            return {int(p) for p in Path(self._procs_file).read_text().split()}
+        except OSError:
+            return set()
+
+    def remove(self) -> None:
+        """Remove the cgroup once its last member is gone (the kernel frees it a moment after
+        the last process is reaped)."""
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+        log.warning("could not remove cgroup %s", self.path)
+
+
+class PidsCgroup(Cgroup):
+    """A pids cgroup for one run."""
 
     def __init__(self, path: Path, limit: int):
-        self.path = path
+        super().__init__(path)
         self.limit = limit
-        self._procs_file = str(path / "cgroup.procs")
 
     @classmethod
     def create(cls, run_id: str, limit: int) -> PidsCgroup | None:
@@ -94,20 +128,6 @@ class PidsCgroup:
             return None
         return cls(path, limit)
 
-    def join_self(self) -> None:
-        """Called in the child between fork and exec: only async-signal-safe work."""
-        fd = os.open(self._procs_file, os.O_WRONLY)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
-
-    def pids(self) -> set[int]:
-        try:
-            return {int(p) for p in Path(self._procs_file).read_text().split()}
-        except OSError:
-            return set()
-
     def limit_hit(self) -> bool:
         try:
             for line in (self.path / "pids.events").read_text().splitlines():
@@ -117,17 +137,6 @@ class PidsCgroup:
         except (OSError, ValueError):
             pass
         return False
-
-    def remove(self) -> None:
-        for _ in range(50):
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)
-        log.warning("could not remove cgroup %s", self.path)
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
