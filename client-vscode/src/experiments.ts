@@ -1,6 +1,7 @@
 // The "MLR Experiments" tree as plain data, built from mlrCopilot.listHypotheses and
 // mlrCopilot.history; tree.ts only maps it onto VS Code tree items.
 import type { HistoryRow, HistoryTable, HypothesisInfo } from "./protocol";
+import { formatValue, runDescription, runLabel, runTooltip } from "./runText";
 
 export type Tone = "good" | "bad" | "running" | "neutral";
 
@@ -9,6 +10,7 @@ export interface RunNode {
   runId: string;
   label: string;
   description: string;
+  tooltip: string;
   status: string;
   tone: Tone;
   logPath: string | null;
@@ -41,6 +43,8 @@ export interface BaselineNode {
   kind: "baseline";
   label: string;
   description: string;
+  tooltip: string;
+  logPath: string | null;
 }
 
 export type ExperimentNode = BaselineNode | HypothesisNode | GroupNode | CommitNode | RunNode;
@@ -72,52 +76,38 @@ export function formatNumber(value: number): string {
   return abs !== 0 && (abs < 1e-3 || abs >= 1e6) ? value.toExponential(2) : String(Number(value.toPrecision(4)));
 }
 
-/** `+0.012 (better)` given the metric's direction; no verdict without one. */
-export function formatDelta(delta: number | null | undefined, direction: string | null | undefined): string {
-  if (delta === null || delta === undefined || Number.isNaN(delta)) {
-    return "";
-  }
-  const sign = delta > 0 ? "+" : "";
-  let verdict = "";
-  if (delta !== 0 && (direction === "maximize" || direction === "minimize")) {
-    verdict = (delta > 0) === (direction === "maximize") ? " better" : " worse";
-  }
-  return `${sign}${formatNumber(delta)}${verdict}`;
-}
-
-function metricText(row: HistoryRow, table: HistoryTable): string {
-  const metric = row.metric ?? table.metric;
-  if (row.value === null || row.value === undefined) {
-    return "";
-  }
-  const delta = formatDelta(row.delta, table.direction);
-  return `${metric ?? "metric"} ${formatNumber(row.value)}${delta ? ` (${delta} vs baseline)` : ""}`;
-}
-
-function runNode(row: HistoryRow, table: HistoryTable): RunNode {
+function runNode(row: HistoryRow, table: HistoryTable, now: number): RunNode {
   const status = row.status ?? "unknown";
-  const metric = metricText(row, table);
   return {
     kind: "run",
     runId: row.run_id as string,
-    label: `run ${row.run_id}`,
-    description: [status, metric].filter(Boolean).join(" · "),
+    label: runLabel(row, table, now),
+    description: runDescription(row),
+    tooltip: runTooltip(row, table),
     status,
     tone: runTone(status),
     logPath: row.log_path ?? null,
   };
 }
 
+/** The run the deltas are measured against: the server names it (`baseline_run`) and flags its row. */
 function baselineNode(tables: HistoryTable[]): BaselineNode | undefined {
-  const table = tables.find((t) => t.baseline);
-  const base = table?.baseline;
-  if (!table || !base) {
-    return undefined;
+  for (const table of tables) {
+    const row = table.rows?.find((r) => r.baseline && r.run_id === table.baseline_run);
+    if (!table.baseline_run || !row) {
+      continue;
+    }
+    const value = typeof table.baseline_value === "number" ? formatValue(table.baseline_value) : "no value";
+    const commit = row.short ?? row.commit?.slice(0, 7) ?? "no commit";
+    return {
+      kind: "baseline",
+      label: `Baseline: ${value} ${table.metric ?? "metric"}`,
+      description: `run ${table.baseline_run} · ${commit}`,
+      tooltip: `Deltas are measured against run ${table.baseline_run} on ${commit}${row.subject ? ` (${row.subject})` : ""}`,
+      logPath: row.log_path ?? null,
+    };
   }
-  const value = typeof base.value === "number" ? formatNumber(base.value) : "no value";
-  const metric = (base.metric as string | undefined) ?? table.metric ?? "metric";
-  const where = typeof base.short === "string" ? base.short : typeof base.commit === "string" ? base.commit.slice(0, 7) : "";
-  return { kind: "baseline", label: `Baseline: ${metric} ${value}`, description: where };
+  return undefined;
 }
 
 /**
@@ -125,7 +115,7 @@ function baselineNode(tables: HistoryTable[]): BaselineNode | undefined {
  * to no listed hypothesis go under "Other commits". Rows seen in several tables (the
  * same commit on two branches) appear once.
  */
-export function buildExperimentTree(hypotheses: HypothesisInfo[], tables: HistoryTable[]): ExperimentNode[] {
+export function buildExperimentTree(hypotheses: HypothesisInfo[], tables: HistoryTable[], now = Date.now()): ExperimentNode[] {
   const commitsByHypothesis = new Map<string, CommitNode[]>();
   const commitIndex = new Map<string, CommitNode>();
   const seenRuns = new Set<string>();
@@ -135,23 +125,25 @@ export function buildExperimentTree(hypotheses: HypothesisInfo[], tables: Histor
   for (const table of tables) {
     for (const row of table.rows ?? []) {
       const owner = row.hypothesis && known.has(row.hypothesis) ? row.hypothesis : OTHER;
-      let commit = commitIndex.get(row.commit);
+      // runs made before the repository's first commit have none
+      const sha = row.commit ?? "";
+      let commit = commitIndex.get(sha);
       if (!commit) {
         commit = {
           kind: "commit",
-          sha: row.commit,
-          label: row.subject || row.commit.slice(0, 7),
-          description: row.short ?? row.commit.slice(0, 7),
+          sha,
+          label: row.subject || sha.slice(0, 7) || "(no commit)",
+          description: row.short ?? sha.slice(0, 7),
           runs: [],
         };
-        commitIndex.set(row.commit, commit);
+        commitIndex.set(sha, commit);
         const list = commitsByHypothesis.get(owner) ?? [];
         list.push(commit);
         commitsByHypothesis.set(owner, list);
       }
       if (row.run_id && !seenRuns.has(row.run_id)) {
         seenRuns.add(row.run_id);
-        commit.runs.push(runNode(row, table));
+        commit.runs.push(runNode(row, table, now));
       }
     }
   }

@@ -32,24 +32,39 @@ export interface ProposeResult {
   hypotheses: HypothesisInfo[];
 }
 
+/** One row of history/store.py `HistoryRow`: a run, or a commit without runs. */
 export interface HistoryRow {
-  commit: string;
-  short?: string;
+  commit: string | null;
+  short?: string | null;
   subject: string;
   hypothesis?: string | null;
   run_id?: string | null;
   status?: string | null;
-  metric?: string | null;
+  /** The run's value of the table's primary metric. */
   value?: number | null;
+  /** Relative change against the baseline run's value, positive meaning better. */
   delta?: number | null;
+  /** This row is the baseline run the deltas are measured against. */
+  baseline?: boolean;
+  dirty?: boolean;
   log_path?: string | null;
+  branch?: string | null;
+  metrics?: Record<string, number>;
+  runner?: string | null;
+  started_at?: string | null;
+  duration_s?: number | null;
 }
 
+/** history/store.py `HistoryTable`. */
 export interface HistoryTable {
   rows: HistoryRow[];
-  baseline: (Partial<HistoryRow> & Record<string, unknown>) | null;
   metric: string | null;
   direction: string | null;
+  baseline_run?: string | null;
+  baseline_value?: number | null;
+  branch?: string | null;
+  branches?: string[];
+  metrics?: string[];
 }
 
 export interface RunFailure {

@@ -25,6 +25,10 @@ function icon(id: string, color?: string): vscode.ThemeIcon {
   return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined);
 }
 
+function openLog(logPath: string | null): vscode.Command | undefined {
+  return logPath ? { command: "mlrCopilot.client.openRunLog", title: "Open run log", arguments: [logPath] } : undefined;
+}
+
 export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
   const expandable = childrenOf(node).length > 0;
   const item = new vscode.TreeItem(
@@ -36,6 +40,8 @@ export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
       item.description = node.description;
       item.iconPath = icon("target");
       item.contextValue = "baseline";
+      item.tooltip = node.tooltip;
+      item.command = openLog(node.logPath);
       break;
     case "hypothesis":
       item.id = `hypothesis:${node.id}`;
@@ -53,7 +59,9 @@ export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
       item.iconPath = icon("git-commit");
       item.contextValue = "commit";
       item.tooltip = `${node.label}\n${node.sha}`;
-      item.command = { command: "mlrCopilot.client.openCommit", title: "Open commit diff", arguments: [node.sha] };
+      if (node.sha) {
+        item.command = { command: "mlrCopilot.client.openCommit", title: "Open commit diff", arguments: [node.sha] };
+      }
       break;
     case "run": {
       item.id = `run:${node.runId}`;
@@ -61,10 +69,8 @@ export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
       const [name, color] = TONE_ICON[node.tone];
       item.iconPath = icon(name, color);
       item.contextValue = "run";
-      item.tooltip = node.logPath ? `log: ${node.logPath}` : "no log recorded";
-      if (node.logPath) {
-        item.command = { command: "mlrCopilot.client.openRunLog", title: "Open run log", arguments: [node.logPath] };
-      }
+      item.tooltip = node.tooltip;
+      item.command = openLog(node.logPath);
       break;
     }
   }
@@ -82,6 +88,10 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
   readonly onDidChangeTreeData = this.changed.event;
   private nodes: ExperimentNode[] = [];
   private refreshing: Promise<void> | undefined;
+  private loaded: { hypotheses: HypothesisInfo[]; tables: HistoryTable[] } = { hypotheses: [], tables: [] };
+  // Run labels say "2m ago": redrawn each minute from what was loaded, which `show` skips
+  // when no label changed (a run over an hour old changes once an hour).
+  private readonly ticker = setInterval(() => this.render(), 60_000);
 
   constructor(private readonly server: ServerManager) {}
 
@@ -107,7 +117,8 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
 
   private async load(): Promise<void> {
     if (this.server.state !== "running") {
-      this.show([]);
+      this.loaded = { hypotheses: [], tables: [] };
+      this.render();
       return;
     }
     try {
@@ -124,11 +135,16 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
           this.server.log(`history ${query ? query.branch : "(current branch)"}: ${(error as Error).message}`);
         }
       }
-      this.show(buildExperimentTree(hypotheses, tables));
+      this.loaded = { hypotheses, tables };
     } catch (error) {
       this.server.log(`Experiments view: ${(error as Error).message}`);
-      this.show([]);
+      this.loaded = { hypotheses: [], tables: [] };
     }
+    this.render();
+  }
+
+  private render(): void {
+    this.show(buildExperimentTree(this.loaded.hypotheses, this.loaded.tables));
   }
 
   /** Redraw only on a change: a redraw under the pointer loses the click being made. */
@@ -141,6 +157,7 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
   }
 
   dispose(): void {
+    clearInterval(this.ticker);
     this.changed.dispose();
   }
 }

@@ -338,7 +338,8 @@ describe("MLR-Copilot in VS Code", () => {
     "find the runs in the history view",
     async () => {
       await vscode.command("MLR-Copilot: Show history");
-      const run = experimentsRows().filter({ hasText: /passed.*macro_f1/ }).first();
+      // a run row reads "0.7348 macro_f1 (+x%)  ✓ 2m ago" then "passed · run <id>"
+      const run = experimentsRows().filter({ hasText: /macro_f1.*passed · run / }).first();
       await run.waitFor({ timeout: 300_000 });
       await vscode.shot("history");
       await run.click();

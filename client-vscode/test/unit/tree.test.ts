@@ -10,7 +10,8 @@ test("a run item shows its status icon and opens its log", () => {
     kind: "run",
     runId: "r2",
     label: "run r2",
-    description: "passed · accuracy 0.84",
+    description: "passed · run r2",
+    tooltip: "run r2 · passed",
     status: "passed",
     tone: "good",
     logPath: ".mlr/runs/r2/log.txt",
@@ -21,13 +22,20 @@ test("a run item shows its status icon and opens its log", () => {
 });
 
 test("a run without a log has no click action", () => {
-  const item = toTreeItem({ kind: "run", runId: "r1", label: "run r1", description: "failed", status: "failed", tone: "bad", logPath: null });
+  const item = toTreeItem({ kind: "run", runId: "r1", label: "run r1", description: "failed", tooltip: "", status: "failed", tone: "bad", logPath: null });
   assert.equal((item.iconPath as ThemeIcon).id, "error");
   assert.equal(item.command, undefined);
 });
 
+test("the baseline item opens its run's log; a commit without a sha opens nothing", () => {
+  const baseline = toTreeItem({ kind: "baseline", label: "Baseline: 0.8000 accuracy", description: "run r0 · aaaaaaa", tooltip: "t", logPath: "r0.log" });
+  assert.deepEqual(baseline.command?.arguments, ["r0.log"]);
+  assert.equal((baseline.iconPath as ThemeIcon).id, "target");
+  assert.equal(toTreeItem({ kind: "commit", sha: "", label: "(no commit)", description: "", runs: [] }).command, undefined);
+});
+
 test("a commit item opens its diff and expands to its runs", () => {
-  const run = { kind: "run" as const, runId: "r", label: "run r", description: "", status: "ok", tone: "good" as const, logPath: null };
+  const run = { kind: "run" as const, runId: "r", label: "run r", description: "", tooltip: "", status: "ok", tone: "good" as const, logPath: null };
   const item = toTreeItem({ kind: "commit", sha: "abc123", label: "Add warmup", description: "abc123", runs: [run] });
   assert.equal(item.command?.command, "mlrCopilot.client.openCommit");
   assert.deepEqual(item.command?.arguments, ["abc123"]);
@@ -62,5 +70,5 @@ test("an item that gains children gets a new id, so it arrives expanded", () => 
   const grown = toTreeItem({ kind: "hypothesis", id: "h1", label: "1. Warmup", description: "accepted", status: "accepted", commits: [commit] });
   assert.equal(grown.collapsibleState, 2);
   assert.notEqual(empty.id, grown.id);
-  assert.notEqual(toTreeItem(commit).id, toTreeItem({ ...commit, runs: [{ kind: "run", runId: "r", label: "run r", description: "", status: "ok", tone: "good", logPath: null }] }).id);
+  assert.notEqual(toTreeItem(commit).id, toTreeItem({ ...commit, runs: [{ kind: "run", runId: "r", label: "run r", description: "", tooltip: "", status: "ok", tone: "good", logPath: null }] }).id);
 });
