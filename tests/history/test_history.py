@@ -193,3 +193,14 @@ def test_csv_and_markdown_hold_every_metric_and_defuse_untrusted_cells(branches)
     assert lines[2].startswith("| commit | run | status | accuracy | f1 | delta |")
     assert all(line.count(" | ") == lines[2].count(" | ") for line in lines[2:])
     assert "\\*\\*bold\\*\\*" in md and "\\|" in md and "\x1b" not in md
+
+
+def test_each_branch_table_flags_exactly_the_row_its_baseline_run_names(repo):
+    """The editor's Baseline node reads `baseline_run`, `baseline_value` and the flagged row of
+    each table it asks for (one per branch), as JSON."""
+    repo, runs = repo
+    for table in (history(repo, "main"), history(repo, "exp"), history(repo, all_branches=True)):
+        sent = json.loads(table.to_json())
+        flagged = [row for row in sent["rows"] if row["baseline"]]
+        assert [row["run_id"] for row in flagged] == [sent["baseline_run"]]
+        assert flagged[0]["value"] == sent["baseline_value"] and flagged[0]["delta"] == 0.0
