@@ -1,7 +1,7 @@
 // The "MLR Experiments" tree as plain data, built from mlrCopilot.listHypotheses and
 // mlrCopilot.history; tree.ts only maps it onto VS Code tree items.
 import type { HistoryRow, HistoryTable, HypothesisInfo } from "./protocol";
-import { formatValue, runDescription, runLabel, runTooltip } from "./runText";
+import { formatValue, runDescription, runLabel, runStatus, runTooltip } from "./runText";
 
 export type Tone = "good" | "bad" | "running" | "neutral";
 
@@ -77,7 +77,7 @@ export function formatNumber(value: number): string {
 }
 
 function runNode(row: HistoryRow, table: HistoryTable, now: number): RunNode {
-  const status = row.status ?? "unknown";
+  const status = runStatus(row);
   return {
     kind: "run",
     runId: row.run_id as string,

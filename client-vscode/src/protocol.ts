@@ -49,7 +49,8 @@ export interface HistoryRow {
   dirty?: boolean;
   log_path?: string | null;
   branch?: string | null;
-  metrics?: Record<string, number>;
+  /** Every metric the run reported; null where it was not finite (the server sends no NaN). */
+  metrics?: Record<string, number | null>;
   runner?: string | null;
   started_at?: string | null;
   duration_s?: number | null;

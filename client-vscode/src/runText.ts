@@ -13,6 +13,15 @@ const STATUS_MARK: Record<string, string> = {
   error: "✗",
 };
 
+/** A run's status as one word, whatever the record holds (records are workspace content). */
+export function runStatus(row: HistoryRow): string {
+  return typeof row.status === "string" && row.status ? oneLine(row.status) : "unknown";
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
 /** A metric value with four decimals (`0.8750`), as the terminal's table reads it. */
 export function formatValue(value: number): string {
   if (!Number.isFinite(value)) {
@@ -54,13 +63,14 @@ export function formatAge(startedAt: string | null | undefined, now: number): st
 
 /** `0.8750 accuracy (+9.4%)  ✓ 2m ago`; a run with no value leads with its status. */
 export function runLabel(row: HistoryRow, table: HistoryTable, now: number): string {
-  const status = row.status ?? "unknown";
+  const status = runStatus(row);
+  const metric = oneLine(table.metric ?? "") || "metric";
   let head: string;
   if (typeof row.value === "number") {
     const delta = row.baseline ? "baseline" : formatRelativeDelta(row.delta);
-    head = `${formatValue(row.value)} ${table.metric ?? "metric"}${delta ? ` (${delta})` : ""}`;
+    head = `${formatValue(row.value)} ${metric}${delta ? ` (${delta})` : ""}`;
   } else {
-    head = status === "passed" && table.metric ? `no ${table.metric}` : status;
+    head = status === "passed" && table.metric ? `no ${metric}` : status;
   }
   const tail = [STATUS_MARK[status] ?? "", formatAge(row.started_at, now)].filter(Boolean).join(" ");
   return tail ? `${head}  ${tail}` : head;
@@ -68,14 +78,14 @@ export function runLabel(row: HistoryRow, table: HistoryTable, now: number): str
 
 /** The status word and the run id, which the label leaves out. */
 export function runDescription(row: HistoryRow): string {
-  return [row.status ?? "unknown", row.run_id ? `run ${row.run_id}` : ""].filter(Boolean).join(" · ");
+  return [runStatus(row), row.run_id ? `run ${row.run_id}` : ""].filter(Boolean).join(" · ");
 }
 
 /** Every metric the run reported, where it ran and what its delta is measured against. */
 export function runTooltip(row: HistoryRow, table: HistoryTable): string {
-  const lines = [`run ${row.run_id ?? "?"} · ${row.status ?? "unknown"}`];
+  const lines = [`run ${row.run_id ?? "?"} · ${runStatus(row)}`];
   for (const [name, value] of Object.entries(row.metrics ?? {})) {
-    lines.push(`${name} = ${formatValue(value)}`);
+    lines.push(`${name} = ${typeof value === "number" ? formatValue(value) : "not finite"}`);
   }
   if (row.baseline) {
     lines.push("this run is the baseline");

@@ -68,4 +68,26 @@ test("the tooltip names every metric, the baseline the delta is against, where i
   );
   assert.match(runTooltip({ ...row, baseline: true }, table), /this run is the baseline/);
   assert.match(runTooltip({ ...row, log_path: null, metrics: undefined }, table), /no log recorded$/);
+  // a diverged metric arrives as null (the server's json_safe)
+  assert.match(runTooltip({ ...row, metrics: { val_loss: null } }, table), /^val_loss = not finite$/m);
+});
+
+test("odd field values from an older or hostile server give a one-line label, never a throw", () => {
+  const numbers: unknown[] = [null, undefined, Number.NaN, Number.POSITIVE_INFINITY, -0, 1e300, -1e-300, 0.5, "0.5", {}];
+  const statuses: unknown[] = [null, undefined, "passed", "running", "weird\nstatus", 7];
+  const times: unknown[] = [null, undefined, "", "yesterday", "2026-12-02T14:58:00Z", "9999-01-01T00:00:00Z", 5];
+  let cases = 0;
+  for (const value of numbers) {
+    for (const status of statuses) {
+      for (const started_at of times) {
+        const odd = { ...row, value, delta: value, status, started_at, metrics: { m: value } } as unknown as HistoryRow;
+        const oddTable = { ...table, baseline_value: value, metric: typeof status === "string" ? status : null } as unknown as HistoryTable;
+        const label = runLabel(odd, oddTable, NOW);
+        assert.ok(typeof label === "string" && label.length > 0 && !label.includes("\n"), String(label));
+        assert.ok(!runTooltip(odd, oddTable).includes("undefined"));
+        cases += 1;
+      }
+    }
+  }
+  assert.equal(cases, 420);
 });
