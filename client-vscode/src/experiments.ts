@@ -1,7 +1,7 @@
 // The "MLR Experiments" tree as plain data, built from mlrCopilot.listHypotheses and
 // mlrCopilot.history; tree.ts only maps it onto VS Code tree items.
 import type { HistoryRow, HistoryTable, HypothesisInfo } from "./protocol";
-import { formatValue, runDescription, runLabel, runStatus, runTooltip } from "./runText";
+import { formatValue, metricName, runDescription, runLabel, runStatus, runTooltip } from "./runText";
 
 export type Tone = "good" | "bad" | "running" | "neutral";
 
@@ -101,7 +101,7 @@ function baselineNode(tables: HistoryTable[]): BaselineNode | undefined {
     const commit = row.short ?? row.commit?.slice(0, 7) ?? "no commit";
     return {
       kind: "baseline",
-      label: `Baseline: ${value} ${table.metric ?? "metric"}`,
+      label: `Baseline: ${value} ${metricName(table)}`,
       description: `run ${table.baseline_run} · ${commit}`,
       tooltip: `Deltas are measured against run ${table.baseline_run} on ${commit}${row.subject ? ` (${row.subject})` : ""}`,
       logPath: row.log_path ?? null,

@@ -22,6 +22,11 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
+/** The table's primary metric as one line, "metric" when it has none. */
+export function metricName(table: HistoryTable): string {
+  return oneLine(typeof table.metric === "string" ? table.metric : "") || "metric";
+}
+
 /** A metric value with four decimals (`0.8750`), as the terminal's table reads it. */
 export function formatValue(value: number): string {
   if (!Number.isFinite(value)) {
@@ -64,7 +69,7 @@ export function formatAge(startedAt: string | null | undefined, now: number): st
 /** `0.8750 accuracy (+9.4%)  ✓ 2m ago`; a run with no value leads with its status. */
 export function runLabel(row: HistoryRow, table: HistoryTable, now: number): string {
   const status = runStatus(row);
-  const metric = oneLine(table.metric ?? "") || "metric";
+  const metric = metricName(table);
   let head: string;
   if (typeof row.value === "number") {
     const delta = row.baseline ? "baseline" : formatRelativeDelta(row.delta);
