@@ -4,7 +4,6 @@ results. Nothing here knows about LSP or the terminal."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import platform
@@ -140,9 +139,9 @@ class Engine:
         from .paper import parse_pdf
 
         path = resolve_path(self.workspace, str(source))
-        paper = await asyncio.to_thread(parse_pdf, path, should_cancel=work.cancel.is_set)
+        paper = await _in_thread(parse_pdf, path, should_cancel=work.cancel.is_set)
         if self.settings.ideas.online and paper.identifiers:
-            paper = await asyncio.to_thread(self._corrected, paper, work)
+            paper = await _in_thread(self._corrected, paper, work)
         return paper
 
     def _corrected(self, paper, work: Work):
@@ -177,7 +176,16 @@ class Engine:
         return IdeaStore(self.state).hypotheses()
 
     def decide(self, hypothesis_id: str, status: str, note: str = ""):
-        return self.ideas.decide(hypothesis_id, status, note)
+        """Record the decision and rewrite the hypotheses document; the store answers, not
+        the ideas agent, so accept and reject do not pay for the LLM layer's imports."""
+        from .ideas import document
+        from .ideas.store import IdeaStore
+
+        store = IdeaStore(self.state)
+        hypothesis = store.decide(hypothesis_id, status, note)
+        run, _ = store.find(hypothesis.id)
+        document.write(self.workspace, run)
+        return hypothesis
 
     async def refine(self, hypothesis_id: str, feedback: str | None, work: Work):
         return await self.ideas.refine(hypothesis_id, feedback, work)
@@ -196,11 +204,11 @@ class Engine:
 
         git = self.git
         try:
-            await asyncio.to_thread(git.ensure_repo)
+            await _in_thread(git.ensure_repo)
         except (NotARepositoryError, NoCommitsError) as exc:
             if not await confirm_init(str(exc)):
                 raise
-            await asyncio.to_thread(git.ensure_repo, True)
+            await _in_thread(git.ensure_repo, True)
 
     async def implement(self, hypothesis_id: str, reviewer, work: Work, confirm_init, base: str | None = None):
         from .experiment.agent import ImplementAgent
@@ -273,10 +281,10 @@ class Engine:
 
         hypothesis = self.current_hypothesis()
         request = self.run_request(command, timeout, hypothesis)
-        chosen = await asyncio.to_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
+        chosen = await _in_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
         metric, direction = self.primary_metric(hypothesis)
         work.say(f"Running `{request.command_text()}` ({chosen.reason})", None)
-        return await asyncio.to_thread(
+        return await _in_thread(
             execute, request, chosen, primary_metric=metric, direction=direction,
             hypothesis=hypothesis.id if hypothesis else None, baseline=baseline,
             on_line=on_line, cancel=work.cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
@@ -301,7 +309,7 @@ class Engine:
 
         record = self.run_record(run_id)
         hypothesis = self.current_hypothesis()
-        await asyncio.to_thread(self.git.check_clean_for_agent)
+        await _in_thread(self.git.check_clean_for_agent)
         outcome = await propose_fix(self, record, reviewer, work, [], hypothesis.id if hypothesis else None)
         if outcome is None:
             raise MlrError(f"no fix was proposed for run {run_id}")
@@ -313,7 +321,7 @@ class Engine:
     async def debug(self, reviewer, work: Work, on_line=None, max_attempts: int | None = None):
         from .experiment.debug import debug_loop
 
-        await asyncio.to_thread(self.git.check_clean_for_agent)
+        await _in_thread(self.git.check_clean_for_agent)
         hypothesis = self.current_hypothesis()
         attempts = self.settings.run.debug_attempts if max_attempts is None else max_attempts
         return await debug_loop(self, reviewer, work, run=lambda: self.run(work, on_line=on_line),
@@ -463,6 +471,15 @@ def _workspace_status(root: Path) -> tuple[str, bool]:
     state = "no uncommitted change to tracked files" if changed == 0 else f"{changed} tracked file(s) with uncommitted changes"
     mlr = "has .mlr/ state" if (root / ".mlr").is_dir() else "no .mlr/ state yet"
     return f"{root}: {where}, {state}, {mlr}", True
+
+
+async def _in_thread(fn, /, *args, **kwargs):
+    """`asyncio.to_thread`, with asyncio imported at the first call: the commands that only
+    read (history, compare, accept, status) never start an event loop, and importing asyncio
+    (with ssl) is a third of their start-up."""
+    import asyncio
+
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def resolve_path(workspace: Path, value: str) -> Path:

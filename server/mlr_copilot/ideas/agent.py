@@ -194,12 +194,6 @@ class IdeaAgent:
         document.write(self.engine.workspace, run, consumed={old.id})
         return next(h for h in run.hypotheses if h.id == old.id)
 
-    def decide(self, hypothesis_id: str, status: str, note: str = "") -> Hypothesis:
-        hypothesis = self.store.decide(hypothesis_id, status, note)
-        run, _ = self.store.find(hypothesis.id)
-        document.write(self.engine.workspace, run)
-        return hypothesis
-
 
 def _cited_works(citations: list[Citation], related: list[dict]) -> list[CitedWork]:
     """The citations resolved by work id against the retrieved works; one the retrieval never

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from .base import Runner, RunnerError, RunOutcome
 from .model import Failure, RunRecord, RunRequest
+
+if TYPE_CHECKING:
+    from .base import Runner, RunnerError, RunOutcome
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,7 @@ def pick_runner(name: Literal["auto", "local", "docker"] = "auto", image: str | 
 
     "auto" takes Docker only when an engine answers within about a second and the configured
     image is already on this machine (images are never pulled); otherwise the local runner."""
+    from .base import RunnerError
     from .local import LocalRunner
 
     if name == "local":
@@ -42,6 +45,16 @@ def pick_runner(name: Literal["auto", "local", "docker"] = "auto", image: str | 
             "so runs are local processes"
         )
     return DockerRunner(wanted, reason=f"auto: Docker engine found and image '{wanted}' is present")
+
+
+def __getattr__(name: str):
+    # The run machinery (process trees, log sinks, secret scrubbing) loads on first use: reading
+    # run records (history, compare) imports this package but runs nothing.
+    if name in ("Runner", "RunnerError", "RunOutcome"):
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["DEFAULT_IMAGE", "Failure", "RunOutcome", "RunRecord", "RunRequest", "Runner", "RunnerError", "pick_runner"]

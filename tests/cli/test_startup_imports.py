@@ -1,0 +1,99 @@
+"""Start-up without timing: the commands that do no LLM or experiment work must not import
+the packages that made them slow (asyncio, the docker SDK, the LLM SDKs and agents, the LSP
+layer). Each command runs in a fresh interpreter, which then lists what it imported; the
+speed figures themselves are `bench/bench_startup.py`'s."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import ENV, cli, no_traceback
+
+# what only the commands that start an event loop, a container, an LLM call or the server need
+HEAVY = ("asyncio", "docker", "git", "requests", "httpx", "openai", "anthropic", "pygls", "lsprotocol",
+         "mlr_copilot.llm.client", "mlr_copilot.llm.factory", "mlr_copilot.ideas.agent",
+         "mlr_copilot.experiment.agent", "mlr_copilot.lsp", "mlr_copilot.runners.docker",
+         "mlr_copilot.runners.base")  # the run machinery: process trees, log sinks, secret scrubbing
+
+PROBE = """
+import contextlib, io, json, sys
+from mlr_copilot import cli
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+        code = cli.main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({"code": code, "err": err.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def imported(*argv: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, env=ENV, timeout=120)
+    no_traceback(result)
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A git repository with two finished local runs of a script reporting a metric."""
+    root = tmp_path_factory.mktemp("startup")
+    (root / "train.py").write_text("print('METRIC accuracy=0.9')\n", encoding="utf-8")
+    for args in (["init", "-q"], ["add", "train.py"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+    runs = []
+    for _ in range(2):
+        result = cli("run", "--runner", "local", "--json", "-w", str(root))
+        assert result.returncode == 0, result.stderr
+        runs.append(json.loads(result.stdout)["id"])
+    return root, runs
+
+
+def heavy(modules: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
+    """The modules of `HEAVY` (a package and its submodules) imported, but those of `allowed`."""
+    return [name for name in modules
+            if any(name == h or name.startswith(h + ".") for h in HEAVY if h not in allowed)]
+
+
+@pytest.mark.parametrize("command, code", [
+    (["history"], 0),
+    (["history", "--json"], 0),
+    (["history", "--csv"], 0),
+    (["status"], 0),
+    (["hypotheses"], 0),
+    (["accept", "h9"], 2),  # no such hypothesis: the same imports as a decision, up to the lookup
+    (["reject", "h9"], 2),
+])
+def test_light_commands_import_no_heavy_package(workspace, command, code):
+    root, _runs = workspace
+    probe = imported(*command, "-w", str(root))
+    assert probe["code"] == code, probe["err"]
+    assert heavy(probe["modules"]) == []
+
+
+def test_compare_imports_only_the_git_layer_it_diffs_with(workspace):
+    root, (run_a, run_b) = workspace
+    probe = imported("compare", run_a, run_b, "-w", str(root))
+    assert probe["code"] == 0, probe["err"]
+    # finding a run's record goes through the run machinery's module (`record_path`)
+    assert heavy(probe["modules"], allowed=("git", "mlr_copilot.runners.base")) == []
+
+
+def test_undo_imports_only_the_git_layer_it_works_with(workspace):
+    root, _runs = workspace
+    probe = imported("undo", "-w", str(root))
+    assert probe["code"] == 2 and "undo" in probe["err"]  # no agent commit to revert
+    # it first settles an edit a killed agent left half done, which needs the run machinery
+    assert heavy(probe["modules"], allowed=("git", "mlr_copilot.runners.base")) == []
+
+
+def test_help_imports_neither_the_engine_nor_pydantic():
+    probe = imported("--help")
+    assert probe["code"] == 0
+    assert not [m for m in probe["modules"] if m.startswith(("pydantic", "mlr_copilot.engine", "mlr_copilot.config"))]
+    assert heavy(probe["modules"]) == []
