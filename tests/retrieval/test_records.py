@@ -13,6 +13,8 @@ from mlr_copilot.paper.identifiers import find_identifiers
 from mlr_copilot.paper.model import Paper
 from mlr_copilot.retrieval.records import PaperRecord, fetch_record
 
+from tests.retrieval.test_online import Service
+
 # Recorded from api.semanticscholar.org/graph/v1/paper/arXiv:2004.07180 (fields trimmed to
 # those asked for, two of the references kept).
 S2_SPECTER = {
@@ -42,22 +44,6 @@ OPENALEX_WORK = {
 }
 
 
-class Recorded:
-    """Recorded answers by host; counts the requests."""
-
-    def __init__(self, **answers: list[httpx.Response]):
-        self.answers = {host.replace("_", "."): queue for host, queue in answers.items()}
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        queue = self.answers[request.url.host]
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(transport=httpx.MockTransport(self))
-
-
 def _paper(title: str, references: list[str], identifiers: dict[str, str]) -> Paper:
     return Paper(title=title, authors=["Arman Cohan Sergey Feldman"], abstract="", sections=[],
                  references=references, pages=13, path="/p.pdf", sha256="0" * 64, identifiers=identifiers)
@@ -79,8 +65,8 @@ def test_a_paper_saved_before_identifiers_were_read_loads_with_none():
 
 
 def test_semantic_scholar_record_is_fetched_once_then_cached(tmp_path):
-    service = Recorded(api_semanticscholar_org=[httpx.Response(429, headers={"Retry-After": "1"}),
-                                                httpx.Response(200, json=S2_SPECTER)])
+    service = Service({"api.semanticscholar.org": [httpx.Response(429, headers={"Retry-After": "1"}),
+                                                   httpx.Response(200, json=S2_SPECTER)]})
     waits: list[float] = []
     record, notes = fetch_record({"arxiv": "2004.07180"}, cache_dir=tmp_path, client=service.client(),
                                  sleep=waits.append)
@@ -94,8 +80,8 @@ def test_semantic_scholar_record_is_fetched_once_then_cached(tmp_path):
 
 
 def test_a_doi_unknown_to_semantic_scholar_falls_back_to_openalex(tmp_path):
-    service = Recorded(api_semanticscholar_org=[httpx.Response(404, json={"error": "Paper not found"})],
-                       api_openalex_org=[httpx.Response(200, json=OPENALEX_WORK)])
+    service = Service({"api.semanticscholar.org": [httpx.Response(404, json={"error": "Paper not found"})],
+                       "api.openalex.org": [httpx.Response(200, json=OPENALEX_WORK)]})
     record, notes = fetch_record({"doi": "10.1017/s1041610213001804"}, cache_dir=tmp_path, client=service.client())
     assert record.source == "openalex" and record.authors == ["Anna Sundström", "Michael Rönnlund"]
     assert notes == ["Semantic Scholar has no record of the paper"]
