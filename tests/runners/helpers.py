@@ -49,3 +49,12 @@ def commit(repo: Path, files: dict[str, str], message: str) -> str:
 
 def leftover_processes(run_id: str) -> set[int]:
     return marked_processes(run_id)
+
+
+def remove_containers(*containers) -> None:
+    """Remove a test's containers whatever state it left them in (a removed one is fine)."""
+    for container in containers:
+        try:
+            container.remove(force=True)
+        except Exception:
+            pass

@@ -32,7 +32,7 @@ from mlr_copilot.runners.logsink import MB
 from mlr_copilot.runners.model import RunRecord, RunRequest
 
 from .conftest import TEST_IMAGE
-from .helpers import make_repo, write
+from .helpers import make_repo, remove_containers, write
 
 
 def request(workspace: Path, command, **overrides) -> RunRequest:
@@ -246,11 +246,7 @@ def test_cleanup_orphans_spares_live_owners(docker_client):
         ids = {c.id for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL}=1"})}
         assert orphan.id not in ids and alive.id in ids
     finally:
-        for container in (orphan, alive):
-            try:
-                container.remove(force=True)
-            except Exception:
-                pass
+        remove_containers(orphan, alive)
 
 
 @pytest.mark.docker

@@ -20,7 +20,7 @@ from mlr_copilot.runners.model import RunRecord, Sandbox
 from mlr_copilot.state import read_json
 
 from .conftest import TEST_IMAGE
-from .helpers import git, make_repo
+from .helpers import git, make_repo, remove_containers
 
 PY = sys.executable
 
@@ -141,11 +141,7 @@ def test_the_container_a_dead_owners_record_names_is_removed_and_only_a_run_labe
         left = {c.id for c in docker_client.containers.list(all=True)}
         assert run.id not in left and bystander.id in left
     finally:
-        for container in (run, bystander):
-            try:
-                container.remove(force=True)
-            except Exception:
-                pass
+        remove_containers(run, bystander)
 
 
 def test_a_run_finished_but_not_yet_noted_when_its_owner_died_gets_its_note(tmp_path):
