@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.lsp.wire import frame, raw_server, request  # noqa: E402
+from tests.lsp.wire import frame, raw_server, request
 
 STATUS = {"command": "mlrCopilot.status"}
 

@@ -28,11 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_auto import sample_run
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
-from bench_auto import sample_run
 from mlr_copilot.ideas import document
 from mlr_copilot.ideas.store import IdeaStore
 from mlr_copilot.state import StateDir

@@ -21,7 +21,12 @@ import time
 from pathlib import Path
 
 from mlr_copilot.history import history, load_runs
-from mlr_copilot.runners.docker import DockerRunner, DockerUnavailableError, docker_client, image_exists
+from mlr_copilot.runners.docker import (
+    DockerRunner,
+    DockerUnavailableError,
+    docker_client,
+    image_exists,
+)
 from mlr_copilot.runners.execute import execute, save_record
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRecord, RunRequest

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from os.path import commonprefix
 import resource
 import statistics
 import subprocess
 import tempfile
 import time
+from os.path import commonprefix
 from pathlib import Path
 
 from mlr_copilot import prompts

@@ -40,7 +40,7 @@ class Engine:
         self._files = None
 
     @classmethod
-    def load(cls, workspace: Path | str, *layers: dict[str, Any] | None) -> "Engine":
+    def load(cls, workspace: Path | str, *layers: dict[str, Any] | None) -> Engine:
         """An engine whose settings are the environment and what the workspace's `.env` may
         set (`envfile`), then each layer over them (editor options, then `workspace/configuration`)."""
         root = Path(workspace).resolve()
@@ -211,8 +211,8 @@ class Engine:
             await _in_thread(git.ensure_repo, True)
 
     async def implement(self, hypothesis_id: str, reviewer, work: Work, confirm_init, base: str | None = None):
-        from .experiment.agent import ImplementAgent
         from .errors import MlrError
+        from .experiment.agent import ImplementAgent
 
         _run, hypothesis = self.ideas.store.find(hypothesis_id)
         if hypothesis.status != "accepted":

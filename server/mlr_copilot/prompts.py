@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .errors import MlrError
@@ -57,7 +57,7 @@ class Template:
         return self.system.format(**text), self.user.format(**text)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> Template:
     path = prompts_dir() / f"{name}.md"
     if not path.is_file():

@@ -5,10 +5,10 @@ is, how to run the experiment and which metric decides. The bundled tasks live i
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import MlrError

@@ -4,8 +4,8 @@ be cancelled. The LSP layer wires these to work-done progress; the CLI to the te
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .errors import MlrError
 
@@ -32,7 +32,7 @@ class Work:
         self.check()
         self.report(message, percentage)
 
-    def phase(self, start: int, end: int) -> "Work":
+    def phase(self, start: int, end: int) -> Work:
         """The Work for one phase of this operation: the phase's own 0-100% fill this one's
         [start, end]. Phases given in order, each counting up, give percentages that never go
         back, whatever numbers a nested step (reading a paper, implementing) uses."""

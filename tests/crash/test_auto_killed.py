@@ -16,8 +16,21 @@ import pytest
 
 from mlr_copilot.autonomous.demo import demo_files
 
-from .probe import (BASELINE, FAILING, FIXED, agent_commits, auto, branches, git, live_experiments, make_workspace, read,
-                    runs, wait_until, write_script)
+from .probe import (
+    BASELINE,
+    FAILING,
+    FIXED,
+    agent_commits,
+    auto,
+    branches,
+    git,
+    live_experiments,
+    make_workspace,
+    read,
+    runs,
+    wait_until,
+    write_script,
+)
 
 
 def session(ws: Path) -> dict:

@@ -12,7 +12,17 @@ import pytest
 
 from tests.runners.helpers import make_repo
 
-from .probe import BASELINE, ENV, TASK, TRAIN, live_experiments, read, runs, wait_until, write_script
+from .probe import (
+    BASELINE,
+    ENV,
+    TASK,
+    TRAIN,
+    live_experiments,
+    read,
+    runs,
+    wait_until,
+    write_script,
+)
 
 COMMANDS = {
     "run": ["run"],

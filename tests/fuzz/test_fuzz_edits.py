@@ -36,7 +36,7 @@ from mlr_copilot.untrusted import one_line
 from mlr_copilot.work import Work
 
 from ..workspace.gitutil import git, make_repo
-from .mutations import FORBIDDEN, SEED, USER_FILES, edit_cases, edit_reply
+from .mutations import SEED, USER_FILES, edit_cases, edit_reply
 
 TRAIN = "EPOCHS = 3\n\n\ndef main():\n    pass\n\n\ndef evaluate():\n    pass\n"
 VALID = edit_reply("train.py", "EPOCHS = 3", "EPOCHS = 4", summary="Four epochs")

@@ -8,7 +8,6 @@ import pytest
 
 from mlr_copilot.engine import Engine
 from mlr_copilot.errors import MlrError
-
 from tests.cli.test_cli import cli, no_traceback
 from tests.runners.helpers import commit, git
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from mlr_copilot.history.gitnotes import _has_identity, append_note, head_info, read_notes
-
 from tests.runners.helpers import git, make_repo, write
 
 

@@ -12,7 +12,6 @@ from mlr_copilot.history.store import relative_delta
 from mlr_copilot.runners.execute import execute
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRequest
-
 from tests.runners.helpers import commit, git, make_repo
 
 SCRIPT = "import sys\nv = open('value.txt').read().strip()\nprint(f'METRIC loss={v}')\nsys.exit(1 if v == 'fail' else 0)\n"

@@ -31,7 +31,7 @@ class Stub(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.seen.append(f"GET {self.path}")
         if self.models is None:
             self._answer(500, {"error": {"message": "down", "type": "server_error"}})
@@ -41,7 +41,7 @@ class Stub(BaseHTTPRequestHandler):
                                                            "display_name": m, "owned_by": "x"} for m in self.models],
                                "has_more": False, "first_id": None, "last_id": None})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.seen.append(f"POST {self.path}")
         self.rfile.read(int(self.headers.get("content-length", 0)))
         if self.path.endswith("/messages"):

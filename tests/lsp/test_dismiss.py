@@ -11,7 +11,6 @@ from lsprotocol import types
 from .conftest import execute, start, wait_for
 
 
-
 def command_of(action) -> dict:
     """pytest-lsp reads a CodeAction carrying a command as a bare Command holding its repr."""
     if isinstance(action, types.CodeAction):

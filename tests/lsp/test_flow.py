@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
+from pytest_lsp import client_capabilities
 
 from mlr_copilot.autonomous.demo import demo_files
 from mlr_copilot.autonomous.tasks import bundled_task, copy_task
-
-from pytest_lsp import client_capabilities
 
 from .conftest import execute, start, wait_for
 

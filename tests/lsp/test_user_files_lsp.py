@@ -13,8 +13,8 @@ from pytest_lsp import LanguageClient, client_capabilities
 
 from mlr_copilot.autonomous.demo import demo_files
 
-from .conftest import SERVER_ENV, execute, start, wait_for
 from ..workspace.gitutil import git_processes_in
+from .conftest import SERVER_ENV, execute, start, wait_for
 from .test_flow import answer_edits, git, propose, scripted_workspace
 
 MINE = "my own notes, in no commit\n"

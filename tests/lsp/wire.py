@@ -43,7 +43,7 @@ class RawServer:
         self.seen: list[dict] = []
 
     @classmethod
-    async def start(cls) -> "RawServer":
+    async def start(cls) -> RawServer:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mlr_copilot.cli", "serve", env=SERVER_ENV, limit=2**20,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

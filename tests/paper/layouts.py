@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_WORDS = ("the model learns sparse features from each document and we measure how well a linear "
-          "classifier trained on these features predicts the label of held out documents across "
-          "several benchmarks while the cost in time and memory stays small").split()
+_WORDS = ["the", "model", "learns", "sparse", "features", "from", "each", "document", "and", "we", "measure", "how", "well", "a", "linear", "classifier", "trained", "on", "these", "features", "predicts", "the", "label", "of", "held", "out", "documents", "across", "several", "benchmarks", "while", "the", "cost", "in", "time", "and", "memory", "stays", "small"]
 WIDTH, HEIGHT = 595.0, 842.0
 LEFT = 72.0
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from mlr_copilot.paper.layout import PageLines, TextLine, drop_furniture, find_gutter, gutter_holds, reading_order
 from mlr_copilot.paper.headings import heading_of
+from mlr_copilot.paper.layout import (
+    PageLines,
+    TextLine,
+    drop_furniture,
+    find_gutter,
+    gutter_holds,
+    reading_order,
+)
 from mlr_copilot.paper.references import split_references
 from mlr_copilot.paper.structure import split_names
 from mlr_copilot.paper.text import join_lines

@@ -12,7 +12,6 @@ from mlr_copilot.paper.enrich import enrich
 from mlr_copilot.paper.identifiers import find_identifiers
 from mlr_copilot.paper.model import Paper
 from mlr_copilot.retrieval.records import PaperRecord, fetch_record
-
 from tests.retrieval.test_online import Service
 
 # Recorded from api.semanticscholar.org/graph/v1/paper/arXiv:2004.07180 (fields trimmed to

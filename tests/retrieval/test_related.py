@@ -4,8 +4,8 @@ from pathlib import Path
 
 import httpx
 
-from mlr_copilot.retrieval.related import merge_works, reference_title, related_work
 from mlr_copilot.retrieval.model import Work
+from mlr_copilot.retrieval.related import merge_works, reference_title, related_work
 
 REFERENCES = [
     "[1] A. Vaswani, N. Shazeer, et al. Attention is all you need. In NeurIPS, 2017.",

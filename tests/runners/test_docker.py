@@ -24,8 +24,10 @@ from mlr_copilot.runners.docker import (
     GpuUnavailableError,
     ImageNotFoundError,
     cleanup_orphans,
-    docker_client as connect_engine,
     workspace_image_tag,
+)
+from mlr_copilot.runners.docker import (
+    docker_client as connect_engine,
 )
 from mlr_copilot.runners.execute import execute, mark_interrupted, save_record
 from mlr_copilot.runners.logsink import MB

@@ -9,11 +9,11 @@ from pathlib import Path
 from mlr_copilot.runners.base import RunOutcome
 from mlr_copilot.runners.docker import FrameDecoder
 from mlr_copilot.runners.environment import scrub_env, secret_values
-from mlr_copilot.runners.secretfiles import secret_files
 from mlr_copilot.runners.failures import diagnose, last_traceback, library_name, workspace_relative
 from mlr_copilot.runners.logsink import LineThrottle, LogSink
 from mlr_copilot.runners.metrics import collect_metrics, metrics_from_log
 from mlr_copilot.runners.model import RunRequest
+from mlr_copilot.runners.secretfiles import secret_files
 
 CHAINED = """\
 epoch 1

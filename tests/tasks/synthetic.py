@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-GOOD = "great wonderful superb moving".split()
-BAD = "awful boring dull clumsy".split()
-PLAIN = "the film story actor scene plot music camera".split()
+GOOD = ["great", "wonderful", "superb", "moving"]
+BAD = ["awful", "boring", "dull", "clumsy"]
+PLAIN = ["the", "film", "story", "actor", "scene", "plot", "music", "camera"]
 
 
 def _sentence(rng: random.Random, words: list[str], size: int) -> str:

@@ -16,9 +16,10 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Awaitable, Callable, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 

@@ -13,14 +13,14 @@ unticked): exactly what it applied is committed, or, if the commit fails, put ba
 from __future__ import annotations
 
 import asyncio
-import threading
 import itertools
 import logging
 import re
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from ..errors import MlrError
 from ..llm.base import Message
@@ -28,7 +28,16 @@ from ..untrusted import visible
 from ..work import Work
 from ..workspace.paths import EditEscapeError, safe_path
 from . import transaction
-from .edits import Edit, EditError, FileChange, apply_edits, holds_text, parse_edits, unified_diff, write_changes
+from .edits import (
+    Edit,
+    EditError,
+    FileChange,
+    apply_edits,
+    holds_text,
+    parse_edits,
+    unified_diff,
+    write_changes,
+)
 
 log = logging.getLogger(__name__)
 

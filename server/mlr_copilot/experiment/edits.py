@@ -46,8 +46,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Iterable, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,7 +125,7 @@ class DeleteFile(_Frozen):
     path: str
 
 
-Edit = Annotated[Union[SearchReplace, WholeFile, DeleteFile], Field(discriminator="kind")]
+Edit = Annotated[SearchReplace | WholeFile | DeleteFile, Field(discriminator="kind")]
 
 
 class FileChange(_Frozen):

@@ -34,10 +34,7 @@ from mlr_copilot.workspace.paths import TOOLING_DIRS, read_regular
 log = logging.getLogger(__name__)
 
 BINARY_SUFFIXES = frozenset(
-    """.npy .npz .pt .pth .ckpt .bin .safetensors .onnx .pkl .pickle .joblib .h5 .hdf5 .parquet
-    .arrow .feather .tfrecord .zip .gz .tgz .bz2 .xz .zst .tar .7z .png .jpg .jpeg .gif .bmp .tif
-    .tiff .webp .ico .pdf .mp3 .wav .flac .mp4 .avi .mov .so .dylib .dll .exe .o .a .pyc .whl
-    .db .sqlite .lmdb .mdb .idx .dat""".split()
+    [".npy", ".npz", ".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".onnx", ".pkl", ".pickle", ".joblib", ".h5", ".hdf5", ".parquet", ".arrow", ".feather", ".tfrecord", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".tar", ".7z", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ico", ".pdf", ".mp3", ".wav", ".flac", ".mp4", ".avi", ".mov", ".so", ".dylib", ".dll", ".exe", ".o", ".a", ".pyc", ".whl", ".db", ".sqlite", ".lmdb", ".mdb", ".idx", ".dat"]
 )
 SNIFF_BYTES = 1024
 CACHE_LIMIT = 100_000
@@ -45,8 +42,8 @@ MAP_MEMO_LIMIT = 16
 _FOOTER_ROOM = 32
 MAX_OUTLINE_BYTES = 512 * 1024
 
-_cache: dict[tuple[str, int, int, int], "FileEntry"] = {}
-_maps: dict[tuple[str, int, int], tuple[tuple, "RepoMap"]] = {}
+_cache: dict[tuple[str, int, int, int], FileEntry] = {}
+_maps: dict[tuple[str, int, int], tuple[tuple, RepoMap]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -82,7 +79,7 @@ class RepoMap(BaseModel):
             text = self._rendered[max_chars] = self._render(max_chars)
         return text
 
-    def refreshed(self, paths: Iterable[str]) -> "RepoMap":
+    def refreshed(self, paths: Iterable[str]) -> RepoMap:
         """This map with the files at `paths` (relative, POSIX) looked at again: added,
         changed or gone. Costs a `stat` per path, and an outline per changed Python file."""
         files = list(self.files)

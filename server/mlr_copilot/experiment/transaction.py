@@ -23,7 +23,6 @@ this process) are left alone. A record is workspace content, so untrusted: its p
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from pathlib import Path
 

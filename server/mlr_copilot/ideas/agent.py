@@ -15,7 +15,18 @@ from pathlib import Path
 from .. import prompts
 from ..work import Work
 from . import document
-from .model import Analysis, Assessment, Assessments, Citation, CitedWork, Decision, Draft, Drafts, Hypothesis, IdeasRun
+from .model import (
+    Analysis,
+    Assessment,
+    Assessments,
+    Citation,
+    CitedWork,
+    Decision,
+    Draft,
+    Drafts,
+    Hypothesis,
+    IdeasRun,
+)
 from .store import IdeaStore
 
 log = logging.getLogger(__name__)

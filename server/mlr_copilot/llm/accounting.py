@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mlr_copilot.llm.base import BudgetExceededError, LLMError, Usage
 from mlr_copilot.state import write_json

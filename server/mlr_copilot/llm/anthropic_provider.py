@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage
 from mlr_copilot.llm.keys import redact

@@ -3,8 +3,9 @@ the errors a caller can tell apart (retry, give up, fix the setup)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from mlr_copilot.errors import MlrError
 

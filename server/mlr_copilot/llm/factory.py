@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mlr_copilot.config import LLMSettings
 from mlr_copilot.llm.accounting import Ledger

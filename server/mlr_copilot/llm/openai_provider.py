@@ -4,7 +4,8 @@ llama.cpp, LM Studio). The SDK's own retries are off: `LLM` retries, so the poli
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage

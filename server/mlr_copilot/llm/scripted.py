@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mlr_copilot.llm.base import Completion, Message, Provider, ScriptError, Usage, estimate_usage
 from mlr_copilot.state import append_jsonl
 
 
 class ScriptRecord:
-    __slots__ = ("line", "call", "response", "expect", "usage", "used")
+    __slots__ = ("call", "expect", "line", "response", "usage", "used")
 
     def __init__(self, line: int, call: str, response: str, expect: list[str], usage: Usage | None):
         self.line = line

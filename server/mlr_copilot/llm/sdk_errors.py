@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from mlr_copilot.llm.base import LLMError, RateLimitedError, TransientLLMError
 from mlr_copilot.llm.keys import redact
@@ -76,7 +77,7 @@ async def usable_models(client: Any, *, chat_only: bool) -> list[str] | None:
     try:
         page = await client.models.list(timeout=MODELS_TIMEOUT_S)
         ids = sorted({str(item.id) for item in page.data if getattr(item, "id", None)})
-    except Exception:  # noqa: BLE001 - any failure only means the error lists no models
+    except Exception:
         return None
     return [i for i in ids if not any(word in i for word in _NOT_CHAT)] if chat_only else ids
 

@@ -14,7 +14,6 @@ from ..ideas.document import document_path, feedback_for, marker_lines
 from .progress import progress
 from .server import MlrServer, arg, command
 
-
 # A hypotheses document holds a few proposals of at most 20 hypotheses (`ideas.hypotheses`)
 # each: a few KB to a few hundred. Past these caps it is no document the server wrote, and its
 # lenses stop there instead of costing the editor and the server without bound (a 50 MB file

@@ -27,7 +27,11 @@ import cattrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
 from pygls.protocol.language_server import lsp_method
 
 log = logging.getLogger(__name__)
@@ -214,7 +218,7 @@ def decode(body: bytes) -> Any:
 
 
 def valid_id(msg_id: Any) -> bool:
-    return isinstance(msg_id, str) or isinstance(msg_id, int) and not isinstance(msg_id, bool)
+    return isinstance(msg_id, str) or (isinstance(msg_id, int) and not isinstance(msg_id, bool))
 
 
 def envelope_problem(data: dict) -> tuple[int, str] | None:

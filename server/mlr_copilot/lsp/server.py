@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import typing
+from collections.abc import Awaitable, Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from lsprotocol import types
+from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
-from pydantic import ValidationError
 from pygls.uris import to_fs_path
 
 from .. import SERVER_NAME, __version__

@@ -9,7 +9,8 @@ import logging
 import os
 import sys
 import threading
-from typing import Awaitable, BinaryIO, Callable
+from collections.abc import Awaitable, Callable
+from typing import BinaryIO
 
 from pygls.io_ import StdoutWriter
 

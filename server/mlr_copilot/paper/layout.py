@@ -10,8 +10,8 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from itertools import repeat
 from dataclasses import dataclass
+from itertools import repeat
 
 # Running headers and page numbers live in these top and bottom fractions of the page.
 _BAND = 0.09

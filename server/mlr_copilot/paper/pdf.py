@@ -21,8 +21,16 @@ from types import SimpleNamespace
 
 from mlr_copilot.paper.errors import PaperError, ParseCancelled
 from mlr_copilot.paper.identifiers import find_identifiers
-from mlr_copilot.paper.layout import (PageLines, TextLine, drop_furniture, find_gutter, gutter_holds, join_row_pieces,
-                                      mark_paragraphs, reading_order)
+from mlr_copilot.paper.layout import (
+    PageLines,
+    TextLine,
+    drop_furniture,
+    find_gutter,
+    gutter_holds,
+    join_row_pieces,
+    mark_paragraphs,
+    reading_order,
+)
 from mlr_copilot.paper.model import Paper, Section
 from mlr_copilot.paper.structure import build_parts
 
@@ -134,7 +142,7 @@ def _outline_titles(document) -> list[str]:
             titles.append(item.get_title() or "")
             if len(titles) >= _MAX_OUTLINE:
                 break
-    except Exception as exc:  # noqa: BLE001 - pypdfium2 raises plain errors on a looping or broken outline
+    except Exception as exc:
         log.debug("outline unreadable: %s", exc)
         return []
     return titles

@@ -7,7 +7,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from mlr_copilot.paper.headings import CONTINUED, KNOWN_HEADINGS, NUMBERED, REFERENCE_HEADINGS, find_headings, heading_name
+from mlr_copilot.paper.headings import (
+    CONTINUED,
+    KNOWN_HEADINGS,
+    NUMBERED,
+    REFERENCE_HEADINGS,
+    find_headings,
+    heading_name,
+)
 from mlr_copilot.paper.layout import TextLine
 from mlr_copilot.paper.references import split_references, unheaded_list
 from mlr_copilot.paper.text import join_lines, norm

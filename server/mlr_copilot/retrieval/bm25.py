@@ -11,8 +11,8 @@ import logging
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import bm25s
 import numpy as np
@@ -72,12 +72,12 @@ class BM25Index:
         self._model = model
 
     @classmethod
-    def build(cls, docs: Iterable[tuple[str, str]], tokenizer: str = "text") -> "BM25Index":
+    def build(cls, docs: Iterable[tuple[str, str]], tokenizer: str = "text") -> BM25Index:
         tokenize = TOKENIZERS[tokenizer]
         return cls.from_tokens(((doc_id, tokenize(text)) for doc_id, text in docs), tokenizer)
 
     @classmethod
-    def from_tokens(cls, docs: Iterable[tuple[str, list[str]]], tokenizer: str = "text") -> "BM25Index":
+    def from_tokens(cls, docs: Iterable[tuple[str, list[str]]], tokenizer: str = "text") -> BM25Index:
         """An index of documents already tokenized with `tokenizer` (a corpus keeps them)."""
         ids: list[str] = []
         corpus: list[list[str]] = []
@@ -128,7 +128,7 @@ class BM25Index:
             raise
 
     @classmethod
-    def load(cls, folder: Path) -> "BM25Index | None":
+    def load(cls, folder: Path) -> BM25Index | None:
         """The index saved in `folder`, or None when it is missing or unreadable."""
         folder = Path(folder)
         try:

@@ -10,10 +10,10 @@ removed rebuilds the index without tokenising the other files again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
-
+from typing import Any
 
 from mlr_copilot.retrieval.bm25 import TOKENIZERS, BM25Index
 from mlr_copilot.retrieval.errors import RetrievalCancelled

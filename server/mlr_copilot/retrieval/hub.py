@@ -17,12 +17,18 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mlr_copilot.retrieval.backoff import RETRYABLE_STATUS, RetryLater, parse_retry_after, with_backoff
+from mlr_copilot.retrieval.backoff import (
+    RETRYABLE_STATUS,
+    RetryLater,
+    parse_retry_after,
+    with_backoff,
+)
 from mlr_copilot.retrieval.cache import DEFAULT_TTL, AnswerCache
 
 log = logging.getLogger(__name__)
@@ -40,18 +46,7 @@ _TRUE = {"1", "true", "yes", "on"}
 # The Hub's pipeline tags: a task outside this set (say a dataset name) filters everything
 # out on the Hub, so it is searched for as a keyword instead.
 PIPELINE_TAGS = frozenset(
-    """text-classification token-classification table-question-answering question-answering
-    zero-shot-classification translation summarization feature-extraction text-generation
-    text2text-generation fill-mask sentence-similarity text-ranking text-retrieval text-to-speech
-    text-to-audio automatic-speech-recognition audio-to-audio audio-classification audio-text-to-text
-    voice-activity-detection depth-estimation image-classification object-detection image-segmentation
-    text-to-image image-to-text image-to-image image-to-video unconditional-image-generation
-    video-classification reinforcement-learning robotics tabular-classification tabular-regression
-    tabular-to-text table-to-text multiple-choice time-series-forecasting text-to-video
-    image-text-to-text visual-question-answering document-question-answering
-    zero-shot-image-classification graph-ml mask-generation zero-shot-object-detection text-to-3d
-    image-to-3d image-feature-extraction video-text-to-text keypoint-detection any-to-any
-    visual-document-retrieval video-to-video""".split()
+    ["text-classification", "token-classification", "table-question-answering", "question-answering", "zero-shot-classification", "translation", "summarization", "feature-extraction", "text-generation", "text2text-generation", "fill-mask", "sentence-similarity", "text-ranking", "text-retrieval", "text-to-speech", "text-to-audio", "automatic-speech-recognition", "audio-to-audio", "audio-classification", "audio-text-to-text", "voice-activity-detection", "depth-estimation", "image-classification", "object-detection", "image-segmentation", "text-to-image", "image-to-text", "image-to-image", "image-to-video", "unconditional-image-generation", "video-classification", "reinforcement-learning", "robotics", "tabular-classification", "tabular-regression", "tabular-to-text", "table-to-text", "multiple-choice", "time-series-forecasting", "text-to-video", "image-text-to-text", "visual-question-answering", "document-question-answering", "zero-shot-image-classification", "graph-ml", "mask-generation", "zero-shot-object-detection", "text-to-3d", "image-to-3d", "image-feature-extraction", "video-text-to-text", "keypoint-detection", "any-to-any", "visual-document-retrieval", "video-to-video"]
 )
 # A research task in words → the Hub pipeline tag its models and datasets carry. Checked in
 # order, the more specific first, each within one sentence.

@@ -14,8 +14,8 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from mlr_copilot.retrieval.corpus import Doc, FileCorpus, UpdateStats
 from mlr_copilot.retrieval.errors import RetrievalError

@@ -12,14 +12,20 @@ import os
 import re
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import httpx
 
 from mlr_copilot import __version__
-from mlr_copilot.retrieval.backoff import RETRYABLE_STATUS, RetryLater, parse_retry_after, with_backoff
+from mlr_copilot.retrieval.backoff import (
+    RETRYABLE_STATUS,
+    RetryLater,
+    parse_retry_after,
+    with_backoff,
+)
 from mlr_copilot.retrieval.bm25 import text_tokens
 from mlr_copilot.retrieval.cache import DEFAULT_TTL, AnswerCache
 from mlr_copilot.retrieval.model import RetrievalResult, Work

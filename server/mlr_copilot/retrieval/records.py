@@ -10,17 +10,30 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, Field
 
-from mlr_copilot.retrieval.backoff import RETRYABLE_STATUS, RetryLater, parse_retry_after, with_backoff
+from mlr_copilot.retrieval.backoff import (
+    RETRYABLE_STATUS,
+    RetryLater,
+    parse_retry_after,
+    with_backoff,
+)
 from mlr_copilot.retrieval.cache import DEFAULT_TTL, AnswerCache
-from mlr_copilot.retrieval.online import (ARXIV_URL, OPENALEX_URL, TIMEOUT, _identity, _Unusable, parse_arxiv,
-                                          source_problem)
+from mlr_copilot.retrieval.online import (
+    ARXIV_URL,
+    OPENALEX_URL,
+    TIMEOUT,
+    _identity,
+    _Unusable,
+    parse_arxiv,
+    source_problem,
+)
 
 S2_PAPER_URL = "https://api.semanticscholar.org/graph/v1/paper/"
 _S2_FIELDS = "title,authors,year,references.title,references.authors,references.year,references.venue"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import httpx
 

@@ -28,7 +28,13 @@ def pick_runner(name: Literal["auto", "local", "docker"] = "auto", image: str | 
     if name == "local":
         return LocalRunner("runner set to local")
     # the docker SDK takes a large share of a short local run's start-up: only Docker pays for it
-    from .docker import DockerRunner, DockerUnavailableError, docker_client, engine_address, image_exists
+    from .docker import (
+        DockerRunner,
+        DockerUnavailableError,
+        docker_client,
+        engine_address,
+        image_exists,
+    )
 
     if name == "docker":
         return DockerRunner(image, reason="runner set to docker")

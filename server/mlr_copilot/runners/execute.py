@@ -15,7 +15,15 @@ from pathlib import Path
 
 from ..history.gitnotes import append_note, head_info
 from ..state import StateDir, write_json
-from .base import LineCallback, Runner, RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
+from .base import (
+    LineCallback,
+    Runner,
+    RunOutcome,
+    new_run_id,
+    owner_alive,
+    resolve_workspace,
+    run_owner,
+)
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
 from .model import Direction, RunEnvironment, RunRecord, RunRequest, RunStatus, Sandbox

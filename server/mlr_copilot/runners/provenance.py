@@ -43,7 +43,7 @@ SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "env", "dat
 PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?")
 REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]{0,99})")
 PROBE = Path(__file__).with_name("env_probe.py")
-_PROBED: dict[str, "ProbeReport"] = {}
+_PROBED: dict[str, ProbeReport] = {}
 
 
 class ProbeReport(BaseModel):
