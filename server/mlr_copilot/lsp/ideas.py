@@ -125,11 +125,11 @@ class IdeasFeature(Feature):
     async def lens_text(self, uri: str, path: Path) -> str:
         """The document's text as the editor has it, else as saved; empty past MAX_LENS_BYTES."""
         opened = self.server.workspace.text_documents.get(unquote(uri))  # pygls keys them unquoted
+        text: str = ""
         if opened is not None:
             text, size = opened.source, len(opened.source)
         else:
             size = await asyncio.to_thread(lambda: path.stat().st_size if path.is_file() else 0)
-            text = ""
         if size > MAX_LENS_BYTES:
             self.warn_once(uri, "size", f"{path.name} is {size / 2**20:.1f} MB: no lenses on a hypotheses document over "
                                         f"{MAX_LENS_BYTES >> 20} MB")

@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 class JobRunner:
     def __init__(self) -> None:
-        self._jobs: dict[str, tuple[str, asyncio.Future[object]]] = {}
+        self._jobs: dict[str, tuple[str, asyncio.Future[Any]]] = {}
         self._ids = itertools.count(1)
 
     def start(self, title: str, awaitable: Awaitable[T]) -> asyncio.Future[T]:

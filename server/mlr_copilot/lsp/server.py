@@ -9,7 +9,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pydantic import ValidationError
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class MlrServer(LanguageServer):
+    protocol: MlrProtocol
+
     def __init__(self) -> None:
         super().__init__(SERVER_NAME, __version__, protocol_cls=MlrProtocol)
         self.jobs = JobRunner()
@@ -44,7 +46,7 @@ class MlrServer(LanguageServer):
         # failures of features' set-up, shown once the client can be told (after `initialized`)
         self.setup_failures: list[str] = []
 
-    def start_io(self, stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> None:
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         transport.start_io(self, stdin, stdout)
 
     def start_tcp(self, host: str, port: int) -> None:
