@@ -212,10 +212,11 @@ class MlrServer(LanguageServer):
             self.warn(warning)
 
 
-def create_server() -> MlrServer:
+def create_server(create_features: Callable[[MlrServer], list[Feature]] = features.create) -> MlrServer:
+    """The server with the features `create_features` builds (the built-in ones by default)."""
     server = MlrServer()
     lifecycle.register(server)
-    for feature in features.create(server):
+    for feature in create_features(server):
         server.add_feature(feature)
     server.register_shared_events()
     return server
