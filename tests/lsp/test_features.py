@@ -113,6 +113,7 @@ async def test_a_feature_that_cannot_be_set_up_is_shown_to_the_user_and_the_othe
     assert any(p["type"] == types.MessageType.Error and "Broken could not be set up" in p["message"]
                and "no model for this feature" in p["message"] for p in shown)
     assert not any(isinstance(f, Broken) for f in server.features)
+    assert "mlrCopilot.broken" not in server.protocol.fm.commands
     await notify(server, "workspace/executeCommand", {"command": "mlrCopilot.status", "arguments": []}, request_id=3)
     status = next(m for m in sent(out) if m.get("id") == 3)
     assert status["result"]["workspace"] == str(tmp_path)

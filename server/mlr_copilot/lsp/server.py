@@ -86,9 +86,9 @@ class MlrServer(LanguageServer):
         """Register `feature`'s commands and handlers; a feature whose set-up fails is left
         out, and the failure shown when the client is ready, so the others still work."""
         try:
+            feature.setup()
             for spec, handler in feature.commands():
                 self._register_command(spec, handler)
-            feature.setup()
         except Exception as exc:
             log.exception("feature %s could not be set up", type(feature).__name__)
             self.setup_failures.append(f"{type(feature).__name__} could not be set up: {type(exc).__name__}: {exc}")
