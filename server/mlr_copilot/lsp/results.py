@@ -68,6 +68,11 @@ def json_safe(data: Any) -> Any:
     return data
 
 
+def to_json(result: Any) -> Any:
+    """An engine result (a model or plain data) as JSON the client can read."""
+    return json_safe(result.model_dump(mode="json") if isinstance(result, BaseModel) else result)
+
+
 def hypothesis_info(h: Hypothesis) -> HypothesisInfo:
     return HypothesisInfo(id=h.id, title=h.title, rank=h.rank, status=h.status, paper=h.paper,
                           branch=h.branch, metric=h.plan.metric, direction=h.plan.direction)
@@ -97,8 +102,4 @@ def fix_result(result: Any) -> tuple[Any, RunRecord | None]:
 def debug_result(report: Any) -> tuple[Any, RunRecord | None]:
     """`Engine.debug`'s report for the client, and its last run (if any)."""
     run = RunRecord.model_validate(report.final_run) if report.final_run else None
-    return json_safe(report.model_dump(mode="json")), run
-
-
-def history_result(table: Any) -> Any:
-    return json_safe(table.model_dump(mode="json"))
+    return to_json(report), run

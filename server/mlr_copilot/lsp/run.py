@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .arguments import arg, option
 from .feature import Feature, command
 from .progress import progress
-from .results import debug_result, fix_result, history_result, record_summary
+from .results import debug_result, fix_result, record_summary, to_json
 
 if TYPE_CHECKING:
     from ..runners.model import RunRecord
@@ -71,7 +71,7 @@ class RunFeature(Feature):
         options = arg(args, 0, {}, (dict, str), "the history options")
         # a bare string is the branch, as a client may send it
         branch = options if isinstance(options, str) else option(options, "branch", str)
-        return history_result(await asyncio.to_thread(self.server.engine.history, branch))
+        return to_json(await asyncio.to_thread(self.server.engine.history, branch))
 
     @command("mlrCopilot.listRuns", "List runs")
     async def list_runs(self, *args: Any) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .feature import Feature, command
+from .results import to_json
 
 
 class StatusFeature(Feature):
@@ -12,4 +13,4 @@ class StatusFeature(Feature):
 
     @command("mlrCopilot.status", "Show status")
     async def status(self, *args: Any) -> Any:
-        return self.server.engine.status(self.server.jobs.running())
+        return to_json(self.server.engine.status(self.server.jobs.running()))
