@@ -1,12 +1,16 @@
-// The shapes the server's commands return (see the server contract). Fields the
-// server may omit are optional so an older server still renders.
+// The shapes the server's commands return: server/mlr_copilot/lsp/results.py, and the
+// engine models named on each interface. Fields the server may omit are optional so an older
+// server still renders. tests/history/test_client_protocol.py checks every name here against
+// the server (fields and command ids), so a rename on either side fails there.
 
+/** engine.py `Engine.usage`. */
 export interface Usage {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number | null;
 }
 
+/** engine.py `Engine.status`. */
 export interface ServerStatus {
   version: string;
   workspace: string;
@@ -18,6 +22,7 @@ export interface ServerStatus {
 
 export type HypothesisStatus = "proposed" | "accepted" | "rejected";
 
+/** lsp/results.py `HypothesisInfo`. */
 export interface HypothesisInfo {
   id: string;
   title: string;
@@ -27,6 +32,7 @@ export interface HypothesisInfo {
   branch?: string | null;
 }
 
+/** lsp/results.py `ProposeResult`. */
 export interface ProposeResult {
   document: string;
   hypotheses: HypothesisInfo[];
@@ -68,12 +74,16 @@ export interface HistoryTable {
   metrics?: string[];
 }
 
-export interface RunFailure {
-  file?: string;
-  line?: number;
-  message?: string;
+/** runners/model.py `Failure`: one reason a run went wrong, at a workspace file and line when known. */
+export interface Failure {
+  /** Workspace-relative, POSIX separators. */
+  path?: string | null;
+  line?: number | null;
+  kind: string;
+  message: string;
 }
 
+/** runners/model.py `RunRecord`, as lsp/results.py `record_summary` sends it. */
 export interface RunRecord {
   id: string;
   commit?: string;
@@ -82,9 +92,10 @@ export interface RunRecord {
   primary_metric?: string | null;
   log_path?: string | null;
   duration_s?: number | null;
-  failures?: RunFailure[];
+  failures?: Failure[];
 }
 
+/** lsp/results.py `ImplementResult`. */
 export interface ImplementResult {
   branch?: string;
   commits?: string[];
@@ -92,6 +103,7 @@ export interface ImplementResult {
   message?: string;
 }
 
+/** lsp/results.py `UndoResult`. */
 export interface UndoResult {
   reverted: boolean;
   commit?: string | null;

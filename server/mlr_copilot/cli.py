@@ -341,7 +341,9 @@ def terminal_lines(quiet: bool):
     return on_line
 
 
-def print_record(record, as_json: bool) -> None:
+def print_record(record, as_json: bool, results_file: str) -> None:
+    from .runners.pinning import pin  # cli.py's rule: a command imports what it uses
+
     if as_json:
         print(record.model_dump_json(indent=2))
         return
@@ -349,8 +351,8 @@ def print_record(record, as_json: bool) -> None:
     metric = f"{record.primary_metric}={value:.6g}" if value is not None else "no primary metric"
     say(f"run {record.id} at {(record.commit or 'no commit')[:12]} [{record.runner}]: {record.status}, {metric}, {record.duration_s}s")
     for failure in record.failures:
-        where = f"{failure.path}:{failure.line}: " if failure.path else ""
-        say(f"  {where}{failure.kind}: {failure.message}")
+        where = pin(record, failure, results_file)
+        say(f"  {where.path}:{where.line}: {failure.kind}: {failure.message}")
     say(f"  log: {record.log_path}")
 
 
@@ -377,7 +379,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     record, signum = run_cancellable(work, engine.run(work, command=command or None, runner=args.runner,
                                                       timeout=args.timeout, on_line=terminal_lines(args.json),
                                                       baseline=args.baseline))
-    print_record(record, args.json)
+    print_record(record, args.json, engine.settings.run.results_file)
     if record.status == "cancelled":
         return cancelled_exit(signum)
     return 0 if record.status == "passed" else 1

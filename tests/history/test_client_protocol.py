@@ -31,3 +31,66 @@ def test_the_client_reads_only_fields_the_server_sends(model: type[BaseModel]):
 def test_the_client_declares_the_baseline_fields_it_reads():
     assert {"baseline_run", "baseline_value"} <= interface_fields("HistoryTable")
     assert {"baseline", "delta", "value", "metrics", "started_at"} <= interface_fields("HistoryRow")
+
+
+# The rest of protocol.ts against the server: command ids both ways, and every result shape.
+
+
+def server_commands() -> set[str]:
+    from mlr_copilot.lsp.server import create_server
+
+    return set(create_server().protocol.fm.commands)
+
+
+def client_commands() -> set[str]:
+    body = re.search(r"export const ServerCommand = \{\n(.*?)\n\}", PROTOCOL.read_text(), re.S)
+    assert body, "protocol.ts has no ServerCommand"
+    return set(re.findall(r'^  \w+: "([\w.]+)",?$', body.group(1), re.M))
+
+
+# Server commands the extension never sends itself: the server's own quick fixes carry
+# fix/dismiss, and acceptEdit/rejectEdit review changes in clients without change annotations
+# (VS Code reviews through workspace/applyEdit).
+NOT_SENT_BY_THE_EXTENSION = {"mlrCopilot.fix", "mlrCopilot.dismiss", "mlrCopilot.acceptEdit", "mlrCopilot.rejectEdit"}
+
+
+def test_every_command_the_extension_sends_exists_on_the_server():
+    client = client_commands()
+    assert len(client) >= 10, "ServerCommand not parsed"
+    assert client <= server_commands(), f"protocol.ts names commands the server lacks: {client - server_commands()}"
+
+
+def test_every_server_command_meant_for_the_extension_is_in_protocol_ts():
+    missing = server_commands() - NOT_SENT_BY_THE_EXTENSION - client_commands()
+    assert not missing, f"protocol.ts lacks the server's commands {missing}"
+    assert server_commands() >= NOT_SENT_BY_THE_EXTENSION
+
+
+def result_models() -> dict[str, set[str]]:
+    from mlr_copilot.lsp import results
+    from mlr_copilot.runners.model import Failure, RunRecord
+
+    models: list[type[BaseModel]] = [results.HypothesisInfo, results.ProposeResult, results.ImplementResult,
+                                     results.UndoResult, Failure]
+    fields = {model.__name__: set(model.model_fields) for model in models}
+    # lsp/results.py `record_summary`: the record and its primary metric's value
+    fields["RunRecord"] = set(RunRecord.model_fields) | {"value"}
+    return fields
+
+
+@pytest.mark.parametrize("interface", ["HypothesisInfo", "ProposeResult", "ImplementResult", "UndoResult",
+                                       "Failure", "RunRecord"])
+def test_every_result_field_the_client_reads_is_in_the_servers_result_model(interface: str):
+    client = interface_fields(interface)
+    assert client, "no fields parsed"
+    server = result_models()[interface]
+    assert client <= server, f"protocol.ts {interface} names fields the server never sends: {client - server}"
+
+
+def test_the_status_fields_the_client_reads_are_what_the_engine_sends(tmp_path: Path):
+    from mlr_copilot.engine import Engine
+
+    status = Engine.load(tmp_path, None, None).status([])
+    sent = status.model_dump(mode="json") if isinstance(status, BaseModel) else status
+    assert interface_fields("ServerStatus") <= set(sent)
+    assert interface_fields("Usage") <= set(sent["usage"])

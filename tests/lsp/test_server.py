@@ -126,8 +126,10 @@ async def test_long_command_reports_progress_and_cancels(client, tmp_path):
     marker = f"mlr-test-{uuid.uuid4()}"
     await start(client, tmp_path, settings={"run": {"runner": "local"}})
     pending = asyncio.ensure_future(execute(client, "mlrCopilot.run", {"command": ticking(marker)}))
-    reports = lambda: [(token, v) for token, values in client.progress_reports.items() for v in values
-                       if isinstance(v, types.WorkDoneProgressReport) and re.search(r"\d:\d\d tick \d", v.message or "")]
+    def reports() -> list:
+        return [(token, v) for token, values in client.progress_reports.items() for v in values
+                if isinstance(v, types.WorkDoneProgressReport) and re.search(r"\d:\d\d tick \d", v.message or "")]
+
     assert await wait_for(lambda: reports())
     token = reports()[0][0]
     assert processes_with(marker)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from .. import prompts
 from ..errors import MlrError
 from ..llm.base import BudgetExceededError
+from ..runners.pinning import command_file
 from ..work import Cancelled, Work
 from ..workspace.paths import read_regular, safe_path
 from .change import Outcome, Reviewer, propose, review_and_commit
@@ -74,14 +75,6 @@ def _failures(record) -> str:
         f"- {f.kind}" + (f" at {f.path}:{f.line}" if f.path else "") + (f" {f.error_type}:" if f.error_type else "") + f" {f.message}"
         for f in record.failures
     )
-
-
-def command_file(command: str) -> str | None:
-    """The script a command runs (`python train.py` → train.py), where run-wide failures land."""
-    for word in command.split():
-        if word.endswith(".py"):
-            return word
-    return None
 
 
 async def propose_fix(engine, record, reviewer: Reviewer, work: Work, attempts: list[Attempt],

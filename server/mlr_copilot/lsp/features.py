@@ -1,10 +1,32 @@
-"""Every feature module of the server, each registering itself through `setup(server)`."""
+"""Every editor feature of the server, built here so each one's dependencies on the others
+are visible in one place. A new feature is one module under `lsp/` plus one line here."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def setup(server) -> None:
-    from . import ideas, implement, paper, run, status
+from .diagnostics import DiagnosticsFeature
+from .feature import Feature
+from .ideas import IdeasFeature
+from .implement import ImplementFeature
+from .paper import PaperFeature
+from .review import ReviewFeature
+from .run import RunFeature
+from .status import StatusFeature
 
-    for module in (status, paper, ideas, implement, run):
-        module.setup(server)
+if TYPE_CHECKING:
+    from .server import MlrServer
+
+
+def create(server: MlrServer) -> list[Feature]:
+    review = ReviewFeature(server)
+    diagnostics = DiagnosticsFeature(server)
+    return [
+        StatusFeature(server),
+        PaperFeature(server),
+        IdeasFeature(server),
+        review,
+        ImplementFeature(server, review),
+        diagnostics,
+        RunFeature(server, review, diagnostics),
+    ]

@@ -122,7 +122,8 @@ class FrameReader:
         """Where the header block at the buffer's start ends (after its blank line)."""
         while True:
             # line breaks between frames are harmless: skipped without a word
-            del self._buf[:BLANK.match(self._buf).end()]
+            blank = BLANK.match(self._buf)  # `*`: it always matches, maybe empty
+            del self._buf[:blank.end() if blank else 0]
             match = BLOCK_END.search(self._buf, 0, MAX_HEADER)
             if match:
                 return match.end()

@@ -7,22 +7,25 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from typing import Any
 
 from lsprotocol import types
+from pygls.lsp.server import LanguageServer
 
 from ..work import Work
 
 log = logging.getLogger(__name__)
 
 
-def client_supports_progress(server) -> bool:
+def client_supports_progress(server: LanguageServer) -> bool:
     window = getattr(server.client_capabilities, "window", None)
     return bool(window and window.work_done_progress)
 
 
 @asynccontextmanager
-async def progress(server, title: str, *, cancellable: bool = True) -> AsyncIterator[Work]:
+async def progress(server: LanguageServer, title: str, *, cancellable: bool = True) -> AsyncIterator[Work]:
     """Yield a `Work` whose reports become progress notifications and whose `cancel` event is
     set when the client cancels; the task running the block is cancelled too, so awaits stop."""
     work = Work()
@@ -42,7 +45,7 @@ async def progress(server, title: str, *, cancellable: bool = True) -> AsyncIter
         )
         future = server.work_done_progress.tokens.get(token)
 
-        def cancelled(fut) -> None:
+        def cancelled(fut: Future[Any]) -> None:
             if fut.cancelled():
                 loop.call_soon_threadsafe(work.cancel.set)
                 if task is not None:

@@ -20,7 +20,8 @@ import enum
 import json
 import logging
 import re
-from typing import Any
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import unquote
 
 import cattrs
@@ -33,6 +34,11 @@ from pygls.protocol.json_rpc import (
     JsonRPCResponseMessage,
 )
 from pygls.protocol.language_server import lsp_method
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from .server import MlrServer
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +65,9 @@ KINDS = {str: "a string", int: "an integer", float: "a number", bool: "true or f
 
 
 class MlrProtocol(LanguageServerProtocol):
-    def __init__(self, server, converter) -> None:
+    _server: MlrServer
+
+    def __init__(self, server: MlrServer, converter: cattrs.Converter) -> None:
         super().__init__(server, converter)
         self.initialize_received = False
 
@@ -128,35 +136,37 @@ class MlrProtocol(LanguageServerProtocol):
             return INVALID_REQUEST, "Invalid Request: the server is shutting down"
         return None
 
-    def _refuse_batch(self, batch: list) -> None:
+    def _refuse_batch(self, batch: list[Any]) -> None:
         log.warning("dropped a JSON-RPC batch of %d messages (LSP has no batches)", len(batch))
         text = "Invalid Request: LSP does not support JSON-RPC batches; send each message in its own frame"
         ids = [m["id"] for m in batch if isinstance(m, dict) and "method" in m and valid_id(m.get("id"))]
         for msg_id in ids[:MAX_BATCH_ANSWERS] or [None]:
             self.send_error(msg_id, INVALID_REQUEST, text)
 
-    def _receive_response(self, data: dict) -> None:
+    def _receive_response(self, data: dict[str, Any]) -> None:
         """A reply to one of the server's requests; one that cannot be read fails its request."""
         try:
             self.handle_message(self.structure_message(data))
         except Exception as exc:
             text = f"the client's reply could not be read: {readable(exc)}"
             log.warning("%s", text)
-            future = self._request_futures.pop(data.get("id"), None) if valid_id(data.get("id")) else None
+            msg_id = data.get("id")
+            future = self._request_futures.pop(msg_id, None) if valid_id(msg_id) else None
             if future is not None and not future.done():
                 future.set_exception(JsonRpcException(code=INVALID_PARAMS, message=text))
 
-    def _send_handler_result(self, future, *, msg_id) -> None:
+    def _send_handler_result(self, future: Future[Any], *, msg_id: str | int) -> None:
         """pygls logs a full traceback for every JSON-RPC error a handler raises on purpose (an
         unknown command, a command's clear failure, bad arguments): one line says it."""
         error = None if future.cancelled() else future.exception()
         if not isinstance(error, JsonRpcException):
-            return super()._send_handler_result(future, msg_id=msg_id)
+            super()._send_handler_result(future, msg_id=msg_id)
+            return
         self._request_futures.pop(msg_id, None)
         log.info("request %s answered with error %s: %s", msg_id, error.code, error.message)
         self._send_response(msg_id, error=error.to_response_error())
 
-    def structure_message(self, data: dict) -> Any:
+    def structure_message(self, data: dict[str, Any]) -> Any:
         """The typed message; raises what cattrs raises. (pygls's own logs a traceback for
         every failure, and is applied to every nested object carrying a "jsonrpc" key.)"""
         if "method" in data:
@@ -167,11 +177,12 @@ class MlrProtocol(LanguageServerProtocol):
         elif "error" in data:
             kind = types.ResponseErrorMessage
         else:
-            kind = self._result_types.pop(data.get("id"), None) or JsonRPCResponseMessage
+            msg_id = data.get("id")
+            kind = (self._result_types.pop(msg_id, None) if valid_id(msg_id) else None) or JsonRPCResponseMessage
         return self._converter.structure(data, kind)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
         """Keep the document unless it is over MAX_DOCUMENT: then it is read from disk."""
         yield from super().lsp_text_document__did_open(params)
         if len(params.text_document.text) > MAX_DOCUMENT:
@@ -180,7 +191,7 @@ class MlrProtocol(LanguageServerProtocol):
                      params.text_document.uri[:MAX_METHOD], MAX_DOCUMENT >> 20)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
         """Follow a document's edits while that is cheap; past MAX_CHANGE_WORK drop it, so the
         server reads the file from disk as for a document never opened (until it is reopened)."""
         uri = params.text_document.uri
@@ -199,7 +210,7 @@ class MlrProtocol(LanguageServerProtocol):
             yield user_handler, (params,), None
 
     @lsp_method(types.SHUTDOWN)
-    def lsp_shutdown(self, *args):
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
         """pygls cancels the other requests while iterating the dict their callbacks remove
         them from (a RuntimeError for thread and generator handlers): iterate a copy."""
         if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
@@ -217,11 +228,11 @@ def decode(body: bytes) -> Any:
     return json.loads(body.decode("utf-8"))
 
 
-def valid_id(msg_id: Any) -> bool:
+def valid_id(msg_id: Any) -> TypeGuard[str | int]:
     return isinstance(msg_id, str) or (isinstance(msg_id, int) and not isinstance(msg_id, bool))
 
 
-def envelope_problem(data: dict) -> tuple[int, str] | None:
+def envelope_problem(data: dict[str, Any]) -> tuple[int, str] | None:
     if data.get("jsonrpc") != "2.0":
         return INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"'
     if "id" in data and not valid_id(data["id"]):

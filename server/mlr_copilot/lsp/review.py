@@ -7,6 +7,8 @@ client. The user may untick some changes, so `applied: true` does not mean all o
 the client applied is read back (open documents' text, else the file on disk) and only that is
 committed. Elsewhere the proposed files are written under `.mlr/proposals/<id>/`, shown, and
 the server waits for `mlrCopilot.acceptEdit` or `mlrCopilot.rejectEdit`.
+
+`ReviewFeature` owns the reviewer: implementing, fixing and debugging take it from there.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import difflib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
@@ -23,6 +26,12 @@ from ..errors import MlrError
 from ..experiment.change import Proposal, Review
 from ..state import write_json
 from ..workspace.paths import safe_path
+from .arguments import arg
+from .feature import Feature, command
+from .results import EditDecision
+
+if TYPE_CHECKING:
+    from .server import MlrServer
 
 log = logging.getLogger(__name__)
 ANNOTATION = "mlr-change"
@@ -32,11 +41,11 @@ class StaleDocumentError(MlrError):
     pass
 
 
-def _minimal_edits(before: str, after: str, annotated: bool) -> list:
+def _minimal_edits(before: str, after: str, annotated: bool) -> list[types.TextEdit | types.AnnotatedTextEdit]:
     """Line-level edits from difflib, so the preview shows what changes, not a whole file."""
     old = before.splitlines(keepends=True)
     new = after.splitlines(keepends=True)
-    edits = []
+    edits: list[types.TextEdit | types.AnnotatedTextEdit] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
@@ -52,8 +61,8 @@ def _minimal_edits(before: str, after: str, annotated: bool) -> list:
     return edits
 
 
-def workspace_edit(ls, workspace: Path, proposal: Proposal, annotated: bool) -> types.WorkspaceEdit:
-    operations: list = []
+def workspace_edit(ls: MlrServer, workspace: Path, proposal: Proposal, annotated: bool) -> types.WorkspaceEdit:
+    operations: list[types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile] = []
     for change in proposal.changes:
         path = workspace / change.path
         uri = from_fs_path(str(path))
@@ -63,14 +72,15 @@ def workspace_edit(ls, workspace: Path, proposal: Proposal, annotated: bool) -> 
             raise StaleDocumentError(
                 f"{change.path} has unsaved changes in the editor; save or revert it, then ask again"
             )
-        annotation = {"annotation_id": ANNOTATION} if annotated else {}
+        annotation = ANNOTATION if annotated else None
         if change.created:
-            operations.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=False), **annotation))
+            operations.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=False),
+                                               annotation_id=annotation))
             operations.append(types.TextDocumentEdit(
                 text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
                 edits=_minimal_edits("", change.after or "", annotated)))
         elif change.deleted:
-            operations.append(types.DeleteFile(uri=uri, **annotation))
+            operations.append(types.DeleteFile(uri=uri, annotation_id=annotation))
         else:
             operations.append(types.TextDocumentEdit(
                 text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -91,7 +101,7 @@ def _disk_texts(workspace: Path, paths: list[str]) -> dict[str, str | None]:
     return texts
 
 
-def supports_annotations(ls) -> bool:
+def supports_annotations(ls: MlrServer) -> bool:
     caps = ls.client_capabilities.workspace
     edit = caps and caps.workspace_edit
     return bool(caps and caps.apply_edit and edit and edit.document_changes and edit.change_annotation_support)
@@ -100,9 +110,9 @@ def supports_annotations(ls) -> bool:
 class EditorReviewer:
     """Reviews proposals in the connected editor; keeps pending command-based reviews."""
 
-    def __init__(self, ls):
+    def __init__(self, ls: MlrServer) -> None:
         self.ls = ls
-        self.pending: dict[str, asyncio.Future] = {}
+        self.pending: dict[str, asyncio.Future[Review]] = {}
 
     async def __call__(self, proposal: Proposal) -> Review:
         workspace = self.ls.engine.workspace
@@ -139,7 +149,7 @@ class EditorReviewer:
             target.write_text(change.after if change.after is not None else "(deleted)\n", encoding="utf-8")
         (folder / "change.diff").write_text(proposal.diff, encoding="utf-8")
         write_json(folder / "proposal.json", {"id": proposal.id, "summary": proposal.summary, "paths": proposal.paths})
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Review] = asyncio.get_running_loop().create_future()
         self.pending[proposal.id] = future
         window = getattr(self.ls.client_capabilities, "window", None)
         if window and window.show_document and window.show_document.support:
@@ -161,3 +171,21 @@ class EditorReviewer:
             raise MlrError(f"no proposal '{proposal_id}' is waiting for review (waiting: {known})")
         if not future.done():
             future.set_result(review)
+
+
+class ReviewFeature(Feature):
+    """Holds the editor's reviewer, with the proposals waiting for a decision by command."""
+
+    def __init__(self, server: MlrServer) -> None:
+        super().__init__(server)
+        self.reviewer = EditorReviewer(server)
+
+    @command("mlrCopilot.acceptEdit", "Accept proposed change")
+    async def accept_edit(self, *args: Any) -> dict[str, Any]:
+        self.reviewer.decide(arg(args, 0, "", str, "the proposal id"), Review(True))
+        return EditDecision(accepted=True).model_dump(mode="json")
+
+    @command("mlrCopilot.rejectEdit", "Reject proposed change")
+    async def reject_edit(self, *args: Any) -> dict[str, Any]:
+        self.reviewer.decide(arg(args, 0, "", str, "the proposal id"), Review(False, reason=arg(args, 1, "", str, "the reason")))
+        return EditDecision(accepted=False).model_dump(mode="json")

@@ -1,15 +1,15 @@
-"""The language server: a thin face over the engine. Each feature module under `lsp/` has a
-`setup(server)` hook that registers its commands and handlers (esbonio's habit)."""
+"""The language server: a thin face over the engine. Each editor feature is an object under
+`lsp/` (see `feature.py`), built and added in `features.py`; the server registers its commands
+and calls it for the events it shares with other features."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-import typing
-from collections.abc import Awaitable, Callable
-from functools import wraps
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pydantic import ValidationError
@@ -20,26 +20,33 @@ from pygls.uris import to_fs_path
 from .. import SERVER_NAME, __version__
 from ..engine import Engine
 from ..errors import MlrError
-from . import transport
-from .protocol import INVALID_PARAMS, KINDS, MlrProtocol
-from .tasks import TaskRunner
+from . import features, lifecycle, transport
+from .arguments import InvalidArguments, readable_validation
+from .feature import CommandHandler, CommandSpec, Feature
+from .jobs import JobRunner
+from .lifecycle import CONFIG_SECTION
+from .protocol import INVALID_PARAMS, MlrProtocol
 
 log = logging.getLogger(__name__)
 
-CONFIG_SECTION = "mlrCopilot"
-
 
 class MlrServer(LanguageServer):
+    protocol: MlrProtocol
+
     def __init__(self) -> None:
         super().__init__(SERVER_NAME, __version__, protocol_cls=MlrProtocol)
-        self.tasks = TaskRunner()
+        self.jobs = JobRunner()
         self._engine: Engine | None = None
-        self.init_settings: dict[str, Any] | None = None
+        self.init_settings: Any = None
         self.init_options: dict[str, Any] = {}
         self.pushed_settings: dict[str, Any] | None = None
+        # set once `initialized` has read the settings: commands wait for it
         self.ready = asyncio.Event()
+        self.features: list[Feature] = []
+        # failures of features' set-up, shown once the client can be told (after `initialized`)
+        self.setup_failures: list[str] = []
 
-    def start_io(self, stdin=None, stdout=None) -> None:
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         transport.start_io(self, stdin, stdout)
 
     def start_tcp(self, host: str, port: int) -> None:
@@ -54,16 +61,105 @@ class MlrServer(LanguageServer):
     def workspace_root(self) -> Path:
         folders = self.workspace.folders
         if folders:
-            return Path(to_fs_path(next(iter(folders.values())).uri))
+            return Path(to_fs_path(next(iter(folders.values())).uri) or Path.cwd())
         if self.workspace.root_uri:
-            return Path(to_fs_path(self.workspace.root_uri))
+            return Path(to_fs_path(self.workspace.root_uri) or Path.cwd())
         return Path.cwd()
 
     def warn(self, message: str) -> None:
         log.warning(message)
         self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"MLR-Copilot: {message}"))
 
-    def files_changed(self, uris) -> None:
+    def report_failure(self, what: str, exc: BaseException) -> None:
+        """A failure the user must see (the server lives on): logged with its traceback and
+        shown as an error message."""
+        log.error("%s: %s", what, exc, exc_info=exc)
+        self.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Error, message=f"MLR-Copilot: {what}: {type(exc).__name__}: {exc}"))
+
+    def log_line(self, line: str) -> None:
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
+
+    # features
+
+    def add_feature(self, feature: Feature) -> None:
+        """Register `feature`'s commands and handlers; a feature whose set-up fails is left
+        out, and the failure shown when the client is ready, so the others still work."""
+        try:
+            feature.setup()
+            for spec, handler in feature.commands():
+                self._register_command(spec, handler)
+        except Exception as exc:
+            log.exception("feature %s could not be set up", type(feature).__name__)
+            self.setup_failures.append(f"{type(feature).__name__} could not be set up: {type(exc).__name__}: {exc}")
+            return
+        self.features.append(feature)
+
+    def handle(self, method: str, handler: Callable[..., Any], options: Any = None) -> None:
+        """Register a bound method as the handler of LSP `method` (pygls marks the function it
+        is given, which a bound method does not allow: it gets a plain function calling it)."""
+        if inspect.iscoroutinefunction(handler):
+            async def call_async(*args: Any) -> Any:
+                return await handler(*args)
+
+            self.feature(method, options)(call_async)
+        else:
+            def call(*args: Any) -> Any:
+                return handler(*args)
+
+            self.feature(method, options)(call)
+
+    def register_shared_events(self) -> None:
+        """One registration for each event several features may want, calling every feature."""
+        self.handle(types.TEXT_DOCUMENT_DID_CHANGE, self._document_changed)
+        kinds = sorted({kind for f in self.features for kind in f.code_action_kinds})
+        if kinds:
+            self.handle(types.TEXT_DOCUMENT_CODE_ACTION, self._code_actions, types.CodeActionOptions(code_action_kinds=kinds))
+
+    def _document_changed(self, params: types.DidChangeTextDocumentParams) -> None:
+        for feature in self.features:
+            try:
+                feature.document_changed(params)
+            except Exception:  # one feature's bug must not stop the others hearing the edit
+                log.exception("%s failed on didChange", type(feature).__name__)
+
+    def _code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        actions: list[types.CodeAction] = []
+        for feature in self.features:
+            try:
+                actions += feature.code_actions(params)
+            except Exception:  # the other features' actions are still offered
+                log.exception("%s failed on codeAction", type(feature).__name__)
+        return actions
+
+    def _register_command(self, spec: CommandSpec, handler: CommandHandler) -> None:
+        """An engine-backed command. A user-facing failure becomes a JSON-RPC error carrying its
+        message (and a log line); cancellation becomes RequestCancelled."""
+        name = spec.name
+
+        async def run(ls: MlrServer, *args: Any) -> Any:
+            try:
+                # a command may arrive before `initialized` has read the settings
+                await asyncio.wait_for(ls.ready.wait(), timeout=30)
+                return await handler(*args)
+            except InvalidArguments as exc:
+                log.info("%s: %s", name, exc)
+                raise JsonRpcException(message=f"{name}: {exc}", code=INVALID_PARAMS) from None
+            except ValidationError as exc:
+                # a value the engine would not take (a negative timeout): said per field
+                log.info("%s: %s", name, readable_validation(exc))
+                raise JsonRpcException(message=f"{name}: {readable_validation(exc)}", code=INVALID_PARAMS) from None
+            except MlrError as exc:
+                log.info("%s failed: %s", name, exc)
+                raise JsonRpcException(message=str(exc), code=-32001) from None
+            except asyncio.CancelledError:
+                raise JsonRpcRequestCancelled(message=f"{spec.title} was cancelled") from None
+
+        self.command(name)(run)
+
+    # workspace and settings
+
+    def files_changed(self, uris: Iterable[str]) -> None:
         """Tell the agent's workspace map which files changed (editor saves, file events)."""
         if self._engine is None:
             return
@@ -91,9 +187,6 @@ class MlrServer(LanguageServer):
             register_options=types.DidChangeWatchedFilesRegistrationOptions(
                 watchers=[types.FileSystemWatcher(glob_pattern="**/*")]))]))
 
-    def log_line(self, line: str) -> None:
-        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
-
     async def refresh_settings(self) -> None:
         """Re-read `workspace/configuration` over the initialization options; warn about
         every invalid value, which falls back to its default."""
@@ -119,142 +212,11 @@ class MlrServer(LanguageServer):
             self.warn(warning)
 
 
-def command(server: MlrServer, name: str, title: str) -> Callable:
-    """Register an engine-backed command. A user-facing failure becomes a JSON-RPC error
-    carrying its message (and a log line); cancellation becomes RequestCancelled."""
-
-    def decorate(handler: Callable[..., Awaitable[Any]]):
-        @wraps(handler)
-        async def run(ls: MlrServer, *args: Any) -> Any:
-            try:
-                # a command may arrive before `initialized` has read the settings
-                await asyncio.wait_for(ls.ready.wait(), timeout=30)
-                return await handler(ls, *args)
-            except InvalidArguments as exc:
-                log.info("%s: %s", name, exc)
-                raise JsonRpcException(message=f"{name}: {exc}", code=INVALID_PARAMS) from None
-            except ValidationError as exc:
-                # a value the engine would not take (a negative timeout): said per field
-                log.info("%s: %s", name, readable_validation(exc))
-                raise JsonRpcException(message=f"{name}: {readable_validation(exc)}", code=INVALID_PARAMS) from None
-            except MlrError as exc:
-                log.info("%s failed: %s", name, exc)
-                raise JsonRpcException(message=str(exc), code=-32001) from None
-            except asyncio.CancelledError:
-                raise JsonRpcRequestCancelled(message=f"{title} was cancelled") from None
-
-        server.command(name)(run)
-        return handler
-
-    return decorate
-
-
-class InvalidArguments(MlrError):
-    """A command's arguments have the wrong shape: answered as -32602 Invalid params."""
-
-
-def readable_validation(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(part) for part in error["loc"]) or "the value"
-        problems.append(f"{where}: {error['msg'][:1].lower()}{error['msg'][1:]}")
-    return "; ".join(problems)
-
-
-def arg(args: tuple[Any, ...], index: int, default: Any = None, kind: type | tuple[type, ...] | None = None,
-        name: str = "") -> Any:
-    """Argument `index`, or `default` when it is missing or null; with `kind`, an argument of
-    another JSON type is refused, naming it (`name`, else its position)."""
-    value = args[index] if len(args) > index and args[index] is not None else default
-    if kind is not None and value is not default:
-        check(value, kind, name or f"argument {index + 1}")
-    return value
-
-
-def option(options: dict, key: str, kind: type | tuple[type, ...]) -> Any:
-    """An optional field of an options object, refused when of another JSON type."""
-    value = options.get(key)
-    if value is not None:
-        check(value, kind, key)
-    return value
-
-
-def check(value: Any, kind: type | tuple[type, ...], name: str) -> None:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if not any(is_kind(value, k) for k in kinds):
-        # an integer is a number: (int, float) reads "a number"
-        wanted = " or ".join(KINDS.get(k, str(k)) for k in kinds if not (k is int and float in kinds))
-        raise InvalidArguments(f"{name} must be {wanted}")
-
-
-def is_kind(value: Any, kind: Any) -> bool:
-    if typing.get_origin(kind) is list:
-        [item] = typing.get_args(kind)
-        return isinstance(value, list) and all(is_kind(v, item) for v in value)
-    # JSON true/false arrive as bool, which Python counts as an int
-    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
-
-
-def create_server() -> MlrServer:
+def create_server(create_features: Callable[[MlrServer], list[Feature]] = features.create) -> MlrServer:
+    """The server with the features `create_features` builds (the built-in ones by default)."""
     server = MlrServer()
-
-    @server.feature(types.INITIALIZE)
-    def on_initialize(ls: MlrServer, params: types.InitializeParams) -> None:
-        options = params.initialization_options
-        ls.init_options = dict(options) if isinstance(options, dict) else {}
-        if isinstance(options, dict) and "settings" in options:
-            options = options["settings"]
-        # anything but an object is kept, so that loading the settings warns about it
-        ls.init_settings = options
-
-    @server.feature(types.INITIALIZED)
-    async def on_initialized(ls: MlrServer, params: types.InitializedParams) -> None:
-        try:
-            await ls.refresh_settings()
-            # runs a previous server left behind are closed before any new run can start
-            from ..runners.execute import mark_interrupted
-
-            closed = await asyncio.to_thread(mark_interrupted, ls.engine.workspace)
-            for record in closed:
-                ls.warn(f"run {record.id} was interrupted when the server stopped; it is marked interrupted")
-            # an accepted change a killed server left between its files and its commit
-            from ..experiment.transaction import settle
-
-            try:
-                await asyncio.to_thread(settle, ls.engine.git)
-            except MlrError as exc:
-                ls.warn(str(exc))
-        except Exception as exc:
-            log.warning("could not finish start-up: %s", exc)
-        finally:
-            ls.ready.set()
-        try:
-            await asyncio.wait_for(ls.watch_files(), timeout=10)
-        except Exception as exc:
-            # Without file events the agent's map still follows its own commits.
-            log.info("file events not registered with the client: %s", exc)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def on_configuration(ls: MlrServer, params: types.DidChangeConfigurationParams) -> None:
-        settings = params.settings
-        if isinstance(settings, dict) and isinstance(settings.get(CONFIG_SECTION), dict):
-            ls.pushed_settings = settings[CONFIG_SECTION]
-        await ls.refresh_settings()
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def on_watched_files(ls: MlrServer, params: types.DidChangeWatchedFilesParams) -> None:
-        ls.files_changed(change.uri for change in params.changes)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def on_save(ls: MlrServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.files_changed([params.text_document.uri])
-
-    @server.feature(types.SHUTDOWN)
-    async def on_shutdown(ls: MlrServer, *args: Any) -> None:
-        await ls.tasks.cancel_all()
-
-    from . import features
-
-    features.setup(server)
+    lifecycle.register(server)
+    for feature in create_features(server):
+        server.add_feature(feature)
+    server.register_shared_events()
     return server
-

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from .server import MlrServer, command
+from typing import Any
+
+from .feature import Feature, command
+from .results import to_json
 
 
-def setup(server: MlrServer) -> None:
-    @command(server, "mlrCopilot.status", "Show status")
-    async def status(ls: MlrServer, *args) -> dict:
-        return ls.engine.status(ls.tasks.running())
+class StatusFeature(Feature):
+    """No state of its own: the engine's status with the server's running jobs."""
+
+    @command("mlrCopilot.status", "Show status")
+    async def status(self, *args: Any) -> Any:
+        return to_json(self.server.engine.status(self.server.jobs.running()))

@@ -10,12 +10,15 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pygls.io_ import StdoutWriter
 
 from .framing import CHUNK, FrameReader, Refused
 from .protocol import MlrProtocol
+
+if TYPE_CHECKING:
+    from .server import MlrServer
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def stdin_reader(stdin: BinaryIO) -> Callable[[], Awaitable[bytes]]:
     return read
 
 
-def start_io(server, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+def start_io(server: MlrServer, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
     server._stop_event = stop = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
 
@@ -82,16 +85,16 @@ def start_io(server, stdin: BinaryIO | None = None, stdout: BinaryIO | None = No
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        server.shutdown()
+        server.shutdown()  # type: ignore[no-untyped-call]  # pygls leaves it unannotated
 
 
-def start_tcp(server, host: str, port: int) -> None:
+def start_tcp(server: MlrServer, host: str, port: int) -> None:
     server._stop_event = stop = threading.Event()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         server.protocol.set_writer(writer)
         await serve(lambda: reader.read(CHUNK), server.protocol, stop)
-        server.shutdown()
+        server.shutdown()  # type: ignore[no-untyped-call]  # pygls leaves it unannotated
 
     async def listen() -> None:
         server._server = await asyncio.start_server(connection, host, port)
