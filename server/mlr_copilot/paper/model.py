@@ -135,7 +135,7 @@ class Paper:
         return cls.from_dict(data)
 
 
-def _field(data: dict, key: str, kind: type, where: str) -> Any:
+def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
     if key not in data:
         raise PaperError(f"{where}: missing field '{key}'")
     value = data[key]
@@ -144,14 +144,14 @@ def _field(data: dict, key: str, kind: type, where: str) -> Any:
     return value
 
 
-def _strings(data: dict, key: str, where: str) -> list[str]:
+def _strings(data: dict[str, Any], key: str, where: str) -> list[str]:
     values = _field(data, key, list, where)
     if not all(isinstance(v, str) for v in values):
         raise PaperError(f"{where}: field '{key}' must be a list of strings")
     return list(values)
 
 
-def _identifiers(data: dict, where: str) -> dict[str, str]:
+def _identifiers(data: dict[str, Any], where: str) -> dict[str, str]:
     """Optional: papers saved before identifiers were read have none."""
     value = data.get("identifiers", {})
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
