@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..untrusted import one_line, visible
-from ..work import Work
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
     from ..engine import Engine
     from ..ideas.model import Hypothesis
     from ..runners.model import RunRecord
+    from ..work import Work
 
 
 def say(text: object = "", *, err: bool = False) -> None:
@@ -42,6 +42,7 @@ def console() -> Console:
 
 def terminal_work() -> Work:
     """A `Work` that reports progress on stderr, so stdout stays the command's result."""
+    from ..work import Work  # dataclasses: not on the path of `--help`
 
     def report(message: str, percentage: int | None = None) -> None:
         prefix = f"[{percentage:3d}%] " if percentage is not None else "       "

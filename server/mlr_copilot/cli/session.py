@@ -12,11 +12,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..work import Cancelled, Work
 from .output import say
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..work import Work
 
 T = TypeVar("T")
 
@@ -77,6 +77,8 @@ def run_cancellable(work: Work, coro: Coroutine[Any, Any, T]) -> tuple[T, int | 
     recorded as cancelled, where the signal alone would end this process and leave the
     experiment running, or leave asyncio waiting for the run's thread. A second signal
     interrupts at once. Returns the result and the signal that cancelled it, if one did."""
+    from ..work import Cancelled  # dataclasses: not on the path of `--help`
+
     received: list[int] = []
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
