@@ -25,7 +25,7 @@ from .session import (
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..autonomous.demo import demo_files, prepare, run_demo  # the agents and the event loop
-    from ..autonomous.pipeline import render_report
+    from ..autonomous.pipeline import render_report  # as above
 
     target = prepare(Path(args.workspace) if args.workspace else None)
     _paper, script = demo_files()
@@ -46,8 +46,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_auto(args: argparse.Namespace) -> int:
     from ..autonomous.pipeline import AutoPipeline, render_report  # the agents and the event loop
-    from ..autonomous.tasks import paper_from_task
-    from ..tasks import TaskError, load_task
+    from ..autonomous.tasks import paper_from_task  # as above
+    from ..tasks import TaskError, load_task  # as above
 
     settings = settings_layer(args)
     if args.resume:
@@ -73,7 +73,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
 def resumed_settings(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
     """The settings the interrupted session was started with, under the flags given now; said
     on stderr, since they come from a file in the workspace and choose what runs."""
-    from ..autonomous.pipeline import load_session, session_path
+    from ..autonomous.pipeline import load_session, session_path  # the agents and the event loop
     from ..autonomous.resume import describe_settings, merged_settings
 
     saved = load_session(Path(args.workspace).resolve())
@@ -92,7 +92,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="mlr-eval-"))
     if args.runner != "local":
         # its workspaces are new, but a killed eval may have left containers on the engine
-        from ..runners.docker import cleanup_orphans
+        from ..runners.docker import cleanup_orphans  # the docker SDK only then
 
         cleanup_orphans()
     work = terminal_work()

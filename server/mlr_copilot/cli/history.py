@@ -11,7 +11,7 @@ from .session import engine_for
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from ..history.render import render_csv, render_md
+    from ..history.render import render_csv, render_md  # pydantic, only once there is a table
 
     table = engine_for(args).history(args.branch, all_branches=True)
     if args.json:

@@ -31,7 +31,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
 
 
 def cmd_ideas(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
+    from pydantic import ValidationError  # not on the path of `--help`
 
     engine = engine_for(args)
     if args.n is not None:

@@ -34,7 +34,7 @@ def shown(text: object, style: str = "") -> Text:
 
 
 def console() -> Console:
-    from rich.console import Console
+    from rich.console import Console  # rich only for the commands that print tables
 
     # piped output keeps whole lines: tables are read by scripts and tests too
     return Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -60,7 +60,7 @@ def terminal_lines(quiet: bool) -> Callable[[str], None]:
 
 
 def print_hypotheses(hypotheses: Iterable[Hypothesis]) -> None:
-    from rich.table import Table
+    from rich.table import Table  # as above
 
     table = Table("rank", "id", "status", "score", "title", "metric")
     for h in hypotheses:

@@ -19,7 +19,7 @@ def terminal_reviewer(auto_yes: bool) -> Reviewer:
     """Show each proposed diff and ask; `--yes` accepts everything (the autonomous mode)."""
 
     async def review(proposal: Proposal) -> Review:
-        from rich.syntax import Syntax
+        from rich.syntax import Syntax  # rich (and pygments) only when there is a diff
 
         from ..experiment.change import Review  # the agent's module: only when there is a change
 

@@ -8,11 +8,13 @@ need no more than a checked round trip to JSON. They answer to the same `model_d
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlr_copilot.paper.errors import PaperError
+from mlr_copilot.slugs import slugify
 
 _SLUG_MAX = 48
 _NUMBERING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*|[A-Z](?:\.\d{1,2})*)\.?\s+")
@@ -58,8 +60,6 @@ class Paper:
     @property
     def slug(self) -> str:
         """A short, filesystem-safe name from the title (falls back to the file's hash)."""
-        from mlr_copilot.slugs import slugify
-
         return slugify(self.title, _SLUG_MAX, fallback=f"paper-{self.sha256[:12]}")
 
     def section(self, name: str) -> Section | None:
@@ -120,14 +120,10 @@ class Paper:
         return cls.from_dict(data)
 
     def model_dump_json(self, *, indent: int | None = None) -> str:
-        import json
-
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     @classmethod
     def model_validate_json(cls, text: str | bytes) -> Paper:
-        import json
-
         try:
             data = json.loads(text)
         except ValueError as exc:

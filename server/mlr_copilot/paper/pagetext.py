@@ -51,7 +51,7 @@ def read_page(document: Handle, index: int, styles: Styles, hint: float | None =
 
 
 def pdfium_error(raw: ModuleType) -> Exception:
-    import pypdfium2 as pdfium
+    import pypdfium2 as pdfium  # loaded already by whoever opened the document
 
     code = raw.FPDF_GetLastError()
     error: Exception = pdfium.PdfiumError(PDFIUM_ERRORS.get(code, "unknown error"), err_code=code)
