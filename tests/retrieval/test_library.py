@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_paper
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
 from mlr_copilot.retrieval import library as library_module
 from mlr_copilot.retrieval.errors import RetrievalCancelled, RetrievalError
 from mlr_copilot.retrieval.library import Library
+from tests.retrieval.conftest import write_paper
 
 
 @pytest.mark.parametrize(
