@@ -114,21 +114,26 @@ def child(out: Path, argv: list[str]) -> int:
         out.write_text(json.dumps(seconds), encoding="utf-8")
 
 
-def sample_run(root: Path, *, metric: str, direction: str):
-    """One accepted hypothesis as the ideas phase would save it."""
+def sample_run(root: Path, count: int = 1, *, metric: str = "accuracy", direction: str = "maximize",
+               status: str = "accepted"):
+    """A proposal of `count` hypotheses as the ideas phase would save it; the autonomous
+    benchmark implements the first, accepted one, bench_lsp_logs shows code lenses on five."""
     from mlr_copilot.ideas.model import ExperimentPlan, Hypothesis, IdeasRun
 
-    hypothesis = Hypothesis(
-        id="h1", paper="bench", rank=1, status="accepted",
-        title="Change 1: a tuned constant in the training script",
-        problem="The baseline's settings were never tuned.", method="Change one constant and rerun.",
-        rationale="A cheap, reviewable change that the run can confirm or refute.",
-        plan=ExperimentPlan(dataset="the task's bundled data", model="the baseline model", baseline="train.py as given",
-                            metric=metric, direction=direction, steps=["Change the constant", "Run and compare"],
-                            expected_improvement="small"),
-        scores={"novelty": 2, "feasibility": 9, "expected_gain": 3},
-    )
-    return IdeasRun(paper_path=str(root / "paper.pdf"), paper_slug="bench", paper_title="Bench", hypotheses=[hypothesis])
+    hypotheses = [
+        Hypothesis(
+            id=f"h{n}", paper="bench", rank=n, status=status,
+            title=f"Change {n}: a tuned constant in the training script",
+            problem="The baseline's settings were never tuned.", method="Change one constant and rerun.",
+            rationale="A cheap, reviewable change that the run can confirm or refute.",
+            plan=ExperimentPlan(dataset="the task's bundled data", model="the baseline model", baseline="train.py as given",
+                                metric=metric, direction=direction, steps=["Change the constant", "Run and compare"],
+                                expected_improvement="small"),
+            scores={"novelty": 2, "feasibility": 9, "expected_gain": 3},
+        )
+        for n in range(1, count + 1)
+    ]
+    return IdeasRun(paper_path=str(root / "paper.pdf"), paper_slug="bench", paper_title="Bench", hypotheses=hypotheses)
 
 
 def git(repo: Path, *args: str) -> None:

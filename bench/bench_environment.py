@@ -1,8 +1,9 @@
 """What recording a run's environment costs: the import scan, the local probe, the Docker probe
-(first time for an image, then cached). Run by hand: `python bench/environment_capture.py`."""
+(first time for an image, then cached). Run by hand: `python bench/bench_environment.py`."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -22,6 +23,7 @@ def timed(label: str, call) -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__).parse_args()  # no options; --help says what it does
     workspace = Path(tempfile.mkdtemp())
     (workspace / "train.py").write_text(TRAIN)
     request = RunRequest(workspace=str(workspace), command=[sys.executable, "train.py"], image="mlr-python:bookworm")

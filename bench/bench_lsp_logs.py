@@ -66,7 +66,7 @@ def flood_command(mb_per_second: float, seconds: float) -> list[str]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def summary(name: str, latencies: list[float], errors: int) -> str:
@@ -131,7 +131,7 @@ class Probe:
 
 def prepare_workspace(root: Path) -> str:
     """A workspace with one proposal of five hypotheses and its document, so code lenses have work."""
-    run = sample_run(root, count=5)
+    run = sample_run(root, count=5, metric="lines", status="proposed")
     IdeaStore(StateDir(root)).save(run)
     return str(document.write(root, run))
 

@@ -12,6 +12,7 @@ Prints, with PASS or FAIL beside each target (the exit status is 1 if any fails)
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -94,6 +95,7 @@ def _peak_rss(code: str) -> tuple[float, float, int, int]:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     from pypdf import PdfReader
 
     from mlr_copilot.paper import parse_pdf
@@ -103,7 +105,7 @@ def main() -> int:
         parse_pdf(ten)
         ours, theirs, (low, ratio, high) = _paired(
             lambda: parse_pdf(ten), lambda: "".join(p.extract_text() for p in PdfReader(ten).pages))
-        print("(a) 10-page two-column paper, in process (median of %d interleaved pairs)" % PAIRS)
+        print(f"(a) 10-page two-column paper, in process (median of {PAIRS} interleaved pairs)")
         results = [ours <= 0.2, ratio >= 3]
         print(f"    parse_pdf            {ours * 1000:7.1f} ms   (target <= 200 ms)  {_verdict(results[0])}")
         print(f"    pypdf extract_text   {theirs * 1000:7.1f} ms   ({ratio:.2f}x ours, median of the pairs' "
@@ -113,8 +115,8 @@ def main() -> int:
         # papers typeset by TeX (subset fonts, kerned TJ arrays, ToUnicode maps) are the usual one.
         for typeset in TYPESET_SAMPLES:
             if Path(typeset).is_file():
-                ours = _median_time(lambda: parse_pdf(typeset), 3)
-                theirs = _median_time(lambda: "".join(p.extract_text() for p in PdfReader(typeset).pages), 3)
+                ours = _median_time(lambda typeset=typeset: parse_pdf(typeset), 3)
+                theirs = _median_time(lambda typeset=typeset: "".join(p.extract_text() for p in PdfReader(typeset).pages), 3)
                 pages = len(PdfReader(typeset).pages)
                 print(f"    {Path(typeset).name} ({pages} pages, pdfTeX): parse_pdf {ours * 1000:.1f} ms, "
                       f"pypdf {theirs * 1000:.1f} ms ({theirs / ours:.1f}x ours)")
@@ -148,7 +150,7 @@ def main() -> int:
         pdfium_only = _process_time("import pypdfium2")
         models = _process_time("from mlr_copilot.paper import Paper")
         pydantic = _process_time("from pydantic import BaseModel\nclass M(BaseModel):\n    x: list[str]")
-        print("(c) whole `python -c` process on the 10-page paper (median of %d)" % RUNS)
+        print(f"(c) whole `python -c` process on the 10-page paper (median of {RUNS})")
         results.append(ours_proc < theirs_proc)
         print(f"    mlr_copilot.paper    {ours_proc * 1000:7.1f} ms   (target: faster than pypdf)  {_verdict(results[-1])}")
         print(f"    pypdf extract_text   {theirs_proc * 1000:7.1f} ms   ({theirs_proc / ours_proc:.2f}x ours)")

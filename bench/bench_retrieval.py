@@ -85,7 +85,7 @@ def query_latency(search, queries: list[str]) -> tuple[float, float]:
     """Median and p99 (ms) of `search(query, 10)` over `queries`, each of which must find something."""
     latencies = []
     for query in queries:
-        ms, hits = timed(lambda: search(query, 10))
+        ms, hits = timed(lambda query=query: search(query, 10))
         latencies.append(ms)
         assert hits, query
     ordered = sorted(latencies)

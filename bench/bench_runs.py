@@ -92,7 +92,7 @@ def bench_docker_output(workspace: Path, image: str, runner: DockerRunner) -> No
         request = RunRequest(workspace=str(workspace), command=["python", "loud.py"], timeout=600, image=image,
                              max_output_mb=cap_mb)
         outcomes = []
-        elapsed = median_time(lambda: outcomes.append(runner.run(request)), 3)
+        elapsed = median_time(lambda outcomes=outcomes, request=request: outcomes.append(runner.run(request)), 3)
         metric = "METRIC kept" if outcomes[-1].log_metrics == {"acc": 1.0} else "METRIC LOST"
         print(f"Docker run, 27 MB of output, cap {cap_mb:3d} MB {elapsed * 1000:8.1f} ms  plain docker run {bare * 1000:8.1f} ms  {metric}")
 

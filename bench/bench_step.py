@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-from os.path import commonprefix
 from pathlib import Path
 
 from mlr_copilot import prompts
@@ -89,6 +88,11 @@ def cpu_ms() -> float:
     return total * 1000
 
 
+def shared_prefix(a: str, b: str) -> int:
+    """How many leading characters two prompts share (what a provider's prompt cache reuses)."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
 def step_prompt(root: Path, rmap, targets: list[str], step: int) -> str:
     files = "\n\n".join(f"## {rel}\n```\n{(root / rel).read_text()}\n```" for rel in targets)
     history = "\n".join(f"{n}. Advance the step counter [committed]" for n in range(1, step + 1)) or "(none yet)"
@@ -141,7 +145,7 @@ def bench(label: str, n_files: int, big_file: bool, changed: int, steps: int) ->
         for step in range(steps):
             times, prompt = one_step(ws, files, root, targets, step)
             samples.append(times)
-            prefix.append(len(commonprefix([previous, prompt])) / len(prompt))
+            prefix.append(shared_prefix(previous, prompt) / len(prompt))
             previous = prompt
         row = " ".join(
             f"{statistics.median(s[name] for s in samples):8.1f}" for name in PHASES

@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
-# The test command: the Python suite (unit and end-to-end through a real LSP client, git,
-# PDFs and, where an engine answers, Docker), then the VS Code extension's unit tests and its
-# end-to-end tests in code-server (.ci/vscode.sh installs what those need on first use).
-# MLR_SKIP_VSCODE=1 runs the Python suite only. Extra arguments go to pytest.
+# The test command: lint (ruff) and types (mypy, strict; settings in pyproject.toml), the
+# Python suite (unit and end-to-end through a real LSP client, git, PDFs and, where an engine
+# answers, Docker), then the VS Code extension's unit tests and its end-to-end tests in
+# code-server (.ci/vscode.sh installs what those need on first use). Lint and types that are
+# not clean count as one failure each. MLR_SKIP_VSCODE=1 runs the Python side only. Extra
+# arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log_dir="$(mktemp -d)"
+
+lint_failed=0
+check() {  # one static check: its output, and one failure when it is not clean
+  echo "== $*"
+  if ! python -m "$@"; then
+    echo "$* is not clean (or could not run): counted as one failure"
+    lint_failed=$((lint_failed + 1))
+  fi
+}
+check ruff check server tests bench
+check mypy
 
 # -rs: every skipped test prints its reason (no engine, no network, ...)
 python -m pytest -q -rs -p no:cacheprovider "$@" 2>&1 | tee "$log_dir/pytest.log"
@@ -28,5 +41,6 @@ if [[ "${MLR_SKIP_VSCODE:-0}" != "1" ]]; then
   if [[ $vs_status -ne 0 && -z "$line" ]]; then failed=$((failed + 1)); fi
 fi
 
+failed=$((failed + lint_failed))
 echo "$passed passed, $failed failed, $skipped skipped"
-[[ $py_status -eq 0 && $vs_status -eq 0 ]]
+[[ $py_status -eq 0 && $vs_status -eq 0 && $lint_failed -eq 0 ]]

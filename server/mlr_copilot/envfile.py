@@ -19,12 +19,15 @@ The values are never put into `os.environ`: the engine reads the layered view
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
+
+from dotenv import dotenv_values
 
 ALLOWED_KEYS = frozenset({"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "SEMANTIC_SCHOLAR_API_KEY"})
 ALLOWED_KNOBS = frozenset({"MLR_OFFLINE", "HF_HUB_OFFLINE", "MLR_BUDGET_USD", "MLR_BUDGET_TOKENS", "OPENALEX_MAILTO"})
@@ -61,16 +64,19 @@ def _malformed_lines(path: Path, text: str) -> list[str]:
     return warnings
 
 
-def _read(path: Path) -> tuple[str | None, str | None]:
-    """(the file's text, None) or (None, why it is not read)."""
+class _Unread(Exception):
+    """The file is not read; the message says why."""
+
+
+def _read(path: Path) -> str:
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        return None, f"{path} could not be read ({exc.strerror or exc}); ignored it"
+        raise _Unread(f"{path} could not be read ({exc.strerror or exc}); ignored it") from None
     if len(data) > MAX_BYTES:
-        return None, f"{path} is larger than {MAX_BYTES // 1024} KB, which no settings file is; ignored it"
-    return data.decode("utf-8", errors="replace"), None
+        raise _Unread(f"{path} is larger than {MAX_BYTES // 1024} KB, which no settings file is; ignored it")
+    return data.decode("utf-8", errors="replace")
 
 
 def read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
@@ -79,13 +85,10 @@ def read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
     # a FIFO or a device would block or never end: only a regular file (a link to one too) is read
     if not path.is_file():
         return {}, []
-    text, problem = _read(path)
-    if text is None:
-        return {}, [problem]
-    import io
-
-    from dotenv import dotenv_values
-
+    try:
+        text = _read(path)
+    except _Unread as exc:
+        return {}, [str(exc)]
     warnings = _malformed_lines(path, text)
     allowed: dict[str, str] = {}
     refused: list[str] = []

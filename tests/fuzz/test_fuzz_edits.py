@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from mlr_copilot.cli import say
+from mlr_copilot.cli.output import say
 from mlr_copilot.config import validate_settings
 from mlr_copilot.engine import Engine
 from mlr_copilot.errors import MlrError

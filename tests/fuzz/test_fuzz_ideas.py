@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlr_copilot.autonomous.demo import demo_files
-from mlr_copilot.cli import print_hypotheses, say
+from mlr_copilot.cli.output import print_hypotheses, say
 from mlr_copilot.config import validate_settings
 from mlr_copilot.engine import Engine
 from mlr_copilot.errors import MlrError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.paper import PaperError, parse_pdf, pdf
+from mlr_copilot.paper import PaperError, parse_pdf, pdffile
 
 
 @pytest.mark.parametrize(
@@ -45,6 +45,6 @@ def test_encrypted_file_is_not_taken_for_an_empty_one(broken_dir):
 @pytest.mark.parametrize(("name", "problem"), [("notes.pdf", "not a PDF"), ("corrupt.pdf", "damaged"),
                                                ("encrypted.pdf", "encrypted"), ("scanned.pdf", "no text layer")])
 def test_a_file_too_big_to_read_whole_gets_the_same_errors(broken_dir, monkeypatch, name, problem):
-    monkeypatch.setattr(pdf, "_IN_MEMORY", 16)
+    monkeypatch.setattr(pdffile, "_IN_MEMORY", 16)
     with pytest.raises(PaperError, match=problem):
         parse_pdf(broken_dir / name)

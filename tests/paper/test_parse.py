@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mlr_copilot.paper import Paper, PaperError, ParseCancelled, parse_pdf, pdf
+from mlr_copilot.paper import Paper, PaperError, ParseCancelled, parse_pdf, pdffile
 from tests.pdfs import (
     AUTHOR_YEAR_REFERENCES,
     HYPHEN_JOINED,
@@ -102,7 +102,7 @@ def test_ten_page_two_column_paper(ten_page_pdf):
 
 def test_a_paper_too_big_to_read_whole_is_read_from_disk_alike(ten_page_pdf, monkeypatch):
     in_memory = parse_pdf(ten_page_pdf)
-    monkeypatch.setattr(pdf, "_IN_MEMORY", ten_page_pdf.stat().st_size - 1)
+    monkeypatch.setattr(pdffile, "_IN_MEMORY", ten_page_pdf.stat().st_size - 1)
     assert parse_pdf(ten_page_pdf) == in_memory
     assert in_memory.sha256 == hashlib.sha256(ten_page_pdf.read_bytes()).hexdigest()
 
@@ -166,7 +166,7 @@ def test_unchecked_pdfium_calls_answer_as_the_checked_bindings(two_column_pdf):
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
 
-    from mlr_copilot.paper.pdf import _Chars
+    from mlr_copilot.paper.pagetext import _Chars
 
     document = pdfium.PdfDocument(str(two_column_pdf))
     page = document[0]
@@ -201,7 +201,7 @@ def test_page_text_reads_as_pypdfium2_reads_it(one_column_pdf, two_column_pdf, t
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
 
-    from mlr_copilot.paper.pdf import _text
+    from mlr_copilot.paper.pagetext import _text
 
     for path in (one_column_pdf, two_column_pdf, ten_page_pdf):
         document = pdfium.PdfDocument(str(path))

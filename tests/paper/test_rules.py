@@ -134,7 +134,7 @@ def test_line_spans_agree_with_the_plain_rule_on_any_text():
     import random
     import re
 
-    from mlr_copilot.paper.pdf import _line_spans
+    from mlr_copilot.paper.pagetext import _line_spans
 
     rule = re.compile(r"[^\S\r\n]*([^\r\n]*\S)")
     rng = random.Random(7)

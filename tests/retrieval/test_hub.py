@@ -8,7 +8,9 @@ import pytest
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.hf_api import DatasetInfo, ModelInfo
 
-from mlr_copilot.retrieval.hub import candidates, local_candidates, pipeline_tag_for, weights_mb
+from mlr_copilot.retrieval.hfcache import local_candidates
+from mlr_copilot.retrieval.hub import candidates, pipeline_tag_for
+from mlr_copilot.retrieval.hubapi import weights_mb
 
 MB = 1024 * 1024
 

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
 
 import pytest
-from conftest import write_paper
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
 from mlr_copilot.retrieval import library as library_module
 from mlr_copilot.retrieval.errors import RetrievalCancelled, RetrievalError
 from mlr_copilot.retrieval.library import Library
+from tests.retrieval.conftest import write_paper
 
 
 @pytest.mark.parametrize(
@@ -28,7 +29,7 @@ def test_search_ranks_the_matching_paper_first(library_dir: Path, tmp_path: Path
     assert works[0].id == f"library:{expected}"
     assert works[0].source == "library"
     assert works[0].url == (library_dir / expected).resolve().as_uri()
-    assert all(a.score >= b.score for a, b in zip(works, works[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(works))
 
 
 def test_title_and_abstract_are_extracted(library_dir: Path, tmp_path: Path):

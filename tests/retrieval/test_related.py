@@ -127,9 +127,8 @@ def test_reference_title_shapes():
 
 
 def test_one_library_serves_every_proposal_and_sees_a_new_paper(library_dir: Path, tmp_path: Path):
-    from conftest import write_paper
-
     from mlr_copilot.retrieval import related
+    from tests.retrieval.conftest import write_paper
 
     def search():
         return related_work("diffusion models for audio synthesis", references=[], library_dir=library_dir,

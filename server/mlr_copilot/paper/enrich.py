@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import TYPE_CHECKING, Any
 
 from mlr_copilot.paper.model import Paper
+
+if TYPE_CHECKING:
+    from mlr_copilot.retrieval.records import PaperRecord
 
 # Share of the shorter title's words the other must hold for both to name one work.
 _SAME_WORK = 0.8
 
 
-def enrich(paper: Paper, record) -> tuple[Paper, list[str]]:
+def enrich(paper: Paper, record: PaperRecord) -> tuple[Paper, list[str]]:
     """The paper with the record's corrections, and notes saying what changed."""
     label = record.source.replace("_", " ").title()
     if not same_work(paper.title, record.title):
         return paper, [f"{label} knows this paper's identifier as '{record.title}'; the local parse is kept"]
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if record.title != paper.title:
         changes["title"] = record.title
     if record.authors and record.authors != paper.authors:

@@ -11,7 +11,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import pairwise, repeat
 
 # Running headers and page numbers live in these top and bottom fractions of the page.
 _BAND = 0.09
@@ -215,7 +215,7 @@ def mark_paragraphs(lines: list[TextLine]) -> None:
     The usual leading is learnt from the document itself as a multiple of the font size.
     """
     ratios = []
-    for prev, line in zip(lines, lines[1:]):
+    for prev, line in pairwise(lines):
         size = line.size
         step = prev.bottom - line.bottom
         if prev.page == line.page and 0 < step < 3 * size and abs(prev.size - size) < 0.3:
@@ -224,7 +224,7 @@ def mark_paragraphs(lines: list[TextLine]) -> None:
     leading = ratios[len(ratios) // 2] if ratios else 1.2
     if lines:
         lines[0].paragraph_start = True
-    for prev, line in zip(lines, lines[1:]):
+    for prev, line in pairwise(lines):
         # A jump to the next column or page goes upwards and so never counts as a gap.
         size = line.size if line.size > prev.size else prev.size
         line.paragraph_start = prev.page == line.page and prev.bottom - line.bottom > leading * size * 1.2

@@ -49,7 +49,7 @@ def _block(text: str) -> str:
     return "\n\n".join(_BLOCK_START.sub(_quote_start, _SIGNS.sub(r"\\\1", p)) for p in paragraphs if p)
 
 
-def _quote_start(match: re.Match) -> str:
+def _quote_start(match: re.Match[str]) -> str:
     if match.group(2):
         return f"{match.group(1)}{match.group(2)}\\{match.group(3)}"
     return f"{match.group(4)}\\{match.group(5)}"

@@ -8,11 +8,13 @@ need no more than a checked round trip to JSON. They answer to the same `model_d
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlr_copilot.paper.errors import PaperError
+from mlr_copilot.slugs import slugify
 
 _SLUG_MAX = 48
 _NUMBERING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*|[A-Z](?:\.\d{1,2})*)\.?\s+")
@@ -58,8 +60,6 @@ class Paper:
     @property
     def slug(self) -> str:
         """A short, filesystem-safe name from the title (falls back to the file's hash)."""
-        from mlr_copilot.slugs import slugify
-
         return slugify(self.title, _SLUG_MAX, fallback=f"paper-{self.sha256[:12]}")
 
     def section(self, name: str) -> Section | None:
@@ -120,14 +120,10 @@ class Paper:
         return cls.from_dict(data)
 
     def model_dump_json(self, *, indent: int | None = None) -> str:
-        import json
-
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     @classmethod
     def model_validate_json(cls, text: str | bytes) -> Paper:
-        import json
-
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -135,7 +131,7 @@ class Paper:
         return cls.from_dict(data)
 
 
-def _field(data: dict, key: str, kind: type, where: str) -> Any:
+def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
     if key not in data:
         raise PaperError(f"{where}: missing field '{key}'")
     value = data[key]
@@ -144,14 +140,14 @@ def _field(data: dict, key: str, kind: type, where: str) -> Any:
     return value
 
 
-def _strings(data: dict, key: str, where: str) -> list[str]:
+def _strings(data: dict[str, Any], key: str, where: str) -> list[str]:
     values = _field(data, key, list, where)
     if not all(isinstance(v, str) for v in values):
         raise PaperError(f"{where}: field '{key}' must be a list of strings")
     return list(values)
 
 
-def _identifiers(data: dict, where: str) -> dict[str, str]:
+def _identifiers(data: dict[str, Any], where: str) -> dict[str, str]:
     """Optional: papers saved before identifiers were read have none."""
     value = data.get("identifiers", {})
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):

@@ -60,9 +60,10 @@ def split_references(lines: list[TextLine]) -> tuple[list[str], list[TextLine]]:
         elif style:
             match = _LABELS[style].match(text)
             # A label a little past the expected one resyncs after an entry the PDF lost.
-            starts = bool(match) and expected <= int(match.group(1)) <= expected + 2
+            number = int(match.group(1)) if match else 0  # labels count from 1
+            starts = expected <= number <= expected + 2
             if starts:
-                expected = int(match.group(1))
+                expected = number
         elif keyed:
             starts = bool(_KEYED.match(text))
         elif hanging is not None:

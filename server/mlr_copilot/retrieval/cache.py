@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ class Cached:
 class AnswerCache:
     """JSON answers under `folder/<namespace>/<hash of the key>.json`, fresh for `ttl` seconds."""
 
-    def __init__(self, folder: Path, ttl: float = DEFAULT_TTL, clock=time.time):
+    def __init__(self, folder: Path, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.time):
         self.folder = Path(folder)
         self.ttl = ttl
         self._clock = clock

@@ -202,7 +202,7 @@ def clone(url: str, dest: Path, should_cancel: Callable[[], bool] | None = None)
                     process.communicate()
                     if time.monotonic() > deadline:
                         return f"git clone took longer than {CLONE_TIMEOUT:.0f} s"
-                    raise RetrievalCancelled(f"cloning {url} cancelled")
+                    raise RetrievalCancelled(f"cloning {url} cancelled") from None
         if process.returncode != 0:
             lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
             return lines[-1].strip() if lines else f"git clone exited with {process.returncode}"

@@ -1,8 +1,8 @@
 """Candidate models and datasets for an experiment: the Hugging Face Hub when it can be
 reached, and always what is already in the local Hugging Face cache.
 
-Hub answers are cached on disk and retried with backoff when rate-limited; when the Hub
-cannot be reached the local cache is still proposed and a note says so. Models and datasets
+Hub answers are cached on disk and retried with backoff when rate-limited (`hubapi.py`); when
+the Hub cannot be reached the local cache (`hfcache.py`) is still proposed and a note says so. Models and datasets
 larger than the size limit are left out (with a note), since the sandbox would have to
 download and load them.
 
@@ -17,31 +17,17 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from mlr_copilot.retrieval.backoff import (
-    RETRYABLE_STATUS,
-    RetryLater,
-    parse_retry_after,
-    with_backoff,
-)
 from mlr_copilot.retrieval.cache import DEFAULT_TTL, AnswerCache
+from mlr_copilot.retrieval.hfcache import local_candidates
+from mlr_copilot.retrieval.hubapi import HubClient
+from mlr_copilot.retrieval.model import Candidate, HubResult
 
 log = logging.getLogger(__name__)
 
-MB = 1024 * 1024
-MODEL_EXPAND = ["downloads", "tags", "pipeline_tag", "library_name", "safetensors"]
-DATASET_EXPAND = ["downloads", "tags", "mainSize"]
-_DTYPE_BYTES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "U16": 2}
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx", ".gguf")
-_UNREACHABLE_NAMES = frozenset(
-    {"ConnectError", "ConnectionError", "ConnectTimeout", "TimeoutException", "Timeout", "ReadTimeout",
-     "NetworkError", "TransportError", "OfflineModeIsEnabled"}
-)
 _TRUE = {"1", "true", "yes", "on"}
 # The Hub's pipeline tags: a task outside this set (say a dataset name) filters everything
 # out on the Hub, so it is searched for as a keyword instead.
@@ -76,162 +62,6 @@ _TASK_RULES = [
 ]
 
 
-class Candidate(BaseModel):
-    id: str
-    kind: Literal["model", "dataset"]
-    downloads: int | None = None
-    size_mb: float | None = None
-    local: bool = False
-    tags: list[str] = Field(default_factory=list)
-    score: float = 0.0
-
-
-class HubResult(BaseModel):
-    models: list[Candidate] = Field(default_factory=list)
-    datasets: list[Candidate] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-
-
-class _HubDown(Exception):
-    """The Hub cannot be used now; the message says why."""
-
-
-def hf_cache_location() -> Path:
-    """The Hugging Face cache folder, read from the environment at call time."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path.home() / ".cache" / "huggingface" / "hub"
-
-
-def _front_matter(readme: Path) -> dict[str, list[str]]:
-    """`key: value` and `- item` lists from the YAML header of a model or dataset card."""
-    try:
-        text = readme.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}
-    if not text.startswith("---"):
-        return {}
-    header = text[3:].split("\n---", 1)[0]
-    fields: dict[str, list[str]] = {}
-    current: str | None = None
-    for line in header.splitlines():
-        item = re.match(r"^\s*-\s+(.+)$", line)
-        pair = re.match(r"^([A-Za-z_]+):\s*(.*)$", line)
-        if item and current:
-            fields[current].append(item.group(1).strip().strip("'\""))
-        elif pair:
-            current = pair.group(1)
-            value = pair.group(2).strip().strip("'\"")
-            fields[current] = [value] if value else []
-    return fields
-
-
-def _local_tags(snapshot: Path, kind: str) -> list[str]:
-    card = _front_matter(snapshot / "README.md")
-    if kind == "model":
-        return [*card.get("pipeline_tag", []), *card.get("library_name", []), *card.get("tags", [])]
-    return [f"task_categories:{t}" for t in card.get("task_categories", [])] + card.get("tags", [])
-
-
-def local_candidates(hf_cache_dir: Path | None = None) -> list[Candidate]:
-    """Every model and dataset in the local Hugging Face cache; none when there is no cache."""
-    from huggingface_hub import scan_cache_dir
-    from huggingface_hub.errors import CacheNotFound
-
-    folder = Path(hf_cache_dir) if hf_cache_dir is not None else hf_cache_location()
-    try:
-        info = scan_cache_dir(folder)
-    except (CacheNotFound, OSError) as exc:
-        log.info("no usable Hugging Face cache at %s (%s)", folder, exc)
-        return []
-    found = []
-    for repo in info.repos:
-        if repo.repo_type not in ("model", "dataset"):
-            continue
-        newest = max(repo.revisions, key=lambda r: r.last_modified, default=None)
-        tags = _local_tags(newest.snapshot_path, repo.repo_type) if newest is not None else []
-        found.append(
-            Candidate(id=repo.repo_id, kind=repo.repo_type, size_mb=round(repo.size_on_disk / MB, 1), local=True, tags=tags)
-        )
-    return found
-
-
-def _status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _call(fn: Callable[[], Any], attempts: int, sleep: Callable[[float], None]) -> Any:
-    """`fn()` with backoff on 429/5xx; failures that mean "no Hub now" become _HubDown."""
-
-    def attempt() -> Any:
-        try:
-            return fn()
-        except Exception as exc:
-            status = _status(exc)
-            if status in RETRYABLE_STATUS:
-                headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-                raise RetryLater(f"HTTP {status}", parse_retry_after(headers.get("Retry-After"))) from exc
-            raise
-
-    try:
-        return with_backoff(attempt, attempts=attempts, sleep=sleep)
-    except RetryLater as exc:
-        raise _HubDown(f"rate-limited or down: {exc.reason}") from exc
-    except Exception as exc:
-        names = {cls.__name__ for cls in type(exc).__mro__}
-        if names & _UNREACHABLE_NAMES:
-            raise _HubDown("HF_HUB_OFFLINE is set" if "OfflineModeIsEnabled" in names else "no connection") from exc
-        if _status(exc) is not None:
-            raise _HubDown(f"answered HTTP {_status(exc)}") from exc
-        if isinstance(exc, OSError):
-            raise _HubDown(f"no connection ({exc})") from exc
-        raise
-
-
-def _safetensors_mb(info: Any) -> float | None:
-    params = getattr(getattr(info, "safetensors", None), "parameters", None)
-    if not isinstance(params, dict) or not params:
-        return None
-    return round(sum(count * _DTYPE_BYTES.get(dtype, 1) for dtype, count in params.items()) / MB, 1)
-
-
-def weights_mb(files: Iterable[tuple[str, int | None]]) -> float | None:
-    """Size of one copy of the weights: repositories often ship the same weights in several
-    formats, so the first format present in `_WEIGHT_SUFFIXES` order is counted alone, and
-    GGUF files are alternative quantisations, so the smallest one counts."""
-    by_format: dict[str, int] = {}
-    total = 0
-    for name, size in files:
-        if size is None:
-            continue
-        total += size
-        suffix = next((s for s in _WEIGHT_SUFFIXES if name.endswith(s)), None)
-        if suffix == ".gguf":
-            by_format[suffix] = min(by_format.get(suffix, size), size)
-        elif suffix is not None:
-            by_format[suffix] = by_format.get(suffix, 0) + size
-    if suffix_sizes := [by_format[s] for s in _WEIGHT_SUFFIXES if s in by_format]:
-        return round(suffix_sizes[0] / MB, 1)
-    return round(total / MB, 1) if total else None
-
-
-def _as_entry(info: Any, kind: str) -> dict[str, Any]:
-    tags = [str(t) for t in getattr(info, "tags", None) or []]
-    pipeline = getattr(info, "pipeline_tag", None)
-    if pipeline and pipeline not in tags:
-        tags.insert(0, pipeline)
-    if kind == "model":
-        size = _safetensors_mb(info)
-    else:
-        main_size = getattr(info, "main_size", None)
-        size = round(main_size / MB, 1) if isinstance(main_size, int) else None
-    return {"id": info.id, "downloads": getattr(info, "downloads", None), "tags": tags, "size_mb": size}
-
-
 def _fit(candidate: Candidate, task: str, keywords: list[str]) -> float:
     haystack = " ".join([candidate.id.lower(), *(t.lower() for t in candidate.tags)])
     wanted = [k.lower().strip() for k in keywords if k.strip()]
@@ -242,64 +72,7 @@ def _fit(candidate: Candidate, task: str, keywords: list[str]) -> float:
     return round(0.5 * keyword_fit + 0.25 * task_fit + 0.25 * popularity + (0.1 if candidate.local else 0.0), 4)
 
 
-class _Hub:
-    """Cached, retried listings from the Hub; stops asking once the Hub is found unusable."""
-
-    def __init__(self, api: Any, cache: AnswerCache, attempts: int, sleep: Callable[[float], None]):
-        self.api = api
-        self.cache = cache
-        self.attempts = attempts
-        self.sleep = sleep
-        self.down: str | None = None
-        self.used_stale = False
-
-    def _cached(self, namespace: str, key: dict[str, Any], fetch: Callable[[], Any]) -> Any:
-        cached = self.cache.get(namespace, key)
-        if cached is not None and cached.fresh:
-            return cached.value
-        if self.down is None:
-            try:
-                value = _call(fetch, self.attempts, self.sleep)
-            except _HubDown as exc:
-                self.down = str(exc)
-                log.info("Hugging Face Hub: %s", exc)
-            else:
-                self.cache.put(namespace, key, value)
-                return value
-        if cached is not None:
-            self.used_stale = True
-            return cached.value
-        return None
-
-    def listing(self, kind: str, task: str, search: str | None, limit: int) -> list[dict[str, Any]]:
-        key = {"task": task, "search": search, "limit": limit}
-        if kind == "model":
-            def fetch() -> Any:
-                found = self.api.list_models(search=search, filter=task or None, sort="downloads", limit=limit,
-                                             expand=MODEL_EXPAND)
-                return [_as_entry(info, "model") for info in found]
-        else:
-            def fetch() -> Any:
-                found = self.api.list_datasets(search=search, task_categories=task or None, sort="downloads",
-                                               limit=limit, expand=DATASET_EXPAND)
-                return [_as_entry(info, "dataset") for info in found]
-        return self._cached(f"hub-{kind}s", key, fetch) or []
-
-    def size(self, kind: str, repo_id: str) -> float | None:
-        """Download size in MB: one copy of a model's weights, all of a dataset's files."""
-        def fetch() -> Any:
-            if kind == "model":
-                info = self.api.model_info(repo_id, files_metadata=True)
-                return {"size_mb": weights_mb((s.rfilename, s.size) for s in info.siblings or [])}
-            info = self.api.dataset_info(repo_id, files_metadata=True)
-            total = sum(s.size or 0 for s in info.siblings or [])
-            return {"size_mb": round(total / MB, 1) if total else None}
-
-        answer = self._cached(f"hub-{kind}-size", {"id": repo_id}, fetch)
-        return answer.get("size_mb") if isinstance(answer, dict) else None
-
-
-def _within_size(ranked: list[Candidate], hub: _Hub | None, max_size_mb: int,
+def _within_size(ranked: list[Candidate], hub: HubClient | None, max_size_mb: int,
                  limit: int) -> tuple[list[Candidate], list[str]]:
     """The best `limit` of `ranked` no larger than `max_size_mb`, and the ids left out for size.
     A size the listing did not give is asked of the Hub for each candidate that could be kept."""
@@ -368,32 +141,43 @@ def candidates(
     notes: list[str] = []
     pool: dict[tuple[str, str], Candidate] = {(c.kind, c.id): c for c in local_candidates(hf_cache_dir)}
 
-    hub: _Hub | None = None
+    hub: HubClient | None = None
     reason = _offline_reason(online, os.environ if environ is None else environ)
     if reason is None:
         if api is None:
-            from huggingface_hub import HfApi
+            from huggingface_hub import HfApi  # the Hub's client only when it is asked
 
             api = HfApi()
-        hub = _Hub(api, AnswerCache(Path(cache_dir), ttl=ttl), attempts, sleep)
-        for kind in ("model", "dataset"):
-            for search in [None, *keywords[:3]]:
-                for entry in hub.listing(kind, task, search, limit):
-                    key = (kind, entry["id"])
-                    if key in pool:
-                        local = pool[key]
-                        pool[key] = local.model_copy(update={"downloads": entry["downloads"],
-                                                             "tags": local.tags or entry["tags"]})
-                    else:
-                        pool[key] = Candidate(id=entry["id"], kind=kind, downloads=entry["downloads"],
-                                              size_mb=entry["size_mb"], tags=entry["tags"])
+        hub = HubClient(api, AnswerCache(Path(cache_dir), ttl=ttl), attempts, sleep)
+        _add_listings(pool, hub, task, keywords, limit)
         reason = hub.down
     if reason is not None:
         if hub is not None and hub.used_stale:
             notes.append(f"Hugging Face Hub unreachable ({reason}); proposing its answers cached earlier and the local cache")
         else:
             notes.append(f"Hugging Face Hub unreachable ({reason}); only models and datasets in the local cache are proposed")
+    return _ranked(pool, hub, task, keywords, max_size_mb, limit, notes)
 
+
+def _add_listings(pool: dict[tuple[str, str], Candidate], hub: HubClient, task: str, keywords: list[str],
+                  limit: int) -> None:
+    """The Hub's listings for `task` and each of the first keywords, into `pool`: a local
+    candidate takes the Hub's download count (and its tags, when it has none)."""
+    for kind in ("model", "dataset"):
+        for search in [None, *keywords[:3]]:
+            for entry in hub.listing(kind, task, search, limit):
+                key = (kind, entry["id"])
+                if key in pool:
+                    local = pool[key]
+                    pool[key] = local.model_copy(update={"downloads": entry["downloads"],
+                                                         "tags": local.tags or entry["tags"]})
+                else:
+                    pool[key] = Candidate(id=entry["id"], kind=kind, downloads=entry["downloads"],
+                                          size_mb=entry["size_mb"], tags=entry["tags"])
+
+
+def _ranked(pool: dict[tuple[str, str], Candidate], hub: HubClient | None, task: str, keywords: list[str],
+            max_size_mb: int, limit: int, notes: list[str]) -> HubResult:
     scored = sorted(
         (c.model_copy(update={"score": _fit(c, task, keywords)}) for c in pool.values()),
         key=lambda c: (-c.score, -(c.downloads or 0), c.id),

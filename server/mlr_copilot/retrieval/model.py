@@ -1,10 +1,13 @@
-"""What retrieval hands to the other phases: works found and notes on what was not searched."""
+"""What retrieval hands to the other phases: works found, candidate models and datasets, and
+notes on what was not searched."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+MB = 1024 * 1024
 
 WorkSource = Literal["library", "references", "arxiv", "semantic_scholar", "openalex"]
 
@@ -24,4 +27,20 @@ class Work(BaseModel):
 
 class RetrievalResult(BaseModel):
     works: list[Work] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Candidate(BaseModel):
+    id: str
+    kind: Literal["model", "dataset"]
+    downloads: int | None = None
+    size_mb: float | None = None
+    local: bool = False
+    tags: list[str] = Field(default_factory=list)
+    score: float = 0.0
+
+
+class HubResult(BaseModel):
+    models: list[Candidate] = Field(default_factory=list)
+    datasets: list[Candidate] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -75,7 +75,7 @@ def parse_arxiv(body: str) -> list[Work]:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
         raise _Unusable(f"answer is not valid Atom XML ({exc})") from exc
-    works = []
+    works: list[Work] = []
     for entry in root.iter(f"{_ATOM}entry"):
         entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
         if "/api/errors" in entry_id:
@@ -87,8 +87,9 @@ def parse_arxiv(body: str) -> list[Work]:
         published = entry.findtext(f"{_ATOM}published") or ""
         url = entry_id
         for link in entry.findall(f"{_ATOM}link"):
-            if link.get("rel") == "alternate" and link.get("href"):
-                url = link.get("href")
+            href = link.get("rel") == "alternate" and link.get("href")
+            if href:
+                url = href
         works.append(
             Work(
                 id=f"arxiv:{arxiv_id}",
@@ -111,7 +112,7 @@ def _s2_request(query: str, k: int) -> tuple[str, dict[str, Any]]:
 def parse_semantic_scholar(data: Any) -> list[Work]:
     if not isinstance(data, dict) or not isinstance(data.get("data", []), list):
         raise _Unusable("answer has no list of papers")
-    works = []
+    works: list[Work] = []
     for paper in data.get("data") or []:
         if not isinstance(paper, dict) or not paper.get("paperId") or not paper.get("title"):
             continue
@@ -154,7 +155,7 @@ def _uninvert(index: Any) -> str:
 def parse_openalex(data: Any) -> list[Work]:
     if not isinstance(data, dict) or not isinstance(data.get("results", []), list):
         raise _Unusable("answer has no list of works")
-    works = []
+    works: list[Work] = []
     for item in data.get("results") or []:
         if not isinstance(item, dict):
             continue

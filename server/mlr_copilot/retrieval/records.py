@@ -100,8 +100,8 @@ def _lookups(identifiers: dict[str, str]) -> list[tuple[str, str, dict[str, Any]
     """(source, url, query) to try in turn: Semantic Scholar by each id, then the metadata-only
     sources."""
     arxiv, doi = identifiers.get("arxiv"), identifiers.get("doi")
-    s2 = {"fields": _S2_FIELDS}
-    out = [("semantic_scholar", S2_PAPER_URL + quote(f"{kind}:{value}", safe=":/"), s2)
+    s2: dict[str, Any] = {"fields": _S2_FIELDS}
+    out: list[tuple[str, str, dict[str, Any]]] = [("semantic_scholar", S2_PAPER_URL + quote(f"{kind}:{value}", safe=":/"), s2)
            for kind, value in (("arXiv", arxiv), ("DOI", doi)) if value]
     if doi:
         out.append(("openalex", f"{OPENALEX_URL}/doi:{quote(doi, safe='/')}", {}))
@@ -110,8 +110,8 @@ def _lookups(identifiers: dict[str, str]) -> list[tuple[str, str, dict[str, Any]
     return out
 
 
-def _ask(client: httpx.Client, source: str, url: str, params: dict[str, Any], sleep, attempts: int,
-         should_cancel, environ: Mapping[str, str]) -> PaperRecord:
+def _ask(client: httpx.Client, source: str, url: str, params: dict[str, Any], sleep: Callable[[float], None],
+         attempts: int, should_cancel: Callable[[], bool] | None, environ: Mapping[str, str]) -> PaperRecord:
     headers, more = _identity(source, environ)
 
     def attempt() -> httpx.Response:

@@ -1,0 +1,57 @@
+"""`mlr-copilot`: the terminal face of the engine. Each subcommand is a few lines over one
+engine call, declared with its flags in the module of its group (`machine`, `ideas`,
+`experiment`, `auto`, `history`). The engine and its packages are imported inside the
+subcommands, so `--help` and the light commands pay only for what they use
+(tests/cli/test_startup_imports.py, bench/bench_startup.py)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from ..errors import MlrError
+from ..untrusted import one_line, visible
+from . import auto, experiment, history, ideas, machine
+from .output import say
+from .parser import Handler, build_parser
+from .session import Interrupted, cancelled_exit
+
+# the command groups, in the order `--help` lists their commands
+GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, history.declare)
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log lines quote LLM replies and file names too: their control characters stay visible."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))
+
+
+def configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser(list(GROUPS))
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    configure_logging(getattr(args, "verbose", False))
+    run: Handler = args.handler
+    try:
+        return run(args)
+    except MlrError as exc:
+        # one line, whatever the message quotes (an edit's closest lines, a reply)
+        say(f"mlr-copilot {args.command}: {one_line(exc)}", err=True)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except Interrupted as exc:
+        print(f"mlr-copilot {args.command}: interrupted", file=sys.stderr)
+        return cancelled_exit(exc.signum)
+    except KeyboardInterrupt:
+        print(f"mlr-copilot {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,80 @@
+"""`implement`, `undo`, `run`, `debug`: a hypothesis made into reviewed commits, run in the
+sandbox, and its failures fixed."""
+
+from __future__ import annotations
+
+import argparse
+
+from .output import print_record, print_usage, say, terminal_lines, terminal_work
+from .parser import Commands
+from .prompts import terminal_confirm, terminal_reviewer
+from .session import cancelled_exit, close_interrupted_runs, engine_for, run_async, run_cancellable
+
+
+def cmd_implement(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    # it runs nothing itself: the Docker engine is asked only when a Docker run was cut
+    close_interrupted_runs(engine, "local")
+    state = run_async(engine.implement(args.id, terminal_reviewer(args.yes), terminal_work(), terminal_confirm(args.yes)))
+    say(f"{state.hypothesis} on {state.branch}: {state.status} ({state.message})")
+    for step in state.steps:
+        say(f"  step {step.step}: {step.summary} [{step.outcome}{' ' + step.commit[:8] if step.commit else ''}]{' ' + step.reason if step.reason else ''}")
+    print_usage(engine)
+    if state.status == "nothing-implemented":
+        say(f"mlr-copilot implement: {state.message}", err=True)
+    return 0 if state.status in ("done", "stopped") else 1
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    sha = engine_for(args).undo()
+    print(f"reverted the last MLR-Copilot commit with {sha[:12]}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    close_interrupted_runs(engine, args.runner)
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    work = terminal_work()
+    record, signum = run_cancellable(work, engine.run(work, command=command or None, runner=args.runner,
+                                                      timeout=args.timeout, on_line=terminal_lines(args.json),
+                                                      baseline=args.baseline))
+    print_record(record, args.json, engine.settings.run.results_file)
+    if record.status == "cancelled":
+        return cancelled_exit(signum)
+    return 0 if record.status == "passed" else 1
+
+
+def cmd_debug(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    close_interrupted_runs(engine, None)
+    work = terminal_work()
+    report, signum = run_cancellable(work, engine.debug(terminal_reviewer(args.yes), work, on_line=terminal_lines(False),
+                                                        max_attempts=args.attempts))
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        say(f"debugging: {report.status}" + (f" ({report.message})" if report.message else ""))
+        for attempt in report.attempts:
+            say(f"  run {attempt.run_id} {attempt.status} -> fix: {attempt.fix or 'none'} {attempt.commit[:8] if attempt.commit else ''}")
+    print_usage(engine)
+    if report.status == "cancelled":
+        return cancelled_exit(signum)
+    return 0 if report.status == "passed" else 1
+
+
+def declare(commands: Commands) -> None:
+    p = commands.add("implement", cmd_implement, "implement an accepted hypothesis as reviewed commits on its branch")
+    p.add_argument("id")
+    p.add_argument("--yes", "-y", action="store_true", help="accept every proposed change (autonomous mode)")
+    commands.add("undo", cmd_undo, "revert the last MLR-Copilot commit (a revert commit, never a rewrite)")
+    p = commands.add("run", cmd_run, "run the experiment in the sandbox and print the run record")
+    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--timeout", type=float, help="wall-time limit in seconds")
+    p.add_argument("--json", action="store_true", help="print the run record as JSON")
+    p.add_argument("--baseline", action="store_true", help="mark this run as the baseline of the history")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ...: the command to run instead of the configured one")
+    p = commands.add("debug", cmd_debug, "run, and fix failures with reviewed commits, up to a cap of attempts")
+    p.add_argument("--yes", "-y", action="store_true", help="accept every proposed fix")
+    p.add_argument("--attempts", type=int, help="the cap of fix attempts (default: the run.debugAttempts setting, 3)")
+    p.add_argument("--json", action="store_true")
