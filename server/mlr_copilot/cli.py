@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .runners.registry import CHOICES as RUNNER_CHOICES
 from .untrusted import one_line, visible
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -594,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="accept every proposed change (autonomous mode)")
     sub.add_parser("undo", parents=[common], help="revert the last MLR-Copilot commit (a revert commit, never a rewrite)")
     p = sub.add_parser("run", parents=[common], help="run the experiment in the sandbox and print the run record")
-    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit in seconds")
     p.add_argument("--json", action="store_true", help="print the run record as JSON")
     p.add_argument("--baseline", action="store_true", help="mark this run as the baseline of the history")
@@ -605,14 +606,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("demo", help="the whole loop on a bundled paper and task, offline, with recorded LLM replies")
     p.add_argument("--workspace", "-w", help="run it on a copy in this new folder (default: a new temporary folder)")
-    p.add_argument("--runner", choices=["auto", "local", "docker"], help="where runs execute (default: the run.runner setting)")
+    p.add_argument("--runner", choices=RUNNER_CHOICES, help="where runs execute (default: the run.runner setting)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     p = sub.add_parser("auto", parents=[common], help="autonomous mode: baseline, hypotheses, implementation, runs and fixes, with a report")
     p.add_argument("--paper", help="the paper PDF (default: the task description of the workspace)")
     p.add_argument("--hypotheses", type=int, help="how many of the top hypotheses to try (default 1, or the resumed session's)")
     p.add_argument("--interactive", action="store_true", help="ask after each phase (continue, skip, stop, or feedback)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted autonomous session from .mlr/auto/")
-    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
     p.add_argument("--command", dest="run_command",
                    help="the experiment command (default: the run.command setting, else the task's)")
@@ -625,7 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=1, help="attempts per task (default 1)")
     p.add_argument("--hypotheses", type=int, default=1, help="hypotheses tried per attempt (default 1)")
     p.add_argument("--workdir", help="where the attempts' workspaces go (default: a new temporary folder)")
-    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("history", parents=[common], help="the runs commit by commit with their metrics and the change against the baseline")
