@@ -309,7 +309,7 @@ def test_a_workspace_image_is_built_without_the_secrets_files_git_or_mlr(tmp_pat
     files = {name: content for name, (content, _) in SECRETS.items()}
     make_workspace(None, workspace, {**files, "Dockerfile": f"FROM {TEST_IMAGE}\nCOPY . /context\n",
                                      ".dockerignore": "!.env\n", "train.py": "import os\nprint(sorted(os.listdir('/context')))\n"})
-    from mlr_copilot.runners.docker import workspace_image_tag
+    from mlr_copilot.runners.docker_image import workspace_image_tag
 
     tag = workspace_image_tag(workspace)
     try:
@@ -330,7 +330,7 @@ def test_a_workspace_image_is_built_without_the_secrets_files_git_or_mlr(tmp_pat
 @pytest.mark.docker
 def test_the_experiment_cannot_change_the_dockerfile_and_creating_one_is_warned_about(tmp_path):
     live_docker_client()
-    from mlr_copilot.runners.docker import workspace_image_tag
+    from mlr_copilot.runners.docker_image import workspace_image_tag
 
     script = """
         for name in ("Dockerfile", ".dockerignore"):

@@ -62,4 +62,4 @@ def test_reading_the_names_loads_no_runner():
     probe = ("import sys; import mlr_copilot.config, mlr_copilot.runners.registry; "
              "print([m for m in sys.modules if m.startswith('mlr_copilot.runners.') or m == 'docker'])")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-    assert loaded.stdout.strip() == "['mlr_copilot.runners.registry', 'mlr_copilot.runners.model']"
+    assert loaded.stdout.strip() == "['mlr_copilot.runners.registry']"

@@ -13,9 +13,6 @@ from . import DEFAULT_IMAGE, PROBE_TIMEOUT_S
 from .base import RunnerError
 from .docker_container import DockerJob
 from .docker_engine import (
-    LABEL,
-    OWNER_LABEL,
-    RUN_LABEL,
     DockerUnavailableError,
     GpuUnavailableError,
     ImageNotFoundError,
@@ -33,12 +30,8 @@ from .supervise import RunContext, Runner
 if TYPE_CHECKING:
     from .provenance import ProbeReport
 
-# what the rest of the engine and the tests take from here
-__all__ = [
-    "LABEL", "OWNER_LABEL", "RUN_LABEL", "DockerRunner", "DockerUnavailableError", "GpuUnavailableError",
-    "ImageNotFoundError", "cleanup_orphans", "docker_client", "engine_address", "image_exists",
-    "workspace_image_tag",
-]
+# what the rest of the engine takes from here (doctor, the CLI's eval, the benchmarks)
+__all__ = ["DockerRunner", "DockerUnavailableError", "cleanup_orphans", "docker_client", "image_exists"]
 
 
 class DockerRunner(Runner):

@@ -13,8 +13,6 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic_core import PydanticCustomError
-
 if TYPE_CHECKING:
     from .supervise import Runner
 
@@ -45,6 +43,9 @@ def listed(names: tuple[str, ...]) -> str:
 def _one_of(value: object, names: tuple[str, ...]) -> str:
     # the error a Literal of these names gives, so a bad setting reads as it always did
     if not isinstance(value, str) or value not in names:
+        # only here: the CLI's help reads the names without loading pydantic
+        from pydantic_core import PydanticCustomError
+
         raise PydanticCustomError("literal_error", "Input should be {expected}",
                                   {"expected": listed(tuple(repr(name) for name in names))})
     return value
