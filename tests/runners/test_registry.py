@@ -29,7 +29,7 @@ def test_the_extension_offers_exactly_the_registered_runners():
 def test_every_registered_runner_is_a_runner_class_named_as_registered():
     for entry in RUNNERS:
         cls = runner_class(entry.name)
-        assert issubclass(cls, Runner) and cls.name == entry.name
+        assert issubclass(cls, Runner) and cls.chosen(None).name == entry.name
 
 
 def test_a_bad_runner_setting_falls_back_to_auto_with_one_clear_warning():

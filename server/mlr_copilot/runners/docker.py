@@ -35,8 +35,6 @@ __all__ = ["DockerRunner", "DockerUnavailableError", "cleanup_orphans", "docker_
 
 
 class DockerRunner(Runner):
-    name = "docker"
-
     def __init__(self, image: str | None = None, *, client: Any | None = None, reason: str = "runner set to docker"):
         self.image = image
         self.reason = reason

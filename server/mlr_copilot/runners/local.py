@@ -176,8 +176,6 @@ class LocalJob(Job):
 
 
 class LocalRunner(Runner):
-    name = "local"
-
     def __init__(self, reason: str = "runner set to local"):
         self.reason = reason
 

@@ -75,6 +75,15 @@ def runner_class(name: str) -> type[Runner]:
     raise RunnerError(f"unknown runner '{name}'; use {listed(CHOICES)}")
 
 
+def registered_name(cls: type[Runner]) -> str:
+    """The name `cls` is registered by."""
+    target = f"{cls.__module__.removeprefix(f'{__package__}.')}:{cls.__qualname__}"
+    for entry in RUNNERS:
+        if entry.target == target:
+            return entry.name
+    raise LookupError(f"runner class {target} is not registered in {__name__}.RUNNERS")
+
+
 def pick_runner(name: str = AUTO, image: str | None = None) -> Runner:
     """The runner for the `run.runner` setting; its `reason` says why it was chosen.
 

@@ -56,6 +56,7 @@ from .base import (
 )
 from .logsink import LogSink
 from .model import RunRecord, RunRequest, RunStatus, Sandbox
+from .registry import registered_name
 from .secretfiles import secret_files
 
 if TYPE_CHECKING:
@@ -132,8 +133,12 @@ class Job(ABC):
 
 
 class Runner(ABC):
-    name: ClassVar[str]
-    reason: str = ""
+    reason: str = ""  # why this runner was chosen, told to the user
+
+    @property
+    def name(self) -> str:
+        """The name it is registered by (what its run records say)."""
+        return registered_name(type(self))
 
     @classmethod
     @abstractmethod
