@@ -72,7 +72,8 @@ class DockerRunner(Runner):
         return self._client
 
     def preflight(self, request: RunRequest) -> None:
-        if request.gpus and "nvidia" not in (self.client.info().get("Runtimes") or {}):
+        client = self.client  # connects now: without an engine the run leaves no log
+        if request.gpus and "nvidia" not in (client.info().get("Runtimes") or {}):
             raise GpuUnavailableError()
 
     def planned_image(self, request: RunRequest) -> str | None:
