@@ -64,14 +64,14 @@ def record_name(value: object) -> str:
 
 def runner_class(name: str) -> type[Runner]:
     """The class registered as `name`, imported now."""
-    from .base import RunnerError
-
     for entry in RUNNERS:
         if entry.name == name:
             module_name, _, class_name = entry.target.partition(":")
             module = importlib.import_module(f"{__package__}.{module_name}")
             runner: type[Runner] = getattr(module, class_name)
             return runner
+    from .base import RunnerError  # the run machinery, loaded only to report a bad name
+
     raise RunnerError(f"unknown runner '{name}'; use {listed(CHOICES)}")
 
 
