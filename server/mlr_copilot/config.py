@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from .runners.registry import setting_name
 
 ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted"]
-RunnerName = Literal["auto", "local", "docker"]
+# `auto` or a registered runner's name (runners/registry.py)
+RunnerName = Annotated[str, BeforeValidator(setting_name)]
 
 
 class _Section(BaseModel):

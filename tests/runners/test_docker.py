@@ -15,20 +15,20 @@ import pytest
 
 from mlr_copilot.history import load_runs
 from mlr_copilot.runners import pick_runner
-from mlr_copilot.runners.docker import (
+from mlr_copilot.runners.docker import DockerRunner
+from mlr_copilot.runners.docker_engine import (
     LABEL,
     OWNER_LABEL,
     RUN_LABEL,
-    DockerRunner,
     DockerUnavailableError,
     GpuUnavailableError,
     ImageNotFoundError,
     cleanup_orphans,
-    workspace_image_tag,
 )
-from mlr_copilot.runners.docker import (
+from mlr_copilot.runners.docker_engine import (
     docker_client as connect_engine,
 )
+from mlr_copilot.runners.docker_image import workspace_image_tag
 from mlr_copilot.runners.execute import execute, mark_interrupted, save_record
 from mlr_copilot.runners.logsink import MB
 from mlr_copilot.runners.model import RunRecord, RunRequest

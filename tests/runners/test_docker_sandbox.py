@@ -115,32 +115,31 @@ def as_account(account: Account | None, *argv: str) -> tuple[int, str, str]:
     """`mlr-copilot ARGV` in a child process that runs as `account` (None: as this process)."""
     from mlr_copilot import cli
 
-    outputs = [tempfile.TemporaryFile(mode="w+") for _ in range(2)]
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 99
-        try:
-            sys.stdout, sys.stderr = outputs
-            if account is not None:
-                engine_socket = Path("/var/run/docker.sock")
-                os.setgroups([engine_socket.stat().st_gid] if engine_socket.exists() else [])
-                os.setgid(account.gid)
-                os.setuid(account.uid)
-                os.environ.update(HOME=str(account.home), USER=account.name)
-            os.environ.update(GIT_ENV, MLR_IMAGE=TEST_IMAGE)
-            code = cli.main(list(argv))
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            for stream in outputs:
-                stream.flush()
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    texts = []
-    for stream in outputs:
-        stream.seek(0)
-        texts.append(stream.read())
-        stream.close()
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 99
+            try:
+                sys.stdout, sys.stderr = out, err
+                if account is not None:
+                    engine_socket = Path("/var/run/docker.sock")
+                    os.setgroups([engine_socket.stat().st_gid] if engine_socket.exists() else [])
+                    os.setgid(account.gid)
+                    os.setuid(account.uid)
+                    os.environ.update(HOME=str(account.home), USER=account.name)
+                os.environ.update(GIT_ENV, MLR_IMAGE=TEST_IMAGE)
+                code = cli.main(list(argv))
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                out.flush()
+                err.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        texts = []
+        for stream in (out, err):
+            stream.seek(0)
+            texts.append(stream.read())
     return os.waitstatus_to_exitcode(status), *texts
 
 
@@ -255,7 +254,7 @@ def test_nothing_the_experiment_does_changes_what_the_host_runs_next(account, wo
     hook.write_text(f"#!/bin/sh\ntouch {marks}-hook\n")
     hook.chmod(0o755)
     run_cli(account, workspace, "python", "train.py")
-    code, out, err = as_account(account, "history", "-w", str(workspace))
+    code, _out, err = as_account(account, "history", "-w", str(workspace))
     assert code == 0, err
     assert list(workspace.parent.glob("marks*")) == []
 
@@ -293,7 +292,7 @@ def test_every_secrets_file_reads_empty_inside_and_is_masked_in_the_log(account,
 def test_a_local_run_masks_every_secrets_file_and_names_them(account, workspace):
     files = {name: content for name, (content, _) in SECRETS.items()}
     make_workspace(None, workspace, {**files, "train.py": "print(open('kaggle.json').read())\n"})
-    code, out, err = as_account(None, "run", "-w", str(workspace), "--runner", "local", "--json", "--",
+    code, out, _err = as_account(None, "run", "-w", str(workspace), "--runner", "local", "--json", "--",
                                 sys.executable, "-c", f"print({[value for _, value in SECRETS.values()]!r})")
     record = json.loads(out)
     log = (workspace / record["log_path"]).read_text()
@@ -310,7 +309,7 @@ def test_a_workspace_image_is_built_without_the_secrets_files_git_or_mlr(tmp_pat
     files = {name: content for name, (content, _) in SECRETS.items()}
     make_workspace(None, workspace, {**files, "Dockerfile": f"FROM {TEST_IMAGE}\nCOPY . /context\n",
                                      ".dockerignore": "!.env\n", "train.py": "import os\nprint(sorted(os.listdir('/context')))\n"})
-    from mlr_copilot.runners.docker import workspace_image_tag
+    from mlr_copilot.runners.docker_image import workspace_image_tag
 
     tag = workspace_image_tag(workspace)
     try:
@@ -331,7 +330,7 @@ def test_a_workspace_image_is_built_without_the_secrets_files_git_or_mlr(tmp_pat
 @pytest.mark.docker
 def test_the_experiment_cannot_change_the_dockerfile_and_creating_one_is_warned_about(tmp_path):
     live_docker_client()
-    from mlr_copilot.runners.docker import workspace_image_tag
+    from mlr_copilot.runners.docker_image import workspace_image_tag
 
     script = """
         for name in ("Dockerfile", ".dockerignore"):

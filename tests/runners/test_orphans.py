@@ -118,7 +118,7 @@ def test_an_owner_pid_taken_by_a_later_process_does_not_keep_the_run_open(tmp_pa
 
 @pytest.mark.docker
 def test_the_container_a_dead_owners_record_names_is_removed_and_only_a_run_labelled_one(docker_client, tmp_path):
-    from mlr_copilot.runners.docker import LABEL, OWNER_LABEL, RUN_LABEL
+    from mlr_copilot.runners.docker_engine import LABEL, OWNER_LABEL, RUN_LABEL
 
     workspace = tmp_path / "ws"
     workspace.mkdir()

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from mlr_copilot.runners.base import RunOutcome
-from mlr_copilot.runners.docker import FrameDecoder
+from mlr_copilot.runners.docker_container import FrameDecoder
 from mlr_copilot.runners.environment import scrub_env, secret_values
 from mlr_copilot.runners.failures import diagnose, last_traceback, library_name, workspace_relative
 from mlr_copilot.runners.logsink import LineThrottle, LogSink

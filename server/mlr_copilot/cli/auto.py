@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlrError
+from ..runners.registry import CHOICES as RUNNER_CHOICES
 from .output import print_hypotheses, say, terminal_work
 from .parser import Commands
 from .prompts import interactive_ask
@@ -112,7 +113,7 @@ def _declare_demo(commands: Commands) -> None:
     p = commands.add("demo", cmd_demo, "the whole loop on a bundled paper and task, offline, with recorded LLM replies",
                      common=False)
     p.add_argument("--workspace", "-w", help="run it on a copy in this new folder (default: a new temporary folder)")
-    p.add_argument("--runner", choices=["auto", "local", "docker"], help="where runs execute (default: the run.runner setting)")
+    p.add_argument("--runner", choices=RUNNER_CHOICES, help="where runs execute (default: the run.runner setting)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
 
@@ -122,7 +123,7 @@ def _declare_auto(commands: Commands) -> None:
     p.add_argument("--hypotheses", type=int, help="how many of the top hypotheses to try (default 1, or the resumed session's)")
     p.add_argument("--interactive", action="store_true", help="ask after each phase (continue, skip, stop, or feedback)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted autonomous session from .mlr/auto/")
-    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
     p.add_argument("--command", dest="run_command",
                    help="the experiment command (default: the run.command setting, else the task's)")
@@ -138,7 +139,7 @@ def _declare_eval(commands: Commands) -> None:
     p.add_argument("--runs", type=int, default=1, help="attempts per task (default 1)")
     p.add_argument("--hypotheses", type=int, default=1, help="hypotheses tried per attempt (default 1)")
     p.add_argument("--workdir", help="where the attempts' workspaces go (default: a new temporary folder)")
-    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
     p.add_argument("--json", action="store_true")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..runners.registry import CHOICES as RUNNER_CHOICES
 from .output import print_record, print_usage, say, terminal_lines, terminal_work
 from .parser import Commands
 from .prompts import terminal_confirm, terminal_reviewer
@@ -69,7 +70,7 @@ def declare(commands: Commands) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="accept every proposed change (autonomous mode)")
     commands.add("undo", cmd_undo, "revert the last MLR-Copilot commit (a revert commit, never a rewrite)")
     p = commands.add("run", cmd_run, "run the experiment in the sandbox and print the run record")
-    p.add_argument("--runner", choices=["auto", "local", "docker"])
+    p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit in seconds")
     p.add_argument("--json", action="store_true", help="print the run record as JSON")
     p.add_argument("--baseline", action="store_true", help="mark this run as the baseline of the history")

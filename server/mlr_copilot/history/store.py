@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..runners.model import Direction, RunRecord, RunStatus
+from ..objective import Direction
+from ..runners.model import RunRecord, RunStatus
 from ..state import StateDir
 from ..workspace.refs import branch_ref, branches
 from .gitnotes import CommitInfo, branch_commits, default_branch, head_info

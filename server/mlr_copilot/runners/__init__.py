@@ -1,65 +1,32 @@
 """Sandboxed experiment runs: a local process tree or a Docker container, behind one
-`Runner` interface, and `execute()` which turns a run into a `RunRecord`."""
+`Runner` interface (see `supervise`), registered by name in `registry`, and `execute()`
+which turns a run into a `RunRecord`."""
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Literal
-
-from .model import Failure, RunRecord, RunRequest
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .base import Runner, RunnerError, RunOutcome
-
-log = logging.getLogger(__name__)
+    from .base import RunnerError, RunOutcome
+    from .model import Failure, RunRecord, RunRequest
+    from .registry import pick_runner
+    from .supervise import Runner
 
 DEFAULT_IMAGE = "mlr-python:bookworm"
+# how long `auto` waits for a Docker engine to answer
 PROBE_TIMEOUT_S = 1.0
 
-
-def pick_runner(name: Literal["auto", "local", "docker"] = "auto", image: str | None = None) -> Runner:
-    """The runner for the `run.runner` setting; its `reason` says why it was chosen.
-
-    "auto" takes Docker only when an engine answers within about a second and the configured
-    image is already on this machine (images are never pulled); otherwise the local runner."""
-    from .base import RunnerError
-    from .local import LocalRunner
-
-    if name == "local":
-        return LocalRunner("runner set to local")
-    # the docker SDK takes a large share of a short local run's start-up: only Docker pays for it
-    from .docker import (
-        DockerRunner,
-        DockerUnavailableError,
-        docker_client,
-        engine_address,
-        image_exists,
-    )
-
-    if name == "docker":
-        return DockerRunner(image, reason="runner set to docker")
-    if name != "auto":
-        raise RunnerError(f"unknown runner '{name}'; use auto, local or docker")
-    try:
-        client = docker_client(timeout=PROBE_TIMEOUT_S)
-    except DockerUnavailableError:
-        return LocalRunner(f"auto: no Docker engine answers at {engine_address()}, so runs are local processes")
-    wanted = image or DEFAULT_IMAGE
-    if not image_exists(client, wanted):
-        return LocalRunner(
-            f"auto: Docker image '{wanted}' is not on this machine (build it with scripts/build-base-image.sh), "
-            "so runs are local processes"
-        )
-    return DockerRunner(wanted, reason=f"auto: Docker engine found and image '{wanted}' is present")
+# Everything loads on first use: the CLI's help reads the runner names (`registry`) without
+# pydantic, and reading run records (history, compare) needs no run machinery (process
+# trees, log sinks, secret scrubbing).
+_HOMES = {"Failure": "model", "RunRecord": "model", "RunRequest": "model", "pick_runner": "registry",
+          "RunnerError": "base", "RunOutcome": "base", "Runner": "supervise"}
 
 
-def __getattr__(name: str):
-    # The run machinery (process trees, log sinks, secret scrubbing) loads on first use: reading
-    # run records (history, compare) imports this package but runs nothing.
-    if name in ("Runner", "RunnerError", "RunOutcome"):
-        from . import base
-
-        return getattr(base, name)
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

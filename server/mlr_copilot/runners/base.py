@@ -1,4 +1,5 @@
-"""The runner interface: run one command in a sandbox, stream its output, enforce its limits.
+"""What every runner shares: the `RunOutcome` of a run, its id and owner, its clock, its log
+and the words that end it. The runner interface and the loop that drives it are `supervise`'s.
 
 A runner knows nothing of metrics, git or records; `execute()` builds those from the
 `RunOutcome` and the log file a runner leaves behind.
@@ -9,28 +10,18 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import MlrError
 from ..state import StateDir
 from .environment import secret_values
 from .logsink import MB, LogSink
-from .model import RunRequest, RunStatus, Sandbox
+from .model import RunRequest, RunStatus
 from .proctree import start_ticks
-
-if TYPE_CHECKING:
-    from .provenance import ProbeReport
-
-LineCallback = Callable[[str], None]
-# Told where the run's processes are as soon as they exist (see `Sandbox`).
-StartCallback = Callable[[Sandbox], None]
 
 # How long a process tree gets to exit after SIGTERM before it is killed outright.
 KILL_GRACE_S = 2.0
@@ -103,30 +94,6 @@ def resolve_workspace(request: RunRequest) -> Path:
     return workspace
 
 
-class Runner(ABC):
-    name: str
-    reason: str = ""
-
-    @abstractmethod
-    def run(
-        self,
-        request: RunRequest,
-        *,
-        on_line: LineCallback | None = None,
-        cancel: threading.Event | None = None,
-        run_id: str | None = None,
-        on_start: StartCallback | None = None,
-    ) -> RunOutcome:
-        """Run `request.command` in `request.workspace`; blocks until it ends, is cancelled,
-        or hits a limit. The full output (up to the cap) lands in `.mlr/logs/<run_id>.log`.
-        `on_start` is told where the run's processes are as soon as they start."""
-
-    @abstractmethod
-    def python_environment(self, request: RunRequest, image: str | None, names: list[str]) -> tuple[ProbeReport, str | None]:
-        """The Python version and the versions of the distributions providing `names` as the
-        run's interpreter sees them, and the id of `image` (Docker)."""
-
-
 class RunClock:
     """Wall-time bookkeeping shared by the runners."""
 
@@ -143,7 +110,7 @@ class RunClock:
         return time.monotonic() >= self.deadline
 
 
-def open_sink(request: RunRequest, workspace: Path, run_id: str, on_line: LineCallback | None,
+def open_sink(request: RunRequest, workspace: Path, run_id: str, on_line: Callable[[str], None] | None,
               secrets: list[Path]) -> LogSink:
     """The run's log, with the secrets this process knows masked: the environment's (a local
     run can still read them from its parent's /proc entry) and those of the workspace's secrets

@@ -14,20 +14,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..history.gitnotes import append_note, head_info
+from ..objective import Direction
 from ..state import StateDir, write_json
-from .base import (
-    LineCallback,
-    Runner,
-    RunOutcome,
-    new_run_id,
-    owner_alive,
-    resolve_workspace,
-    run_owner,
-)
+from .base import RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
-from .model import Direction, RunEnvironment, RunRecord, RunRequest, RunStatus, Sandbox
-from .proctree import kill_leftovers, start_ticks
+from .model import RunEnvironment, RunRecord, RunRequest, RunStatus, Sandbox
+from .proctree import start_ticks
+from .registry import NAMES, runner_class
+from .supervise import LineCallback, Runner
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +101,54 @@ def execute(
     """Run `request` with `runner` and keep its record (and its commit's note); with
     `mlflow_uri`, log the finished run there too."""
     workspace = resolve_workspace(request)
+    record = _start_record(workspace, request, runner, primary_metric=primary_metric, direction=direction,
+                           hypothesis=hypothesis, baseline=baseline)
+    save_record(workspace, record)
+
+    def on_start(sandbox: Sandbox) -> None:
+        record.sandbox = sandbox
+        try:
+            save_record(workspace, record)
+        except OSError as exc:  # the marker and the cgroup still find the run's processes
+            log.warning("could not note where run %s runs: %s", record.id, exc)
+
+    started = time.time()
+    try:
+        outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=record.id, on_start=on_start)
+    except BaseException as exc:
+        record.status = "error"
+        record.noted = True  # a run that never started has no summary to note
+        record.duration_s = round(time.time() - started, 3)
+        record.message = str(exc) or type(exc).__name__
+        save_record(workspace, record)
+        raise
+    _judge(workspace, record, request, runner, outcome, since=started - MTIME_SLACK_S)
+    save_record(workspace, record)
+    note_run(workspace, record)
+    if mlflow_uri:
+        from ..history.tracking import track_run
+
+        warning = track_run(workspace, record, mlflow_uri)
+        if warning:
+            record.warnings.append(warning)
+            save_record(workspace, record)
+    return record
+
+
+def _start_record(workspace: Path, request: RunRequest, runner: Runner, *, primary_metric: str | None,
+                  direction: Direction | None, hypothesis: str | None, baseline: bool) -> RunRecord:
+    """The record of a run about to start: its commit, its owner, what it runs."""
     run_id = new_run_id()
     head = head_info(workspace)
     host, pid = run_owner()
-    record = RunRecord(
+    return RunRecord(
         id=run_id,
         commit=head.commit if head else None,
         branch=head.branch if head else None,
         dirty=head.dirty if head else False,
         command=request.command_text(),
         runner=runner.name,
-        image=request.image if runner.name == "docker" else None,
+        image=runner.planned_image(request),
         started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         primary_metric=primary_metric,
         direction=direction,
@@ -128,28 +160,14 @@ def execute(
         owner_started=start_ticks(pid),
         noted=head is None,
     )
-    save_record(workspace, record)
 
-    def on_start(sandbox: Sandbox) -> None:
-        record.sandbox = sandbox
-        try:
-            save_record(workspace, record)
-        except OSError as exc:  # the marker and the cgroup still find the run's processes
-            log.warning("could not note where run %s runs: %s", run_id, exc)
 
-    started = time.time()
-    try:
-        outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=run_id, on_start=on_start)
-    except BaseException as exc:
-        record.status = "error"
-        record.noted = True  # a run that never started has no summary to note
-        record.duration_s = round(time.time() - started, 3)
-        record.message = str(exc) or type(exc).__name__
-        save_record(workspace, record)
-        raise
-
+def _judge(workspace: Path, record: RunRecord, request: RunRequest, runner: Runner, outcome: RunOutcome, *,
+           since: float) -> None:
+    """Fill `record` from the run's outcome, its log and its results file."""
+    primary_metric = record.primary_metric
     log_text = read_tail(outcome.log_path)
-    metrics, problems = collect_metrics(workspace, request.results_file, outcome.log_metrics, since=started - MTIME_SLACK_S)
+    metrics, problems = collect_metrics(workspace, request.results_file, outcome.log_metrics, since=since)
     failures = diagnose(outcome, log_text, workspace, request, metrics, primary_metric)
     record.status = _final_status(outcome, {f.kind for f in failures}, metrics, primary_metric)
     record.exit_code = outcome.exit_code
@@ -161,16 +179,6 @@ def execute(
     record.warnings = outcome.warnings
     record.environment = _environment(runner, request, outcome, record.warnings)
     record.message = "; ".join([outcome.message, *problems]) if problems else outcome.message
-    save_record(workspace, record)
-    note_run(workspace, record)
-    if mlflow_uri:
-        from ..history.tracking import track_run
-
-        warning = track_run(workspace, record, mlflow_uri)
-        if warning:
-            record.warnings.append(warning)
-            save_record(workspace, record)
-    return record
 
 
 def _environment(runner: Runner, request: RunRequest, outcome: RunOutcome, warnings: list[str]) -> RunEnvironment | None:
@@ -194,16 +202,16 @@ def note_run(workspace: Path | str, record: RunRecord) -> None:
 
 def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[RunRecord]:
     """Close the records of runs whose owner process is gone (a server or CLI killed mid-run):
-    their processes are stopped (the local tree, or the container, the record names) and they
-    become "interrupted". Every entry point calls this before it starts new work, so an
-    orphaned experiment never runs beside a new one. Runs of live processes, such as a
-    concurrent `mlr-copilot run` or another editor's server, are left alone. Containers of dead
-    owners are removed too, whichever workspace they ran for; with `containers=False` (a caller
-    that runs locally) only when one of the closed runs was a Docker run, since asking the
-    engine costs a local run more than the run itself."""
+    their processes are stopped (each runner reaps what its record names: the local tree, the
+    container) and they become "interrupted". Every entry point calls this before it starts new
+    work, so an orphaned experiment never runs beside a new one. Runs of live processes, such as
+    a concurrent `mlr-copilot run` or another editor's server, are left alone. What dead owners
+    left on each runner's engine is swept too (containers, whichever workspace they ran for);
+    with `containers=False` (a caller that runs locally) only by the runners of the closed
+    runs, since asking an engine costs a local run more than the run itself."""
     closed, unnoted = _orphaned_runs(workspace)
     for record in closed:
-        _stop(record)
+        runner_class(record.runner).reap(record)
         host = f" (pid {record.owner_pid} on {record.owner_host})" if record.owner_pid else ""
         record.status = "interrupted"
         record.message = f"the process running it{host} stopped before the run ended; its processes were stopped"
@@ -211,10 +219,10 @@ def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[
         save_record(workspace, record)
     for record in closed + unnoted:
         note_run(workspace, record)
-    if containers or any(record.runner == "docker" for record in closed):
-        from .docker import cleanup_orphans
-
-        cleanup_orphans()
+    swept = NAMES if containers else {record.runner for record in closed}
+    for name in NAMES:
+        if name in swept:
+            runner_class(name).sweep()
     return closed
 
 
@@ -223,7 +231,8 @@ def _orphaned_runs(workspace: Path | str) -> tuple[list[RunRecord], list[RunReco
     A record is workspace content: one whose id is not its file's safe name is skipped, since
     the id names the run's cgroup and marker."""
     runs_dir = StateDir(workspace).root / "runs"
-    running, unnoted = [], []
+    running: list[RunRecord] = []
+    unnoted: list[RunRecord] = []
     for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
         try:
             raw = path.read_bytes()
@@ -243,12 +252,3 @@ def _orphaned_runs(workspace: Path | str) -> tuple[list[RunRecord], list[RunReco
             (running if record.status == "running" else unnoted).append(record)
     return running, unnoted
 
-
-def _stop(record: RunRecord) -> None:
-    sandbox = record.sandbox or Sandbox()
-    if record.runner == "local":
-        kill_leftovers(record.id, sandbox.pid, sandbox.started)
-    elif sandbox.container:
-        from .docker import remove_run_container
-
-        remove_run_container(sandbox.container, record.id)

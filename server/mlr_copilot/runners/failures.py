@@ -164,42 +164,52 @@ def diagnose(
     elif outcome.process_limit_hit:
         failures.append(Failure(kind="killed", message=outcome.message))
     elif status != "passed":
-        parsed = last_traceback(log_text, workspace)
-        signal_number = outcome.signal
-        # Inside a container a signal death shows as exit code 128 + signal number.
-        if signal_number is None and outcome.exit_code is not None and 128 < outcome.exit_code < 160 and parsed is None:
-            signal_number = outcome.exit_code - 128
-        if parsed is not None:
-            failures.append(traceback_failure(parsed))
-        elif signal_number:
-            failures.append(Failure(kind="killed", message=f"killed by {_signal_name(signal_number)} with no traceback"))
-        else:
-            tail = _last_lines(log_text)
-            failures.append(
-                Failure(
-                    kind="exit",
-                    message=f"exited with code {outcome.exit_code} and printed no traceback"
-                    + (f"; last output: {tail}" if tail else "; it printed nothing"),
-                )
-            )
+        failures.append(_exit_failure(outcome, log_text, workspace))
     if status == "passed":
-        if primary_metric and primary_metric not in metrics:
-            failures.append(
-                Failure(
-                    kind="no-metric",
-                    message=f"the run produced no value for metric '{primary_metric}' (write it to "
-                    f"{request.results_file} or print 'METRIC {primary_metric}=<value>')",
-                )
+        failures += _metric_failures(request, metrics, primary_metric)
+    return failures
+
+
+def _exit_failure(outcome: RunOutcome, log_text: str, workspace: Path) -> Failure:
+    """Why a run that was not stopped by a limit ended badly: its traceback, else the signal
+    that killed it, else its exit code and last words."""
+    parsed = last_traceback(log_text, workspace)
+    if parsed is not None:
+        return traceback_failure(parsed)
+    signal_number = outcome.signal
+    # Inside a container a signal death shows as exit code 128 + signal number.
+    if signal_number is None and outcome.exit_code is not None and 128 < outcome.exit_code < 160:
+        signal_number = outcome.exit_code - 128
+    if signal_number:
+        return Failure(kind="killed", message=f"killed by {_signal_name(signal_number)} with no traceback")
+    tail = _last_lines(log_text)
+    return Failure(
+        kind="exit",
+        message=f"exited with code {outcome.exit_code} and printed no traceback"
+        + (f"; last output: {tail}" if tail else "; it printed nothing"),
+    )
+
+
+def _metric_failures(request: RunRequest, metrics: dict[str, float], primary_metric: str | None) -> list[Failure]:
+    """What is wrong with the metrics of a run that passed."""
+    failures: list[Failure] = []
+    if primary_metric and primary_metric not in metrics:
+        failures.append(
+            Failure(
+                kind="no-metric",
+                message=f"the run produced no value for metric '{primary_metric}' (write it to "
+                f"{request.results_file} or print 'METRIC {primary_metric}=<value>')",
             )
-        elif not metrics:
-            # No primary metric is known yet, but a run that reports nothing cannot be compared.
-            failures.append(
-                Failure(
-                    kind="no-metric",
-                    message=f"the run reported no metric; write them to {request.results_file} "
-                    "(as {\"name\": value}) or print lines 'METRIC name=<value>'",
-                )
+        )
+    elif not metrics:
+        # No primary metric is known yet, but a run that reports nothing cannot be compared.
+        failures.append(
+            Failure(
+                kind="no-metric",
+                message=f"the run reported no metric; write them to {request.results_file} "
+                "(as {\"name\": value}) or print lines 'METRIC name=<value>'",
             )
-        for name in non_finite(metrics):
-            failures.append(Failure(kind="nan", message=f"metric '{name}' is {metrics[name]}"))
+        )
+    for name in non_finite(metrics):
+        failures.append(Failure(kind="nan", message=f"metric '{name}' is {metrics[name]}"))
     return failures

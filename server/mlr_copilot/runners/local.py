@@ -8,37 +8,26 @@ import logging
 import os
 import resource
 import select
-import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .base import (
-    KILL_GRACE_S,
-    LineCallback,
-    RunClock,
-    Runner,
-    RunOutcome,
-    StartCallback,
-    describe_end,
-    new_run_id,
-    open_sink,
-    resolve_workspace,
-)
 from .environment import scrub_env
 from .logsink import LogSink
 from .memcgroup import MemoryCgroup
-from .model import RunRequest, RunStatus, Sandbox
-from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, rss_mb, start_ticks
-from .secretfiles import secret_files
+from .model import RunRecord, RunRequest, Sandbox
+from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, kill_leftovers, rss_mb, start_ticks
+from .supervise import Breach, Exit, Job, RunContext, Runner, StartCallback, StartFailed
 
 if TYPE_CHECKING:
     from .provenance import ProbeReport
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.05
+# Memory is sampled once in this many polls of the loop: it walks /proc.
+MEMORY_EVERY = 4
 
 
 def run_environment(request: RunRequest, run_id: str) -> dict[str, str]:
@@ -48,24 +37,6 @@ def run_environment(request: RunRequest, run_id: str) -> dict[str, str]:
     env[RUN_ID_VAR] = run_id
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
-
-
-def _pump(fd: int, sink: LogSink, stop: threading.Event) -> None:
-    """Copy the child's output to the sink until EOF, or until told to stop (a process that
-    escaped the kill may still hold the pipe open)."""
-    while True:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if not ready:
-            if stop.is_set():
-                return
-            continue
-        try:
-            data = os.read(fd, 1 << 20 if sink.truncated else 1 << 16)
-        except OSError:
-            return
-        if not data:
-            return
-        sink.feed(data)
 
 
 def secrets_warning(workspace: Path, exposed: list[Path]) -> str | None:
@@ -91,187 +62,148 @@ def _memory_cgroup(request: RunRequest, run_id: str, sink: LogSink) -> MemoryCgr
     return memory
 
 
-class LocalRunner(Runner):
-    name = "local"
+def _limit_child(memory_bytes: int, cgroups: list[PidsCgroup | MemoryCgroup]) -> Callable[[], None]:
+    def limit() -> None:
+        # per process: an allocation past it fails at its line (a MemoryError in Python)
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for cgroup in cgroups:
+            cgroup.join_self()
 
+    return limit
+
+
+class LocalJob(Job):
+    """One run as a process tree of this machine, in its own session and cgroups."""
+
+    what = "every process of the run"
+
+    def __init__(self, ctx: RunContext):
+        super().__init__()
+        self.ctx = ctx
+        self._cgroup: PidsCgroup | None = None
+        self._memory: MemoryCgroup | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._tree: ProcessTree | None = None
+        self._waited: tuple[int, resource.struct_rusage] | None = None
+        self._exited = threading.Event()
+        self._polls = 0
+        self._peak = 0.0
+
+    def start(self, started: StartCallback) -> None:
+        request, run_id = self.ctx.request, self.ctx.run_id
+        argv = request.argv()
+        self._cgroup = PidsCgroup.create(run_id, request.max_processes)
+        self._memory = _memory_cgroup(request, run_id, self.ctx.sink)
+        cgroups = [cgroup for cgroup in (self._cgroup, self._memory) if cgroup is not None]
+        try:
+            self._proc = subprocess.Popen(
+                argv, cwd=self.ctx.workspace, env=run_environment(request, run_id), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_limit_child(request.memory_mb * 1024 * 1024, cgroups), close_fds=True,
+            )
+        except OSError as exc:
+            raise StartFailed(f"could not start {argv[0]!r}: {exc.strerror or exc}") from exc
+        pid = self._proc.pid
+        self._tree = ProcessTree(pid, run_id, self._cgroup)
+        started(Sandbox(pid=pid, started=start_ticks(pid)))
+        threading.Thread(target=self._reap, args=(pid,), daemon=True).start()
+
+    def _reap(self, pid: int) -> None:
+        _, status, usage = os.wait4(pid, 0)
+        self._waited = status, usage
+        self._exited.set()
+
+    def read(self) -> bytes | None:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if not ready:
+            return None
+        try:
+            return os.read(fd, 1 << 20 if self.ctx.sink.truncated else 1 << 16)
+        except OSError:
+            return b""
+
+    def wait(self, timeout: float) -> bool:
+        return self._exited.wait(timeout)
+
+    def memory_mb(self) -> float:
+        assert self._tree is not None
+        self._polls += 1
+        if self._polls % MEMORY_EVERY == 1:
+            self._peak = max(self._peak, rss_mb(self._tree.members()))
+        return self._peak
+
+    def breach(self) -> Breach | None:
+        assert self._tree is not None
+        cgroup, memory = self._cgroup, self._memory
+        if cgroup.limit_hit() if cgroup is not None else self._tree.count() > self.ctx.request.max_processes:
+            return "processes"
+        if memory is not None and memory.oom_kills():
+            return "memory"
+        return None
+
+    def stop(self, grace: float) -> None:
+        assert self._tree is not None
+        self._tree.kill(grace=grace)
+
+    def collect(self, stopped: bool) -> Exit:
+        assert self._tree is not None and self._proc is not None
+        self._exited.wait()
+        # the kill that ended the main process itself
+        oom = not stopped and self._memory is not None and self._memory.oom_kills() > 0
+        # The main process is done; whatever it left running in the background goes too.
+        leftovers = self._tree.members(deep=self._cgroup is None)
+        if leftovers:
+            log.info("run %s left %d processes behind; killing them", self.ctx.run_id, len(leftovers))
+            self._tree.kill_now()
+        assert self._waited is not None
+        status, usage = self._waited
+        code = self._proc.returncode = os.waitstatus_to_exitcode(status)
+        # ru_maxrss (KiB) covers the main process and the children it reaped, but it starts
+        # from this server's own size at fork; only growth beyond that says anything.
+        grown = usage.ru_maxrss > resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return Exit(code=code, signal=-code if code < 0 else None, oom=oom,
+                    peak_mb=usage.ru_maxrss / 1024 if grown else None)
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        for cgroup in (self._cgroup, self._memory):
+            if cgroup is not None:
+                cgroup.remove()
+
+
+class LocalRunner(Runner):
     def __init__(self, reason: str = "runner set to local"):
         self.reason = reason
 
-    def run(
-        self,
-        request: RunRequest,
-        *,
-        on_line: LineCallback | None = None,
-        cancel: threading.Event | None = None,
-        run_id: str | None = None,
-        on_start: StartCallback | None = None,
-    ) -> RunOutcome:
-        workspace = resolve_workspace(request)
-        run_id = run_id or new_run_id()
-        cancel = cancel or threading.Event()
-        secrets = secret_files(workspace)
-        sink = open_sink(request, workspace, run_id, on_line, secrets)
-        clock = RunClock(request.timeout)
-        exposed = secrets_warning(workspace, secrets)
+    @classmethod
+    def chosen(cls, image: str | None) -> LocalRunner:
+        return cls("runner set to local")
+
+    @classmethod
+    def for_auto(cls, image: str | None, declined: list[str]) -> LocalRunner:
+        return cls(f"auto: {'; '.join(declined) or 'no other runner'}, so runs are local processes")
+
+    @classmethod
+    def reap(cls, record: RunRecord) -> None:
+        sandbox = record.sandbox or Sandbox()
+        kill_leftovers(record.id, sandbox.pid, sandbox.started)
+
+    def launch(self, ctx: RunContext) -> LocalJob:
+        job = LocalJob(ctx)
+        exposed = secrets_warning(ctx.workspace, ctx.secrets)
         if exposed:
-            sink.note(f"warning: {exposed}")
-        try:
-            outcome = self._run(request, workspace, run_id, sink, clock, cancel, on_start)
-        finally:
-            sink.close()
-        outcome.log_metrics = dict(sink.metrics)
-        if exposed:
-            outcome.warnings.append(exposed)
-        return outcome
+            ctx.sink.note(f"warning: {exposed}")
+            job.warnings.append(exposed)
+        return job
 
     def python_environment(self, request: RunRequest, image: str | None, names: list[str]) -> tuple[ProbeReport, None]:
         from .provenance import local_python_environment
 
         return local_python_environment(request, names), None
 
-    def _run(
-        self,
-        request: RunRequest,
-        workspace: Path,
-        run_id: str,
-        sink: LogSink,
-        clock: RunClock,
-        cancel: threading.Event,
-        on_start: StartCallback | None,
-    ) -> RunOutcome:
-        argv = request.argv()
-        if not argv:
-            sink.note("empty command")
-            return RunOutcome("error", None, sink.path, clock.elapsed, message="the run command is empty")
-        cgroup = PidsCgroup.create(run_id, request.max_processes)
-        memory = _memory_cgroup(request, run_id, sink)
-        memory_bytes = request.memory_mb * 1024 * 1024
-
-        def limit_child() -> None:
-            # per process: an allocation past it fails at its line (a MemoryError in Python)
-            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            if cgroup is not None:
-                cgroup.join_self()
-            if memory is not None:
-                memory.join_self()
-
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=workspace,
-                env=run_environment(request, run_id),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=limit_child,
-                close_fds=True,
-            )
-        except OSError as exc:
-            if cgroup is not None:
-                cgroup.remove()
-            if memory is not None:
-                memory.remove()
-            message = f"could not start {argv[0]!r}: {exc.strerror or exc}"
-            sink.note(message)
-            return RunOutcome("error", None, sink.path, clock.elapsed, message=message)
-
-        tree = ProcessTree(proc.pid, run_id, cgroup)
-        if on_start is not None:
-            on_start(Sandbox(pid=proc.pid, started=start_ticks(proc.pid)))
-        stop_pump = threading.Event()
-        pump = threading.Thread(target=_pump, args=(proc.stdout.fileno(), sink, stop_pump), daemon=True)
-        pump.start()
-        waited: dict[str, object] = {}
-        exited = threading.Event()
-
-        def reap() -> None:
-            _, status, usage = os.wait4(proc.pid, 0)
-            waited["status"], waited["usage"] = status, usage
-            exited.set()
-
-        threading.Thread(target=reap, daemon=True).start()
-
-        ended_by: RunStatus | None = None
-        peak = 0.0
-        limit_hit = False
-        ticks = 0
-        while not exited.wait(POLL_S):
-            if cancel.is_set():
-                ended_by = "cancelled"
-            elif clock.expired:
-                ended_by = "timeout"
-            elif (cgroup is not None and cgroup.limit_hit()) or (
-                cgroup is None and tree.count() > request.max_processes
-            ):
-                limit_hit = True
-                ended_by = "failed"
-            elif memory is not None and memory.oom_kills():
-                ended_by = "oom"
-            if ended_by is not None:
-                break
-            ticks += 1
-            # Memory is sampled less often than limits are checked: it walks /proc.
-            if ticks % 4 == 1:
-                peak = max(peak, rss_mb(tree.members()))
-
-        if ended_by == "cancelled":
-            sink.note("cancelled: stopping every process of the run")
-            tree.kill(grace=KILL_GRACE_S)
-        elif ended_by == "timeout":
-            sink.note(f"time limit of {request.timeout:g} s reached: stopping every process of the run")
-            tree.kill(grace=KILL_GRACE_S)
-        elif limit_hit:
-            sink.note(f"more than {request.max_processes} processes: killing every process of the run")
-            tree.kill_now()
-        elif ended_by == "oom":
-            sink.note(f"the run's processes together passed {request.memory_mb} MB and the kernel killed one: "
-                      "stopping every process of the run")
-            tree.kill_now()
-        exited.wait()
-        if ended_by is None and memory is not None and memory.oom_kills():
-            ended_by = "oom"  # the kill that ended the main process itself
-        # The main process is done; whatever it left running in the background goes too.
-        leftovers = tree.members(deep=cgroup is None)
-        if leftovers:
-            log.info("run %s left %d processes behind; killing them", run_id, len(leftovers))
-            tree.kill_now()
-        stop_pump.set()
-        pump.join(timeout=5.0)
-        proc.stdout.close()
-        if cgroup is not None:
-            cgroup.remove()
-        if memory is not None:
-            memory.remove()
-
-        status_word = waited["status"]
-        proc.returncode = os.waitstatus_to_exitcode(status_word)
-        # ru_maxrss (KiB) covers the main process and the children it reaped, but it starts
-        # from this server's own size at fork; only growth beyond that says anything.
-        child_max = waited["usage"].ru_maxrss
-        if child_max > resource.getrusage(resource.RUSAGE_SELF).ru_maxrss:
-            peak = max(peak, child_max / 1024)
-        signal_number = -proc.returncode if proc.returncode < 0 else None
-        if ended_by is not None:
-            status: RunStatus = ended_by
-        else:
-            status = "passed" if proc.returncode == 0 else "failed"
-        signal_name = signal.Signals(signal_number).name if signal_number else None
-        message = describe_end(status, proc.returncode, request, signal_name=signal_name)
-        if limit_hit:
-            message = f"killed for starting more than {request.max_processes} processes"
-        if sink.truncated:
-            message += f"; output past {request.max_output_mb} MB was dropped from the log"
-        return RunOutcome(
-            status=status,
-            exit_code=proc.returncode,
-            log_path=sink.path,
-            duration_s=clock.elapsed,
-            peak_memory_mb=round(peak, 1) if peak else None,
-            message=message,
-            signal=signal_number,
-            output_truncated=sink.truncated,
-            process_limit_hit=limit_hit,
-            oom_killed=status == "oom",
-        )
+    def sees_host_gpus(self, request: RunRequest) -> bool:
+        return True  # a local process sees every GPU of the machine

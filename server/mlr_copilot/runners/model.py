@@ -8,14 +8,17 @@ exactly as it ended.
 from __future__ import annotations
 
 import shlex
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from ..objective import Direction
+from .registry import record_name
 
 RunStatus = Literal["passed", "failed", "timeout", "oom", "cancelled", "interrupted", "error", "running"]
 FailureKind = Literal["exception", "oom", "timeout", "nan", "no-metric", "exit", "killed"]
-Direction = Literal["maximize", "minimize"]
-RunnerKind = Literal["local", "docker"]
+# the name of a registered runner
+RunnerKind = Annotated[str, BeforeValidator(record_name)]
 
 
 class RunRequest(BaseModel):
@@ -158,6 +161,3 @@ class RunRecord(BaseModel):
         if self.primary_metric is None:
             return None
         return self.metrics.get(self.primary_metric)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(indent=2)

@@ -26,12 +26,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..state import user_cache_dir, write_json
 from .environment import scrub_env
 from .model import RunEnvironment, RunRequest
+
+if TYPE_CHECKING:
+    from .supervise import Runner
 
 MAX_FILES = 400
 MAX_FILE_BYTES = 512 * 1024
@@ -131,7 +135,7 @@ def local_python_environment(request: RunRequest, names: list[str]) -> ProbeRepo
     return parse_probe(bounded_output([interpreter, "-I", str(PROBE), *names], cwd=request.workspace, env=env))
 
 
-def bounded_output(argv: list[str], **popen) -> bytes:
+def bounded_output(argv: list[str], **popen: Any) -> bytes:
     """The last `MAX_PROBE_BYTES` of what `argv` prints to stdout within `PROBE_TIMEOUT_S`. The
     command is the experiment's interpreter, so it is held like one: its whole process group is
     killed at the deadline (a child left holding the pipe would otherwise block the read), and
@@ -189,12 +193,12 @@ def host_gpus() -> tuple[str, ...]:
     return tuple(line.strip()[:120] for line in lines if line.strip())[:64]
 
 
-def capture(runner, request: RunRequest, image: str | None) -> RunEnvironment:
+def capture(runner: Runner, request: RunRequest, image: str | None) -> RunEnvironment:
     """The environment of a run that just ended with `runner` (in image `image` for Docker)."""
     workspace = Path(request.workspace)
     names = sorted({*imported_modules(workspace), *requirement_names(workspace)})
     report, image_id = runner.python_environment(request, image, names)
-    sees_gpus = runner.name == "local" or request.gpus
+    sees_gpus = runner.sees_host_gpus(request)
     return RunEnvironment(
         python=report.python, packages=report.for_modules(names), runner=runner.name, node=socket.gethostname(),
         image=image, image_id=image_id, gpus=list(host_gpus()) if sees_gpus else [],

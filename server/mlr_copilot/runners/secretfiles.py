@@ -11,7 +11,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlr_copilot.workspace.paths import TOOLING_DIRS, is_secret_name
@@ -60,7 +60,7 @@ def is_dotenv(name: str) -> bool:
     return _DOTENV.fullmatch(name) is not None
 
 
-def values_in(path: Path, is_secret_key) -> set[str]:
+def values_in(path: Path, is_secret_key: Callable[[str], bool]) -> set[str]:
     """The secret values of one secrets file: in a `.env`-style file the values of the
     variables named like secrets (`is_secret_key`); in any other (kaggle.json, .netrc,
     credentials, private keys) every value that may be a password, key or token. A folder

@@ -7,7 +7,8 @@ user who starts it, outside the sandbox. A seccomp filter, added on top of the e
 (filters stack; no privilege is needed once no_new_privs is set), refuses with EPERM every
 chmod and file creation whose mode has those bits, and with ENOSYS openat2 and io_uring (whose
 arguments it cannot read) and any system call of another architecture (x32 or 32-bit numbers
-would bypass it). Runs in the container's Python: standard library only, no f-strings past 3.6.
+would bypass it). Runs in the container's Python: standard library only, no f-strings past 3.6,
+types given in strings and comments (never evaluated there).
 """
 
 import ctypes
@@ -15,6 +16,13 @@ import errno
 import os
 import platform
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    Target = str | tuple[str, int] | int  # a jump: a label or an offset
+    Symbolic = tuple[int, Target, Target, int]  # an instruction before its jumps are resolved
+    Op = tuple[int, int, int, int]
+    Calls = dict[int, tuple[int | None, int]]  # {syscall: (flags argument or None, mode argument)}
 
 SETID = 0o6000
 CREATES = 0o100 | 0o20000000  # O_CREAT | __O_TMPFILE
@@ -23,7 +31,7 @@ DENY = 0x00050000 | errno.EPERM
 # for calls refused whole: "not implemented" makes libraries fall back to the plain calls
 ABSENT = 0x00050000 | errno.ENOSYS
 # (audit arch, {syscall: (flags argument or None, mode argument)}, calls refused outright)
-ARCHES = {
+ARCHES = {  # type: dict[str, tuple[int, Calls, tuple[int, ...]]]
     "x86_64": (0xC000003E, {2: (1, 2), 85: (None, 1), 90: (None, 1), 91: (None, 1), 133: (None, 1),
                             257: (2, 3), 259: (None, 2), 268: (None, 2), 452: (None, 2)}, (437, 425)),
     "aarch64": (0xC00000B7, {56: (2, 3), 33: (None, 2), 52: (None, 1), 53: (None, 2), 452: (None, 2)}, (437, 425)),
@@ -31,15 +39,16 @@ ARCHES = {
 LD, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
 
 
-def program(arch, calls, refused):
-    """The filter as (code, jump if true, jump if false, k) with symbolic jump targets."""
-    ops = [(LD, 0, 0, 4), (JEQ, 0, "absent", arch), (LD, 0, 0, 0)]
+def program(arch: int, calls: "Calls", refused: "tuple[int, ...]") -> "list[Op]":
+    """The filter as (code, jump if true, jump if false, k), its jumps resolved from the
+    symbolic targets it is written with."""
+    ops = [(LD, 0, 0, 4), (JEQ, 0, "absent", arch), (LD, 0, 0, 0)]  # type: list[Symbolic]
     if arch == 0xC000003E:
         ops.append((JGE, "absent", 0, 0x40000000))  # x32 numbers
     ops += [(JEQ, "absent", 0, nr) for nr in refused]
     ops += [(JEQ, ("check", nr), 0, nr) for nr in sorted(calls)]
     ops.append((RET, 0, 0, ALLOW))
-    labels = {}
+    labels = {}  # type: dict[Target, int]
     for nr in sorted(calls):
         flags, mode = calls[nr]
         labels[("check", nr)] = len(ops)
@@ -52,11 +61,12 @@ def program(arch, calls, refused):
     ops.append((RET, 0, 0, DENY))
     labels["absent"] = len(ops)
     ops.append((RET, 0, 0, ABSENT))
-    resolved = []
-    for at, (code, jt, jf, k) in enumerate(ops):
-        jt, jf = (labels[j] - at - 1 if j in labels else j for j in (jt, jf))
-        resolved.append((code, jt, jf, k))
-    return resolved
+    return [(code, _offset(jt, labels, at), _offset(jf, labels, at), k) for at, (code, jt, jf, k) in enumerate(ops)]
+
+
+def _offset(target: "Target", labels: "dict[Target, int]", at: int) -> int:
+    """How many instructions a jump at `at` skips to reach `target` (a label, or a number already)."""
+    return target if isinstance(target, int) else labels[target] - at - 1
 
 
 class Filter(ctypes.Structure):
@@ -67,7 +77,7 @@ class Program(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
 
 
-def install():
+def install() -> None:
     arch, calls, refused = ARCHES[platform.machine()]
     ops = program(arch, calls, refused)
     filters = (Filter * len(ops))(*[Filter(*op) for op in ops])
@@ -84,10 +94,10 @@ if __name__ == "__main__":
     try:
         install()
     except (OSError, KeyError, AttributeError) as exc:
-        sys.stderr.write("mlr-copilot: cannot forbid set-ID files in this container (%s); not running\n" % exc)
+        sys.stderr.write("mlr-copilot: cannot forbid set-ID files in this container (" + str(exc) + "); not running\n")
         sys.exit(126)
     try:
         os.execvp(sys.argv[1], sys.argv[1:])
     except OSError as exc:
-        sys.stderr.write("%s: %s\n" % (sys.argv[1], exc.strerror))
+        sys.stderr.write(sys.argv[1] + ": " + str(exc.strerror) + "\n")
         sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
