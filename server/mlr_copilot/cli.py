@@ -99,18 +99,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     engine = engine_for(args)
     rows = engine.doctor()
     if args.json:
-        print(json.dumps([{"check": c, "finding": f, "ok": ok} for c, f, ok in rows], indent=2))
+        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return 0
     out = console()
-    for check, finding, ok in rows:
-        mark = shown("ok", "green") if ok else shown("!!", "yellow")
-        out.print(mark + shown(f"  {check:<16} {finding}"))
+    for row in rows:
+        mark = shown("ok", "green") if row.ok else shown("!!", "yellow")
+        out.print(mark + shown(f"  {row.check:<16} {row.finding}"))
     return 0
 
 
 @subcommand("status")
 def cmd_status(args: argparse.Namespace) -> int:
-    print(json.dumps(engine_for(args).status(), indent=2))
+    print(json.dumps(engine_for(args).status().model_dump(mode="json"), indent=2))
     return 0
 
 
@@ -233,9 +233,8 @@ def print_hypotheses(hypotheses) -> None:
 
 def print_usage(engine) -> None:
     usage = engine.usage()
-    cost = usage.get("cost_usd")
-    cost_text = f", ${cost:.4f}" if cost else ""
-    print(f"LLM: {usage['input_tokens']} input + {usage['output_tokens']} output tokens{cost_text}", file=sys.stderr)
+    cost_text = f", ${usage.cost_usd:.4f}" if usage.cost_usd else ""
+    print(f"LLM: {usage.input_tokens} input + {usage.output_tokens} output tokens{cost_text}", file=sys.stderr)
 
 
 @subcommand("hypotheses")
@@ -433,7 +432,7 @@ def print_history(engine) -> None:
 @subcommand("demo")
 def cmd_demo(args: argparse.Namespace) -> int:
     from .autonomous.demo import demo_files, prepare, run_demo
-    from .autonomous.pipeline import render_report
+    from .autonomous.session import render_report
 
     target = prepare(Path(args.workspace) if args.workspace else None)
     _paper, script = demo_files()
@@ -465,7 +464,8 @@ def _interactive_ask():
 
 @subcommand("auto")
 def cmd_auto(args: argparse.Namespace) -> int:
-    from .autonomous.pipeline import AutoPipeline, render_report
+    from .autonomous.pipeline import AutoPipeline
+    from .autonomous.session import render_report
     from .autonomous.tasks import paper_from_task
     from .errors import MlrError
     from .tasks import TaskError, load_task
@@ -494,7 +494,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
 def resumed_settings(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
     """The settings the interrupted session was started with, under the flags given now; said
     on stderr, since they come from a file in the workspace and choose what runs."""
-    from .autonomous.pipeline import load_session, session_path
+    from .autonomous.session import load_session, session_path
     from .autonomous.resume import describe_settings, merged_settings
     from .errors import MlrError
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .objective import Direction
+
 ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted"]
 RunnerName = Literal["auto", "local", "docker"]
 
@@ -71,7 +73,7 @@ class RunSettings(_Section):
     gpus: bool = False
     results_file: str = Field(default="results.json", alias="resultsFile")
     metric: str | None = None
-    direction: Literal["maximize", "minimize"] | None = None
+    direction: Direction | None = None
     debug_attempts: int = Field(default=3, ge=0, le=20, alias="debugAttempts")
 
 

@@ -252,7 +252,7 @@ def _common_indent(lines: Iterable[str]) -> str:
     indents = [_indent(line) for line in lines if line.strip()]
     if not indents:
         return ""
-    return os.path.commonprefix(indents)
+    return os.path.commonprefix(indents)  # noqa: RUF071 (indents are strings: character by character is meant)
 
 
 def _dedented(lines: list[str], indent: str) -> list[str] | None:

@@ -8,9 +8,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from ..objective import Direction
+from ..retrieval.model import Work as RelatedWork
 from ..slugs import slugify
 
-Direction = Literal["maximize", "minimize"]
 Status = Literal["proposed", "accepted", "rejected"]
 
 
@@ -139,7 +140,7 @@ class IdeasRun(BaseModel):
     paper_title: str
     paper_sha256: str = ""
     analysis: Analysis | None = None
-    related: list[dict] = Field(default_factory=list)
+    related: list[RelatedWork] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     document: str | None = None

@@ -119,11 +119,9 @@ def setup(server: MlrServer) -> None:
         run_id = option(data, "run_id", str) or arg(args, 0, "", str, "the run id")
         async with progress(ls, "MLR-Copilot: fixing the failed run") as work:
             result = await ls.tasks.run("Fix", ls.engine.fix(run_id, ls.reviewer, work, on_line=live_lines(ls, work)))
-        if result.get("run"):
-            from ..runners.model import RunRecord
-
-            publish_failures(ls, RunRecord.model_validate(result["run"]))
-        return json_safe(result)
+        if result.run:
+            publish_failures(ls, result.run)
+        return json_safe(result.model_dump(mode="json"))
 
     @command(server, "mlrCopilot.dismiss", "Dismiss diagnostic")
     async def dismiss(ls: MlrServer, *args) -> dict:
@@ -136,9 +134,7 @@ def setup(server: MlrServer) -> None:
         async with progress(ls, "MLR-Copilot: debugging automatically") as work:
             report = await ls.tasks.run("Debug", ls.engine.debug(ls.reviewer, work, on_line=live_lines(ls, work)))
         if report.final_run:
-            from ..runners.model import RunRecord
-
-            publish_failures(ls, RunRecord.model_validate(report.final_run))
+            publish_failures(ls, report.final_run)
         return json_safe(report.model_dump(mode="json"))
 
     @command(server, "mlrCopilot.history", "Show history")

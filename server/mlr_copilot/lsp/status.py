@@ -8,4 +8,4 @@ from .server import MlrServer, command
 def setup(server: MlrServer) -> None:
     @command(server, "mlrCopilot.status", "Show status")
     async def status(ls: MlrServer, *args) -> dict:
-        return ls.engine.status(ls.tasks.running())
+        return ls.engine.status(ls.tasks.running()).model_dump(mode="json")
