@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from .. import prompts
 from ..errors import MlrError
 from ..llm.base import Message
-from ..retrieval.code import search_code
-from ..retrieval.hub import candidates, pipeline_tag_for
+from ..retrieval import code as prototype_code
+from ..retrieval import hub
 from ..state import append_jsonl, read_json, write_json
 from ..work import Cancelled, Work
 from ..workspace.git import HYPOTHESIS_TRAILER
@@ -146,19 +146,18 @@ class ImplementAgent:
         h = self.hypothesis
         query = " ".join([h.title, h.method, h.plan.model, h.plan.dataset, *h.plan.steps])
         cache = self.context.state.cache("retrieval")
-        code = search_code(query, workspace=self.context.workspace, sources=settings.implement.prototype_paths,
-                           cache_dir=cache, k=5, online=settings.ideas.online)
+        code = prototype_code.search_code(query, workspace=self.context.workspace, cache_dir=cache, k=5,
+                                          sources=settings.implement.prototype_paths, online=settings.ideas.online)
         chunks = [f"### {c.source}:{c.path}:{c.start_line}-{c.end_line}\n```\n{c.text[:1500]}\n```" for c in code.chunks]
         state.prototypes = "\n".join(chunks + [f"(note: {n})" for n in code.notes]) or "(none found)"
         keywords = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{2,}", f"{h.plan.model} {h.plan.dataset}")][:8]
         run, _ = self.context.ideas.find(h.id)
-        task = pipeline_tag_for(run.analysis.task if run.analysis else "", h.problem, h.title, h.plan.dataset)
-        hub = candidates(task, keywords, online=settings.ideas.online,
-                         max_size_mb=settings.implement.max_model_size_mb, cache_dir=cache,
-                         environ=self.context.environ)
+        task = hub.pipeline_tag_for(run.analysis.task if run.analysis else "", h.problem, h.title, h.plan.dataset)
+        found = hub.candidates(task, keywords, online=settings.ideas.online, cache_dir=cache,
+                               max_size_mb=settings.implement.max_model_size_mb, environ=self.context.environ)
         lines = [f"- {c.kind} {c.id}" + (" (in the local cache)" if c.local else "") +
-                 (f", {c.size_mb:.0f} MB" if c.size_mb else "") for c in hub.models + hub.datasets]
-        state.candidates = "\n".join(lines + [f"(note: {n})" for n in hub.notes]) or "(none: use only what the code already loads)"
+                 (f", {c.size_mb:.0f} MB" if c.size_mb else "") for c in found.models + found.datasets]
+        state.candidates = "\n".join(lines + [f"(note: {n})" for n in found.notes]) or "(none: use only what the code already loads)"
 
     def _messages(self, state: ImplementState) -> list[Message]:
         """The step's prompt. The template puts what stays the same from step to step first
