@@ -107,6 +107,7 @@ def validate_settings(raw: dict[str, Any] | None) -> tuple[Settings, list[str]]:
     sections: dict[str, Any] = {}
     for name, field in Settings.model_fields.items():
         section_type = field.annotation
+        assert isinstance(section_type, type) and issubclass(section_type, _Section)  # every field is a section
         value = raw.get(name, {})
         if not isinstance(value, dict):
             warnings.append(f"setting '{name}' must be an object; using defaults")
@@ -155,7 +156,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
     return raw
 
 
-def load_settings(*layers: dict[str, Any] | None, environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
+def load_settings(*layers: object, environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
     """Environment first, then each layer over it (editor options, then `workspace/configuration`)."""
     raw = settings_from_env(environ)
     ignored: list[str] = []

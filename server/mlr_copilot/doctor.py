@@ -94,9 +94,9 @@ def _task_packages() -> list[Check]:
                 modules.setdefault(_canonical(distribution), module)
     checks = []
     for package, users in sorted(needed.items()):
-        module = modules.get(package)
-        ok = module is not None and util.find_spec(module) is not None
-        finding = f"{metadata.version(package)}, importable as {module}" if ok else f"not importable (pip install {package})"
+        importable = modules.get(package)
+        ok = importable is not None and util.find_spec(importable) is not None
+        finding = f"{metadata.version(package)}, importable as {importable}" if ok else f"not importable (pip install {package})"
         checks.append(Check(check=package, finding=f"{finding}; needed by the offline tasks {', '.join(users)}", ok=ok))
     return checks
 

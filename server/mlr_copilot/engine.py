@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 from urllib.parse import unquote, urlparse
 
 from . import __version__
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .history.store import HistoryTable
     from .ideas.agent import IdeaAgent
     from .ideas.model import Hypothesis, IdeasRun
+    from .ideas.model import Status as HypothesisStatus
     from .llm.accounting import Ledger
     from .llm.client import LLM
     from .paper import Paper
@@ -66,7 +67,7 @@ class Engine:
         self._files: WorkspaceMap | None = None
 
     @classmethod
-    def load(cls, workspace: Path | str, *layers: dict[str, Any] | None) -> Engine:
+    def load(cls, workspace: Path | str, *layers: object) -> Engine:
         """An engine whose settings are the environment and what the workspace's `.env` may
         set (`envfile`), then each layer over them (editor options, then `workspace/configuration`)."""
         root = Path(workspace).resolve()
@@ -74,7 +75,7 @@ class Engine:
         settings, more = load_settings(*layers, environ=environ)
         return cls(root, settings, warnings + more, environ)
 
-    def reload_settings(self, *layers: dict[str, Any] | None) -> list[str]:
+    def reload_settings(self, *layers: object) -> list[str]:
         """New editor settings over the same environment; the warnings about them."""
         settings, warnings = load_settings(*layers, environ=self.environ)
         self.configure(settings)
@@ -204,7 +205,7 @@ class Engine:
             return []
         return IdeaStore(self.state).hypotheses()
 
-    def decide(self, hypothesis_id: str, status: str, note: str = "") -> Hypothesis:
+    def decide(self, hypothesis_id: str, status: HypothesisStatus, note: str = "") -> Hypothesis:
         """Record the decision and rewrite the hypotheses document; the store answers, not
         the ideas agent, so accept and reject do not pay for the LLM layer's imports."""
         from .ideas import document  # the document writer: only decisions rewrite it
@@ -282,8 +283,8 @@ class Engine:
         objective = self.objective(hypothesis)
         work.say(f"Running `{request.command_text()}` ({chosen.reason})", None)
         return await _in_thread(
-            execute, request, chosen, primary_metric=objective and objective.metric,
-            direction=objective and objective.direction, hypothesis=hypothesis.id if hypothesis else None,
+            execute, request, chosen, primary_metric=objective.metric if objective else None,
+            direction=objective.direction if objective else None, hypothesis=hypothesis.id if hypothesis else None,
             baseline=baseline, on_line=on_line, cancel=work.cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
         )
 
@@ -327,8 +328,8 @@ class Engine:
         from .history.store import history  # git plumbing: only the history commands
 
         objective = self.objective()
-        return history(self.workspace, branch, all_branches=all_branches, metric=objective and objective.metric,
-                       direction=objective and objective.direction)
+        return history(self.workspace, branch, all_branches=all_branches, metric=objective.metric if objective else None,
+                       direction=objective.direction if objective else None)
 
     def compare(self, run_a: str, run_b: str) -> RunComparison:
         """Runs `run_a` and `run_b` side by side: metrics, settings and the code diff."""

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .errors import MlrError
+
+if TYPE_CHECKING:
+    from .llm.base import Message
 
 SPLIT = "---user---"
 
@@ -75,8 +80,9 @@ def available() -> list[str]:
     return sorted(p.stem for p in prompts_dir().glob("*.md"))
 
 
-def messages(name: str, **values: object) -> list:
+def messages(name: str, **values: object) -> list[Message]:
     """The chat messages of template `name` filled with `values`."""
+    # the llm package imports its client and SDK factory: only commands that ask the LLM
     from .llm.base import Message
 
     system, user = load(name).render(**values)

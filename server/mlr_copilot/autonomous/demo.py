@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
+from ..errors import MlrError
 from ..tasks import bundled_tasks_root
 from ..work import Work
 from .pipeline import AutoPipeline
@@ -23,7 +24,10 @@ DEMO_TASK = "review-sentiment"
 
 def demo_files() -> tuple[Path, Path]:
     """The demo task's paper and the recorded replies that go with it."""
-    return bundled_task(DEMO_TASK).paper_path, bundled_tasks_root() / "demo" / "script.jsonl"
+    paper = bundled_task(DEMO_TASK).paper_path
+    if paper is None:
+        raise MlrError(f"the bundled task {DEMO_TASK} names no paper: the demo starts from one")
+    return paper, bundled_tasks_root() / "demo" / "script.jsonl"
 
 
 def prepare(target: Path | None) -> Path:

@@ -77,9 +77,10 @@ def pick_tasks(names: list[str] | None) -> list[Task]:
 
 
 def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: Spend, seconds: float) -> Attempt:
-    # the hypothesis whose best run gained most over the baseline (deltas are positive when better)
-    best = Objective("improvement").best([h for h in state.hypotheses if h.best is not None], lambda h: h.delta)
-    best = best or next((h for h in state.hypotheses if h.best is not None), None)
+    scored = [h for h in state.hypotheses if h.best is not None]
+    # the one whose best run gained most over the baseline (a delta is positive when better)
+    best = Objective("improvement").best(scored, lambda h: h.delta) or next(iter(scored), None)
+    best_run = best.best if best else None
     # a session that ran to its end with no hypothesis scored (nothing implemented, every run
     # failing) is a failed attempt, never one scored on the baseline's own commit
     failed = state.status == "done" and best is None
@@ -87,8 +88,8 @@ def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: 
     return Attempt(
         task=task.name, attempt=number, workspace=str(workspace), status="failed" if failed else state.status,
         baseline=state.baseline.value if state.baseline else None,
-        best=best.best.value if best else None, best_run=best.best.run if best else None,
-        best_commit=best.best.commit if best else None, improvement=best.delta if best else None,
+        best=best_run.value if best_run else None, best_run=best_run.run if best_run else None,
+        best_commit=best_run.commit if best_run else None, improvement=best.delta if best else None,
         success=any(h.success for h in state.hypotheses),
         input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
         cost_usd=usage.cost_usd, seconds=round(seconds, 2), message=state.message or (why if failed else ""),

@@ -230,7 +230,7 @@ def _closer(kind: str) -> re.Pattern[str]:
 
 def _collect(lines: list[str], i: int, end: re.Pattern[str], unclosed: str) -> tuple[list[str], int]:
     """Lines from `i` up to the line matching `end`; returns them and that line's index."""
-    body = []
+    body: list[str] = []
     while i < len(lines):
         if end.match(lines[i]):
             return body, i
@@ -313,7 +313,7 @@ def _find_loose(content: list[str], search: list[str]) -> list[tuple[int, str, s
     n = len(search)
     s_indent = _common_indent(search)
     target = _dedented(search, s_indent)
-    if not any(target):
+    if target is None or not any(target):
         return []
     places = _find_exact([line.strip() for line in content], [line.strip() for line in target])
     if len(places) > MAX_LOOSE_MATCHES:
@@ -486,7 +486,7 @@ def apply_edits(workspace: Path, edits: Iterable[Edit], cancel: threading.Event 
             original[rel] = text
             crlf[rel] = text is not None and text.count("\r\n") * 2 > text.count("\n")
             # Match against LF text; CRLF files get their line endings back at the end.
-            current[rel] = text.replace("\r\n", "\n") if crlf[rel] else text
+            current[rel] = text.replace("\r\n", "\n") if text is not None and crlf[rel] else text
         if isinstance(edit, SearchReplace):
             current[rel] = _apply_search_replace(rel, current[rel], edit, cancel)
         elif isinstance(edit, WholeFile):
@@ -564,8 +564,9 @@ def write_changes(
     stale = []
     for change in changes:
         target = safe_path(workspace, change.path)
-        promised = expected is not None and change.path in expected
-        if not holds_text(target, change.before) or (promised and expected[change.path] != content_sha256(change.before)):
+        # the file must hold what the caller was promised, where it named a promise
+        drifted = expected is not None and change.path in expected and expected[change.path] != content_sha256(change.before)
+        if not holds_text(target, change.before) or drifted:
             stale.append(change.path)
         targets.append(target)
     if stale:

@@ -170,7 +170,8 @@ class IdeaAgent:
         """One assessment per draft, in the drafts' order."""
         result = await self._ask(
             "ideas_assess", Assessments.covering(len(drafts)), "ideas.assess",
-            task=run.analysis.task, related=_works_text(run.related), hypotheses=_hypotheses_text(drafts),
+            task=run.analysis.task if run.analysis else "", related=_works_text(run.related),
+            hypotheses=_hypotheses_text(drafts),
             count=len(drafts),
         )
         return result.assessments

@@ -48,14 +48,17 @@ class CitedWork(Citation):
     retrieved: bool = False
 
 
-class Draft(BaseModel):
-    """A hypothesis as the LLM writes it."""
-
+class _Idea(BaseModel):
     title: str
     problem: str
     method: str
     rationale: str
     plan: ExperimentPlan
+
+
+class Draft(_Idea):
+    """A hypothesis as the LLM writes it."""
+
     related: list[Citation] = Field(default_factory=list)
 
 
@@ -106,7 +109,7 @@ class Decision(BaseModel):
     note: str = ""
 
 
-class Hypothesis(Draft):
+class Hypothesis(_Idea):
     related: list[CitedWork] = Field(default_factory=list)
     id: str
     paper: str = Field(description="the slug of the paper it came from")
