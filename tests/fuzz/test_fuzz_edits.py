@@ -28,7 +28,7 @@ from mlr_copilot.errors import MlrError
 from mlr_copilot.experiment.agent import READ, ImplementState
 from mlr_copilot.experiment.change import CommitFailedError, Review
 from mlr_copilot.experiment.debug import propose_fix
-from mlr_copilot.experiment.edits import MalformedEditError, parse_edits
+from mlr_copilot.experiment.edit_blocks import MalformedEditError, parse_edits
 from mlr_copilot.ideas.model import Analysis, ExperimentPlan, Hypothesis, IdeasRun
 from mlr_copilot.llm.base import ScriptError
 from mlr_copilot.runners.model import Failure, RunRecord

@@ -29,16 +29,8 @@ from ..untrusted import visible
 from ..work import Work
 from ..workspace.paths import EditEscapeError, safe_path
 from . import transaction
-from .edits import (
-    Edit,
-    EditError,
-    FileChange,
-    apply_edits,
-    holds_text,
-    parse_edits,
-    unified_diff,
-    write_changes,
-)
+from .edit_blocks import Edit, EditError, FileChange, parse_edits
+from .edits import apply_edits, holds_text, unified_diff, write_changes
 
 if TYPE_CHECKING:
     from ..llm.client import LLM

@@ -33,7 +33,8 @@ from ..runners.base import owner_alive, run_owner
 from ..state import StateDir, write_json
 from ..workspace.git import DirtyTreeError, GitWorkspace, format_message
 from ..workspace.paths import safe_path
-from .edits import FileChange, holds_text, write_changes
+from .edit_blocks import FileChange
+from .edits import holds_text, write_changes
 
 log = logging.getLogger(__name__)
 
