@@ -1,6 +1,7 @@
 """`doctor`: what this machine and workspace offer, one finding per check, each saying whether
 it is fine. Nothing here changes anything: it only asks (package metadata, git, the Docker
-engine, the memory cgroup, the workspace's status)."""
+engine, the memory cgroup, the workspace's status). It imports the LLM layer and the run
+machinery, so the engine imports it only when `doctor` is asked for."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from pydantic import BaseModel
 
 from . import __version__
 from .config import Settings
+from .llm.keys import key_status
+from .runners import DEFAULT_IMAGE
+from .runners.docker import DockerUnavailableError, docker_client, image_exists
+from .runners.proctree import cgroup_hierarchy
 from .tasks import TaskError, bundled_tasks_root, list_tasks
 from .workspace import gitsafe
 
@@ -59,9 +64,6 @@ def _git_check() -> Check:
 
 
 def _llm_checks(workspace: Path, settings: Settings, environ: Mapping[str, str]) -> list[Check]:
-    # the key table lives with the LLM layer, which light commands never import
-    from .llm.keys import key_status
-
     llm = settings.llm
     checks = [Check(check="llm provider", finding=f"{llm.provider} (model {llm.resolved_model()})", ok=True)]
     if llm.provider == "scripted":
@@ -108,15 +110,11 @@ def _canonical(distribution: str) -> str:
 def _docker_checks(image: str | None) -> list[Check]:
     """Whether an engine answers, and whether the image `run.runner = auto` wants is there
     (it is never pulled: without it, `auto` runs locally)."""
-    # the docker SDK is a large import: only doctor and Docker runs pay for it
-    from .runners import DEFAULT_IMAGE
-    from .runners.docker import DockerUnavailableError, docker_client, image_exists
-
     try:
         client = docker_client(timeout=2)
     except DockerUnavailableError as exc:
         return [Check(check="docker engine", finding=f"{exc}; runs use the local runner", ok=False)]
-    # importable only now: docker_client has found the SDK
+    # importable only now that docker_client has found the SDK, which may not be installed
     from docker.errors import DockerException
 
     wanted = image or DEFAULT_IMAGE
@@ -134,9 +132,6 @@ def _docker_checks(image: str | None) -> list[Check]:
 
 
 def _local_memory_check() -> Check:
-    # the run machinery, which light commands never import
-    from .runners.proctree import cgroup_hierarchy
-
     base = cgroup_hierarchy("memory")
     if base is None:
         return Check(check="local memory", ok=False,

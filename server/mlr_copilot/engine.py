@@ -20,9 +20,13 @@ from urllib.parse import unquote, urlparse
 from . import __version__
 from .config import RunnerName, Settings, load_settings
 from .context import AgentContext
-from .doctor import Check, doctor
 from .envfile import workspace_environ
 from .errors import MlrError
+from .experiment.repomap import WorkspaceMap
+from .history.compare import RunComparison, compare_runs
+from .history.gitnotes import head_info
+from .history.store import HistoryTable, history, load_runs
+from .ideas import document
 from .ideas.store import IdeaStore
 from .objective import Objective
 from .run_setup import run_objective, run_request
@@ -32,12 +36,10 @@ from .status import Spend, Status
 from .work import Work
 
 if TYPE_CHECKING:
+    from .doctor import Check
     from .experiment.agent import ImplementState
     from .experiment.change import Reviewer
     from .experiment.debug import DebugReport, FixResult
-    from .experiment.repomap import WorkspaceMap
-    from .history.compare import RunComparison
-    from .history.store import HistoryTable
     from .ideas.agent import IdeaAgent
     from .ideas.model import Hypothesis, IdeasRun
     from .ideas.model import Status as HypothesisStatus
@@ -97,9 +99,6 @@ class Engine:
     def files(self) -> WorkspaceMap:
         """The workspace's map for the agent, kept up to date path by path (`WorkspaceMap`)."""
         if self._files is None:
-            # the map reads the tree with git: only the agents need it
-            from .experiment.repomap import WorkspaceMap
-
             self._files = WorkspaceMap(self.workspace)
         return self._files
 
@@ -145,6 +144,8 @@ class Engine:
                       model=llm.resolved_model(), tasks=tasks or [], usage=self.usage())
 
     def doctor(self) -> list[Check]:
+        from .doctor import doctor  # it asks Docker and the LLM layer: only `doctor` pays for them
+
         return doctor(self.workspace, self.settings, self.environ, self.warnings)
 
     # ideas
@@ -208,8 +209,6 @@ class Engine:
     def decide(self, hypothesis_id: str, status: HypothesisStatus, note: str = "") -> Hypothesis:
         """Record the decision and rewrite the hypotheses document; the store answers, not
         the ideas agent, so accept and reject do not pay for the LLM layer's imports."""
-        from .ideas import document  # the document writer: only decisions rewrite it
-
         store = IdeaStore(self.state)
         hypothesis = store.decide(hypothesis_id, status, note)
         run, _ = store.find(hypothesis.id)
@@ -260,8 +259,6 @@ class Engine:
         return run_objective(self.settings.run, self.workspace, hypothesis or self.current_hypothesis())
 
     def current_hypothesis(self) -> Hypothesis | None:
-        from .history.gitnotes import head_info  # git plumbing: only run and history need it
-
         head = head_info(self.workspace)
         if head is None or not head.branch:
             return None
@@ -325,21 +322,15 @@ class Engine:
     def history(self, branch: str | None = None, *, all_branches: bool = False) -> HistoryTable:
         """The runs along `branch` (default: the current one); with `all_branches` and no
         `branch`, along the base branch and every hypothesis branch."""
-        from .history.store import history  # git plumbing: only the history commands
-
         objective = self.objective()
         return history(self.workspace, branch, all_branches=all_branches, metric=objective.metric if objective else None,
                        direction=objective.direction if objective else None)
 
     def compare(self, run_a: str, run_b: str) -> RunComparison:
         """Runs `run_a` and `run_b` side by side: metrics, settings and the code diff."""
-        from .history.compare import compare_runs  # the diff's git layer: only compare
-
         return compare_runs(self.workspace, self.run_record(run_a), self.run_record(run_b))
 
     def runs(self) -> list[RunRecord]:
-        from .history.store import load_runs  # as in `history`
-
         return load_runs(self.workspace)
 
 
