@@ -494,8 +494,8 @@ def cmd_auto(args: argparse.Namespace) -> int:
 def resumed_settings(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
     """The settings the interrupted session was started with, under the flags given now; said
     on stderr, since they come from a file in the workspace and choose what runs."""
-    from .autonomous.session import load_session, session_path
     from .autonomous.resume import describe_settings, merged_settings
+    from .autonomous.session import load_session, session_path
     from .errors import MlrError
 
     saved = load_session(Path(args.workspace).resolve())
