@@ -240,7 +240,7 @@ async def engine_phases(workspace: Path, settings: dict, llm_seconds: dict[str, 
         wall = time.perf_counter() - started
         after = engine.usage()
         phases.append(Phase(name, wall, getattr(result, "duration_s", 0.0) or 0.0, sum(llm_seconds.values()) - llm,
-                            after["input_tokens"] - usage["input_tokens"], after["output_tokens"] - usage["output_tokens"]))
+                            after.input_tokens - usage.input_tokens, after.output_tokens - usage.output_tokens))
         return result
 
     async def confirm(_problem: str) -> bool:

@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlr_copilot.experiment.edits import EditNoMatchError, SearchReplace, apply_edits
+from mlr_copilot.experiment.edit_blocks import EditNoMatchError, SearchReplace
+from mlr_copilot.experiment.edits import apply_edits
 
 TARGET_S = 0.5
 

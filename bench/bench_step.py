@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from mlr_copilot import prompts
-from mlr_copilot.experiment.edits import apply_edits, parse_edits, write_changes
+from mlr_copilot.experiment.edit_blocks import parse_edits
+from mlr_copilot.experiment.edits import apply_edits, write_changes
 from mlr_copilot.experiment.repomap import WorkspaceMap, repo_map
 from mlr_copilot.workspace.git import GitWorkspace
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .runners.registry import setting_name
 
+from .objective import Direction
+
 ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted"]
 # `auto` or a registered runner's name (runners/registry.py)
 RunnerName = Annotated[str, BeforeValidator(setting_name)]
@@ -74,7 +76,7 @@ class RunSettings(_Section):
     gpus: bool = False
     results_file: str = Field(default="results.json", alias="resultsFile")
     metric: str | None = None
-    direction: Literal["maximize", "minimize"] | None = None
+    direction: Direction | None = None
     debug_attempts: int = Field(default=3, ge=0, le=20, alias="debugAttempts")
 
 
@@ -108,6 +110,7 @@ def validate_settings(raw: dict[str, Any] | None) -> tuple[Settings, list[str]]:
     sections: dict[str, Any] = {}
     for name, field in Settings.model_fields.items():
         section_type = field.annotation
+        assert isinstance(section_type, type) and issubclass(section_type, _Section)  # every field is a section
         value = raw.get(name, {})
         if not isinstance(value, dict):
             warnings.append(f"setting '{name}' must be an object; using defaults")
@@ -156,7 +159,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
     return raw
 
 
-def load_settings(*layers: dict[str, Any] | None, environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
+def load_settings(*layers: object, environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
     """Environment first, then each layer over it (editor options, then `workspace/configuration`)."""
     raw = settings_from_env(environ)
     ignored: list[str] = []

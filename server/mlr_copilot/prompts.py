@@ -12,8 +12,12 @@ import string
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import MlrError
+
+if TYPE_CHECKING:
+    from .llm.base import Message
 
 SPLIT = "---user---"
 
@@ -37,7 +41,7 @@ class Template:
 
     @property
     def fields(self) -> frozenset[str]:
-        names = set()
+        names: set[str] = set()
         for text in (self.system, self.user):
             for _, field, _, _ in string.Formatter().parse(text):
                 if field is not None:
@@ -67,7 +71,7 @@ def load(name: str) -> Template:
         raise PromptError(f"prompt '{name}' has no '{SPLIT}' line separating system and user parts")
     system, user = raw.split(SPLIT, 1)
     template = Template(name=name, system=system.strip(), user=user.strip())
-    template.fields  # a malformed field is an error at load time
+    _ = template.fields  # reading them raises on a malformed field: at load time, not at the first call
     return template
 
 
@@ -75,8 +79,9 @@ def available() -> list[str]:
     return sorted(p.stem for p in prompts_dir().glob("*.md"))
 
 
-def messages(name: str, **values: object) -> list:
+def messages(name: str, **values: object) -> list[Message]:
     """The chat messages of template `name` filled with `values`."""
+    # the llm package imports its client and SDK factory: only commands that ask the LLM
     from .llm.base import Message
 
     system, user = load(name).render(**values)

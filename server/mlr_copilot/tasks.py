@@ -12,6 +12,7 @@ import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import MlrError
+from .objective import Direction
 
 TASK_FILE = "task.toml"
 
@@ -26,7 +27,7 @@ class _Frozen(BaseModel):
 
 class Metric(_Frozen):
     name: str = Field(min_length=1)
-    direction: Literal["maximize", "minimize"]
+    direction: Direction
     file: str = Field(default="results.json", min_length=1)
 
 

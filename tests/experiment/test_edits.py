@@ -5,7 +5,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.experiment.edits import (
+from mlr_copilot.experiment.edit_blocks import (
     DeleteFile,
     Edit,
     EditAmbiguousError,
@@ -16,12 +16,9 @@ from mlr_copilot.experiment.edits import (
     SearchReplace,
     StaleEditError,
     WholeFile,
-    apply_edits,
-    content_sha256,
     parse_edits,
-    unified_diff,
-    write_changes,
 )
+from mlr_copilot.experiment.edits import apply_edits, content_sha256, unified_diff, write_changes
 from mlr_copilot.workspace.paths import EditEscapeError
 
 TRAIN = """import torch
@@ -191,7 +188,7 @@ def compared(monkeypatch):
 
 @pytest.mark.parametrize("file_lines, search_lines", [(25_000, 20_000), (70_000, 50)])
 def test_the_closest_lines_hint_is_bounded_whatever_the_sizes(ws, compared, file_lines, search_lines):
-    from mlr_copilot.experiment import edits
+    from mlr_copilot.experiment import edit_match as edits
 
     (ws / "big.py").write_text(lines_of(file_lines))
     with pytest.raises(EditNoMatchError) as info:

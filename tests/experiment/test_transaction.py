@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from mlr_copilot.experiment import transaction
-from mlr_copilot.experiment.edits import FileChange, write_changes
+from mlr_copilot.experiment.edit_blocks import FileChange
+from mlr_copilot.experiment.edits import write_changes
 from mlr_copilot.experiment.transaction import InterruptedEditError, settle
 from mlr_copilot.workspace.git import DirtyTreeError, GitWorkspace
 
@@ -122,11 +123,11 @@ def test_a_change_of_a_live_process_is_left_alone(ws):
 def test_a_planted_record_writes_nothing_git_holds_or_outside(ws, tmp_path):
     """`.mlr/` may come with a cloned workspace: its records are untrusted."""
     (tmp_path / "outside.py").write_text("x\n")
-    for n, change in enumerate([
+    for change in [
         FileChange(path="train.py", before="import evil\n", after=TRAIN),  # clean in git: never written
         FileChange(path="../outside.py", before="import evil\n", after="x\n"),
         FileChange(path=".git/config", before="", after=(ws / ".git" / "config").read_text()),
-    ]):
+    ]:
         intent = transaction.begin(GitWorkspace(ws), [change], "planted", "planted", TRAILERS)
         transaction.abandon(intent)
     (ws / ".mlr" / "txn" / "garbage.json").write_text("{not json")

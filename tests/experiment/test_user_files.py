@@ -13,7 +13,11 @@ import pytest
 from mlr_copilot.experiment.change import Review
 
 from ..workspace.gitutil import git, status
-from .test_agent import edit, engine_for, implement, no_hf_cache, reply, workspace  # noqa: F401
+from . import test_agent
+from .test_agent import edit, engine_for, implement, reply
+
+# the implementation tests' fixtures: the same workspace, the same empty model cache
+workspace, no_hf_cache = test_agent.workspace, test_agent.no_hf_cache
 
 MINE = "my notes, in no commit\n"
 

@@ -28,7 +28,7 @@ from mlr_copilot.errors import MlrError
 from mlr_copilot.experiment.agent import READ, ImplementState
 from mlr_copilot.experiment.change import CommitFailedError, Review
 from mlr_copilot.experiment.debug import propose_fix
-from mlr_copilot.experiment.edits import MalformedEditError, parse_edits
+from mlr_copilot.experiment.edit_blocks import MalformedEditError, parse_edits
 from mlr_copilot.ideas.model import Analysis, ExperimentPlan, Hypothesis, IdeasRun
 from mlr_copilot.llm.base import ScriptError
 from mlr_copilot.runners.model import Failure, RunRecord
@@ -109,7 +109,7 @@ def attempt(kind: str, engine: Engine, workspace: Path) -> list[str]:
     if kind == "implement.step":
         state = asyncio.run(engine.implement("h1", accept, Work(), refuse_init))
         return [f"{state.status} ({state.message})"] + [f"{s.summary} [{s.outcome}] {s.reason}" for s in state.steps]
-    outcome = asyncio.run(propose_fix(engine, failed_run(workspace), accept, Work(), [], "h1"))
+    outcome = asyncio.run(propose_fix(engine.context(), failed_run(workspace), accept, Work(), [], "h1"))
     return [] if outcome is None else [f"{outcome.proposal.summary}: {outcome.commit} {outcome.review.reason}"]
 
 

@@ -66,7 +66,7 @@ def replies(drafts: list[dict], *assessments: list[dict]) -> list[dict]:
 
 async def test_fewer_drafts_than_asked_are_kept_and_the_shortfall_is_noted(tmp_path):
     eng = engine(tmp_path, replies([draft("one"), draft("two")], [assessment(1), assessment(2)]), hypotheses=3)
-    run = await IdeaAgent(eng).propose(paper(tmp_path), Work())
+    run = await IdeaAgent(eng.context()).propose(paper(tmp_path), Work())
     assert [h.title for h in sorted(run.hypotheses, key=lambda h: h.rank)] == ["one", "two"]
     note = "asked the model for 3 hypotheses; it returned 2"
     assert note in run.notes
@@ -78,7 +78,7 @@ async def test_an_assessment_missing_an_index_is_asked_for_again_with_the_proble
     records = replies([draft("one"), draft("two")], [assessment(1)], [assessment(2, novelty=9), assessment(1, novelty=1)])
     records[-1]["expect"] = ["missing [2]"]  # the retry shows the model what was wrong
     eng = engine(tmp_path, records, hypotheses=2)
-    run = await IdeaAgent(eng).propose(paper(tmp_path), Work())
+    run = await IdeaAgent(eng.context()).propose(paper(tmp_path), Work())
     scores = {h.title: h.scores["novelty"] for h in run.hypotheses}
     assert scores == {"one": 1, "two": 9}
     assert eng.llm.provider.remaining() == {}
@@ -86,7 +86,7 @@ async def test_an_assessment_missing_an_index_is_asked_for_again_with_the_proble
 
 async def test_assessments_still_incomplete_after_the_retry_are_a_clear_error(tmp_path):
     eng = engine(tmp_path, replies([draft("one"), draft("two")], [assessment(1)], [assessment(1), assessment(3)]), hypotheses=2)
-    agent = IdeaAgent(eng)
+    agent = IdeaAgent(eng.context())
     with pytest.raises(MalformedReplyError) as info:
         await agent.propose(paper(tmp_path), Work())
     assert "ideas.assess" in str(info.value) and "got indexes [1, 3], missing [2]" in str(info.value)
@@ -100,7 +100,7 @@ async def test_citations_take_the_retrieved_record_and_unknown_ones_are_marked(t
         {"work_id": "arxiv:9999.0001", "title": "A paper nobody retrieved", "source": "arxiv", "how": "invented"},
     ]
     eng = engine(tmp_path, replies([draft("one", cited)], [assessment(1)]), hypotheses=1)
-    run = await IdeaAgent(eng).propose(paper(tmp_path), Work())
+    run = await IdeaAgent(eng.context()).propose(paper(tmp_path), Work())
     related = [(c.work_id, c.title, c.source, c.retrieved) for c in run.hypotheses[0].related]
     assert related == [
         ("ref:1", "Bag of tricks for efficient text classification", "references", True),
@@ -123,7 +123,8 @@ def retrieval_engine(tmp_path: Path, **ideas) -> Engine:
 
 
 def related(eng: Engine, tmp_path: Path, work: Work) -> tuple[list[dict], list[str]]:
-    return IdeaAgent(eng)._related(paper(tmp_path), Analysis.model_validate(ANALYSIS), work)
+    works, notes = IdeaAgent(eng.context())._related(paper(tmp_path), Analysis.model_validate(ANALYSIS), work)
+    return [w.model_dump(mode="json") for w in works], notes
 
 
 def test_retrieval_reports_library_progress(tmp_path):

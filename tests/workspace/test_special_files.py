@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlr_copilot.experiment.edits import EditTargetError, WholeFile, apply_edits
+from mlr_copilot.experiment.edit_blocks import EditTargetError, WholeFile
+from mlr_copilot.experiment.edits import apply_edits
 from mlr_copilot.experiment.repomap import repo_map
 from mlr_copilot.retrieval.code import search_code
 from mlr_copilot.runners.metrics import metrics_from_file

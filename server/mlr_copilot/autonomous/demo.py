@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from ..engine import Engine
+from ..errors import MlrError
 from ..tasks import bundled_tasks_root
 from ..work import Work
-from .pipeline import AutoPipeline, AutoState
+from .pipeline import AutoPipeline
+from .session import AutoState
 from .tasks import bundled_task, copy_task
 
 DEMO_TASK = "review-sentiment"
@@ -20,7 +24,10 @@ DEMO_TASK = "review-sentiment"
 
 def demo_files() -> tuple[Path, Path]:
     """The demo task's paper and the recorded replies that go with it."""
-    return bundled_task(DEMO_TASK).paper_path, bundled_tasks_root() / "demo" / "script.jsonl"
+    paper = bundled_task(DEMO_TASK).paper_path
+    if paper is None:
+        raise MlrError(f"the bundled task {DEMO_TASK} names no paper: the demo starts from one")
+    return paper, bundled_tasks_root() / "demo" / "script.jsonl"
 
 
 def prepare(target: Path | None) -> Path:
@@ -28,17 +35,15 @@ def prepare(target: Path | None) -> Path:
     return copy_task(bundled_task(DEMO_TASK), target)
 
 
-def demo_settings(runner: str | None = None) -> dict:
+def demo_settings(runner: str | None = None) -> dict[str, Any]:
     _paper, script = demo_files()
-    layer = {"llm": {"provider": "scripted", "script": str(script)}, "ideas": {"hypotheses": 3, "online": False}}
+    layer: dict[str, Any] = {"llm": {"provider": "scripted", "script": str(script)}, "ideas": {"hypotheses": 3, "online": False}}
     if runner:
         layer["run"] = {"runner": runner}
     return layer
 
 
-async def run_demo(target: Path, work: Work, runner: str | None = None) -> tuple[object, AutoState]:
-    from ..engine import Engine
-
+async def run_demo(target: Path, work: Work, runner: str | None = None) -> tuple[Engine, AutoState]:
     engine = Engine.load(target, demo_settings(runner))
     state = await AutoPipeline(engine).run(target / "paper.pdf", work, wanted=1)
     return engine, state

@@ -13,10 +13,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..config import load_settings
+from ..engine import Engine
 from ..errors import MlrError
+from ..objective import Objective
+from ..status import Spend
 from ..tasks import Task, bundled_tasks_root, get_task, list_tasks
 from ..work import Work
-from .pipeline import AutoPipeline, AutoState
+from .pipeline import AutoPipeline
+from .session import AutoState
 from .tasks import UnpreparedError, copy_task, paper_from_task, prepare_task
 
 
@@ -71,9 +76,11 @@ def pick_tasks(names: list[str] | None) -> list[Task]:
     return offline
 
 
-def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: dict, seconds: float) -> Attempt:
+def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: Spend, seconds: float) -> Attempt:
     scored = [h for h in state.hypotheses if h.best is not None]
-    best = max(scored, key=lambda h: h.delta if h.delta is not None else float("-inf")) if scored else None
+    # the one whose best run gained most over the baseline (a delta is positive when better)
+    best = Objective("improvement").best(scored, lambda h: h.delta) or next(iter(scored), None)
+    best_run = best.best if best else None
     # a session that ran to its end with no hypothesis scored (nothing implemented, every run
     # failing) is a failed attempt, never one scored on the baseline's own commit
     failed = state.status == "done" and best is None
@@ -81,11 +88,11 @@ def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: 
     return Attempt(
         task=task.name, attempt=number, workspace=str(workspace), status="failed" if failed else state.status,
         baseline=state.baseline.value if state.baseline else None,
-        best=best.best.value if best else None, best_run=best.best.run if best else None,
-        best_commit=best.best.commit if best else None, improvement=best.delta if best else None,
+        best=best_run.value if best_run else None, best_run=best_run.run if best_run else None,
+        best_commit=best_run.commit if best_run else None, improvement=best.delta if best else None,
         success=any(h.success for h in state.hypotheses),
-        input_tokens=usage.get("input_tokens", 0), output_tokens=usage.get("output_tokens", 0),
-        cost_usd=usage.get("cost_usd"), seconds=round(seconds, 2), message=state.message or (why if failed else ""),
+        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+        cost_usd=usage.cost_usd, seconds=round(seconds, 2), message=state.message or (why if failed else ""),
     )
 
 
@@ -105,9 +112,6 @@ def summarise(task: Task, attempts: list[Attempt]) -> TaskSummary:
 
 async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str, Any], work: Work,
                    hypotheses: int = 1) -> Evaluation:
-    from ..config import load_settings
-    from ..engine import Engine
-
     settings, _warnings = load_settings(layer)
     result = Evaluation()
     for task in tasks:
@@ -119,7 +123,7 @@ async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str,
             except UnpreparedError as exc:
                 result.unprepared.append(Unprepared(task=task.name, message=str(exc)))
                 continue
-        attempts = []
+        attempts: list[Attempt] = []
         for number in range(1, runs + 1):
             workspace = copy_task(task, workdir / task.name / f"attempt-{number}", with_data=bool(task.prepare))
             engine = Engine.load(workspace, layer)

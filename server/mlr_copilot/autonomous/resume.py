@@ -11,9 +11,18 @@ runs; an endpoint (`llm.baseUrl`), which would receive the user's key, never is.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MlrError
+from ..history.gitnotes import HYPOTHESIS_TRAILER
+from ..history.store import load_runs
+from ..runners.model import RunRecord
+from ..tasks import TaskError, load_task
+from .tasks import paper_from_task
+
+if TYPE_CHECKING:
+    from ..paper import Paper
+    from ..workspace.git import CommitInfo, GitWorkspace
 
 # section -> the settings a session restores (the CLI's names, see cli._layer)
 RESUMABLE = {
@@ -48,12 +57,9 @@ def describe_settings(layer: dict[str, Any]) -> str:
                      for name, value in values.items()) or "the defaults"
 
 
-def session_source(paper: str | None, from_task: bool, workspace: Path):
+def session_source(paper: str | None, from_task: bool, workspace: Path) -> Path | Paper:
     """Where the interrupted session took its hypotheses from: the paper's path, or the
     workspace's task description made into a paper."""
-    from ..tasks import TaskError, load_task
-    from .tasks import paper_from_task
-
     if from_task:
         try:
             return paper_from_task(load_task(workspace))
@@ -66,32 +72,28 @@ def session_source(paper: str | None, from_task: bool, workspace: Path):
     return Path(paper)
 
 
-def recorded_baseline(engine, base_commit: str, since: str | None):
+def recorded_baseline(workspace: Path, base_commit: str, since: str | None) -> RunRecord | None:
     """The session's newest passed baseline run at `base_commit` (started at or after `since`),
     if one was recorded: a session killed after its baseline ran but before it saved it does
     not run it again. Another session's baseline, or the user's, is never taken for its own."""
-    from ..history.store import load_runs
-
     if since is None:
         return None
-    done = [r for r in load_runs(engine.workspace)
+    done = [r for r in load_runs(workspace)
             if r.baseline and r.commit == base_commit and r.status == "passed" and r.started_at >= since]
     return done[-1] if done else None
 
 
-def recorded_work(engine, branch: str, base_commit: str, hypothesis: str) -> tuple[list[str], list]:
+def recorded_work(git: GitWorkspace, workspace: Path, branch: str, base_commit: str,
+                  hypothesis: str) -> tuple[list[str], list[RunRecord]]:
     """The hypothesis's commits on `branch` since `base_commit` (oldest first) and the finished
     runs of every commit there, as git and the run records hold them."""
-    from ..history.gitnotes import HYPOTHESIS_TRAILER
-    from ..history.store import load_runs
-
-    since: list = []
-    for commit in engine.git.log(branch, limit=1000):
+    since: list[CommitInfo] = []
+    for commit in git.log(branch, limit=1000):
         if commit.sha == base_commit:
             break
         since.append(commit)
     since.reverse()
     shas = {commit.sha for commit in since}
     commits = [c.sha for c in since if c.trailers.get(HYPOTHESIS_TRAILER) == hypothesis]
-    runs = [r for r in load_runs(engine.workspace) if r.commit in shas and r.status != "running"]
+    runs = [r for r in load_runs(workspace) if r.commit in shas and r.status != "running"]
     return commits, runs

@@ -10,9 +10,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MlrError
 from ..tasks import Task, bundled_tasks_root, load_task
+
+if TYPE_CHECKING:
+    from ..paper import Paper
 
 # outputs of earlier runs and caches never travel with a copy
 COPY_IGNORE = shutil.ignore_patterns("results.json", "predictions.csv", "__pycache__", ".mlr", ".git", "data")
@@ -68,8 +72,9 @@ def bundled_task(name: str) -> Task:
     return load_task(bundled_tasks_root() / name)
 
 
-def paper_from_task(task: Task):
+def paper_from_task(task: Task) -> Paper:
     """The task's description as a one-section paper, so the ideas phase can start from it."""
+    # the paper package brings the PDF reader along: only the commands that start from a task
     from ..paper import Paper, Section
 
     readme = task.folder / "README.md"

@@ -26,7 +26,7 @@ from .session import (
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..autonomous.demo import demo_files, prepare, run_demo  # the agents and the event loop
-    from ..autonomous.pipeline import render_report  # as above
+    from ..autonomous.session import render_report  # as above
 
     target = prepare(Path(args.workspace) if args.workspace else None)
     _paper, script = demo_files()
@@ -46,7 +46,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_auto(args: argparse.Namespace) -> int:
-    from ..autonomous.pipeline import AutoPipeline, render_report  # the agents and the event loop
+    from ..autonomous.pipeline import AutoPipeline  # the agents and the event loop
+    from ..autonomous.session import render_report
     from ..autonomous.tasks import paper_from_task  # as above
     from ..tasks import TaskError, load_task  # as above
 
@@ -74,7 +75,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
 def resumed_settings(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
     """The settings the interrupted session was started with, under the flags given now; said
     on stderr, since they come from a file in the workspace and choose what runs."""
-    from ..autonomous.pipeline import load_session, session_path  # the agents and the event loop
+    from ..autonomous.session import load_session, session_path
     from ..autonomous.resume import describe_settings, merged_settings
 
     saved = load_session(Path(args.workspace).resolve())

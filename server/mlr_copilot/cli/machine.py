@@ -27,17 +27,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     rows = engine_for(args).doctor()
     if args.json:
-        print(json.dumps([{"check": c, "finding": f, "ok": ok} for c, f, ok in rows], indent=2))
+        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return 0
     out = console()
-    for check, finding, ok in rows:
-        mark = shown("ok", "green") if ok else shown("!!", "yellow")
-        out.print(mark + shown(f"  {check:<16} {finding}"))
+    for row in rows:
+        mark = shown("ok", "green") if row.ok else shown("!!", "yellow")
+        out.print(mark + shown(f"  {row.check:<16} {row.finding}"))
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    print(json.dumps(engine_for(args).status(), indent=2))
+    print(json.dumps(engine_for(args).status().model_dump(mode="json"), indent=2))
     return 0
 
 

@@ -71,9 +71,8 @@ def print_hypotheses(hypotheses: Iterable[Hypothesis]) -> None:
 
 def print_usage(engine: Engine) -> None:
     usage = engine.usage()
-    cost = usage.get("cost_usd")
-    cost_text = f", ${cost:.4f}" if cost else ""
-    print(f"LLM: {usage['input_tokens']} input + {usage['output_tokens']} output tokens{cost_text}", file=sys.stderr)
+    cost_text = f", ${usage.cost_usd:.4f}" if usage.cost_usd else ""
+    print(f"LLM: {usage.input_tokens} input + {usage.output_tokens} output tokens{cost_text}", file=sys.stderr)
 
 
 def print_record(record: RunRecord, as_json: bool, results_file: str) -> None:

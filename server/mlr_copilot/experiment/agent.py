@@ -17,15 +17,24 @@ import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from .. import prompts
 from ..errors import MlrError
+from ..llm.base import Message
+from ..retrieval import code as prototype_code
+from ..retrieval import hub
 from ..state import append_jsonl, read_json, write_json
 from ..work import Cancelled, Work
+from ..workspace.git import HYPOTHESIS_TRAILER
+from ..workspace.paths import read_regular, safe_path
 from .change import EditFailedError, Outcome, Reviewer, propose, review_and_commit
+
+if TYPE_CHECKING:
+    from ..context import AgentContext
+    from ..ideas.model import Hypothesis
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +70,7 @@ class ImplementState(BaseModel):
         return [s.commit for s in self.steps if s.commit]
 
 
-def plan_text(hypothesis) -> str:
+def plan_text(hypothesis: Hypothesis) -> str:
     plan = hypothesis.plan
     steps = "\n".join(f"{n}. {s}" for n, s in enumerate(plan.steps, start=1))
     command = f"\n- Command: {plan.command}" if plan.command else ""
@@ -93,11 +102,11 @@ def history_text(steps: list[Step]) -> str:
 
 
 class ImplementAgent:
-    def __init__(self, engine, hypothesis, git):
-        self.engine = engine
+    def __init__(self, context: AgentContext, hypothesis: Hypothesis):
+        self.context = context
         self.hypothesis = hypothesis
-        self.git = git
-        self.folder = engine.state.folder("implement", hypothesis.id)
+        self.git = context.git
+        self.folder = context.state.folder("implement", hypothesis.id)
 
     def _state_path(self) -> Path:
         return self.folder / "state.json"
@@ -109,16 +118,14 @@ class ImplementAgent:
     def save(self, state: ImplementState) -> None:
         write_json(self._state_path(), state.model_dump(mode="json"))
 
-    def log_event(self, event: str, **fields) -> None:
+    def log_event(self, event: str, **fields: Any) -> None:
         append_jsonl(self.folder / "log.jsonl", {"at": datetime.now(timezone.utc).isoformat(), "event": event, **fields})
 
     def _read_files(self, paths: list[str]) -> str:
-        from ..workspace.paths import read_regular, safe_path
-
         chunks = []
         for rel in paths:
             try:
-                raw = read_regular(safe_path(self.engine.workspace, rel))
+                raw = read_regular(safe_path(self.context.workspace, rel))
             except MlrError as exc:
                 chunks.append(f"## {rel}\n(refused: {exc})")
                 continue
@@ -135,37 +142,33 @@ class ImplementAgent:
 
     def _context(self, state: ImplementState) -> None:
         """Prototype code and candidate models, gathered once per implementation."""
-        from ..retrieval.code import search_code
-        from ..retrieval.hub import candidates, pipeline_tag_for
-
-        settings = self.engine.settings
+        settings = self.context.settings
         h = self.hypothesis
         query = " ".join([h.title, h.method, h.plan.model, h.plan.dataset, *h.plan.steps])
-        cache = self.engine.state.cache("retrieval")
-        code = search_code(query, workspace=self.engine.workspace, sources=settings.implement.prototype_paths,
-                           cache_dir=cache, k=5, online=settings.ideas.online)
+        cache = self.context.state.cache("retrieval")
+        code = prototype_code.search_code(query, workspace=self.context.workspace, cache_dir=cache, k=5,
+                                          sources=settings.implement.prototype_paths, online=settings.ideas.online)
         chunks = [f"### {c.source}:{c.path}:{c.start_line}-{c.end_line}\n```\n{c.text[:1500]}\n```" for c in code.chunks]
         state.prototypes = "\n".join(chunks + [f"(note: {n})" for n in code.notes]) or "(none found)"
         keywords = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{2,}", f"{h.plan.model} {h.plan.dataset}")][:8]
-        run, _ = self.engine.ideas.store.find(h.id)
-        task = pipeline_tag_for(run.analysis.task if run.analysis else "", h.problem, h.title, h.plan.dataset)
-        hub = candidates(task, keywords, online=settings.ideas.online,
-                         max_size_mb=settings.implement.max_model_size_mb, cache_dir=cache,
-                         environ=self.engine.environ)
+        run, _ = self.context.ideas.find(h.id)
+        task = hub.pipeline_tag_for(run.analysis.task if run.analysis else "", h.problem, h.title, h.plan.dataset)
+        found = hub.candidates(task, keywords, online=settings.ideas.online, cache_dir=cache,
+                               max_size_mb=settings.implement.max_model_size_mb, environ=self.context.environ)
         lines = [f"- {c.kind} {c.id}" + (" (in the local cache)" if c.local else "") +
-                 (f", {c.size_mb:.0f} MB" if c.size_mb else "") for c in hub.models + hub.datasets]
-        state.candidates = "\n".join(lines + [f"(note: {n})" for n in hub.notes]) or "(none: use only what the code already loads)"
+                 (f", {c.size_mb:.0f} MB" if c.size_mb else "") for c in found.models + found.datasets]
+        state.candidates = "\n".join(lines + [f"(note: {n})" for n in found.notes]) or "(none: use only what the code already loads)"
 
-    def _messages(self, state: ImplementState):
+    def _messages(self, state: ImplementState) -> list[Message]:
         """The step's prompt. The template puts what stays the same from step to step first
         (hypothesis, plan, prototypes, candidates), so a provider's prompt cache reuses it."""
         h = self.hypothesis
-        settings = self.engine.settings
+        settings = self.context.settings
         return prompts.messages(
             "implement_step",
             results_file=settings.run.results_file,
             hypothesis_id=h.id, title=h.title, problem=h.problem, method=h.method, plan=plan_text(h),
-            repo_map=self.engine.files.current().render(6000),
+            repo_map=self.context.files.current().render(6000),
             prototypes=state.prototypes, candidates=state.candidates,
             files=self._read_files(state.read), history=history_text(state.steps),
             step=state.step + 1, max_steps=settings.implement.max_steps,
@@ -178,7 +181,7 @@ class ImplementAgent:
         self.git.checkout_branch(branch, base)
         state = self.load_state()
         if state is None:
-            starters = [f for f in STARTER_FILES if (self.engine.workspace / f).is_file()]
+            starters = [f for f in STARTER_FILES if (self.context.workspace / f).is_file()]
             state = ImplementState(hypothesis=self.hypothesis.id, branch=branch,
                                    base_commit=self.git.head_sha(), read=starters)
         else:
@@ -190,7 +193,7 @@ class ImplementAgent:
         state = await asyncio.to_thread(self.start, base)
         # Mapped in full once per run (the branch or the files may have changed since);
         # each step after that looks again only at what changed.
-        self.engine.files.rescan()
+        self.context.files.rescan()
         try:
             await self._steps(state, reviewer, work)
             if not state.commits and not await asyncio.to_thread(self._committed_before, state):
@@ -208,8 +211,6 @@ class ImplementAgent:
     def _committed_before(self, state: ImplementState) -> bool:
         """Whether the branch holds a commit of this hypothesis since the base: an earlier run
         of the implementation can have been killed after a commit and before saving its step."""
-        from ..workspace.git import HYPOTHESIS_TRAILER
-
         for commit in self.git.log(state.branch, limit=1000):
             if commit.sha == state.base_commit:
                 return False
@@ -218,7 +219,7 @@ class ImplementAgent:
         return False
 
     async def _steps(self, state: ImplementState, reviewer: Reviewer, work: Work) -> None:
-        settings = self.engine.settings.implement
+        settings = self.context.settings.implement
         if not state.prototypes:
             work.say("Gathering prototype code and candidate models", 5)
             await asyncio.to_thread(self._context, state)
@@ -232,7 +233,7 @@ class ImplementAgent:
             prepared = time.perf_counter() - started
             try:
                 result = await propose(
-                    self.engine.llm, messages, self.engine.workspace, git=self.git, task=f"implement:{self.hypothesis.id}",
+                    self.context.llm, messages, self.context.workspace, git=self.git, task=f"implement:{self.hypothesis.id}",
                     call="implement.step", retries=settings.max_edit_retries, hypothesis=self.hypothesis.id,
                     step=str(state.step + 1), work=work,
                 )
@@ -257,12 +258,12 @@ class ImplementAgent:
             reads = 0
             work.say(f"Step {state.step + 1}: review '{result.summary}'", None)
             outcome: Outcome = await review_and_commit(
-                self.git, self.engine.workspace, result, reviewer, title=self.hypothesis.title,
+                self.git, self.context.workspace, result, reviewer, title=self.hypothesis.title,
                 trailers={"MLR-Hypothesis": self.hypothesis.id, "MLR-Step": str(state.step + 1)},
             )
             state.step += 1
             if outcome.commit:
-                self.engine.files.changed(outcome.committed, tracked=True)
+                self.context.files.changed(outcome.committed, tracked=True)
                 left_out = f"left out in review: {', '.join(outcome.left_out)}" if outcome.left_out else ""
                 state.steps.append(Step(step=state.step, summary=result.summary, outcome="committed",
                                         commit=outcome.commit, reason=left_out))

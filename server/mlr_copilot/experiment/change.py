@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MlrError
 from ..llm.base import Message
@@ -28,16 +29,12 @@ from ..untrusted import visible
 from ..work import Work
 from ..workspace.paths import EditEscapeError, safe_path
 from . import transaction
-from .edits import (
-    Edit,
-    EditError,
-    FileChange,
-    apply_edits,
-    holds_text,
-    parse_edits,
-    unified_diff,
-    write_changes,
-)
+from .edit_blocks import Edit, EditError, FileChange, parse_edits
+from .edits import apply_edits, holds_text, unified_diff, write_changes
+
+if TYPE_CHECKING:
+    from ..llm.client import LLM
+    from ..workspace.git import GitWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +100,7 @@ def new_proposal_id() -> str:
     return f"p{int(time.time())}-{next(_ids)}"
 
 
-def applicable(git, workspace: Path, edits: list[Edit], cancel: threading.Event | None = None) -> list[FileChange]:
+def applicable(git: GitWorkspace, workspace: Path, edits: list[Edit], cancel: threading.Event | None = None) -> list[FileChange]:
     """The changes `edits` make, refused (`ForeignFileError`) where one would write a file that
     git could not give back. Setting `cancel` cuts a no-match hint's search short."""
     changes = apply_edits(workspace, edits, cancel)
@@ -113,7 +110,7 @@ def applicable(git, workspace: Path, edits: list[Edit], cancel: threading.Event 
     return changes
 
 
-async def propose(llm, messages: list[Message], workspace: Path, *, git, task: str, call: str,
+async def propose(llm: LLM, messages: list[Message], workspace: Path, *, git: GitWorkspace, task: str, call: str,
                   retries: int, hypothesis: str, step: str, work: Work) -> Proposal | str:
     """Ask for a change; return the Proposal, or the reply itself when it holds no edit
     (the caller reads DONE / READ requests from it)."""
@@ -180,7 +177,7 @@ def restore(workspace: Path, changes: list[FileChange]) -> list[str]:
     return kept
 
 
-def _commit(git, workspace: Path, intent: transaction.Intent, changes: list[FileChange], message: str,
+def _commit(git: GitWorkspace, workspace: Path, intent: transaction.Intent, changes: list[FileChange], message: str,
             trailers: dict[str, str]) -> str:
     try:
         intent = transaction.amend(workspace, intent, changes)
@@ -206,7 +203,7 @@ def commit_message(proposal: Proposal, title: str) -> str:
     return visible(f"{proposal.summary}\n\n{body}")
 
 
-async def review_and_commit(git, workspace: Path, proposal: Proposal, reviewer: Reviewer, *, title: str,
+async def review_and_commit(git: GitWorkspace, workspace: Path, proposal: Proposal, reviewer: Reviewer, *, title: str,
                             trailers: dict[str, str]) -> Outcome:
     started = time.perf_counter()
     message = commit_message(proposal, title)

@@ -4,17 +4,23 @@ loop run → fix → run, capped in attempts and stopped by the LLM budget."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from .. import prompts
 from ..errors import MlrError
 from ..llm.base import BudgetExceededError
+from ..runners.model import RunRecord
 from ..runners.pinning import command_file
 from ..work import Cancelled, Work
 from ..workspace.paths import read_regular, safe_path
 from .change import Outcome, Reviewer, propose, review_and_commit
+
+if TYPE_CHECKING:
+    from ..context import AgentContext
 
 log = logging.getLogger(__name__)
 LOG_TAIL_CHARS = 6_000
@@ -33,11 +39,20 @@ class Attempt(BaseModel):
 class DebugReport(BaseModel):
     status: str = Field(description="passed | gave-up | rejected | no-fix | budget | cancelled")
     attempts: list[Attempt] = Field(default_factory=list)
-    final_run: dict | None = None
+    final_run: RunRecord | None = None
     message: str = ""
 
 
-def _log_tail(workspace: Path, record) -> str:
+class FixResult(BaseModel):
+    """One reviewed fix: accepted (its commit and the run made after it) or rejected (why)."""
+
+    accepted: bool
+    reason: str | None = None
+    commit: str | None = None
+    run: RunRecord | None = None
+
+
+def _log_tail(workspace: Path, record: RunRecord) -> str:
     if not record.log_path:
         return "(no log)"
     path = workspace / record.log_path
@@ -50,7 +65,7 @@ def _log_tail(workspace: Path, record) -> str:
         return handle.read().decode("utf-8", errors="replace")
 
 
-def _files(workspace: Path, record, command_file: str | None) -> str:
+def _files(workspace: Path, record: RunRecord, command_file: str | None) -> str:
     paths = [f.path for f in record.failures if f.path]
     if command_file:
         paths.append(command_file)
@@ -68,7 +83,7 @@ def _files(workspace: Path, record, command_file: str | None) -> str:
     return "\n\n".join(chunks) or "(none)"
 
 
-def _failures(record) -> str:
+def _failures(record: RunRecord) -> str:
     if not record.failures:
         return "(none parsed)"
     return "\n".join(
@@ -77,29 +92,30 @@ def _failures(record) -> str:
     )
 
 
-async def propose_fix(engine, record, reviewer: Reviewer, work: Work, attempts: list[Attempt],
-                      hypothesis: str | None) -> Outcome | None:
+async def propose_fix(context: AgentContext, record: RunRecord, reviewer: Reviewer, work: Work,
+                      attempts: list[Attempt], hypothesis: str | None) -> Outcome | None:
     """Propose and review one fix for the failed `record`; None when the LLM proposes no edit."""
-    workspace = engine.workspace
+    workspace = context.workspace
     messages = prompts.messages(
         "experiment_fix",
-        results_file=engine.settings.run.results_file, run_id=record.id, command=record.command,
+        results_file=context.settings.run.results_file, run_id=record.id, command=record.command,
         commit=(record.commit or "none")[:12], status=record.status, message=record.message or "",
         failures=_failures(record), log_tail=_log_tail(workspace, record)[-LOG_TAIL_CHARS:],
         files=_files(workspace, record, command_file(record.command)),
         attempts="\n".join(f"- run {a.run_id} {a.status}; fix: {a.fix or 'none'} ({'accepted' if a.accepted else a.reason or 'rejected'})" for a in attempts) or "(none)",
     )
     work.say(f"Asking for a fix of run {record.id}", None)
-    result = await propose(engine.llm, messages, workspace, git=engine.git, task=f"debug:{hypothesis or 'workspace'}", call="debug.fix",
-                           retries=engine.settings.implement.max_edit_retries, hypothesis=hypothesis or "none",
+    result = await propose(context.llm, messages, workspace, git=context.git, task=f"debug:{hypothesis or 'workspace'}",
+                           call="debug.fix", retries=context.settings.implement.max_edit_retries, hypothesis=hypothesis or "none",
                            step=f"fix-{record.id}", work=work)
     if isinstance(result, str):
         return None
     trailers = {"MLR-Hypothesis": hypothesis or "none", "MLR-Step": f"fix of run {record.id}"}
-    return await review_and_commit(engine.git, workspace, result, reviewer, title=f"fix of run {record.id}", trailers=trailers)
+    return await review_and_commit(context.git, workspace, result, reviewer, title=f"fix of run {record.id}", trailers=trailers)
 
 
-async def debug_loop(engine, reviewer: Reviewer, work: Work, *, run, max_attempts: int, hypothesis: str | None) -> DebugReport:
+async def debug_loop(context: AgentContext, reviewer: Reviewer, work: Work, *, run: Callable[[], Awaitable[RunRecord]],
+                     max_attempts: int, hypothesis: str | None) -> DebugReport:
     """run → fix → run until a run passes, the cap is reached, the budget stops it or the user
     cancels; the report holds the attempts made either way.
     `run` is an async callable that runs the experiment once and returns its RunRecord."""
@@ -119,7 +135,7 @@ async def debug_loop(engine, reviewer: Reviewer, work: Work, *, run, max_attempt
             if number == max_attempts:
                 report.message = f"the run still fails after {max_attempts} fix attempt(s)"
                 break
-            outcome = await propose_fix(engine, record, reviewer, work, report.attempts[:-1], hypothesis)
+            outcome = await propose_fix(context, record, reviewer, work, report.attempts[:-1], hypothesis)
             if outcome is None:
                 report.status, report.message = "no-fix", "the LLM proposed no change"
                 break
@@ -135,5 +151,5 @@ async def debug_loop(engine, reviewer: Reviewer, work: Work, *, run, max_attempt
     except Cancelled as exc:
         report.status, report.message = "cancelled", str(exc)
     if record is not None:
-        report.final_run = record.model_dump(mode="json")
+        report.final_run = record
     return report

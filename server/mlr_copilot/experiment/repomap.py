@@ -43,7 +43,7 @@ _FOOTER_ROOM = 32
 MAX_OUTLINE_BYTES = 512 * 1024
 
 _cache: dict[tuple[str, int, int, int], FileEntry] = {}
-_maps: dict[tuple[str, int, int], tuple[tuple, RepoMap]] = {}
+_maps: dict[tuple[str, int, int], tuple[tuple[object, ...], RepoMap]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -190,7 +190,7 @@ def _git_listing(root: Path) -> list[str] | None:
 
 
 def _walk_listing(root: Path) -> list[str]:
-    found = []
+    found: list[str] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in TOOLING_DIRS)
         base = PurePosixPath(*Path(folder).relative_to(root).parts)
@@ -338,14 +338,14 @@ class WorkspaceMap:
             elif self._tracked or self._reported:
                 # The editor reports everything, `.mlr/` run logs included: those never reach git.
                 reported = {rel for rel in self._reported - self._tracked if not _skipped(rel)}
-                paths = self._tracked | self._unignored(reported)
+                paths = self._tracked | self._unignored(self._map, reported)
                 self._map = self._map.refreshed(paths)
             self._tracked.clear()
             self._reported.clear()
             return self._map
 
-    def _unignored(self, paths: set[str]) -> set[str]:
-        unknown = sorted(rel for rel in paths if self._map.entry(rel) is None)
+    def _unignored(self, current: RepoMap, paths: set[str]) -> set[str]:
+        unknown = sorted(rel for rel in paths if current.entry(rel) is None)
         if not unknown or not (self.root / ".git").exists():
             return paths
         try:

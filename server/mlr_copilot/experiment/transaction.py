@@ -31,9 +31,10 @@ from pydantic import BaseModel, ValidationError
 from ..errors import MlrError
 from ..runners.base import owner_alive, run_owner
 from ..state import StateDir, write_json
-from ..workspace.git import DirtyTreeError, format_message
+from ..workspace.git import DirtyTreeError, GitWorkspace, format_message
 from ..workspace.paths import safe_path
-from .edits import FileChange, holds_text, write_changes
+from .edit_blocks import FileChange
+from .edits import holds_text, write_changes
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def _folder(workspace: Path) -> Path:
     return StateDir(workspace).root / "txn"
 
 
-def begin(git, changes: list[FileChange], summary: str, message: str, trailers: dict[str, str]) -> Intent:
+def begin(git: GitWorkspace, changes: list[FileChange], summary: str, message: str, trailers: dict[str, str]) -> Intent:
     """Record the intent to write `changes` and commit them on the current branch."""
     host, pid = run_owner()
     sha, ref = git.head()
@@ -96,7 +97,7 @@ class InterruptedEditError(DirtyTreeError):
     pass
 
 
-def settle(git) -> None:
+def settle(git: GitWorkspace) -> None:
     """Finish every change a process that is gone left between its files and its commit;
     `InterruptedEditError` names the files someone changed since, which are left alone."""
     folder = _folder(git.root)
@@ -131,7 +132,7 @@ def _live(intent: Intent) -> bool:
     return owner_alive(intent.owner_host, intent.owner_pid)
 
 
-def _settle_one(git, intent: Intent) -> list[str]:
+def _settle_one(git: GitWorkspace, intent: Intent) -> list[str]:
     """Roll back what can be rolled back; return the files left alone because they changed."""
     landed = git.message_on_top_of(intent.parent, intent.ref)
     if landed is not None and landed.strip() == intent.message.strip():

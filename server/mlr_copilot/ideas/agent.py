@@ -11,8 +11,16 @@ import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
 
 from .. import prompts
+from ..errors import MlrError
+from ..llm.client import schema_hint
+from ..retrieval.model import Work as RelatedWork
+from ..retrieval.related import related_work
+from ..tasks import TaskError, load_task
 from ..work import Work
 from . import document
 from .model import (
@@ -29,7 +37,12 @@ from .model import (
 )
 from .store import IdeaStore
 
+if TYPE_CHECKING:
+    from ..context import AgentContext
+    from ..paper import Paper, Section
+
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 # Sections that say what is open, read first when the digest must be cut.
 PRIORITY = ("abstract", "introduction", "method", "approach", "limitation", "discussion", "conclusion", "experiment", "result")
@@ -37,12 +50,12 @@ DIGEST_CHARS = 14_000
 SECTION_CHARS = 3_000
 
 
-def digest(paper) -> str:
+def digest(paper: Paper) -> str:
     """The paper's text within a budget: every section gets a share, the ones that say what is
     open come first, so the analysis sees more than the abstract."""
     sections = [s for s in paper.sections if not s.heading.lower().startswith(("reference", "acknowledg"))]
 
-    def priority(index_section):
+    def priority(index_section: tuple[int, Section]) -> tuple[int, int]:
         index, section = index_section
         heading = section.heading.lower()
         rank = next((n for n, word in enumerate(PRIORITY) if word in heading), len(PRIORITY))
@@ -60,13 +73,13 @@ def digest(paper) -> str:
     return f"Authors: {', '.join(paper.authors)}\n\n## Abstract\n{paper.abstract}\n\n{body}".strip()
 
 
-def _works_text(works: list[dict], limit: int = 12) -> str:
+def _works_text(works: list[RelatedWork], limit: int = 12) -> str:
     if not works:
         return "(none found)"
     lines = []
     for work in works[:limit]:
-        abstract = (work.get("abstract") or "")[:400].replace("\n", " ")
-        lines.append(f"- [{work['id']}] ({work['source']}) {work['title']}: {abstract}")
+        abstract = work.abstract[:400].replace("\n", " ")
+        lines.append(f"- [{work.id}] ({work.source}) {work.title}: {abstract}")
     return "\n".join(lines)
 
 
@@ -79,8 +92,6 @@ def _hypotheses_text(drafts: list[Draft]) -> str:
 
 def experiment_context(workspace: Path) -> str:
     """What the workspace's experiment looks like, so hypotheses fit the code that exists."""
-    from ..tasks import TaskError, load_task
-
     try:
         task = load_task(workspace)
     except (TaskError, ImportError):
@@ -92,26 +103,17 @@ def experiment_context(workspace: Path) -> str:
 
 
 class IdeaAgent:
-    def __init__(self, engine):
-        self.engine = engine
-        self.store = IdeaStore(engine.state)
+    def __init__(self, context: AgentContext):
+        self.context = context
+        self.store = IdeaStore(context.state)
 
-    async def _ask(self, name: str, schema, call: str, **fields):
-        from ..llm.client import schema_hint
-
+    async def _ask(self, name: str, schema: type[M], call: str, **fields: Any) -> M:
         messages = prompts.messages(name, schema=schema_hint(schema), **fields)
-        return await self.engine.llm.structured(messages, schema, task="ideas", call=call)
+        return await self.context.llm.structured(messages, schema, task="ideas", call=call)
 
-    async def propose(self, source, work: Work) -> IdeasRun:
-        """Hypotheses from `source`: a PDF path, or a `Paper` already made (a task description)."""
-        from ..paper import Paper
-
-        settings = self.engine.settings.ideas
-        if isinstance(source, Paper):
-            paper = source
-        else:
-            work.say(f"Reading {Path(source).name}", 5)
-            paper = await self.engine.read_paper(source, work)
+    async def propose(self, paper: Paper, work: Work) -> IdeasRun:
+        """Hypotheses from `paper` (read from a PDF, or a task description made into one)."""
+        settings = self.context.settings.ideas
         run = self.store.load(paper.slug)
         if run is None or run.paper_sha256 != paper.sha256:
             run = IdeasRun(paper_path=paper.path, paper_slug=paper.slug, paper_title=paper.title, paper_sha256=paper.sha256)
@@ -132,7 +134,7 @@ class IdeaAgent:
             "ideas_generate", Drafts, "ideas.generate",
             title=paper.title, task=run.analysis.task,
             gaps="\n".join(f"- {g}" for g in run.analysis.gaps),
-            related=_works_text(run.related), context=experiment_context(self.engine.workspace),
+            related=_works_text(run.related), context=experiment_context(self.context.workspace),
             count=settings.hypotheses,
         )
         fresh = drafts.hypotheses[: settings.hypotheses]
@@ -148,38 +150,35 @@ class IdeaAgent:
         run.hypotheses = _ranked(kept + new)
         self.store.save(run)
         work.say("Writing the hypotheses document", 95)
-        run.document = str(document.write(self.engine.workspace, run))
+        run.document = str(document.write(self.context.workspace, run))
         self.store.save(run)
         return run
 
-    def _related(self, paper, analysis: Analysis, work: Work) -> tuple[list[dict], list[str]]:
-        from ..retrieval.related import related_work
-
-        settings = self.engine.settings.ideas
+    def _related(self, paper: Paper, analysis: Analysis, work: Work) -> tuple[list[RelatedWork], list[str]]:
+        settings = self.context.settings.ideas
         query = " ".join([paper.title, analysis.task, *analysis.keywords])
-        library = settings.library and str((self.engine.workspace / settings.library).resolve())
+        library = settings.library and str((self.context.workspace / settings.library).resolve())
         result = related_work(
             query, references=paper.references, library_dir=library,
-            cache_dir=self.engine.state.cache("retrieval"), online=settings.online, k=12,
+            cache_dir=self.context.state.cache("retrieval"), online=settings.online, k=12,
             should_cancel=work.cancel.is_set, report=lambda message: work.report(message, None),
-            environ=self.engine.environ,
+            environ=self.context.environ,
         )
-        return [w.model_dump(mode="json") for w in result.works], list(result.notes)
+        return list(result.works), list(result.notes)
 
     async def _assess(self, run: IdeasRun, drafts: list[Draft]) -> list[Assessment]:
         """One assessment per draft, in the drafts' order."""
         result = await self._ask(
             "ideas_assess", Assessments.covering(len(drafts)), "ideas.assess",
-            task=run.analysis.task, related=_works_text(run.related), hypotheses=_hypotheses_text(drafts),
+            task=run.analysis.task if run.analysis else "", related=_works_text(run.related),
+            hypotheses=_hypotheses_text(drafts),
             count=len(drafts),
         )
         return result.assessments
 
     async def refine(self, hypothesis_id: str, feedback: str | None, work: Work) -> Hypothesis:
-        from ..errors import MlrError
-
         run, old = self.store.find(hypothesis_id)
-        doc = document.document_path(self.engine.workspace, run.paper_slug)
+        doc = document.document_path(self.context.workspace, run.paper_slug)
         written = document.feedback_for(doc.read_text(encoding="utf-8"), old.id) if doc.exists() else ""
         text = (feedback or "").strip() or written
         if not text:
@@ -202,14 +201,14 @@ class IdeaAgent:
         new.feedback = old.feedback + [text]
         run.hypotheses = _ranked([new if h.id == old.id else h for h in run.hypotheses])
         self.store.save(run)
-        document.write(self.engine.workspace, run, consumed={old.id})
+        document.write(self.context.workspace, run, consumed={old.id})
         return next(h for h in run.hypotheses if h.id == old.id)
 
 
-def _cited_works(citations: list[Citation], related: list[dict]) -> list[CitedWork]:
+def _cited_works(citations: list[Citation], related: list[RelatedWork]) -> list[CitedWork]:
     """The citations resolved by work id against the retrieved works; one the retrieval never
     returned keeps the LLM's words and is marked, since the model may have invented it."""
-    retrieved = {work["id"]: work for work in related}
+    retrieved = {work.id: work for work in related}
     resolved = []
     for citation in citations:
         # the prompt lists works as "[id]", and models often copy the brackets
@@ -217,7 +216,7 @@ def _cited_works(citations: list[Citation], related: list[dict]) -> list[CitedWo
         if work is None:
             resolved.append(CitedWork(**citation.model_dump()))
         else:
-            resolved.append(CitedWork(work_id=work["id"], title=work["title"], source=work["source"], how=citation.how, retrieved=True))
+            resolved.append(CitedWork(work_id=work.id, title=work.title, source=work.source, how=citation.how, retrieved=True))
     return resolved
 
 

@@ -108,7 +108,7 @@ def _hypothesis(h: Hypothesis, feedback: list[str]) -> list[str]:
     return lines
 
 
-def _inline(value):
+def _inline(value: object) -> object:
     """Every string on one line with its control characters visible: a line break in a title
     or a plan step written by the LLM could otherwise forge a marker or a `Feedback:` line."""
     if isinstance(value, str):
@@ -162,7 +162,7 @@ def _ignore_views(ignore: Path) -> None:
         ignore.write_text(text.rstrip("\n") + "\n/.gitignore\n", encoding="utf-8")
 
 
-def write(workspace: Path, run: IdeasRun, consumed: set[str] = frozenset()) -> Path:
+def write(workspace: Path, run: IdeasRun, consumed: frozenset[str] | set[str] = frozenset()) -> Path:
     """Render `run` to its document, keeping the feedback lines not yet consumed."""
     path = document_path(workspace, run.paper_slug)
     path.parent.mkdir(parents=True, exist_ok=True)

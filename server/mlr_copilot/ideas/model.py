@@ -8,9 +8,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from ..objective import Direction
+from ..retrieval.model import Work as RelatedWork
 from ..slugs import slugify
 
-Direction = Literal["maximize", "minimize"]
 Status = Literal["proposed", "accepted", "rejected"]
 
 
@@ -47,14 +48,17 @@ class CitedWork(Citation):
     retrieved: bool = False
 
 
-class Draft(BaseModel):
-    """A hypothesis as the LLM writes it."""
-
+class _Idea(BaseModel):
     title: str
     problem: str
     method: str
     rationale: str
     plan: ExperimentPlan
+
+
+class Draft(_Idea):
+    """A hypothesis as the LLM writes it."""
+
     related: list[Citation] = Field(default_factory=list)
 
 
@@ -105,7 +109,7 @@ class Decision(BaseModel):
     note: str = ""
 
 
-class Hypothesis(Draft):
+class Hypothesis(_Idea):
     related: list[CitedWork] = Field(default_factory=list)
     id: str
     paper: str = Field(description="the slug of the paper it came from")
@@ -139,7 +143,7 @@ class IdeasRun(BaseModel):
     paper_title: str
     paper_sha256: str = ""
     analysis: Analysis | None = None
-    related: list[dict] = Field(default_factory=list)
+    related: list[RelatedWork] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     document: str | None = None

@@ -32,7 +32,7 @@ class IdeaStore:
         write_json(self._file(run.paper_slug), run.model_dump(mode="json"))
 
     def runs(self) -> list[IdeasRun]:
-        found = []
+        found: list[IdeasRun] = []
         if not self.state.root.is_dir():
             return found
         for path in sorted(self.state.ideas.glob("*/run.json")):

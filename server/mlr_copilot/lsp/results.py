@@ -14,6 +14,7 @@ from ..runners.model import RunRecord
 if TYPE_CHECKING:
     from ..experiment.agent import ImplementState
     from ..ideas.model import Hypothesis
+    from ..experiment.debug import DebugReport, FixResult
 
 
 class HypothesisInfo(BaseModel):
@@ -93,13 +94,11 @@ def record_summary(record: RunRecord) -> dict[str, Any]:
     return summary
 
 
-def fix_result(result: Any) -> tuple[Any, RunRecord | None]:
+def fix_result(result: FixResult) -> tuple[Any, RunRecord | None]:
     """`Engine.fix`'s answer for the client, and the run it made (if any)."""
-    run = RunRecord.model_validate(result["run"]) if result.get("run") else None
-    return json_safe(result), run
+    return to_json(result), result.run
 
 
-def debug_result(report: Any) -> tuple[Any, RunRecord | None]:
+def debug_result(report: DebugReport) -> tuple[Any, RunRecord | None]:
     """`Engine.debug`'s report for the client, and its last run (if any)."""
-    run = RunRecord.model_validate(report.final_run) if report.final_run else None
-    return to_json(report), run
+    return to_json(report), report.final_run

@@ -1,0 +1,67 @@
+"""Run set-up in one place: which objective judges a run and what a run executes, for the
+engine's commands (run, debug, history) and the autonomous mode alike.
+
+Precedence of the objective: the `run.metric` setting, else the plan of the hypothesis whose
+branch is checked out, else the workspace's task description (`task.toml`). The direction is
+the `run.direction` setting where it is set; else the task's when the metric is the task's;
+else the plan's for a plan's metric; else "maximize". The autonomous mode passes no hypothesis:
+its sessions are judged on the task's metric, whatever a hypothesis's plan names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import RunSettings
+from .objective import Objective
+from .runners.model import RunRequest
+from .tasks import Task, TaskError, load_task
+
+if TYPE_CHECKING:
+    from .ideas.model import Hypothesis
+
+DEFAULT_COMMAND = "python train.py"
+
+
+def workspace_task(workspace: Path) -> Task | None:
+    """The workspace's task description, or None when it has none that can be read."""
+    try:
+        return load_task(workspace)
+    except TaskError:
+        return None
+
+
+def run_objective(run: RunSettings, workspace: Path, hypothesis: Hypothesis | None = None) -> Objective | None:
+    """The objective a run in `workspace` is judged by (see the module's precedence), or None
+    when nothing names a metric."""
+    task = workspace_task(workspace)
+    if run.metric:
+        named_by_task = task is not None and task.metric.name == run.metric
+        return Objective(run.metric, run.direction or (task.metric.direction if task and named_by_task else "maximize"))
+    if hypothesis is not None:
+        return Objective(hypothesis.plan.metric, hypothesis.plan.direction)
+    if task is not None:
+        return Objective(task.metric.name, run.direction or task.metric.direction)
+    return None
+
+
+def run_command(run: RunSettings, workspace: Path, hypothesis: Hypothesis | None = None) -> str:
+    """The experiment's command: the setting, the plan's, the task's, else `python train.py`."""
+    if run.command:
+        return run.command
+    if hypothesis is not None and hypothesis.plan.command:
+        return hypothesis.plan.command
+    task = workspace_task(workspace)
+    return task.command if task is not None else DEFAULT_COMMAND
+
+
+def run_request(run: RunSettings, workspace: Path, command: str | list[str] | None = None,
+                timeout: float | None = None, hypothesis: Hypothesis | None = None) -> RunRequest:
+    """What one run executes and within which limits, from the `run` settings."""
+    return RunRequest(
+        workspace=str(workspace), command=run_command(run, workspace, hypothesis) if command is None else command,
+        timeout=timeout or run.timeout, memory_mb=run.memory_mb, cpus=run.cpus, max_processes=run.max_processes,
+        max_output_mb=run.max_output_mb, network=run.network, gpus=run.gpus, image=run.image,
+        results_file=run.results_file,
+    )

@@ -1,0 +1,35 @@
+"""The engine at a glance: the LLM spend of the session (`Spend`, from the ledger's snapshot)
+and the `status` command's answer. A session that made no call reports zeros, not nothing."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Totals(BaseModel):
+    """Calls and tokens of one task or model; `cost_usd` is None when nothing was priced."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float | None = 0.0
+    unpriced_calls: int = 0
+    estimated_calls: int = 0
+
+
+class Spend(Totals):
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
+    tasks: dict[str, Totals] = Field(default_factory=dict)
+    models: dict[str, Totals] = Field(default_factory=dict)
+
+
+class Status(BaseModel):
+    version: str
+    workspace: str
+    provider: str
+    model: str
+    # the editor's running operations (the LSP server's task runner), as it lists them
+    tasks: list[dict[str, str]] = Field(default_factory=list)
+    usage: Spend = Field(default_factory=Spend)
