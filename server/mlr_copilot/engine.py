@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from .llm.accounting import Ledger
     from .llm.client import LLM
     from .paper import Paper
-    from .runners.base import LineCallback
+    from .runners.supervise import LineCallback
     from .workspace.git import GitWorkspace
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,13 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MlrError
 from ..runners.registry import CHOICES as RUNNER_CHOICES
+
+if TYPE_CHECKING:
+    from ..paper.model import Paper
 from .output import print_hypotheses, say, terminal_work
 from .parser import Commands
 from .prompts import interactive_ask
@@ -56,7 +59,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
         settings = resumed_settings(args, settings)
     engine = engine_for(args, settings)
     close_interrupted_runs(engine, None)
-    source = Path(args.paper).resolve() if args.paper else None
+    source: Path | Paper | None = Path(args.paper).resolve() if args.paper else None
     if source is None and not args.resume:
         try:
             source = paper_from_task(load_task(engine.workspace))
@@ -75,8 +78,8 @@ def cmd_auto(args: argparse.Namespace) -> int:
 def resumed_settings(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
     """The settings the interrupted session was started with, under the flags given now; said
     on stderr, since they come from a file in the workspace and choose what runs."""
-    from ..autonomous.session import load_session, session_path
     from ..autonomous.resume import describe_settings, merged_settings
+    from ..autonomous.session import load_session, session_path
 
     saved = load_session(Path(args.workspace).resolve())
     if saved is None:

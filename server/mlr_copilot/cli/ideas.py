@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MlrError
 from ..untrusted import one_line
+
+if TYPE_CHECKING:
+    from ..ideas.model import Status
 from .output import console, print_hypotheses, print_usage, say, shown, terminal_work
 from .parser import Commands, Handler
 from .session import engine_for, run_async
@@ -60,7 +64,7 @@ def cmd_hypotheses(args: argparse.Namespace) -> int:
     return 0
 
 
-def deciding(status: str) -> Handler:
+def deciding(status: Status) -> Handler:
     def decide(args: argparse.Namespace) -> int:
         hypothesis = engine_for(args).decide(args.id, status, args.reason or "")
         say(f"{hypothesis.id} {hypothesis.status}: {one_line(hypothesis.title)}")
@@ -88,7 +92,8 @@ def declare(commands: Commands) -> None:
     p.add_argument("--n", type=int, help="how many hypotheses (default: the ideas.hypotheses setting, 5)")
     p = commands.add("hypotheses", cmd_hypotheses, "list the workspace's hypotheses and their decisions")
     p.add_argument("--json", action="store_true")
-    for name, status in (("accept", "accepted"), ("reject", "rejected")):
+    decisions: tuple[tuple[str, Status], ...] = (("accept", "accepted"), ("reject", "rejected"))
+    for name, status in decisions:
         p = commands.add(name, deciding(status), f"{name} a hypothesis")
         p.add_argument("id")
         p.add_argument("--reason", help="a note kept with the decision")

@@ -20,6 +20,7 @@ from .progress import progress
 from .results import ProposeResult, hypothesis_info
 
 if TYPE_CHECKING:
+    from ..ideas.model import Status
     from .server import MlrServer
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class IdeasFeature(Feature):
         ls = self.server
         async with progress(ls, "MLR-Copilot: proposing hypotheses") as work:
             run = await ls.jobs.run("Propose hypotheses", ls.engine.propose_hypotheses(str(pdf), work))
-        uri = from_fs_path(run.document)
+        # the engine writes the document before it answers
+        uri = from_fs_path(run.document or str(document_path(ls.engine.workspace, run.paper_slug)))
         await self.refresh_lenses()
         window = getattr(ls.client_capabilities, "window", None)
         if window and window.show_document and window.show_document.support:
@@ -83,7 +85,7 @@ class IdeasFeature(Feature):
         await self.refresh_lenses()
         return hypothesis_info(hypothesis).model_dump(mode="json")
 
-    async def decide(self, args: tuple[Any, ...], status: str) -> dict[str, Any]:
+    async def decide(self, args: tuple[Any, ...], status: Status) -> dict[str, Any]:
         hypothesis_id = arg(args, 0, "", str, "the hypothesis id")
         reason = arg(args, 1, "", str, "the reason")
         async with self.decisions:

@@ -13,8 +13,8 @@ from ..runners.model import RunRecord
 
 if TYPE_CHECKING:
     from ..experiment.agent import ImplementState
-    from ..ideas.model import Hypothesis
     from ..experiment.debug import DebugReport, FixResult
+    from ..ideas.model import Hypothesis
 
 
 class HypothesisInfo(BaseModel):
