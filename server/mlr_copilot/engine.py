@@ -200,7 +200,7 @@ class Engine:
 
     async def ensure_repository(self, confirm_init) -> None:
         """Make sure the workspace is a git repository with a commit; offer to create one."""
-        from .workspace.git import NoCommitsError, NotARepositoryError
+        from .workspace.errors import NoCommitsError, NotARepositoryError
 
         git = self.git
         try:
@@ -243,7 +243,7 @@ class Engine:
             return None, None
 
     def current_hypothesis(self):
-        from .history.gitnotes import head_info
+        from .workspace.commits import head_info
 
         head = head_info(self.workspace)
         if head is None or not head.branch:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from ..errors import MlrError
 from ..experiment.change import Proposal, Review
 from ..llm.base import BudgetExceededError
+from ..objective import Objective
 from ..state import StateDir, read_json, write_json
 from ..untrusted import one_line
 from ..work import Cancelled, Work
@@ -97,11 +98,9 @@ class AutoState(BaseModel):
 
 
 def relative_change(value: float | None, baseline: float | None, direction: str | None) -> float | None:
-    from ..history.store import relative_delta
-
     if value is None or baseline is None or direction is None:
         return None
-    return relative_delta(value, baseline, direction)
+    return Objective("", "maximize" if direction == "maximize" else "minimize").delta(value, baseline)
 
 
 def _ref(record, metric: str) -> RunRef:

@@ -82,8 +82,8 @@ def recorded_baseline(engine, base_commit: str, since: str | None):
 def recorded_work(engine, branch: str, base_commit: str, hypothesis: str) -> tuple[list[str], list]:
     """The hypothesis's commits on `branch` since `base_commit` (oldest first) and the finished
     runs of every commit there, as git and the run records hold them."""
-    from ..history.gitnotes import HYPOTHESIS_TRAILER
     from ..history.store import load_runs
+    from ..workspace.commits import HYPOTHESIS_TRAILER
 
     since: list = []
     for commit in engine.git.log(branch, limit=1000):

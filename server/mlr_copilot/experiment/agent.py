@@ -208,7 +208,7 @@ class ImplementAgent:
     def _committed_before(self, state: ImplementState) -> bool:
         """Whether the branch holds a commit of this hypothesis since the base: an earlier run
         of the implementation can have been killed after a commit and before saving its step."""
-        from ..workspace.git import HYPOTHESIS_TRAILER
+        from ..workspace.commits import HYPOTHESIS_TRAILER
 
         for commit in self.git.log(state.branch, limit=1000):
             if commit.sha == state.base_commit:

@@ -13,8 +13,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..history.gitnotes import append_note, head_info
 from ..state import StateDir, write_json
+from ..workspace.commits import head_info
+from ..workspace.notes import append_note
 from .base import (
     LineCallback,
     Runner,
