@@ -1,4 +1,5 @@
-"""Where HEAD is and the run notes, read from real repositories with one git call each."""
+"""Where HEAD is and the run notes (`workspace.commits`, `workspace.notes`), read from real
+repositories with one git call each."""
 
 from __future__ import annotations
 
