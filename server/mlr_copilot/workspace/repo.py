@@ -136,6 +136,8 @@ class GitRepo:
             self._identity = env
         return self._identity
 
+    # -- where HEAD is ---------------------------------------------------------------------
+
     def _has_commits(self) -> bool:
         return self._git_ok("rev-parse", "--verify", "-q", "HEAD^{commit}") is not None
 
@@ -210,6 +212,8 @@ class GitRepo:
         # A HEAD on anything but a local branch is as good as detached for an agent commit.
         return sha, ref if ref and ref.startswith("refs/heads/") else None
 
+    # -- the user's changes, and what the agent may write ----------------------------------
+
     def _tracked_changes(self) -> list[str]:
         status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no", gitsafe.NO_SUBMODULES, strip=False)
         return [path for _, path in porcelain_paths(status)]
@@ -277,6 +281,8 @@ class GitRepo:
         an interrupted commit), so they do not read as the user's staged changes."""
         if rels:
             self._git("reset", "--quiet", "--", *rels)
+
+    # -- reading commits -------------------------------------------------------------------
 
     def message_on_top_of(self, parent: str, ref: str) -> str | None:
         """The full message of the commit made on branch `ref` directly on `parent`, if any: how
