@@ -244,8 +244,9 @@ class GitRepo:
         try:
             # one line per path, in order ("::" where none matches); check-ignore knows no
             # pathspec magic, and takes each path as written
-            out = self.repo.git.execute(["git", "check-ignore", "-v", "--non-matching", "--", *rels],
-                                        env={"GIT_LITERAL_PATHSPECS": "0"}, stdout_as_string=True)
+            out = self.repo.git.execute(gitsafe.command("check-ignore", "-v", "--non-matching", "--", *rels),
+                                        env=gitsafe.environment(self.root, {"GIT_LITERAL_PATHSPECS": "0"}),
+                                        stdout_as_string=True)
         except git.CommandError:
             return {}
         rules = (_IGNORE_RULE.match(line.rsplit("\t", 1)[0]) for line in out.splitlines())
