@@ -13,9 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .runners.registry import setting_name
-
 from .objective import Direction
+from .runners.registry import setting_name
 
 ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted"]
 # `auto` or a registered runner's name (runners/registry.py)

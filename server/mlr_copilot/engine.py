@@ -24,7 +24,6 @@ from .envfile import workspace_environ
 from .errors import MlrError
 from .experiment.repomap import WorkspaceMap
 from .history.compare import RunComparison, compare_runs
-from .history.gitnotes import head_info
 from .history.store import HistoryTable, history, load_runs
 from .ideas import document
 from .ideas.store import IdeaStore
@@ -34,6 +33,7 @@ from .runners.model import RUN_ID_PATTERN, RunRecord, RunRequest
 from .state import StateDir
 from .status import Spend, Status
 from .work import Work
+from .workspace.commits import head_info
 
 if TYPE_CHECKING:
     from .doctor import Check
@@ -228,7 +228,7 @@ class Engine:
 
     async def ensure_repository(self, confirm_init: ConfirmInit) -> None:
         """Make sure the workspace is a git repository with a commit; offer to create one."""
-        from .workspace.git import NoCommitsError, NotARepositoryError  # GitPython, as in `git`
+        from .workspace.errors import NoCommitsError, NotARepositoryError
 
         git = self.git
         try:

@@ -52,7 +52,7 @@ def test_doctor_reports_machine_provider_and_workspace(tmp_path):
 
 
 def test_doctor_counts_tracked_changes_only_and_names_the_image_auto_would_use(tmp_path):
-    from tests.workspace.gitutil import make_repo
+    from tests.gitutil import make_repo
 
     repo = make_repo(tmp_path / "repo", {"train.py": "print(1)\n"})
     (repo / "research").mkdir()

@@ -3,7 +3,7 @@ exist, and a cloned repository's `.env` that tries to steer the keys or what run
 
 from __future__ import annotations
 
-from tests.workspace.gitutil import git, make_repo
+from tests.gitutil import git, make_repo
 
 from .test_cli import cli, no_traceback
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 from tests.cli.test_cli import ENV, cli, no_traceback, split_script
 from tests.experiment.test_agent import MODEL, TRAIN, UTILS, edit, engine_for, reply
-from tests.workspace.gitutil import git, git_processes_in, make_repo, status
+from tests.gitutil import git, git_processes_in, make_repo, status
 
 MINE = "my own notes, in no commit\n"
 

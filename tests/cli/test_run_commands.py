@@ -20,8 +20,9 @@ import pytest
 from mlr_copilot.autonomous.demo import demo_files
 from mlr_copilot.runners.execute import save_record
 from mlr_copilot.runners.model import RunRecord
+from tests.gitutil import make_repo, write
 from tests.runners.conftest import TEST_IMAGE, live_docker_client
-from tests.runners.helpers import leftover_processes, make_repo, write
+from tests.runners.helpers import leftover_processes
 
 ENV = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("MLR_")}
 SLEEPER = """

@@ -108,7 +108,7 @@ def test_a_stored_title_with_markup_never_breaks_the_list(tmp_path):
 def test_an_experiments_escape_sequences_reach_the_terminal_visible(tmp_path):
     import sys
 
-    from ..workspace.gitutil import make_repo
+    from tests.gitutil import make_repo
 
     workspace = make_repo(tmp_path / "ws")
     result = cli("run", "--runner", "local", "-w", str(workspace), "--", sys.executable, "-c",

@@ -9,7 +9,7 @@ import pytest
 from tests.cli.test_cli import cli, no_traceback
 from tests.experiment.test_agent import MODEL, TRAIN, UTILS, edit, engine_for, reply
 from tests.experiment.test_user_files import CASES, MINE, file_block
-from tests.workspace.gitutil import git, make_repo, status
+from tests.gitutil import git, make_repo, status
 
 
 @pytest.mark.parametrize("case", ["untracked, FILE block", "ignored, SEARCH/REPLACE", "symlink to an untracked file"])

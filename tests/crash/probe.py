@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mlr_copilot.autonomous.demo import demo_files
 from mlr_copilot.runners.proctree import marked_processes
+from tests.gitutil import git
 
 ENV = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("MLR_")}
 
@@ -87,10 +88,6 @@ def auto(workspace: Path, *args: str, **popen) -> subprocess.Popen:
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mlr_copilot.cli", *args], env=ENV, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def git(workspace: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=workspace, capture_output=True, text=True, check=True).stdout
 
 
 def read(path: Path):

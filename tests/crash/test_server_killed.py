@@ -8,7 +8,7 @@ import shutil
 
 from mlr_copilot.autonomous.demo import demo_files
 from mlr_copilot.runners import proctree
-from tests.runners.helpers import git, make_repo
+from tests.gitutil import git, make_repo
 
 from .probe import TASK, agent_commits, branches, cli, runs, wait_until, write_script
 from .probe import TRAIN as PROBE_TRAIN

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.runners.helpers import make_repo
+from tests.gitutil import make_repo
 
 from .probe import (
     BASELINE,

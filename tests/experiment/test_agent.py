@@ -17,8 +17,7 @@ from mlr_copilot.experiment.change import CommitFailedError, Review
 from mlr_copilot.ideas.model import Analysis, ExperimentPlan, Hypothesis, IdeasRun
 from mlr_copilot.llm.scripted import ScriptedProvider
 from mlr_copilot.work import Work
-
-from ..workspace.gitutil import git, make_repo, snapshot
+from tests.gitutil import git, make_repo, snapshot
 
 TRAIN = "from model import build\n\nEPOCHS = 3\n\n\ndef main():\n    build(EPOCHS)\n"
 MODEL = "def build(epochs):\n    return epochs\n"

@@ -14,7 +14,7 @@ from mlr_copilot.experiment.change import Review
 from mlr_copilot.experiment.debug import DebugReport
 from mlr_copilot.work import Work
 
-from ..workspace.gitutil import git, make_repo
+from ..gitutil import git, make_repo
 
 BROKEN = "import json\n\nSCORE = 0.5\nraise RuntimeError('broken on purpose')\njson.dump({'accuracy': SCORE}, open('results.json', 'w'))\n"
 

@@ -1,5 +1,4 @@
 import os
-import subprocess
 import sys
 import threading
 from contextlib import contextmanager
@@ -7,6 +6,7 @@ from contextlib import contextmanager
 import pytest
 
 from mlr_copilot.experiment.repomap import RepoMap, repo_map
+from tests.gitutil import git
 
 MODEL = '''import torch
 
@@ -52,10 +52,6 @@ def opened_files():
         yield _opened
     finally:
         _recording.on = False
-
-
-def git(repo, *args):
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
 @pytest.fixture
@@ -164,8 +160,8 @@ def test_round_trips_through_json(ws):
 
 def _git_repo(root):
     # The 500 MB data file stays untracked, as a dataset would: hashing it would take seconds.
-    for args in (["init", "-q"], ["add", "-A", "--", ".", ":!data.csv"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"]):
-        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    for args in (["init", "-q"], ["add", "-A", "--", ".", ":!data.csv"], ["commit", "-qm", "i"]):
+        git(root, *args)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -16,8 +16,7 @@ from mlr_copilot.experiment.edit_blocks import FileChange
 from mlr_copilot.experiment.edits import write_changes
 from mlr_copilot.experiment.transaction import InterruptedEditError, settle
 from mlr_copilot.workspace.git import DirtyTreeError, GitWorkspace
-
-from ..workspace.gitutil import git, make_repo, status
+from tests.gitutil import git, make_repo, status
 
 TRAILERS = {"MLR-Hypothesis": "h1", "MLR-Step": "1"}
 TRAIN, MODEL, OLD = "EPOCHS = 3\n", "def build():\n    return 1\n", "old = 1\n"

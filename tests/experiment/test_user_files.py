@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlr_copilot.experiment.change import Review
+from tests.gitutil import git, status
 
-from ..workspace.gitutil import git, status
 from . import test_agent
 from .test_agent import edit, engine_for, implement, reply
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from mlr_copilot.work import Work
+from tests.gitutil import git, make_repo
 
 from ..cli.test_cli import cli, no_traceback
-from ..workspace.gitutil import git, make_repo
 from .mutations import CONTROL, MARKUP, PROSE, SEED, edit_reply, file_reply, json_cases
 from .test_fuzz_ideas import VALID, engine_with
 

@@ -34,8 +34,8 @@ from mlr_copilot.llm.base import ScriptError
 from mlr_copilot.runners.model import Failure, RunRecord
 from mlr_copilot.untrusted import one_line
 from mlr_copilot.work import Work
+from tests.gitutil import git, make_repo
 
-from ..workspace.gitutil import git, make_repo
 from .mutations import SEED, USER_FILES, edit_cases, edit_reply
 
 TRAIN = "EPOCHS = 3\n\n\ndef main():\n    pass\n\n\ndef evaluate():\n    pass\n"

@@ -9,7 +9,7 @@ import pytest
 from mlr_copilot.engine import Engine
 from mlr_copilot.errors import MlrError
 from tests.cli.test_cli import cli, no_traceback
-from tests.runners.helpers import commit, git
+from tests.gitutil import commit, git
 
 from .test_history import branches, plain_run  # noqa: F401  (the fixture)
 

@@ -8,11 +8,11 @@ import sys
 import pytest
 
 from mlr_copilot.history import history, load_runs
-from mlr_copilot.history.store import relative_delta
+from mlr_copilot.objective import Objective
 from mlr_copilot.runners.execute import execute
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRequest
-from tests.runners.helpers import commit, git, make_repo
+from tests.gitutil import commit, git, make_repo
 
 SCRIPT = "import sys\nv = open('value.txt').read().strip()\nprint(f'METRIC loss={v}')\nsys.exit(1 if v == 'fail' else 0)\n"
 
@@ -111,11 +111,12 @@ def test_unreadable_record_is_skipped_not_lost(tmp_path):
 
 
 def test_relative_delta():
-    assert relative_delta(1.1, 1.0, "maximize") == pytest.approx(0.1)
-    assert relative_delta(0.9, 1.0, "minimize") == pytest.approx(0.1)
-    assert relative_delta(-0.5, -1.0, "maximize") == pytest.approx(0.5)
-    assert relative_delta(1.0, 0.0, "maximize") is None
-    assert relative_delta(float("nan"), 1.0, "maximize") is None
+    higher, lower = Objective("accuracy", "maximize"), Objective("loss", "minimize")
+    assert higher.delta(1.1, 1.0) == pytest.approx(0.1)
+    assert lower.delta(0.9, 1.0) == pytest.approx(0.1)
+    assert higher.delta(-0.5, -1.0) == pytest.approx(0.5)
+    assert higher.delta(1.0, 0.0) is None
+    assert higher.delta(float("nan"), 1.0) is None
 
 
 TWO_METRICS = "v = open('value.txt').read().strip()\nprint(f'METRIC accuracy={v}')\nprint('METRIC f1=0.5')\n"
@@ -177,7 +178,7 @@ def test_csv_and_markdown_hold_every_metric_and_defuse_untrusted_cells(branches)
 
     from mlr_copilot.history.render import render_csv, render_md
 
-    repo, runs = branches
+    repo, _runs = branches
     git(repo, "checkout", "-q", "mlr/h1-wider")
     commit(repo, {"value.txt": "0.9\n"}, "=HYPERLINK(\"http://x\") | **bold** \x1b[31m")
     plain_run(repo)
@@ -197,7 +198,7 @@ def test_csv_and_markdown_hold_every_metric_and_defuse_untrusted_cells(branches)
 def test_each_branch_table_flags_exactly_the_row_its_baseline_run_names(repo):
     """The editor's Baseline node reads `baseline_run`, `baseline_value` and the flagged row of
     each table it asks for (one per branch), as JSON."""
-    repo, runs = repo
+    repo, _runs = repo
     for table in (history(repo, "main"), history(repo, "exp"), history(repo, all_branches=True)):
         sent = json.loads(table.to_json())
         flagged = [row for row in sent["rows"] if row["baseline"]]

@@ -21,7 +21,7 @@ from mlr_copilot.history import tracking
 from mlr_copilot.runners.execute import execute, record_path
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRecord, RunRequest
-from tests.runners.helpers import git, make_repo
+from tests.gitutil import git, make_repo
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is not installed: pip install -e '.[test]'")
 

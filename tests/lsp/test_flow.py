@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from pytest_lsp import client_capabilities
 
 from mlr_copilot.autonomous.demo import demo_files
 from mlr_copilot.autonomous.tasks import bundled_task, copy_task
+from tests.gitutil import git
 
 from .conftest import execute, start, wait_for
 
@@ -31,8 +31,8 @@ def scripted_workspace(tmp_path: Path, extra: list[dict] | None = None, drop: tu
     records = [r for r in records if r["call"] not in drop] + (extra or [])
     own = tmp_path / "script.jsonl"
     own.write_text("".join(json.dumps(r) + "\n" for r in records))
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "starter"]):
-        subprocess.run(["git", *args], cwd=workspace, check=True)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "starter"]):
+        git(workspace, *args)
     settings = {"llm": {"provider": "scripted", "script": str(own)}, "ideas": {"hypotheses": 3, "online": False},
                 "run": {"runner": "local", "timeout": 300}}
     return workspace, settings
@@ -49,10 +49,6 @@ def answer_edits(client, answers: list[bool]):
         return types.ApplyWorkspaceEditResult(applied=ok, failure_reason=None if ok else "not this one")
 
     return asked
-
-
-def git(workspace: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=workspace, check=True, capture_output=True, text=True).stdout
 
 
 def action_command(action) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pygls.exceptions import JsonRpcException
 
-from tests.workspace.gitutil import make_repo
+from tests.gitutil import make_repo
 
 from .conftest import execute, start, wait_for
 

@@ -12,8 +12,8 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
 from mlr_copilot.autonomous.demo import demo_files
+from tests.gitutil import git_processes_in
 
-from ..workspace.gitutil import git_processes_in
 from .conftest import SERVER_ENV, execute, start, wait_for
 from .test_flow import answer_edits, git, propose, scripted_workspace
 

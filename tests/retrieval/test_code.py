@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from mlr_copilot.retrieval.code import chunk_file, search_code
+from tests.gitutil import git
 
 TRAIN = textwrap.dedent(
     '''\
@@ -54,12 +54,6 @@ LOSSES = textwrap.dedent(
         return F.cross_entropy(logits, torch.arange(len(anchors)))
     '''
 )
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "T",
-                        "GIT_COMMITTER_EMAIL": "t@example.org", "HOME": str(cwd), "PATH": "/usr/bin:/bin:/usr/local/bin"})
 
 
 @pytest.fixture

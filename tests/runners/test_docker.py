@@ -32,9 +32,10 @@ from mlr_copilot.runners.docker_image import workspace_image_tag
 from mlr_copilot.runners.execute import execute, mark_interrupted, save_record
 from mlr_copilot.runners.logsink import MB
 from mlr_copilot.runners.model import RunRecord, RunRequest
+from tests.gitutil import make_repo, write
 
 from .conftest import TEST_IMAGE
-from .helpers import make_repo, remove_containers, write
+from .helpers import remove_containers
 
 
 def request(workspace: Path, command, **overrides) -> RunRequest:

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.gitutil import write
+
 from .conftest import TEST_IMAGE, live_docker_client
-from .helpers import GIT_ENV, write
+from .helpers import GIT_ENV
 
 USER = "mlr-sandbox-test"
 SECRETS = {  # file: (content, the value that must never show)

@@ -20,8 +20,9 @@ from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRecord, RunRequest
 from mlr_copilot.runners.proctree import cgroup_hierarchy
 from mlr_copilot.state import read_json
+from tests.gitutil import git, make_repo, write
 
-from .helpers import git, leftover_processes, make_repo, write
+from .helpers import leftover_processes
 
 PY = sys.executable
 

@@ -15,8 +15,9 @@ from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.memcgroup import GROUP, MemoryCgroup
 from mlr_copilot.runners.model import RunRequest
 from mlr_copilot.runners.proctree import cgroup_hierarchy
+from tests.gitutil import write
 
-from .helpers import leftover_processes, write
+from .helpers import leftover_processes
 
 MEMORY = cgroup_hierarchy("memory")
 needs_cgroup = pytest.mark.skipif(MEMORY is None, reason="no memory cgroup this process may create (not root, no delegation)")

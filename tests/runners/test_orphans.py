@@ -18,9 +18,10 @@ from mlr_copilot.runners import memcgroup, proctree
 from mlr_copilot.runners.execute import mark_interrupted, record_path, save_record
 from mlr_copilot.runners.model import RunRecord, Sandbox
 from mlr_copilot.state import read_json
+from tests.gitutil import git, make_repo
 
 from .conftest import TEST_IMAGE
-from .helpers import git, make_repo, remove_containers
+from .helpers import remove_containers
 
 PY = sys.executable
 

@@ -16,9 +16,9 @@ from mlr_copilot.runners.execute import execute, record_path
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunEnvironment, RunRecord, RunRequest, environment_diff
 from mlr_copilot.runners.provenance import host_gpus, imported_modules, requirement_names
+from tests.gitutil import write
 
 from .conftest import TEST_IMAGE, live_docker_client
-from .helpers import write
 
 SCRIPT = """
 import json, os.path

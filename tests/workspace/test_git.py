@@ -5,22 +5,22 @@ import threading
 import pytest
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.workspace import git as git_module
-from mlr_copilot.workspace.git import (
+from mlr_copilot.workspace import repo as repo_module
+from mlr_copilot.workspace.commits import format_message
+from mlr_copilot.workspace.errors import (
     DetachedHeadError,
     DirtyTreeError,
-    GitWorkspace,
     GitWorkspaceError,
     NoCommitsError,
     NotARepositoryError,
     NothingToUndoError,
     OperationInProgressError,
-    format_message,
 )
+from mlr_copilot.workspace.git import GitWorkspace
+from mlr_copilot.workspace.notes import append_note, read_notes
 from mlr_copilot.workspace.paths import EditEscapeError
 from mlr_copilot.workspace.refs import BadRefError
-
-from .gitutil import git, make_repo, snapshot, status
+from tests.gitutil import git, make_repo, snapshot, status
 
 TRAILERS = {"MLR-Hypothesis": "h1", "MLR-Step": "1"}
 
@@ -144,11 +144,10 @@ def test_dirty_tracked_files_block_the_agent_but_untracked_do_not(tmp_path):
     assert ws.current_branch() == "main"
 
 
-def test_branch_for_and_checkout(tmp_path):
+def test_checkout_branch_creates_or_switches(tmp_path):
     repo = make_repo(tmp_path / "r")
     ws = GitWorkspace(repo)
-    name = ws.branch_for("Cosine LR schedule + warmup!")
-    assert name == "mlr/cosine-lr-schedule-warmup"
+    name = "mlr/cosine-lr-schedule-warmup"
     ws.checkout_branch(name)
     assert ws.current_branch() == name
     base = ws.head_sha()
@@ -185,7 +184,7 @@ def test_commit_paths_commits_exactly_those_paths_with_trailers(tmp_path):
     assert info.trailers == TRAILERS
     assert info.parents == [ws.log(limit=2)[1].sha]
     assert status(repo) == "?? user_notes.txt\n"
-    assert "+new" in ws.diff_for(sha)
+    assert "+new" in ws.diff_between(f"{sha}~1", sha)[0]
     author = git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip()
     assert author == "MLR-Copilot <mlr-copilot@localhost>|MLR-Copilot <mlr-copilot@localhost>"
 
@@ -405,10 +404,10 @@ def test_notes_append_and_show_in_git_log(tmp_path):
     repo = make_repo(tmp_path / "r")
     ws = GitWorkspace(repo)
     sha = ws.head_sha()
-    assert ws.read_notes(sha) == ""
-    ws.add_note(sha, "run 1: accuracy=0.81")
-    ws.add_note(sha, "run 2: accuracy=0.84")
-    notes = ws.read_notes(sha)
+    assert read_notes(repo, sha) == ""
+    assert append_note(repo, sha, "run 1: accuracy=0.81")
+    assert append_note(repo, sha, "run 2: accuracy=0.84")
+    notes = read_notes(repo, sha)
     assert "run 1: accuracy=0.81" in notes and "run 2: accuracy=0.84" in notes
     assert notes.index("run 1") < notes.index("run 2")
     shown = git(repo, "log", "--notes=mlr", "-1")
@@ -449,7 +448,7 @@ def test_a_lock_held_for_a_moment_by_another_git_is_waited_for(tmp_path):
 
 
 def test_a_stale_lock_is_named_with_what_to_do(tmp_path, monkeypatch):
-    monkeypatch.setattr(git_module, "LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(repo_module, "LOCK_WAIT_S", 0.3)
     make_repo(tmp_path, {"train.py": "print(1)\n"})
     before = snapshot(tmp_path)
     (tmp_path / ".git" / "index.lock").write_text("")
@@ -462,7 +461,7 @@ def test_a_stale_lock_is_named_with_what_to_do(tmp_path, monkeypatch):
 
 
 def test_undo_with_a_held_index_lock_names_the_lock(tmp_path, monkeypatch):
-    monkeypatch.setattr(git_module, "LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(repo_module, "LOCK_WAIT_S", 0.3)
     repo = make_repo(tmp_path / "r", {"train.py": "lr = 0.1\n"})
     ws = GitWorkspace(repo)
     (repo / "train.py").write_text("lr = 0.01\n")

@@ -17,8 +17,7 @@ from mlr_copilot.experiment.repomap import repo_map
 from mlr_copilot.retrieval.code import clone
 from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.git import GitWorkspace
-
-from .gitutil import git, make_repo
+from tests.gitutil import git, make_repo
 
 # Every hook git 2.x knows that one of the project's commands could reach.
 HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "post-checkout", "post-merge",
@@ -85,7 +84,7 @@ def test_planted_programs_never_run_across_the_projects_commands(tmp_path):
     (repo / "data.txt").write_text("one\ntwo\n")
     (repo / "table.dat").write_text("1\n2\n")
     sha = gw.commit_paths(["data.txt", "table.dat"], "Implement step 1", {"MLR-Hypothesis": "h1"})
-    assert "+two" in gw.diff_for(sha)
+    assert "+two" in gw.diff_between(f"{sha}~1", sha)[0]
     assert cli("run", "-w", str(repo), "--runner", "local", "--", sys.executable, "train.py").returncode == 0
     history = cli("history", "-w", str(repo), "--json")
     assert history.returncode == 0 and sha in history.stdout, history.stderr
@@ -157,7 +156,7 @@ def test_configuration_the_workspace_chose_by_variable_is_untrusted_too(tmp_path
     gw.checkout_branch("mlr/h1")
     (repo / "a.txt").write_text("2\n")
     sha = gw.commit_paths(["a.txt"], "Step", {"MLR-Hypothesis": "h1"})
-    assert "+2" in gw.diff_for(sha)
+    assert "+2" in gw.diff_between(f"{sha}~1", sha)[0]
     assert sorted(path.name for path in marks.iterdir()) == []
 
 

@@ -9,8 +9,7 @@ import pytest
 from mlr_copilot.history import history
 from mlr_copilot.workspace.git import GitWorkspace
 from mlr_copilot.workspace.refs import BadRefError, branch_ref, check_branch_name, commit_of
-
-from .gitutil import git, make_repo, snapshot, status
+from tests.gitutil import git, make_repo, snapshot, status
 
 # Each would be an option, a revision expression or no name at all if git saw it as given.
 HOSTILE = [
@@ -103,7 +102,7 @@ def test_ordinary_branch_names_pass(name):
 
 def test_a_run_record_naming_an_option_as_its_commit_adds_no_note(repo):
     """Run records under .mlr/ may come with a cloned workspace; their commit is never an option."""
-    from mlr_copilot.history.gitnotes import append_note, read_notes
+    from mlr_copilot.workspace.notes import append_note, read_notes
 
     hostname = "/etc/hostname"
     assert append_note(repo, f"-F{hostname}", "run x: passed") is False

@@ -16,9 +16,9 @@ from mlr_copilot.experiment.repomap import repo_map
 from mlr_copilot.retrieval.code import search_code
 from mlr_copilot.runners.metrics import metrics_from_file
 from mlr_copilot.workspace.paths import read_regular
+from tests.gitutil import git, make_repo
 
 from ..experiment.test_agent import engine_for, implement, reply, tracked
-from .gitutil import git, make_repo
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
 

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlrError
-from ..history.gitnotes import HYPOTHESIS_TRAILER
 from ..history.store import load_runs
 from ..runners.model import RunRecord
 from ..tasks import TaskError, load_task
+from ..workspace.commits import HYPOTHESIS_TRAILER
 from .tasks import paper_from_task
 
 if TYPE_CHECKING:
     from ..paper import Paper
-    from ..workspace.git import CommitInfo, GitWorkspace
+    from ..workspace.commits import CommitInfo
+    from ..workspace.git import GitWorkspace
 
 # section -> the settings a session restores (the CLI's names, see cli._layer)
 RESUMABLE = {

@@ -28,7 +28,7 @@ from ..retrieval import code as prototype_code
 from ..retrieval import hub
 from ..state import append_jsonl, read_json, write_json
 from ..work import Cancelled, Work
-from ..workspace.git import HYPOTHESIS_TRAILER
+from ..workspace.commits import HYPOTHESIS_TRAILER
 from ..workspace.paths import read_regular, safe_path
 from .change import EditFailedError, Outcome, Reviewer, propose, review_and_commit
 

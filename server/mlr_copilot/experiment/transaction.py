@@ -31,7 +31,9 @@ from pydantic import BaseModel, ValidationError
 from ..errors import MlrError
 from ..runners.base import owner_alive, run_owner
 from ..state import StateDir, write_json
-from ..workspace.git import DirtyTreeError, GitWorkspace, format_message
+from ..workspace.commits import format_message
+from ..workspace.errors import DirtyTreeError
+from ..workspace.git import GitWorkspace
 from ..workspace.paths import safe_path
 from .edit_blocks import FileChange
 from .edits import holds_text, write_changes

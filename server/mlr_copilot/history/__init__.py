@@ -1,12 +1,12 @@
 """Run history: records tied to commits, summarised in git notes and in a table per branch.
 
-The table's names load on first use: every run imports `history.gitnotes`, and the table's
-models are not needed for that."""
+The table's names load on first use: a package that needs one module of it (`compare`,
+`tracking`) does not pay for the table's models."""
 
 __all__ = ["HistoryRow", "HistoryTable", "history", "load_runs"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name in __all__:
         from . import store
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from ..objective import Objective
 from ..runners.model import EnvironmentChange, RunRecord, environment_diff
 from ..untrusted import one_line
-from .store import guess_direction, relative_delta
 
 # The run settings compared, in the order shown. The run's environment (Python and package
 # versions, image id) joins them here once the run record holds it (issue #16, tracking).
@@ -97,10 +97,9 @@ def metric_changes(a: RunRecord, b: RunRecord) -> list[MetricChange]:
     changes = []
     for name in names:
         x, y = a.metrics.get(name), b.metrics.get(name)
-        finite = x is not None and y is not None and math.isfinite(x) and math.isfinite(y)
-        direction = (a.direction if name == a.primary_metric else None) or guess_direction(name)
-        changes.append(MetricChange(name=name, a=x, b=y, delta=y - x if finite else None,
-                                    relative=relative_delta(y, x, direction) if finite else None))
+        objective = Objective.of(name, a.direction if name == a.primary_metric else None)
+        delta = y - x if x is not None and y is not None and math.isfinite(x) and math.isfinite(y) else None
+        changes.append(MetricChange(name=name, a=x, b=y, delta=delta, relative=objective.delta(y, x)))
     return changes
 
 

@@ -6,23 +6,18 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..objective import Direction
+from ..objective import Direction, Objective, guess_direction
 from ..runners.model import RunRecord, RunStatus
 from ..state import StateDir
+from ..workspace.commits import BRANCH_PREFIX, CommitInfo, branch_commits, default_branch, head_info
 from ..workspace.refs import branch_ref, branches
-from .gitnotes import CommitInfo, branch_commits, default_branch, head_info
-
-# Branches the agent makes, one per hypothesis (`workspace.git.BRANCH_PREFIX`).
-BRANCH_PREFIX = "mlr/"
 
 log = logging.getLogger(__name__)
-
-LOWER_IS_BETTER = ("loss", "error", "err", "perplexity", "ppl", "mse", "mae", "rmse", "wer", "cer", "time", "latency")
-
 
 def load_runs(workspace: Path | str) -> list[RunRecord]:
     """Every readable run record of the workspace, oldest first; unreadable files are logged
@@ -42,19 +37,6 @@ def load_runs(workspace: Path | str) -> list[RunRecord]:
                 log.warning("skipping unreadable run record %s: %s", entry.path, exc)
     records.sort(key=lambda record: (record.started_at, record.id))
     return records
-
-
-def guess_direction(metric: str) -> Direction:
-    name = metric.lower()
-    return "minimize" if any(word in name for word in LOWER_IS_BETTER) else "maximize"
-
-
-def relative_delta(value: float | None, baseline: float | None, direction: Direction) -> float | None:
-    """(value - baseline) / |baseline|, negated when lower is better: positive means better."""
-    if value is None or baseline is None or not math.isfinite(value) or not math.isfinite(baseline) or baseline == 0:
-        return None
-    change = (value - baseline) / abs(baseline)
-    return change if direction == "maximize" else -change
 
 
 class HistoryRow(BaseModel):
@@ -162,12 +144,62 @@ def _segments(workspace: Path | str, branch: str | None, ref: str | None, all_br
     if not all_branches:
         return [(branch or current, branch_commits(workspace, ref))]
     seen: set[str] = set()
-    segments = []
+    segments: list[tuple[str | None, list[CommitInfo]]] = []
     for name in _listed_branches(workspace, current):
         commits = [c for c in branch_commits(workspace, f"refs/heads/{name}") if c.sha not in seen]
         seen.update(c.sha for c in commits)
         segments.append((name, commits))
     return segments
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """How each run's row is measured: its value of `metric` and the change from the baseline's."""
+
+    metric: str | None
+    baseline: RunRecord | None
+    objective: Objective
+
+    def row(self, commit: CommitInfo, branch: str | None, record: RunRecord) -> HistoryRow:
+        value = record.metrics.get(self.metric) if self.metric else None
+        base = self.baseline.metrics[self.metric] if self.baseline is not None and self.metric else None
+        return HistoryRow(
+            commit=commit.sha or None, short=commit.short or None, subject=commit.subject,
+            hypothesis=commit.hypothesis or record.hypothesis, run_id=record.id, status=record.status, value=value,
+            delta=self.objective.delta(value, base) if self.baseline is not record else 0.0,
+            baseline=self.baseline is record, dirty=record.dirty, log_path=record.log_path, branch=branch,
+            metrics=record.metrics, runner=record.runner, started_at=record.started_at, duration_s=record.duration_s,
+        )
+
+
+def _newest_first(records: list[RunRecord]) -> list[RunRecord]:
+    return sorted(records, key=lambda r: (r.started_at, r.id), reverse=True)
+
+
+def _rows(segments: list[tuple[str | None, list[CommitInfo]]], by_commit: dict[str | None, list[RunRecord]],
+          strays: list[RunRecord], measure: _Measure) -> list[HistoryRow]:
+    rows = []
+    for position, (name, commits) in enumerate(segments):
+        for at, commit in enumerate(commits):
+            records = _newest_first(by_commit.get(commit.sha, []))
+            # the base branch's whole past without runs would bury the experiments
+            quiet = len(segments) > 1 and position == 0 and at > 0
+            if not records and commit.sha and not quiet:
+                rows.append(HistoryRow(commit=commit.sha, short=commit.short, subject=commit.subject,
+                                       hypothesis=commit.hypothesis, branch=name))
+            rows += [measure.row(commit, name, record) for record in records]
+    for record in _newest_first(strays):
+        commit = CommitInfo(sha=record.commit or "", short=(record.commit or "")[:7], subject="")
+        rows.append(measure.row(commit, None, record))
+    return rows
+
+
+def _direction(walked: list[RunRecord], metric: str | None, direction: Direction | None) -> Direction | None:
+    """The direction asked for, else the one the metric's runs were made with, else a guess."""
+    if direction is None and metric is not None:
+        direction = next((r.direction for r in walked if r.primary_metric == metric and r.direction), None)
+        direction = direction or guess_direction(metric)
+    return direction
 
 
 def history(
@@ -187,7 +219,7 @@ def history(
     head = head_info(workspace)
     by_commit: dict[str | None, list[RunRecord]] = {}
     if head is None:
-        segments: list[tuple[str | None, list[CommitInfo]]] = [(None, [CommitInfo("", "", "", None)])]
+        segments: list[tuple[str | None, list[CommitInfo]]] = [(None, [CommitInfo(sha="", short="", subject="")])]
         by_commit[""] = runs
     else:
         segments = _segments(workspace, branch, ref, all_branches and branch is None, head.branch)
@@ -197,41 +229,16 @@ def history(
     strays = [r for r in runs if r.commit not in listed] if all_branches and branch is None and head else []
     walked = [r for _, commits in segments for c in commits for r in by_commit.get(c.sha, [])] + strays
     metric = _pick_metric(walked, metric)
-    if direction is None and metric is not None:
-        direction = next((r.direction for r in walked if r.primary_metric == metric and r.direction), None)
-        direction = direction or guess_direction(metric)
+    direction = _direction(walked, metric, direction)
     baseline = _pick_baseline([commits for _, commits in segments], by_commit, metric)
-    baseline_value = baseline.metrics[metric] if baseline is not None and metric else None
-
-    def row(commit: CommitInfo, name: str | None, record: RunRecord) -> HistoryRow:
-        value = record.metrics.get(metric) if metric else None
-        return HistoryRow(
-            commit=commit.sha or None, short=commit.short or None, subject=commit.subject,
-            hypothesis=commit.hypothesis or record.hypothesis, run_id=record.id, status=record.status, value=value,
-            delta=relative_delta(value, baseline_value, direction or "maximize") if baseline is not record else 0.0,
-            baseline=baseline is record, dirty=record.dirty, log_path=record.log_path, branch=name,
-            metrics=record.metrics, runner=record.runner, started_at=record.started_at, duration_s=record.duration_s,
-        )
-
-    rows = []
-    for position, (name, commits) in enumerate(segments):
-        for at, commit in enumerate(commits):
-            records = sorted(by_commit.get(commit.sha, []), key=lambda r: (r.started_at, r.id), reverse=True)
-            # the base branch's whole past without runs would bury the experiments
-            quiet = len(segments) > 1 and position == 0 and at > 0
-            if not records and commit.sha and not quiet:
-                rows.append(HistoryRow(commit=commit.sha, short=commit.short, subject=commit.subject,
-                                       hypothesis=commit.hypothesis, branch=name))
-            rows += [row(commit, name, record) for record in records]
-    for record in sorted(strays, key=lambda r: (r.started_at, r.id), reverse=True):
-        rows.append(row(CommitInfo(record.commit or "", (record.commit or "")[:7], "", None), None, record))
+    rows = _rows(segments, by_commit, strays, _Measure(metric, baseline, Objective(metric or "", direction or "maximize")))
     names = list(dict.fromkeys(name for r in rows for name in r.metrics))
     return HistoryTable(
         branch=segments[0][0] if len(segments) == 1 else None,
         metric=metric,
         direction=direction,
         baseline_run=baseline.id if baseline else None,
-        baseline_value=baseline_value,
+        baseline_value=baseline.metrics[metric] if baseline is not None and metric else None,
         rows=rows,
         branches=[name for name, _ in segments if name],
         metrics=([metric] if metric else []) + [name for name in names if name != metric],

@@ -16,9 +16,13 @@ import re
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from ..runners.model import RunRecord
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +89,19 @@ def track_run(workspace: Path, record: RunRecord, uri: str | None) -> str | None
     return f"not logged to MLflow at {redacted(uri)}: {(detail[0] if detail else type(error).__name__)[:300]}"
 
 
-def _experiment_id(client, name: str) -> str:
+def _experiment_id(client: MlflowClient, name: str) -> str:
     from mlflow.exceptions import MlflowException
 
     found = client.get_experiment_by_name(name)
     if found is not None:
-        return found.experiment_id
+        return str(found.experiment_id)
     try:
-        return client.create_experiment(name)
+        return str(client.create_experiment(name))
     except MlflowException:  # created meanwhile by another run
         found = client.get_experiment_by_name(name)
         if found is None:
             raise
-        return found.experiment_id
+        return str(found.experiment_id)
 
 
 def _tags(record: RunRecord) -> dict[str, str]:
@@ -135,7 +139,7 @@ def _masked(text: str) -> str:
     return text
 
 
-def _quiet(client) -> None:
+def _quiet(client: MlflowClient) -> None:
     """MLflow writes "View run ... at" to stdout when a run ends, and stdout is the LSP channel
     or `--json` output: that client's printing is turned off (never the process's stdout, which
     other threads use meanwhile)."""

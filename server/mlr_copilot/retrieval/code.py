@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from mlr_copilot.retrieval.corpus import Doc, FileCorpus, UnreadableFile
 from mlr_copilot.retrieval.errors import RetrievalCancelled
 from mlr_copilot.workspace import gitsafe
-from mlr_copilot.workspace.paths import is_secret_name, read_regular
+from mlr_copilot.workspace.paths import TOOLING_DIRS, is_secret_name, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,6 @@ WINDOW = 60
 MAX_FILE_BYTES = 1_000_000
 MAX_FILES_PER_SOURCE = 20_000
 CLONE_TIMEOUT = 600.0
-SKIP_DIRS = frozenset(
-    {
-        ".git", ".hg", ".svn", ".mlr", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
-        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".eggs", "site-packages",
-    }
-)
 TEXT_SUFFIXES = frozenset(
     {
         ".py", ".pyi", ".md", ".rst", ".txt", ".toml", ".cfg", ".ini", ".yaml", ".yml", ".json", ".sh",
@@ -125,7 +119,7 @@ def _source_files(root: Path) -> tuple[dict[str, Path], bool]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(
             d for d in dirs
-            if d not in SKIP_DIRS and not d.endswith(".egg-info") and not is_secret_name(d)
+            if d not in TOOLING_DIRS and not d.endswith(".egg-info") and not is_secret_name(d)
             and not (Path(folder, d) / "pyvenv.cfg").exists()
         )
         for name in sorted(files):

@@ -13,9 +13,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..history.gitnotes import append_note, head_info
 from ..objective import Direction
 from ..state import StateDir, write_json
+from ..workspace.commits import head_info
+from ..workspace.notes import append_note
 from .base import RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite

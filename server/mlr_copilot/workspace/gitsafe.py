@@ -69,7 +69,10 @@ _TRUSTED_SCOPES = frozenset({"system", "global"})
 _CONFIG_VARIABLES = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
                      "GIT_CONFIG_NOSYSTEM", "HOME", "XDG_CONFIG_HOME")
 
-_cache: dict[Path, tuple[tuple, tuple, tuple[tuple[str, str], ...]]] = {}
+# A file's identity and size and time (only its path when it cannot be read): a changed stamp
+# means the configuration must be read again.
+_Stamp = tuple[tuple[str, int | None, int | None, int | None], ...]
+_cache: dict[Path, tuple[tuple[str | None, ...], _Stamp, tuple[tuple[str, str], ...]]] = {}
 
 
 def command(*args: str) -> list[str]:
@@ -102,6 +105,15 @@ def run(root: Path | str | None, *args: str, input: bytes | None = None, timeout
     )
 
 
+def run_text(root: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`git ARGS` in `root`, output captured as text; never raises on an exit code."""
+    return subprocess.run(
+        command(*args), cwd=root, env=environment(root), capture_output=True,
+        # ref names and paths are bytes: a planted branch `caf\xff` must not raise here
+        encoding="utf-8", errors="replace", stdin=subprocess.DEVNULL,
+    )
+
+
 def _neutral(key: str) -> str | None:
     section, _, rest = key.partition(".")
     name = rest.rpartition(".")[2]
@@ -125,15 +137,15 @@ def _read_config(root: Path) -> list[tuple[str, str, str, str]]:
     return entries
 
 
-def _stamp(root: Path, paths: list[Path]) -> tuple:
-    stamps = []
+def _stamp(root: Path, paths: list[Path]) -> _Stamp:
+    stamps: list[tuple[str, int | None, int | None, int | None]] = []
     for path in paths:
         path = path if path.is_absolute() else root / path
         try:
             info = path.stat()
             stamps.append((str(path), info.st_ino, info.st_size, info.st_mtime_ns))
         except OSError:
-            stamps.append((str(path), None))
+            stamps.append((str(path), None, None, None))
     return tuple(stamps)
 
 

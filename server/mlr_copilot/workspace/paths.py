@@ -20,10 +20,12 @@ from pathlib import Path, PurePosixPath
 from mlr_copilot.errors import MlrError
 
 FORBIDDEN_DIRS = frozenset({".git", ".mlr"})
-# Folders no walk of the workspace looks into: git's and MLR-Copilot's state, installed
-# packages and tool caches (thousands of files, none of them the user's own work).
+# Folders no walk of a workspace or a prototype's code looks into: version control's and
+# MLR-Copilot's state, installed packages and tool caches (thousands of files, none of them the
+# user's own work). The one list: the repository map, code search and the secrets-file search.
 TOOLING_DIRS = FORBIDDEN_DIRS | {
-    "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".tox",
+    ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "site-packages", ".eggs", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints",
 }
 # Names that by convention hold API keys, passwords or private keys (a folder with such a
 # name, say a virtualenv called `.env`, counts as a whole). The one list: the agent never reads

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.history.gitnotes import git
+from mlr_copilot.workspace.gitsafe import run_text
 
 # How many branch names an error lists before it says how many more there are.
 _LISTED = 12
@@ -51,13 +51,13 @@ def check_branch_name(name: object) -> str:
     (`check-ref-format` on `refs/heads/<name>`), without the `@{-1}` expansion that
     `--branch` would do."""
     name = _refuse_option("branch", name)
-    if name == "HEAD" or git("/", "check-ref-format", f"refs/heads/{name}", check=False).returncode != 0:
+    if name == "HEAD" or run_text("/", "check-ref-format", f"refs/heads/{name}").returncode != 0:
         raise BadRefError(f"{shown(name)} is not a valid branch name")
     return name
 
 
 def branches(workspace: Path | str) -> list[str]:
-    out = git(workspace, "for-each-ref", "--format=%(refname:short)", "refs/heads/", check=False)
+    out = run_text(workspace, "for-each-ref", "--format=%(refname:short)", "refs/heads/")
     return out.stdout.split() if out.returncode == 0 else []
 
 
@@ -67,7 +67,7 @@ def branch_ref(workspace: Path | str, name: object) -> str:
     are when there is none."""
     name = check_branch_name(name)
     for ref in (f"refs/heads/{name}", f"refs/remotes/{name}"):
-        if git(workspace, "show-ref", "--verify", "-q", ref, check=False).returncode == 0:
+        if run_text(workspace, "show-ref", "--verify", "-q", ref).returncode == 0:
             return ref
     known = branches(workspace)
     listed = ", ".join(known[:_LISTED]) + (f" and {len(known) - _LISTED} more" if len(known) > _LISTED else "")
@@ -78,7 +78,7 @@ def commit_of(workspace: Path | str, rev: object) -> str:
     """The full sha of the commit `rev` names (a branch, a tag, a sha, `HEAD~1`); BadRefError
     when it names none."""
     rev = _refuse_option("commit", rev)
-    out = git(workspace, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
+    out = run_text(workspace, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if out.returncode != 0:
         raise BadRefError(f"no commit {shown(rev)} in this repository")
     return out.stdout.strip()

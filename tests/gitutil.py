@@ -1,32 +1,50 @@
-"""Helpers for tests that drive real git repositories in temporary folders."""
+"""The one git helper for tests that drive real repositories in temporary folders: the test's
+own git commands (setting up, then looking at what the project did), never the project's."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import textwrap
 from pathlib import Path
 
 USER = ["-c", "user.name=Test User", "-c", "user.email=user@example.com"]
 
 
-def git(repo: Path, *args: str, check: bool = True) -> str:
+def git(repo: Path | str, *args: str, check: bool = True) -> str:
+    """The output of `git ARGS` in `repo`, with an identity for any commit it makes."""
     done = subprocess.run(["git", *USER, *args], cwd=repo, capture_output=True, text=True)
     if check and done.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
     return done.stdout
 
 
-def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
+def write(workspace: Path, name: str, text: str) -> Path:
+    """`text` (dedented, so a test can indent a script it spells out) as the file `name`."""
+    path = workspace / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None, message: str = "initial") -> Path:
     """A repository on branch main with `files` committed as the first commit."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "--initial-branch=main")
     for rel, text in (files or {"train.py": "print('train')\n"}).items():
-        target = path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        write(path, rel, text)
     git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "initial")
+    git(path, "commit", "-q", "-m", message)
     return path
+
+
+def commit(repo: Path, files: dict[str, str], message: str) -> str:
+    """Write `files` and commit everything; the new commit's sha."""
+    for name, text in files.items():
+        write(repo, name, text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD").strip()
 
 
 def status(repo: Path) -> str:
@@ -42,7 +60,7 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     }
 
 
-def git_processes_in(workspace) -> list[int]:
+def git_processes_in(workspace: Path) -> list[int]:
     """The git processes working in `workspace` (Linux's /proc)."""
     found = []
     for entry in Path("/proc").iterdir():

@@ -1,9 +1,11 @@
-"""Where HEAD is and the run notes, read from real repositories with one git call each."""
+"""Where HEAD is and the run notes (`workspace.commits`, `workspace.notes`), read from real
+repositories with one git call each."""
 
 from __future__ import annotations
 
-from mlr_copilot.history.gitnotes import _has_identity, append_note, head_info, read_notes
-from tests.runners.helpers import git, make_repo, write
+from mlr_copilot.workspace.commits import head_info
+from mlr_copilot.workspace.notes import _has_identity, append_note, read_notes
+from tests.gitutil import git, make_repo, write
 
 
 def test_head_info_of_a_branch_clean_and_dirty(tmp_path):
