@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .llm.providers import provider_names
 from .untrusted import one_line, visible
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -551,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", "-w", default=".", help="the research workspace (default: the current folder)")
-    common.add_argument("--provider", choices=["openai", "anthropic", "openai-compatible", "scripted"], help="LLM provider")
+    common.add_argument("--provider", choices=provider_names(), help="LLM provider")
     common.add_argument("--model", help="LLM model name")
     common.add_argument("--base-url", dest="base_url", help="base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp)")
     common.add_argument("--script", help="JSONL of recorded replies for the scripted provider")

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
-ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted"]
+from mlr_copilot.llm.providers import DEFAULT_PROVIDER, PROVIDERS
+
+
+def _registered(value: object) -> str:
+    """`value` when it names a registered provider; the error reads as a Literal's would."""
+    if isinstance(value, str) and value in PROVIDERS:
+        return value
+    *first, last = (repr(name) for name in PROVIDERS)
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": f"{', '.join(first)} or {last}"})
+
+
+# a name in the provider registry (llm/providers.py)
+ProviderName = Annotated[str, BeforeValidator(_registered)]
 RunnerName = Literal["auto", "local", "docker"]
 
 
@@ -22,7 +35,7 @@ class _Section(BaseModel):
 
 
 class LLMSettings(_Section):
-    provider: ProviderName = "openai"
+    provider: ProviderName = DEFAULT_PROVIDER
     model: str = ""
     base_url: str | None = Field(default=None, alias="baseUrl")
     script: str | None = Field(default=None, description="JSONL file of recorded replies for the scripted provider")
@@ -34,15 +47,7 @@ class LLMSettings(_Section):
     budget_tokens: int | None = Field(default=None, ge=0, alias="budgetTokens")
 
     def resolved_model(self) -> str:
-        if self.model:
-            return self.model
-        return {
-            # current models with a list price in llm/accounting.py, so a dollar budget holds
-            "openai": "gpt-5-mini",
-            "anthropic": "claude-sonnet-4-6",
-            "openai-compatible": "llama3.1",
-            "scripted": "scripted",
-        }[self.provider]
+        return self.model or PROVIDERS[self.provider].default_model
 
 
 class IdeasSettings(_Section):

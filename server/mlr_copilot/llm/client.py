@@ -25,7 +25,7 @@ from mlr_copilot.llm.base import (
     Usage,
     estimate_tokens,
 )
-from mlr_copilot.llm.keys import redact
+from mlr_copilot.llm.redaction import redact
 from mlr_copilot.untrusted import has_surrogate, one_line, scrub
 
 log = logging.getLogger(__name__)
