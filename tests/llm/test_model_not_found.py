@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
 from mlr_copilot.config import LLMSettings
-from mlr_copilot.llm import LLMError, Message
 from mlr_copilot.llm.anthropic_provider import AnthropicProvider
+from mlr_copilot.llm.base import LLMError, Message
 from mlr_copilot.llm.openai_provider import OpenAIProvider
 
 from .conftest import ANTHROPIC_KEY, OPENAI_KEY
@@ -20,8 +21,8 @@ from .conftest import ANTHROPIC_KEY, OPENAI_KEY
 class Stub(BaseHTTPRequestHandler):
     """404 for every completion; `models` (or HTTP 500 when None) for GET .../models."""
 
-    models: list[str] | None = []
-    seen: list[str] = []
+    models: ClassVar[list[str] | None] = []
+    seen: ClassVar[list[str]] = []
 
     def _answer(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()
@@ -76,7 +77,7 @@ async def complete(provider) -> str:
 
 
 async def test_openai_names_the_setting_and_lists_the_models(stub):
-    server, url = stub
+    _server, url = stub
     Stub.models = [f"model-{n:02d}" for n in range(25)] + [OPENAI_KEY]  # a server that echoes the key
     text = await complete(OpenAIProvider("gpt-4o-mini", OPENAI_KEY, base_url=f"{url}/v1", name="openai-compatible"))
     assert "model 'gpt-4o-mini' was not found" in text and "llm.model setting, MLR_MODEL or --model" in text
@@ -86,7 +87,7 @@ async def test_openai_names_the_setting_and_lists_the_models(stub):
 
 
 async def test_anthropic_lists_the_models_too(stub):
-    server, url = stub
+    _server, url = stub
     Stub.models = ["claude-haiku-4-5", "claude-sonnet-4-6"]
     text = await complete(AnthropicProvider("claude-3-5-sonnet-latest", ANTHROPIC_KEY, base_url=url))
     assert "model 'claude-3-5-sonnet-latest' was not found" in text and "MLR_MODEL" in text
@@ -95,7 +96,7 @@ async def test_anthropic_lists_the_models_too(stub):
 
 
 async def test_without_a_models_list_the_error_still_names_the_setting(stub):
-    server, url = stub
+    _server, url = stub
     Stub.models = None
     text = await complete(OpenAIProvider("gpt-4o-mini", OPENAI_KEY, base_url=f"{url}/v1"))
     assert "was not found" in text and "MLR_MODEL" in text and "Models this key can use" not in text

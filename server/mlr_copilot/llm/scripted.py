@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlr_copilot.llm.base import Completion, LLMError, Message, Provider, ScriptError, Usage, estimate_usage
+from mlr_copilot.llm.base import (
+    Completion,
+    LLMError,
+    Message,
+    Provider,
+    ScriptError,
+    Usage,
+    estimate_usage,
+)
 from mlr_copilot.llm.spec import ProviderOptions, ProviderSpec
 from mlr_copilot.state import append_jsonl
 

@@ -37,8 +37,6 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when is None:
-        return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
