@@ -22,7 +22,16 @@ _SPECS: tuple[ProviderSpec, ...] = (
     scripted.SCRIPTED,
 )
 
-PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
+
+def _index(specs: tuple[ProviderSpec, ...]) -> Mapping[str, ProviderSpec]:
+    names = [spec.name for spec in specs]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"providers registered twice: {', '.join(twice)}")
+    return MappingProxyType(dict(zip(names, specs, strict=True)))
+
+
+PROVIDERS = _index(_SPECS)
 DEFAULT_PROVIDER = _SPECS[0].name
 
 
