@@ -49,6 +49,7 @@ class AnthropicProvider:
         name: str = "anthropic",
         key_variable: str = "ANTHROPIC_API_KEY",
     ):
+        # the SDK loads only when a provider is built: the registry imports this module at start-up
         import anthropic
 
         self._sdk = anthropic

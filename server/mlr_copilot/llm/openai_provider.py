@@ -39,6 +39,7 @@ class OpenAIProvider:
         json_mode: bool = True,
         key_variable: str = "OPENAI_API_KEY",
     ):
+        # the SDK loads only when a provider is built: the registry imports this module at start-up
         import openai
 
         self._sdk = openai
