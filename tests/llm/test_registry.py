@@ -74,3 +74,12 @@ def test_each_provider_is_whole(spec: ProviderSpec):
 def test_a_key_variable_that_redact_would_not_hide_is_refused():
     with pytest.raises(ValueError, match="must end in API_KEY"):
         ProviderSpec(name="x", build=SCRIPTED.build, default_model="m", key_variables=("X_KEY",))
+
+
+def test_what_stops_a_provider_is_one_line_naming_the_fix():
+    assert PROVIDERS["openai-compatible"].problem(None) == (
+        "The openai-compatible provider needs llm.baseUrl (or MLR_BASE_URL), "
+        "e.g. http://localhost:11434/v1 for Ollama or http://localhost:8000/v1 for vLLM")
+    assert PROVIDERS["openai-compatible"].problem("http://127.0.0.1:8000/v1") is None
+    uninstalled = ProviderSpec(name="x", build=SCRIPTED.build, default_model="m", sdk="no_such_sdk_for_mlr")
+    assert uninstalled.problem(None) == "The x provider needs the no_such_sdk_for_mlr package: pip install no_such_sdk_for_mlr"

@@ -3,7 +3,6 @@ and the budget."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,10 +22,9 @@ def _spec(settings: LLMSettings) -> ProviderSpec:
     spec = PROVIDERS.get(settings.provider)
     if spec is None:
         raise LLMError(f"Unknown LLM provider '{settings.provider}': use one of {', '.join(PROVIDERS)}")
-    if spec.needs_base_url and not settings.base_url:
-        raise LLMError(f"The {spec.name} provider needs llm.baseUrl (or MLR_BASE_URL), e.g. {spec.base_url_example}")
-    if spec.sdk and importlib.util.find_spec(spec.sdk) is None:
-        raise LLMError(f"The {spec.name} provider needs the {spec.sdk} package: pip install {spec.sdk}")
+    problem = spec.problem(settings.base_url)
+    if problem:
+        raise LLMError(problem)
     return spec
 
 

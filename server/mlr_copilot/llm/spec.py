@@ -8,6 +8,7 @@ provider. This module imports no SDK: building a provider does, when the engine 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -70,3 +71,11 @@ class ProviderSpec:
     @property
     def key_required(self) -> bool:
         return bool(self.key_variables) and not self.key_optional
+
+    def problem(self, base_url: str | None) -> str | None:
+        """What stops this provider from being built, in one line (None when nothing does)."""
+        if self.needs_base_url and not base_url:
+            return f"The {self.name} provider needs llm.baseUrl (or MLR_BASE_URL), e.g. {self.base_url_example}"
+        if self.sdk and importlib.util.find_spec(self.sdk) is None:
+            return f"The {self.name} provider needs the {self.sdk} package: pip install {self.sdk}"
+        return None
