@@ -7,6 +7,8 @@ export interface KeyProvider {
   env: string;
 }
 
+// One entry per canonical key variable of the server's provider registry
+// (server/mlr_copilot/llm/providers.py); tests/llm/test_registry.py holds this list to it.
 export const KEY_PROVIDERS: readonly KeyProvider[] = [
   { label: "OpenAI (and OpenAI-compatible endpoints)", env: "OPENAI_API_KEY" },
   { label: "Anthropic", env: "ANTHROPIC_API_KEY" },

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from .choices import one_of
+from .llm.providers import DEFAULT_PROVIDER, PROVIDERS
 from .objective import Direction
 from .runners.registry import setting_name
 
-ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted"]
+# a name in the provider registry (llm/providers.py)
+ProviderName = Annotated[str, BeforeValidator(lambda value: one_of(value, tuple(PROVIDERS)))]
 # `auto` or a registered runner's name (runners/registry.py)
 RunnerName = Annotated[str, BeforeValidator(setting_name)]
 
@@ -26,7 +29,7 @@ class _Section(BaseModel):
 
 
 class LLMSettings(_Section):
-    provider: ProviderName = "openai"
+    provider: ProviderName = DEFAULT_PROVIDER
     model: str = ""
     base_url: str | None = Field(default=None, alias="baseUrl")
     script: str | None = Field(default=None, description="JSONL file of recorded replies for the scripted provider")
@@ -38,15 +41,7 @@ class LLMSettings(_Section):
     budget_tokens: int | None = Field(default=None, ge=0, alias="budgetTokens")
 
     def resolved_model(self) -> str:
-        if self.model:
-            return self.model
-        return {
-            # current models with a list price in llm/accounting.py, so a dollar budget holds
-            "openai": "gpt-5-mini",
-            "anthropic": "claude-sonnet-4-6",
-            "openai-compatible": "llama3.1",
-            "scripted": "scripted",
-        }[self.provider]
+        return self.model or PROVIDERS[self.provider].default_model
 
 
 class IdeasSettings(_Section):

@@ -106,11 +106,12 @@ def test_run_first_closes_the_runs_of_dead_processes_and_spares_live_ones(tmp_pa
 
 
 def test_a_local_run_imports_neither_the_docker_sdk_nor_the_llm_layer(tmp_path):
-    """Their imports cost a short run more than the run itself: `run --runner local` needs neither."""
+    """Their imports cost a short run more than the run itself: `run --runner local` needs neither.
+    (Settings read the provider registry, `mlr_copilot.llm.providers`, which loads no SDK.)"""
     repo = make_repo(tmp_path / "repo", {"train.py": "print('METRIC acc=1')\n"})
     probe = ("import sys; from mlr_copilot.cli import main; code = main(sys.argv[1:]); "
-             "print(sorted(m for m in ('docker', 'openai', 'anthropic', 'huggingface_hub', 'mlr_copilot.llm', "
-             "'mlr_copilot.ideas.agent', 'mlr_copilot.runners.docker') if m in sys.modules), code)")
+             "print(sorted(m for m in ('docker', 'openai', 'anthropic', 'huggingface_hub', 'mlr_copilot.llm.client', "
+             "'mlr_copilot.llm.factory', 'mlr_copilot.ideas.agent', 'mlr_copilot.runners.docker') if m in sys.modules), code)")
     result = subprocess.run([sys.executable, "-c", probe, "run", "-w", str(repo), "--runner", "local", "--json"],
                             capture_output=True, text=True, env=ENV, timeout=300)
     assert result.stdout.splitlines()[-1] == "[] 0", result.stdout[-2000:] + result.stderr[-2000:]

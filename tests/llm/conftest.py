@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 
@@ -111,3 +114,54 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+class Stub(BaseHTTPRequestHandler):
+    """A real HTTP server's answers: 404 for every completion; for GET .../models, `models` with
+    HTTP `models_status` (an error body unless 200; HTTP 500 when `models` is None)."""
+
+    models: ClassVar[list[str] | None] = []
+    models_status: ClassVar[int] = 200
+    seen: ClassVar[list[str]] = []
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.seen.append(f"GET {self.path}")
+        status = 500 if self.models is None else self.models_status
+        if status != 200:
+            self._answer(status, {"error": {"message": "down", "type": "server_error"}})
+        else:
+            self._answer(200, {"object": "list", "data": [{"id": m, "object": "model", "type": "model",
+                                                           "created": 0, "created_at": "2026-01-01T00:00:00Z",
+                                                           "display_name": m, "owned_by": "x"} for m in self.models or []],
+                               "has_more": False, "first_id": None, "last_id": None})
+
+    def do_POST(self) -> None:
+        self.seen.append(f"POST {self.path}")
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.path.endswith("/messages"):
+            self._answer(404, {"type": "error", "error": {"type": "not_found_error", "message": "model: claude-3-5-sonnet-latest"}})
+        else:
+            self._answer(404, {"error": {"message": "The model `gpt-4o-mini` does not exist", "type": "invalid_request_error",
+                                         "code": "model_not_found"}})
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stub() -> Iterator[tuple[ThreadingHTTPServer, str]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Stub.seen, Stub.models, Stub.models_status = [], [], 200
+    yield server, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

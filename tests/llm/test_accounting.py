@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from mlr_copilot.llm import BudgetExceededError, Ledger, LLMError, Usage, cost_of, price_for
+from mlr_copilot.llm.accounting import Ledger, cost_of, price_for
+from mlr_copilot.llm.base import BudgetExceededError, LLMError, Usage
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlr_copilot.llm import LLMError, Message, RateLimitedError, TransientLLMError
 from mlr_copilot.llm.anthropic_provider import JSON_INSTRUCTION, AnthropicProvider, split_messages
+from mlr_copilot.llm.base import LLMError, Message, RateLimitedError, TransientLLMError
 
 from .conftest import ANTHROPIC_KEY, anthropic_body, anthropic_error
 

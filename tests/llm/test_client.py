@@ -1,22 +1,16 @@
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 
 import pytest
 from pydantic import BaseModel, Field
 
-from mlr_copilot.llm import (
-    LLM,
-    BudgetExceededError,
-    Ledger,
-    LLMError,
-    MalformedReplyError,
-    Message,
-    extract_json,
-    schema_hint,
-)
+from mlr_copilot.llm.accounting import Ledger
 from mlr_copilot.llm.anthropic_provider import AnthropicProvider
+from mlr_copilot.llm.base import BudgetExceededError, LLMError, MalformedReplyError, Message
+from mlr_copilot.llm.client import LLM, extract_json, schema_hint
 from mlr_copilot.llm.openai_provider import OpenAIProvider
 
 from .conftest import ANTHROPIC_KEY, OPENAI_KEY, anthropic_body, http, openai_body, openai_error
@@ -161,7 +155,7 @@ async def test_backoff_with_random_jitter_still_grows(server, clean_env, fake_sl
     assert await llm.text(PROMPT, task="t", call="c") == "done"
     delays = fake_sleep.delays
     assert len(delays) == 4 and delays[0] >= 0.5
-    assert all(later > earlier for earlier, later in zip(delays, delays[1:]))
+    assert all(later > earlier for earlier, later in itertools.pairwise(delays))
 
 
 def test_backoff_is_capped():

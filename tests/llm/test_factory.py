@@ -7,9 +7,12 @@ import sys
 import pytest
 
 from mlr_copilot.config import LLMSettings
-from mlr_copilot.llm import Ledger, LLMError, Message, MissingKeyError, ScriptedProvider, make_llm
+from mlr_copilot.llm.accounting import Ledger
 from mlr_copilot.llm.anthropic_provider import AnthropicProvider
+from mlr_copilot.llm.base import LLMError, Message, MissingKeyError
+from mlr_copilot.llm.factory import make_llm
 from mlr_copilot.llm.openai_provider import OpenAIProvider
+from mlr_copilot.llm.scripted import ScriptedProvider
 
 from .conftest import ANTHROPIC_KEY, OPENAI_KEY, anthropic_body, anthropic_error, openai_body
 

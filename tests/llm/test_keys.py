@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlr_copilot.llm import MissingKeyError, api_key_for, key_required, key_status, redact
+from mlr_copilot.llm.base import MissingKeyError
+from mlr_copilot.llm.keys import api_key_for, key_required, key_status
+from mlr_copilot.llm.redaction import redact
 
 
 def test_openai_key_is_read_and_stripped():

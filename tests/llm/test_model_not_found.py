@@ -3,67 +3,14 @@ lists the models the key can use, asked of a real HTTP server on 127.0.0.1 throu
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from mlr_copilot.config import LLMSettings
-from mlr_copilot.llm import LLMError, Message
 from mlr_copilot.llm.anthropic_provider import AnthropicProvider
+from mlr_copilot.llm.base import LLMError, Message
 from mlr_copilot.llm.openai_provider import OpenAIProvider
 
-from .conftest import ANTHROPIC_KEY, OPENAI_KEY
-
-
-class Stub(BaseHTTPRequestHandler):
-    """404 for every completion; `models` (or HTTP 500 when None) for GET .../models."""
-
-    models: list[str] | None = []
-    seen: list[str] = []
-
-    def _answer(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self.seen.append(f"GET {self.path}")
-        if self.models is None:
-            self._answer(500, {"error": {"message": "down", "type": "server_error"}})
-        else:
-            self._answer(200, {"object": "list", "data": [{"id": m, "object": "model", "type": "model",
-                                                           "created": 0, "created_at": "2026-01-01T00:00:00Z",
-                                                           "display_name": m, "owned_by": "x"} for m in self.models],
-                               "has_more": False, "first_id": None, "last_id": None})
-
-    def do_POST(self) -> None:
-        self.seen.append(f"POST {self.path}")
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        if self.path.endswith("/messages"):
-            self._answer(404, {"type": "error", "error": {"type": "not_found_error", "message": "model: claude-3-5-sonnet-latest"}})
-        else:
-            self._answer(404, {"error": {"message": "The model `gpt-4o-mini` does not exist", "type": "invalid_request_error",
-                                         "code": "model_not_found"}})
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def stub():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    Stub.seen = []
-    yield server, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
+from .conftest import ANTHROPIC_KEY, OPENAI_KEY, Stub
 
 ASK = [Message("user", "hi")]
 
@@ -76,7 +23,7 @@ async def complete(provider) -> str:
 
 
 async def test_openai_names_the_setting_and_lists_the_models(stub):
-    server, url = stub
+    _server, url = stub
     Stub.models = [f"model-{n:02d}" for n in range(25)] + [OPENAI_KEY]  # a server that echoes the key
     text = await complete(OpenAIProvider("gpt-4o-mini", OPENAI_KEY, base_url=f"{url}/v1", name="openai-compatible"))
     assert "model 'gpt-4o-mini' was not found" in text and "llm.model setting, MLR_MODEL or --model" in text
@@ -86,7 +33,7 @@ async def test_openai_names_the_setting_and_lists_the_models(stub):
 
 
 async def test_anthropic_lists_the_models_too(stub):
-    server, url = stub
+    _server, url = stub
     Stub.models = ["claude-haiku-4-5", "claude-sonnet-4-6"]
     text = await complete(AnthropicProvider("claude-3-5-sonnet-latest", ANTHROPIC_KEY, base_url=url))
     assert "model 'claude-3-5-sonnet-latest' was not found" in text and "MLR_MODEL" in text
@@ -95,7 +42,7 @@ async def test_anthropic_lists_the_models_too(stub):
 
 
 async def test_without_a_models_list_the_error_still_names_the_setting(stub):
-    server, url = stub
+    _server, url = stub
     Stub.models = None
     text = await complete(OpenAIProvider("gpt-4o-mini", OPENAI_KEY, base_url=f"{url}/v1"))
     assert "was not found" in text and "MLR_MODEL" in text and "Models this key can use" not in text

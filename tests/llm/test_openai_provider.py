@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlr_copilot.llm import LLMError, Message, RateLimitedError, TransientLLMError
+from mlr_copilot.llm.base import LLMError, Message, RateLimitedError, TransientLLMError
 from mlr_copilot.llm.openai_provider import OpenAIProvider
 
 from .conftest import OPENAI_KEY, http, openai_body, openai_error

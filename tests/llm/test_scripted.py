@@ -6,8 +6,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from mlr_copilot.llm import LLM, Ledger, Message, RecordingProvider, ScriptedProvider, ScriptError
+from mlr_copilot.llm.accounting import Ledger
+from mlr_copilot.llm.base import Message, ScriptError
+from mlr_copilot.llm.client import LLM
 from mlr_copilot.llm.openai_provider import OpenAIProvider
+from mlr_copilot.llm.scripted import RecordingProvider, ScriptedProvider
 
 from .conftest import OPENAI_KEY, openai_body
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..llm.providers import provider_names
 
 if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -32,7 +33,7 @@ class Commands:
 def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", "-w", default=".", help="the research workspace (default: the current folder)")
-    common.add_argument("--provider", choices=["openai", "anthropic", "openai-compatible", "scripted"], help="LLM provider")
+    common.add_argument("--provider", choices=provider_names(), help="LLM provider")
     common.add_argument("--model", help="LLM model name")
     common.add_argument("--base-url", dest="base_url", help="base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp)")
     common.add_argument("--script", help="JSONL of recorded replies for the scripted provider")

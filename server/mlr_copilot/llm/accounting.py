@@ -15,55 +15,29 @@ from pathlib import Path
 from typing import Any
 
 from mlr_copilot.llm.base import BudgetExceededError, LLMError, Usage
+from mlr_copilot.llm.providers import all_prices
+from mlr_copilot.llm.spec import Price
 from mlr_copilot.state import write_json
 
 log = logging.getLogger(__name__)
 
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-5": (1.25, 10.00),
-    "gpt-5-mini": (0.25, 2.00),
-    "gpt-5-nano": (0.05, 0.40),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4-turbo": (10.00, 30.00),
-    "gpt-3.5-turbo": (0.50, 1.50),
-    "o1": (15.00, 60.00),
-    "o1-mini": (1.10, 4.40),
-    "o3": (2.00, 8.00),
-    "o3-mini": (1.10, 4.40),
-    "o4-mini": (1.10, 4.40),
-    "claude-3-haiku": (0.25, 1.25),
-    "claude-3-opus": (15.00, 75.00),
-    "claude-3-5-haiku": (0.80, 4.00),
-    "claude-3-5-sonnet": (3.00, 15.00),
-    "claude-3-7-sonnet": (3.00, 15.00),
-    "claude-haiku-4-5": (1.00, 5.00),
-    "claude-sonnet-4": (3.00, 15.00),
-    "claude-sonnet-4-5": (3.00, 15.00),
-    "claude-sonnet-4-6": (3.00, 15.00),
-    "claude-opus-4": (15.00, 75.00),
-    "claude-opus-4-1": (15.00, 75.00),
-    "claude-opus-4-5": (5.00, 25.00),
-    "claude-opus-4-6": (5.00, 25.00),
-}
+# Every provider's list prices (each provider's spec holds its own).
+PRICES: dict[str, Price] = all_prices()
 
 
-def price_for(model: str, prices: Mapping[str, tuple[float, float]] = PRICES) -> tuple[float, float] | None:
+def price_for(model: str, prices: Mapping[str, Price] = PRICES) -> Price | None:
     """The (input, output) price of `model`: the longest listed name it starts with, so dated
     snapshots ("gpt-4o-2024-08-06", "claude-3-5-sonnet-latest") and "openai/gpt-4o" match."""
     name = model.strip().lower().rsplit("/", 1)[-1]
     best: str | None = None
     for listed in prices:
-        if name == listed or (name.startswith(listed) and name[len(listed)] in "-:@"):
-            if best is None or len(listed) > len(best):
-                best = listed
+        matches = name == listed or (name.startswith(listed) and name[len(listed)] in "-:@")
+        if matches and (best is None or len(listed) > len(best)):
+            best = listed
     return prices[best] if best else None
 
 
-def cost_of(model: str, usage: Usage, prices: Mapping[str, tuple[float, float]] = PRICES) -> float | None:
+def cost_of(model: str, usage: Usage, prices: Mapping[str, Price] = PRICES) -> float | None:
     price = price_for(model, prices)
     if price is None:
         return None
@@ -131,7 +105,7 @@ class Ledger:
         budget_usd: float | None = None,
         budget_tokens: int | None = None,
         *,
-        prices: Mapping[str, tuple[float, float]] | None = None,
+        prices: Mapping[str, Price] | None = None,
         path: Path | None = None,
     ):
         self.budget_usd = budget_usd
@@ -238,7 +212,7 @@ class Ledger:
         budget_usd: float | None = None,
         budget_tokens: int | None = None,
         *,
-        prices: Mapping[str, tuple[float, float]] | None = None,
+        prices: Mapping[str, Price] | None = None,
         autosave: bool = True,
     ) -> Ledger:
         """The ledger saved at `path` (empty when there is none); budgets come from settings, not

@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage
-from mlr_copilot.llm.keys import redact
-from mlr_copilot.llm.sdk_errors import not_found, translate
+from mlr_copilot.llm.model_list import listing_error, model_ids, not_found
+from mlr_copilot.llm.redaction import redact
+from mlr_copilot.llm.sdk_errors import translate
+from mlr_copilot.llm.spec import ProviderOptions, ProviderSpec
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class AnthropicProvider:
         name: str = "anthropic",
         key_variable: str = "ANTHROPIC_API_KEY",
     ):
+        # the SDK loads only when a provider is built: the registry imports this module at start-up
         import anthropic
 
         self._sdk = anthropic
@@ -55,7 +58,7 @@ class AnthropicProvider:
         self.base_url = base_url
         self._key = api_key
         self._key_variable = key_variable
-        self._where = base_url or ANTHROPIC_HOST
+        self.where = base_url or ANTHROPIC_HOST
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
@@ -95,22 +98,31 @@ class AnthropicProvider:
         try:
             response = await self._client.messages.create(**params)
         except self._sdk.AnthropicError as exc:
-            translated = translate(
-                exc,
-                self._sdk,
-                provider=self.name,
-                model=self.model,
-                where=self._where,
-                key_variable=self._key_variable,
-                secrets=[self._key],
-            )
-            raise await not_found(self._client, exc, translated, secrets=[self._key]) from None
+            raise await not_found(self._client, exc, self._translate(exc), secrets=[self._key]) from None
         return self._parse(response, messages, call)
+
+    async def served_models(self) -> list[str]:
+        """Every model the key may use (`/v1/models`); LLMError, keys hidden, when it does not answer."""
+        try:
+            return await model_ids(self._client)
+        except self._sdk.AnthropicError as exc:
+            raise listing_error(exc, self._translate(exc), provider=self.name, where=self.where) from None
+
+    def _translate(self, exc: Exception) -> LLMError:
+        return translate(
+            exc,
+            self._sdk,
+            provider=self.name,
+            model=self.model,
+            where=self.where,
+            key_variable=self._key_variable,
+            secrets=[self._key],
+        )
 
     def _parse(self, response: Any, messages: Sequence[Message], call: str) -> Completion:
         blocks = getattr(response, "content", None)
         if blocks is None:
-            raise LLMError(redact(f"{self.name}: the reply to '{call}' from {self._where} has no content", extra=[self._key]))
+            raise LLMError(redact(f"{self.name}: the reply to '{call}' from {self.where} has no content", extra=[self._key]))
         text = "".join(getattr(b, "text", "") for b in blocks if getattr(b, "type", None) == "text")
         if getattr(response, "stop_reason", None) == "max_tokens":
             log.warning("%s: the reply to '%s' was cut off at the token limit", self.name, call)
@@ -123,3 +135,40 @@ class AnthropicProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _build(options: ProviderOptions) -> AnthropicProvider:
+    return AnthropicProvider(
+        options.model,
+        options.api_key,
+        base_url=options.base_url,
+        timeout=options.timeout,
+        http_client=options.http_client,
+        name=options.name,
+        key_variable=options.key_variable,
+    )
+
+
+ANTHROPIC = ProviderSpec(
+    name="anthropic",
+    build=_build,
+    # a current model with a list price, so a dollar budget holds
+    default_model="claude-sonnet-4-6",
+    key_variables=("ANTHROPIC_API_KEY", "CLAUDE_API_KEY"),
+    sdk="anthropic",
+    prices={
+        "claude-3-haiku": (0.25, 1.25),
+        "claude-3-opus": (15.00, 75.00),
+        "claude-3-5-haiku": (0.80, 4.00),
+        "claude-3-5-sonnet": (3.00, 15.00),
+        "claude-3-7-sonnet": (3.00, 15.00),
+        "claude-haiku-4-5": (1.00, 5.00),
+        "claude-sonnet-4": (3.00, 15.00),
+        "claude-sonnet-4-5": (3.00, 15.00),
+        "claude-sonnet-4-6": (3.00, 15.00),
+        "claude-opus-4": (15.00, 75.00),
+        "claude-opus-4-1": (15.00, 75.00),
+        "claude-opus-4-5": (5.00, 25.00),
+        "claude-opus-4-6": (5.00, 25.00),
+    },
+)

@@ -69,6 +69,18 @@ class Provider(Protocol):
     ) -> Completion: ...
 
 
+@runtime_checkable
+class ModelLister(Protocol):
+    """A provider whose endpoint lists the models it serves (the SDK's `models.list`)."""
+
+    name: str
+    model: str
+    # the endpoint, for messages
+    where: str
+
+    async def served_models(self) -> list[str]: ...
+
+
 def estimate_tokens(text: str) -> int:
     """About four characters per token: close enough for accounting when a server is silent."""
     return len(text) // 4

@@ -9,7 +9,7 @@ import dataclasses
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -25,7 +25,7 @@ from mlr_copilot.llm.base import (
     Usage,
     estimate_tokens,
 )
-from mlr_copilot.llm.keys import redact
+from mlr_copilot.llm.redaction import redact
 from mlr_copilot.untrusted import has_surrogate, one_line, scrub
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def _strings(data: Any):
+def _strings(data: Any) -> Iterator[str]:
     """Every string in parsed JSON, keys included, without recursion (the data may be deep)."""
     pending = [data]
     while pending:
@@ -161,7 +161,7 @@ class LLM:
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before retry number `attempt + 1`: doubling with up to 25% jitter, never
         sooner than the server asked, never longer than `retry_max`."""
-        delay = self.retry_base * (2**attempt) * (1 + 0.25 * self._jitter())
+        delay = self.retry_base * (2.0**attempt) * (1 + 0.25 * self._jitter())
         if retry_after is not None:
             delay = max(delay, retry_after)
         return min(delay, self.retry_max)

@@ -1,4 +1,5 @@
-"""Build the session's `LLM` from settings: the provider, its key, and the budget."""
+"""Build the session's `LLM` from settings: the provider (by its registered spec), its key,
+and the budget."""
 
 from __future__ import annotations
 
@@ -11,13 +12,20 @@ from mlr_copilot.config import LLMSettings
 from mlr_copilot.llm.accounting import Ledger
 from mlr_copilot.llm.base import LLMError, Provider
 from mlr_copilot.llm.client import LLM
-from mlr_copilot.llm.keys import KEY_VARIABLES, api_key_for
+from mlr_copilot.llm.keys import api_key_for, key_status
+from mlr_copilot.llm.providers import PROVIDERS
+from mlr_copilot.llm.spec import ProviderOptions, ProviderSpec
 
 
-def _key_variable(provider: str, environ: Mapping[str, str]) -> str:
-    """The variable the key came from, so an auth error names the one the user actually set."""
-    names = KEY_VARIABLES[provider]
-    return next((name for name in names if (environ.get(name) or "").strip()), names[0])
+def _spec(settings: LLMSettings) -> ProviderSpec:
+    """The provider's spec, once its settings are complete and its SDK is installed."""
+    spec = PROVIDERS.get(settings.provider)
+    if spec is None:
+        raise LLMError(f"Unknown LLM provider '{settings.provider}': use one of {', '.join(PROVIDERS)}")
+    problem = spec.problem(settings.base_url)
+    if problem:
+        raise LLMError(problem)
+    return spec
 
 
 def make_provider(
@@ -27,47 +35,23 @@ def make_provider(
     environ: Mapping[str, str] | None = None,
     http_client: Any = None,
 ) -> Provider:
-    """The provider `settings` name; MissingKeyError when its key is not set.
-
-    The SDKs are imported here, not at module load: they take long to import."""
+    """The provider `settings` name; MissingKeyError when its key is not set. The SDK is
+    imported only now, when the provider is built: it takes long to import."""
     environ = os.environ if environ is None else environ
-    model = settings.resolved_model()
-    kind = settings.provider
-    if kind == "scripted":
-        from mlr_copilot.llm.scripted import ScriptedProvider
-
-        if not settings.script:
-            raise LLMError("The scripted provider needs llm.script (or MLR_SCRIPT): a JSONL file of replies")
-        path = Path(settings.script).expanduser()
-        if not path.is_absolute():
-            path = (workspace or Path.cwd()) / path
-        return ScriptedProvider(path, model=model)
-    if kind == "anthropic":
-        from mlr_copilot.llm.anthropic_provider import AnthropicProvider
-
-        return AnthropicProvider(
-            model,
-            api_key_for(kind, environ),
-            base_url=settings.base_url,
-            timeout=settings.timeout,
-            http_client=http_client,
-            key_variable=_key_variable(kind, environ),
-        )
-    from mlr_copilot.llm.openai_provider import OpenAIProvider
-
-    if kind == "openai-compatible" and not settings.base_url:
-        raise LLMError(
-            "The openai-compatible provider needs llm.baseUrl (or MLR_BASE_URL), "
-            "e.g. http://localhost:11434/v1 for Ollama or http://localhost:8000/v1 for vLLM"
-        )
-    return OpenAIProvider(
-        model,
-        api_key_for(kind, environ),
+    spec = _spec(settings)
+    script = Path(settings.script).expanduser() if settings.script else None
+    if script is not None and not script.is_absolute():
+        script = (workspace or Path.cwd()) / script
+    return spec.build(ProviderOptions(
+        name=spec.name,
+        model=settings.resolved_model(),
+        api_key=api_key_for(spec.name, environ) if spec.key_variables else "",
+        key_variable=key_status(spec.name, environ)[0],
         base_url=settings.base_url,
         timeout=settings.timeout,
+        script=script,
         http_client=http_client,
-        name=kind,
-    )
+    ))
 
 
 def make_llm(

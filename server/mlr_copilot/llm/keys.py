@@ -1,40 +1,29 @@
-"""API keys: where each provider's key comes from, and how to keep keys out of every message.
-
-Keys are read from the engine's environment (the process's, over the keys a workspace's `.env`
-may provide: `envfile`). Every error message and log line of the LLM layer passes through
-`redact`, so a key that a server or SDK echoes back never reaches the user's screen or a log
-file.
-"""
+"""API keys: where each provider's key comes from (its spec's variables, canonical name first,
+then aliases), read from the engine's environment (the process's, over the keys a workspace's
+`.env` may provide: `envfile`). Keeping keys out of messages is `redact`'s job."""
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from mlr_copilot.llm.base import MissingKeyError
+from mlr_copilot.llm.providers import PROVIDERS
+from mlr_copilot.llm.spec import PLACEHOLDER_KEY
 
-# The first name is the canonical one; later names are accepted aliases.
-KEY_VARIABLES: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
-    "anthropic": ("ANTHROPIC_API_KEY", "CLAUDE_API_KEY"),
-    "openai-compatible": ("OPENAI_API_KEY",),
-}
 
-# Local servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK insists on one.
-PLACEHOLDER_KEY = "not-needed"
-
-_SECRET_NAME = re.compile(r"(API_KEY|_TOKEN|_SECRET)$")
-# Shorter values are too likely to be ordinary words; no real key is this short.
-_MIN_SECRET_LENGTH = 8
+def _names(provider: str) -> tuple[str, ...]:
+    spec = PROVIDERS.get(provider)
+    return spec.key_variables if spec else ()
 
 
 def key_required(provider: str) -> bool:
-    return provider in ("openai", "anthropic")
+    spec = PROVIDERS.get(provider)
+    return spec is not None and spec.key_required
 
 
 def _lookup(provider: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
-    for name in KEY_VARIABLES.get(provider, ()):
+    for name in _names(provider):
         value = (environ.get(name) or "").strip()
         if value:
             return name, value
@@ -47,11 +36,11 @@ def api_key_for(provider: str, environ: Mapping[str, str] | None = None) -> str:
     found = _lookup(provider, environ)
     if found:
         return found[1]
-    if provider == "openai-compatible":
-        return PLACEHOLDER_KEY
-    names = KEY_VARIABLES.get(provider)
+    names = _names(provider)
     if not names:
         raise MissingKeyError(f"No API key is defined for provider '{provider}'")
+    if not key_required(provider):
+        return PLACEHOLDER_KEY
     also = f" ({' or '.join(names[1:])} is accepted too)" if len(names) > 1 else ""
     raise MissingKeyError(f"No API key for {provider}: set {names[0]} (environment or .env){also}")
 
@@ -61,29 +50,8 @@ def key_status(provider: str, environ: Mapping[str, str] | None = None) -> tuple
 
     For providers without a key (scripted) the name is empty and the status is present."""
     environ = os.environ if environ is None else environ
-    names = KEY_VARIABLES.get(provider)
+    names = _names(provider)
     if not names:
         return "", True
     found = _lookup(provider, environ)
     return (found[0], True) if found else (names[0], False)
-
-
-def secrets_in(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Every value in the environment that looks like a credential, by its variable's name."""
-    environ = os.environ if environ is None else environ
-    known = {name for names in KEY_VARIABLES.values() for name in names}
-    return [
-        value.strip()
-        for name, value in environ.items()
-        if (name in known or _SECRET_NAME.search(name)) and len(value.strip()) >= _MIN_SECRET_LENGTH
-    ]
-
-
-def redact(text: str, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> str:
-    """`text` with every key value (from the environment, plus `extra`) replaced by ***."""
-    values = set(secrets_in(environ))
-    values.update(v for v in extra if v and len(v) >= _MIN_SECRET_LENGTH and v != PLACEHOLDER_KEY)
-    # Longest first, so a key that contains another is hidden whole.
-    for value in sorted(values, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text

@@ -9,8 +9,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage
-from mlr_copilot.llm.keys import redact
-from mlr_copilot.llm.sdk_errors import not_found, translate
+from mlr_copilot.llm.model_list import listing_error, model_ids, not_found
+from mlr_copilot.llm.redaction import redact
+from mlr_copilot.llm.sdk_errors import translate
+from mlr_copilot.llm.spec import ProviderOptions, ProviderSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class OpenAIProvider:
         json_mode: bool = True,
         key_variable: str = "OPENAI_API_KEY",
     ):
+        # the SDK loads only when a provider is built: the registry imports this module at start-up
         import openai
 
         self._sdk = openai
@@ -48,7 +51,7 @@ class OpenAIProvider:
         self._key = api_key
         self._key_variable = key_variable
         self._official = base_url is None or urlparse(base_url).hostname == OPENAI_HOST
-        self._where = base_url or f"https://{OPENAI_HOST}/v1"
+        self.where = base_url or f"https://{OPENAI_HOST}/v1"
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -83,7 +86,7 @@ class OpenAIProvider:
         except self._sdk.BadRequestError as exc:
             if "response_format" not in params or self._official or "response_format" not in str(exc):
                 raise await self._error(exc) from None
-            log.warning("%s at %s does not support JSON mode; asking in the prompt instead", self.name, self._where)
+            log.warning("%s at %s does not support JSON mode; asking in the prompt instead", self.name, self.where)
             self.json_mode = False
             params.pop("response_format")
             try:
@@ -93,6 +96,13 @@ class OpenAIProvider:
         except self._sdk.OpenAIError as exc:
             raise await self._error(exc) from None
         return self._parse(response, messages, call)
+
+    async def served_models(self) -> list[str]:
+        """Every model the endpoint lists (`/v1/models`); LLMError, keys hidden, when it does not answer."""
+        try:
+            return await model_ids(self._client)
+        except self._sdk.OpenAIError as exc:
+            raise listing_error(exc, self._translate(exc), provider=self.name, where=self.where) from None
 
     async def _error(self, exc: Exception) -> LLMError:
         # a local server lists what it serves; api.openai.com lists audio and image models too
@@ -104,7 +114,7 @@ class OpenAIProvider:
             self._sdk,
             provider=self.name,
             model=self.model,
-            where=self._where,
+            where=self.where,
             key_variable=self._key_variable,
             secrets=[self._key],
         )
@@ -112,7 +122,7 @@ class OpenAIProvider:
     def _parse(self, response: Any, messages: Sequence[Message], call: str) -> Completion:
         choices = getattr(response, "choices", None) or []
         if not choices:
-            raise LLMError(redact(f"{self.name}: the reply to '{call}' from {self._where} has no choices", extra=[self._key]))
+            raise LLMError(redact(f"{self.name}: the reply to '{call}' from {self.where} has no choices", extra=[self._key]))
         choice = choices[0]
         text = (choice.message.content if choice.message else None) or ""
         if choice.finish_reason == "length":
@@ -126,3 +136,54 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _build(options: ProviderOptions) -> OpenAIProvider:
+    return OpenAIProvider(
+        options.model,
+        options.api_key,
+        base_url=options.base_url,
+        timeout=options.timeout,
+        http_client=options.http_client,
+        name=options.name,
+        key_variable=options.key_variable,
+    )
+
+
+OPENAI = ProviderSpec(
+    name="openai",
+    build=_build,
+    # a current model with a list price, so a dollar budget holds
+    default_model="gpt-5-mini",
+    key_variables=("OPENAI_API_KEY",),
+    sdk="openai",
+    prices={
+        "gpt-5": (1.25, 10.00),
+        "gpt-5-mini": (0.25, 2.00),
+        "gpt-5-nano": (0.05, 0.40),
+        "gpt-4.1": (2.00, 8.00),
+        "gpt-4.1-mini": (0.40, 1.60),
+        "gpt-4.1-nano": (0.10, 0.40),
+        "gpt-4o": (2.50, 10.00),
+        "gpt-4o-mini": (0.15, 0.60),
+        "gpt-4-turbo": (10.00, 30.00),
+        "gpt-3.5-turbo": (0.50, 1.50),
+        "o1": (15.00, 60.00),
+        "o1-mini": (1.10, 4.40),
+        "o3": (2.00, 8.00),
+        "o3-mini": (1.10, 4.40),
+        "o4-mini": (1.10, 4.40),
+    },
+)
+
+# Local models through vLLM, Ollama, llama.cpp or LM Studio: unpriced, the key optional.
+OPENAI_COMPATIBLE = ProviderSpec(
+    name="openai-compatible",
+    build=_build,
+    default_model="llama3.1",
+    key_variables=("OPENAI_API_KEY",),
+    key_optional=True,
+    sdk="openai",
+    needs_base_url=True,
+    base_url_example="http://localhost:11434/v1 for Ollama or http://localhost:8000/v1 for vLLM",
+)

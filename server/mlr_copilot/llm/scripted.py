@@ -14,7 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlr_copilot.llm.base import Completion, Message, Provider, ScriptError, Usage, estimate_usage
+from mlr_copilot.llm.base import (
+    Completion,
+    LLMError,
+    Message,
+    Provider,
+    ScriptError,
+    Usage,
+    estimate_usage,
+)
+from mlr_copilot.llm.spec import ProviderOptions, ProviderSpec
 from mlr_copilot.state import append_jsonl
 
 
@@ -118,6 +127,16 @@ class ScriptedProvider:
             record.used = True
         usage = record.usage or estimate_usage(messages, record.response)
         return Completion(text=record.response, usage=usage, model=self.model, provider=self.name)
+
+
+def _build(options: ProviderOptions) -> ScriptedProvider:
+    if options.script is None:
+        raise LLMError("The scripted provider needs llm.script (or MLR_SCRIPT): a JSONL file of replies")
+    return ScriptedProvider(options.script, model=options.model)
+
+
+# Recorded replies: no key, no network, no SDK (the demo and the end-to-end tests).
+SCRIPTED = ProviderSpec(name="scripted", build=_build, default_model="scripted")
 
 
 class RecordingProvider:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
 from mlr_copilot.llm.base import LLMError, RateLimitedError, TransientLLMError
-from mlr_copilot.llm.keys import redact
+from mlr_copilot.llm.redaction import redact
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
@@ -36,8 +36,6 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        return None
-    if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
@@ -62,37 +60,6 @@ def _error_code(exc: Any) -> str:
         if isinstance(inner, Mapping):
             return str(inner.get("code") or inner.get("type") or "")
     return ""
-
-
-# How many model names a "model not found" error lists, and how long it waits for the list.
-LISTED_MODELS = 20
-MODELS_TIMEOUT_S = 10.0
-# Not chat models: an official OpenAI key lists these too, and none would answer a prompt.
-_NOT_CHAT = ("audio", "realtime", "transcribe", "tts", "image", "embedding", "moderation", "whisper", "dall-e", "search")
-
-
-async def usable_models(client: Any, *, chat_only: bool) -> list[str] | None:
-    """The model ids the key may use (`client.models.list()`, one page), sorted; None when the
-    endpoint does not answer. `chat_only` drops OpenAI's audio, image and embedding models."""
-    try:
-        page = await client.models.list(timeout=MODELS_TIMEOUT_S)
-        ids = sorted({str(item.id) for item in page.data if getattr(item, "id", None)})
-    except Exception:
-        return None
-    return [i for i in ids if not any(word in i for word in _NOT_CHAT)] if chat_only else ids
-
-
-async def not_found(client: Any, exc: Exception, translated: LLMError, *, chat_only: bool = False,
-                    secrets: Sequence[str] = ()) -> LLMError:
-    """For an HTTP 404, the error again with the models the key can use. The names come from
-    the endpoint: each is cut to 100 characters and any key in them masked."""
-    if getattr(exc, "status_code", None) != 404:
-        return translated
-    models = await usable_models(client, chat_only=chat_only)
-    if models is None:
-        return translated
-    listed = ", ".join(name[:100] for name in models[:LISTED_MODELS]) + (f" and {len(models) - LISTED_MODELS} more" if len(models) > LISTED_MODELS else "")
-    return LLMError(redact(f"{translated} Models this key can use: {listed or 'none'}", extra=secrets))
 
 
 def translate(

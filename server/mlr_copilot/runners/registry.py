@@ -13,6 +13,8 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..choices import listed, one_of
+
 if TYPE_CHECKING:
     from .supervise import Runner
 
@@ -35,31 +37,15 @@ NAMES = tuple(entry.name for entry in RUNNERS)
 CHOICES = (AUTO, *NAMES)
 
 
-def listed(names: tuple[str, ...]) -> str:
-    """`auto, local or docker`."""
-    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
-
-
-def _one_of(value: object, names: tuple[str, ...]) -> str:
-    # the error a Literal of these names gives, so a bad setting reads as it always did
-    if not isinstance(value, str) or value not in names:
-        # only here: the CLI's help reads the names without loading pydantic
-        from pydantic_core import PydanticCustomError
-
-        raise PydanticCustomError("literal_error", "Input should be {expected}",
-                                  {"expected": listed(tuple(repr(name) for name in names))})
-    return value
-
-
 def setting_name(value: object) -> str:
     """Validates a `run.runner` setting, before pydantic's own checks (a bad value falls back
     to `auto` with a one-line warning, see config)."""
-    return _one_of(value, CHOICES)
+    return one_of(value, CHOICES)
 
 
 def record_name(value: object) -> str:
     """Validates the runner a run record names (never `auto`: a record says what ran it)."""
-    return _one_of(value, NAMES)
+    return one_of(value, NAMES)
 
 
 def runner_class(name: str) -> type[Runner]:
