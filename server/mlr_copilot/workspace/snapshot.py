@@ -105,18 +105,20 @@ def _changed(root: Path, index: Path) -> tuple[list[str], list[str]]:
     return taken, left
 
 
-def _reset_excluded(root: Path, index: Path, head: str) -> None:
-    """Put every excluded path the index has changed (say a staged `.env`) back as at HEAD."""
+def _reset_excluded(root: Path, index: Path, head: str) -> list[str]:
+    """Put every excluded path the index has changed (say a staged `.env`) back as at HEAD;
+    those paths."""
     out = _git(root, "diff-index", "--cached", "-z", "--name-only", "--no-renames", head, "--", index=index)
     paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p and _excluded(p)]
     if not paths:
-        return
+        return []
     listed = _git(root, "ls-tree", "-z", "--full-tree", head, "--", *paths)
     at_head = {entry.split(b"\t", 1)[1]: entry for entry in listed.split(b"\0") if entry}
     lines = [at_head.get(p.encode("utf-8", "surrogateescape"),
                          b"0 0000000000000000000000000000000000000000\t" + p.encode("utf-8", "surrogateescape"))
              for p in paths]
     _git(root, "update-index", "-z", "--index-info", index=index, stdin=b"\0".join(lines) + b"\0")
+    return paths
 
 
 def _identity(root: Path) -> dict[str, str]:
@@ -150,7 +152,7 @@ def snapshot(workspace: Path | str, run_id: str) -> Snapshot:
         if taken:
             _git(root, "update-index", "-z", "--add", "--remove", "--stdin", index=index,
                  stdin=b"\0".join(p.encode("utf-8", "surrogateescape") for p in taken) + b"\0")
-        _reset_excluded(root, index, head)
+        left += [path for path in _reset_excluded(root, index, head) if path not in left]
         tree = _git(root, "write-tree", index=index).decode().strip()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -55,6 +55,7 @@ _OWNER_SUFFIX = ".owner.json"
 # A run id becomes a folder name and git's name for the worktree: no separators, no option.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _GIT_TIMEOUT_S = 120.0
+_LOW_SPACE_BYTES = 64 * 1024 * 1024
 
 
 class WorktreeError(MlrError):
@@ -112,7 +113,10 @@ def _git(workspace: Path, *args: str) -> tuple[bool, str]:
     except (OSError, TimeoutError) as exc:
         return False, str(exc)
     lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-    return done.returncode == 0, (lines[-1] if lines else f"git exited with {done.returncode}")
+    # git's `error:` line names the cause (a file it could not write); the `fatal:` one after it
+    # only the step that failed
+    causes = [line for line in lines if line.startswith("error:")][:1] + lines[-1:]
+    return done.returncode == 0, "; ".join(causes) or f"git exited with {done.returncode}"
 
 
 def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
@@ -137,8 +141,17 @@ def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
     ok, why = _git(root, "worktree", "add", "--detach", "--quiet", "--", str(path), commit)
     if not ok:
         _discard(root, path, owner_file)
-        raise WorktreeError(f"cannot check out {commit[:12]} for run {run_id}: {why}")
+        raise WorktreeError(f"cannot check out {commit[:12]} for run {run_id}: {why}{_space_note(folder)}")
     return Worktree(root, run_id, commit, path)
+
+
+def _space_note(folder: Path) -> str:
+    """A hint when the disk holding `folder` is (nearly) full, the usual cause of a failed write."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return f" (only {free // 1024} kB free on the disk holding {folder})" if free < _LOW_SPACE_BYTES else ""
 
 
 def remove(tree: Worktree) -> None:
