@@ -143,6 +143,10 @@ def cancel(workspace: Path | str, run_id: str) -> QueueEntry:
     return entry.model_copy(update={"cancel_requested": True})
 
 
+def _cancel_requests(folder: Path, run_ids: list[str]) -> list[str]:
+    return [run_id for run_id in run_ids if (folder / f"{run_id}{_CANCEL_SUFFIX}").exists()]
+
+
 @dataclass
 class _Waiter:
     run_id: str
@@ -246,9 +250,7 @@ class SlotQueue:
         """Act on the cancel requests other processes leave, while this queue has runs."""
         folder = queue_dir(self.workspace)
         while self._entries:
-            ours = list(self._entries)
-            requested = await asyncio.to_thread(
-                lambda: [run_id for run_id in ours if (folder / f"{run_id}{_CANCEL_SUFFIX}").exists()])
+            requested = await asyncio.to_thread(_cancel_requests, folder, list(self._entries))
             for run_id in requested:
                 self.cancel(run_id)
             await asyncio.sleep(self._poll_s)
