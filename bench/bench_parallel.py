@@ -116,7 +116,7 @@ def serial(repo: Path, commits: list[str], seconds: float) -> float:
     start = time.perf_counter()
     for n, commit in enumerate(commits):
         with worktrees.checked_out(repo, f"serial-{n}", commit) as tree:
-            subprocess.run(experiment_argv(seconds), cwd=tree.path, env=worktrees.in_worktree_env(tree), check=True)
+            subprocess.run(experiment_argv(seconds), cwd=tree.path, env=worktrees.run_env(tree, os.environ), check=True)
     return time.perf_counter() - start
 
 
@@ -133,7 +133,7 @@ def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tu
             tree = await asyncio.to_thread(worktrees.create, repo, run_id, commit)
             try:
                 process = await asyncio.create_subprocess_exec(
-                    *experiment_argv(seconds), cwd=tree.path, env=worktrees.in_worktree_env(tree))
+                    *experiment_argv(seconds), cwd=tree.path, env=worktrees.run_env(tree, os.environ))
                 assert await process.wait() == 0
             finally:
                 await asyncio.to_thread(worktrees.remove, tree)

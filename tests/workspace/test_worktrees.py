@@ -125,7 +125,7 @@ def test_the_users_checkout_is_untouched_while_two_runs_of_other_commits_execute
     state = git(repo, "status", "--porcelain=v2", "--branch")
 
     trees = [worktrees.create(repo, f"run-{i}", commit) for i, commit in enumerate(commits)]
-    runs = [subprocess.Popen([sys.executable, "-c", EXPERIMENT], cwd=tree.path, env=worktrees.in_worktree_env(tree))
+    runs = [subprocess.Popen([sys.executable, "-c", EXPERIMENT], cwd=tree.path, env=worktrees.run_env(tree, os.environ))
             for tree in trees]
     # the user keeps editing while both run
     editor = threading.Thread(target=lambda: [((repo / "notes.md").write_text("being edited\n"), time.sleep(0.05))
@@ -170,3 +170,6 @@ def test_outputs_are_kept_per_run_beside_the_runs_record(tmp_path):
     path = worktrees.output_dir(repo, "run-7")
     assert path == repo.resolve() / ".mlr" / "runs" / "run-7" and path.is_dir()
     assert worktrees.output_env(path) == {"MLR_OUTPUT_DIR": str(path)}
+    with worktrees.checked_out(repo, "run-7", "HEAD") as tree:
+        env = worktrees.run_env(tree, {"PATH": "/bin", "GIT_DIR": str(repo / ".git"), "GIT_INDEX_FILE": "x"})
+    assert env == {"PATH": "/bin", "MLR_OUTPUT_DIR": str(path), "MLR_RUN_ID": "run-7", "MLR_COMMIT": tree.commit}

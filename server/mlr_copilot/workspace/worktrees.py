@@ -23,18 +23,18 @@ Policy:
   entry, no owner file.
 * What a run writes that must outlive its worktree (results, checkpoints, predictions) goes to
   `.mlr/runs/<run-id>/` (`output_dir`), beside the run's record `.mlr/runs/<run-id>.json`.
-  The experiment learns it from the environment variable `MLR_OUTPUT_DIR` (`output_env`); a
-  Docker run mounts that folder and sets the variable to the path inside the container.
+  The experiment learns it from the environment variable `MLR_OUTPUT_DIR` (`run_env` adds it,
+  with `MLR_RUN_ID` and `MLR_COMMIT`); a Docker run mounts that folder and sets the variable to
+  the path inside the container (`output_env`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 
 WORKTREES = "worktrees"
 OUTPUT_ENV = "MLR_OUTPUT_DIR"
+RUN_ID_ENV = "MLR_RUN_ID"
+# a Docker run sees the worktree without the repository its `.git` file points to: the commit
+# is in the environment too
+COMMIT_ENV = "MLR_COMMIT"
+_GIT_LOCATION = frozenset({"GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"})
 _OWNER_SUFFIX = ".owner.json"
 # A run id becomes a folder name and git's name for the worktree: no separators, no option.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -214,8 +219,11 @@ def _read_owner(owner_file: Path) -> WorktreeOwner | None:
         return None
 
 
-def in_worktree_env(tree: Worktree) -> dict[str, str]:
-    """Variables for a process run inside the worktree: its outputs folder, and no GIT_DIR or
-    GIT_INDEX_FILE inherited from a caller that would point git inside it at the user's repo."""
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE")}
-    return {**env, **output_env(output_dir(tree.workspace, tree.run_id))}
+def run_env(tree: Worktree, base: Mapping[str, str]) -> dict[str, str]:
+    """`base` (the environment the runner would give the experiment) for a process run inside
+    the worktree: where its outputs go (`MLR_OUTPUT_DIR`), its run id and commit, and none of
+    the variables that would point git inside it at another repository or index."""
+    env = {key: value for key, value in base.items() if key not in _GIT_LOCATION}
+    env.update(output_env(output_dir(tree.workspace, tree.run_id)))
+    env.update({RUN_ID_ENV: tree.run_id, COMMIT_ENV: tree.commit})
+    return env
