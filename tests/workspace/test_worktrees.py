@@ -173,3 +173,17 @@ def test_outputs_are_kept_per_run_beside_the_runs_record(tmp_path):
     with worktrees.checked_out(repo, "run-7", "HEAD") as tree:
         env = worktrees.run_env(tree, {"PATH": "/bin", "GIT_DIR": str(repo / ".git"), "GIT_INDEX_FILE": "x"})
     assert env == {"PATH": "/bin", "MLR_OUTPUT_DIR": str(path), "MLR_RUN_ID": "run-7", "MLR_COMMIT": tree.commit}
+
+
+def test_making_a_worktree_runs_no_hook_or_filter_the_repository_names(tmp_path):
+    repo = make_repo(tmp_path / "ws", {"train.py": "v = 1\n", ".gitattributes": "*.py filter=planted\n"})
+    planted = tmp_path / "planted-ran"
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {planted}\n")
+    hook.chmod(0o755)
+    git(repo, "config", "filter.planted.smudge", f"sh -c 'touch {planted}; cat'")
+    git(repo, "config", "core.fsmonitor", f"touch {planted}")
+
+    with worktrees.checked_out(repo, "run-1", "HEAD") as tree:
+        assert (tree.path / "train.py").read_text() == "v = 1\n"
+    assert not planted.exists()
