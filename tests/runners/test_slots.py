@@ -19,6 +19,7 @@ from mlr_copilot.runners.queue import (
     RunCancelledError,
     SlotQueue,
     cancel,
+    forget_ended,
     queue_dir,
     queue_status,
 )
@@ -192,3 +193,17 @@ def test_a_run_left_by_a_dead_process_shows_interrupted_and_cancel_closes_it(tmp
     assert cancel(tmp_path, "orphan").state == "cancelled"
     with pytest.raises(QueueError, match="no run 'nope' in the queue; waiting or running: none"):
         cancel(tmp_path, "nope")
+
+
+def test_only_the_latest_ended_runs_are_kept_and_running_ones_never_forgotten(tmp_path):
+    queue = SlotQueue(tmp_path, plan_slots(parallel=1, gpus_per_run=0, gpu_ids=[], cpu_ids=[0]))
+
+    async def main() -> None:
+        for i in range(4):
+            async with queue.lease(f"done-{i}"):
+                pass
+        async with queue.lease("running"):
+            assert forget_ended(tmp_path, keep=2) == 2
+
+    asyncio.run(main())
+    assert [e.run_id for e in queue_status(tmp_path)] == ["done-2", "done-3", "running"]

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 QueueState = Literal["pending", "running", "finished", "failed", "cancelled", "interrupted"]
 ENDED: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
 POLL_S = 0.5
+# how many ended runs `queue` still shows
+KEEP_ENDED = 200
 _CANCEL_SUFFIX = ".cancel"
 
 
@@ -119,6 +121,18 @@ def queue_status(workspace: Path | str) -> list[QueueEntry]:
     for entry in found:
         entry.cancel_requested = (folder / f"{entry.run_id}{_CANCEL_SUFFIX}").exists()
     return sorted(found, key=lambda entry: (entry.enqueued_at, entry.run_id))
+
+
+def forget_ended(workspace: Path | str, keep: int = KEEP_ENDED) -> int:
+    """Delete all but the `keep` latest ended entries (the engine calls it on start, beside
+    `worktrees.prune`); how many were deleted. Run records keep the history: this is the queue."""
+    folder = StateDir(workspace).root / "queue"
+    ended = [entry for entry in queue_status(workspace) if entry.state in ENDED and entry.state != "interrupted"]
+    ended.sort(key=lambda entry: entry.finished_at or entry.enqueued_at)
+    old = ended[:max(0, len(ended) - keep)]
+    for entry in old:
+        (folder / f"{entry.run_id}.json").unlink(missing_ok=True)
+    return len(old)
 
 
 def cancel(workspace: Path | str, run_id: str) -> QueueEntry:
