@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,8 @@ def test_the_users_checkout_is_untouched_while_two_runs_of_other_commits_execute
     before = {**snapshot(repo), "INDEX": (repo / ".git" / "index").read_bytes(), "HEAD": (repo / ".git" / "HEAD").read_bytes()}
     state = git(repo, "status", "--porcelain=v2", "--branch")
 
-    trees = [worktrees.create(repo, f"run-{i}", commit) for i, commit in enumerate(commits)]
+    with ThreadPoolExecutor(2) as pool:
+        trees = list(pool.map(lambda pair: worktrees.create(repo, f"run-{pair[0]}", pair[1]), enumerate(commits)))
     runs = [subprocess.Popen([sys.executable, "-c", EXPERIMENT], cwd=tree.path, env=worktrees.run_env(tree, os.environ))
             for tree in trees]
     # the user keeps editing while both run

@@ -145,7 +145,9 @@ def snapshot(workspace: Path | str, run_id: str) -> Snapshot:
     try:
         index = scratch / "index"
         if user_index.is_file():
-            shutil.copyfile(user_index, index)
+            # with its time: git tells a file changed in the same instant as the index was
+            # written ("racily clean") by comparing the two times
+            shutil.copy2(user_index, index)
         else:
             _git(root, "read-tree", head, index=index)
         taken, left = _changed(root, index)
