@@ -112,7 +112,7 @@ def output_env(path: Path | str) -> dict[str, str]:
 
 
 def _git(workspace: Path, *args: str) -> tuple[bool, str]:
-    """Run git in `workspace`; (succeeded, last line of its error output)."""
+    """Run git in `workspace`; (succeeded, the cause git gave when it failed)."""
     try:
         done = gitsafe.run(workspace, *args, timeout=_GIT_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
