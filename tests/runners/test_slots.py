@@ -109,7 +109,7 @@ def test_gpu_ids_are_handed_out_without_overlap(tmp_path):
     seen = []
 
     async def one(i: int) -> None:
-        async with queue.lease(f"run-{i}", gpus=2) as lease:
+        async with queue.lease(f"run-{i}") as lease:  # run.gpusPerRun by default
             assert not set(lease.gpu_ids) & set(in_use)
             in_use.extend(lease.gpu_ids)
             seen.append(lease.gpu_ids)
@@ -126,17 +126,22 @@ def test_gpu_ids_are_handed_out_without_overlap(tmp_path):
 
 def test_asking_more_gpus_than_exist_fails_at_once_with_one_line(tmp_path):
     queue = SlotQueue(tmp_path, plan_slots(parallel=None, gpus_per_run=1, gpu_ids=["0", "1"], cpu_ids=[0]))
+    cpu_only = SlotQueue(tmp_path, plan_slots(parallel=None, gpus_per_run=2, gpu_ids=[], cpu_ids=[0]))
 
-    async def ask() -> None:
-        async with queue.lease("greedy", gpus=3):
+    async def ask(where: SlotQueue, gpus: int | None) -> None:
+        async with where.lease("greedy", gpus=gpus):
             raise AssertionError("never runs")
 
     started = time.monotonic()
     with pytest.raises(NoSlotError) as caught:
-        asyncio.run(asyncio.wait_for(ask(), 5))
+        asyncio.run(asyncio.wait_for(ask(queue, 3), 5))
+    with pytest.raises(NoSlotError) as none_here:
+        asyncio.run(asyncio.wait_for(ask(cpu_only, None), 5))
     assert time.monotonic() - started < 1
     assert str(caught.value).startswith("the run asks for 3 GPU(s) but a slot has at most 1")
-    assert "\n" not in str(caught.value)
+    assert str(none_here.value).startswith("the run asks for 2 GPU(s) but no slot has any (GPUs on this machine: none")
+    assert "\n" not in str(caught.value) + str(none_here.value)
+    assert queue_status(tmp_path) == []
 
 
 CANCEL = "import sys; from mlr_copilot.runners.queue import cancel; print(cancel(sys.argv[1], sys.argv[2]).state)"

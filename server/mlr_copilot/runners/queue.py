@@ -186,9 +186,11 @@ class SlotQueue:
         return len(self._leases)
 
     @contextlib.asynccontextmanager
-    async def lease(self, run_id: str, *, gpus: int = 0, node: str | None = None) -> AsyncIterator[Lease]:
-        """Wait for a free slot with `gpus` GPUs and hold it while the block runs. NoSlotError at
-        once when no slot ever could; RunCancelledError when cancelled while waiting."""
+    async def lease(self, run_id: str, *, gpus: int | None = None, node: str | None = None) -> AsyncIterator[Lease]:
+        """Wait for a free slot with `gpus` GPUs (default: `run.gpusPerRun`) and hold it while
+        the block runs; `node` is what the queue shows for it (the search node, say). NoSlotError
+        at once when no slot ever could; RunCancelledError when cancelled while waiting."""
+        gpus = self.plan.gpus_per_run if gpus is None else gpus
         self.plan.check_request(gpus)
         if run_id in self._entries:
             raise QueueError(f"run {run_id} is already in the queue")

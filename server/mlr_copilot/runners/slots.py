@@ -58,6 +58,8 @@ class SlotPlan:
 
     slots: tuple[Slot, ...]
     gpu_ids: tuple[str, ...]
+    # what a run asks for unless it says otherwise (`run.gpusPerRun`, or its default)
+    gpus_per_run: int = 0
     warnings: tuple[str, ...] = ()
 
     def check_request(self, gpus: int) -> None:
@@ -138,7 +140,7 @@ def plan_slots(*, parallel: int | None, gpus_per_run: int | None, gpu_ids: Seque
              gpu_ids=gpus[i * per_run:(i + 1) * per_run] if has_gpus else ())
         for i in range(count)
     )
-    return SlotPlan(slots=slots, gpu_ids=gpus, warnings=tuple(warnings))
+    return SlotPlan(slots=slots, gpu_ids=gpus, gpus_per_run=per_run, warnings=tuple(warnings))
 
 
 def plan_from_settings(run: RunSettings, environ: Mapping[str, str] | None = None) -> SlotPlan:
