@@ -7,8 +7,9 @@ Targets: a run's worktree made in < 100 ms on a 2,000-file workspace (a detached
 and a temporary index with `git checkout-index --prefix`); 8 experiments of ~5 s each through
 the slot queue with 2 slots >= 1.8x faster than serially. Each experiment is a real process
 (`time.sleep`, so the figure measures the scheduler and not the share of a busy 2-core machine
-the benchmark gets) run in its own worktree of its own commit, worktree made and removed
-around it. One function per configuration (`serial`, `slot_queue`): other runners (Ray) add
+the benchmark gets) run in its own worktree of its own commit: serially the worktree is made
+and removed around each run; through the queue it is made while the run waits for its slot
+and removed after the slot is given back. One function per configuration (`serial`, `slot_queue`): other runners (Ray) add
 theirs beside them.
 """
 
@@ -128,15 +129,17 @@ def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tu
     async def one(n: int, commit: str) -> None:
         nonlocal most
         run_id = f"queued-{n}"
-        async with queue.lease(run_id, node=commit[:8]):
-            most = max(most, queue.running)
-            tree = await asyncio.to_thread(worktrees.create, repo, run_id, commit)
-            try:
+        # the worktree is made while the run waits for its slot and removed after it gave the
+        # slot back: a slot's time goes to experiments only
+        tree = await asyncio.to_thread(worktrees.create, repo, run_id, commit)
+        try:
+            async with queue.lease(run_id, node=commit[:8]):
+                most = max(most, queue.running)
                 process = await asyncio.create_subprocess_exec(
                     *experiment_argv(seconds), cwd=tree.path, env=worktrees.run_env(tree, os.environ))
                 assert await process.wait() == 0
-            finally:
-                await asyncio.to_thread(worktrees.remove, tree)
+        finally:
+            await asyncio.to_thread(worktrees.remove, tree)
 
     async def all_runs() -> None:
         await asyncio.gather(*(one(n, commit) for n, commit in enumerate(commits)))
