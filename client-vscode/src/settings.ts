@@ -36,6 +36,9 @@ export const SERVER_SETTINGS: Readonly<Record<string, SettingValue>> = {
   "run.metric": null,
   "run.direction": null,
   "run.debugAttempts": 3,
+  "run.parallel": null,
+  "run.gpusPerRun": null,
+  "run.gpuIds": null,
   "tracking.mlflowUri": null,
 };
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .choices import one_of
 from .llm.providers import DEFAULT_PROVIDER, PROVIDERS
@@ -72,6 +72,22 @@ class RunSettings(_Section):
     metric: str | None = None
     direction: Direction | None = None
     debug_attempts: int = Field(default=3, ge=0, le=20, alias="debugAttempts")
+    parallel: int | None = Field(default=None, ge=1, le=256,
+                                 description="runs at once; default: 1 on a CPU-only machine, the number of GPUs otherwise")
+    gpus_per_run: int | None = Field(default=None, ge=0, le=64, alias="gpusPerRun",
+                                     description="GPUs each run owns; default: 0 on a CPU-only machine, else 1")
+    gpu_ids: list[str] | None = Field(default=None, alias="gpuIds",
+                                      description="the GPUs runs may use (ids as CUDA numbers them); default: what nvidia-smi lists")
+
+    @field_validator("gpu_ids", mode="before")
+    @classmethod
+    def _split_gpu_ids(cls, value: Any) -> Any:
+        # from an environment variable the list comes as "0,1,2"
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [str(item) for item in value]
+        return value
 
 
 class TrackingSettings(_Section):
@@ -136,6 +152,7 @@ ENV_SETTINGS = {
     "MLR_RUNNER": ("run", "runner"),
     "MLR_IMAGE": ("run", "image"),
     "MLR_COMMAND": ("run", "command"),
+    "MLR_GPU_IDS": ("run", "gpu_ids"),
     "MLR_LIBRARY": ("ideas", "library"),
     "MLR_MLFLOW_URI": ("tracking", "mlflow_uri"),
 }

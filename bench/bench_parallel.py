@@ -1,0 +1,193 @@
+"""Many experiments at once: run by hand, prints figures.
+
+    python bench/bench_parallel.py [--runs 8] [--seconds 5] [--slots 2] [--files 2000] [--repeat 7]
+
+Targets: a run's worktree made in < 100 ms on a 2,000-file workspace (a detached
+`git worktree add`, beside the two other ways to lay out a commit's tree: `git archive | tar -x`
+and a temporary index with `git checkout-index --prefix`); 8 experiments of ~5 s each through
+the slot queue with 2 slots >= 1.8x faster than serially. Each experiment is a real process
+(`time.sleep`, so the figure measures the scheduler and not the share of a busy 2-core machine
+the benchmark gets) run in its own worktree of its own commit: serially the worktree is made
+and removed around each run; through the queue it is made while the run waits for its slot
+and removed after the slot is given back. One function per configuration (`serial`, `slot_queue`): other runners (Ray) add
+theirs beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mlr_copilot.runners.queue import SlotQueue
+from mlr_copilot.runners.slots import plan_slots
+from mlr_copilot.workspace import worktrees
+
+GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
+           "GIT_COMMITTER_EMAIL": "b@b"}
+WORKTREE_TARGET_MS = 100.0
+SPEEDUP_TARGET = 1.8
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=repo, env=env or GIT_ENV, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def make_workspace(root: Path, files: int, commits: int) -> tuple[Path, list[str]]:
+    """A repository of `files` small Python files in 40 folders, with `commits` commits that
+    each change one file (the runs' commits)."""
+    repo = root / "ws"
+    for i in range(files):
+        path = repo / f"pkg{i % 40}" / f"module{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"VALUE = {i}\n" * 20)
+    git(repo.parent, "init", "-q", str(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "starter")
+    shas = []
+    for n in range(commits):
+        (repo / "train.py").write_text(f"VARIANT = {n}\n")
+        git(repo, "add", "train.py")
+        git(repo, "commit", "-q", "-m", f"variant {n}")
+        shas.append(git(repo, "rev-parse", "HEAD").strip())
+    return repo, shas
+
+
+def _cpu_s() -> float:
+    """CPU time of this process and of the processes it waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime + time.process_time()
+
+
+def median_ms(action: Callable[[int], None], undo: Callable[[int], None], repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time of `action` and the processes it ran (steadier than
+    the wall time on a shared machine), in ms."""
+    walls, cpus = [], []
+    for i in range(repeat):
+        cpu, start = _cpu_s(), time.perf_counter()
+        action(i)
+        walls.append((time.perf_counter() - start) * 1000)
+        cpus.append((_cpu_s() - cpu) * 1000)
+        undo(i)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def bench_worktree_methods(repo: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU ms to lay out HEAD's tree, three ways."""
+    scratch = Path(tempfile.mkdtemp(prefix="layout-", dir=repo.parent))
+    made: dict[int, worktrees.Worktree] = {}
+
+    def add(i: int) -> None:
+        made[i] = worktrees.create(repo, f"bench-{i}", "HEAD")
+
+    def archive(i: int) -> None:
+        (scratch / f"a{i}").mkdir()
+        subprocess.run(f"git archive HEAD | tar -x -C {scratch / f'a{i}'}", shell=True, cwd=repo, check=True)
+
+    def checkout_index(i: int) -> None:
+        env = {**GIT_ENV, "GIT_INDEX_FILE": str(scratch / f"index{i}")}
+        git(repo, "read-tree", "HEAD", env=env)
+        git(repo, "checkout-index", "-a", f"--prefix={scratch / f'c{i}'}/", env=env)
+
+    def write_files(i: int) -> None:
+        # the floor: the same files written by one process, with no git at all
+        for source in sources:
+            target = scratch / f"w{i}" / source.relative_to(repo)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(contents[source])
+
+    sources = [path for path in repo.rglob("*.py") if ".mlr" not in path.parts]
+    contents = {path: path.read_bytes() for path in sources}
+    figures = {
+        "git worktree add --detach (worktrees.create)": median_ms(add, lambda i: worktrees.remove(made[i]), repeat),
+        "git archive | tar -x": median_ms(archive, lambda i: shutil.rmtree(scratch / f"a{i}"), repeat),
+        "temporary index + git checkout-index --prefix": median_ms(
+            checkout_index, lambda i: shutil.rmtree(scratch / f"c{i}"), repeat),
+    }
+    figures["floor: the same files written by Python, no git"] = median_ms(
+        write_files, lambda i: shutil.rmtree(scratch / f"w{i}"), repeat)
+    shutil.rmtree(scratch)
+    return figures
+
+
+def experiment_argv(seconds: float) -> list[str]:
+    return [sys.executable, "-c", f"import time; time.sleep({seconds})"]
+
+
+def serial(repo: Path, commits: list[str], seconds: float) -> float:
+    """Wall time of the runs one after the other, each in its worktree."""
+    start = time.perf_counter()
+    for n, commit in enumerate(commits):
+        with worktrees.checked_out(repo, f"serial-{n}", commit) as tree:
+            subprocess.run(experiment_argv(seconds), cwd=tree.path, env=worktrees.run_env(tree, os.environ), check=True)
+    return time.perf_counter() - start
+
+
+def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tuple[float, int]:
+    """Wall time of the runs through the slot queue, and the most that ran at once."""
+    queue = SlotQueue(repo, plan_slots(parallel=slots, gpus_per_run=0, gpu_ids=[]))
+    most = 0
+
+    async def one(n: int, commit: str) -> None:
+        nonlocal most
+        run_id = f"queued-{n}"
+        # the worktree is made while the run waits for its slot and removed after it gave the
+        # slot back: a slot's time goes to experiments only
+        tree = await asyncio.to_thread(worktrees.create, repo, run_id, commit)
+        try:
+            async with queue.lease(run_id, node=commit[:8]):
+                most = max(most, queue.running)
+                process = await asyncio.create_subprocess_exec(
+                    *experiment_argv(seconds), cwd=tree.path, env=worktrees.run_env(tree, os.environ))
+                assert await process.wait() == 0
+        finally:
+            await asyncio.to_thread(worktrees.remove, tree)
+
+    async def all_runs() -> None:
+        await asyncio.gather(*(one(n, commit) for n, commit in enumerate(commits)))
+
+    start = time.perf_counter()
+    asyncio.run(all_runs())
+    return time.perf_counter() - start, most
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--slots", type=int, default=2)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-parallel-"))
+    repo, commits = make_workspace(root, args.files, args.runs)
+    print(f"workspace: {repo} ({args.files} files, {args.runs} commits)")
+
+    print(f"\nlaying out a commit's tree (median of {args.repeat}; target < {WORKTREE_TARGET_MS:.0f} ms for the one used):")
+    for name, (wall, cpu) in bench_worktree_methods(repo, args.repeat).items():
+        print(f"  {name:48s} {wall:7.1f} ms wall  {cpu:7.1f} ms CPU")
+
+    print(f"\n{args.runs} experiments of {args.seconds:g} s, each in its own worktree:")
+    alone = serial(repo, commits, args.seconds)
+    print(f"  serial                 {alone:6.2f} s")
+    together, most = slot_queue(repo, commits, args.seconds, args.slots)
+    speedup = alone / together
+    verdict = "PASS" if speedup >= SPEEDUP_TARGET else "FAIL"
+    print(f"  slot queue, {args.slots} slots     {together:6.2f} s  (at most {most} at once)  "
+          f"speed-up {speedup:.2f}x  target >= {SPEEDUP_TARGET}x  {verdict}")
+    print(f"  ideal with {args.slots} slots      {args.runs * args.seconds / args.slots:6.2f} s")
+    shutil.rmtree(root)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Where a run executes: the exact tree of its commit in a directory the project manages,
+`.mlr/worktrees/<run-id>/`, never the user's checkout, so the user keeps editing (and two runs
+of different commits run at once) while experiments run.
+
+Policy:
+
+* A run's tree is a detached git worktree (`git worktree add --detach`): `git rev-parse HEAD`
+  works inside it, and it shares the repository's objects, so nothing is copied but the files.
+  Measured against `git archive | tar -x` and a temporary index with `git checkout-index
+  --prefix` on a 2,000-file workspace (`bench/bench_parallel.py`), the three cost the same
+  within noise: all of them spend their time writing the files. The user's HEAD, index,
+  branch and files are never touched; only `.git/worktrees/<run-id>/` is added, and removed
+  with the worktree.
+* Every git command goes through `gitsafe`: no hook (a `post-checkout` hook would otherwise run
+  on `worktree add`), filter or fsmonitor the repository names ever runs.
+* Before the worktree exists, an owner file `.mlr/worktrees/<run-id>.owner.json` records the
+  process that made it (host, pid, start time); it is deleted last, when the worktree is gone.
+  `prune` (the engine calls it on start) removes the worktrees whose owner process is gone,
+  then `git worktree prune`s, so a crash leaves nothing behind after the next start; a live
+  owner's worktree is never touched.
+* A failure half way (the commit does not exist, the disk is full) is one-line
+  `WorktreeError`, and nothing of the attempt is left: no directory, no `git worktree list`
+  entry, no owner file.
+* What a run writes that must outlive its worktree (results, checkpoints, predictions) goes to
+  `.mlr/runs/<run-id>/` (`output_dir`), beside the run's record `.mlr/runs/<run-id>.json`.
+  The experiment learns it from the environment variable `MLR_OUTPUT_DIR` (`run_env` adds it,
+  with `MLR_RUN_ID` and `MLR_COMMIT`); a Docker run mounts that folder and sets the variable to
+  the path inside the container (`output_env`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from mlr_copilot.errors import MlrError
+from mlr_copilot.runners.base import owner_alive, run_owner
+from mlr_copilot.runners.proctree import start_ticks
+from mlr_copilot.state import StateDir, read_json, write_json
+from mlr_copilot.workspace import gitsafe
+from mlr_copilot.workspace.refs import BadRefError, commit_of
+
+log = logging.getLogger(__name__)
+
+WORKTREES = "worktrees"
+OUTPUT_ENV = "MLR_OUTPUT_DIR"
+RUN_ID_ENV = "MLR_RUN_ID"
+# a Docker run sees the worktree without the repository its `.git` file points to: the commit
+# is in the environment too
+COMMIT_ENV = "MLR_COMMIT"
+_GIT_LOCATION = frozenset({"GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"})
+_OWNER_SUFFIX = ".owner.json"
+# A run id becomes a folder name and git's name for the worktree: no separators, no option.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_GIT_TIMEOUT_S = 120.0
+_LOW_SPACE_BYTES = 64 * 1024 * 1024
+
+
+class WorktreeError(MlrError):
+    """A run's worktree could not be made or removed; the message says why."""
+
+
+class WorktreeOwner(BaseModel):
+    """The process that made a worktree: while it lives, its worktree is in use."""
+
+    run_id: str
+    commit: str
+    host: str
+    pid: int
+    started: int | None = None
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """A run's checkout of `commit`, at `path`."""
+
+    workspace: Path
+    run_id: str
+    commit: str
+    path: Path
+
+
+def check_run_id(run_id: str) -> str:
+    """`run_id` if it can name a folder and a worktree; WorktreeError otherwise."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or run_id.endswith(".owner.json"):
+        raise WorktreeError(f"{run_id!r} is not a run id (letters, digits, '.', '_', '-'; at most 100)")
+    return run_id
+
+
+def worktrees_dir(workspace: Path | str) -> Path:
+    return StateDir(workspace).folder(WORKTREES)
+
+
+def output_dir(workspace: Path | str, run_id: str) -> Path:
+    """`.mlr/runs/<run-id>/`, made if missing: where the run keeps its results, checkpoints and
+    predictions (linked from its record)."""
+    path = StateDir(workspace).runs / check_run_id(run_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def output_env(path: Path | str) -> dict[str, str]:
+    """The variable telling the experiment where its outputs go (`MLR_OUTPUT_DIR`)."""
+    return {OUTPUT_ENV: str(path)}
+
+
+def _git(workspace: Path, *args: str) -> tuple[bool, str]:
+    """Run git in `workspace`; (succeeded, the cause git gave when it failed)."""
+    try:
+        done = gitsafe.run(workspace, *args, timeout=_GIT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        return False, str(exc)
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    # git's `error:` line names the cause (a file it could not write); the `fatal:` one after it
+    # only the step that failed
+    causes = [line for line in lines if line.startswith("error:")][:1] + lines[-1:]
+    return done.returncode == 0, "; ".join(causes) or f"git exited with {done.returncode}"
+
+
+def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
+    """Check out the commit `rev` names as `.mlr/worktrees/<run-id>/`, detached, owned by this
+    process. WorktreeError (one line) when it cannot be made; nothing is left behind then."""
+    root = Path(workspace).resolve()
+    check_run_id(run_id)
+    try:
+        commit = commit_of(root, rev)
+    except BadRefError as exc:
+        raise WorktreeError(f"cannot run {rev!r}: {exc}") from None
+    folder = worktrees_dir(root)
+    path, owner_file = folder / run_id, folder / f"{run_id}{_OWNER_SUFFIX}"
+    if path.exists() or owner_file.exists():
+        raise WorktreeError(f"a worktree for run {run_id} already exists at {path}")
+    host, pid = run_owner()
+    try:
+        write_json(owner_file, WorktreeOwner(run_id=run_id, commit=commit, host=host, pid=pid,
+                                             started=start_ticks(pid)).model_dump())
+    except OSError as exc:
+        raise WorktreeError(f"cannot make a worktree for run {run_id}: {exc.strerror or exc}") from None
+    ok, why = _git(root, "worktree", "add", "--detach", "--quiet", "--", str(path), commit)
+    if not ok:
+        _discard(root, path, owner_file)
+        raise WorktreeError(f"cannot check out {commit[:12]} for run {run_id}: {why}{_space_note(folder)}")
+    return Worktree(root, run_id, commit, path)
+
+
+def _space_note(folder: Path) -> str:
+    """A hint when the disk holding `folder` is (nearly) full, the usual cause of a failed write."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return f" (only {free // 1024} kB free on the disk holding {folder})" if free < _LOW_SPACE_BYTES else ""
+
+
+def remove(tree: Worktree) -> None:
+    """Delete the worktree and git's record of it; the owner file goes last."""
+    _discard(tree.workspace, tree.path, tree.path.parent / f"{tree.run_id}{_OWNER_SUFFIX}")
+
+
+@contextlib.contextmanager
+def checked_out(workspace: Path | str, run_id: str, rev: str) -> Iterator[Worktree]:
+    """`create` on entry, `remove` on exit, however the run ends."""
+    tree = create(workspace, run_id, rev)
+    try:
+        yield tree
+    finally:
+        remove(tree)
+
+
+def _discard(root: Path, path: Path, owner_file: Path) -> None:
+    """Remove a worktree whatever state it is in (whole, half made, already deleted)."""
+    if path.exists():
+        ok, why = _git(root, "worktree", "remove", "--force", "--force", "--", str(path))
+        if not ok:
+            # not a worktree git knows (the add failed before registering it): plain files
+            log.debug("git worktree remove %s: %s", path, why)
+            shutil.rmtree(path, ignore_errors=True)
+    # drops the record of any worktree whose folder is gone, this one included
+    _git(root, "worktree", "prune")
+    if path.exists():
+        raise WorktreeError(f"could not remove the worktree {path}; delete it by hand")
+    owner_file.unlink(missing_ok=True)
+
+
+def prune(workspace: Path | str) -> list[str]:
+    """Remove the worktrees whose owner process is gone (a crash, a kill -9), then prune git's
+    records; the run ids removed. Called by the engine on start; live owners' worktrees stay."""
+    root = Path(workspace).resolve()
+    folder = StateDir(root).root / WORKTREES
+    if not folder.is_dir():
+        return []
+    removed = []
+    for owner_file in sorted(folder.glob(f"*{_OWNER_SUFFIX}")):
+        owner = _read_owner(owner_file)
+        if owner is not None and owner_alive(owner.host, owner.pid, owner.started):
+            continue
+        run_id = owner_file.name.removesuffix(_OWNER_SUFFIX)
+        try:
+            _discard(root, folder / run_id, owner_file)
+            removed.append(run_id)
+        except WorktreeError as exc:
+            log.warning("%s", exc)
+    _git(root, "worktree", "prune")
+    return removed
+
+
+def _read_owner(owner_file: Path) -> WorktreeOwner | None:
+    """The owner a file names; None when it is unreadable (a crash mid-write counts as dead)."""
+    try:
+        return WorktreeOwner.model_validate(read_json(owner_file))
+    except (OSError, ValueError):
+        return None
+
+
+def run_env(tree: Worktree, base: Mapping[str, str]) -> dict[str, str]:
+    """`base` (the environment the runner would give the experiment) for a process run inside
+    the worktree: where its outputs go (`MLR_OUTPUT_DIR`), its run id and commit, and none of
+    the variables that would point git inside it at another repository or index."""
+    env = {key: value for key, value in base.items() if key not in _GIT_LOCATION}
+    env.update(output_env(output_dir(tree.workspace, tree.run_id)))
+    env.update({RUN_ID_ENV: tree.run_id, COMMIT_ENV: tree.commit})
+    return env
