@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from types import ModuleType
 
 from mlr_copilot.runners.ray_local import LOOPBACK_ENV, LocalRayHead, RayNodeProcess, port_options
 
@@ -48,6 +49,7 @@ class RayUnavailable(Exception):
 class RayCluster:
     head: LocalRayHead
     node2: RayNodeProcess
+    began: float
     started_in_s: float = 0.0
 
     @property
@@ -57,6 +59,17 @@ class RayCluster:
     @property
     def gcs_address(self) -> str:
         return f"127.0.0.1:{self.head.gcs_port}"
+
+    def wait_for_nodes(self, ray: ModuleType, count: int) -> None:
+        end = time.monotonic() + START_TIMEOUT_S
+        while sum(1 for node in ray.nodes() if node["Alive"]) < count:
+            if time.monotonic() > end:
+                raise RayUnavailable(f"the Ray cluster did not report {count} live nodes within {START_TIMEOUT_S:g} s")
+            time.sleep(0.2)
+        self.started_in_s = time.monotonic() - self.began
+
+    def node_id_with(self, ray: ModuleType, resource: str) -> str:
+        return next(node["NodeID"] for node in ray.nodes() if node["Alive"] and resource in node["Resources"])
 
     def all_pids(self) -> set[int]:
         return self.head.node.pids() | self.node2.pids()
@@ -86,4 +99,4 @@ def start_cluster() -> RayCluster:
     except BaseException:
         head.stop()
         raise
-    return RayCluster(head, node2, time.monotonic() - began)
+    return RayCluster(head, node2, began)

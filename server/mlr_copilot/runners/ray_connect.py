@@ -93,12 +93,12 @@ def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> ModuleType
     with _lock:
         if _current is not None and _current.address == address and ray.is_initialized():
             return ray
+        if address:
+            _probe(address, timeout_s)  # before leaving the current cluster: a typo keeps it
         _disconnect(ray)
         head = LocalRayHead.start() if not address else None
-        target = head.client_address if head is not None else address
         try:
-            _probe(target, timeout_s)
-            _init(ray, target)
+            _init(ray, head.client_address if head is not None else address)
         except BaseException:
             if head is not None:
                 head.stop()
