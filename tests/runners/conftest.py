@@ -46,7 +46,7 @@ def ray_cluster():
     except RayUnavailable as exc:
         pytest.skip(f"Ray tests need Ray: {exc}")
     try:
-        cluster.wait_for_nodes(ray_connect.connect(cluster.client_address), 2)
+        cluster.wait_for_nodes(ray_connect.connect(cluster.address), 2)
         yield cluster
     finally:
         try:

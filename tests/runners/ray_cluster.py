@@ -53,12 +53,8 @@ class RayCluster:
     started_in_s: float = 0.0
 
     @property
-    def client_address(self) -> str:
-        return self.head.client_address
-
-    @property
-    def gcs_address(self) -> str:
-        return f"127.0.0.1:{self.head.gcs_port}"
+    def address(self) -> str:
+        return self.head.address
 
     def wait_for_nodes(self, ray: ModuleType, count: int) -> None:
         end = time.monotonic() + START_TIMEOUT_S

@@ -58,7 +58,7 @@ def job(tree: bytes, script: str, *args: str, timeout: float = 120.0, where: str
 
 def run(cluster, ray_job: RayJob, **kwargs) -> tuple[RayRunResult, bytes]:
     output: list[bytes] = []
-    result = run_on_ray(connect(cluster.client_address), ray_job, on_output=output.append, **kwargs)
+    result = run_on_ray(connect(cluster.address), ray_job, on_output=output.append, **kwargs)
     return result, b"".join(output)
 
 
@@ -82,7 +82,7 @@ def test_the_cluster_listens_and_connects_on_loopback_only(ray_cluster, tree):
 
 
 def test_runs_land_on_the_node_their_resources_name(ray_cluster, tree):
-    ray = connect(ray_cluster.client_address)
+    ray = connect(ray_cluster.address)
     for where in ("head", "node2"):
         result, output = run(ray_cluster, job(tree, "ok.py", where=where))
         assert result.status == "passed" and result.exit_code == 0
@@ -125,7 +125,7 @@ def test_a_cancel_leaves_no_process_of_the_run(ray_cluster, tree):
         seen.append(chunk)
         cancel.set()
 
-    result = run_on_ray(connect(ray_cluster.client_address), ray_job, on_output=on_output, cancel=cancel)
+    result = run_on_ray(connect(ray_cluster.address), ray_job, on_output=on_output, cancel=cancel)
     assert result.status == "cancelled"
     assert b"".join(seen) == b"started\n"
     assert processes_with(marker) == []
@@ -149,13 +149,30 @@ def test_an_unreachable_address_fails_fast_in_one_line(ray_cluster, tree):
 
 
 def test_a_request_no_node_can_hold_is_refused_at_once(ray_cluster):
-    ray = connect(ray_cluster.client_address)
+    ray = connect(ray_cluster.address)
     with pytest.raises(RayResourceError, match=r"asking CPU 64.*2 live node\(s\) have: CPU 1; CPU 1"):
         check_fits(ray, RayResources(num_cpus=64))
     with pytest.raises(RayResourceError, match="asking CPU 1, head 1, node2 1"):
         check_fits(ray, RayResources(custom={"head": 1, "node2": 1}))
     with pytest.raises(RayResourceError, match="GPU 1"):
         run_on_ray(ray, RayJob("ray-gpu", ["true"], ENV, 10, RayResources(num_gpus=1), tree=b""))
+
+
+def test_a_client_of_another_ray_version_is_refused_in_one_line(ray_cluster):
+    # this machine's Ray, reporting another version: the cluster's own check refuses it
+    code = (
+        "import sys, ray; ray.__version__ = '2.0.0'\n"
+        "from mlr_copilot.runners import ray_connect\n"
+        "try:\n    ray_connect.connect(sys.argv[1])\nexcept ray_connect.RayUnavailableError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, ray_cluster.address], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.startswith(f"the Ray cluster at {ray_cluster.address} runs other versions than this "
+                                  "machine (Ray 2.0.0, Python "), done.stderr[-2000:]
+    import ray
+
+    assert f"The cluster was started with: Ray: {ray.__version__}" in done.stdout
+    assert done.stdout.count("\n") == 1
 
 
 def test_without_ray_the_module_imports_and_choosing_it_says_how_to_install(tmp_path):

@@ -4,6 +4,9 @@
 - `ray://host:10001`: a cluster's Ray Client server (a remote cluster, KubeRay's head service);
 - `host:6379`: a cluster's GCS, from a machine that is one of its nodes' network peers;
 - empty: a Ray head of our own on this machine, bound to 127.0.0.1 (`ray_local`).
+A Ray Client connection (`ray://`) goes through the head's proxy, which starts one more server
+per client (on ports from 23000: two Ray instances on one machine can collide there); a GCS
+address does not, so our own head is reached through its GCS address.
 
 Ray allows one connection per process: a second address replaces the first. Every way in fails
 in one line: Ray not installed, an address that does not answer within the connect timeout
@@ -15,6 +18,7 @@ is queued (`check_fits`): Ray would otherwise wait for such a node forever.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import logging
 import socket
 import sys
@@ -73,6 +77,7 @@ class _Connection:
 
 
 _current: _Connection | None = None
+_multi_node_default: bool | None = None
 
 
 def ray_module() -> ModuleType:
@@ -97,8 +102,10 @@ def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> ModuleType
             _probe(address, timeout_s)  # before leaving the current cluster: a typo keeps it
         _disconnect(ray)
         head = LocalRayHead.start() if not address else None
+        target = head.address if head is not None else address
         try:
-            _init(ray, head.client_address if head is not None else address)
+            _keep_loopback(target)
+            _init(ray, target)
         except BaseException:
             if head is not None:
                 head.stop()
@@ -141,6 +148,27 @@ def _probe(address: str, timeout_s: float) -> None:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise RayUnavailableError(f"no Ray cluster answers at {address} ({reason} within {timeout_s:g} s)") from exc
+
+
+def _keep_loopback(address: str) -> None:
+    """Ray on Linux rewrites a loopback address to this machine's network address, as a node of
+    a multi-node cluster would need; a GCS address given as 127.0.0.1 (our own head, a cluster
+    bound to loopback) means this machine as given. Ray reads the switch at each resolution."""
+    import ray._private.ray_constants as constants  # the only switch Ray has for this
+
+    global _multi_node_default
+    if _multi_node_default is None:
+        _multi_node_default = bool(constants.ENABLE_RAY_CLUSTER)
+    host = address.rpartition(":")[0].strip("[]")
+    loopback = not address.startswith("ray://") and (host == "localhost" or _is_loopback(host))
+    constants.ENABLE_RAY_CLUSTER = _multi_node_default and not loopback
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _init(ray: ModuleType, address: str) -> None:

@@ -4,8 +4,7 @@
 Ray on Linux takes a loopback `--node-ip-address` for "this machine" and binds to its network
 address instead, unless told it is a single-machine instance (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`
 in the head's environment, and only there: this process's environment is left alone). Drivers
-reach it through its Ray Client port, which takes 127.0.0.1 as given (a GCS address of
-127.0.0.1 would be rewritten to the network address too).
+reach it through its GCS address, kept on loopback the same way (`ray_connect._keep_loopback`).
 
 The head is a `ray start --block` process in a session of its own; `stop()` signals every
 process of that session (Ray's workers run in process groups of their own), never any other
@@ -117,13 +116,13 @@ class LocalRayHead:
     client_port: int
 
     @property
-    def client_address(self) -> str:
-        return f"ray://127.0.0.1:{self.client_port}"
+    def address(self) -> str:
+        return f"127.0.0.1:{self.gcs_port}"
 
     @classmethod
     def start(cls, *, num_cpus: float | None = None, resources: Mapping[str, float] | None = None,
               env: Mapping[str, str] | None = None) -> LocalRayHead:
-        """Start the head and wait until its client port answers."""
+        """Start the head and wait until it answers."""
         # Ray's socket paths must stay under 108 bytes: a short folder
         root = Path(tempfile.mkdtemp(prefix="mlray-", dir="/tmp"))
         gcs_port, client_port = free_port(), free_port()
@@ -149,6 +148,7 @@ class LocalRayHead:
             if tail is not None:
                 raise RunnerError(f"the local Ray head exited at start: {' '.join(tail.split())[-300:]}")
             try:
+                # the client server is the last process a head starts
                 socket.create_connection(("127.0.0.1", self.client_port), timeout=1).close()
                 return
             except OSError:
