@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from mlr_copilot.runners.ray_connect import (
-    RayResources,
     RayResourceError,
+    RayResources,
     RayUnavailableError,
     check_fits,
     connect,

@@ -84,7 +84,8 @@ class CommandActor:
         # as the command, so the pump thread itself starts it
         threading.Thread(target=self._pump, args=(argv, full_env, started), daemon=True).start()
         started.wait()
-        return ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id()
+        ip = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]  # unannotated in Ray
+        return ip, ray.get_runtime_context().get_node_id()
 
     def _pump(self, argv: list[str], env: dict[str, str], started: threading.Event) -> None:
         try:
