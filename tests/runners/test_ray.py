@@ -197,7 +197,7 @@ def test_a_killed_worker_node_ends_its_run_as_interrupted_with_the_reason(ray_cl
 
     result, _ = run(ray_cluster, job(tree, "tree.py", marker, where="node2"), on_placed=kill_raylet)
     assert result.status == "interrupted"
-    assert result.message.startswith("the run's Ray worker died: ")
+    assert result.message.startswith("the run's Ray worker was lost: ")
     assert "node" in result.message.lower()
     assert time.monotonic() - killed_at[0] < 60
     # the leader dies with its worker (its descendants have nobody left to stop them: this

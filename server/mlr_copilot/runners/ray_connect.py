@@ -61,7 +61,7 @@ class RayResources:
             wanted["memory"] = self.memory_mb * 1024 * 1024
         return {name: amount for name, amount in wanted.items() if amount}
 
-    def actor_options(self) -> dict[str, object]:
+    def task_options(self) -> dict[str, object]:
         options: dict[str, object] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
         if self.memory_mb:
             options["memory"] = self.memory_mb * 1024 * 1024

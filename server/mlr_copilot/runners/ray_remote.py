@@ -2,7 +2,7 @@
 
 How the tree reaches the worker. Two ways, chosen per run (`RayJob`):
 - `tree`: the bytes of `git archive` of the commit (`tree_tarball`), put in Ray's object store
-  and unpacked by the run's actor into a fresh folder on its node, removed when the run ends.
+  and unpacked by the run's task into a fresh folder on its node, removed when the run ends.
   It needs nothing of the cluster but Ray; a commit's tree is read once per run (large data
   belongs outside the repository, see below). We ship the bytes ourselves rather than through
   `runtime_env={"working_dir": ...}`, which would do the same through the GCS, but caches each
@@ -14,14 +14,16 @@ How the tree reaches the worker. Two ways, chosen per run (`RayJob`):
 Datasets and the Hugging Face cache do not travel with the tree: point `HF_HOME` (and the
 task's data path) at a folder on each node or a shared mount, through the run's `env`.
 
-A run is an actor (`ray_worker.CommandActor`) holding the run's resources (`RayResources`) for
-its lifetime. The driver polls it for output and passes it on in order (`on_output` gets
-chunks of whole lines; nothing is dropped), stops it on cancel or timeout (SIGTERM, then
-SIGKILL, to the command's session and every process carrying its marker, then the actor), and
-reads back the exit code, the node's address and id and the results file (up to 16 MB). A node
-that dies, or stops answering for a minute, ends the run as `interrupted` with Ray's reason.
-Time spent waiting for a node with room (the cluster is busy) does not count against the
-timeout; cancel works while waiting.
+A run is a streaming Ray task (`ray_worker.stream_command`) holding the run's resources
+(`RayResources`) while it runs. It yields the command's output as it comes, which the driver
+passes on in order (`on_output` gets chunks of whole lines; nothing is dropped), and ends with
+the exit code and the results file (up to 16 MB); the node's address and id come first. The
+time limit is kept on the worker, from the moment the command starts (time spent waiting for a
+node with room does not count), with the driver as a backstop; cancel is `ray.cancel` of the
+task: either way the command's session and every process carrying its marker get SIGTERM, then
+SIGKILL, and the driver returns only once the task has finished doing so. A node that dies
+ends the run as `interrupted` with Ray's reason, as soon as Ray declares the node dead (its
+health check: 30 s by default).
 """
 
 from __future__ import annotations
@@ -39,16 +41,18 @@ from . import proctree, ray_worker
 from .base import KILL_GRACE_S, RunnerError
 from .ray_connect import RayResources, check_fits
 
-RayStatus = Literal["passed", "failed", "timeout", "cancelled", "interrupted"]
+# error: the run could not start on its node (the task itself failed, e.g. a corrupt tree)
+RayStatus = Literal["passed", "failed", "timeout", "cancelled", "interrupted", "error"]
 OutputCallback = Callable[[bytes], None]
 # Told (node IP, node id) as soon as the command runs on its node.
 PlacedCallback = Callable[[str, str], None]
 
 RESULTS_CAP = 16 * 1024 * 1024
-POLL_WAIT_S = 0.2
-# How long a call to the actor may go unanswered before the run is given up as interrupted.
-UNRESPONSIVE_S = 60.0
-_CALL_TIMEOUT_S = 10.0
+POLL_S = 0.2
+# Chunks of output (up to 1 MB each) the task may get ahead of the driver by.
+BACKPRESSURE_CHUNKS = 16
+# How long past the time limit (or after a cancel) the driver waits for the task to say it ended.
+BACKSTOP_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -98,22 +102,20 @@ def run_on_ray(ray: ModuleType, job: RayJob, *, on_output: OutputCallback | None
         raise RunnerError("a Ray run needs exactly one of a tree tarball and a shared folder")
     check_fits(ray, job.resources)
     ship_worker_code(ray)
-    actor_class = ray.remote(ray_worker.CommandActor).options(
-        max_concurrency=4, max_restarts=0, max_task_retries=0, **job.resources.actor_options())
-    actor = actor_class.remote()
-    run = _Run(ray, actor, job, on_output, cancel or threading.Event())
-    try:
-        return run.execute(on_placed)
-    finally:
-        ray.kill(actor, no_restart=True)
+    task = ray.remote(ray_worker.stream_command).options(
+        num_returns="streaming", max_retries=0, _generator_backpressure_num_objects=BACKPRESSURE_CHUNKS,
+        **job.resources.task_options())
+    tree = ray.put(job.tree) if job.tree is not None else None
+    stream = task.remote(tree, job.shared_dir, list(job.argv), dict(job.env), job.run_id, job.timeout_s,
+                         KILL_GRACE_S, job.results_file, RESULTS_CAP)
+    return _Run(ray, stream, job, cancel or threading.Event()).follow(on_output, on_placed)
 
 
 class _Run:
-    """One run's driver side: placement, streaming, stopping, and its end."""
+    """One run's driver side: following its task's stream to the end."""
 
-    def __init__(self, ray: ModuleType, actor: Any, job: RayJob, on_output: OutputCallback | None,
-                 cancel: threading.Event):
-        self.ray, self.actor, self.job, self.on_output, self.cancel = ray, actor, job, on_output, cancel
+    def __init__(self, ray: ModuleType, stream: Any, job: RayJob, cancel: threading.Event):
+        self.ray, self.stream, self.job, self.cancel = ray, stream, job, cancel
         self.node: tuple[str, str] | None = None
         self.began = time.monotonic()
 
@@ -124,74 +126,47 @@ class _Run:
         return RayRunResult(status, None if signal else exit_code, message, ip, node_id,
                             time.monotonic() - self.began, results, signal)
 
-    def execute(self, on_placed: PlacedCallback | None) -> RayRunResult:
-        died = self.ray.exceptions.RayActorError
+    def follow(self, on_output: OutputCallback | None, on_placed: PlacedCallback | None) -> RayRunResult:
+        errors = self.ray.exceptions
         try:
-            if not self._place():
-                return self.result("cancelled", "cancelled while waiting for a node with room")
-            if on_placed is not None and self.node is not None:
-                on_placed(*self.node)
-            return self._stream()
-        except died as exc:
-            return self.result("interrupted", f"the run's Ray worker died: {_reason(exc)}")
-        except _Unresponsive as exc:
-            return self.result("interrupted", str(exc))
+            while True:
+                if self.cancel.is_set():
+                    return self._cancel("cancelled", "cancelled" if self.node else "cancelled while waiting for a node with room")
+                if self.node and time.monotonic() > self.began + self.job.timeout_s + BACKSTOP_S:
+                    return self._cancel("timeout", f"stopped after the time limit of {self.job.timeout_s:g} s")
+                if not self.ray.wait([self.stream], timeout=POLL_S)[0]:
+                    continue
+                kind, payload = self.ray.get(next(self.stream))
+                if kind == "output" and on_output is not None:
+                    on_output(payload)
+                elif kind == "placed":
+                    self.node, self.began = tuple(payload), time.monotonic()
+                    if on_placed is not None:
+                        on_placed(*payload)
+                elif kind == "end":
+                    return self._ended(*payload)
+        except StopIteration:
+            return self.result("interrupted", "the run's Ray task ended without a result")
+        except errors.RayTaskError as exc:
+            return self.result("error", f"the run could not start on its Ray node: {_reason(exc)}")
+        except errors.RayError as exc:
+            return self.result("interrupted", f"the run's Ray worker was lost: {_reason(exc)}")
 
-    def _place(self) -> bool:
-        """Start the command once a node has room; False when cancelled first."""
-        tree = self.ray.put(self.job.tree) if self.job.tree is not None else None
-        started = self.actor.start.remote(tree, self.job.shared_dir, list(self.job.argv), dict(self.job.env),
-                                          self.job.run_id)
-        while not self.ray.wait([started], timeout=POLL_WAIT_S)[0]:
-            if self.cancel.is_set():
-                return False
-        self.node = tuple(self.ray.get(started))
-        self.began = time.monotonic()
-        return True
+    def _cancel(self, status: RayStatus, message: str) -> RayRunResult:
+        """Cancel the task and wait (bounded) until its `finally` has stopped the command."""
+        self.ray.cancel(self.stream)
+        end = time.monotonic() + BACKSTOP_S
+        try:
+            while time.monotonic() < end:
+                if self.ray.wait([self.stream], timeout=POLL_S)[0]:
+                    self.ray.get(next(self.stream))
+        except (StopIteration, self.ray.exceptions.RayError):
+            return self.result(status, message)
+        return self.result(status, f"{message}; the Ray task did not confirm it stopped within {BACKSTOP_S:g} s")
 
-    def _stream(self) -> RayRunResult:
-        deadline = self.began + self.job.timeout_s
-        while True:
-            done, code = self._take(POLL_WAIT_S)
-            if done:
-                return self._ended(code)
-            if self.cancel.is_set():
-                return self._stop("cancelled", "cancelled")
-            if time.monotonic() >= deadline:
-                return self._stop("timeout", f"stopped after the time limit of {self.job.timeout_s:g} s")
-
-    def _take(self, wait_s: float) -> tuple[bool, int | None]:
-        chunk, done, code = self._call(self.actor.poll, wait_s)
-        if chunk and self.on_output is not None:
-            self.on_output(chunk)
-        return done, code
-
-    def _call(self, method: Any, *args: Any) -> Any:
-        """One call to the actor; an actor that answers nothing for UNRESPONSIVE_S is given up."""
-        ref = method.remote(*args)
-        waited = 0.0
-        while True:
-            try:
-                return self.ray.get(ref, timeout=_CALL_TIMEOUT_S)
-            except (self.ray.exceptions.GetTimeoutError, self.ray.exceptions.ActorUnavailableError) as exc:
-                waited += _CALL_TIMEOUT_S
-                if waited >= UNRESPONSIVE_S:
-                    raise _Unresponsive(f"the run's Ray worker stopped answering for {UNRESPONSIVE_S:g} s") from exc
-                if isinstance(exc, self.ray.exceptions.ActorUnavailableError):
-                    time.sleep(1.0)
-                    ref = method.remote(*args)
-
-    def _stop(self, status: RayStatus, message: str) -> RayRunResult:
-        self._call(self.actor.stop, KILL_GRACE_S)
-        # what the command printed before it was stopped is still wanted
-        end = time.monotonic() + 5.0
-        while not self._take(0.05)[0] and time.monotonic() < end:
-            pass
-        results, _ = self._call(self.actor.finish, self.job.results_file, RESULTS_CAP)
-        return self.result(status, message, results=results)
-
-    def _ended(self, code: int | None) -> RayRunResult:
-        results, note = self._call(self.actor.finish, self.job.results_file, RESULTS_CAP)
+    def _ended(self, timed_out: bool, code: int | None, results: bytes | None, note: str) -> RayRunResult:
+        if timed_out:
+            return self.result("timeout", f"stopped after the time limit of {self.job.timeout_s:g} s", results=results)
         if code == 0:
             message = "exited with code 0"
         elif code is not None and code < 0:
@@ -201,18 +176,9 @@ class _Run:
         return self.result("passed" if code == 0 else "failed", f"{message}; {note}" if note else message, code, results)
 
 
-class _Unresponsive(Exception):
-    pass
-
-
 def _reason(exc: BaseException) -> str:
-    """Ray's account of a lost actor, on one line (its messages run to many)."""
+    """Ray's account of a lost task, on one line (its messages run to many)."""
     text = " ".join(str(exc).split())
-    for marker in ("The actor died because", "The actor is dead because", "died because"):
-        at = text.find(marker)
-        if at >= 0:
-            text = text[at:]
-            break
     return f"{type(exc).__name__}: {text[:400]}"
 
 

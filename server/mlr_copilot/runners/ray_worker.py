@@ -1,6 +1,11 @@
-"""The half of a Ray run that lives on the worker node: one actor per run, which unpacks the
-commit's tree, starts the command in a session of its own, buffers its output for the driver
-to poll, and stops the whole process tree when told.
+"""The half of a Ray run that lives on the worker node: one streaming task per run
+(`stream_command`), which unpacks the commit's tree, starts the command in a session of its
+own, yields its output as it comes, enforces the time limit, and stops the whole process tree
+when the time is up or the driver cancels the task.
+
+A task, not an actor: Ray runs it in a warm worker process of its pool, where an actor would
+start a fresh one (a second or more per run), and `ray.cancel` of a streaming task raises
+KeyboardInterrupt in it, so its `finally` stops the tree before the driver hears it ended.
 
 The driver ships this module (and `proctree`, whose `ProcessTree` kills the run) to the worker
 by value (`ray_remote.ship_worker_code`), so a worker node needs Ray but not MLR-Copilot, and
@@ -13,8 +18,9 @@ time for the same reason.
 - The leader dies with the worker (PR_SET_PDEATHSIG): a worker whose node is killed takes
   the run's leader along, so the run does not go on unseen. Its descendants outlive it (the
   kernel tells only the direct child), as they outlive any dead supervisor.
-- Output waits in a bounded buffer: a driver that polls slowly blocks the command's writes
-  (as a full pipe would), and no line is ever dropped.
+- Output waits in a bounded buffer, and the task's stream holds a bounded number of chunks
+  (Ray's generator backpressure): a driver that reads slowly blocks the command's writes (as a
+  full pipe would), and no line is ever dropped.
 """
 
 from __future__ import annotations
@@ -28,12 +34,18 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from .proctree import RUN_ID_VAR, ProcessTree
 
 BUFFER_CAP = 8 * 1024 * 1024
-CHUNK_CAP = 4 * 1024 * 1024
+CHUNK_CAP = 1024 * 1024
+POLL_S = 0.2
+# after a stop, how long the output the command printed before it is still awaited
+DRAIN_S = 5.0
 _PR_SET_PDEATHSIG = 1
 _PASSED_THROUGH = ("PATH", "HOME", "LANG")
 
@@ -50,8 +62,42 @@ def unpack_tree(tree: bytes, into: Path) -> None:
         archive.extractall(into, filter="data")
 
 
-class CommandActor:
-    """One run's command on this node (a Ray actor: `ray.remote(CommandActor)`)."""
+# ("placed", (node IP, node id)), ("output", bytes), then ("end", (timed out, exit code,
+# results file or None, note on the results file))
+Event = tuple[Literal["placed", "output", "end"], object]
+
+
+def stream_command(tree: bytes | None, shared_dir: str | None, argv: list[str], env: dict[str, str], run_id: str,
+                   timeout_s: float, grace_s: float, results_file: str, results_cap: int) -> Iterator[Event]:
+    """One run, as a Ray streaming task (`ray.remote(stream_command)`): see `Event`."""
+    command = CommandProcess()
+    ended = False
+    try:
+        yield "placed", command.start(tree, shared_dir, argv, env, run_id)
+        deadline = time.monotonic() + timeout_s
+        timed_out = False
+        while True:
+            chunk, done, code = command.poll(POLL_S)
+            if chunk:
+                yield "output", chunk
+            if done:
+                break
+            if not timed_out and time.monotonic() >= deadline:
+                command.stop(grace_s)
+                timed_out, deadline = True, time.monotonic() + DRAIN_S
+            elif timed_out and time.monotonic() >= deadline:
+                break
+        results, note = command.finish(results_file, results_cap)
+        ended = True
+        yield "end", (timed_out, code, results, note)
+    finally:
+        if not ended:  # cancelled (KeyboardInterrupt), or the driver went away
+            command.stop(grace_s)
+            command.finish(results_file, 0)
+
+
+class CommandProcess:
+    """One run's command on this node."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
