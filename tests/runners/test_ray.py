@@ -138,6 +138,22 @@ def test_a_run_that_prints_100k_lines_delivers_every_line_in_order(ray_cluster, 
     assert output.decode().splitlines() == [f"line {i}" for i in range(100_000)]
 
 
+def test_a_run_in_a_shared_folder_runs_there_and_leaves_it(ray_cluster, tmp_path):
+    (tmp_path / "ok.py").write_text(SCRIPTS["ok.py"])
+    shared = RayJob("ray-shared", [sys.executable, "ok.py"], ENV, 60, RayResources(custom={"node2": 1}),
+                    shared_dir=str(tmp_path))
+    result, output = run(ray_cluster, shared)
+    assert (result.status, output, result.results) == ("passed", b"hello\n", b'{"accuracy": 0.75}')
+    assert (tmp_path / "results.json").is_file()
+
+
+def test_a_tree_that_is_no_tarball_is_an_error_in_one_line(ray_cluster):
+    result, _ = run(ray_cluster, job(b"not a tar file", "ok.py"))
+    assert result.status == "error"
+    assert result.message.startswith("the run could not start on its Ray node: RayTaskError(ReadError)")
+    assert "\n" not in result.message
+
+
 def test_an_unreachable_address_fails_fast_in_one_line(ray_cluster, tree):
     began = time.monotonic()
     with pytest.raises(RayUnavailableError, match=r"^no Ray cluster answers at ray://127\.0\.0\.1:\d+ \(") as caught:
@@ -198,7 +214,7 @@ def test_a_killed_worker_node_ends_its_run_as_interrupted_with_the_reason(ray_cl
     result, _ = run(ray_cluster, job(tree, "tree.py", marker, where="node2"), on_placed=kill_raylet)
     assert result.status == "interrupted"
     assert result.message.startswith("the run's Ray worker was lost: ")
-    assert "node" in result.message.lower()
+    assert "NodeDiedError" in result.message
     assert time.monotonic() - killed_at[0] < 60
     # the leader dies with its worker (its descendants have nobody left to stop them: this
     # test removes them itself)

@@ -59,7 +59,15 @@ def _die_with_parent() -> None:
 def unpack_tree(tree: bytes, into: Path) -> None:
     """A `git archive` tar into `into`, refusing members that would land outside it."""
     with tarfile.open(fileobj=io.BytesIO(tree), mode="r:") as archive:
-        archive.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(into, filter="data")
+            return
+        # a worker's Python older than 3.10.12/3.11.4 has no extraction filters
+        for member in archive.getmembers():
+            targets = [member.name, *([member.linkname] if member.issym() or member.islnk() else [])]
+            if any(Path(name).is_absolute() or ".." in Path(name).parts for name in targets):
+                raise ValueError(f"the run's tree has a member outside its folder: {member.name}")
+        archive.extractall(into)
 
 
 # ("placed", (node IP, node id)), ("output", bytes), then ("end", (timed out, exit code,
