@@ -191,6 +191,27 @@ def test_a_client_of_another_ray_version_is_refused_in_one_line(ray_cluster):
     assert done.stdout.count("\n") == 1
 
 
+def test_an_empty_address_starts_a_loopback_head_of_its_own_and_stops_it(tmp_path):
+    # a process of its own: this one stays connected to the two-node cluster
+    (tmp_path / "ok.py").write_text(SCRIPTS["ok.py"])
+    code = (
+        "import os, sys\n"
+        "from mlr_copilot.runners import ray_connect, ray_remote\n"
+        "from tests.runners.sockets import non_loopback_sockets\n"
+        "ray = ray_connect.connect('')\n"
+        "head = ray_connect._current.head\n"
+        "job = ray_remote.RayJob('ray-local', [sys.executable, 'ok.py'], {}, 60, ray_connect.RayResources(),\n"
+        "                        shared_dir=sys.argv[1])\n"
+        "result = ray_remote.run_on_ray(ray, job)\n"
+        "print(result.status, result.node_ip, non_loopback_sockets(head.node.pids() | {os.getpid()}))\n"
+        "ray_connect.disconnect()\n"
+        "print(sorted(head.node.pids()), head.root.exists())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=180,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.splitlines() == ["passed 127.0.0.1 []", "[] False"], done.stderr[-2000:]
+
+
 def test_without_ray_the_module_imports_and_choosing_it_says_how_to_install(tmp_path):
     code = (
         "import sys; sys.modules['ray'] = None\n"
