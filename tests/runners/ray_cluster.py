@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from types import ModuleType
 
+from mlr_copilot.runners.base import RunnerError
 from mlr_copilot.runners.ray_local import LOOPBACK_ENV, LocalRayHead, RayNodeProcess, port_options
 
 START_TIMEOUT_S = 90.0
@@ -89,7 +90,10 @@ def start_cluster() -> RayCluster:
     except ImportError as exc:
         raise RayUnavailable(f"Ray is not installed ({exc}): pip install 'mlr-copilot[ray]'") from exc
     began = time.monotonic()
-    head = LocalRayHead.start(num_cpus=1, resources={"head": 1}, env=HEALTH_ENV)
+    try:
+        head = LocalRayHead.start(num_cpus=1, resources={"head": 1}, env=HEALTH_ENV)
+    except RunnerError as exc:
+        raise RayUnavailable(str(exc)) from exc
     try:
         node2 = _join_node(head)
     except BaseException:
