@@ -5,9 +5,10 @@ How the tree reaches the worker. Two ways, chosen per run (`RayJob`):
   and unpacked by the run's task into a fresh folder on its node, removed when the run ends.
   It needs nothing of the cluster but Ray; a commit's tree is read once per run (large data
   belongs outside the repository, see below). We ship the bytes ourselves rather than through
-  `runtime_env={"working_dir": ...}`, which would do the same through the GCS, but caches each
-  tree by hash on every node with no way to remove it when the run ends, caps it at 500 MB and
-  would need the tree on the driver's disk as a folder first.
+  `runtime_env={"working_dir": ...}`, which would do the same through the GCS, but needs the
+  tree as a folder (or a zip at a URL) first, caps its size, and keeps each tree on every node
+  it reached until Ray's own garbage collection, not until the run ends; a runtime environment
+  also takes a fresh worker process per tree, where a task runs in a warm one.
 - `shared_dir`: a folder every node sees at the same path (NFS, a Lustre or Slurm scratch
   mount, a Kubernetes volume mounted in each KubeRay pod), holding the tree already (a managed
   worktree there): nothing travels, and the run writes its outputs in place.
@@ -89,7 +90,7 @@ def tree_tarball(workspace: Path | str, commit: str) -> bytes:
 
 
 def ship_worker_code(ray: ModuleType) -> None:
-    """Send the worker's code by value with each actor: the nodes need Ray, not this package."""
+    """Send the worker's code by value with each task: the nodes need Ray, not this package."""
     for module in (ray_worker, proctree):
         ray.cloudpickle.register_pickle_by_value(module)
 
