@@ -31,3 +31,28 @@ def live_docker_client():
 @pytest.fixture(scope="session")
 def docker_client():
     return live_docker_client()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real two-node Ray cluster on 127.0.0.1 (see ray_cluster.py), and this process
+    connected to it through its Ray Client port; skips only where Ray cannot start."""
+    from mlr_copilot.runners import ray_connect
+
+    from .ray_cluster import RayUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except RayUnavailable as exc:
+        pytest.skip(f"Ray tests need Ray: {exc}")
+    try:
+        try:
+            cluster.wait_for_nodes(ray_connect.connect(cluster.address), 2)
+        except (RayUnavailable, ray_connect.RayUnavailableError) as exc:
+            pytest.skip(f"Ray tests need a Ray cluster to start: {exc}")
+        yield cluster
+    finally:
+        try:
+            ray_connect.disconnect()
+        finally:
+            cluster.stop()

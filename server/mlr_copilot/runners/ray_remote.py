@@ -1,0 +1,186 @@
+"""Run one command for a commit's tree on a Ray cluster: the substance of the `ray` runner.
+
+How the tree reaches the worker. Two ways, chosen per run (`RayJob`):
+- `tree`: the bytes of `git archive` of the commit (`tree_tarball`), put in Ray's object store
+  and unpacked by the run's task into a fresh folder on its node, removed when the run ends.
+  It needs nothing of the cluster but Ray; a commit's tree is read once per run (large data
+  belongs outside the repository, see below). We ship the bytes ourselves rather than through
+  `runtime_env={"working_dir": ...}`, which would do the same through the GCS, but needs the
+  tree as a folder (or a zip at a URL) first, caps its size, and keeps each tree on every node
+  it reached until Ray's own garbage collection, not until the run ends; a runtime environment
+  also takes a fresh worker process per tree, where a task runs in a warm one.
+- `shared_dir`: a folder every node sees at the same path (NFS, a Lustre or Slurm scratch
+  mount, a Kubernetes volume mounted in each KubeRay pod), holding the tree already (a managed
+  worktree there): nothing travels, and the run writes its outputs in place.
+Datasets and the Hugging Face cache do not travel with the tree: point `HF_HOME` (and the
+task's data path) at a folder on each node or a shared mount, through the run's `env`.
+
+A run is a streaming Ray task (`ray_worker.stream_command`) holding the run's resources
+(`RayResources`) while it runs. It yields the command's output as it comes, which the driver
+passes on in order (`on_output` gets chunks of whole lines; nothing is dropped), and ends with
+the exit code and the results file (up to 16 MB); the node's address and id come first. The
+time limit is kept on the worker, from the moment the command starts (time spent waiting for a
+node with room does not count), with the driver as a backstop; cancel is `ray.cancel` of the
+task: either way the command's session and every process carrying its marker get SIGTERM, then
+SIGKILL, and the driver returns only once the task has finished doing so. A node that dies
+ends the run as `interrupted` with Ray's reason, as soon as Ray declares the node dead (its
+health check: 30 s by default).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from ..workspace import gitsafe
+from . import proctree, ray_worker
+from .base import KILL_GRACE_S, RunnerError
+from .ray_connect import RayResources, check_fits
+
+# error: the run could not start on its node (the task itself failed, e.g. a corrupt tree)
+RayStatus = Literal["passed", "failed", "timeout", "cancelled", "interrupted", "error"]
+OutputCallback = Callable[[bytes], None]
+# Told (node IP, node id) as soon as the command runs on its node.
+PlacedCallback = Callable[[str, str], None]
+
+RESULTS_CAP = 16 * 1024 * 1024
+POLL_S = 0.2
+# Chunks of output (up to 1 MB each) the task may get ahead of the driver by.
+BACKPRESSURE_CHUNKS = 16
+# How long past the time limit (or after a cancel) the driver waits for the task to say it ended.
+BACKSTOP_S = 30.0
+
+
+@dataclass(frozen=True)
+class RayJob:
+    run_id: str
+    argv: list[str]
+    env: Mapping[str, str]
+    timeout_s: float
+    resources: RayResources
+    tree: bytes | None = None
+    shared_dir: str | None = None
+    results_file: str = "results.json"
+
+
+@dataclass(frozen=True)
+class RayRunResult:
+    status: RayStatus
+    exit_code: int | None
+    message: str
+    node_ip: str | None
+    node_id: str | None
+    duration_s: float
+    results: bytes | None = None
+    signal: int | None = None
+
+
+def tree_tarball(workspace: Path | str, commit: str) -> bytes:
+    """The tree of `commit` as a tar, built by git without running anything the repository names."""
+    done = gitsafe.run(workspace, "archive", "--format=tar", f"{commit}^{{tree}}", timeout=300)
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()
+        raise RunnerError(f"could not export commit {commit[:12]} for Ray: {reason[-1] if reason else 'git archive failed'}")
+    return done.stdout
+
+
+def ship_worker_code(ray: ModuleType) -> None:
+    """Send the worker's code by value with each task: the nodes need Ray, not this package."""
+    for module in (ray_worker, proctree):
+        ray.cloudpickle.register_pickle_by_value(module)
+
+
+def run_on_ray(ray: ModuleType, job: RayJob, *, on_output: OutputCallback | None = None,
+               cancel: threading.Event | None = None, on_placed: PlacedCallback | None = None) -> RayRunResult:
+    """Run `job` on the cluster `ray` is connected to (`ray_connect.connect`); blocks until the
+    command ends, is cancelled, times out or its node is lost."""
+    if (job.tree is None) == (job.shared_dir is None):
+        raise RunnerError("a Ray run needs exactly one of a tree tarball and a shared folder")
+    check_fits(ray, job.resources)
+    ship_worker_code(ray)
+    task = ray.remote(ray_worker.stream_command).options(
+        num_returns="streaming", max_retries=0, _generator_backpressure_num_objects=BACKPRESSURE_CHUNKS,
+        **job.resources.task_options())
+    tree = ray.put(job.tree) if job.tree is not None else None
+    stream = task.remote(tree, job.shared_dir, list(job.argv), dict(job.env), job.run_id, job.timeout_s,
+                         KILL_GRACE_S, job.results_file, RESULTS_CAP)
+    return _Run(ray, stream, job, cancel or threading.Event()).follow(on_output, on_placed)
+
+
+class _Run:
+    """One run's driver side: following its task's stream to the end."""
+
+    def __init__(self, ray: ModuleType, stream: Any, job: RayJob, cancel: threading.Event):
+        self.ray, self.stream, self.job, self.cancel = ray, stream, job, cancel
+        self.node: tuple[str, str] | None = None
+        self.began = time.monotonic()
+
+    def result(self, status: RayStatus, message: str, exit_code: int | None = None,
+               results: bytes | None = None) -> RayRunResult:
+        ip, node_id = self.node or (None, None)
+        signal = -exit_code if exit_code is not None and exit_code < 0 else None
+        return RayRunResult(status, None if signal else exit_code, message, ip, node_id,
+                            time.monotonic() - self.began, results, signal)
+
+    def follow(self, on_output: OutputCallback | None, on_placed: PlacedCallback | None) -> RayRunResult:
+        errors = self.ray.exceptions
+        try:
+            while True:
+                if self.cancel.is_set():
+                    return self._cancel("cancelled", "cancelled" if self.node else "cancelled while waiting for a node with room")
+                if self.node and time.monotonic() > self.began + self.job.timeout_s + BACKSTOP_S:
+                    return self._cancel("timeout", f"stopped after the time limit of {self.job.timeout_s:g} s")
+                if not self.ray.wait([self.stream], timeout=POLL_S)[0]:
+                    continue
+                kind, payload = self.ray.get(next(self.stream))
+                if kind == "output" and on_output is not None:
+                    on_output(payload)
+                elif kind == "placed":
+                    self.node, self.began = tuple(payload), time.monotonic()
+                    if on_placed is not None:
+                        on_placed(*payload)
+                elif kind == "end":
+                    return self._ended(*payload)
+        except StopIteration:
+            return self.result("interrupted", "the run's Ray task ended without a result")
+        except errors.RayTaskError as exc:
+            return self.result("error", f"the run could not start on its Ray node: {_reason(exc)}")
+        except errors.RayError as exc:
+            return self.result("interrupted", f"the run's Ray worker was lost: {_reason(exc)}")
+
+    def _cancel(self, status: RayStatus, message: str) -> RayRunResult:
+        """Cancel the task and wait (bounded) until its `finally` has stopped the command."""
+        self.ray.cancel(self.stream)
+        end = time.monotonic() + BACKSTOP_S
+        try:
+            while time.monotonic() < end:
+                if self.ray.wait([self.stream], timeout=POLL_S)[0]:
+                    self.ray.get(next(self.stream))
+        except (StopIteration, self.ray.exceptions.RayError):
+            return self.result(status, message)
+        return self.result(status, f"{message}; the Ray task did not confirm it stopped within {BACKSTOP_S:g} s")
+
+    def _ended(self, timed_out: bool, code: int | None, results: bytes | None, note: str) -> RayRunResult:
+        if timed_out:
+            return self.result("timeout", f"stopped after the time limit of {self.job.timeout_s:g} s", results=results)
+        if code == 0:
+            message = "exited with code 0"
+        elif code is not None and code < 0:
+            message = f"killed by signal {-code}"
+        else:
+            message = f"exited with code {code}"
+        return self.result("passed" if code == 0 else "failed", f"{message}; {note}" if note else message, code, results)
+
+
+def _reason(exc: BaseException) -> str:
+    """Ray's account of a lost task, on one line (its messages run to many)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:400]}"
+
+
+__all__ = ["RayJob", "RayResources", "RayRunResult", "RayStatus", "run_on_ray", "tree_tarball"]

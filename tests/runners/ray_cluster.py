@@ -1,0 +1,102 @@
+"""A real two-node Ray cluster on this machine, bound to 127.0.0.1: the engine's own loopback
+head (`LocalRayHead`, custom resource `head`) and a second raylet joined to it (custom resource
+`node2`), 1 CPU each, in a temporary folder and on free ports, so it never meets another Ray
+instance of this machine; stopped by killing the processes of its two sessions only.
+
+The second node needs a trick. Ray on Linux rewrites a 127.0.0.1 address to the machine's
+network address unless told it is a single-machine instance (`ray_local.LOOPBACK_ENV`), and
+`ray start --address` refuses to join as a worker node when told so. `_JOIN` runs `ray start`
+with that refusal's check reading the multi-node flag as on, while every address it resolves
+stays on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from types import ModuleType
+
+from mlr_copilot.runners.base import RunnerError
+from mlr_copilot.runners.ray_local import LOOPBACK_ENV, LocalRayHead, RayNodeProcess, port_options
+
+START_TIMEOUT_S = 90.0
+# The GCS declares a silent node dead after period x threshold: 1 s x 3 instead of Ray's
+# default 5 s x 5, so a killed node's runs end within seconds.
+HEALTH_ENV = {
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_timeout_ms": "1000",
+    "RAY_health_check_failure_threshold": "3",
+}
+_JOIN = """
+import sys, types
+import ray._private.ray_constants as constants
+import ray.scripts.scripts as scripts
+view = types.ModuleType("ray_constants")
+view.__dict__.update(vars(constants))
+view.ENABLE_RAY_CLUSTER = True
+scripts.ray_constants = view
+sys.argv = ["ray", *sys.argv[1:]]
+scripts.main()
+"""
+
+
+class RayUnavailable(Exception):
+    """Ray is not installed or a node would not start on this machine."""
+
+
+@dataclass
+class RayCluster:
+    head: LocalRayHead
+    node2: RayNodeProcess
+    began: float
+    started_in_s: float = 0.0
+
+    @property
+    def address(self) -> str:
+        return self.head.address
+
+    def wait_for_nodes(self, ray: ModuleType, count: int) -> None:
+        end = time.monotonic() + START_TIMEOUT_S
+        while sum(1 for node in ray.nodes() if node["Alive"]) < count:
+            if time.monotonic() > end:
+                raise RayUnavailable(f"the Ray cluster did not report {count} live nodes within {START_TIMEOUT_S:g} s")
+            time.sleep(0.2)
+        self.started_in_s = time.monotonic() - self.began
+
+    def node_id_with(self, ray: ModuleType, resource: str) -> str:
+        return next(node["NodeID"] for node in ray.nodes() if node["Alive"] and resource in node["Resources"])
+
+    def all_pids(self) -> set[int]:
+        return self.head.node.pids() | self.node2.pids()
+
+    def stop(self) -> None:
+        self.node2.stop()
+        self.head.stop()
+
+
+def _join_node(head: LocalRayHead) -> RayNodeProcess:
+    args = [f"--address=127.0.0.1:{head.gcs_port}", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats",
+            "--resources", json.dumps({"node2": 1}), *port_options()]
+    return RayNodeProcess.start(args, head.root / "node2.log", {**LOOPBACK_ENV, **HEALTH_ENV},
+                                ray_cli=[sys.executable, "-c", _JOIN])
+
+
+def start_cluster() -> RayCluster:
+    """Head plus one more node, 1 CPU each; raises RayUnavailable when Ray cannot start."""
+    try:
+        import ray  # noqa: F401  (only whether it is installed)
+    except ImportError as exc:
+        raise RayUnavailable(f"Ray is not installed ({exc}): pip install 'mlr-copilot[ray]'") from exc
+    began = time.monotonic()
+    try:
+        head = LocalRayHead.start(num_cpus=1, resources={"head": 1}, env=HEALTH_ENV)
+    except RunnerError as exc:
+        raise RayUnavailable(str(exc)) from exc
+    try:
+        node2 = _join_node(head)
+    except BaseException:
+        head.stop()
+        raise
+    return RayCluster(head, node2, began)

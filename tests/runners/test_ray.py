@@ -1,0 +1,252 @@
+"""Runs on a real two-node Ray cluster on 127.0.0.1 (the `ray_cluster` fixture). The test that
+kills the second node runs last: the cluster has one node from then on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mlr_copilot.runners.ray_connect import (
+    RayResourceError,
+    RayResources,
+    RayUnavailableError,
+    check_fits,
+    connect,
+)
+from mlr_copilot.runners.ray_local import free_port
+from mlr_copilot.runners.ray_remote import RayJob, RayRunResult, run_on_ray, tree_tarball
+
+from .helpers import leftover_processes, make_repo
+from .sockets import non_loopback_sockets
+
+SCRIPTS = {
+    "ok.py": "import json\nprint('hello')\njson.dump({'accuracy': 0.75}, open('results.json', 'w'))\n",
+    "fail.py": "print('step 1')\nprint('step 2')\nraise ValueError('bad learning rate')\n",
+    "many.py": "import sys\nsys.stdout.writelines(f'line {i}\\n' for i in range(100_000))\n",
+    # a child in the run's session and a grandchild that leaves it (setsid): both must go
+    "tree.py": (
+        "import subprocess, sys, time\n"
+        "marker = sys.argv[1]\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', marker])\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', marker], start_new_session=True)\n"
+        "print('started', flush=True)\n"
+        "time.sleep(600)\n"
+    ),
+    "sleep.py": "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n",
+}
+ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    repo = make_repo(tmp_path_factory.mktemp("ray") / "repo", SCRIPTS)
+    return tree_tarball(repo, "HEAD")
+
+
+def job(tree: bytes, script: str, *args: str, timeout: float = 120.0, where: str = "head") -> RayJob:
+    return RayJob(run_id=f"ray-{uuid.uuid4().hex[:8]}", argv=[sys.executable, script, *args], env=ENV,
+                  timeout_s=timeout, resources=RayResources(num_cpus=1, custom={where: 1}), tree=tree)
+
+
+def run(cluster, ray_job: RayJob, **kwargs) -> tuple[RayRunResult, bytes]:
+    output: list[bytes] = []
+    result = run_on_ray(connect(cluster.address), ray_job, on_output=output.append, **kwargs)
+    return result, b"".join(output)
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def test_the_cluster_listens_and_connects_on_loopback_only(ray_cluster, tree):
+    # a run first, so workers and the client's connections exist too
+    assert run(ray_cluster, job(tree, "ok.py"))[0].status == "passed"
+    pids = ray_cluster.all_pids() | {os.getpid()}
+    assert len(pids) > 8
+    assert non_loopback_sockets(pids) == []
+
+
+def test_runs_land_on_the_node_their_resources_name(ray_cluster, tree):
+    ray = connect(ray_cluster.address)
+    for where in ("head", "node2"):
+        result, output = run(ray_cluster, job(tree, "ok.py", where=where))
+        assert result.status == "passed" and result.exit_code == 0
+        assert output == b"hello\n"
+        assert result.results == b'{"accuracy": 0.75}'
+        assert result.node_ip == "127.0.0.1"
+        assert result.node_id == ray_cluster.node_id_with(ray, where)
+
+
+def test_a_failing_run_keeps_its_exit_code_and_last_lines(ray_cluster, tree):
+    result, output = run(ray_cluster, job(tree, "fail.py", where="node2"))
+    assert result.status == "failed" and result.exit_code == 1
+    assert result.message == "exited with code 1"
+    lines = output.decode().splitlines()
+    assert lines[:2] == ["step 1", "step 2"]
+    assert lines[-1] == "ValueError: bad learning rate"
+    assert result.results is None
+
+
+@pytest.mark.parametrize("where", ["head", "node2"])
+def test_a_timeout_leaves_no_process_of_the_run(ray_cluster, tree, where):
+    marker = f"mlr-ray-{uuid.uuid4().hex}"
+    ray_job = job(tree, "tree.py", marker, timeout=4.0, where=where)
+    began = time.monotonic()
+    result, output = run(ray_cluster, ray_job)
+    assert result.status == "timeout" and "time limit of 4 s" in result.message
+    assert output == b"started\n"
+    assert time.monotonic() - began < 20
+    assert processes_with(marker) == []
+    assert leftover_processes(ray_job.run_id) == set()
+
+
+def test_a_cancel_leaves_no_process_of_the_run(ray_cluster, tree):
+    marker = f"mlr-ray-{uuid.uuid4().hex}"
+    ray_job = job(tree, "tree.py", marker, where="node2")
+    cancel = threading.Event()
+    seen: list[bytes] = []
+
+    def on_output(chunk: bytes) -> None:
+        seen.append(chunk)
+        cancel.set()
+
+    result = run_on_ray(connect(ray_cluster.address), ray_job, on_output=on_output, cancel=cancel)
+    assert result.status == "cancelled"
+    assert b"".join(seen) == b"started\n"
+    assert processes_with(marker) == []
+    assert leftover_processes(ray_job.run_id) == set()
+
+
+def test_a_run_that_prints_100k_lines_delivers_every_line_in_order(ray_cluster, tree):
+    result, output = run(ray_cluster, job(tree, "many.py", where="node2"))
+    assert result.status == "passed"
+    assert output.decode().splitlines() == [f"line {i}" for i in range(100_000)]
+
+
+def test_a_run_in_a_shared_folder_runs_there_and_leaves_it(ray_cluster, tmp_path):
+    (tmp_path / "ok.py").write_text(SCRIPTS["ok.py"])
+    shared = RayJob("ray-shared", [sys.executable, "ok.py"], ENV, 60, RayResources(custom={"node2": 1}),
+                    shared_dir=str(tmp_path))
+    result, output = run(ray_cluster, shared)
+    assert (result.status, output, result.results) == ("passed", b"hello\n", b'{"accuracy": 0.75}')
+    assert (tmp_path / "results.json").is_file()
+
+
+def test_a_tree_that_is_no_tarball_is_an_error_in_one_line(ray_cluster):
+    result, _ = run(ray_cluster, job(b"not a tar file", "ok.py"))
+    assert result.status == "error"
+    assert result.message.startswith("the run could not start on its Ray node: RayTaskError(ReadError)")
+    assert "\n" not in result.message
+
+
+def test_an_unreachable_address_fails_fast_in_one_line(ray_cluster, tree):
+    began = time.monotonic()
+    with pytest.raises(RayUnavailableError, match=r"^no Ray cluster answers at ray://127\.0\.0\.1:\d+ \(") as caught:
+        connect(f"ray://127.0.0.1:{free_port()}", timeout_s=2.0)
+    assert time.monotonic() - began < 5
+    assert "\n" not in str(caught.value)
+    # the connection in use is kept
+    assert run(ray_cluster, job(tree, "ok.py"))[0].status == "passed"
+
+
+def test_a_request_no_node_can_hold_is_refused_at_once(ray_cluster):
+    ray = connect(ray_cluster.address)
+    with pytest.raises(RayResourceError, match=r"asking CPU 64.*2 live node\(s\) have: CPU 1; CPU 1"):
+        check_fits(ray, RayResources(num_cpus=64))
+    with pytest.raises(RayResourceError, match="asking CPU 1, head 1, node2 1"):
+        check_fits(ray, RayResources(custom={"head": 1, "node2": 1}))
+    with pytest.raises(RayResourceError, match="GPU 1"):
+        run_on_ray(ray, RayJob("ray-gpu", ["true"], ENV, 10, RayResources(num_gpus=1), tree=b""))
+
+
+def test_a_client_of_another_ray_version_is_refused_in_one_line(ray_cluster):
+    # this machine's Ray, reporting another version: the cluster's own check refuses it
+    code = (
+        "import sys, ray; ray.__version__ = '2.0.0'\n"
+        "from mlr_copilot.runners import ray_connect\n"
+        "try:\n    ray_connect.connect(sys.argv[1])\nexcept ray_connect.RayUnavailableError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, ray_cluster.address], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.startswith(f"the Ray cluster at {ray_cluster.address} runs other versions than this "
+                                  "machine (Ray 2.0.0, Python "), done.stderr[-2000:]
+    import ray
+
+    assert f"The cluster was started with: Ray: {ray.__version__}" in done.stdout
+    assert done.stdout.count("\n") == 1
+
+
+def test_an_empty_address_starts_a_loopback_head_of_its_own_and_stops_it(tmp_path):
+    # a process of its own: this one stays connected to the two-node cluster
+    (tmp_path / "ok.py").write_text(SCRIPTS["ok.py"])
+    code = (
+        "import os, sys\n"
+        "from mlr_copilot.runners import ray_connect, ray_remote\n"
+        "from tests.runners.sockets import non_loopback_sockets\n"
+        "ray = ray_connect.connect('')\n"
+        "head = ray_connect._current.head\n"
+        "job = ray_remote.RayJob('ray-local', [sys.executable, 'ok.py'], {}, 60, ray_connect.RayResources(),\n"
+        "                        shared_dir=sys.argv[1])\n"
+        "result = ray_remote.run_on_ray(ray, job)\n"
+        "print(result.status, result.node_ip, non_loopback_sockets(head.node.pids() | {os.getpid()}))\n"
+        "ray_connect.disconnect()\n"
+        "print(sorted(head.node.pids()), head.root.exists())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=180,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.splitlines() == ["passed 127.0.0.1 []", "[] False"], done.stderr[-2000:]
+
+
+def test_without_ray_the_module_imports_and_choosing_it_says_how_to_install(tmp_path):
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from mlr_copilot.runners import ray_remote, ray_connect\n"
+        "try:\n    ray_connect.connect('auto')\nexcept ray_connect.RayUnavailableError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "Ray is not installed: pip install 'mlr-copilot[ray]'\n", done.stderr
+
+
+def test_a_killed_worker_node_ends_its_run_as_interrupted_with_the_reason(ray_cluster, tree):
+    """Last: the second node stays dead."""
+    raylet = next(pid for pid in ray_cluster.node2.pids() if Path(f"/proc/{pid}/comm").read_text().strip() == "raylet")
+    marker = f"mlr-ray-{uuid.uuid4().hex}"
+    killed_at: list[float] = []
+
+    def kill_raylet(ip: str, node_id: str) -> None:
+        os.kill(raylet, signal.SIGKILL)
+        killed_at.append(time.monotonic())
+
+    result, _ = run(ray_cluster, job(tree, "tree.py", marker, where="node2"), on_placed=kill_raylet)
+    assert result.status == "interrupted"
+    assert result.message.startswith("the run's Ray worker was lost: ")
+    assert "NodeDiedError" in result.message
+    assert time.monotonic() - killed_at[0] < 60
+    # the leader dies with its worker (its descendants have nobody left to stop them: this
+    # test removes them itself)
+    end = time.monotonic() + 10
+    while _leader_alive(marker) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not _leader_alive(marker)
+    for pid in processes_with(marker):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _leader_alive(marker: str) -> bool:
+    """Whether the run's `tree.py` itself still runs (its children carry the marker too)."""
+    return any(b"tree.py" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in processes_with(marker))
