@@ -24,7 +24,8 @@ from mlr_copilot.runners.ray_connect import (
 from mlr_copilot.runners.ray_local import free_port
 from mlr_copilot.runners.ray_remote import RayJob, RayRunResult, run_on_ray, tree_tarball
 
-from .helpers import leftover_processes, make_repo
+from ..gitutil import make_repo
+from .helpers import leftover_processes
 from .sockets import non_loopback_sockets
 
 SCRIPTS = {
