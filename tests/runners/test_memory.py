@@ -147,7 +147,7 @@ def test_cgroup_v2_files_are_the_ones_written_and_read(tmp_path, monkeypatch):
 def test_doctor_says_where_the_memory_limit_holds(tmp_path):
     from mlr_copilot.engine import Engine
 
-    rows = {check: (finding, ok) for check, finding, ok in Engine.load(tmp_path).doctor()}
+    rows = {row.check: (row.finding, row.ok) for row in Engine.load(tmp_path).doctor()}
     finding, ok = rows["local memory"]
     assert ok == (MEMORY is not None)
     assert ("processes together" if ok else "per process only") in finding
