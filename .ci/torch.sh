@@ -2,7 +2,7 @@
 # A torch that runs on CPU, for the cifar10 task's baseline test, into the active Python.
 # The CPU-only build (about 190 MB) lives on PyTorch's own index, which not every CI machine
 # reaches; PyPI's Linux wheel is the CUDA build, which runs on CPU too but brings the CUDA
-# libraries (about 3 GB of wheels, 5.4 GB installed, about 70 s on a fast link). Torch is no
+# libraries (about 3 GB of wheels, 5.3 GB installed, 70 to 200 s measured). Torch is no
 # dependency of the project (the cifar10 task installs it in its own environment): CI only.
 set -euo pipefail
 

@@ -15,8 +15,7 @@ from mlr_copilot.config import load_settings
 from mlr_copilot.doctor import PACKAGES, Check, doctor
 from mlr_copilot.llm.providers import PROVIDERS
 from tests.llm import conftest as llm_stub
-
-from ..llm.conftest import OPENAI_KEY, Stub
+from tests.llm.conftest import OPENAI_KEY, Stub
 
 stub = llm_stub.stub  # the fake models endpoint on 127.0.0.1
 KEY = {"OPENAI_API_KEY": OPENAI_KEY}
