@@ -1,10 +1,12 @@
 """`doctor`: what this machine and workspace offer, one finding per check, each saying whether
 it is fine. Nothing here changes anything: it only asks (package metadata, git, the Docker
-engine, the memory cgroup, the workspace's status). It imports the LLM layer and the run
-machinery, so the engine imports it only when `doctor` is asked for."""
+engine, the memory cgroup, the workspace's status, and, online with a key, the provider's models
+endpoint). It imports the LLM layer and the run machinery, so the engine imports it only when
+`doctor` is asked for."""
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import re
 import shutil
@@ -19,13 +21,19 @@ from pydantic import BaseModel
 from . import __version__
 from .config import Settings
 from .llm.keys import key_status
+from .llm.model_check import check_model
+from .llm.providers import PROVIDERS
 from .runners import DEFAULT_IMAGE
 from .runners.docker import DockerUnavailableError, docker_client, image_exists
 from .runners.proctree import cgroup_hierarchy
 from .tasks import TaskError, bundled_tasks_root, list_tasks
 from .workspace import gitsafe
 
-PACKAGES = ("pygls", "lsprotocol", "openai", "anthropic", "docker", "pypdfium2", "gitpython", "huggingface_hub")
+# the providers' SDKs come from their specs, so a new provider's SDK is checked without a line here
+SDKS = tuple(dict.fromkeys(spec.sdk for spec in PROVIDERS.values() if spec.sdk))
+PACKAGES = ("pygls", "lsprotocol", *SDKS, "docker", "pypdfium2", "gitpython", "huggingface_hub")
+# seconds for the whole models-endpoint question: doctor answers even when the endpoint does not
+MODEL_CHECK_TIMEOUT = 5.0
 
 
 class Check(BaseModel):
@@ -34,13 +42,15 @@ class Check(BaseModel):
     ok: bool
 
 
-def doctor(workspace: Path, settings: Settings, environ: Mapping[str, str], warnings: list[str]) -> list[Check]:
-    """The checks of this machine and `workspace`, with the settings' `warnings` last."""
+def doctor(workspace: Path, settings: Settings, environ: Mapping[str, str], warnings: list[str], *,
+           model_timeout: float = MODEL_CHECK_TIMEOUT) -> list[Check]:
+    """The checks of this machine and `workspace`, with the settings' `warnings` last; the
+    models endpoint is given `model_timeout` seconds in all."""
     checks = [Check(check="python", finding=f"{platform.python_version()} ({sys.executable})", ok=True),
               Check(check="mlr-copilot", finding=__version__, ok=True)]
     checks += _package_checks() + _task_packages() + [_git_check()] + _docker_checks(settings.run.image)
     checks.append(_local_memory_check())
-    checks += _llm_checks(workspace, settings, environ)
+    checks += _llm_checks(workspace, settings, environ, model_timeout)
     checks.append(_workspace_check(workspace))
     checks += [Check(check="warning", finding=warning, ok=False) for warning in warnings]
     return checks
@@ -63,7 +73,7 @@ def _git_check() -> Check:
     return Check(check="git", finding=out.stdout.decode(errors="replace").strip(), ok=out.returncode == 0)
 
 
-def _llm_checks(workspace: Path, settings: Settings, environ: Mapping[str, str]) -> list[Check]:
+def _llm_checks(workspace: Path, settings: Settings, environ: Mapping[str, str], model_timeout: float) -> list[Check]:
     llm = settings.llm
     checks = [Check(check="llm provider", finding=f"{llm.provider} (model {llm.resolved_model()})", ok=True)]
     if llm.provider == "scripted":
@@ -75,7 +85,29 @@ def _llm_checks(workspace: Path, settings: Settings, environ: Mapping[str, str])
     if variable:
         checks.append(Check(check="api key", finding=f"{variable} {'is set' if present else 'is not set'}",
                             ok=present or llm.provider == "openai-compatible"))
+    if present or PROVIDERS[llm.provider].key_optional:
+        checks.append(_model_check(workspace, settings, environ, model_timeout))
     return checks
+
+
+def _model_check(workspace: Path, settings: Settings, environ: Mapping[str, str], timeout: float) -> Check:
+    """Whether the provider serves the configured model, asked only online (MLR_OFFLINE or
+    ideas.online false say otherwise). One try within `timeout`: a retry loop would only make
+    doctor slow to say the endpoint does not answer."""
+    if not settings.ideas.online:
+        return Check(check="llm model", finding=f"{settings.llm.resolved_model()}: not checked (offline mode)", ok=True)
+    llm = settings.llm.model_copy(update={"timeout": timeout, "max_retries": 0})
+
+    async def ask() -> Check:
+        try:
+            found = await asyncio.wait_for(check_model(llm, workspace=workspace, environ=environ), timeout)
+        except asyncio.TimeoutError:
+            where = llm.base_url or f"{llm.provider}'s API"
+            return Check(check="llm model", ok=False,
+                         finding=f"{llm.resolved_model()}: not checked, {where} did not answer within {timeout:g} s")
+        return Check(check="llm model", finding=found.finding, ok=found.ok)
+
+    return asyncio.run(ask())
 
 
 def _task_packages() -> list[Check]:
