@@ -137,7 +137,8 @@ function bodyCell(row: RunRow, column: Column): HTMLElement {
     });
     td.append(link);
   } else if (column.id === "branch") {
-    td.append(el("div", { text: row.hypothesis || row.subject }), el("div", { class: "dim", text: row.branch }));
+    const what = [row.hypothesis, row.subject].filter(Boolean).join(": ");
+    td.append(el("div", { class: "what", text: what, title: what }), el("div", { class: "dim nowrap", text: row.branch }));
   } else if (column.id === "status") {
     td.append(el("span", { class: `status ${row.status}`, text: row.status }));
   } else if (column.id === "delta") {
@@ -145,6 +146,7 @@ function bodyCell(row: RunRow, column: Column): HTMLElement {
     td.append(el("span", { class: `delta ${sign}`, text: cellText(row, column.id) }));
   } else {
     td.textContent = cellText(row, column.id);
+    td.classList.toggle("nowrap", column.id === "started" || column.id === "duration");
   }
   return td;
 }
