@@ -79,7 +79,7 @@ function render(): void {
       (shown.length < all.length ? `, ${shown.length} shown` : "")
     : "No runs yet: run an experiment (MLR-Copilot: Run experiment) and it appears here.";
   renderToolbar(all, metrics, metric);
-  renderPlot(plot, plotSeries(shown, metric), baselineValue(all, metric), metric);
+  renderPlot(plot, plotSeries(shown, metric), baselineValue(all, metric), metric, filterChoices(all).branch);
   renderTable(shown, columns(metrics).filter((c) => !state.hidden.includes(c.id)));
 }
 

@@ -9,7 +9,8 @@ import { el, svg } from "./dom";
 const BOX: Box = { width: 720, height: 260, left: 64, right: 16, top: 16, bottom: 36 };
 const COLOURS = 6; // .c0 … .c5 in panel.css, the theme's chart colours
 
-export function renderPlot(host: HTMLElement, series: Series[], baseline: number | null, metric: string): void {
+/** `branches`: every branch in the table, so a branch keeps its colour while others are filtered out. */
+export function renderPlot(host: HTMLElement, series: Series[], baseline: number | null, metric: string, branches: string[]): void {
   if (!metric || !series.length) {
     host.replaceChildren(el("p", { class: "dim", text: metric ? `No run reported ${metric} yet.` : "No metric to plot yet." }));
     return;
@@ -31,8 +32,8 @@ export function renderPlot(host: HTMLElement, series: Series[], baseline: number
     chart.append(svg("text", { x: BOX.width - BOX.right - 4, y: layout.baselineAt - 4, class: "axis", "text-anchor": "end" }, `baseline ${formatValue(baseline)}`));
   }
   const legend = el("div", { class: "legend" });
-  layout.lines.forEach((line, index) => {
-    const colour = `c${index % COLOURS}`;
+  for (const line of layout.lines) {
+    const colour = `c${Math.max(0, branches.indexOf(line.branch)) % COLOURS}`;
     chart.append(svg("path", { d: line.path, class: `line ${colour}` }));
     for (const point of line.points) {
       const dot = svg("circle", { cx: point.cx, cy: point.cy, r: 4, class: `dot ${colour}` });
@@ -40,6 +41,6 @@ export function renderPlot(host: HTMLElement, series: Series[], baseline: number
       chart.append(dot);
     }
     legend.append(el("span", { class: `swatch ${colour}` }), document.createTextNode(line.branch));
-  });
+  }
   host.replaceChildren(el("h3", { text: metric }), chart, legend);
 }

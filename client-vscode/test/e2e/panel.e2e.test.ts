@@ -83,6 +83,7 @@ describe("the Experiments panel", () => {
       "security.workspace.trust.enabled": false,
       "workbench.startupEditor": "none",
       "workbench.secondarySideBar.defaultVisibility": "hidden",
+      "workbench.view.alwaysShowHeaderActions": true,
       "workbench.tips.enabled": false,
       "extensions.autoUpdate": false,
       "update.mode": "none",
@@ -179,5 +180,17 @@ describe("the Experiments panel", () => {
     execFileSync(python, ["-m", "mlr_copilot.cli", "run", "--runner", "local", "--", "python3", "train.py"], { cwd: workspace, stdio: "ignore" });
     await rows().nth(7).waitFor({ timeout: 40_000 });
     assert.match(await panel.locator(".message").innerText(), /8 runs on 3 branches/);
+  });
+
+  step("the MLR Experiments view's title has a button that opens the panel", async () => {
+    await vscode.command("View: Close All Editors");
+    await vscode.page.locator(".tab", { hasText: "MLR-Copilot: Experiments" }).waitFor({ state: "hidden", timeout: 10_000 });
+    const header = vscode.page.locator(".pane-header", { hasText: "MLR Experiments" });
+    if ((await header.getAttribute("aria-expanded")) !== "true") {
+      await header.click();
+    }
+    await header.locator(".action-label[aria-label*='Experiments']").first().click();
+    await vscode.page.locator(".tab", { hasText: "MLR-Copilot: Experiments" }).waitFor({ timeout: 15_000 });
+    await rows().nth(7).waitFor({ timeout: 30_000 });
   });
 });
