@@ -1,4 +1,5 @@
 import { registerCommands } from "./commands";
+import { ExperimentsPanel } from "./experimentsPanel";
 import { ApiKeys } from "./secrets";
 import { ServerManager } from "./server";
 import { RESTART_SETTINGS, SERVER_SETTINGS } from "./settings";
@@ -16,6 +17,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const refreshAll = () => {
     void tree?.refresh();
     void status?.refresh();
+    ExperimentsPanel.refreshOpen();
   };
   server = new ServerManager(output, keys, refreshAll);
   tree = new ExperimentsProvider(server);
@@ -29,6 +31,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.registerTextDocumentContentProvider(COMMIT_SCHEME, new CommitContentProvider()),
   );
   registerCommands(context, { server, status, tree, keys });
+  const runningServer = server;
+  context.subscriptions.push(
+    vscode.commands.registerCommand("mlrCopilot.client.showExperiments", () => ExperimentsPanel.show(context.extensionUri, runningServer)),
+  );
 
   const serverKeys = Object.keys(SERVER_SETTINGS).map((k) => `mlrCopilot.${k}`);
   let pending: NodeJS.Timeout | undefined;

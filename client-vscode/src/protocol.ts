@@ -58,6 +58,8 @@ export interface HistoryRow {
   /** Every metric the run reported; null where it was not finite (the server sends no NaN). */
   metrics?: Record<string, number | null>;
   runner?: string | null;
+  /** The machine that ran it. */
+  node?: string | null;
   started_at?: string | null;
   duration_s?: number | null;
 }
@@ -109,6 +111,45 @@ export interface UndoResult {
   commit?: string | null;
 }
 
+/** history/compare.py `MetricChange`: `relative` is positive when B is better. */
+export interface MetricChange {
+  name: string;
+  a: number | null;
+  b: number | null;
+  delta: number | null;
+  relative: number | null;
+}
+
+/** history/compare.py `SettingPair`. */
+export interface SettingPair {
+  name: string;
+  a: string | number | boolean | null;
+  b: string | number | boolean | null;
+  same: boolean;
+}
+
+/** runners/model.py `EnvironmentChange`. */
+export interface EnvironmentChange {
+  what: string;
+  a: string | null;
+  b: string | null;
+}
+
+/** history/compare.py `RunComparison`. */
+export interface RunComparison {
+  run_a: string;
+  run_b: string;
+  commit_a: string | null;
+  commit_b: string | null;
+  metrics: MetricChange[];
+  settings: SettingPair[];
+  environment?: EnvironmentChange[];
+  environment_recorded?: boolean;
+  diff?: string;
+  secret_files?: string[];
+  diff_notes?: string[];
+}
+
 /** The server's command ids (registered in VS Code by the language client). */
 export const ServerCommand = {
   status: "mlrCopilot.status",
@@ -124,4 +165,5 @@ export const ServerCommand = {
   debug: "mlrCopilot.debug",
   history: "mlrCopilot.history",
   listRuns: "mlrCopilot.listRuns",
+  compare: "mlrCopilot.compare",
 } as const;

@@ -59,6 +59,8 @@ class HistoryRow(BaseModel):
     # Every metric the run reported, not only the one `value` holds.
     metrics: dict[str, float] = Field(default_factory=dict)
     runner: str | None = None
+    # The machine that ran it (its recorded environment), None for a run recorded before that.
+    node: str | None = None
     started_at: str | None = None
     duration_s: float | None = None
 
@@ -168,7 +170,8 @@ class _Measure:
             hypothesis=commit.hypothesis or record.hypothesis, run_id=record.id, status=record.status, value=value,
             delta=self.objective.delta(value, base) if self.baseline is not record else 0.0,
             baseline=self.baseline is record, dirty=record.dirty, log_path=record.log_path, branch=branch,
-            metrics=record.metrics, runner=record.runner, started_at=record.started_at, duration_s=record.duration_s,
+            metrics=record.metrics, runner=record.runner, node=record.environment.node if record.environment else None,
+            started_at=record.started_at, duration_s=record.duration_s,
         )
 
 

@@ -71,7 +71,14 @@ class RunFeature(Feature):
         options = arg(args, 0, {}, (dict, str), "the history options")
         # a bare string is the branch, as a client may send it
         branch = options if isinstance(options, str) else option(options, "branch", str)
-        return to_json(await asyncio.to_thread(self.server.engine.history, branch))
+        every = isinstance(options, dict) and option(options, "all_branches", bool) is True
+        return to_json(await asyncio.to_thread(self.server.engine.history, branch, all_branches=every))
+
+    @command("mlrCopilot.compare", "Compare two runs")
+    async def compare(self, *args: Any) -> Any:
+        run_a = arg(args, 0, "", str, "the first run id")
+        run_b = arg(args, 1, "", str, "the second run id")
+        return to_json(await asyncio.to_thread(self.server.engine.compare, run_a, run_b))
 
     @command("mlrCopilot.listRuns", "List runs")
     async def list_runs(self, *args: Any) -> list[dict[str, Any]]:
