@@ -69,9 +69,10 @@ def test_every_server_command_meant_for_the_extension_is_in_protocol_ts():
 def result_models() -> dict[str, set[str]]:
     from mlr_copilot.lsp import results
     from mlr_copilot.runners.model import Failure, RunRecord
+    from mlr_copilot.runners.queue import QueuedRun
 
     models: list[type[BaseModel]] = [results.HypothesisInfo, results.ProposeResult, results.ImplementResult,
-                                     results.UndoResult, Failure]
+                                     results.UndoResult, Failure, QueuedRun]
     fields = {model.__name__: set(model.model_fields) for model in models}
     # lsp/results.py `record_summary`: the record and its primary metric's value
     fields["RunRecord"] = set(RunRecord.model_fields) | {"value"}
@@ -79,7 +80,7 @@ def result_models() -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("interface", ["HypothesisInfo", "ProposeResult", "ImplementResult", "UndoResult",
-                                       "Failure", "RunRecord"])
+                                       "Failure", "RunRecord", "QueuedRun"])
 def test_every_result_field_the_client_reads_is_in_the_servers_result_model(interface: str):
     client = interface_fields(interface)
     assert client, "no fields parsed"
