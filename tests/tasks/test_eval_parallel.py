@@ -18,7 +18,8 @@ from mlr_copilot.work import Work
 PLACE_AND_TIME = {"attempt", "workspace", "best_run", "best_commit", "seconds", "slot", "started_at", "finished_at"}
 # four attempts of a real task (about a minute each on a loaded 2-core machine)
 pytestmark = pytest.mark.tasks
-RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
+# run ids, commits and figures (timings) differ from attempt to attempt; the story does not
+VARYING = re.compile(r"[0-9a-f]{6,}|\d+(\.\d+)?")
 
 
 def evaluation(workdir: Path, parallel: int, runs: int = 3) -> tuple[Evaluation, list[str]]:
@@ -53,9 +54,10 @@ def test_attempts_overlap_on_two_slots_and_score_as_they_do_one_at_a_time(tmp_pa
     # each line says which attempt it is from; each attempt tells the same story
     for number in (1, 2, 3):
         assert f"review-sentiment #{number}: attempt {number} of 3 in slot" in "\n".join(said)
-    mine = [[RUN_ID.sub("RUN", line.split(": ", 1)[1]) for line in said if line.startswith(f"review-sentiment #{n}: ")]
+    mine = [[VARYING.sub("#", line.split(": ", 1)[1]) for line in said if line.startswith(f"review-sentiment #{n}: ")]
             for n in (1, 2, 3)]
-    assert mine[1][1:] == mine[2][1:] == mine[0][1:]
-    assert render(together).splitlines()[3:6] == [line for line in render(together).splitlines() if line.startswith("  review")]
+    assert len(mine[0]) > 5 and mine[0] == mine[1] == mine[2]
+    reported = [line.split(":")[0] for line in render(together).splitlines() if line.startswith("  review-sentiment #")]
+    assert reported == ["  review-sentiment #1", "  review-sentiment #2", "  review-sentiment #3"]
     assert {e.run_id: e.state for e in queue_status(tmp_path / "two")} == {
         f"review-sentiment-attempt-{n}": "finished" for n in (1, 2, 3)}
