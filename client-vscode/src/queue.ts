@@ -78,9 +78,14 @@ export function buildQueueNode(runs: QueuedRun[]): QueueNode | undefined {
   };
 }
 
+/** How many runs wait or run. */
+export function activeCount(runs: QueuedRun[]): number {
+  return runs.filter((r) => ACTIVE.has(r.state)).length;
+}
+
 /** Whether the view should ask again soon: a run is waiting or running. */
 export function queueIsActive(runs: QueuedRun[]): boolean {
-  return runs.some((r) => ACTIVE.has(r.state));
+  return activeCount(runs) > 0;
 }
 
 /** The run id a Cancel action was given: a queue tree node or the id itself. */

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { buildExperimentTree, childrenOf, historyQueries, type ExperimentNode, type Tone } from "./experiments";
 import { ServerCommand, type HistoryTable, type HypothesisInfo, type QueuedRun } from "./protocol";
 import { runProcess } from "./python";
-import { buildQueueNode, queueIsActive, type QueueTone } from "./queue";
+import { activeCount, buildQueueNode, queueIsActive, type QueueTone } from "./queue";
 import type { ServerManager } from "./server";
 import { vscode, workspaceFolder } from "./vscodeApi";
 
@@ -178,12 +178,24 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
     }
   }
 
-  /** While runs wait or run, ask again soon, so their state and elapsed time stay current. */
+  /** While runs wait or run, ask for the queue again soon, so their state and elapsed time
+   * stay current; once one has ended, for everything (its run joins the history). */
   private pollQueue(): void {
     clearTimeout(this.queuePoll);
     if (queueIsActive(this.loaded.queue)) {
-      this.queuePoll = setTimeout(() => void this.refresh(), QUEUE_POLL_MS);
+      this.queuePoll = setTimeout(() => void this.refreshQueue(), QUEUE_POLL_MS);
     }
+  }
+
+  private async refreshQueue(): Promise<void> {
+    const before = activeCount(this.loaded.queue);
+    const queue = await this.loadQueue();
+    if (activeCount(queue) < before) {
+      return this.refresh();
+    }
+    this.loaded = { ...this.loaded, queue };
+    this.render();
+    this.pollQueue();
   }
 
   private render(): void {
