@@ -5,6 +5,7 @@ import {
   type HypothesisInfo,
   type ImplementResult,
   type ProposeResult,
+  type QueuedRun,
   type RunRecord,
   type ServerStatus,
   type UndoResult,
@@ -13,6 +14,7 @@ import { KEY_PROVIDERS, type ApiKeys } from "./secrets";
 import type { ServerManager } from "./server";
 import type { StatusBar } from "./status";
 import { CommitContentProvider, resolveLogPath, type ExperimentsProvider } from "./tree";
+import { queuedRunId } from "./queue";
 import { formatNumber } from "./experiments";
 import { showInfo, showWarning, vscode } from "./vscodeApi";
 
@@ -311,6 +313,16 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
   register("restartServer", () => server.restart("asked by the user", true));
   register("showLog", () => server.output.show(true));
   register("refreshExperiments", () => tree.refresh());
+  register("cancelQueued", async (arg?: unknown) => {
+    const runId = queuedRunId(arg);
+    if (!runId) {
+      return;
+    }
+    const entry = await call<QueuedRun>(ServerCommand.cancelQueued, [runId]);
+    if (entry) {
+      void showInfo(entry.state === "cancelled" ? `Run ${runId} cancelled.` : `Run ${runId}: cancel requested.`);
+    }
+  });
   register("openRunLog", async (logPath: unknown) => {
     if (typeof logPath === "string") {
       await vscode.window.showTextDocument(resolveLogPath(logPath), { preview: true });

@@ -1,6 +1,7 @@
 // The "MLR Experiments" tree as plain data, built from mlrCopilot.listHypotheses and
 // mlrCopilot.history; tree.ts only maps it onto VS Code tree items.
 import type { HistoryRow, HistoryTable, HypothesisInfo } from "./protocol";
+import type { QueuedNode, QueueNode } from "./queue";
 import { formatValue, metricName, runDescription, runLabel, runStatus, runTooltip } from "./runText";
 
 export type Tone = "good" | "bad" | "running" | "neutral";
@@ -47,7 +48,7 @@ export interface BaselineNode {
   logPath: string | null;
 }
 
-export type ExperimentNode = BaselineNode | HypothesisNode | GroupNode | CommitNode | RunNode;
+export type ExperimentNode = QueueNode | QueuedNode | BaselineNode | HypothesisNode | GroupNode | CommitNode | RunNode;
 
 /** The tone of a run status: the server's own statuses (runners/model.py RunStatus). */
 export function runTone(status: string | null | undefined): Tone {
@@ -180,6 +181,7 @@ export function childrenOf(node: ExperimentNode): ExperimentNode[] {
     case "group":
       return node.commits;
     case "commit":
+    case "queue":
       return node.runs;
     default:
       return [];

@@ -150,6 +150,24 @@ export interface RunComparison {
   diff_notes?: string[];
 }
 
+export type QueueState = "pending" | "running" | "finished" | "failed" | "cancelled" | "interrupted";
+
+/** runners/queue.py `QueuedRun`: a run waiting for a slot, running in one, or lately ended. */
+export interface QueuedRun {
+  run_id: string;
+  state: QueueState | string;
+  /** The slot it holds (null while it waits). */
+  slot?: number | null;
+  gpu_ids?: string[];
+  /** What the run is of (a task, a search node); the machine is `host`. */
+  node?: string | null;
+  host?: string;
+  /** Seconds running (or ran); for a waiting run, seconds waiting. */
+  elapsed_s: number;
+  reason?: string | null;
+  cancel_requested?: boolean;
+}
+
 /** The server's command ids (registered in VS Code by the language client). */
 export const ServerCommand = {
   status: "mlrCopilot.status",
@@ -166,4 +184,6 @@ export const ServerCommand = {
   history: "mlrCopilot.history",
   listRuns: "mlrCopilot.listRuns",
   compare: "mlrCopilot.compare",
+  queue: "mlrCopilot.queue",
+  cancelQueued: "mlrCopilot.cancelQueued",
 } as const;

@@ -1,8 +1,9 @@
 // The "MLR Experiments" view: hypotheses, their commits and runs.
 import * as path from "node:path";
 import { buildExperimentTree, childrenOf, historyQueries, type ExperimentNode, type Tone } from "./experiments";
-import { ServerCommand, type HistoryTable, type HypothesisInfo } from "./protocol";
+import { ServerCommand, type HistoryTable, type HypothesisInfo, type QueuedRun } from "./protocol";
 import { runProcess } from "./python";
+import { activeCount, buildQueueNode, queueIsActive, type QueueTone } from "./queue";
 import type { ServerManager } from "./server";
 import { vscode, workspaceFolder } from "./vscodeApi";
 
@@ -14,6 +15,13 @@ const TONE_ICON: Record<Tone, [string, string | undefined]> = {
   running: ["sync~spin", undefined],
   neutral: ["circle-outline", undefined],
 };
+
+const QUEUE_ICON: Record<QueueTone, [string, string | undefined]> = {
+  ...TONE_ICON,
+  waiting: ["clock", undefined],
+};
+// while a run waits or runs, the view asks for the queue this often
+const QUEUE_POLL_MS = 3_000;
 
 const HYPOTHESIS_ICON: Record<string, string> = {
   proposed: "lightbulb",
@@ -36,6 +44,21 @@ export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
     expandable ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
   );
   switch (node.kind) {
+    case "queue":
+      item.id = "queue";
+      item.description = node.description;
+      item.iconPath = icon("list-ordered");
+      break;
+    case "queued": {
+      item.id = `queued:${node.runId}`;
+      item.description = node.description;
+      const [name, color] = QUEUE_ICON[node.tone];
+      item.iconPath = icon(name, color);
+      // package.json offers Cancel on the items whose value ends in ".cancellable"
+      item.contextValue = `queued.${node.state}${node.cancellable ? ".cancellable" : ""}`;
+      item.tooltip = node.tooltip;
+      break;
+    }
     case "baseline":
       item.description = node.description;
       item.iconPath = icon("target");
@@ -88,7 +111,8 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
   readonly onDidChangeTreeData = this.changed.event;
   private nodes: ExperimentNode[] = [];
   private refreshing: Promise<void> | undefined;
-  private loaded: { hypotheses: HypothesisInfo[]; tables: HistoryTable[] } = { hypotheses: [], tables: [] };
+  private loaded: { hypotheses: HypothesisInfo[]; tables: HistoryTable[]; queue: QueuedRun[] } = { hypotheses: [], tables: [], queue: [] };
+  private queuePoll: NodeJS.Timeout | undefined;
   // Run labels say "2m ago": redrawn each minute from what was loaded, which `show` skips
   // when no label changed (a run over an hour old changes once an hour).
   private readonly ticker = setInterval(() => this.render(), 60_000);
@@ -117,7 +141,7 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
 
   private async load(): Promise<void> {
     if (this.server.state !== "running") {
-      this.loaded = { hypotheses: [], tables: [] };
+      this.loaded = { hypotheses: [], tables: [], queue: [] };
       this.render();
       return;
     }
@@ -135,16 +159,48 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
           this.server.log(`history ${query ? query.branch : "(current branch)"}: ${(error as Error).message}`);
         }
       }
-      this.loaded = { hypotheses, tables };
+      this.loaded = { hypotheses, tables, queue: await this.loadQueue() };
     } catch (error) {
       this.server.log(`Experiments view: ${(error as Error).message}`);
-      this.loaded = { hypotheses: [], tables: [] };
+      this.loaded = { hypotheses: [], tables: [], queue: [] };
     }
     this.render();
+    this.pollQueue();
+  }
+
+  /** The queue, or none when the server cannot say (an older server): the rest still shows. */
+  private async loadQueue(): Promise<QueuedRun[]> {
+    try {
+      return (await this.server.executeCommand<QueuedRun[]>(ServerCommand.queue)) ?? [];
+    } catch (error) {
+      this.server.log(`queue: ${(error as Error).message}`);
+      return [];
+    }
+  }
+
+  /** While runs wait or run, ask for the queue again soon, so their state and elapsed time
+   * stay current; once one has ended, for everything (its run joins the history). */
+  private pollQueue(): void {
+    clearTimeout(this.queuePoll);
+    if (queueIsActive(this.loaded.queue)) {
+      this.queuePoll = setTimeout(() => void this.refreshQueue(), QUEUE_POLL_MS);
+    }
+  }
+
+  private async refreshQueue(): Promise<void> {
+    const before = activeCount(this.loaded.queue);
+    const queue = await this.loadQueue();
+    if (activeCount(queue) < before) {
+      return this.refresh();
+    }
+    this.loaded = { ...this.loaded, queue };
+    this.render();
+    this.pollQueue();
   }
 
   private render(): void {
-    this.show(buildExperimentTree(this.loaded.hypotheses, this.loaded.tables));
+    const queue = buildQueueNode(this.loaded.queue);
+    this.show([...(queue ? [queue] : []), ...buildExperimentTree(this.loaded.hypotheses, this.loaded.tables)]);
   }
 
   /** Redraw only on a change: a redraw under the pointer loses the click being made. */
@@ -158,6 +214,7 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
 
   dispose(): void {
     clearInterval(this.ticker);
+    clearTimeout(this.queuePoll);
     this.changed.dispose();
   }
 }

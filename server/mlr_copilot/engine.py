@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .llm.accounting import Ledger
     from .llm.client import LLM
     from .paper import Paper
+    from .runners.queue import QueuedRun, QueueEntry
     from .runners.supervise import LineCallback
     from .workspace.git import GitWorkspace
 
@@ -332,6 +333,18 @@ class Engine:
 
     def runs(self) -> list[RunRecord]:
         return load_runs(self.workspace)
+
+    def queue(self, *, all_ended: bool = False) -> list[QueuedRun]:
+        """The runs waiting, running and lately ended (`all_ended`: every one kept)."""
+        from .runners.queue import queue_view  # the run machinery, as in `run`
+
+        return queue_view(self.workspace, all_ended=all_ended)
+
+    def cancel_queued(self, run_id: str) -> QueueEntry:
+        """Cancel a waiting or running run, whichever process owns it (`runners/queue.cancel`)."""
+        from .runners.queue import cancel  # the run machinery, as in `run`
+
+        return cancel(self.workspace, run_id)
 
 
 async def _in_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:

@@ -123,4 +123,5 @@ def test_every_built_in_feature_is_set_up():
     server = create_server()
     assert not server.setup_failures
     assert {type(f).__name__ for f in server.features} == {
-        "StatusFeature", "PaperFeature", "IdeasFeature", "ReviewFeature", "ImplementFeature", "DiagnosticsFeature", "RunFeature"}
+        "StatusFeature", "PaperFeature", "IdeasFeature", "ReviewFeature", "ImplementFeature", "DiagnosticsFeature", "RunFeature",
+        "QueueFeature"}

@@ -1,15 +1,22 @@
 """`mlr-copilot eval`: for each task, its data readied once by its `prepare` command, then K
 autonomous attempts, each in a fresh copy, scored with the paper's criterion: success when the
 final metric beats the baseline by at least 10% in the metric's direction. A task whose data
-could not be readied is reported apart, not scored."""
+could not be readied is reported apart, not scored.
+
+The attempts run concurrently, at most `run.parallel` at once (one slot each): each works in
+its own copy with its own engine, so nothing is shared but the terminal, where each line says
+which attempt it is from. The report lists the attempts by number, however they overlapped."""
 
 from __future__ import annotations
 
 import asyncio
 import statistics
+import threading
 import time
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -17,12 +24,18 @@ from ..config import load_settings
 from ..engine import Engine
 from ..errors import MlrError
 from ..objective import Objective
+from ..runners.queue import RunCancelledError, SlotQueue
+from ..runners.slots import plan_from_settings
 from ..status import Spend
 from ..tasks import Task, bundled_tasks_root, get_task, list_tasks
 from ..work import Work
 from .pipeline import AutoPipeline
 from .session import AutoState
 from .tasks import UnpreparedError, copy_task, paper_from_task, prepare_task
+
+T = TypeVar("T")
+# how often a running attempt looks for a cancel (Ctrl-C, `mlr-copilot queue cancel`)
+RELAY_POLL_S = 0.2
 
 
 class Attempt(BaseModel):
@@ -41,6 +54,10 @@ class Attempt(BaseModel):
     cost_usd: float | None = None
     seconds: float = 0.0
     message: str = ""
+    # the slot it held and when it worked (seconds since the epoch): attempts overlap
+    slot: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
 
 
 class TaskSummary(BaseModel):
@@ -113,6 +130,9 @@ def summarise(task: Task, attempts: list[Attempt]) -> TaskSummary:
 async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str, Any], work: Work,
                    hypotheses: int = 1) -> Evaluation:
     settings, _warnings = load_settings(layer)
+    # each attempt holds a slot while it works: at most `run.parallel` at once, and
+    # `mlr-copilot queue -w WORKDIR` shows (and cancels) them
+    queue = SlotQueue(workdir, plan_from_settings(settings.run))
     result = Evaluation()
     for task in tasks:
         if task.prepare:
@@ -123,22 +143,77 @@ async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str,
             except UnpreparedError as exc:
                 result.unprepared.append(Unprepared(task=task.name, message=str(exc)))
                 continue
-        attempts: list[Attempt] = []
-        for number in range(1, runs + 1):
-            workspace = copy_task(task, workdir / task.name / f"attempt-{number}", with_data=bool(task.prepare))
-            engine = Engine.load(workspace, layer)
-            source = task.paper_path if task.paper else paper_from_task(task)
-            work.say(f"{task.name}: attempt {number} of {runs}", None)
-            started = time.perf_counter()
-            state = await AutoPipeline(engine).run(source, work, wanted=hypotheses)
-            attempts.append(_attempt(task, number, state, workspace, engine.usage(), time.perf_counter() - started))
-            if state.status == "cancelled":
-                break
+        trial = Trial(task, runs, workdir, layer, work, hypotheses)
+        done = await _all(trial.attempt_in_slot(queue, number) for number in range(1, runs + 1))
+        # in the order of their numbers, however they overlapped; those cancelled before they began are left out
+        attempts = [attempt for attempt in done if attempt is not None]
         result.attempts += attempts
-        result.tasks.append(summarise(task, attempts))
+        if attempts:
+            result.tasks.append(summarise(task, attempts))
         if work.cancel.is_set():  # what was done is reported; nothing new starts
             break
     return result
+
+
+async def _all(jobs: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Every job's result in order; the first failure cancels the others, then is raised."""
+    running = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        return await asyncio.gather(*running)
+    except BaseException:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Trial:
+    """The attempts at one task: each in its own copy of the task, with its own engine."""
+
+    task: Task
+    runs: int
+    workdir: Path
+    layer: dict[str, Any]
+    work: Work
+    hypotheses: int
+
+    async def attempt_in_slot(self, queue: SlotQueue, number: int) -> Attempt | None:
+        """Attempt `number` once a slot is free; None when cancelled before it began."""
+        label = f"{self.task.name} #{number}"
+        try:
+            async with queue.lease(f"{self.task.name}-attempt-{number}", gpus=0, node=self.task.name) as lease:
+                if self.work.cancel.is_set():
+                    return None
+                # its own cancel event: the whole evaluation's, or this attempt's from the queue
+                own = Work(report=lambda message, percentage: self.work.say(f"{label}: {message}", percentage))
+                relay = asyncio.ensure_future(_relay(own.cancel, self.work.cancel, lease.cancelled))
+                try:
+                    return await self.attempt(number, own, lease.slot.index, lease.slot.gpu_ids)
+                finally:
+                    relay.cancel()
+        except RunCancelledError:
+            return None
+
+    async def attempt(self, number: int, work: Work, slot: int, gpu_ids: tuple[str, ...]) -> Attempt:
+        task = self.task
+        workspace = copy_task(task, self.workdir / task.name / f"attempt-{number}", with_data=bool(task.prepare))
+        # the attempt's runs use its slot's GPUs, one run at a time
+        run_layer = {**self.layer.get("run", {}), "parallel": 1, **({"gpuIds": list(gpu_ids)} if gpu_ids else {})}
+        engine = Engine.load(workspace, {**self.layer, "run": run_layer})
+        source = task.paper_path if task.paper else paper_from_task(task)
+        work.say(f"attempt {number} of {self.runs} in slot {slot}", None)
+        started, clock = time.time(), time.perf_counter()
+        state = await AutoPipeline(engine).run(source, work, wanted=self.hypotheses)
+        attempt = _attempt(task, number, state, workspace, engine.usage(), time.perf_counter() - clock)
+        return attempt.model_copy(update={"slot": slot, "started_at": started, "finished_at": time.time()})
+
+
+async def _relay(target: threading.Event, *sources: threading.Event | asyncio.Event) -> None:
+    """Set `target` once any of `sources` is set (cancelled by the caller when it is done)."""
+    while not any(source.is_set() for source in sources):
+        await asyncio.sleep(RELAY_POLL_S)
+    target.set()
 
 
 def render(evaluation: Evaluation) -> str:

@@ -1,6 +1,6 @@
 """`mlr-copilot`: the terminal face of the engine. Each subcommand is a few lines over one
 engine call, declared with its flags in the module of its group (`machine`, `ideas`,
-`experiment`, `auto`, `history`). The engine and its packages are imported inside the
+`experiment`, `auto`, `history`, `queue`). The engine and its packages are imported inside the
 subcommands, so `--help` and the light commands pay only for what they use
 (tests/cli/test_startup_imports.py, bench/bench_startup.py)."""
 
@@ -11,13 +11,13 @@ import sys
 
 from ..errors import MlrError
 from ..untrusted import one_line, visible
-from . import auto, experiment, history, ideas, machine
+from . import auto, experiment, history, ideas, machine, queue
 from .output import say
 from .parser import Handler, build_parser
 from .session import Interrupted, cancelled_exit
 
 # the command groups, in the order `--help` lists their commands
-GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, history.declare)
+GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, history.declare, queue.declare)
 
 
 class VisibleFormatter(logging.Formatter):

@@ -142,6 +142,7 @@ def _declare_eval(commands: Commands) -> None:
     p.add_argument("--tasks", help="comma-separated bundled task names (default: every offline task)")
     p.add_argument("--runs", type=int, default=1, help="attempts per task (default 1)")
     p.add_argument("--hypotheses", type=int, default=1, help="hypotheses tried per attempt (default 1)")
+    p.add_argument("--parallel", type=int, help="attempts at once, one slot each (default: the run.parallel setting)")
     p.add_argument("--workdir", help="where the attempts' workspaces go (default: a new temporary folder)")
     p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")

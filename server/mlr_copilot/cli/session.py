@@ -24,7 +24,7 @@ T = TypeVar("T")
 _LLM_FLAGS = {"provider": "provider", "model": "model", "base_url": "base_url", "script": "script",
               "budget_usd": "budget"}
 _RUN_FLAGS = {"runner": "runner", "timeout": "timeout", "command": "run_command", "metric": "metric",
-              "direction": "direction"}
+              "direction": "direction", "parallel": "parallel"}
 
 
 def _given(args: argparse.Namespace, flags: dict[str, str]) -> dict[str, Any]:

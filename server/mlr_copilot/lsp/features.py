@@ -10,6 +10,7 @@ from .feature import Feature
 from .ideas import IdeasFeature
 from .implement import ImplementFeature
 from .paper import PaperFeature
+from .queue import QueueFeature
 from .review import ReviewFeature
 from .run import RunFeature
 from .status import StatusFeature
@@ -29,4 +30,5 @@ def create(server: MlrServer) -> list[Feature]:
         ImplementFeature(server, review),
         diagnostics,
         RunFeature(server, review, diagnostics),
+        QueueFeature(server),
     ]

@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 QueueState = Literal["pending", "running", "finished", "failed", "cancelled", "interrupted"]
 ENDED: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
 POLL_S = 0.5
-# how many ended runs `queue` still shows
+# how many ended runs the queue folder keeps
 KEEP_ENDED = 200
+# how many ended runs `queue` shows unless asked for all it keeps
+RECENT_ENDED = 10
 _CANCEL_SUFFIX = ".cancel"
 
 
@@ -113,14 +115,33 @@ def _shown(entry: QueueEntry) -> QueueEntry:
     return entry.model_copy(update={"state": "interrupted", "reason": entry.reason or "its process ended"})
 
 
-def queue_status(workspace: Path | str) -> list[QueueEntry]:
-    """Every run in the queue, pending, running and ended, in the order they arrived."""
+def queue_status(workspace: Path | str, *, recent: int | None = None) -> list[QueueEntry]:
+    """Every run in the queue, pending, running and ended, in the order they arrived; with
+    `recent`, only that many of the ended ones (those that ended last)."""
     folder = StateDir(workspace).root / "queue"
     entries = [_read(path) for path in folder.glob("*.json")] if folder.is_dir() else []
     found = [_shown(entry) for entry in entries if entry is not None]
     for entry in found:
         entry.cancel_requested = (folder / f"{entry.run_id}{_CANCEL_SUFFIX}").exists()
+    if recent is not None:
+        ended = sorted((e for e in found if e.state in ENDED), key=lambda e: e.finished_at or e.enqueued_at)
+        dropped = {e.run_id for e in ended[:max(0, len(ended) - recent)]}
+        found = [e for e in found if e.run_id not in dropped]
     return sorted(found, key=lambda entry: (entry.enqueued_at, entry.run_id))
+
+
+class QueuedRun(QueueEntry):
+    """An entry as the faces show it: with the seconds it has run (or waited) until now."""
+
+    elapsed_s: float
+
+
+def queue_view(workspace: Path | str, *, all_ended: bool = False) -> list[QueuedRun]:
+    """`queue_status` for the faces (`mlr-copilot queue`, the editor): each entry with its
+    elapsed time; of the ended runs, the `RECENT_ENDED` that ended last unless `all_ended`."""
+    now = time.time()
+    return [QueuedRun(**entry.model_dump(), elapsed_s=round(entry.elapsed(now), 1))
+            for entry in queue_status(workspace, recent=None if all_ended else RECENT_ENDED)]
 
 
 def forget_ended(workspace: Path | str, keep: int = KEEP_ENDED) -> int:
@@ -140,7 +161,8 @@ def cancel(workspace: Path | str, run_id: str) -> QueueEntry:
     process is gone is closed here. QueueError when there is no such run or it has ended."""
     if not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith("."):
         raise QueueError(f"{run_id!r} is not a run id")
-    path = _entry_path(workspace, run_id)
+    # read where the entry would be, never making the folder: a cancel writes only a request
+    path = StateDir(workspace).root / "queue" / f"{run_id}.json"
     stored = _read(path)
     if stored is None:
         known = [entry.run_id for entry in queue_status(workspace) if entry.state not in ENDED]
