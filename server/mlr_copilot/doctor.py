@@ -22,7 +22,7 @@ from .llm.keys import key_status
 from .runners import DEFAULT_IMAGE
 from .runners.docker import DockerUnavailableError, docker_client, image_exists
 from .runners.proctree import cgroup_hierarchy
-from .tasks import TaskError, bundled_tasks_root, list_tasks
+from .taskfile import TaskError, bundled_tasks_root, list_tasks
 from .workspace import gitsafe
 
 PACKAGES = ("pygls", "lsprotocol", "openai", "anthropic", "docker", "pypdfium2", "gitpython", "huggingface_hub")

@@ -18,14 +18,14 @@ from ..engine import Engine
 from ..errors import MlrError
 from ..objective import Objective
 from ..status import Spend
-from ..tasks import Task, bundled_tasks_root, get_task, list_tasks
+from ..taskfile import Task, bundled_tasks_root, get_task, list_tasks
 from ..work import Work
+from .bundled import UnpreparedError, copy_task, paper_from_task, prepare_task
 from .pipeline import AutoPipeline
 from .session import AutoState
-from .tasks import UnpreparedError, copy_task, paper_from_task, prepare_task
 
 
-class Attempt(BaseModel):
+class EvalAttempt(BaseModel):
     task: str
     attempt: int
     workspace: str
@@ -63,7 +63,7 @@ class Unprepared(BaseModel):
 
 class Evaluation(BaseModel):
     tasks: list[TaskSummary] = Field(default_factory=list)
-    attempts: list[Attempt] = Field(default_factory=list)
+    attempts: list[EvalAttempt] = Field(default_factory=list)
     unprepared: list[Unprepared] = Field(default_factory=list)
 
 
@@ -76,7 +76,7 @@ def pick_tasks(names: list[str] | None) -> list[Task]:
     return offline
 
 
-def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: Spend, seconds: float) -> Attempt:
+def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: Spend, seconds: float) -> EvalAttempt:
     scored = [h for h in state.hypotheses if h.best is not None]
     # the one whose best run gained most over the baseline (a delta is positive when better)
     best = Objective("improvement").best(scored, lambda h: h.delta) or next(iter(scored), None)
@@ -85,7 +85,7 @@ def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: 
     # failing) is a failed attempt, never one scored on the baseline's own commit
     failed = state.status == "done" and best is None
     why = "; ".join(f"{h.id}: {h.message}" for h in state.hypotheses if h.status == "failed" and h.message)
-    return Attempt(
+    return EvalAttempt(
         task=task.name, attempt=number, workspace=str(workspace), status="failed" if failed else state.status,
         baseline=state.baseline.value if state.baseline else None,
         best=best_run.value if best_run else None, best_run=best_run.run if best_run else None,
@@ -96,7 +96,7 @@ def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: 
     )
 
 
-def summarise(task: Task, attempts: list[Attempt]) -> TaskSummary:
+def summarise(task: Task, attempts: list[EvalAttempt]) -> TaskSummary:
     improvements = [a.improvement for a in attempts if a.improvement is not None]
     costs = [a.cost_usd for a in attempts if a.cost_usd is not None]
     return TaskSummary(
@@ -123,7 +123,7 @@ async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str,
             except UnpreparedError as exc:
                 result.unprepared.append(Unprepared(task=task.name, message=str(exc)))
                 continue
-        attempts: list[Attempt] = []
+        attempts: list[EvalAttempt] = []
         for number in range(1, runs + 1):
             workspace = copy_task(task, workdir / task.name / f"attempt-{number}", with_data=bool(task.prepare))
             engine = Engine.load(workspace, layer)
