@@ -141,7 +141,7 @@ def git(repo: Path, *args: str) -> None:
 
 
 def fresh_copy(task, root: Path) -> Path:
-    from mlr_copilot.autonomous.tasks import copy_task
+    from mlr_copilot.autonomous.bundled import copy_task
 
     target = copy_task(task, root / task.name)
     git(target, "init", "-q", "--initial-branch=main")
@@ -323,7 +323,7 @@ def main() -> int:
     if args.child:
         return child(args.child, args.argv)
 
-    from mlr_copilot.tasks import bundled_tasks_root, list_tasks
+    from mlr_copilot.taskfile import bundled_tasks_root, list_tasks
 
     root = Path(tempfile.mkdtemp(prefix="mlr-bench-auto-"))
     print(f"work folder {root}\n")

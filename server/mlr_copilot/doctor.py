@@ -26,7 +26,7 @@ from .llm.providers import PROVIDERS
 from .runners import DEFAULT_IMAGE
 from .runners.docker import DockerUnavailableError, docker_client, image_exists
 from .runners.proctree import cgroup_hierarchy
-from .tasks import TaskError, bundled_tasks_root, list_tasks
+from .taskfile import TaskError, bundled_tasks_root, list_tasks
 from .workspace import gitsafe
 
 # the providers' SDKs come from their specs, so a new provider's SDK is checked without a line here

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .config import RunSettings
 from .objective import Objective
 from .runners.model import RunRequest
-from .tasks import Task, TaskError, load_task
+from .taskfile import Task, TaskError, load_task
 
 if TYPE_CHECKING:
     from .ideas.model import Hypothesis

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mlr_copilot.autonomous.bundled import bundled_task, copy_task
 from mlr_copilot.autonomous.demo import demo_files
-from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 from tests.pdfs import make_corrupt_pdf, make_encrypted_pdf, make_image_only_pdf, make_paper_pdf
 
 ENV = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("MLR_")}

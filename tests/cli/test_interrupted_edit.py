@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlr_copilot.autonomous.tasks import bundled_task, copy_task
+from mlr_copilot.autonomous.bundled import bundled_task, copy_task
 from tests.cli.test_cli import ENV, cli, no_traceback, split_script
 from tests.experiment.test_agent import MODEL, TRAIN, UTILS, edit, engine_for, reply
 from tests.gitutil import git, git_processes_in, make_repo, status

@@ -8,8 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+from mlr_copilot.autonomous.bundled import bundled_task, copy_task
 from mlr_copilot.autonomous.demo import demo_files
-from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 from mlr_copilot.ideas import document
 
 from .test_cli import cli, no_traceback

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlr_copilot.ideas.agent import _hypothesis, _ranked
 from mlr_copilot.ideas.model import Assessment, Citation, Draft, ExperimentPlan, IdeasRun
-from mlr_copilot.retrieval.model import Work as RelatedWork
+from mlr_copilot.retrieval.model import RelatedWork
 
 PLAN = ExperimentPlan(dataset="d", model="m", baseline="b", metric="f1", direction="maximize", steps=["s"],
                       expected_improvement="+1%")

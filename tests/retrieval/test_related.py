@@ -4,7 +4,7 @@ from pathlib import Path
 
 import httpx
 
-from mlr_copilot.retrieval.model import Work
+from mlr_copilot.retrieval.model import RelatedWork
 from mlr_copilot.retrieval.related import merge_works, reference_title, related_work
 
 REFERENCES = [
@@ -108,11 +108,11 @@ def test_missing_library_folder_is_a_note(tmp_path: Path):
 
 
 def test_title_inside_a_longer_reference_is_the_same_work():
-    reference = Work(id="ref:1", title="He K, Zhang X, Ren S, Sun J. Deep residual learning for image recognition. CVPR 2016.",
+    reference = RelatedWork(id="ref:1", title="He K, Zhang X, Ren S, Sun J. Deep residual learning for image recognition. CVPR 2016.",
                      source="references", score=2.0)
-    online = Work(id="openalex:W1", title="Deep Residual Learning for Image Recognition", url="https://doi.org/x",
+    online = RelatedWork(id="openalex:W1", title="Deep Residual Learning for Image Recognition", url="https://doi.org/x",
                   source="openalex", score=1.0)
-    short = Work(id="openalex:W2", title="ResNet", source="openalex", score=0.5)
+    short = RelatedWork(id="openalex:W2", title="ResNet", source="openalex", score=0.5)
     merged = merge_works([online, reference, short], k=10)
     assert [w.id for w in merged] == ["ref:1", "openalex:W2"]
     assert merged[0].url == "https://doi.org/x"

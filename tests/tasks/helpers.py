@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlr_copilot.tasks import Task
+from mlr_copilot.taskfile import Task
 
 LEFTOVERS = shutil.ignore_patterns("data", "__pycache__", "results.json", "predictions.csv")
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mlr_copilot.tasks import bundled_tasks_root, list_tasks
+from mlr_copilot.taskfile import bundled_tasks_root, list_tasks
 
 from .helpers import copy_task, run, tree
 from .synthetic import MAKERS

@@ -4,7 +4,14 @@ from pathlib import Path
 import pytest
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.tasks import Task, TaskError, bundled_tasks_root, get_task, list_tasks, load_task
+from mlr_copilot.taskfile import (
+    Task,
+    TaskError,
+    bundled_tasks_root,
+    get_task,
+    list_tasks,
+    load_task,
+)
 
 VALID = """
 name = "{name}"

@@ -3,8 +3,8 @@ start from that copy's data."""
 
 import pytest
 
-from mlr_copilot.autonomous.tasks import UnpreparedError, copy_task, prepare_task
-from mlr_copilot.tasks import load_task
+from mlr_copilot.autonomous.bundled import UnpreparedError, copy_task, prepare_task
+from mlr_copilot.taskfile import load_task
 
 TASK = """
 name = "fetched"

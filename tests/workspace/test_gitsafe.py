@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mlr_copilot.autonomous.bundled import bundled_task, copy_task
 from mlr_copilot.autonomous.demo import DEMO_TASK, demo_files
-from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 from mlr_copilot.experiment.repomap import repo_map
 from mlr_copilot.retrieval.code import clone
 from mlr_copilot.workspace import gitsafe

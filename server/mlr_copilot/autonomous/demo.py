@@ -13,11 +13,11 @@ from typing import Any
 
 from ..engine import Engine
 from ..errors import MlrError
-from ..tasks import bundled_tasks_root
+from ..taskfile import bundled_tasks_root
 from ..work import Work
+from .bundled import bundled_task, copy_task
 from .pipeline import AutoPipeline
 from .session import AutoState
-from .tasks import bundled_task, copy_task
 
 DEMO_TASK = "review-sentiment"
 

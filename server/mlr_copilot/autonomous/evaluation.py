@@ -27,18 +27,18 @@ from ..objective import Objective
 from ..runners.queue import RunCancelledError, SlotQueue
 from ..runners.slots import plan_from_settings
 from ..status import Spend
-from ..tasks import Task, bundled_tasks_root, get_task, list_tasks
+from ..taskfile import Task, bundled_tasks_root, get_task, list_tasks
 from ..work import Work
+from .bundled import UnpreparedError, copy_task, paper_from_task, prepare_task
 from .pipeline import AutoPipeline
 from .session import AutoState
-from .tasks import UnpreparedError, copy_task, paper_from_task, prepare_task
 
 T = TypeVar("T")
 # how often a running attempt looks for a cancel (Ctrl-C, `mlr-copilot queue cancel`)
 RELAY_POLL_S = 0.2
 
 
-class Attempt(BaseModel):
+class EvalAttempt(BaseModel):
     task: str
     attempt: int
     workspace: str
@@ -80,7 +80,7 @@ class Unprepared(BaseModel):
 
 class Evaluation(BaseModel):
     tasks: list[TaskSummary] = Field(default_factory=list)
-    attempts: list[Attempt] = Field(default_factory=list)
+    attempts: list[EvalAttempt] = Field(default_factory=list)
     unprepared: list[Unprepared] = Field(default_factory=list)
 
 
@@ -93,7 +93,7 @@ def pick_tasks(names: list[str] | None) -> list[Task]:
     return offline
 
 
-def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: Spend, seconds: float) -> Attempt:
+def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: Spend, seconds: float) -> EvalAttempt:
     scored = [h for h in state.hypotheses if h.best is not None]
     # the one whose best run gained most over the baseline (a delta is positive when better)
     best = Objective("improvement").best(scored, lambda h: h.delta) or next(iter(scored), None)
@@ -102,7 +102,7 @@ def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: 
     # failing) is a failed attempt, never one scored on the baseline's own commit
     failed = state.status == "done" and best is None
     why = "; ".join(f"{h.id}: {h.message}" for h in state.hypotheses if h.status == "failed" and h.message)
-    return Attempt(
+    return EvalAttempt(
         task=task.name, attempt=number, workspace=str(workspace), status="failed" if failed else state.status,
         baseline=state.baseline.value if state.baseline else None,
         best=best_run.value if best_run else None, best_run=best_run.run if best_run else None,
@@ -113,7 +113,7 @@ def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: 
     )
 
 
-def summarise(task: Task, attempts: list[Attempt]) -> TaskSummary:
+def summarise(task: Task, attempts: list[EvalAttempt]) -> TaskSummary:
     improvements = [a.improvement for a in attempts if a.improvement is not None]
     costs = [a.cost_usd for a in attempts if a.cost_usd is not None]
     return TaskSummary(
@@ -178,8 +178,8 @@ class Trial:
     work: Work
     hypotheses: int
 
-    async def attempt_in_slot(self, queue: SlotQueue, number: int) -> Attempt | None:
-        """Attempt `number` once a slot is free; None when cancelled before it began."""
+    async def attempt_in_slot(self, queue: SlotQueue, number: int) -> EvalAttempt | None:
+        """EvalAttempt `number` once a slot is free; None when cancelled before it began."""
         label = f"{self.task.name} #{number}"
         try:
             async with queue.lease(f"{self.task.name}-attempt-{number}", gpus=0, node=self.task.name) as lease:
@@ -195,7 +195,7 @@ class Trial:
         except RunCancelledError:
             return None
 
-    async def attempt(self, number: int, work: Work, slot: int, gpu_ids: tuple[str, ...]) -> Attempt:
+    async def attempt(self, number: int, work: Work, slot: int, gpu_ids: tuple[str, ...]) -> EvalAttempt:
         task = self.task
         workspace = copy_task(task, self.workdir / task.name / f"attempt-{number}", with_data=bool(task.prepare))
         # the attempt's runs use its slot's GPUs, one run at a time

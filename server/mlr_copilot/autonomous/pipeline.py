@@ -34,7 +34,7 @@ from ..runners.model import RunRecord
 from ..runners.proctree import start_ticks
 from ..state import StateDir, write_json
 from ..status import Spend
-from ..tasks import TaskError, load_task
+from ..taskfile import TaskError, load_task
 from ..work import Cancelled, Work
 from .resume import recorded_baseline, recorded_work, resumable_settings, session_source
 from .session import AutoState, HypothesisResult, RunRef, load_session, new_session, session_path

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MlrError
 from ..history.store import load_runs
 from ..runners.model import RunRecord
-from ..tasks import TaskError, load_task
+from ..taskfile import TaskError, load_task
 from ..workspace.commits import HYPOTHESIS_TRAILER
-from .tasks import paper_from_task
+from .bundled import paper_from_task
 
 if TYPE_CHECKING:
     from ..paper import Paper

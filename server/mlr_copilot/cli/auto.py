@@ -49,10 +49,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_auto(args: argparse.Namespace) -> int:
+    from ..autonomous.bundled import paper_from_task  # as above
     from ..autonomous.pipeline import AutoPipeline  # the agents and the event loop
     from ..autonomous.session import render_report
-    from ..autonomous.tasks import paper_from_task  # as above
-    from ..tasks import TaskError, load_task  # as above
+    from ..taskfile import TaskError, load_task  # as above
 
     settings = settings_layer(args)
     if args.resume:

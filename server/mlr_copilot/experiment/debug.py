@@ -27,7 +27,7 @@ LOG_TAIL_CHARS = 6_000
 FILE_CHARS = 10_000
 
 
-class Attempt(BaseModel):
+class FixAttempt(BaseModel):
     run_id: str
     status: str
     fix: str | None = None
@@ -38,7 +38,7 @@ class Attempt(BaseModel):
 
 class DebugReport(BaseModel):
     status: str = Field(description="passed | gave-up | rejected | no-fix | budget | cancelled")
-    attempts: list[Attempt] = Field(default_factory=list)
+    attempts: list[FixAttempt] = Field(default_factory=list)
     final_run: RunRecord | None = None
     message: str = ""
 
@@ -93,7 +93,7 @@ def _failures(record: RunRecord) -> str:
 
 
 async def propose_fix(context: AgentContext, record: RunRecord, reviewer: Reviewer, work: Work,
-                      attempts: list[Attempt], hypothesis: str | None) -> Outcome | None:
+                      attempts: list[FixAttempt], hypothesis: str | None) -> Outcome | None:
     """Propose and review one fix for the failed `record`; None when the LLM proposes no edit."""
     workspace = context.workspace
     messages = prompts.messages(
@@ -130,7 +130,7 @@ async def debug_loop(context: AgentContext, reviewer: Reviewer, work: Work, *, r
             if record.status == "cancelled":
                 report.status, report.message = "cancelled", f"run {record.id} was cancelled"
                 break
-            attempt = Attempt(run_id=record.id, status=record.status)
+            attempt = FixAttempt(run_id=record.id, status=record.status)
             report.attempts.append(attempt)
             if number == max_attempts:
                 report.message = f"the run still fails after {max_attempts} fix attempt(s)"

@@ -18,9 +18,9 @@ from pydantic import BaseModel
 from .. import prompts
 from ..errors import MlrError
 from ..llm.client import schema_hint
-from ..retrieval.model import Work as RelatedWork
+from ..retrieval.model import RelatedWork
 from ..retrieval.related import related_work
-from ..tasks import TaskError, load_task
+from ..taskfile import TaskError, load_task
 from ..work import Work
 from . import document
 from .model import (

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from ..objective import Direction
-from ..retrieval.model import Work as RelatedWork
+from ..retrieval.model import RelatedWork
 from ..slugs import slugify
 
 Status = Literal["proposed", "accepted", "rejected"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mlr_copilot.retrieval.corpus import Doc, FileCorpus, UpdateStats
 from mlr_copilot.retrieval.errors import RetrievalError
-from mlr_copilot.retrieval.model import Work
+from mlr_copilot.retrieval.model import RelatedWork
 from mlr_copilot.retrieval.pdfhead import read_pdf_head
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Library:
         *,
         should_cancel: Callable[[], bool] | None = None,
         report: Callable[[str], None] | None = None,
-    ) -> list[Work]:
+    ) -> list[RelatedWork]:
         """The `k` best PDFs for `query`, after bringing the index up to date."""
         if not self._unchanged():
             self.update(should_cancel=should_cancel, report=report)
@@ -123,7 +123,7 @@ class Library:
         for doc, score in self._corpus.search(query, k):
             key = doc["id"].removeprefix("library:")
             works.append(
-                Work(
+                RelatedWork(
                     id=doc["id"],
                     title=doc["data"]["title"],
                     abstract=doc["data"]["abstract"],

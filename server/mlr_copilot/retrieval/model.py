@@ -12,7 +12,7 @@ MB = 1024 * 1024
 WorkSource = Literal["library", "references", "arxiv", "semantic_scholar", "openalex"]
 
 
-class Work(BaseModel):
+class RelatedWork(BaseModel):
     """A paper: from the local library, the paper's own references, or an online index."""
 
     id: str
@@ -26,7 +26,7 @@ class Work(BaseModel):
 
 
 class RetrievalResult(BaseModel):
-    works: list[Work] = Field(default_factory=list)
+    works: list[RelatedWork] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
 

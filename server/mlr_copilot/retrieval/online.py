@@ -28,7 +28,7 @@ from mlr_copilot.retrieval.backoff import (
 )
 from mlr_copilot.retrieval.bm25 import text_tokens
 from mlr_copilot.retrieval.cache import DEFAULT_TTL, AnswerCache
-from mlr_copilot.retrieval.model import RetrievalResult, Work
+from mlr_copilot.retrieval.model import RelatedWork, RetrievalResult
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,12 @@ def _arxiv_request(query: str, k: int) -> tuple[str, dict[str, Any]]:
     return ARXIV_URL, {"search_query": search, "start": 0, "max_results": k, "sortBy": "relevance"}
 
 
-def parse_arxiv(body: str) -> list[Work]:
+def parse_arxiv(body: str) -> list[RelatedWork]:
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
         raise _Unusable(f"answer is not valid Atom XML ({exc})") from exc
-    works: list[Work] = []
+    works: list[RelatedWork] = []
     for entry in root.iter(f"{_ATOM}entry"):
         entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
         if "/api/errors" in entry_id:
@@ -91,7 +91,7 @@ def parse_arxiv(body: str) -> list[Work]:
             if href:
                 url = href
         works.append(
-            Work(
+            RelatedWork(
                 id=f"arxiv:{arxiv_id}",
                 title=title,
                 abstract=_squash(entry.findtext(f"{_ATOM}summary")),
@@ -109,15 +109,15 @@ def _s2_request(query: str, k: int) -> tuple[str, dict[str, Any]]:
     return S2_URL, {"query": query[:300], "limit": k, "fields": "title,abstract,authors,year,url,externalIds"}
 
 
-def parse_semantic_scholar(data: Any) -> list[Work]:
+def parse_semantic_scholar(data: Any) -> list[RelatedWork]:
     if not isinstance(data, dict) or not isinstance(data.get("data", []), list):
         raise _Unusable("answer has no list of papers")
-    works: list[Work] = []
+    works: list[RelatedWork] = []
     for paper in data.get("data") or []:
         if not isinstance(paper, dict) or not paper.get("paperId") or not paper.get("title"):
             continue
         works.append(
-            Work(
+            RelatedWork(
                 id=f"s2:{paper['paperId']}",
                 title=_squash(paper["title"]),
                 abstract=_squash(paper.get("abstract")),
@@ -152,10 +152,10 @@ def _uninvert(index: Any) -> str:
     return " ".join(slots[i] for i in sorted(slots))
 
 
-def parse_openalex(data: Any) -> list[Work]:
+def parse_openalex(data: Any) -> list[RelatedWork]:
     if not isinstance(data, dict) or not isinstance(data.get("results", []), list):
         raise _Unusable("answer has no list of works")
-    works: list[Work] = []
+    works: list[RelatedWork] = []
     for item in data.get("results") or []:
         if not isinstance(item, dict):
             continue
@@ -169,7 +169,7 @@ def parse_openalex(data: Any) -> list[Work]:
         ]
         year = item.get("publication_year")
         works.append(
-            Work(
+            RelatedWork(
                 id=f"openalex:{str(item['id']).rsplit('/', 1)[-1]}",
                 title=title,
                 abstract=_uninvert(item.get("abstract_inverted_index")),
@@ -190,7 +190,7 @@ _REQUESTS: dict[str, Callable[[str, int], tuple[str, dict[str, Any]]]] = {
 }
 
 
-def _parse(source: str, response: httpx.Response) -> list[Work]:
+def _parse(source: str, response: httpx.Response) -> list[RelatedWork]:
     if source == "arxiv":
         return parse_arxiv(response.text)
     try:
@@ -215,7 +215,7 @@ def _identity(source: str, environ: Mapping[str, str]) -> tuple[dict[str, str], 
 def _fetch(
     client: httpx.Client, source: str, query: str, k: int, sleep: Callable[[float], None], attempts: int,
     should_cancel: Callable[[], bool] | None, environ: Mapping[str, str],
-) -> list[Work]:
+) -> list[RelatedWork]:
     url, params = _REQUESTS[source](query, k)
     headers, more = _identity(source, environ)
     params = {**params, **more}
@@ -274,7 +274,7 @@ def search_online(
     cache = AnswerCache(Path(cache_dir), ttl=ttl)
     own_client = client is None
     client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=True)
-    works: list[Work] = []
+    works: list[RelatedWork] = []
     notes: list[str] = []
     key_query = " ".join(query.lower().split())
     try:
@@ -289,7 +289,7 @@ def search_online(
             key = {"query": key_query, "k": k}
             cached = cache.get(source, key)
             if cached is not None and cached.fresh:
-                works.extend(Work.model_validate(w) for w in cached.value)
+                works.extend(RelatedWork.model_validate(w) for w in cached.value)
                 continue
             if report is not None:
                 report(f"Searching {label}")
@@ -299,7 +299,7 @@ def search_online(
                 problem = source_problem(source, exc, "search")
                 log.info("%s: %s", problem, exc)
                 if cached is not None:
-                    works.extend(Work.model_validate(w) for w in cached.value)
+                    works.extend(RelatedWork.model_validate(w) for w in cached.value)
                     notes.append(f"{problem}; used its answer cached on {_day(cached.saved_at)}")
                 else:
                     notes.append(problem)

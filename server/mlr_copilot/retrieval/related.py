@@ -13,7 +13,7 @@ import httpx
 from mlr_copilot.retrieval.bm25 import BM25Index
 from mlr_copilot.retrieval.errors import RetrievalError
 from mlr_copilot.retrieval.library import Library
-from mlr_copilot.retrieval.model import RetrievalResult, Work
+from mlr_copilot.retrieval.model import RelatedWork, RetrievalResult
 from mlr_copilot.retrieval.online import search_online
 
 # When one work comes from several places, the record kept is the first in this order: being
@@ -44,7 +44,7 @@ def reference_title(reference: str) -> str:
     return text
 
 
-def reference_works(query: str, references: list[str]) -> list[Work]:
+def reference_works(query: str, references: list[str]) -> list[RelatedWork]:
     """The references that match `query`, best first, as works with source "references"."""
     cleaned = [" ".join(r.split()) for r in references]
     index = BM25Index.build((str(i), text) for i, text in enumerate(cleaned) if text)
@@ -53,7 +53,7 @@ def reference_works(query: str, references: list[str]) -> list[Work]:
         text = cleaned[int(doc_id)]
         years = _YEAR.findall(text)
         works.append(
-            Work(
+            RelatedWork(
                 id=f"ref:{int(doc_id) + 1}",
                 title=reference_title(text),
                 year=int(years[-1]) if years else None,
@@ -64,7 +64,7 @@ def reference_works(query: str, references: list[str]) -> list[Work]:
     return works
 
 
-def _normalised_scores(works: list[Work]) -> list[Work]:
+def _normalised_scores(works: list[RelatedWork]) -> list[RelatedWork]:
     """Scale each source's scores so its best is 1: BM25 values and rank scores do not compare."""
     best: dict[str, float] = {}
     for work in works:
@@ -79,7 +79,7 @@ def _same(a: str, b: str) -> bool:
     return len(shorter) >= _MIN_CONTAINED_TITLE and shorter in longer
 
 
-def _combine(kept: Work, other: Work) -> Work:
+def _combine(kept: RelatedWork, other: RelatedWork) -> RelatedWork:
     return kept.model_copy(
         update={
             "abstract": kept.abstract or other.abstract,
@@ -91,10 +91,10 @@ def _combine(kept: Work, other: Work) -> Work:
     )
 
 
-def merge_works(works: list[Work], k: int) -> list[Work]:
+def merge_works(works: list[RelatedWork], k: int) -> list[RelatedWork]:
     """One work per title (exact after normalising, or one title inside a longer one), best `k`."""
     ordered = sorted(_normalised_scores(works), key=lambda w: (_PRECEDENCE.index(w.source), -w.score))
-    merged: list[tuple[str, Work]] = []
+    merged: list[tuple[str, RelatedWork]] = []
     for work in ordered:
         key = normalise_title(work.title)
         for position, (seen_key, seen) in enumerate(merged):
@@ -137,7 +137,7 @@ def related_work(
     """Related works for `query`; the cache folder holds `library/` and `online/` sub-folders.
     `environ` (default: the process's) holds the online sources' keys."""
     cache_dir = Path(cache_dir)
-    found: list[Work] = []
+    found: list[RelatedWork] = []
     notes: list[str] = []
 
     if library_dir:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MlrError
-from ..tasks import Task, bundled_tasks_root, load_task
+from ..taskfile import Task, bundled_tasks_root, load_task
 
 if TYPE_CHECKING:
     from ..paper import Paper
