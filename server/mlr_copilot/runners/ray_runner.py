@@ -35,11 +35,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ..workspace.snapshot import SnapshotError, snapshot
+from . import ray_worker
 from .base import RunnerError, RunOutcome, new_run_id
 from .environment import scrub_env
 from .model import RunRecord, RunRequest, Sandbox
 from .ray_connect import RayResources, check_fits, connect, ray_module
-from .ray_remote import PlacedCallback, RayJob, RayRunResult, run_on_ray, tree_tarball
+from .ray_remote import (
+    PlacedCallback,
+    RayJob,
+    RayRunResult,
+    run_on_ray,
+    ship_worker_code,
+    tree_tarball,
+)
 from .supervise import (
     Breach,
     Exit,
@@ -104,8 +113,6 @@ class RayTaskJob(Job):
         """How the run's tree reaches its node, (tarball, shared folder): see the module's docstring."""
         if self.ctx.request.ray.code == "shared":
             return None, str(self.ctx.workspace)
-        from ..workspace.snapshot import SnapshotError, snapshot  # git: only when a run starts
-
         try:
             commit = snapshot(self.ctx.workspace, self.ctx.run_id)
         except SnapshotError as exc:
@@ -262,9 +269,6 @@ def _take_ray_end(outcome: RunOutcome, job: RayTaskJob) -> None:
 def _stop_on_node(ray: ModuleType, run_id: str, node_id: str) -> None:
     """Kill what carries the run's marker on node `node_id`, as a task pinned there."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    from . import ray_worker
-    from .ray_remote import ship_worker_code
 
     ship_worker_code(ray)
     task = ray.remote(ray_worker.stop_marked).options(

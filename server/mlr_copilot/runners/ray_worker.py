@@ -200,12 +200,15 @@ class CommandProcess:
 
     def finish(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         """The results file the command wrote (None, and why, when it wrote none or one over
-        `cap_bytes`); then the unpacked tree is removed."""
+        `cap_bytes`); then the unpacked tree is removed, by a thread of the worker process, so
+        the run's resources are free for the next run at once (a worker that exits first
+        leaves the folder to the node's temporary-file cleanup)."""
         try:
             return self._read_results(results_file, cap_bytes)
         finally:
             if self._owns_workdir and self._workdir is not None:
-                shutil.rmtree(self._workdir, ignore_errors=True)
+                threading.Thread(target=shutil.rmtree, args=(self._workdir,), kwargs={"ignore_errors": True},
+                                 daemon=True).start()
 
     def _read_results(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         if self._workdir is None or Path(results_file).is_absolute() or ".." in Path(results_file).parts:
