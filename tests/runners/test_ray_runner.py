@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from mlr_copilot.config import settings_from_env, validate_settings
 from mlr_copilot.engine import Engine
+from mlr_copilot.run_setup import run_request
 from mlr_copilot.runners.execute import mark_interrupted
 from mlr_copilot.runners.model import RunRecord
 from mlr_copilot.runners.ray_connect import RayResourceError, RayUnavailableError, connect
 from mlr_copilot.runners.ray_local import free_port
-from mlr_copilot.runners.ray_runner import UNSANDBOXED
+from mlr_copilot.runners.ray_runner import UNSANDBOXED, ray_resources
 from mlr_copilot.work import Work
 from mlr_copilot.workspace.notes import read_notes
 from tests.gitutil import make_repo
@@ -45,6 +47,19 @@ def engine_on(cluster, tmp_path: Path, script: str, **run: object) -> Engine:
 
 def records(workspace: Path) -> list[RunRecord]:
     return [RunRecord.model_validate_json(path.read_bytes()) for path in sorted((workspace / ".mlr/runs").glob("*.json"))]
+
+
+def test_what_a_ray_run_asks_comes_from_the_settings():
+    raw = settings_from_env({"MLR_RAY_ADDRESS": "ray://head:10001", "MLR_RUNNER": "ray"})
+    raw["run"].update({"gpusPerRun": 2, "rayNumCpus": 4, "rayResources": {"a100": 1}, "memoryMb": 1024})
+    settings, warnings = validate_settings(raw)
+    assert warnings == [] and settings.run.runner == "ray"
+    request = run_request(settings.run, Path("/tmp"), command="python train.py")
+    assert request.ray.model_dump() == {"address": "ray://head:10001", "num_cpus": 4.0, "num_gpus": 2.0,
+                                        "resources": {"a100": 1.0}, "code": "tarball"}
+    assert ray_resources(request).as_ray() == {"CPU": 4.0, "GPU": 2.0, "a100": 1.0, "memory": 1024 * 2**20}
+    own_gpus, _ = validate_settings({"run": {"gpusPerRun": 2, "rayNumGpus": 0.5}})
+    assert run_request(own_gpus.run, Path("/tmp"), command="x").ray.num_gpus == 0.5
 
 
 def test_a_passing_run_records_its_metrics_its_node_and_its_note(ray_cluster, tmp_path):
