@@ -152,13 +152,18 @@ def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tu
     """Wall time of the runs through the slot queue, and the most that ran at once."""
     queue = SlotQueue(repo, plan_slots(parallel=slots, gpus_per_run=0, gpu_ids=[]))
     most = 0
+    git_lock = asyncio.Lock()
 
     async def one(n: int, commit: str) -> None:
         nonlocal most
         run_id = f"queued-{n}"
         # the worktree is made while the run waits for its slot and removed after it gave the
         # slot back: a slot's time goes to experiments only
-        tree = await asyncio.to_thread(worktrees.create, repo, run_id, commit)
+        # concurrent `git worktree add`s of one repository can read each other's half-made admin
+        # folders ("failed to read .git/worktrees/<id>/commondir"; `worktrees.create` has no
+        # lock yet): one at a time
+        async with git_lock:
+            tree = await asyncio.to_thread(worktrees.create, repo, run_id, commit)
         try:
             async with queue.lease(run_id, node=commit[:8]):
                 most = max(most, queue.running)
@@ -166,7 +171,8 @@ def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tu
                     *experiment_argv(seconds), cwd=tree.path, env=worktrees.run_env(tree, os.environ))
                 assert await process.wait() == 0
         finally:
-            await asyncio.to_thread(worktrees.remove, tree)
+            async with git_lock:
+                await asyncio.to_thread(worktrees.remove, tree)
 
     async def all_runs() -> None:
         await asyncio.gather(*(one(n, commit) for n, commit in enumerate(commits)))
@@ -187,9 +193,7 @@ def ray_runner(repo: Path, commits: list[str], seconds: float, address: str) -> 
     from mlr_copilot.runners.ray_runner import RayRunner
 
     runner, nodes = RayRunner(), set()
-    # concurrent `git worktree add`s of one repository can read each other's half-made admin
-    # folders ("failed to read .git/worktrees/<id>/commondir"): one at a time
-    git_lock = threading.Lock()
+    git_lock = threading.Lock()  # one `git worktree add` at a time, as in `slot_queue`
 
     def one(n: int, commit: str) -> None:
         with git_lock:
