@@ -1,6 +1,6 @@
 """Many experiments at once: run by hand, prints figures.
 
-    python bench/bench_parallel.py [--runs 8] [--seconds 5] [--slots 2] [--files 2000] [--repeat 7]
+    python bench/bench_parallel.py [--runs 8] [--seconds 5] [--slots 2] [--files 2000] [--repeat 7] [--no-ray]
 
 Targets: a run's worktree made in < 100 ms on a 2,000-file workspace (a detached
 `git worktree add`, beside the two other ways to lay out a commit's tree: `git archive | tar -x`
@@ -9,8 +9,17 @@ the slot queue with 2 slots >= 1.8x faster than serially. Each experiment is a r
 (`time.sleep`, so the figure measures the scheduler and not the share of a busy 2-core machine
 the benchmark gets) run in its own worktree of its own commit: serially the worktree is made
 and removed around each run; through the queue it is made while the run waits for its slot
-and removed after the slot is given back. One function per configuration (`serial`, `slot_queue`): other runners (Ray) add
-theirs beside them.
+and removed after the slot is given back. One function per configuration (`serial`, `slot_queue`,
+`ray_runner`).
+
+Ray: the test suite's real two-node cluster on 127.0.0.1 (1 CPU per node, so two runs at once,
+as with 2 slots). Each run goes through the whole `ray` runner (`RayRunner.run`: the commit's
+tree as a tarball from its worktree, the supervision loop, the log, the results file back),
+from one thread per run; Ray queues what the cluster cannot hold yet. Target: within 15% of
+the slot queue's wall time (and the same on a 20-file workspace, where the tree costs little to
+unpack on the node). The per-run overhead of the runner is measured on `python -c pass`
+against a bare `ray.get(task.remote())` of a task running the same command with
+`subprocess.run`, both warm, medians of `--repeat`.
 """
 
 from __future__ import annotations
@@ -24,10 +33,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
+from mlr_copilot.runners.model import RayTarget, RunRequest
 from mlr_copilot.runners.queue import SlotQueue
 from mlr_copilot.runners.slots import plan_slots
 from mlr_copilot.workspace import worktrees
@@ -36,6 +48,9 @@ GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT
            "GIT_COMMITTER_EMAIL": "b@b"}
 WORKTREE_TARGET_MS = 100.0
 SPEEDUP_TARGET = 1.8
+RAY_TARGET = 1.15  # Ray's wall time over the slot queue's
+SMALL_FILES = 20  # a typical experiment repository, beside the 2,000-file one
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -137,13 +152,18 @@ def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tu
     """Wall time of the runs through the slot queue, and the most that ran at once."""
     queue = SlotQueue(repo, plan_slots(parallel=slots, gpus_per_run=0, gpu_ids=[]))
     most = 0
+    git_lock = asyncio.Lock()
 
     async def one(n: int, commit: str) -> None:
         nonlocal most
         run_id = f"queued-{n}"
         # the worktree is made while the run waits for its slot and removed after it gave the
         # slot back: a slot's time goes to experiments only
-        tree = await asyncio.to_thread(worktrees.create, repo, run_id, commit)
+        # concurrent `git worktree add`s of one repository can read each other's half-made admin
+        # folders ("failed to read .git/worktrees/<id>/commondir"; `worktrees.create` has no
+        # lock yet): one at a time
+        async with git_lock:
+            tree = await asyncio.to_thread(worktrees.create, repo, run_id, commit)
         try:
             async with queue.lease(run_id, node=commit[:8]):
                 most = max(most, queue.running)
@@ -151,7 +171,8 @@ def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tu
                     *experiment_argv(seconds), cwd=tree.path, env=worktrees.run_env(tree, os.environ))
                 assert await process.wait() == 0
         finally:
-            await asyncio.to_thread(worktrees.remove, tree)
+            async with git_lock:
+                await asyncio.to_thread(worktrees.remove, tree)
 
     async def all_runs() -> None:
         await asyncio.gather(*(one(n, commit) for n, commit in enumerate(commits)))
@@ -161,6 +182,89 @@ def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tu
     return time.perf_counter() - start, most
 
 
+def ray_request(tree: Path, address: str, argv: list[str]) -> RunRequest:
+    return RunRequest(workspace=str(tree), command=argv, memory_mb=256, timeout=600, env={"PATH": os.environ["PATH"]},
+                      ray=RayTarget(address=address, num_cpus=1))
+
+
+def ray_runner(repo: Path, commits: list[str], seconds: float, address: str) -> tuple[float, int]:
+    """Wall time of the runs through the `ray` runner, all submitted at once, and the number
+    of nodes they ran on."""
+    from mlr_copilot.runners.ray_runner import RayRunner
+
+    runner, nodes = RayRunner(), set()
+    git_lock = threading.Lock()  # one `git worktree add` at a time, as in `slot_queue`
+
+    def one(n: int, commit: str) -> None:
+        with git_lock:
+            tree = worktrees.create(repo, f"ray-{n}", commit)
+        try:
+            outcome = runner.run(ray_request(tree.path, address, experiment_argv(seconds)), run_id=f"ray-{n}",
+                                 on_start=lambda sandbox: nodes.add(sandbox.node_id))
+        finally:
+            with git_lock:
+                worktrees.remove(tree)
+        assert outcome.status == "passed", outcome.message
+
+    threads = [threading.Thread(target=one, args=(n, commit)) for n, commit in enumerate(commits)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start, len(nodes - {None})
+
+
+def ray_overhead(ray: ModuleType, repo: Path, address: str, repeat: int) -> tuple[float, float]:
+    """Median wall ms of one `python -c pass`: through the `ray` runner, and as a bare task."""
+    from mlr_copilot.runners.ray_runner import RayRunner
+
+    argv = [sys.executable, "-c", "pass"]
+    bare = ray.remote(num_cpus=1)(lambda command: subprocess.run(command, check=False).returncode)
+    runner = RayRunner()
+    with worktrees.checked_out(repo, "ray-overhead", "HEAD") as tree:
+        request = ray_request(tree.path, address, argv)
+
+        def through_runner(i: int) -> None:
+            assert runner.run(request, run_id=f"ray-overhead-{i}").status == "passed"
+
+        def through_task(i: int) -> None:
+            assert ray.get(bare.remote(argv)) == 0
+
+        through_runner(-1), through_task(-1)
+        return median_ms(through_runner, lambda i: None, repeat)[0], median_ms(through_task, lambda i: None, repeat)[0]
+
+
+def bench_ray(repo: Path, commits: list[str], seconds: float, repeat: int, queued: float) -> None:
+    sys.path.insert(0, str(ROOT))  # the test suite's cluster
+    from mlr_copilot.runners.ray_connect import connect, disconnect
+    from tests.runners.ray_cluster import start_cluster
+
+    began = time.perf_counter()
+    cluster = start_cluster()
+    try:
+        ray = connect(cluster.address)
+        cluster.wait_for_nodes(ray, 2)
+        print(f"  (two-node Ray cluster up and connected in {time.perf_counter() - began:.1f} s)")
+        wall, nodes = ray_runner(repo, commits, seconds, cluster.address)
+        verdict = "PASS" if wall <= queued * RAY_TARGET else "FAIL"
+        print(f"  ray runner, 2 nodes    {wall:6.2f} s  (on {nodes} nodes)  {wall / queued:.2f}x the slot queue's time  "
+              f"target <= {RAY_TARGET}x  {verdict}")
+        small, small_commits = make_workspace(repo.parent / "small", SMALL_FILES, len(commits))
+        small_queued, _ = slot_queue(small, small_commits, seconds, 2)
+        wall, nodes = ray_runner(small, small_commits, seconds, cluster.address)
+        print(f"  {SMALL_FILES}-file workspace: slot queue, 2 slots {small_queued:6.2f} s; ray runner {wall:6.2f} s "
+              f"(on {nodes} nodes)  {wall / small_queued:.2f}x the slot queue's time")
+        print(f"\none `python -c pass` on Ray, median of {repeat} (warm):")
+        for workspace, files in ((small, SMALL_FILES), (repo, len(list(repo.rglob("*.py"))))):
+            runner_ms, task_ms = ray_overhead(ray, workspace, cluster.address, repeat)
+            print(f"  {files:5d}-file workspace: bare ray.get(task.remote()) {task_ms:6.0f} ms, the ray runner "
+                  f"{runner_ms:6.0f} ms: overhead {runner_ms - task_ms:.0f} ms per run")
+    finally:
+        disconnect()
+        cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=8)
@@ -168,6 +272,7 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-ray", action="store_true", help="leave out the Ray configuration")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-parallel-"))
     repo, commits = make_workspace(root, args.files, args.runs)
@@ -186,6 +291,8 @@ def main() -> None:
     print(f"  slot queue, {args.slots} slots     {together:6.2f} s  (at most {most} at once)  "
           f"speed-up {speedup:.2f}x  target >= {SPEEDUP_TARGET}x  {verdict}")
     print(f"  ideal with {args.slots} slots      {args.runs * args.seconds / args.slots:6.2f} s")
+    if not args.no_ray:
+        bench_ray(repo, commits, args.seconds, args.repeat, together)
     shutil.rmtree(root)
 
 

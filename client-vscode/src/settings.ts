@@ -1,7 +1,7 @@
 // The settings the server reads, mapped from VS Code's `mlrCopilot.*` configuration.
 // Client-only keys (interpreter, trace, polling) never reach the server.
 
-export type SettingValue = string | number | boolean | null | string[];
+export type SettingValue = string | number | boolean | null | string[] | Record<string, number>;
 
 /** Every server setting (dotted key under `mlrCopilot`) with the server's default. */
 export const SERVER_SETTINGS: Readonly<Record<string, SettingValue>> = {
@@ -39,6 +39,11 @@ export const SERVER_SETTINGS: Readonly<Record<string, SettingValue>> = {
   "run.parallel": null,
   "run.gpusPerRun": null,
   "run.gpuIds": null,
+  "run.rayAddress": "",
+  "run.rayNumCpus": 1,
+  "run.rayNumGpus": null,
+  "run.rayResources": {},
+  "run.rayCode": "tarball",
   "tracking.mlflowUri": null,
 };
 

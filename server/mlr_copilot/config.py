@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
@@ -78,6 +78,18 @@ class RunSettings(_Section):
                                      description="GPUs each run owns; default: 0 on a CPU-only machine, else 1")
     gpu_ids: list[str] | None = Field(default=None, alias="gpuIds",
                                       description="the GPUs runs may use (ids as CUDA numbers them); default: what nvidia-smi lists")
+
+    # the `ray` runner (runners/ray_runner.py): where the cluster is and what each run asks of it
+    ray_address: str = Field(default="", alias="rayAddress", max_length=500,
+                             description="auto, ray://host:10001, host:port, or empty for a Ray instance of this machine on 127.0.0.1")
+    ray_num_cpus: float = Field(default=1.0, gt=0, alias="rayNumCpus", description="CPUs each Ray run asks")
+    ray_num_gpus: float | None = Field(default=None, ge=0, alias="rayNumGpus",
+                                       description="GPUs each Ray run asks; default: run.gpusPerRun, else 0")
+    ray_resources: dict[str, float] = Field(default_factory=dict, alias="rayResources",
+                                            description="custom resources each Ray run asks, by name")
+    ray_code: Literal["tarball", "shared"] = Field(
+        default="tarball", alias="rayCode",
+        description="how a run's tree reaches the worker: its commit as a tarball, or the run's folder on a filesystem every node mounts at the same path")
 
     @field_validator("gpu_ids", mode="before")
     @classmethod
@@ -153,6 +165,7 @@ ENV_SETTINGS = {
     "MLR_IMAGE": ("run", "image"),
     "MLR_COMMAND": ("run", "command"),
     "MLR_GPU_IDS": ("run", "gpu_ids"),
+    "MLR_RAY_ADDRESS": ("run", "ray_address"),
     "MLR_LIBRARY": ("ideas", "library"),
     "MLR_MLFLOW_URI": ("tracking", "mlflow_uri"),
 }

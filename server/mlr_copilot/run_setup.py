@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .config import RunSettings
 from .objective import Objective
-from .runners.model import RunRequest
+from .runners.model import RayTarget, RunRequest
 from .taskfile import Task, TaskError, load_task
 
 if TYPE_CHECKING:
@@ -63,5 +63,12 @@ def run_request(run: RunSettings, workspace: Path, command: str | list[str] | No
         workspace=str(workspace), command=run_command(run, workspace, hypothesis) if command is None else command,
         timeout=timeout or run.timeout, memory_mb=run.memory_mb, cpus=run.cpus, max_processes=run.max_processes,
         max_output_mb=run.max_output_mb, network=run.network, gpus=run.gpus, image=run.image,
-        results_file=run.results_file,
+        results_file=run.results_file, ray=ray_target(run),
     )
+
+
+def ray_target(run: RunSettings) -> RayTarget:
+    """What a `ray` run asks: its GPUs are `run.rayNumGpus`, else `run.gpusPerRun`, else none."""
+    gpus = run.ray_num_gpus if run.ray_num_gpus is not None else run.gpus_per_run or 0
+    return RayTarget(address=run.ray_address, num_cpus=run.ray_num_cpus, num_gpus=gpus,
+                     resources=run.ray_resources, code=run.ray_code)

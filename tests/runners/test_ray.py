@@ -1,10 +1,9 @@
-"""Runs on a real two-node Ray cluster on 127.0.0.1 (the `ray_cluster` fixture). The test that
-kills the second node runs last: the cluster has one node from then on."""
+"""Runs on a real two-node Ray cluster on 127.0.0.1 (the `ray_cluster` fixture, shared with
+test_ray_runner.py, whose last test kills the second node)."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,8 +22,8 @@ from mlr_copilot.runners.ray_connect import (
 )
 from mlr_copilot.runners.ray_local import free_port
 from mlr_copilot.runners.ray_remote import RayJob, RayRunResult, run_on_ray, tree_tarball
+from tests.gitutil import make_repo
 
-from ..gitutil import make_repo
 from .helpers import leftover_processes
 from .sockets import non_loopback_sockets
 
@@ -221,33 +220,3 @@ def test_without_ray_the_module_imports_and_choosing_it_says_how_to_install(tmp_
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout == "Ray is not installed: pip install 'mlr-copilot[ray]'\n", done.stderr
-
-
-def test_a_killed_worker_node_ends_its_run_as_interrupted_with_the_reason(ray_cluster, tree):
-    """Last: the second node stays dead."""
-    raylet = next(pid for pid in ray_cluster.node2.pids() if Path(f"/proc/{pid}/comm").read_text().strip() == "raylet")
-    marker = f"mlr-ray-{uuid.uuid4().hex}"
-    killed_at: list[float] = []
-
-    def kill_raylet(ip: str, node_id: str) -> None:
-        os.kill(raylet, signal.SIGKILL)
-        killed_at.append(time.monotonic())
-
-    result, _ = run(ray_cluster, job(tree, "tree.py", marker, where="node2"), on_placed=kill_raylet)
-    assert result.status == "interrupted"
-    assert result.message.startswith("the run's Ray worker was lost: ")
-    assert "NodeDiedError" in result.message
-    assert time.monotonic() - killed_at[0] < 60
-    # the leader dies with its worker (its descendants have nobody left to stop them: this
-    # test removes them itself)
-    end = time.monotonic() + 10
-    while _leader_alive(marker) and time.monotonic() < end:
-        time.sleep(0.1)
-    assert not _leader_alive(marker)
-    for pid in processes_with(marker):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _leader_alive(marker: str) -> bool:
-    """Whether the run's `tree.py` itself still runs (its children carry the marker too)."""
-    return any(b"tree.py" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in processes_with(marker))

@@ -35,7 +35,7 @@ def test_every_registered_runner_is_a_runner_class_named_as_registered():
 def test_a_bad_runner_setting_falls_back_to_auto_with_one_clear_warning():
     settings, warnings = validate_settings({"run": {"runner": "kubernetes", "timeout": 5}})
     assert (settings.run.runner, settings.run.timeout) == ("auto", 5)
-    assert warnings == ["setting 'run.runner' is invalid (Input should be 'auto', 'local' or 'docker'); using the default"]
+    assert warnings == ["setting 'run.runner' is invalid (Input should be 'auto', 'local', 'docker' or 'ray'); using the default"]
 
 
 def test_a_record_names_a_registered_runner_never_auto():
@@ -47,7 +47,7 @@ def test_a_record_names_a_registered_runner_never_auto():
 
 
 def test_an_unknown_runner_name_is_a_clear_error():
-    with pytest.raises(RunnerError, match="unknown runner 'kubernetes'; use auto, local or docker"):
+    with pytest.raises(RunnerError, match="unknown runner 'kubernetes'; use auto, local, docker or ray"):
         pick_runner("kubernetes")
 
 

@@ -21,6 +21,19 @@ FailureKind = Literal["exception", "oom", "timeout", "nan", "no-metric", "exit",
 RunnerKind = Annotated[str, BeforeValidator(record_name)]
 
 
+class RayTarget(BaseModel):
+    """Where a `ray` run goes and what it asks of its node (the `run.ray*` settings); the
+    memory it asks is the request's `memory_mb`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str = ""
+    num_cpus: float = Field(default=1.0, gt=0)
+    num_gpus: float = Field(default=0.0, ge=0)
+    resources: dict[str, float] = Field(default_factory=dict)
+    code: Literal["tarball", "shared"] = "tarball"
+
+
 class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,6 +49,7 @@ class RunRequest(BaseModel):
     image: str | None = None
     results_file: str = "results.json"
     env: dict[str, str] = Field(default_factory=dict)
+    ray: RayTarget = Field(default_factory=RayTarget)
 
     def argv(self) -> list[str]:
         """The command as an argument list; a string is split like a POSIX shell would."""
@@ -67,13 +81,18 @@ RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 class Sandbox(BaseModel):
     """Where a run's processes are, so a later start can stop them after their owner died:
     the local tree's leader (its pid is the tree's process group and session) with its start
-    time, which tells it from a later process given the same pid; or the Docker container."""
+    time, which tells it from a later process given the same pid; the Docker container; or
+    the Ray cluster and the node (its IP and Ray node id) of a `ray` run."""
 
     model_config = ConfigDict(frozen=True)
 
     pid: int | None = None
     started: int | None = Field(default=None, description="start time of `pid`, in clock ticks since boot")
     container: str | None = None
+    # a `ray` run: the cluster, and the node that runs it once it is placed
+    ray_address: str | None = None
+    node_ip: str | None = None
+    node_id: str | None = None
 
 
 class RunEnvironment(BaseModel):

@@ -45,8 +45,8 @@ from .ray_connect import RayResources, check_fits
 # error: the run could not start on its node (the task itself failed, e.g. a corrupt tree)
 RayStatus = Literal["passed", "failed", "timeout", "cancelled", "interrupted", "error"]
 OutputCallback = Callable[[bytes], None]
-# Told (node IP, node id) as soon as the command runs on its node.
-PlacedCallback = Callable[[str, str], None]
+# Told (node IP, node id, the run's folder there) as soon as the command runs on its node.
+PlacedCallback = Callable[[str, str, str], None]
 
 RESULTS_CAP = 16 * 1024 * 1024
 POLL_S = 0.2
@@ -141,7 +141,7 @@ class _Run:
                 if kind == "output" and on_output is not None:
                     on_output(payload)
                 elif kind == "placed":
-                    self.node, self.began = tuple(payload), time.monotonic()
+                    self.node, self.began = (payload[0], payload[1]), time.monotonic()
                     if on_placed is not None:
                         on_placed(*payload)
                 elif kind == "end":

@@ -14,7 +14,9 @@ time for the same reason.
 
 - The command's environment is the one the driver gives, plus the run's marker
   (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
-  HOME and LANG where the driver gives none: never the Ray worker's own environment.
+  HOME and LANG where the driver gives none: never the Ray worker's own environment. The
+  folder of the worker's Python leads that PATH, so `python` is the Python of the node's
+  Ray (the one a cluster's image or environment provides for its jobs).
 - The leader dies with the worker (PR_SET_PDEATHSIG): a worker whose node is killed takes
   the run's leader along, so the run does not go on unseen. Its descendants outlive it (the
   kernel tells only the direct child), as they outlive any dead supervisor.
@@ -31,6 +33,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -39,7 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from .proctree import RUN_ID_VAR, ProcessTree
+from .proctree import RUN_ID_VAR, ProcessTree, marked_processes
 
 BUFFER_CAP = 8 * 1024 * 1024
 CHUNK_CAP = 1024 * 1024
@@ -70,8 +73,8 @@ def unpack_tree(tree: bytes, into: Path) -> None:
         archive.extractall(into)
 
 
-# ("placed", (node IP, node id)), ("output", bytes), then ("end", (timed out, exit code,
-# results file or None, note on the results file))
+# ("placed", (node IP, node id, the run's folder on the node)), ("output", bytes), then
+# ("end", (timed out, exit code, results file or None, note on the results file))
 Event = tuple[Literal["placed", "output", "end"], object]
 
 
@@ -118,9 +121,9 @@ class CommandProcess:
         self._run_id = ""
 
     def start(self, tree: bytes | None, shared_dir: str | None, argv: list[str], env: dict[str, str],
-              run_id: str) -> tuple[str, str]:
+              run_id: str) -> tuple[str, str, str]:
         """Start `argv` in the unpacked `tree` (or in `shared_dir`, a folder this node sees);
-        returns (this node's IP address, its Ray node id)."""
+        returns (this node's IP address, its Ray node id, the run's folder)."""
         import ray  # on the worker, where Ray is always present
 
         self._run_id = run_id
@@ -131,6 +134,7 @@ class CommandProcess:
             self._owns_workdir = True
             unpack_tree(tree or b"", self._workdir)
         full_env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
+        full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *full_env.get("PATH", "").split(os.pathsep)])
         full_env.update(env)
         full_env[RUN_ID_VAR] = run_id
         started = threading.Event()
@@ -139,7 +143,7 @@ class CommandProcess:
         threading.Thread(target=self._pump, args=(argv, full_env, started), daemon=True).start()
         started.wait()
         ip = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]  # unannotated in Ray
-        return ip, ray.get_runtime_context().get_node_id()
+        return ip, ray.get_runtime_context().get_node_id(), str(self._workdir)
 
     def _pump(self, argv: list[str], env: dict[str, str], started: threading.Event) -> None:
         try:
@@ -196,12 +200,15 @@ class CommandProcess:
 
     def finish(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         """The results file the command wrote (None, and why, when it wrote none or one over
-        `cap_bytes`); then the unpacked tree is removed."""
+        `cap_bytes`); then the unpacked tree is removed, by a thread of the worker process, so
+        the run's resources are free for the next run at once (a worker that exits first
+        leaves the folder to the node's temporary-file cleanup)."""
         try:
             return self._read_results(results_file, cap_bytes)
         finally:
             if self._owns_workdir and self._workdir is not None:
-                shutil.rmtree(self._workdir, ignore_errors=True)
+                threading.Thread(target=shutil.rmtree, args=(self._workdir,), kwargs={"ignore_errors": True},
+                                 daemon=True).start()
 
     def _read_results(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         if self._workdir is None or Path(results_file).is_absolute() or ".." in Path(results_file).parts:
@@ -217,3 +224,15 @@ class CommandProcess:
             if size > cap_bytes:
                 return None, f"{results_file} is {size / 2**20:.1f} MB, over the {cap_bytes / 2**20:g} MB cap: not kept"
             return handle.read(cap_bytes + 1)[:cap_bytes], ""
+
+
+def stop_marked(run_id: str) -> int:
+    """Kill every process of this node that carries `run_id`'s marker (what a run whose
+    driver died left behind); returns how many there were. A Ray task of its own."""
+    found = marked_processes(run_id)
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(found)

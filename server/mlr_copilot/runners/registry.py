@@ -30,6 +30,7 @@ class Registration:
 RUNNERS = (
     Registration("local", "local:LocalRunner", auto_rank=99),
     Registration("docker", "docker:DockerRunner", auto_rank=0),
+    Registration("ray", "ray_runner:RayRunner"),
 )
 AUTO = "auto"
 NAMES = tuple(entry.name for entry in RUNNERS)

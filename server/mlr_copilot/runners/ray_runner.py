@@ -1,0 +1,276 @@
+"""The `ray` runner: each run is a Ray task on a cluster (`run.rayAddress`), holding the CPUs,
+GPUs, memory and custom resources the run asks (`RunRequest.ray`, from the `run.ray*`
+settings), driven by `supervise` like any runner.
+
+- `preflight` connects (`ray_connect.connect`) and refuses a request no live node can hold,
+  each in one line, before the run's log is written; Ray not installed is refused when the
+  runner is chosen. `auto` never picks Ray: a cluster is chosen, never stumbled into.
+- The job runs `ray_remote.run_on_ray` in a thread of its own: output chunks (whole lines)
+  and the runner's notes go through one queue that `read()` drains in the log's thread, so
+  the log keeps their order. The run's commit travels as a `git archive` tarball (a snapshot
+  commit when the working copy is dirty), or with `run.rayCode: shared` the run's folder is
+  used in place on a filesystem every node mounts at the same path. The results file the
+  run wrote on its node comes back into the run's folder here. Paths under the run's
+  folder on the worker are shown as the workspace's, so failures land on the workspace's
+  files and lines as for a local run.
+- The record's `sandbox` names the cluster as soon as the task is submitted and the node
+  (its IP and Ray node id) once it is placed. The worker runs the command as a plain process,
+  not in Docker: the top of the log and the record's message say so.
+- A node that dies mid-run ends it `interrupted` with Ray's reason; a task that could not
+  start on its node ends as `error`.
+- After a crash, `reap` connects to the record's cluster and kills, on the record's node,
+  every process carrying the run's marker (Ray itself stops the task of a driver that died);
+  when the cluster does not answer, the record's warnings say what could not be stopped.
+
+One process holds one Ray connection: runs of one process share the cluster of the last
+address asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from ..workspace.snapshot import SnapshotError, snapshot
+from . import ray_worker
+from .base import RunnerError, RunOutcome, new_run_id
+from .environment import scrub_env
+from .model import RunRecord, RunRequest, Sandbox
+from .ray_connect import RayResources, check_fits, connect, ray_module
+from .ray_remote import (
+    PlacedCallback,
+    RayJob,
+    RayRunResult,
+    run_on_ray,
+    ship_worker_code,
+    tree_tarball,
+)
+from .supervise import (
+    Breach,
+    Exit,
+    Job,
+    LineCallback,
+    RunContext,
+    Runner,
+    StartCallback,
+    StartFailed,
+)
+
+if TYPE_CHECKING:
+    from .provenance import ProbeReport
+
+UNSANDBOXED = "unsandboxed: the Ray worker ran it as a plain process of its node, not in a Docker container"
+REAP_TIMEOUT_S = 30.0
+
+
+def ray_resources(request: RunRequest) -> RayResources:
+    target = request.ray
+    return RayResources(num_cpus=target.num_cpus, num_gpus=target.num_gpus, memory_mb=request.memory_mb,
+                        custom=dict(target.resources))
+
+
+class RayTaskJob(Job):
+    """One run as a Ray task, followed by a thread of this process."""
+
+    what = "the run's Ray task and every process of the run on its node"
+
+    def __init__(self, ctx: RunContext):
+        super().__init__()
+        self.ctx = ctx
+        self.result: RayRunResult | None = None
+        self.error: BaseException | None = None
+        self._items: queue.Queue[bytes | str] = queue.Queue()
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._workdir = b""
+
+    def start(self, started: StartCallback) -> None:
+        request = self.ctx.request
+        address = request.ray.address
+        try:
+            tree, shared_dir = self._code()
+        except RunnerError as exc:
+            raise StartFailed(str(exc)) from exc
+        ray_job = RayJob(run_id=self.ctx.run_id, argv=request.argv(), env=_command_env(request),
+                         timeout_s=request.timeout, resources=ray_resources(request),
+                         results_file=request.results_file, tree=tree, shared_dir=shared_dir)
+        started(Sandbox(ray_address=address))
+
+        def placed(ip: str, node_id: str, workdir: str) -> None:
+            self._workdir = workdir.encode()
+            self._items.put(f"running on Ray node {ip} (node id {node_id})")
+            started(Sandbox(ray_address=address, node_ip=ip, node_id=node_id))
+
+        self._thread = threading.Thread(target=self._follow, args=(ray_job, placed), daemon=True)
+        self._thread.start()
+
+    def _code(self) -> tuple[bytes | None, str | None]:
+        """How the run's tree reaches its node, (tarball, shared folder): see the module's docstring."""
+        if self.ctx.request.ray.code == "shared":
+            return None, str(self.ctx.workspace)
+        try:
+            commit = snapshot(self.ctx.workspace, self.ctx.run_id)
+        except SnapshotError as exc:
+            raise RunnerError(f"could not export the run's tree for Ray: {exc}") from exc
+        if commit.uncommitted:
+            self.ctx.sink.note(f"the uncommitted working copy runs as snapshot commit {commit.commit[:12]} ({commit.ref})")
+        return tree_tarball(self.ctx.workspace, commit.commit), None
+
+    def _follow(self, ray_job: RayJob, placed: PlacedCallback) -> None:
+        try:
+            self.result = run_on_ray(connect(self.ctx.request.ray.address), ray_job, on_output=self._items.put,
+                                     cancel=self._cancel, on_placed=placed)
+        except BaseException as exc:  # the thread's end is the run's: the loop reports it
+            self.error = exc
+        finally:
+            self._done.set()
+
+    def read(self) -> bytes | None:
+        try:
+            item = self._items.get(timeout=0.1)
+        except queue.Empty:
+            if not self._done.is_set():
+                return None
+            try:
+                item = self._items.get_nowait()
+            except queue.Empty:
+                return b""
+        if isinstance(item, str):
+            self.ctx.sink.note(item)  # in the log's own thread: in order with the output
+            return None
+        return item.replace(self._workdir, str(self.ctx.workspace).encode()) if self._workdir else item
+
+    def wait(self, timeout: float) -> bool:
+        return self._done.wait(timeout)
+
+    def memory_mb(self) -> float | None:
+        return None  # Ray schedules by the memory asked; it does not report a task's use here
+
+    def breach(self) -> Breach | None:
+        return None
+
+    def stop(self, grace: float) -> None:
+        # `run_on_ray` cancels the task, whose `finally` stops the tree with the worker's grace
+        self._cancel.set()
+
+    def collect(self, stopped: bool) -> Exit:
+        assert self._thread is not None
+        self._thread.join()
+        if self.result is None:
+            return Exit(code=None)
+        if self.result.results is not None and self.ctx.request.ray.code == "tarball":
+            self._keep_results(self.result.results)
+        return Exit(code=self.result.exit_code, signal=self.result.signal)
+
+    def _keep_results(self, data: bytes) -> None:
+        """The results file the run wrote on its node, where a local run would have left it
+        (replacing what is there, never writing through a link)."""
+        name = Path(self.ctx.request.results_file)
+        if name.is_absolute() or ".." in name.parts:
+            return  # the worker refused it already, and said why
+        target = self.ctx.workspace / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{self.ctx.run_id}.part")
+        partial.write_bytes(data)
+        os.replace(partial, target)
+
+    def close(self) -> None:
+        self._cancel.set()
+
+
+def _command_env(request: RunRequest) -> dict[str, str]:
+    """The run's own variables, without secrets: never this machine's environment, which
+    describes another machine than the worker."""
+    env = scrub_env(request.env)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class RayRunner(Runner):
+    def __init__(self, reason: str = "runner set to ray"):
+        self.reason = reason
+        self._jobs: dict[str, RayTaskJob] = {}
+
+    @classmethod
+    def chosen(cls, image: str | None) -> RayRunner:
+        ray_module()  # Ray missing: one line saying how to install it
+        return cls()
+
+    @classmethod
+    def for_auto(cls, image: str | None, declined: list[str]) -> str:
+        return "Ray runs only when chosen (run.runner: ray)"
+
+    def preflight(self, request: RunRequest) -> None:
+        check_fits(connect(request.ray.address), ray_resources(request))
+
+    def launch(self, ctx: RunContext) -> RayTaskJob:
+        ctx.sink.note(UNSANDBOXED)
+        job = self._jobs[ctx.run_id] = RayTaskJob(ctx)
+        return job
+
+    def run(self, request: RunRequest, *, on_line: LineCallback | None = None,
+            cancel: threading.Event | None = None, run_id: str | None = None,
+            on_start: StartCallback | None = None) -> RunOutcome:
+        """As every runner's, with what only Ray tells: a lost node, a task that could not
+        start, and that the run was unsandboxed."""
+        run_id = run_id or new_run_id()
+        try:
+            outcome = super().run(request, on_line=on_line, cancel=cancel, run_id=run_id, on_start=on_start)
+        finally:
+            job = self._jobs.pop(run_id, None)
+        if job is not None and outcome.status not in ("cancelled", "timeout"):
+            _take_ray_end(outcome, job)
+        outcome.message = f"{outcome.message}; {UNSANDBOXED}" if outcome.message else UNSANDBOXED
+        return outcome
+
+    @classmethod
+    def reap(cls, record: RunRecord) -> None:
+        sandbox = record.sandbox or Sandbox()
+        if sandbox.ray_address is None or sandbox.node_id is None:
+            return  # never placed: Ray drops the queued task of a driver that died
+        where = f"Ray node {sandbox.node_ip} (node id {sandbox.node_id})"
+        if not sandbox.ray_address:
+            record.warnings.append(f"it ran on {where} of a Ray instance its dead owner had started: not reachable to "
+                                   "stop what the run left there")
+            return
+        ray = ray_module()
+        try:
+            ray = connect(sandbox.ray_address)
+            if not any(node.get("NodeID") == sandbox.node_id and node.get("Alive") for node in ray.nodes()):
+                record.warnings.append(f"{where} is gone: nothing of the run is left to stop")
+                return
+            _stop_on_node(ray, record.id, sandbox.node_id)
+        except (RunnerError, TimeoutError, ray.exceptions.RayError) as exc:
+            record.warnings.append(f"what the run left on {where} was not stopped: {exc}")
+
+    def python_environment(self, request: RunRequest, image: str | None, names: list[str]) -> tuple[ProbeReport, None]:
+        from .provenance import ProbeReport
+
+        return ProbeReport(), None  # the worker's interpreter is not this machine's to read
+
+    def sees_host_gpus(self, request: RunRequest) -> bool:
+        return False  # this machine's GPUs are not the worker's
+
+
+def _take_ray_end(outcome: RunOutcome, job: RayTaskJob) -> None:
+    """A run that ended on Ray's side (its node lost, its task failed, its time up on the
+    worker) takes Ray's status and reason."""
+    if job.error is not None:
+        outcome.status, outcome.message = "error", " ".join(str(job.error).split()) or type(job.error).__name__
+    elif job.result is not None and job.result.status in ("interrupted", "error", "timeout"):
+        outcome.status, outcome.message = job.result.status, job.result.message
+
+
+def _stop_on_node(ray: ModuleType, run_id: str, node_id: str) -> None:
+    """Kill what carries the run's marker on node `node_id`, as a task pinned there."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    ship_worker_code(ray)
+    task = ray.remote(ray_worker.stop_marked).options(
+        num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False))
+    ray.get(task.remote(run_id), timeout=REAP_TIMEOUT_S)
