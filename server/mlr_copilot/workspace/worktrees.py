@@ -223,7 +223,13 @@ def run_env(tree: Worktree, base: Mapping[str, str]) -> dict[str, str]:
     """`base` (the environment the runner would give the experiment) for a process run inside
     the worktree: where its outputs go (`MLR_OUTPUT_DIR`), its run id and commit, and none of
     the variables that would point git inside it at another repository or index."""
-    env = {key: value for key, value in base.items() if key not in _GIT_LOCATION}
+    env = without_git_location(base)
     env.update(output_env(output_dir(tree.workspace, tree.run_id)))
     env.update({RUN_ID_ENV: tree.run_id, COMMIT_ENV: tree.commit})
     return env
+
+
+def without_git_location(base: Mapping[str, str]) -> dict[str, str]:
+    """`base` without the variables that would point git, inside a run's worktree, at another
+    repository or index."""
+    return {key: value for key, value in base.items() if key not in _GIT_LOCATION}
