@@ -14,12 +14,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..workspace.worktrees import output_env, without_git_location
 from .docker_engine import LABEL, OWNER_LABEL, RUN_LABEL, owner_label
 from .docker_image import BUILD_INPUTS, SKIP_DIRS
 from .environment import scrub_env
 from .model import Sandbox
 from .proctree import RUN_ID_VAR
-from ..workspace.worktrees import output_env, without_git_location
 from .supervise import Breach, Exit, Job, OutputLost, Placement, RunContext, StartCallback
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 QueueState = Literal["pending", "running", "finished", "failed", "cancelled", "interrupted"]
 ENDED: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
 POLL_S = 0.5
+# how often a running run's cancel is relayed from the operation to its runner
+RELAY_S = 0.1
 # how many ended runs `queue` still shows
 KEEP_ENDED = 200
 _CANCEL_SUFFIX = ".cancel"
@@ -185,6 +188,11 @@ class SlotQueue:
     def running(self) -> int:
         return len(self._leases)
 
+    @property
+    def idle(self) -> bool:
+        """No run holds a slot or waits for one."""
+        return not self._leases and not self._waiting
+
     @contextlib.asynccontextmanager
     async def lease(self, run_id: str, *, gpus: int | None = None, node: str | None = None) -> AsyncIterator[Lease]:
         """Wait for a free slot with `gpus` GPUs (default: `run.gpusPerRun`) and hold it while
@@ -282,3 +290,23 @@ class SlotQueue:
         self._update(run_id, state=state, reason=reason, finished_at=time.time())
         del self._entries[run_id]
         (queue_dir(self.workspace) / f"{run_id}{_CANCEL_SUFFIX}").unlink(missing_ok=True)
+
+
+@contextlib.asynccontextmanager
+async def relay_cancel(lease: Lease, *sources: threading.Event) -> AsyncIterator[threading.Event]:
+    """The event a runner watches (it runs in a thread) for one run: set once the queue
+    cancels the run's lease or any of `sources` (the operation's own cancel) is set. Only this
+    run stops: the operation may hold other runs."""
+    stop = threading.Event()
+
+    async def relay() -> None:
+        while not (lease.cancelled.is_set() or any(source.is_set() for source in sources)):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lease.cancelled.wait(), RELAY_S)
+        stop.set()
+
+    task = asyncio.get_running_loop().create_task(relay())
+    try:
+        yield stop
+    finally:
+        task.cancel()

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,12 +183,26 @@ def _discard(root: Path, path: Path, owner_file: Path) -> None:
         if not ok:
             # not a worktree git knows (the add failed before registering it): plain files
             log.debug("git worktree remove %s: %s", path, why)
+            _open_folders(path)
             shutil.rmtree(path, ignore_errors=True)
     # drops the record of any worktree whose folder is gone, this one included
     _git(root, "worktree", "prune")
     if path.exists():
         raise WorktreeError(f"could not remove the worktree {path}; delete it by hand")
     owner_file.unlink(missing_ok=True)
+
+
+def _open_folders(path: Path) -> None:
+    """Give the owner back write access to every folder of `path` (a run may have made one
+    read-only), so its files can be deleted; symlinks are not followed."""
+    for folder, dirs, _files in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                target = Path(folder, name)
+                if not target.is_symlink():
+                    target.chmod(target.stat().st_mode | stat.S_IRWXU)
+    with contextlib.suppress(OSError):
+        path.chmod(path.stat().st_mode | stat.S_IRWXU)
 
 
 def prune(workspace: Path | str) -> list[str]:
