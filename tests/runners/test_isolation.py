@@ -128,6 +128,8 @@ def test_two_commits_run_at_once_on_two_slots(tmp_path):
     assert {r.slot for r in records} == {0, 1}
     assert {log_of(repo, r).split("VERSION ")[1][0] for r in records} == {"A", "B"}
     assert all(r.queue_wait_s is not None and r.queue_wait_s < 1 for r in records)
+    # both ended at once, and both summaries are in their commits' notes
+    assert all(r.noted and r.id in git(repo, "notes", "--ref=mlr", "show", r.commit or "") for r in records)
 
 
 def test_runs_never_exceed_the_slots(tmp_path):

@@ -1,5 +1,6 @@
-"""One Docker run's container: the workspace mounted at /workspace with its secrets files hidden
-and its `.git`, `.mlr` and build inputs read-only, no network unless asked, memory/CPU/process
+"""One Docker run's container: the run's tree (its commit's worktree; else the workspace)
+mounted at /workspace with its secrets files hidden and its `.git`, `.mlr` and build inputs
+read-only (a worktree's repository too, and its outputs folder writable at /mlr-output), no network unless asked, memory/CPU/process
 limits from the request, the workspace owner's user without any capability and unable to make
 set-ID files, and a container that is always removed. The output is read from a stream attached
 before the container starts, in large blocks, so none of it is lost and a chatty run is not
@@ -39,7 +40,7 @@ FRAME_HEADER = 8
 
 
 def _sandbox_user(workspace: Path) -> str:
-    """The invoking user; when that is root, the workspace's owner. The container can then write
+    """The invoking user; when that is root, the owner of `workspace` (the run's tree). The container can then write
     what that user can write in the workspace and nothing more (it has no capabilities), so no
     file's mode ever needs widening. A root-owned workspace is thus written by a root without
     capabilities, which, like any owner, is bound by the files' mode bits."""

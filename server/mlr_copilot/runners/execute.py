@@ -33,6 +33,8 @@ DIAGNOSE_BYTES = 256 * 1024
 SAFE_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # File timestamps come from a coarse clock; a results file written at once may look older.
 MTIME_SLACK_S = 0.05
+NOTE_ATTEMPTS = 3
+_NOTES_LOCK = threading.Lock()
 
 
 def record_path(workspace: Path | str, run_id: str) -> Path:
@@ -217,10 +219,18 @@ def _environment(runner: Runner, request: RunRequest, outcome: RunOutcome, warni
 
 
 def note_run(workspace: Path | str, record: RunRecord) -> None:
-    """Append the finished run's summary to its commit's note, then mark the record noted."""
-    if record.commit and append_note(workspace, record.commit, note_line(record)):
-        record.noted = True
-        save_record(workspace, record)
+    """Append the finished run's summary to its commit's note, then mark the record noted.
+    Runs that end at once all update the one notes ref, and git lets only one of them do it at
+    a time: those of this process take turns, another process's is tried again."""
+    if not record.commit:
+        return
+    for attempt in range(NOTE_ATTEMPTS):
+        with _NOTES_LOCK:
+            if append_note(workspace, record.commit, note_line(record)):
+                record.noted = True
+                save_record(workspace, record)
+                return
+        time.sleep(0.05 * (attempt + 1))
 
 
 def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[RunRecord]:

@@ -83,8 +83,9 @@ class OutputLost(Exception):
 @dataclass(frozen=True)
 class Placement:
     """Where a run executes when it is isolated from the user's checkout: its commit's tree
-    (`tree`, a managed worktree), the folder its outputs outlive it in, the variables that
-    tell it both (`env`, host paths), and the GPUs its slot owns (None: not pinned, the
+    (`tree`, a managed worktree) and that commit (what a remote runner ships), the folder its
+    outputs outlive it in, the variables that tell it both (`env`, host paths), and the GPUs
+    its slot owns (None: not pinned, the
     runner's own default; empty: none)."""
 
     tree: Path
