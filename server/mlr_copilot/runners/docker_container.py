@@ -1,10 +1,11 @@
 """One Docker run's container: the run's tree (its commit's worktree; else the workspace)
 mounted at /workspace with its secrets files hidden and its `.git`, `.mlr` and build inputs
-read-only (a worktree's repository too, and its outputs folder writable at /mlr-output), no network unless asked, memory/CPU/process
-limits from the request, the workspace owner's user without any capability and unable to make
-set-ID files, and a container that is always removed. The output is read from a stream attached
-before the container starts, in large blocks, so none of it is lost and a chatty run is not
-slowed down. `DockerJob` is the supervision loop's view of it (see `supervise`)."""
+read-only (for a worktree, the repository its `.git` points to read-only too, and its outputs
+folder writable at /mlr-output), no network unless asked, memory/CPU/process limits from the
+request, the workspace owner's user without any capability and unable to make set-ID files,
+and a container that is always removed. The output is read from a stream attached before the
+container starts, in large blocks, so none of it is lost and a chatty run is not slowed down.
+`DockerJob` is the supervision loop's view of it (see `supervise`)."""
 
 from __future__ import annotations
 
