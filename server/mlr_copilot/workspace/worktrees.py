@@ -178,15 +178,18 @@ def checked_out(workspace: Path | str, run_id: str, rev: str) -> Iterator[Worktr
 
 def _discard(root: Path, path: Path, owner_file: Path) -> None:
     """Remove a worktree whatever state it is in (whole, half made, already deleted)."""
+    removed = False
     if path.exists():
-        ok, why = _git(root, "worktree", "remove", "--force", "--force", "--", str(path))
-        if not ok:
+        removed, why = _git(root, "worktree", "remove", "--force", "--force", "--", str(path))
+        if not removed:
             # not a worktree git knows (the add failed before registering it): plain files
             log.debug("git worktree remove %s: %s", path, why)
             _open_folders(path)
             shutil.rmtree(path, ignore_errors=True)
-    # drops the record of any worktree whose folder is gone, this one included
-    _git(root, "worktree", "prune")
+    if not removed:
+        # drops the record of any worktree whose folder is gone, this one included (git's own
+        # remove dropped it already: every run pays for each git process)
+        _git(root, "worktree", "prune")
     if path.exists():
         raise WorktreeError(f"could not remove the worktree {path}; delete it by hand")
     owner_file.unlink(missing_ok=True)
