@@ -104,7 +104,7 @@ def test_a_dirty_tree_runs_a_snapshot_of_it(tmp_path):
     assert record.uncommitted and record.dirty and record.snapshot_ref == f"refs/mlr/snapshots/{record.id}"
     assert record.commit == git(repo, "rev-parse", record.snapshot_ref).strip() != b
     assert git(repo, "show", f"{record.snapshot_ref}:version.txt") == "dirty\n"
-    assert git(repo, "rev-parse", f"{record.snapshot_ref}^").strip() == b
+    assert git(repo, "rev-parse", f"{record.snapshot_ref}^").strip() == b == record.snapshot_of
     assert checkout_state(repo) == before
     saved = RunRecord.model_validate_json(record_path(repo, record.id).read_text())
     assert saved.uncommitted and saved.snapshot_ref == record.snapshot_ref

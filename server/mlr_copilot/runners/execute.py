@@ -182,7 +182,7 @@ def _start_record(workspace: Path, run_id: str, request: RunRequest, runner: Run
 
 def _take_source(record: RunRecord, code: Source) -> None:
     record.commit, record.branch, record.dirty = code.commit, code.branch, code.dirty
-    record.uncommitted, record.snapshot_ref = code.uncommitted, code.snapshot_ref
+    record.uncommitted, record.snapshot_ref, record.snapshot_of = code.uncommitted, code.snapshot_ref, code.snapshot_of
     record.noted = code.commit is None
 
 

@@ -161,6 +161,7 @@ class RunRecord(BaseModel):
     # `commit` is a hidden snapshot of the working copy's uncommitted work, kept as `snapshot_ref`
     uncommitted: bool = False
     snapshot_ref: str | None = None
+    snapshot_of: str | None = Field(default=None, description="the commit checked out (HEAD) when the snapshot was taken")
     outputs: str | None = Field(default=None, description="workspace-relative folder of what the run kept ($MLR_OUTPUT_DIR)")
     # the queue's slot it held, that slot's GPUs it was given, and how long it waited for it
     slot: int | None = None

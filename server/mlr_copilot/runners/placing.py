@@ -52,6 +52,7 @@ class Source:
     dirty: bool
     uncommitted: bool = False
     snapshot_ref: str | None = None
+    snapshot_of: str | None = None
 
 
 def source(workspace: Path, run_id: str, rev: str | None) -> Source:
@@ -67,7 +68,8 @@ def source(workspace: Path, run_id: str, rev: str | None) -> Source:
     if head is None:
         return Source(None, None, dirty=False)
     shot = snapshot(workspace, run_id)
-    return Source(shot.commit, head.branch, head.dirty, shot.uncommitted, shot.ref)
+    return Source(shot.commit, head.branch, head.dirty, shot.uncommitted, shot.ref,
+                  head.commit if shot.uncommitted else None)
 
 
 @contextlib.contextmanager
