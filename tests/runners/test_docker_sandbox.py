@@ -246,6 +246,8 @@ def test_nothing_the_experiment_does_changes_what_the_host_runs_next(account, wo
     owner = account.uid if account else 0
     # the run executed in a worktree of its commit: what it keeps is in its outputs folder
     assert not (workspace / "out").exists() and not (workspace / "results.json").exists()
+    # nothing the container wrote, as whichever user, kept its worktree from being removed
+    assert list((workspace / ".mlr" / "worktrees").iterdir()) == []
     for rel in (record["outputs"], f"{record['outputs']}/model.bin"):
         info = (workspace / rel).stat()
         assert info.st_uid == owner and not info.st_mode & stat.S_IWOTH, rel
