@@ -197,3 +197,27 @@ def test_a_killed_cli_leaves_no_worktree_after_the_next_command(tmp_path):
     [interrupted] = [r for r in (RunRecord.model_validate_json(p.read_text()) for p in (repo / ".mlr" / "runs").glob("*.json"))
                      if r.status == "interrupted"]
     assert interrupted.isolated
+
+
+def test_a_run_cancelled_through_the_queue_stops_and_says_so(tmp_path):
+    from mlr_copilot.runners.queue import cancel, queue_status
+
+    repo, a, _b = repo_with_two_commits(tmp_path / "repo")
+    eng = engine(repo, parallel=1)
+
+    async def cancel_when_running() -> None:
+        while not [e for e in queue_status(repo) if e.state == "running"]:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        [running] = [e for e in queue_status(repo) if e.state == "running"]
+        await asyncio.to_thread(cancel, repo, running.run_id)
+
+    async def both() -> RunRecord:
+        record, _ = await asyncio.gather(eng.run(Work(), command=[PY, "probe.py", "60"], rev=a), cancel_when_running())
+        return record
+
+    started = time.monotonic()
+    record = asyncio.run(both())
+    assert record.status == "cancelled" and time.monotonic() - started < 20
+    assert [e.state for e in queue_status(repo)] == ["cancelled"]
+    assert worktrees_listed(repo) == [f"worktree {repo}"]
