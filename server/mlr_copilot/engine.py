@@ -282,7 +282,7 @@ class Engine:
         from .runners.base import new_run_id
         from .runners.execute import execute
         from .runners.placing import SlotUse
-        from .runners.queue import relay_cancel
+        from .runners.queue import cancelled_by, relay_cancel
 
         hypothesis = self.current_hypothesis() if rev is None else self._hypothesis_on(rev)
         request = self.run_request(command, timeout, hypothesis)
@@ -290,11 +290,12 @@ class Engine:
         objective = self.objective(hypothesis)
         run_id = new_run_id()
         queued = time.monotonic()
-        async with self.slot_queue().lease(run_id) as lease:
+        queue = self.slot_queue()
+        async with cancelled_by(queue, run_id, work.cancel), queue.lease(run_id) as lease:
             slot = SlotUse(lease.slot.index, lease.gpu_ids, time.monotonic() - queued)
             work.say(f"Running `{request.command_text()}` on {rev or 'the working copy'} in slot {slot.index} "
                      f"({chosen.reason})", None)
-            async with relay_cancel(lease, work.cancel) as cancel:
+            async with relay_cancel(lease) as cancel:
                 return await _in_thread(
                     execute, request, chosen, rev=rev, run_id=run_id, slot=slot,
                     primary_metric=objective.metric if objective else None,

@@ -221,3 +221,27 @@ def test_a_run_cancelled_through_the_queue_stops_and_says_so(tmp_path):
     assert record.status == "cancelled" and time.monotonic() - started < 20
     assert [e.state for e in queue_status(repo)] == ["cancelled"]
     assert worktrees_listed(repo) == [f"worktree {repo}"]
+
+
+def test_cancelling_the_operation_stops_its_running_run_and_its_waiting_one(tmp_path):
+    from mlr_copilot.runners.queue import RunCancelledError
+
+    repo, a, b = repo_with_two_commits(tmp_path / "repo")
+    eng, work = engine(repo, parallel=1), Work()
+
+    async def cancel_soon() -> None:
+        while eng.slot_queue().running == 0:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        work.cancel.set()
+
+    async def all_of_it() -> list[object]:
+        runs = [eng.run(work, command=[PY, "probe.py", "60"], rev=rev) for rev in (a, b)]
+        return list(await asyncio.gather(*runs, cancel_soon(), return_exceptions=True))
+
+    started = time.monotonic()
+    first, second, _ = asyncio.run(all_of_it())
+    assert time.monotonic() - started < 20
+    assert isinstance(first, RunRecord) and first.status == "cancelled"
+    assert isinstance(second, RunCancelledError), second
+    assert worktrees_listed(repo) == [f"worktree {repo}"]

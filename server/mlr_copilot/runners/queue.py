@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 QueueState = Literal["pending", "running", "finished", "failed", "cancelled", "interrupted"]
 ENDED: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
 POLL_S = 0.5
-# how often a running run's cancel is relayed from the operation to its runner
+# how often an operation's cancel is looked for, to pass on to its run in the queue
 RELAY_S = 0.1
 # how many ended runs `queue` still shows
 KEEP_ENDED = 200
@@ -293,16 +293,30 @@ class SlotQueue:
 
 
 @contextlib.asynccontextmanager
-async def relay_cancel(lease: Lease, *sources: threading.Event) -> AsyncIterator[threading.Event]:
-    """The event a runner watches (it runs in a thread) for one run: set once the queue
-    cancels the run's lease or any of `sources` (the operation's own cancel) is set. Only this
-    run stops: the operation may hold other runs."""
+async def cancelled_by(queue: SlotQueue, run_id: str, event: threading.Event) -> AsyncIterator[None]:
+    """While the block runs, cancel `run_id` in `queue` once `event` (an operation's cancel,
+    set from any thread) is set: a waiting run leaves the queue, a running one's lease is
+    cancelled."""
+
+    async def watch() -> None:
+        while not (event.is_set() and queue.cancel(run_id)):
+            await asyncio.sleep(RELAY_S)
+
+    task = asyncio.get_running_loop().create_task(watch())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def relay_cancel(lease: Lease) -> AsyncIterator[threading.Event]:
+    """The event a runner watches (it runs in a thread) for the run holding `lease`: set once
+    the lease is cancelled. Only this run stops: the operation may hold other runs."""
     stop = threading.Event()
 
     async def relay() -> None:
-        while not (lease.cancelled.is_set() or any(source.is_set() for source in sources)):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lease.cancelled.wait(), RELAY_S)
+        await lease.cancelled.wait()
         stop.set()
 
     task = asyncio.get_running_loop().create_task(relay())
