@@ -110,6 +110,16 @@ def test_a_dirty_tree_runs_a_snapshot_of_it(tmp_path):
     assert saved.uncommitted and saved.snapshot_ref == record.snapshot_ref
 
 
+def test_an_untracked_file_is_run_too_and_a_clean_tree_needs_no_snapshot(tmp_path):
+    repo, _a, b = repo_with_two_commits(tmp_path / "repo")
+    clean = execute(RunRequest(workspace=str(repo), command=[PY, "probe.py"], timeout=60), LocalRunner())
+    assert clean.commit == b and not clean.uncommitted and clean.snapshot_ref is None
+    write(repo, "extra.py", "print('EXTRA ran')\n")
+    record = execute(RunRequest(workspace=str(repo), command=[PY, "extra.py"], timeout=60), LocalRunner())
+    assert record.status == "passed" and "EXTRA ran" in log_of(repo, record)
+    assert record.uncommitted and not record.dirty and record.commit != b
+
+
 def intervals(repo: Path, records: list[RunRecord]) -> list[tuple[float, float]]:
     for record in records:
         assert record.status == "passed", log_of(repo, record)
