@@ -126,8 +126,8 @@ def execute(
         _take_source(record, source(workspace, record.id, rev))
         with placed(workspace, record.id, record.commit, request.results_file,
                     slot.gpu_ids if slot else None, cleanup) as placement:
+            # saved with the sandbox, as soon as the run's processes exist (`on_start`)
             record.isolated = placement is not None
-            save_record(workspace, record)
             outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=record.id, on_start=on_start,
                                  placement=placement)
             _judge(workspace, record, request, runner, outcome, since=started - MTIME_SLACK_S,
