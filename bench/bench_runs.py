@@ -3,7 +3,7 @@
     python bench/bench_runs.py [--repeat N] [--image mlr-python:bookworm]
 
 Targets: local runner overhead over a bare `python -c pass` <= 0.1 s, for the runner alone and
-for the whole `execute()` (record, git queries and note); a Docker run with a cached image
+for the whole `execute()` (record, git queries, the run's snapshot and worktree, note); a Docker run with a cached image
 < 1 s; the history table of 1,000 runs < 0.3 s. Also: a Docker run printing 27 MB of lines
 against a plain `docker run` of the same script (the output must not slow it), and, for
 reference, what a whole `mlr-copilot run` process adds (Python's and the package's start-up).
@@ -58,7 +58,7 @@ def bench_local(workspace: Path, repeat: int) -> None:
     process = median_time(lambda: subprocess.run(cli, capture_output=True), repeat)
     print(f"bare `python -c pass`               {bare * 1000:8.1f} ms")
     print(f"LocalRunner.run                     {runner_only * 1000:8.1f} ms  overhead {(runner_only - bare) * 1000:6.1f} ms (target <= 100)")
-    print(f"execute() with record and git note  {full * 1000:8.1f} ms  overhead {(full - bare) * 1000:6.1f} ms (target <= 100)")
+    print(f"execute(): worktree, record, note   {full * 1000:8.1f} ms  overhead {(full - bare) * 1000:6.1f} ms (target <= 100)")
     print(f"`mlr-copilot run` process           {process * 1000:8.1f} ms  overhead {(process - bare) * 1000:6.1f} ms "
           "(Python, pydantic and the package's imports on top of execute())")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from .llm.accounting import Ledger
     from .llm.client import LLM
     from .paper import Paper
-    from .runners.queue import QueuedRun, QueueEntry
+    from .runners.queue import QueuedRun, QueueEntry, SlotQueue
     from .runners.supervise import LineCallback
     from .workspace.git import GitWorkspace
 
@@ -68,6 +69,8 @@ class Engine:
         self._ledger: Ledger | None = None
         self._llm: LLM | None = None
         self._files: WorkspaceMap | None = None
+        self._queue: SlotQueue | None = None
+        self._queue_key: tuple[object, ...] = ()
 
     @classmethod
     def load(cls, workspace: Path | str, *layers: object) -> Engine:
@@ -270,21 +273,56 @@ class Engine:
         return run_request(self.settings.run, self.workspace, command, timeout, hypothesis or self.current_hypothesis())
 
     async def run(self, work: Work, *, command: str | list[str] | None = None, runner: RunnerName | None = None,
-                  timeout: float | None = None, on_line: LineCallback | None = None, baseline: bool = False) -> RunRecord:
+                  timeout: float | None = None, on_line: LineCallback | None = None, baseline: bool = False,
+                  rev: str | None = None) -> RunRecord:
+        """Run the experiment on `rev` (a commit, branch or tag; default: the checkout's
+        working copy) in a worktree of its own, once a slot of the queue is free."""
         # the run machinery (process trees, log sinks, Docker): only the commands that run
         from .runners import pick_runner
+        from .runners.base import new_run_id
         from .runners.execute import execute
+        from .runners.placing import SlotUse
+        from .runners.queue import cancelled_by, relay_cancel
 
-        hypothesis = self.current_hypothesis()
+        hypothesis = self.current_hypothesis() if rev is None else self._hypothesis_on(rev)
         request = self.run_request(command, timeout, hypothesis)
         chosen = await _in_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
         objective = self.objective(hypothesis)
-        work.say(f"Running `{request.command_text()}` ({chosen.reason})", None)
-        return await _in_thread(
-            execute, request, chosen, primary_metric=objective.metric if objective else None,
-            direction=objective.direction if objective else None, hypothesis=hypothesis.id if hypothesis else None,
-            baseline=baseline, on_line=on_line, cancel=work.cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
-        )
+        run_id = new_run_id()
+        queued = time.monotonic()
+        queue = self.slot_queue()
+        async with cancelled_by(queue, run_id, work.cancel), queue.lease(run_id) as lease:
+            slot = SlotUse(lease.slot.index, lease.gpu_ids, time.monotonic() - queued)
+            work.say(f"Running `{request.command_text()}` on {rev or 'the working copy'} in slot {slot.index} "
+                     f"({chosen.reason})", None)
+            async with relay_cancel(lease) as cancel:
+                return await _in_thread(
+                    execute, request, chosen, rev=rev, run_id=run_id, slot=slot,
+                    primary_metric=objective.metric if objective else None,
+                    direction=objective.direction if objective else None,
+                    hypothesis=hypothesis.id if hypothesis else None, baseline=baseline, on_line=on_line,
+                    cancel=cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
+                )
+
+    def slot_queue(self) -> SlotQueue:
+        """The queue every run of this engine waits in, cut from the `run` settings; made
+        again when they change while no run holds or waits for a slot."""
+        from .runners.queue import SlotQueue
+        from .runners.slots import GPU_IDS_ENV, plan_from_settings
+
+        run = self.settings.run
+        # asking the machine for its GPUs runs nvidia-smi: once per change of the settings
+        key = (run.parallel, run.gpus_per_run, tuple(run.gpu_ids) if run.gpu_ids is not None else None,
+               self.environ.get(GPU_IDS_ENV))
+        if self._queue is None or (key != self._queue_key and self._queue.idle):
+            plan = plan_from_settings(run, self.environ)
+            for warning in plan.warnings:
+                log.warning("%s", warning)
+            self._queue, self._queue_key = SlotQueue(self.workspace, plan), key
+        return self._queue
+
+    def _hypothesis_on(self, rev: str) -> Hypothesis | None:
+        return next((h for h in self.hypotheses() if h.branch == rev), None)
 
     def run_record(self, run_id: str) -> RunRecord:
         from .runners.execute import record_path  # the run machinery, as in `run`

@@ -79,6 +79,7 @@ def test_success_as_the_workspace_owner_no_secrets_outputs_written_back(docker_c
         print("METRIC loss=0.25")
         os.makedirs("out", exist_ok=True)
         json.dump({"accuracy": 0.75}, open("out/results.json", "w"))
+        json.dump({"accuracy": 0.75}, open(os.path.join(os.environ["MLR_OUTPUT_DIR"], "results.json"), "w"))
     """})
     lines: list[str] = []
     record = execute(
@@ -95,7 +96,9 @@ def test_success_as_the_workspace_owner_no_secrets_outputs_written_back(docker_c
     assert f"uid {expected_uid} home /tmp cwd /workspace" in text
     assert "interfaces ['lo']" in text
     assert any(line.startswith("uid ") for line in lines)
-    written = repo / "out" / "results.json"
+    # the run executed in a worktree of its commit: what it keeps is in its outputs folder
+    assert not (repo / "out").exists()
+    written = repo / record.outputs / "results.json"
     assert written.read_text().startswith("{") and written.stat().st_mode & 0o004
     assert containers_of(docker_client, record.id) == []
 

@@ -206,6 +206,7 @@ ATTACK = """
         print("REFUSED chmod .git/config")
     os.makedirs("out", exist_ok=True)
     open("out/model.bin", "wb").write(b"weights")
+    open(os.path.join(os.environ["MLR_OUTPUT_DIR"], "model.bin"), "wb").write(b"weights")
     # a set-user-ID file in the workspace would run as its owner for any local user
     for what, attempt in (("chmod", lambda: os.chmod("out/model.bin", 0o4755)),
                           ("chmod g+s", lambda: os.chmod("out/model.bin", 0o2755)),
@@ -243,7 +244,11 @@ def test_nothing_the_experiment_does_changes_what_the_host_runs_next(account, wo
     assert [path for path, mode in after.items() if mode & (stat.S_ISUID | stat.S_ISGID)] == []
     # what the container wrote is its owner's, as a local run's would be, and no one else's to change
     owner = account.uid if account else 0
-    for rel in ("out", "out/model.bin", "results.json"):
+    # the run executed in a worktree of its commit: what it keeps is in its outputs folder
+    assert not (workspace / "out").exists() and not (workspace / "results.json").exists()
+    # nothing the container wrote, as whichever user, kept its worktree from being removed
+    assert list((workspace / ".mlr" / "worktrees").iterdir()) == []
+    for rel in (record["outputs"], f"{record['outputs']}/model.bin"):
         info = (workspace / rel).stat()
         assert info.st_uid == owner and not info.st_mode & stat.S_IWOTH, rel
 
@@ -352,10 +357,11 @@ def test_the_experiment_cannot_change_the_dockerfile_and_creating_one_is_warned_
         assert (built / "Dockerfile").read_text() == f"FROM {TEST_IMAGE}\n" and record["warnings"] == []
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+    # what the experiment creates stays in the run's worktree, which is removed: the next run
+    # builds nothing, so there is nothing to warn about
     plain = make_workspace(None, tmp_path / "plain", {"train.py": script})
     record = run_cli(None, plain, "python", "train.py")
-    [warning] = record["warnings"]
-    assert "created Dockerfile, .dockerignore" in warning and "read it before running again" in warning
+    assert record["warnings"] == [] and not (plain / "Dockerfile").exists() and not (plain / ".dockerignore").exists()
 
 
 @pytest.mark.docker

@@ -37,9 +37,9 @@ OWNER = textwrap.dedent("""
 
 # An experiment whose child drops its environment, and with it the run's marker.
 TRAIN = textwrap.dedent("""
-    import subprocess, time
+    import os, subprocess, time
     child = subprocess.Popen(["sleep", "300"], env={})
-    open("child.pid", "w").write(str(child.pid))
+    open(os.path.join(os.environ["MLR_OUTPUT_DIR"], "child.pid"), "w").write(str(child.pid))
     time.sleep(300)
 """)
 
@@ -59,8 +59,9 @@ def wait_for(condition, timeout: float = 20.0) -> None:
 def test_a_dead_owners_tree_is_stopped_even_where_a_child_dropped_the_marker(tmp_path, monkeypatch):
     repo = make_repo(tmp_path / "repo", {"train.py": TRAIN})
     owner = subprocess.Popen([PY, "-c", OWNER, str(repo)])
-    wait_for(lambda: (repo / "child.pid").is_file() and (repo / "child.pid").read_text())
-    child = int((repo / "child.pid").read_text())
+    # the run executes in a worktree of its own: it leaves the pid in its outputs folder
+    wait_for(lambda: any(path.read_text() for path in repo.glob(".mlr/runs/*/child.pid")))
+    child = int(next(repo.glob(".mlr/runs/*/child.pid")).read_text())
     run_id = next((repo / ".mlr" / "runs").glob("*.json")).stem
     sandbox = read_json(record_path(repo, run_id))["sandbox"]
     assert sandbox["pid"] and sandbox["started"] == proctree.start_ticks(sandbox["pid"])

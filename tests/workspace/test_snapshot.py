@@ -8,9 +8,8 @@ import pytest
 
 from mlr_copilot.workspace import worktrees
 from mlr_copilot.workspace.snapshot import SnapshotError, snapshot
-
-from ..gitutil import git, make_repo
-from ..gitutil import snapshot as files_of
+from tests.gitutil import git, make_repo
+from tests.gitutil import snapshot as files_of
 
 
 def user_state(repo: Path) -> dict[str, object]:

@@ -15,8 +15,7 @@ import pytest
 
 from mlr_copilot.workspace import worktrees
 from mlr_copilot.workspace.worktrees import WorktreeError
-
-from ..gitutil import git, make_repo, snapshot
+from tests.gitutil import git, make_repo, snapshot
 
 
 def worktree_list(repo: Path) -> list[str]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import DEFAULT_IMAGE, PROBE_TIMEOUT_S
 from .base import RunnerError
-from .docker_container import DockerJob
+from .docker_container import DockerJob, stand_in_secrets
 from .docker_engine import (
     DockerUnavailableError,
     GpuUnavailableError,
@@ -25,6 +25,8 @@ from .docker_engine import (
 from .docker_image import build_workspace_image, probe_image, workspace_image_tag
 from .logsink import LogSink
 from .model import RunRecord, RunRequest
+from .secretfiles import secret_files
+from .slots import docker_device_requests
 from .supervise import RunContext, Runner
 
 if TYPE_CHECKING:
@@ -32,6 +34,19 @@ if TYPE_CHECKING:
 
 # what the rest of the engine takes from here (doctor, the CLI's eval, the benchmarks)
 __all__ = ["DockerRunner", "DockerUnavailableError", "cleanup_orphans", "docker_client", "image_exists"]
+
+
+def device_requests(ctx: RunContext) -> list[Any] | None:
+    """The GPUs a run with `run.gpus` sees: its slot's (none when the slot has none), or every
+    GPU for a run no slot pins."""
+    if not ctx.request.gpus:
+        return None
+    pinned = ctx.placement.gpu_ids if ctx.placement is not None else None
+    if pinned is not None:
+        return docker_device_requests(pinned) or None
+    from docker.types import DeviceRequest
+
+    return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
 
 
 class DockerRunner(Runner):
@@ -91,13 +106,18 @@ class DockerRunner(Runner):
         return image
 
     def launch(self, ctx: RunContext) -> DockerJob:
-        device_requests = None
-        if ctx.request.gpus:
-            from docker.types import DeviceRequest
-
-            device_requests = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
-        image = self.resolve_image(ctx.request, ctx.workspace, ctx.secrets, ctx.sink)
-        return DockerJob(self.client, ctx, image, device_requests)
+        # a run in a worktree builds its commit's Dockerfile and hides that tree's secrets files
+        secrets = ctx.secrets
+        if ctx.placement is not None:
+            stand_in_secrets(ctx.tree, ctx.workspace, ctx.secrets)
+            secrets = secret_files(ctx.tree)
+        image = self.resolve_image(ctx.request, ctx.tree, secrets, ctx.sink)
+        job = DockerJob(self.client, ctx, image, device_requests(ctx), secrets)
+        if ctx.request.gpus and not job.device_requests:
+            unpinned = "run.gpus is on but this run's slot owns no GPU (see run.gpuIds, run.gpusPerRun): it runs without"
+            ctx.sink.note(f"warning: {unpinned}")
+            job.warnings.append(unpinned)
+        return job
 
     def python_environment(self, request: RunRequest, image: str | None, names: list[str]) -> tuple[ProbeReport, str | None]:
         """An image's Python and distributions never change: they are read once per image id

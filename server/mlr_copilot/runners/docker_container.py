@@ -1,9 +1,11 @@
-"""One Docker run's container: the workspace mounted at /workspace with its secrets files hidden
-and its `.git`, `.mlr` and build inputs read-only, no network unless asked, memory/CPU/process
-limits from the request, the workspace owner's user without any capability and unable to make
-set-ID files, and a container that is always removed. The output is read from a stream attached
-before the container starts, in large blocks, so none of it is lost and a chatty run is not
-slowed down. `DockerJob` is the supervision loop's view of it (see `supervise`)."""
+"""One Docker run's container: the run's tree (its commit's worktree; else the workspace)
+mounted at /workspace with its secrets files hidden and its `.git`, `.mlr` and build inputs
+read-only (for a worktree, the repository its `.git` points to read-only too, and its outputs
+folder writable at /mlr-output), no network unless asked, memory/CPU/process limits from the
+request, the workspace owner's user without any capability and unable to make set-ID files,
+and a container that is always removed. The output is read from a stream attached before the
+container starts, in large blocks, so none of it is lost and a chatty run is not slowed down.
+`DockerJob` is the supervision loop's view of it (see `supervise`)."""
 
 from __future__ import annotations
 
@@ -14,16 +16,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..workspace.worktrees import output_env, without_git_location
 from .docker_engine import LABEL, OWNER_LABEL, RUN_LABEL, owner_label
 from .docker_image import BUILD_INPUTS, SKIP_DIRS
 from .environment import scrub_env
 from .model import Sandbox
 from .proctree import RUN_ID_VAR
-from .supervise import Breach, Exit, Job, OutputLost, RunContext, StartCallback
+from .supervise import Breach, Exit, Job, OutputLost, Placement, RunContext, StartCallback
 
 log = logging.getLogger(__name__)
 
 CONTAINER_WORKDIR = "/workspace"
+# where a run in a worktree finds its outputs folder (`MLR_OUTPUT_DIR`)
+CONTAINER_OUTPUT = "/mlr-output"
 # Every command starts under setid_guard (see there why), given the image has a python3.
 GUARD = "/opt/mlr-copilot/setid_guard.py"
 GUARDED = (
@@ -36,7 +41,7 @@ FRAME_HEADER = 8
 
 
 def _sandbox_user(workspace: Path) -> str:
-    """The invoking user; when that is root, the workspace's owner. The container can then write
+    """The invoking user; when that is root, the owner of `workspace` (the run's tree). The container can then write
     what that user can write in the workspace and nothing more (it has no capabilities), so no
     file's mode ever needs widening. A root-owned workspace is thus written by a root without
     capabilities, which, like any owner, is bound by the files' mode bits."""
@@ -182,22 +187,80 @@ def _close(stream: Any) -> None:
             pass
 
 
-def create_container(client: Any, ctx: RunContext, image: str, device_requests: list[Any] | None) -> Any:
-    """The run's container, created but not started."""
+def git_common_dir(tree: Path) -> Path | None:
+    """The repository folder a worktree's `.git` file points into (`<repo>/.git`, holding
+    `worktrees/<id>/`), or None when `tree` is no such worktree."""
+    try:
+        text = (tree / ".git").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    gitdir = Path(text.removeprefix("gitdir:").strip())
+    if not text.startswith("gitdir:") or not gitdir.is_absolute() or gitdir.parent.name != "worktrees":
+        return None
+    common = gitdir.parent.parent
+    return common if common.is_dir() else None
+
+
+def stand_in_secrets(tree: Path, workspace: Path, secrets: list[Path]) -> None:
+    """An empty file (or folder) in the run's worktree for each of the workspace's secrets
+    files the tree lacks (they are never committed), made by this process before the container
+    starts: the mounts that hide them then find them, so the experiment reads each as empty as
+    it always did, and the engine never creates them as root (which would stop the worktree's
+    owner from deleting it). None is made through a symlink of the tree."""
+    for path in secrets:
+        target = tree / path.relative_to(workspace)
+        inside = [target, *target.relative_to(tree).parents]
+        if any((tree / part).is_symlink() for part in inside if part != Path(".")) or target.exists():
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                target.mkdir()
+            else:
+                target.touch()
+        except OSError as exc:
+            log.warning("could not make a stand-in for %s in the run's worktree: %s", path.name, exc)
+
+
+def _placement_mounts(placement: Placement | None) -> list[Any]:
+    """For a run in a worktree: its outputs folder, writable at `CONTAINER_OUTPUT`, and the
+    repository its `.git` file points to, read-only at the same path, so git inside the
+    container (where the image has it) finds the run's HEAD."""
+    from docker.types import Mount
+
+    if placement is None:
+        return []
+    mounts = [Mount(target=CONTAINER_OUTPUT, source=str(placement.output_dir), type="bind", read_only=False)]
+    common = git_common_dir(placement.tree)
+    if common is not None:
+        mounts.append(Mount(target=str(common), source=str(common), type="bind", read_only=True))
+    return mounts
+
+
+def _container_env(ctx: RunContext) -> dict[str, str]:
+    env = scrub_env(ctx.request.env)
+    if ctx.placement is not None:
+        env.update(without_git_location({**ctx.placement.env, **output_env(CONTAINER_OUTPUT)}))
+    env.update({"HOME": "/tmp", RUN_ID_VAR: ctx.run_id})
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def create_container(client: Any, ctx: RunContext, image: str, device_requests: list[Any] | None,
+                     secrets: list[Path]) -> Any:
+    """The run's container, created but not started; `secrets`: the secrets files of the tree
+    it runs (hidden from it)."""
     from docker.types import LogConfig
 
     request = ctx.request
-    env = scrub_env(request.env)
-    env.update({"HOME": "/tmp", RUN_ID_VAR: ctx.run_id})
-    env.setdefault("PYTHONUNBUFFERED", "1")
     return client.containers.create(
         image,
         command=["/bin/sh", "-c", GUARDED, "sh", *request.argv()],
         working_dir=CONTAINER_WORKDIR,
-        user=_sandbox_user(ctx.workspace),
-        environment=env,
-        volumes={str(ctx.workspace): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
-        mounts=_protecting_mounts(ctx.workspace, ctx.secrets),
+        user=_sandbox_user(ctx.tree),
+        environment=_container_env(ctx),
+        volumes={str(ctx.tree): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
+        mounts=_protecting_mounts(ctx.tree, secrets) + _placement_mounts(ctx.placement),
         network_mode="host" if request.network else "none",
         mem_limit=f"{request.memory_mb}m",
         memswap_limit=f"{request.memory_mb}m",
@@ -222,12 +285,15 @@ class DockerJob(Job):
 
     what = "the container"
 
-    def __init__(self, client: Any, ctx: RunContext, image: str, device_requests: list[Any] | None):
+    def __init__(self, client: Any, ctx: RunContext, image: str, device_requests: list[Any] | None,
+                 secrets: list[Path] | None = None):
         super().__init__()
         self.client, self.ctx = client, ctx
         self.image: str = image
-        self._device_requests = device_requests
-        self._absent = [name for name in BUILD_INPUTS if not (ctx.workspace / name).exists()]
+        self.device_requests = device_requests
+        self._secrets = ctx.secrets if secrets is None else secrets
+        # a worktree is discarded with what the run wrote in it: only the workspace's matter
+        self._absent = [] if ctx.placement else [name for name in BUILD_INPUTS if not (ctx.workspace / name).exists()]
         self._container: Any = None
         self._stream: Any = None
         self._decoder = FrameDecoder()
@@ -237,7 +303,8 @@ class DockerJob(Job):
         self._peak = 0.0
 
     def start(self, started: StartCallback) -> None:
-        self._container = container = create_container(self.client, self.ctx, self.image, self._device_requests)
+        self._container = container = create_container(self.client, self.ctx, self.image, self.device_requests,
+                                                       self._secrets)
         started(Sandbox(container=container.id))
         # attached before it starts, so nothing is missed
         self._stream = self.client.api.attach_socket(container.id, params={"stdout": 1, "stderr": 1, "stream": 1})

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..workspace.paths import is_secret_name
 from .docker_engine import (
     LABEL,
     OWNER_LABEL,
@@ -70,7 +71,11 @@ def workspace_image_tag(workspace: Path) -> str | None:
         for match in workspace.glob(source.lstrip("/")) if source not in (".", "./") else [workspace]:
             files.update(_walk_files(match))
     for path in sorted(files):
-        if not path.is_file():
+        # secrets files and git's never reach the build (`build_workspace_image` leaves them
+        # out), and a run's worktree holds empty stand-ins for the former and a `.git` file:
+        # none of them changes the image
+        parts = path.relative_to(workspace).parts
+        if not path.is_file() or any(is_secret_name(part) or part in SKIP_DIRS for part in parts):
             continue
         digest.update(b"\0" + path.relative_to(workspace).as_posix().encode() + b"\0")
         with path.open("rb") as handle:

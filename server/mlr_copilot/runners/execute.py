@@ -12,15 +12,17 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from ..objective import Direction
 from ..state import StateDir, write_json
-from ..workspace.commits import head_info
 from ..workspace.notes import append_note
+from ..workspace.worktrees import prune
 from .base import RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
 from .model import RunEnvironment, RunRecord, RunRequest, RunStatus, Sandbox
+from .placing import SlotUse, Source, kept_outputs, placed, source
 from .proctree import start_ticks
 from .registry import NAMES, runner_class
 from .supervise import LineCallback, Runner
@@ -32,6 +34,8 @@ DIAGNOSE_BYTES = 256 * 1024
 SAFE_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # File timestamps come from a coarse clock; a results file written at once may look older.
 MTIME_SLACK_S = 0.05
+NOTE_ATTEMPTS = 3
+_NOTES_LOCK = threading.Lock()
 
 
 def record_path(workspace: Path | str, run_id: str) -> Path:
@@ -44,7 +48,7 @@ def save_record(workspace: Path | str, record: RunRecord) -> None:
 
 def note_line(record: RunRecord) -> str:
     """The one-line JSON summary appended to the commit's git note."""
-    summary = {
+    summary: dict[str, Any] = {
         "run": record.id,
         "status": record.status,
         "metric": record.primary_metric,
@@ -57,11 +61,14 @@ def note_line(record: RunRecord) -> str:
     }
     if record.hypothesis:
         summary["hypothesis"] = record.hypothesis
+    if record.sandbox and record.sandbox.node_id:
+        summary["node"] = {"ip": record.sandbox.node_ip, "id": record.sandbox.node_id}
     return json.dumps({k: v for k, v in summary.items() if v is not None}, separators=(",", ":"))
 
 
 def _final_status(outcome: RunOutcome, failures_kinds: set[str], metrics: dict[str, float], primary: str | None) -> RunStatus:
-    if outcome.status in ("cancelled", "timeout", "error"):
+    # a lost node (Ray) is not the experiment's failure: its status says so
+    if outcome.status in ("cancelled", "timeout", "error", "interrupted"):
         return outcome.status
     if outcome.oom_killed or "oom" in failures_kinds:
         return "oom"
@@ -91,6 +98,9 @@ def execute(
     request: RunRequest,
     runner: Runner,
     *,
+    rev: str | None = None,
+    run_id: str | None = None,
+    slot: SlotUse | None = None,
     primary_metric: str | None = None,
     direction: Direction | None = None,
     hypothesis: str | None = None,
@@ -99,11 +109,12 @@ def execute(
     cancel: threading.Event | None = None,
     mlflow_uri: str | None = None,
 ) -> RunRecord:
-    """Run `request` with `runner` and keep its record (and its commit's note); with
-    `mlflow_uri`, log the finished run there too."""
+    """Run `request` with `runner` in a worktree of `rev` (default: the checkout's working
+    copy, snapshotted when uncommitted; see `placing`) and keep its record (and its commit's
+    note) in the workspace; with `mlflow_uri`, log the finished run there too."""
     workspace = resolve_workspace(request)
-    record = _start_record(workspace, request, runner, primary_metric=primary_metric, direction=direction,
-                           hypothesis=hypothesis, baseline=baseline)
+    record = _start_record(workspace, run_id or new_run_id(), request, runner, primary_metric=primary_metric,
+                           direction=direction, hypothesis=hypothesis, baseline=baseline, slot=slot)
     save_record(workspace, record)
 
     def on_start(sandbox: Sandbox) -> None:
@@ -114,8 +125,17 @@ def execute(
             log.warning("could not note where run %s runs: %s", record.id, exc)
 
     started = time.time()
+    cleanup: list[str] = []
     try:
-        outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=record.id, on_start=on_start)
+        _take_source(record, source(workspace, record.id, rev))
+        with placed(workspace, record.id, record.commit, request.results_file,
+                    slot.gpu_ids if slot else None, cleanup) as placement:
+            # saved with the sandbox, as soon as the run's processes exist (`on_start`)
+            record.isolated = placement is not None
+            outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=record.id, on_start=on_start,
+                                 placement=placement)
+            _judge(workspace, record, request, runner, outcome, since=started - MTIME_SLACK_S,
+                   tree=placement.tree if placement else workspace)
     except BaseException as exc:
         record.status = "error"
         record.noted = True  # a run that never started has no summary to note
@@ -123,7 +143,9 @@ def execute(
         record.message = str(exc) or type(exc).__name__
         save_record(workspace, record)
         raise
-    _judge(workspace, record, request, runner, outcome, since=started - MTIME_SLACK_S)
+    record.warnings += cleanup
+    if record.isolated:
+        record.outputs = kept_outputs(workspace, record.id)
     save_record(workspace, record)
     note_run(workspace, record)
     if mlflow_uri:
@@ -136,17 +158,14 @@ def execute(
     return record
 
 
-def _start_record(workspace: Path, request: RunRequest, runner: Runner, *, primary_metric: str | None,
-                  direction: Direction | None, hypothesis: str | None, baseline: bool) -> RunRecord:
-    """The record of a run about to start: its commit, its owner, what it runs."""
-    run_id = new_run_id()
-    head = head_info(workspace)
+def _start_record(workspace: Path, run_id: str, request: RunRequest, runner: Runner, *,
+                  primary_metric: str | None, direction: Direction | None, hypothesis: str | None,
+                  baseline: bool, slot: SlotUse | None) -> RunRecord:
+    """The record of a run about to start: its owner, what it runs, the slot it holds (its
+    code is `_take_source`'s)."""
     host, pid = run_owner()
     return RunRecord(
         id=run_id,
-        commit=head.commit if head else None,
-        branch=head.branch if head else None,
-        dirty=head.dirty if head else False,
         command=request.command_text(),
         runner=runner.name,
         image=runner.planned_image(request),
@@ -159,17 +178,26 @@ def _start_record(workspace: Path, request: RunRequest, runner: Runner, *, prima
         owner_host=host,
         owner_pid=pid,
         owner_started=start_ticks(pid),
-        noted=head is None,
+        slot=slot.index if slot else None,
+        gpu_ids=list(slot.gpu_ids) if slot else None,
+        queue_wait_s=round(slot.wait_s, 3) if slot else None,
     )
 
 
+def _take_source(record: RunRecord, code: Source) -> None:
+    record.commit, record.branch, record.dirty = code.commit, code.branch, code.dirty
+    record.uncommitted, record.snapshot_ref, record.snapshot_of = code.uncommitted, code.snapshot_ref, code.snapshot_of
+    record.noted = code.commit is None
+
+
 def _judge(workspace: Path, record: RunRecord, request: RunRequest, runner: Runner, outcome: RunOutcome, *,
-           since: float) -> None:
-    """Fill `record` from the run's outcome, its log and its results file."""
+           since: float, tree: Path) -> None:
+    """Fill `record` from the run's outcome, its log and its results file (in `tree`, where
+    it ran)."""
     primary_metric = record.primary_metric
     log_text = read_tail(outcome.log_path)
-    metrics, problems = collect_metrics(workspace, request.results_file, outcome.log_metrics, since=since)
-    failures = diagnose(outcome, log_text, workspace, request, metrics, primary_metric)
+    metrics, problems = collect_metrics(tree, request.results_file, outcome.log_metrics, since=since)
+    failures = diagnose(outcome, log_text, tree, request, metrics, primary_metric)
     record.status = _final_status(outcome, {f.kind for f in failures}, metrics, primary_metric)
     record.exit_code = outcome.exit_code
     record.duration_s = round(outcome.duration_s, 3)
@@ -195,10 +223,18 @@ def _environment(runner: Runner, request: RunRequest, outcome: RunOutcome, warni
 
 
 def note_run(workspace: Path | str, record: RunRecord) -> None:
-    """Append the finished run's summary to its commit's note, then mark the record noted."""
-    if record.commit and append_note(workspace, record.commit, note_line(record)):
-        record.noted = True
-        save_record(workspace, record)
+    """Append the finished run's summary to its commit's note, then mark the record noted.
+    Runs that end at once all update the one notes ref, and git lets only one of them do it at
+    a time: those of this process take turns, another process's is tried again."""
+    if not record.commit:
+        return
+    for attempt in range(NOTE_ATTEMPTS):
+        with _NOTES_LOCK:
+            if append_note(workspace, record.commit, note_line(record)):
+                record.noted = True
+                save_record(workspace, record)
+                return
+        time.sleep(0.05 * (attempt + 1))
 
 
 def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[RunRecord]:
@@ -209,7 +245,8 @@ def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[
     a concurrent `mlr-copilot run` or another editor's server, are left alone. What dead owners
     left on each runner's engine is swept too (containers, whichever workspace they ran for);
     with `containers=False` (a caller that runs locally) only by the runners of the closed
-    runs, since asking an engine costs a local run more than the run itself."""
+    runs, since asking an engine costs a local run more than the run itself. Then the
+    worktrees whose owner is gone are removed (`worktrees.prune`)."""
     closed, unnoted = _orphaned_runs(workspace)
     for record in closed:
         runner_class(record.runner).reap(record)
@@ -224,6 +261,9 @@ def mark_interrupted(workspace: Path | str, *, containers: bool = True) -> list[
     for name in NAMES:
         if name in swept:
             runner_class(name).sweep()
+    # their processes are stopped: the worktrees they ran in can go
+    for run_id in prune(workspace):
+        log.info("removed the worktree run %s left behind", run_id)
     return closed
 
 

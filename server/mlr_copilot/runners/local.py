@@ -14,12 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..workspace.worktrees import without_git_location
 from .environment import scrub_env
 from .logsink import LogSink
 from .memcgroup import MemoryCgroup
 from .model import RunRecord, RunRequest, Sandbox
 from .proctree import RUN_ID_VAR, PidsCgroup, ProcessTree, kill_leftovers, rss_mb, start_ticks
-from .supervise import Breach, Exit, Job, RunContext, Runner, StartCallback, StartFailed
+from .slots import cuda_env
+from .supervise import Breach, Exit, Job, Placement, RunContext, Runner, StartCallback, StartFailed
 
 if TYPE_CHECKING:
     from .provenance import ProbeReport
@@ -30,10 +32,16 @@ log = logging.getLogger(__name__)
 MEMORY_EVERY = 4
 
 
-def run_environment(request: RunRequest, run_id: str) -> dict[str, str]:
+def run_environment(request: RunRequest, run_id: str, placement: Placement | None = None) -> dict[str, str]:
     """The parent's environment and the request's own variables, without secrets: a key set
-    explicitly for a run is dropped too, experiment code never sees credentials."""
+    explicitly for a run is dropped too, experiment code never sees credentials. A placed run
+    also learns its outputs folder, id and commit, and sees only its slot's GPUs."""
     env = scrub_env({**os.environ, **request.env})
+    if placement is not None:
+        env = {**without_git_location(env), **placement.env}
+        if placement.gpu_ids is not None:
+            # empty for a slot without GPUs: on a GPU machine such a run must not take them all
+            env.update(cuda_env(placement.gpu_ids))
     env[RUN_ID_VAR] = run_id
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
@@ -98,7 +106,7 @@ class LocalJob(Job):
         cgroups = [cgroup for cgroup in (self._cgroup, self._memory) if cgroup is not None]
         try:
             self._proc = subprocess.Popen(
-                argv, cwd=self.ctx.workspace, env=run_environment(request, run_id), stdin=subprocess.DEVNULL,
+                argv, cwd=self.ctx.tree, env=run_environment(request, run_id, self.ctx.placement), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=_limit_child(request.memory_mb * 1024 * 1024, cgroups), close_fds=True,
             )

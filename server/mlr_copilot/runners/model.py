@@ -174,6 +174,18 @@ class RunRecord(BaseModel):
     noted: bool = True
     # None in records written before environments were recorded, or when it could not be read
     environment: RunEnvironment | None = None
+    # Where it ran: True in a worktree of `commit` of its own (`.mlr/worktrees/<id>/`); False
+    # in the workspace folder itself (records from before, or a folder without git commits).
+    isolated: bool = False
+    # `commit` is a hidden snapshot of the working copy's uncommitted work, kept as `snapshot_ref`
+    uncommitted: bool = False
+    snapshot_ref: str | None = None
+    snapshot_of: str | None = Field(default=None, description="the commit checked out (HEAD) when the snapshot was taken")
+    outputs: str | None = Field(default=None, description="workspace-relative folder of what the run kept ($MLR_OUTPUT_DIR)")
+    # the queue's slot it held, that slot's GPUs it was given, and how long it waited for it
+    slot: int | None = None
+    gpu_ids: list[str] | None = None
+    queue_wait_s: float | None = None
 
     @property
     def primary_value(self) -> float | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 QueueState = Literal["pending", "running", "finished", "failed", "cancelled", "interrupted"]
 ENDED: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
 POLL_S = 0.5
+# how often an operation's cancel is looked for, to pass on to its run in the queue
+RELAY_S = 0.1
 # how many ended runs the queue folder keeps
 KEEP_ENDED = 200
 # how many ended runs `queue` shows unless asked for all it keeps
@@ -207,6 +210,11 @@ class SlotQueue:
     def running(self) -> int:
         return len(self._leases)
 
+    @property
+    def idle(self) -> bool:
+        """No run holds a slot or waits for one."""
+        return not self._leases and not self._waiting
+
     @contextlib.asynccontextmanager
     async def lease(self, run_id: str, *, gpus: int | None = None, node: str | None = None) -> AsyncIterator[Lease]:
         """Wait for a free slot with `gpus` GPUs (default: `run.gpusPerRun`) and hold it while
@@ -304,3 +312,37 @@ class SlotQueue:
         self._update(run_id, state=state, reason=reason, finished_at=time.time())
         del self._entries[run_id]
         (queue_dir(self.workspace) / f"{run_id}{_CANCEL_SUFFIX}").unlink(missing_ok=True)
+
+
+@contextlib.asynccontextmanager
+async def cancelled_by(queue: SlotQueue, run_id: str, event: threading.Event) -> AsyncIterator[None]:
+    """While the block runs, cancel `run_id` in `queue` once `event` (an operation's cancel,
+    set from any thread) is set: a waiting run leaves the queue, a running one's lease is
+    cancelled."""
+
+    async def watch() -> None:
+        while not (event.is_set() and queue.cancel(run_id)):
+            await asyncio.sleep(RELAY_S)
+
+    task = asyncio.get_running_loop().create_task(watch())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def relay_cancel(lease: Lease) -> AsyncIterator[threading.Event]:
+    """The event a runner watches (it runs in a thread) for the run holding `lease`: set once
+    the lease is cancelled. Only this run stops: the operation may hold other runs."""
+    stop = threading.Event()
+
+    async def relay() -> None:
+        await lease.cancelled.wait()
+        stop.set()
+
+    task = asyncio.get_running_loop().create_task(relay())
+    try:
+        yield stop
+    finally:
+        task.cancel()

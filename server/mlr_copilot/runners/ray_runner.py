@@ -54,6 +54,7 @@ from .supervise import (
     Exit,
     Job,
     LineCallback,
+    Placement,
     RunContext,
     Runner,
     StartCallback,
@@ -110,9 +111,14 @@ class RayTaskJob(Job):
         self._thread.start()
 
     def _code(self) -> tuple[bytes | None, str | None]:
-        """How the run's tree reaches its node, (tarball, shared folder): see the module's docstring."""
+        """How the run's tree reaches its node, (tarball, shared folder): see the module's docstring.
+        The run's commit is the one `execute` placed (a rev, HEAD, or a snapshot of uncommitted
+        work); a run outside `execute` snapshots here."""
+        placement = self.ctx.placement
         if self.ctx.request.ray.code == "shared":
-            return None, str(self.ctx.workspace)
+            return None, str(placement.tree if placement else self.ctx.workspace)
+        if placement is not None:
+            return tree_tarball(self.ctx.workspace, placement.commit), None
         try:
             commit = snapshot(self.ctx.workspace, self.ctx.run_id)
         except SnapshotError as exc:
@@ -215,12 +221,13 @@ class RayRunner(Runner):
 
     def run(self, request: RunRequest, *, on_line: LineCallback | None = None,
             cancel: threading.Event | None = None, run_id: str | None = None,
-            on_start: StartCallback | None = None) -> RunOutcome:
+            on_start: StartCallback | None = None, placement: Placement | None = None) -> RunOutcome:
         """As every runner's, with what only Ray tells: a lost node, a task that could not
         start, and that the run was unsandboxed."""
         run_id = run_id or new_run_id()
         try:
-            outcome = super().run(request, on_line=on_line, cancel=cancel, run_id=run_id, on_start=on_start)
+            outcome = super().run(request, on_line=on_line, cancel=cancel, run_id=run_id, on_start=on_start,
+                                  placement=placement)
         finally:
             job = self._jobs.pop(run_id, None)
         if job is not None and outcome.status not in ("cancelled", "timeout"):

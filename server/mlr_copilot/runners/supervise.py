@@ -40,8 +40,8 @@ from __future__ import annotations
 import signal
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -81,15 +81,37 @@ class OutputLost(Exception):
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a run executes when it is isolated from the user's checkout: its commit's tree
+    (`tree`, a managed worktree) and that commit (what a remote runner ships), the folder its
+    outputs outlive it in, the variables that tell it both (`env`, host paths), and the GPUs
+    its slot owns (None: not pinned, the
+    runner's own default; empty: none)."""
+
+    tree: Path
+    commit: str
+    output_dir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    gpu_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class RunContext:
-    """What a job is built from: the request, its resolved workspace, the run's id, the
-    workspace's secrets files (hidden or warned about) and the log."""
+    """What a job is built from: the request, its resolved workspace (where the log and
+    records are), the run's id, the workspace's secrets files (masked in the log, warned
+    about), the log, and where the run executes (`placement`; None: in the workspace)."""
 
     request: RunRequest
     workspace: Path
     run_id: str
     secrets: list[Path]
     sink: LogSink
+    placement: Placement | None = None
+
+    @property
+    def tree(self) -> Path:
+        """The folder the run executes in."""
+        return self.placement.tree if self.placement is not None else self.workspace
 
 
 @dataclass(frozen=True)
@@ -188,10 +210,11 @@ class Runner(ABC):
 
     def run(self, request: RunRequest, *, on_line: LineCallback | None = None,
             cancel: threading.Event | None = None, run_id: str | None = None,
-            on_start: StartCallback | None = None) -> RunOutcome:
-        """Run `request.command` in `request.workspace`; blocks until it ends, is cancelled,
-        or hits a limit. The full output (up to the cap) lands in `.mlr/logs/<run_id>.log`.
-        `on_start` is told where the run's processes are as soon as they start."""
+            on_start: StartCallback | None = None, placement: Placement | None = None) -> RunOutcome:
+        """Run `request.command` in `placement.tree` (default: `request.workspace`); blocks
+        until it ends, is cancelled, or hits a limit. The full output (up to the cap) lands in
+        the workspace's `.mlr/logs/<run_id>.log`. `on_start` is told where the run's processes
+        are as soon as they start."""
         workspace = resolve_workspace(request)
         run_id = run_id or new_run_id()
         self.preflight(request)
@@ -199,7 +222,7 @@ class Runner(ABC):
         sink = open_sink(request, workspace, run_id, on_line, secrets)
         clock = RunClock(request.timeout)
         try:
-            job = self.launch(RunContext(request, workspace, run_id, secrets, sink))
+            job = self.launch(RunContext(request, workspace, run_id, secrets, sink, placement))
             outcome = supervise(job, request, sink, clock, cancel or threading.Event(), on_start)
         finally:
             sink.close()

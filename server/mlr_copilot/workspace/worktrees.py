@@ -18,6 +18,9 @@ Policy:
   `prune` (the engine calls it on start) removes the worktrees whose owner process is gone,
   then `git worktree prune`s, so a crash leaves nothing behind after the next start; a live
   owner's worktree is never touched.
+* git is not safe against itself adding and removing worktrees of one repository at once
+  (an add reads every other worktree's records): this process's runs take turns, and an add
+  that fails is tried again after a moment, for a run another process adds at that instant.
 * A failure half way (the commit does not exist, the disk is full) is one-line
   `WorktreeError`, and nothing of the attempt is left: no directory, no `git worktree list`
   entry, no owner file.
@@ -32,8 +35,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
+import stat
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +68,10 @@ _OWNER_SUFFIX = ".owner.json"
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _GIT_TIMEOUT_S = 120.0
 _LOW_SPACE_BYTES = 64 * 1024 * 1024
+_ADD_ATTEMPTS = 3
+# git is not safe against itself adding and removing worktrees of one repository at once:
+# the runs of this process take turns (those of other processes are retried)
+_WORKTREE_LOCK = threading.RLock()
 
 
 class WorktreeError(MlrError):
@@ -143,11 +154,17 @@ def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
                                              started=start_ticks(pid)).model_dump())
     except OSError as exc:
         raise WorktreeError(f"cannot make a worktree for run {run_id}: {exc.strerror or exc}") from None
-    ok, why = _git(root, "worktree", "add", "--detach", "--quiet", "--", str(path), commit)
-    if not ok:
-        _discard(root, path, owner_file)
-        raise WorktreeError(f"cannot check out {commit[:12]} for run {run_id}: {why}{_space_note(folder)}")
-    return Worktree(root, run_id, commit, path)
+    for attempt in range(_ADD_ATTEMPTS):
+        with _WORKTREE_LOCK:
+            ok, why = _git(root, "worktree", "add", "--detach", "--quiet", "--", str(path), commit)
+        if ok:
+            return Worktree(root, run_id, commit, path)
+        _drop(root, path)
+        # git reads every other worktree's records while it adds one: another process adding
+        # one at that instant can make it fail (`failed to read .../commondir`)
+        time.sleep(0.1 * (attempt + 1))
+    _discard(root, path, owner_file)
+    raise WorktreeError(f"cannot check out {commit[:12]} for run {run_id}: {why}{_space_note(folder)}")
 
 
 def _space_note(folder: Path) -> str:
@@ -176,17 +193,40 @@ def checked_out(workspace: Path | str, run_id: str, rev: str) -> Iterator[Worktr
 
 def _discard(root: Path, path: Path, owner_file: Path) -> None:
     """Remove a worktree whatever state it is in (whole, half made, already deleted)."""
-    if path.exists():
-        ok, why = _git(root, "worktree", "remove", "--force", "--force", "--", str(path))
-        if not ok:
-            # not a worktree git knows (the add failed before registering it): plain files
-            log.debug("git worktree remove %s: %s", path, why)
-            shutil.rmtree(path, ignore_errors=True)
-    # drops the record of any worktree whose folder is gone, this one included
-    _git(root, "worktree", "prune")
+    _drop(root, path)
     if path.exists():
         raise WorktreeError(f"could not remove the worktree {path}; delete it by hand")
     owner_file.unlink(missing_ok=True)
+
+
+def _drop(root: Path, path: Path) -> None:
+    """Delete the worktree's folder and git's record of it, as far as possible."""
+    removed = False
+    with _WORKTREE_LOCK:
+        if path.exists():
+            removed, why = _git(root, "worktree", "remove", "--force", "--force", "--", str(path))
+            if not removed:
+                # not a worktree git knows (the add failed before registering it): plain files
+                log.debug("git worktree remove %s: %s", path, why)
+                _open_folders(path)
+                shutil.rmtree(path, ignore_errors=True)
+        if not removed:
+            # drops the record of any worktree whose folder is gone, this one included (git's
+            # own remove dropped it already: every run pays for each git process)
+            _git(root, "worktree", "prune")
+
+
+def _open_folders(path: Path) -> None:
+    """Give the owner back write access to every folder of `path` (a run may have made one
+    read-only), so its files can be deleted; symlinks are not followed."""
+    for folder, dirs, _files in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                target = Path(folder, name)
+                if not target.is_symlink():
+                    target.chmod(target.stat().st_mode | stat.S_IRWXU)
+    with contextlib.suppress(OSError):
+        path.chmod(path.stat().st_mode | stat.S_IRWXU)
 
 
 def prune(workspace: Path | str) -> list[str]:
@@ -207,7 +247,8 @@ def prune(workspace: Path | str) -> list[str]:
             removed.append(run_id)
         except WorktreeError as exc:
             log.warning("%s", exc)
-    _git(root, "worktree", "prune")
+    with _WORKTREE_LOCK:
+        _git(root, "worktree", "prune")
     return removed
 
 
@@ -223,7 +264,13 @@ def run_env(tree: Worktree, base: Mapping[str, str]) -> dict[str, str]:
     """`base` (the environment the runner would give the experiment) for a process run inside
     the worktree: where its outputs go (`MLR_OUTPUT_DIR`), its run id and commit, and none of
     the variables that would point git inside it at another repository or index."""
-    env = {key: value for key, value in base.items() if key not in _GIT_LOCATION}
+    env = without_git_location(base)
     env.update(output_env(output_dir(tree.workspace, tree.run_id)))
     env.update({RUN_ID_ENV: tree.run_id, COMMIT_ENV: tree.commit})
     return env
+
+
+def without_git_location(base: Mapping[str, str]) -> dict[str, str]:
+    """`base` without the variables that would point git, inside a run's worktree, at another
+    repository or index."""
+    return {key: value for key, value in base.items() if key not in _GIT_LOCATION}
