@@ -204,3 +204,17 @@ def test_each_branch_table_flags_exactly_the_row_its_baseline_run_names(repo):
         flagged = [row for row in sent["rows"] if row["baseline"]]
         assert [row["run_id"] for row in flagged] == [sent["baseline_run"]]
         assert flagged[0]["value"] == sent["baseline_value"] and flagged[0]["delta"] == 0.0
+
+
+def test_a_run_of_uncommitted_work_shows_under_the_commit_it_was_made_on(tmp_path):
+    # runs execute a hidden snapshot commit of a dirty working copy; the table still places
+    # them on the row of the commit the user had checked out, marked dirty
+    repo = make_repo(tmp_path / "repo", {"train.py": SCRIPT, "value.txt": "2.0\n"}, message="baseline model")
+    clean = run(repo)
+    (repo / "value.txt").write_text("1.0\n")
+    dirty = run(repo)
+    assert dirty.uncommitted and dirty.commit != clean.commit and dirty.snapshot_of == clean.commit
+    table = history(repo)
+    rows = {row.run_id: row for row in table.rows}
+    assert rows[dirty.id].commit == rows[clean.id].commit == clean.commit
+    assert rows[dirty.id].value == 1.0 and rows[dirty.id].delta == pytest.approx(0.5)

@@ -25,14 +25,12 @@ A runner is registered by name in `registry` and made of two classes:
   `read()` runs in a thread of its own; the other hooks run in the caller's thread. A job
   also says what `stop` stops (`what`, for the log), its `image` and its `warnings`.
 
-A remote runner fits the same hooks. A Ray runner's `start` creates an actor that runs the
-command (in the run's worktree, with the request's resources) and reports the actor's name
-(a field of `Sandbox` for it); `read` pulls the output the actor buffered (a remote call with
-a short timeout); `wait` is `ray.wait` on the actor's result; `breach` asks the actor for its
-limits, or leaves them to Ray's own; `stop` asks the actor to stop its process tree and
-`ray.kill`s it after `grace`; `collect` gets its exit; `close` releases the actor; `reap` and
-`sweep` find actors by a name made from the run id and the owner. Adding it takes its module
-and one line in `registry.RUNNERS` (and the extension's enum, which a test holds to that list).
+A remote runner fits the same hooks: `ray_runner.RayRunner` submits a Ray task in `start`
+(the commit's tree travels as a tarball), `read` takes the output chunks its thread received,
+`stop` cancels the task and kills the run's process group on its node, `collect` reads the
+task's end (a lost node is `interrupted`), and `reap` stops what a dead owner's run left on its
+node. Adding a runner takes its module and one line in `registry.RUNNERS` (and the extension's
+enum, which a test holds to that list).
 """
 
 from __future__ import annotations
