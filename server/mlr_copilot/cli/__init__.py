@@ -11,13 +11,13 @@ import sys
 
 from ..errors import MlrError
 from ..untrusted import one_line, visible
-from . import auto, experiment, history, ideas, machine
+from . import auto, experiment, history, ideas, machine, search
 from .output import say
 from .parser import Handler, build_parser
 from .session import Interrupted, cancelled_exit
 
 # the command groups, in the order `--help` lists their commands
-GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, history.declare)
+GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, search.declare, history.declare)
 
 
 class VisibleFormatter(logging.Formatter):
