@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..engine import Engine
+    from ..llm.base import Message
     from ..work import Work
     from .model import Journal, Node
 
@@ -56,7 +57,8 @@ async def draft(engine: Engine, journal: Journal, hypothesis_id: str, work: Work
     if state.status == "nothing-implemented" or not state.commits:
         return None
     commit = await asyncio.to_thread(commit_of, engine.workspace, state.branch)
-    return Change(commit, f"draft of {hypothesis_id}: {hypothesis.title}")
+    done = f" ({state.message})" if state.message else ""
+    return Change(commit, f"draft of {hypothesis_id}: {hypothesis.title}{done}")
 
 
 async def debug(engine: Engine, journal: Journal, node: Node, work: Work) -> Change | None:
@@ -131,7 +133,7 @@ def nodes_text(journal: Journal) -> str:
     return "\n".join(_line(journal, n) for n in journal.nodes if n.status != "pending") or "(none)"
 
 
-def improve_messages(engine: Engine, journal: Journal, node: Node, instruction: str) -> list[prompts.Message]:
+def improve_messages(engine: Engine, journal: Journal, node: Node, instruction: str) -> list[Message]:
     workspace = engine.workspace
     tried = [_line(journal, n) for n in journal.nodes if n.id != node.id and n.parent in (node.parent, node.id)]
     return prompts.messages(
