@@ -22,7 +22,7 @@ def test_a_search_drafts_fixes_improves_the_best_and_measures_it_with_seeds(tmp_
     records = [*draft("SCORE = 0.5", "SCORE = 0.6", "Raise to 0.6"),
                *draft("BROKEN = False", "BROKEN = True", "Break it"),
                fix("BROKEN = True", "BROKEN = False", "Unbreak it"),
-               improve("SCORE = 0.6", "SCORE = 0.7", "Raise to 0.7", "draft of h1: Idea 1 (Raise to 0.6)", "score=0.6 (+20.0%)"),
+               improve("SCORE = 0.6", "SCORE = 0.7", "Raise to 0.7", "draft of h1: Idea 1 (Raise to 0.6)", "score=0.6 (+20.0% vs baseline)"),
                improve("SCORE = 0.7", "SCORE = 0.65", "Lower to 0.65", "Raise to 0.7")]
     engine = engine_for(tmp_path, ws, records, maxNodes=5)
     journal = search(engine)
