@@ -1,6 +1,7 @@
 """A tiny task for the search: `train.py` reports `score = SCORE + SEED / 100` (so seeded
-re-runs differ), fails while `BROKEN = True`, and sleeps while `SLEEP` is set; scripted replies
-change those constants. Hypotheses h1.. are saved accepted, so no ideas call is needed."""
+re-runs differ), fails while `BROKEN = True`, and sleeps while `SLEEP` is set and a file
+`sleep.flag` exists; scripted replies change those constants. Hypotheses h1.. are saved
+accepted, so no ideas call is needed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.gitutil import make_repo
 
 TRAIN = """\
 import json
+import os
 import sys
 import time
 
@@ -27,7 +29,8 @@ SLEEP = 0
 SEED = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0
 FINAL = "--final" in sys.argv
 
-time.sleep(SLEEP)
+if SLEEP and os.path.exists("sleep.flag"):
+    time.sleep(SLEEP)
 if BROKEN:
     raise RuntimeError("broken on purpose")
 value = SCORE + SEED / 100 - (0.05 if FINAL else 0)
@@ -74,7 +77,7 @@ def reflect(text: str) -> dict[str, Any]:
 def workspace(tmp_path: Path, final_command: str | None = None) -> Path:
     extra = f'final_command = "{final_command}"\n' if final_command else ""
     return make_repo(tmp_path / "ws", {"train.py": TRAIN, "task.toml": TASK.format(extra=extra),
-                                       ".gitignore": "results.json\n"})
+                                       ".gitignore": "results.json\nsleep.flag\n"})
 
 
 def settings(script: Path, **search: Any) -> dict[str, Any]:

@@ -118,7 +118,8 @@ class Search:
             if node.status == "pending":
                 await self._run(journal, node)
             elif node.status == "running":
-                record = await asyncio.to_thread(measure.finished_run, self.engine, node.commit, node.created_at, node.runs)
+                record = await asyncio.to_thread(measure.finished_run, self.engine, node.commit, node.created_at,
+                                                 journal.run_ids())
                 if record is not None:
                     self._finish(journal, node, record)
                 elif node.attempts >= MAX_ATTEMPTS:

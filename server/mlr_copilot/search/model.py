@@ -114,6 +114,11 @@ class Journal(BaseModel):
             path.append(self.node(path[-1].parent))
         return path[::-1]
 
+    def run_ids(self) -> set[str]:
+        """Every run the journal holds: the nodes', the baseline's, the seeded and final ones."""
+        held = {run for n in self.nodes for run in n.runs} | {r.run for m in self.measured for r in m.runs}
+        return held | {run for run in (self.baseline_run, self.final.run if self.final else None) if run}
+
     def compute_s(self) -> float:
         return sum(n.compute_s for n in self.nodes)
 
