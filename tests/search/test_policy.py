@@ -5,21 +5,22 @@ probability epsilon, drawn from a seeded generator), and a pruned node never exp
 from __future__ import annotations
 
 from mlr_copilot.config import SearchSettings
+from mlr_copilot.objective import Direction
 from mlr_copilot.search.measure import mean_se
-from mlr_copilot.search.model import Journal, Node
+from mlr_copilot.search.model import Journal, Node, NodeStatus, Operator
 from mlr_copilot.search.policy import Action, choose
 
 
 def journal(*nodes: Node, hypotheses: list[str] | None = None, drafted: list[str] | None = None,
-            direction: str = "maximize") -> Journal:
-    return Journal(session="20260101-000000", metric="score", direction=direction, base_branch="main",  # type: ignore[arg-type]
+            direction: Direction = "maximize") -> Journal:
+    return Journal(session="20260101-000000", metric="score", direction=direction, base_branch="main",
                    base_commit="0" * 40, branch="mlr-search/x", hypotheses=hypotheses or ["h1", "h2"],
                    drafted=drafted if drafted is not None else ["h1", "h2"], baseline_value=0.5, nodes=list(nodes))
 
 
-def node(node_id: str, status: str, value: float | None = None, parent: str | None = None, operator: str = "improve",
-         depth: int = 0) -> Node:
-    return Node(id=node_id, parent=parent, operator=operator, commit=node_id.ljust(40, "0"), status=status,  # type: ignore[arg-type]
+def node(node_id: str, status: NodeStatus, value: float | None = None, parent: str | None = None,
+         operator: Operator = "improve", depth: int = 0) -> Node:
+    return Node(id=node_id, parent=parent, operator=operator, commit=node_id.ljust(40, "0"), status=status,
                 value=value, debug_depth=depth)
 
 

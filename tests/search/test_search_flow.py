@@ -45,3 +45,17 @@ def test_a_search_drafts_fixes_improves_the_best_and_measures_it_with_seeds(tmp_
     assert "Best path: n001 (draft) -> n004 (improve)" in report
     assert f"best (node n004 at {best.commit[:8]}): score 0.705 ± 0.005 over 2 seed(s)" in report
     assert f"run {best.runs[0].run}" in report and "beats the baseline by 10%" in report
+
+
+def test_an_improvement_whose_edit_never_applies_is_pruned_and_never_run(tmp_path):
+    ws = workspace(tmp_path)
+    bad = improve("SCORE = 0.9", "SCORE = 1.0", "Edit a line that is not there")
+    records = [*draft("SCORE = 0.5", "SCORE = 0.6", "Raise to 0.6"), bad, bad, bad,
+               improve("SCORE = 0.6", "SCORE = 0.7", "Raise to 0.7", "n002 (improve of n001)")]
+    engine = engine_for(tmp_path, ws, records, hypotheses=1, initialDrafts=1, maxNodes=3, seeds=1)
+    journal = search(engine)
+    assert engine.llm.provider.remaining() == {}
+    first, pruned, third = journal.nodes
+    assert (pruned.status, pruned.runs, pruned.commit) == ("pruned", [], first.commit)
+    assert pruned.summary.startswith("improve: the proposed edit could not be applied after 3 tries")
+    assert (third.parent, third.status, third.value) == ("n001", "passed", pytest.approx(0.7))

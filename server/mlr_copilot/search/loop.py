@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Literal
 from ..autonomous.pipeline import session_objective
 from ..autonomous.resume import session_source
 from ..errors import MlrError
+from ..experiment.change import EditFailedError
 from ..llm.base import BudgetExceededError
+from ..untrusted import one_line
 from ..work import Cancelled, Work
 from . import measure, operators, store
 from .execute import run_node
@@ -161,20 +163,15 @@ class Search:
         started, spent = time.perf_counter(), self.engine.usage()
         parent = journal.node(action.parent) if action.parent else None
         self.work.say(f"{action.operator} {action.parent or action.hypothesis}")
-        if action.operator == "draft":
-            assert action.hypothesis is not None  # the policy names the hypothesis to draft
-            journal.drafted.append(action.hypothesis)
-            change = await operators.draft(self.engine, journal, action.hypothesis, self.work)
-        elif action.operator == "debug":
-            assert parent is not None
-            change = await operators.debug(self.engine, journal, parent, self.work)
-        else:
-            assert parent is not None
-            change = await operators.improve(self.engine, journal, parent, self.work)
+        failed = f"{action.operator} proposed no change"
+        try:
+            change = await self._operate(journal, action, parent)
+        except EditFailedError as exc:
+            change, failed = None, f"{action.operator}: {one_line(exc)[:300]}"
         usage = self.engine.usage()
         node = Node(id=journal.next_id(), parent=action.parent, operator=action.operator, hypothesis=action.hypothesis,
                     commit=change.commit if change else (parent.commit if parent else journal.base_commit),
-                    summary=change.summary if change else f"{action.operator} proposed no change",
+                    summary=change.summary if change else failed,
                     debug_depth=(parent.debug_depth + 1) if parent and action.operator == "debug" else 0,
                     llm_cost_usd=(usage.cost_usd or 0.0) - (spent.cost_usd or 0.0),
                     llm_tokens=usage.total_tokens - spent.total_tokens, seconds=time.perf_counter() - started)
@@ -185,6 +182,16 @@ class Search:
         journal.nodes.append(node)
         self.save(journal)
         return node if change is not None else None
+
+    async def _operate(self, journal: Journal, action: Action, parent: Node | None) -> operators.Change | None:
+        if action.operator == "draft":
+            assert action.hypothesis is not None  # the policy names the hypothesis to draft
+            journal.drafted.append(action.hypothesis)
+            return await operators.draft(self.engine, journal, action.hypothesis, self.work)
+        assert parent is not None  # the policy names the node to debug or improve
+        if action.operator == "debug":
+            return await operators.debug(self.engine, journal, parent, self.work)
+        return await operators.improve(self.engine, journal, parent, self.work)
 
     async def _run(self, journal: Journal, node: Node) -> None:
         node.status, node.attempts = "running", node.attempts + 1
