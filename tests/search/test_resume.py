@@ -55,7 +55,7 @@ def cli_args(ws: Path, script: Path) -> list[str]:
             "--runner", "local", "--nodes", "3", "--seeds", "1", "--drafts", "2"]
 
 
-def test_kill_9_while_a_node_runs_then_resume_loses_no_node_and_repeats_no_run(tmp_path):
+def test_kill_9_while_a_node_runs_then_resume_loses_no_node_and_repeats_no_run(tmp_path, capsys):
     ws = workspace(tmp_path)
     engine_for(tmp_path, ws, [])  # the hypotheses
     (ws / "sleep.flag").write_text("")
@@ -78,6 +78,9 @@ def test_kill_9_while_a_node_runs_then_resume_loses_no_node_and_repeats_no_run(t
     second = write_script(tmp_path, [improve("SCORE = 0.6", "SCORE = 0.7", "Raise to 0.7")])
     assert main([*cli_args(ws, second)[:-6], "--resume", "--nodes", "3", "--seeds", "1"]) == 0
     journal = store.load(ws, killed.session)
+    printed = capsys.readouterr().out
+    assert "Best path: n001 (draft) -> n003 (improve)" in printed and "Status: nodes" in printed
+    assert "best (node n003 at " in printed and "Spent: " in printed
     assert [(n.id, n.status) for n in journal.nodes] == [("n001", "passed"), ("n002", "passed"), ("n003", "passed")]
     assert runs_of(ws, journal.nodes[0].commit) == n001_runs  # never run again
     n002 = journal.nodes[1]

@@ -102,12 +102,13 @@ def task_text(workspace: Path) -> str:
 
 
 def node_files(workspace: Path, base: str, commit: str) -> list[str]:
-    """The files a node's prompt shows, in a fixed order: the starter files, then what the
-    node changed since the baseline, each sorted by path."""
+    """The files a node's prompt shows, in a fixed order: the starter files it left as the
+    baseline had them (the same bytes in every node's prompt, so a prefix cache serves them),
+    then the files it changed since the baseline, each group sorted by path."""
     out = run_text(workspace, "diff", "--name-only", "--no-renames", base, commit, "--")
     changed = sorted(p for p in out.stdout.splitlines() if p) if out.returncode == 0 else []
-    starters = [f for f in STARTER_FILES if (workspace / f).is_file()]
-    return list(dict.fromkeys([*sorted(starters), *changed]))
+    starters = sorted(f for f in STARTER_FILES if (workspace / f).is_file() and f not in changed)
+    return [*starters, *changed]
 
 
 def files_text(workspace: Path, paths: list[str]) -> str:
