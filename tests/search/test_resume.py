@@ -103,3 +103,29 @@ def test_a_run_that_finished_before_the_journal_was_saved_is_taken_not_run_again
     resumed = search(Engine.load(ws, settings(write_script(tmp_path, []), maxNodes=1, seeds=1)), resume=True)
     assert resumed.nodes[0].status == "passed" and resumed.nodes[0].runs == [run]
     assert runs_of(ws, node.commit) == [run]
+
+
+def test_a_second_search_is_refused_while_the_first_runs(tmp_path):
+    from mlr_copilot.errors import MlrError
+    from mlr_copilot.runners.base import run_owner
+    from mlr_copilot.runners.proctree import start_ticks
+
+    ws = workspace(tmp_path)
+    engine = engine_for(tmp_path, ws, draft("SCORE = 0.5", "SCORE = 0.6", "Raise to 0.6"), maxNodes=1, seeds=1)
+    journal = search(engine)
+    assert journal.status == "nodes"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        path = store.journal_path(ws, journal.session)
+        data = json.loads(path.read_text())
+        data.update(status="running", owner_host=run_owner()[0], owner_pid=other.pid, owner_started=start_ticks(other.pid))
+        path.write_text(json.dumps(data))
+        for resume in (False, True):
+            with pytest.raises(MlrError, match=f"search {journal.session} is still running in this workspace"):
+                search(Engine.load(ws, settings(write_script(tmp_path, []))), resume=resume)
+    finally:
+        other.kill()
+        other.wait()
+    # once the first is gone, it resumes (nothing is left to do within its node budget)
+    resumed = search(Engine.load(ws, settings(write_script(tmp_path, []), maxNodes=1, seeds=1)), resume=True)
+    assert (resumed.session, resumed.status, len(resumed.nodes)) == (journal.session, "nodes", 1)

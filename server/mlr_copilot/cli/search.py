@@ -54,3 +54,7 @@ def declare(commands: Commands) -> None:
     p.add_argument("--resume", action="store_true", help="continue the latest search session of the workspace")
     p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
+    p.add_argument("--command", dest="run_command",
+                   help="the experiment command (default: the run.command setting, else the task's)")
+    p.add_argument("--metric", help="the metric the search optimises (default: the run.metric setting, else the task's)")
+    p.add_argument("--direction", choices=["maximize", "minimize"], help="whether a higher or lower metric is better")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..autonomous.pipeline import session_objective
@@ -18,6 +20,8 @@ from ..autonomous.resume import session_source
 from ..errors import MlrError
 from ..experiment.change import EditFailedError
 from ..llm.base import BudgetExceededError
+from ..runners.base import owner_alive, run_owner
+from ..runners.proctree import start_ticks
 from ..untrusted import one_line
 from ..work import Cancelled, Work
 from . import measure, operators, store
@@ -72,6 +76,7 @@ class Search:
     def _open(self, resume: bool) -> Journal:
         engine = self.engine
         workspace = engine.workspace
+        refuse_beside_a_live_search(workspace)
         if resume:
             journal = store.load(workspace, store.latest_session(workspace))
             journal.status, journal.message = "running", ""
@@ -84,6 +89,8 @@ class Search:
             session = store.new_session_id(workspace)
             journal = Journal(session=session, metric=objective.metric, direction=objective.direction,
                               base_branch=branch, base_commit=engine.git.head_sha(), branch=f"mlr-search/{session}")
+        host, pid = run_owner()
+        journal.owner_host, journal.owner_pid, journal.owner_started = host, pid, start_ticks(pid)
         run = engine.settings.run.model_copy(update={"metric": journal.metric, "direction": journal.direction})
         engine.configure(engine.settings.model_copy(update={"run": run}))
         engine.keep_ledger(store.journal_path(workspace, journal.session).parent / "ledger.json", resume=resume)
@@ -234,6 +241,18 @@ class Search:
             self.engine.git.checkout_branch(journal.base_branch)
         except MlrError as exc:
             log.warning("could not return to %s: %s", journal.base_branch, exc)
+
+
+def refuse_beside_a_live_search(workspace: Path) -> None:
+    """Two searches in one workspace would switch each other's branches and mix their nodes."""
+    try:
+        latest = store.load(workspace, store.latest_session(workspace))
+    except MlrError:  # none yet, or an unreadable one, which a new session does not need
+        return
+    if (latest.status == "running" and latest.owner_pid != os.getpid()
+            and owner_alive(latest.owner_host, latest.owner_pid, latest.owner_started)):
+        raise MlrError(f"search {latest.session} is still running in this workspace (process {latest.owner_pid} on "
+                       f"{latest.owner_host}): stop it first, then `search --resume` continues it")
 
 
 STOPS: dict[StopReason, str] = {"target": "the target improvement was reached", "nodes": "the node budget is spent",

@@ -85,6 +85,10 @@ class Journal(BaseModel):
     final_node: str | None = None
     status: SearchStatus = "running"
     message: str = ""
+    # the process running it (as in run records): a second search never runs beside it
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    owner_started: int | None = None
     elapsed_s: float = 0.0
     usage: Spend = Field(default_factory=Spend)
     started_at: str = Field(default_factory=now)
