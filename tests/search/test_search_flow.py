@@ -41,6 +41,7 @@ def test_a_search_drafts_fixes_improves_the_best_and_measures_it_with_seeds(tmp_
     assert best.se == pytest.approx(0.005) and [r.seed for r in best.runs] == [0, 1]
     assert all(r.commit == best.commit for r in best.runs)
     assert git(ws, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert "mlr-search" not in git(ws, "branch", "--list")  # the search's own branch is gone, its refs stay
     report = render(journal)
     assert "Best path: n001 (draft) -> n004 (improve)" in report
     assert f"best (node n004 at {best.commit[:8]}): score 0.705 ± 0.005 over 2 seed(s)" in report

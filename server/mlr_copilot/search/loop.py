@@ -24,6 +24,8 @@ from ..runners.base import owner_alive, run_owner
 from ..runners.proctree import start_ticks
 from ..untrusted import one_line
 from ..work import Cancelled, Work
+from ..workspace.gitsafe import run_text
+from ..workspace.refs import check_branch_name
 from . import measure, operators, store
 from .execute import run_node
 from .model import Evidence, Journal, Node
@@ -237,10 +239,14 @@ class Search:
             journal.message = f"{journal.message}; measuring failed: {exc}".strip("; ")
 
     def _return_to_base(self, journal: Journal) -> None:
+        """Back on the branch the search started from; the search's own branch goes (its
+        nodes stay reachable by their refs), so the user's branch list stays clean."""
         try:
             self.engine.git.checkout_branch(journal.base_branch)
         except MlrError as exc:
             log.warning("could not return to %s: %s", journal.base_branch, exc)
+            return
+        run_text(self.engine.workspace, "branch", "-q", "-D", check_branch_name(journal.branch), "--")
 
 
 def refuse_beside_a_live_search(workspace: Path) -> None:
