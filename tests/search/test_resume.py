@@ -89,7 +89,7 @@ def test_kill_9_while_a_node_runs_then_resume_loses_no_node_and_repeats_no_run(t
     assert sum(r.baseline for r in Engine.load(ws).runs()) == 1  # the baseline neither
 
 
-def test_a_run_that_finished_before_the_journal_was_saved_is_taken_not_run_again(tmp_path):
+def test_runs_that_finished_before_the_journal_was_saved_are_taken_not_run_again(tmp_path):
     ws = workspace(tmp_path)
     engine = engine_for(tmp_path, ws, draft("SCORE = 0.5", "SCORE = 0.6", "Raise to 0.6"), maxNodes=1, seeds=1)
     journal = search(engine)
@@ -99,10 +99,13 @@ def test_a_run_that_finished_before_the_journal_was_saved_is_taken_not_run_again
     path = store.journal_path(ws, journal.session)
     data = json.loads(path.read_text())
     data["nodes"][0].update(status="running", runs=[], value=None)
+    baseline = data["baseline_run"]
+    data.update(baseline_run=None, baseline_value=None)  # and the baseline's too
     path.write_text(json.dumps(data))
     resumed = search(Engine.load(ws, settings(write_script(tmp_path, []), maxNodes=1, seeds=1)), resume=True)
     assert resumed.nodes[0].status == "passed" and resumed.nodes[0].runs == [run]
     assert runs_of(ws, node.commit) == [run]
+    assert resumed.baseline_run == baseline and [r.id for r in Engine.load(ws).runs() if r.baseline] == [baseline]
 
 
 def test_a_second_search_is_refused_while_the_first_runs(tmp_path):

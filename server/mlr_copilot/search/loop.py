@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..autonomous.pipeline import session_objective
-from ..autonomous.resume import session_source
+from ..autonomous.resume import recorded_baseline, session_source
 from ..errors import MlrError
 from ..experiment.change import EditFailedError
 from ..llm.base import BudgetExceededError
@@ -46,7 +46,6 @@ class Search:
         self.work = work
         self.settings = engine.settings.search
         self.opened = time.monotonic()
-        self.journal: Journal | None = None
 
     def save(self, journal: Journal) -> None:
         journal.usage = self.engine.usage()
@@ -56,7 +55,6 @@ class Search:
 
     async def run(self, *, hypotheses: int | None = None, resume: bool = False) -> Journal:
         journal = await asyncio.to_thread(self._open, resume)
-        self.journal = journal
         try:
             await self._baseline(journal)
             await self._hypotheses(journal, hypotheses or self.settings.initial_drafts)
@@ -102,9 +100,13 @@ class Search:
     async def _baseline(self, journal: Journal) -> None:
         if journal.baseline_run is not None:
             return
-        self.work.say("Running the baseline")
-        record = await run_node(self.engine, self.work, branch=journal.branch, commit=journal.base_commit, baseline=True)
-        self.work.check("the baseline run")
+        # a kill after the baseline ran and before the journal held it: its record, not a second run
+        record = await asyncio.to_thread(recorded_baseline, self.engine.workspace, journal.base_commit, journal.started_at)
+        if record is None:
+            self.work.say("Running the baseline")
+            record = await run_node(self.engine, self.work, branch=journal.branch, commit=journal.base_commit,
+                                    baseline=True)
+            self.work.check("the baseline run")
         journal.baseline_run, journal.baseline_value = record.id, record.metrics.get(journal.metric)
         self.save(journal)
         if record.status != "passed" or journal.baseline_value is None:
