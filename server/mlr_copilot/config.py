@@ -103,6 +103,8 @@ class SearchSettings(_Section):
     epsilon: float = Field(default=0.1, ge=0.0, le=1.0, description="share of picks that improve a random working node")
     rng_seed: int = Field(default=0, alias="rngSeed")
     reflect_every: int = Field(default=4, ge=0, le=100, alias="reflectEvery")
+    ideas_after_reflect: int = Field(default=1, ge=0, le=10, alias="ideasAfterReflect",
+                                     description="new hypotheses proposed from each reflection's evidence, drafted next")
     target_improvement: float | None = Field(default=None, alias="targetImprovement",
                                              description="stop once the best node beats the baseline by this share")
     max_nodes: int = Field(default=12, ge=1, le=1000, alias="maxNodes")

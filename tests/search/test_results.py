@@ -1,17 +1,14 @@
 """Honest results and the loop back to the ideas: the task's final evaluation runs once, at the
 end, on the winning node only (a resume does not run it again), and the evidence of a reflect
-step reaches the next prompt of the ideas phase."""
+step reaches the prompt of the ideas phase, whose new hypothesis the search drafts next."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from mlr_copilot.engine import Engine
 from mlr_copilot.ideas.agent import experiment_context
 from mlr_copilot.search.report import render
-from mlr_copilot.work import Work
 
 from .helpers import draft, engine_for, improve, reflect, search, settings, workspace, write_script
 
@@ -43,27 +40,28 @@ def test_the_final_evaluation_runs_once_on_the_winner_only(tmp_path):
     assert len([r for r in engine.runs() if "--final" in r.command]) == 1
 
 
-def test_reflect_evidence_reaches_the_next_ideas_prompt(tmp_path):
+def test_reflect_evidence_reaches_the_ideas_prompt_and_its_new_hypothesis_is_drafted(tmp_path):
     ws = workspace(tmp_path)
-    engine = engine_for(tmp_path, ws, [*draft("SCORE = 0.5", "SCORE = 0.6", "Raise to 0.6"),
-                                       {**reflect(REFLECTION), "expect": ["n001 (draft of baseline)", "score=0.6"]}],
-                        hypotheses=1, maxNodes=1, seeds=1, reflectEvery=1, initialDrafts=1)
+    idea = {"title": "Raise it further", "problem": "p", "method": "m", "rationale": "r", "related": [],
+            "plan": {"dataset": "d", "model": "m", "baseline": "b", "metric": "score", "direction": "maximize",
+                     "steps": ["s"], "expected_improvement": "+5%"}}
+    assessment = {"index": 1, "closest_work": "none", "novelty_note": "n", "novelty": 5, "feasibility": 5,
+                  "expected_gain": 5, "reasons": "r"}
+    records = [*draft("SCORE = 0.5", "SCORE = 0.6", "Raise to 0.6"),
+               {**reflect(REFLECTION), "expect": ["n001 (draft of baseline)", "score=0.6"]},
+               {"call": "ideas.analyse", "response": {"task": "t", "gaps": ["g"], "keywords": ["k"]}},
+               # the ideas phase sees what was measured in its prompt
+               {"call": "ideas.generate", "response": {"hypotheses": [idea]}, "expect": [REFLECTION]},
+               {"call": "ideas.assess", "response": {"assessments": [assessment]}},
+               *draft("SCORE = 0.5", "SCORE = 0.65", "Raise to 0.65")]
+    engine = engine_for(tmp_path, ws, records, hypotheses=1, maxNodes=2, seeds=1, reflectEvery=1, initialDrafts=1)
+    engine.configure(engine.settings.model_copy(update={"ideas": engine.settings.ideas.model_copy(update={"hypotheses": 1})}))
     journal = search(engine)
-    assert engine.llm.provider.remaining() == {}
-    assert [(e.after_nodes, e.text) for e in journal.evidence] == [(1, REFLECTION)]
+    assert engine.llm.provider.remaining() == {}, journal.message
+    assert [(e.after_nodes, e.text, e.proposed) for e in journal.evidence] == [(1, REFLECTION, True)]
     assert REFLECTION in experiment_context(ws)
-    # the ideas phase, asked again, sees it in its prompt (the scripted reply expects it)
-    from mlr_copilot.autonomous.tasks import paper_from_task
-    from mlr_copilot.tasks import load_task
-
-    draft_idea = {"title": "t", "problem": "p", "method": "m", "rationale": "r", "related": [],
-                  "plan": {"dataset": "d", "model": "m", "baseline": "b", "metric": "score", "direction": "maximize",
-                           "steps": ["s"], "expected_improvement": "+5%"}}
-    replies = [{"call": "ideas.analyse", "response": {"task": "t", "gaps": ["g"], "keywords": ["k"]}},
-               {"call": "ideas.generate", "response": {"hypotheses": [draft_idea]}, "expect": [REFLECTION]},
-               {"call": "ideas.assess", "response": {"assessments": [
-                   {"index": 1, "closest_work": "none", "novelty_note": "n", "novelty": 5, "feasibility": 5,
-                    "expected_gain": 5, "reasons": "r"}]}}]
-    ideas = Engine.load(ws, {**settings(write_script(tmp_path, replies)), "ideas": {"online": False, "hypotheses": 1}})
-    asyncio.run(ideas.propose_hypotheses(paper_from_task(load_task(ws)), Work()))
-    assert ideas.llm.provider.remaining() == {}
+    new = journal.hypotheses[1]
+    assert journal.hypotheses[0] == "h1" and journal.extra_drafts == 1
+    second = journal.nodes[1]
+    assert (second.operator, second.hypothesis, second.status) == ("draft", new, "passed")
+    assert second.value == pytest.approx(0.65) and "Raise it further" in second.summary

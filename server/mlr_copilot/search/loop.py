@@ -166,7 +166,8 @@ class Search:
             node = await self._expand(journal, action)
             if node is not None:
                 await self._run(journal, node)
-                await self._reflect_if_due(journal)
+                if self._stop(journal) is None:  # a reflection the search will not use is not paid for
+                    await self._reflect_if_due(journal)
         journal.status, journal.message = reason, STOPS[reason]
 
     async def _expand(self, journal: Journal, action: Action) -> Node | None:
@@ -224,13 +225,29 @@ class Search:
     async def _reflect_if_due(self, journal: Journal) -> None:
         every = self.settings.reflect_every
         measured = sum(n.status in ("passed", "failed") for n in journal.nodes)
-        if not every or measured % every or any(e.after_nodes == measured for e in journal.evidence):
+        if not every or measured % every:
             return
-        self.work.say("Reflecting on what was measured")
-        text = await operators.reflect(self.engine, journal)
-        journal.evidence.append(Evidence(after_nodes=measured, text=text))
-        await asyncio.to_thread(store.save_evidence, self.engine.workspace, text)
-        self.save(journal)
+        evidence = next((e for e in journal.evidence if e.after_nodes == measured), None)
+        if evidence is None:
+            self.work.say("Reflecting on what was measured")
+            evidence = Evidence(after_nodes=measured, text=await operators.reflect(self.engine, journal))
+            journal.evidence.append(evidence)
+            await asyncio.to_thread(store.save_evidence, self.engine.workspace, evidence.text)
+            self.save(journal)
+        if self.settings.ideas_after_reflect and not evidence.proposed:
+            await self._new_hypotheses(journal, self.settings.ideas_after_reflect)
+            evidence.proposed = True
+            self.save(journal)
+
+    async def _new_hypotheses(self, journal: Journal, count: int) -> None:
+        """Hypotheses proposed in the light of the evidence (the ideas prompt includes it),
+        the best `count` of the new ones drafted next: the results flow back into the ideas."""
+        self.work.say("Proposing hypotheses from what was measured")
+        run = await self.engine.propose_hypotheses(session_source(None, True, self.engine.workspace), self.work)
+        new = [h.id for h in sorted(run.hypotheses, key=lambda h: h.rank)
+               if h.status != "rejected" and h.id not in journal.hypotheses][:count]
+        journal.hypotheses += new
+        journal.extra_drafts += len(new)
 
     async def _measure(self, journal: Journal) -> None:
         try:

@@ -45,6 +45,8 @@ class Node(BaseModel):
 class Evidence(BaseModel):
     after_nodes: int
     text: str
+    # whether new hypotheses were proposed from it (search.ideasAfterReflect)
+    proposed: bool = False
     created_at: str = Field(default_factory=now)
 
 
@@ -76,6 +78,8 @@ class Journal(BaseModel):
     hypotheses: list[str] = Field(default_factory=list)
     # the hypotheses a draft was started for (a draft that commits nothing makes no node)
     drafted: list[str] = Field(default_factory=list)
+    # drafts owed to hypotheses proposed from a reflection's evidence, beyond the initial ones
+    extra_drafts: int = 0
     baseline_run: str | None = None
     baseline_value: float | None = None
     nodes: list[Node] = Field(default_factory=list)

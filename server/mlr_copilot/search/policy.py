@@ -1,5 +1,6 @@
 """Which node to expand next, and how (AIDE's search policy, with the tree's depth of debugging
-capped per branch): the initial drafts first; then a fix of the oldest failed leaf whose branch
+capped per branch): the initial drafts first (and the drafts of hypotheses proposed from a
+reflection's evidence, as soon as they are proposed); then a fix of the oldest failed leaf whose branch
 has not reached the debug cap; then one improvement of the best working node, or with
 probability `epsilon` of a random working node so a lucky early node does not hold the search.
 A pruned node is never expanded. The random draw is seeded by the setting and the node count,
@@ -30,7 +31,7 @@ def rng_for(settings: SearchSettings, journal: Journal) -> random.Random:
 def choose(journal: Journal, settings: SearchSettings) -> Action | None:
     """The next step, or None when nothing is left to expand."""
     undrafted = [h for h in journal.hypotheses if h not in journal.drafted]
-    if undrafted and len(journal.drafted) < settings.initial_drafts:
+    if undrafted and len(journal.drafted) < settings.initial_drafts + journal.extra_drafts:
         return Action("draft", hypothesis=undrafted[0])
     parents = {n.parent for n in journal.nodes}
     broken = [n for n in journal.nodes
