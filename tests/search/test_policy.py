@@ -19,9 +19,9 @@ def journal(*nodes: Node, hypotheses: list[str] | None = None, drafted: list[str
 
 
 def node(node_id: str, status: NodeStatus, value: float | None = None, parent: str | None = None,
-         operator: Operator = "improve", depth: int = 0) -> Node:
+         operator: Operator = "improve", depth: int = 0, runs: int = 1) -> Node:
     return Node(id=node_id, parent=parent, operator=operator, commit=node_id.ljust(40, "0"), status=status,
-                value=value, debug_depth=depth)
+                value=value, debug_depth=depth, runs=[f"run-{node_id}-{n}" for n in range(runs)])
 
 
 def settings(**values: object) -> SearchSettings:
@@ -60,6 +60,8 @@ def test_debug_depth_is_capped_per_branch():
     # the branch reached the cap: nothing works and every hypothesis is drafted, so the search ends
     assert choose(journal(*capped), settings(debugDepth=2)) is None
     assert choose(journal(*capped, drafted=["h1"]), settings(debugDepth=2, initialDrafts=1)) == Action("draft", hypothesis="h2")
+    # a node whose run was interrupted twice failed without a run to read: nothing to fix from
+    assert choose(journal(node("n001", "failed", operator="draft", runs=0)), settings()) is None
 
 
 def test_a_pruned_node_is_never_expanded():

@@ -34,8 +34,9 @@ def choose(journal: Journal, settings: SearchSettings) -> Action | None:
     if undrafted and len(journal.drafted) < settings.initial_drafts + journal.extra_drafts:
         return Action("draft", hypothesis=undrafted[0])
     parents = {n.parent for n in journal.nodes}
-    broken = [n for n in journal.nodes
-              if n.status == "failed" and n.id not in parents and n.debug_depth < settings.debug_depth]
+    # a fix needs a failed run to read (a node interrupted twice has none)
+    broken = [n for n in journal.nodes if n.status == "failed" and n.runs and n.id not in parents
+              and n.debug_depth < settings.debug_depth]
     if broken:
         return Action("debug", parent=broken[0].id, hypothesis=broken[0].hypothesis)
     working = [n for n in journal.nodes if n.status == "passed"]
