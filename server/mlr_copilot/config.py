@@ -107,12 +107,32 @@ class TrackingSettings(_Section):
                                    description="MLflow tracking URI (a server or a `file:` store) every finished run is logged to")
 
 
+class SearchSettings(_Section):
+    """The search's policy and budgets (rationale in the README, "The search")."""
+
+    initial_drafts: int = Field(default=2, ge=1, le=20, alias="initialDrafts")
+    debug_depth: int = Field(default=2, ge=0, le=10, alias="debugDepth")
+    epsilon: float = Field(default=0.1, ge=0.0, le=1.0, description="share of picks that improve a random working node")
+    rng_seed: int = Field(default=0, alias="rngSeed")
+    reflect_every: int = Field(default=4, ge=0, le=100, alias="reflectEvery")
+    ideas_after_reflect: int = Field(default=1, ge=0, le=10, alias="ideasAfterReflect",
+                                     description="new hypotheses proposed from each reflection's evidence, drafted next")
+    target_improvement: float | None = Field(default=None, alias="targetImprovement",
+                                             description="stop once the best node beats the baseline by this share")
+    max_nodes: int = Field(default=12, ge=1, le=1000, alias="maxNodes")
+    hours: float | None = Field(default=None, gt=0)
+    compute_seconds: float | None = Field(default=None, gt=0, alias="computeSeconds")
+    seeds: int = Field(default=3, ge=1, le=20)
+    seed_flag: str = Field(default="--seed", alias="seedFlag", min_length=1, max_length=40)
+
+
 class Settings(_Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     ideas: IdeasSettings = Field(default_factory=IdeasSettings)
     implement: ImplementSettings = Field(default_factory=ImplementSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +212,7 @@ def load_settings(*layers: object, environ: Mapping[str, str] | None = None) -> 
             raw = _merge(raw, layer)
         elif layer is not None:
             ignored.append(
-                f"settings must be an object of sections (llm, ideas, implement, run, tracking), not "
+                f"settings must be an object of sections (llm, ideas, implement, run, tracking, search), not "
                 f"{type(layer).__name__}; ignored them and kept the defaults"
             )
     settings, warnings = validate_settings(raw)

@@ -42,6 +42,8 @@ class Task(_Frozen):
     prepare: str | None = None
     requirements: list[str] = Field(default_factory=list)
     paper: str | None = None
+    # a separate final evaluation (e.g. on a held-out split): run once, on the search's winner
+    final_command: str | None = None
     folder: Path = Field(description="the task folder; set by the loader, not read from task.toml")
 
     @property

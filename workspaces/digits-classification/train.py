@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,16 @@ from sklearn.preprocessing import StandardScaler
 
 from evaluate import load_split, report
 
-SEED = 0
+
+def seed_argument(argv: list[str]) -> int:
+    """The model's random seed: `--seed N` (a search re-runs its winner with several), else 0.
+    The train/test split stays fixed whatever the seed."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--seed", type=int, default=0)
+    return int(parser.parse_known_args(argv)[0].seed)
+
+
+SEED = seed_argument(sys.argv[1:])
 
 
 def features(images: np.ndarray) -> np.ndarray:

@@ -11,13 +11,14 @@ import sys
 
 from ..errors import MlrError
 from ..untrusted import one_line, visible
-from . import auto, experiment, history, ideas, machine, queue
+from . import auto, experiment, history, ideas, machine, queue, search
 from .output import say
 from .parser import Handler, build_parser
 from .session import Interrupted, cancelled_exit
 
 # the command groups, in the order `--help` lists their commands
-GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, history.declare, queue.declare)
+GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, search.declare, history.declare,
+          queue.declare)
 
 
 class VisibleFormatter(logging.Formatter):

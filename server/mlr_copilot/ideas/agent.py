@@ -20,6 +20,7 @@ from ..errors import MlrError
 from ..llm.client import schema_hint
 from ..retrieval.model import RelatedWork
 from ..retrieval.related import related_work
+from ..search.store import read_evidence
 from ..taskfile import TaskError, load_task
 from ..work import Work
 from . import document
@@ -91,14 +92,18 @@ def _hypotheses_text(drafts: list[Draft]) -> str:
 
 
 def experiment_context(workspace: Path) -> str:
-    """What the workspace's experiment looks like, so hypotheses fit the code that exists."""
+    """What the workspace's experiment looks like, so hypotheses fit the code that exists, and
+    what a search measured on it (its last reflect step), so results flow back into the ideas."""
+    evidence = read_evidence(workspace)
+    measured = f"\n\nWhat a search of this workspace measured so far:\n{evidence}" if evidence else ""
     try:
         task = load_task(workspace)
     except (TaskError, ImportError):
-        return "No task description in the workspace; propose experiments that a small Python code base can run."
+        return "No task description in the workspace; propose experiments that a small Python code base can run." + measured
     return (
         f"The workspace holds the task '{task.title}': {task.description.strip()}\n"
         f"Its experiment runs with `{task.command}` and reports the metric '{task.metric.name}' ({task.metric.direction})."
+        + measured
     )
 
 

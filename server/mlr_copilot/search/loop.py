@@ -1,0 +1,284 @@
+"""The search session: the baseline, the hypotheses, then node after node as the policy
+chooses, each saved in the journal (and kept by its ref) before and after its run, until a
+budget, the target or the tree's end stops it; then the honest measurement (`measure.py`).
+
+Resume after a kill: a node saved before its run is run; a node left "running" takes the run
+record its commit finished with if there is one (never running it again), else it is run once
+more; a node interrupted twice is marked failed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ..autonomous.pipeline import session_objective
+from ..autonomous.resume import recorded_baseline, session_source
+from ..errors import MlrError
+from ..experiment.change import EditFailedError
+from ..llm.base import BudgetExceededError
+from ..runners.base import owner_alive, run_owner
+from ..runners.proctree import start_ticks
+from ..untrusted import one_line
+from ..work import Cancelled, Work
+from ..workspace.gitsafe import run_text
+from ..workspace.refs import check_branch_name
+from . import measure, operators, store
+from .execute import run_node
+from .model import Evidence, Journal, Node
+from .policy import Action, choose
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..runners.model import RunRecord
+
+log = logging.getLogger(__name__)
+StopReason = Literal["target", "nodes", "hours", "compute"]
+MAX_ATTEMPTS = 2
+
+
+class Search:
+    def __init__(self, engine: Engine, work: Work):
+        self.engine = engine
+        self.work = work
+        self.settings = engine.settings.search
+        self.opened = time.monotonic()
+
+    def save(self, journal: Journal) -> None:
+        journal.usage = self.engine.usage()
+        journal.elapsed_s += time.monotonic() - self.opened
+        self.opened = time.monotonic()
+        store.save(self.engine.workspace, journal)
+
+    async def run(self, *, hypotheses: int | None = None, resume: bool = False) -> Journal:
+        journal = await asyncio.to_thread(self._open, resume)
+        try:
+            await self._baseline(journal)
+            await self._hypotheses(journal, hypotheses or self.settings.initial_drafts)
+            await self._settle(journal)
+            await self._grow(journal)
+        except BudgetExceededError as exc:
+            journal.status, journal.message = "budget", str(exc)
+        except Cancelled as exc:
+            journal.status, journal.message = "cancelled", f"{exc}; `search --resume` continues the session"
+        except MlrError as exc:
+            journal.status, journal.message = "failed", str(exc)
+        self.save(journal)
+        if journal.status not in ("cancelled", "failed"):
+            await self._measure(journal)
+        await asyncio.to_thread(self._return_to_base, journal)
+        self.save(journal)
+        return journal
+
+    def _open(self, resume: bool) -> Journal:
+        engine = self.engine
+        workspace = engine.workspace
+        refuse_beside_a_live_search(workspace)
+        if resume:
+            journal = store.load(workspace, store.latest_session(workspace))
+            journal.status, journal.message = "running", ""
+        else:
+            engine.git.ensure_repo()
+            branch = engine.git.current_branch()
+            if branch is None:
+                raise MlrError("the search starts from a branch: check one out first")
+            objective = session_objective(engine.settings.run, workspace)
+            session = store.new_session_id(workspace)
+            journal = Journal(session=session, metric=objective.metric, direction=objective.direction,
+                              base_branch=branch, base_commit=engine.git.head_sha(), branch=f"mlr-search/{session}")
+        host, pid = run_owner()
+        journal.owner_host, journal.owner_pid, journal.owner_started = host, pid, start_ticks(pid)
+        run = engine.settings.run.model_copy(update={"metric": journal.metric, "direction": journal.direction})
+        engine.configure(engine.settings.model_copy(update={"run": run}))
+        engine.keep_ledger(store.journal_path(workspace, journal.session).parent / "ledger.json", resume=resume)
+        self.save(journal)
+        return journal
+
+    async def _baseline(self, journal: Journal) -> None:
+        if journal.baseline_run is not None:
+            return
+        # a kill after the baseline ran and before the journal held it: its record, not a second run
+        record = await asyncio.to_thread(recorded_baseline, self.engine.workspace, journal.base_commit, journal.started_at)
+        if record is None:
+            self.work.say("Running the baseline")
+            record = await run_node(self.engine, self.work, branch=journal.branch, commit=journal.base_commit,
+                                    baseline=True)
+            self.work.check("the baseline run")
+        journal.baseline_run, journal.baseline_value = record.id, record.metrics.get(journal.metric)
+        self.save(journal)
+        if record.status != "passed" or journal.baseline_value is None:
+            raise MlrError(f"the baseline run {record.id} did not report '{journal.metric}' ({record.status}: "
+                           f"{operators.why_failed(self.engine, record.id)}); nothing else was tried")
+
+    async def _hypotheses(self, journal: Journal, wanted: int) -> None:
+        if journal.hypotheses:
+            return
+        known = [h for h in self.engine.hypotheses() if h.status != "rejected"]
+        if len(known) < wanted:
+            self.work.say("Proposing hypotheses")
+            source = session_source(None, True, self.engine.workspace)
+            run = await self.engine.propose_hypotheses(source, self.work)
+            known = [h for h in run.hypotheses if h.status != "rejected"]
+        journal.hypotheses = [h.id for h in sorted(known, key=lambda h: h.rank)][:wanted]
+        self.save(journal)
+
+    async def _settle(self, journal: Journal) -> None:
+        """The nodes a kill left before or during their run: run, adopted or given up."""
+        for node in journal.nodes:
+            if node.status == "pending":
+                await self._run(journal, node)
+            elif node.status == "running":
+                record = await asyncio.to_thread(measure.finished_run, self.engine, node.commit, node.created_at,
+                                                 journal.run_ids())
+                if record is not None:
+                    self._finish(journal, node, record)
+                elif node.attempts >= MAX_ATTEMPTS:
+                    node.status, node.why = "failed", f"its run was interrupted {node.attempts} times"
+                    self.save(journal)
+                else:
+                    await self._run(journal, node)
+
+    def _stop(self, journal: Journal) -> StopReason | None:
+        """Why the search stops now, if it does: the target reached, or a budget spent."""
+        settings = self.settings
+        delta = journal.delta(journal.best())
+        if settings.target_improvement is not None and delta is not None and delta >= settings.target_improvement:
+            return "target"
+        if len(journal.nodes) >= settings.max_nodes:
+            return "nodes"
+        if settings.hours is not None and journal.elapsed_s + time.monotonic() - self.opened >= settings.hours * 3600:
+            return "hours"
+        if settings.compute_seconds is not None and journal.compute_s() >= settings.compute_seconds:
+            return "compute"
+        return None
+
+    async def _grow(self, journal: Journal) -> None:
+        reason: StopReason | None
+        while (reason := self._stop(journal)) is None:
+            self.work.check("the search")
+            action = choose(journal, self.settings)
+            if action is None:
+                journal.status, journal.message = "exhausted", "no node is left to expand"
+                return
+            node = await self._expand(journal, action)
+            if node is not None:
+                await self._run(journal, node)
+                if self._stop(journal) is None:  # a reflection the search will not use is not paid for
+                    await self._reflect_if_due(journal)
+        journal.status, journal.message = reason, STOPS[reason]
+
+    async def _expand(self, journal: Journal, action: Action) -> Node | None:
+        """The new node the action makes, saved and kept by its ref before it runs."""
+        started, spent = time.perf_counter(), self.engine.usage()
+        parent = journal.node(action.parent) if action.parent else None
+        self.work.say(f"{action.operator} {action.parent or action.hypothesis}")
+        failed = f"{action.operator} proposed no change"
+        try:
+            change = await self._operate(journal, action, parent)
+        except EditFailedError as exc:
+            change, failed = None, f"{action.operator}: {one_line(exc)[:300]}"
+        usage = self.engine.usage()
+        node = Node(id=journal.next_id(), parent=action.parent, operator=action.operator, hypothesis=action.hypothesis,
+                    commit=change.commit if change else (parent.commit if parent else journal.base_commit),
+                    summary=change.summary if change else failed,
+                    debug_depth=(parent.debug_depth + 1) if parent and action.operator == "debug" else 0,
+                    llm_cost_usd=(usage.cost_usd or 0.0) - (spent.cost_usd or 0.0),
+                    llm_tokens=usage.total_tokens - spent.total_tokens, seconds=time.perf_counter() - started)
+        if change is None:
+            # kept in the tree so the policy never asks the same thing again, never run
+            node.status, node.why = "pruned", node.summary
+        await asyncio.to_thread(store.keep, self.engine.workspace, journal.session, node.id, node.commit)
+        journal.nodes.append(node)
+        self.save(journal)
+        return node if change is not None else None
+
+    async def _operate(self, journal: Journal, action: Action, parent: Node | None) -> operators.Change | None:
+        if action.operator == "draft":
+            assert action.hypothesis is not None  # the policy names the hypothesis to draft
+            journal.drafted.append(action.hypothesis)
+            return await operators.draft(self.engine, journal, action.hypothesis, self.work)
+        assert parent is not None  # the policy names the node to debug or improve
+        if action.operator == "debug":
+            return await operators.debug(self.engine, journal, parent, self.work)
+        return await operators.improve(self.engine, journal, parent, self.work)
+
+    async def _run(self, journal: Journal, node: Node) -> None:
+        node.status, node.attempts = "running", node.attempts + 1
+        self.save(journal)
+        record = await run_node(self.engine, self.work, branch=journal.branch, commit=node.commit)
+        if record.status == "cancelled":
+            raise Cancelled(f"the run of node {node.id}")
+        self._finish(journal, node, record)
+
+    def _finish(self, journal: Journal, node: Node, record: RunRecord) -> None:
+        node.runs.append(record.id)
+        node.compute_s += record.duration_s or 0.0
+        node.value = record.metrics.get(journal.metric)
+        passed = record.status == "passed" and journal.objective.better(node.value, None)
+        node.status = "passed" if passed else "failed"
+        node.why = "" if passed else operators.why_failed(self.engine, record.id)
+        self.save(journal)
+
+    async def _reflect_if_due(self, journal: Journal) -> None:
+        every = self.settings.reflect_every
+        measured = sum(n.status in ("passed", "failed") for n in journal.nodes)
+        if not every or measured % every:
+            return
+        evidence = next((e for e in journal.evidence if e.after_nodes == measured), None)
+        if evidence is None:
+            self.work.say("Reflecting on what was measured")
+            evidence = Evidence(after_nodes=measured, text=await operators.reflect(self.engine, journal))
+            journal.evidence.append(evidence)
+            await asyncio.to_thread(store.save_evidence, self.engine.workspace, evidence.text)
+            self.save(journal)
+        if self.settings.ideas_after_reflect and not evidence.proposed:
+            await self._new_hypotheses(journal, self.settings.ideas_after_reflect)
+            evidence.proposed = True
+            self.save(journal)
+
+    async def _new_hypotheses(self, journal: Journal, count: int) -> None:
+        """Hypotheses proposed in the light of the evidence (the ideas prompt includes it),
+        the best `count` of the new ones drafted next: the results flow back into the ideas."""
+        self.work.say("Proposing hypotheses from what was measured")
+        run = await self.engine.propose_hypotheses(session_source(None, True, self.engine.workspace), self.work)
+        new = [h.id for h in sorted(run.hypotheses, key=lambda h: h.rank)
+               if h.status != "rejected" and h.id not in journal.hypotheses][:count]
+        journal.hypotheses += new
+        journal.extra_drafts += len(new)
+
+    async def _measure(self, journal: Journal) -> None:
+        try:
+            await measure.measure(self.engine, journal, self.work, save=self.save)
+        except Cancelled as exc:
+            journal.status, journal.message = "cancelled", f"{exc} while measuring; `search --resume` measures again"
+        except MlrError as exc:
+            journal.message = f"{journal.message}; measuring failed: {exc}".strip("; ")
+
+    def _return_to_base(self, journal: Journal) -> None:
+        """Back on the branch the search started from; the search's own branch goes (its
+        nodes stay reachable by their refs), so the user's branch list stays clean."""
+        try:
+            self.engine.git.checkout_branch(journal.base_branch)
+        except MlrError as exc:
+            log.warning("could not return to %s: %s", journal.base_branch, exc)
+            return
+        run_text(self.engine.workspace, "branch", "-q", "-D", check_branch_name(journal.branch), "--")
+
+
+def refuse_beside_a_live_search(workspace: Path) -> None:
+    """Two searches in one workspace would switch each other's branches and mix their nodes."""
+    try:
+        latest = store.load(workspace, store.latest_session(workspace))
+    except MlrError:  # none yet, or an unreadable one, which a new session does not need
+        return
+    if (latest.status == "running" and latest.owner_pid != os.getpid()
+            and owner_alive(latest.owner_host, latest.owner_pid, latest.owner_started)):
+        raise MlrError(f"search {latest.session} is still running in this workspace (process {latest.owner_pid} on "
+                       f"{latest.owner_host}): stop it first, then `search --resume` continues it")
+
+
+STOPS: dict[StopReason, str] = {"target": "the target improvement was reached", "nodes": "the node budget is spent",
+         "hours": "the wall-time budget is spent", "compute": "the experiment compute budget is spent"}

@@ -1,0 +1,150 @@
+"""The search's operators. Each makes at most one new commit (a node) from a parent and says
+what it changed: draft (today's implement loop for a hypothesis, from the baseline commit),
+debug (one fix of a failed node), improve (one atomic change to a working node); reflect makes
+no commit but evidence.
+
+The improve and reflect prompts put what stays the same first (the system part, the task, the
+node's files in a fixed order) and what changes from call to call last, so a provider's prefix
+cache serves most of each prompt."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import prompts
+from ..autonomous.pipeline import accept_all, failure_summary
+from ..errors import MlrError
+from ..experiment.agent import STARTER_FILES
+from ..experiment.change import propose, review_and_commit
+from ..experiment.debug import propose_fix
+from ..taskfile import TaskError, load_task
+from ..workspace.gitsafe import run_text
+from ..workspace.paths import read_regular, safe_path
+from ..workspace.refs import commit_of
+from .execute import check_out
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..engine import Engine
+    from ..llm.base import Message
+    from ..work import Work
+    from .model import Journal, Node
+
+FILE_CHARS = 12_000
+
+
+@dataclass(frozen=True)
+class Change:
+    commit: str
+    summary: str
+
+
+async def _yes(problem: str) -> bool:
+    return True
+
+
+async def draft(engine: Engine, journal: Journal, hypothesis_id: str, work: Work) -> Change | None:
+    """The implement loop for the hypothesis's plan, on its branch from the baseline commit."""
+    hypothesis = next((h for h in engine.hypotheses() if h.id == hypothesis_id), None)
+    if hypothesis is None:
+        raise MlrError(f"no hypothesis {hypothesis_id} to draft")
+    if hypothesis.status != "accepted":
+        engine.decide(hypothesis_id, "accepted", "accepted by the search")
+    state = await engine.implement(hypothesis_id, accept_all, work, _yes, base=journal.base_commit)
+    if state.status == "nothing-implemented" or not state.commits:
+        return None
+    commit = await asyncio.to_thread(commit_of, engine.workspace, state.branch)
+    done = f" ({state.message})" if state.message else ""
+    return Change(commit, f"draft of {hypothesis_id}: {hypothesis.title}{done}")
+
+
+async def debug(engine: Engine, journal: Journal, node: Node, work: Work) -> Change | None:
+    """One fix of the failed `node` from its diagnosed failures and log tail."""
+    await asyncio.to_thread(check_out, engine, journal.branch, node.commit)
+    record = engine.run_record(node.runs[-1])
+    outcome = await propose_fix(engine.context(), record, accept_all, work, [], node.hypothesis)
+    if outcome is None or not outcome.commit:
+        return None
+    return Change(outcome.commit, outcome.proposal.summary)
+
+
+async def improve(engine: Engine, journal: Journal, node: Node, work: Work, instruction: str = "") -> Change | None:
+    """One atomic, explained change to the working `node`."""
+    await asyncio.to_thread(check_out, engine, journal.branch, node.commit)
+    messages = await asyncio.to_thread(improve_messages, engine, journal, node, instruction)
+    result = await propose(engine.llm, messages, engine.workspace, git=engine.git, task="search:improve",
+                           call="search.improve", retries=engine.settings.implement.max_edit_retries,
+                           hypothesis=node.hypothesis or "none", step=f"improve-{node.id}", work=work)
+    if isinstance(result, str):
+        return None
+    outcome = await review_and_commit(engine.git, engine.workspace, result, accept_all, title=f"improve {node.id}",
+                                      trailers={"MLR-Hypothesis": node.hypothesis or "none", "MLR-Step": f"improve {node.id}"})
+    return Change(outcome.commit, result.summary) if outcome.commit else None
+
+
+async def reflect(engine: Engine, journal: Journal) -> str:
+    """What worked and what did not, from every measured node, as evidence for the ideas."""
+    base = f"{journal.baseline_value:.6g}" if journal.baseline_value is not None else "unknown"
+    messages = prompts.messages("search_reflect", task=task_text(engine.workspace), metric=journal.metric,
+                                baseline=base, nodes=nodes_text(journal))
+    return (await engine.llm.text(messages, task="search:reflect", call="search.reflect")).strip()
+
+
+def task_text(workspace: Path) -> str:
+    try:
+        task = load_task(workspace)
+    except TaskError:
+        return "(no task description)"
+    return f"{task.title}: {task.description.strip()}\nCommand: `{task.command}`; metric {task.metric.name} ({task.metric.direction})."
+
+
+def node_files(workspace: Path, base: str, commit: str) -> list[str]:
+    """The files a node's prompt shows, in a fixed order: the starter files it left as the
+    baseline had them (the same bytes in every node's prompt, so a prefix cache serves them),
+    then the files it changed since the baseline, each group sorted by path."""
+    out = run_text(workspace, "diff", "--name-only", "--no-renames", base, commit, "--")
+    changed = sorted(p for p in out.stdout.splitlines() if p) if out.returncode == 0 else []
+    starters = sorted(f for f in STARTER_FILES if (workspace / f).is_file() and f not in changed)
+    return [*starters, *changed]
+
+
+def files_text(workspace: Path, paths: list[str]) -> str:
+    chunks = []
+    for rel in paths:
+        try:
+            raw = read_regular(safe_path(workspace, rel))
+        except (MlrError, OSError):
+            continue
+        if raw is not None:
+            chunks.append(f"## {rel}\n```\n{raw.decode('utf-8', errors='replace')[:FILE_CHARS]}\n```")
+    return "\n\n".join(chunks) or "(none)"
+
+
+def _line(journal: Journal, node: Node) -> str:
+    delta = journal.delta(node)
+    result = (f"{journal.metric}={node.value:.6g}" + (f" ({delta:+.1%} vs baseline)" if delta is not None else "")
+              if node.status == "passed" else f"{node.status}: {node.why or 'no metric'}")
+    return f"- {node.id} ({node.operator} of {node.parent or 'baseline'}): {node.summary} -> {result}"
+
+
+def nodes_text(journal: Journal) -> str:
+    return "\n".join(_line(journal, n) for n in journal.nodes if n.status != "pending") or "(none)"
+
+
+def improve_messages(engine: Engine, journal: Journal, node: Node, instruction: str) -> list[Message]:
+    workspace = engine.workspace
+    tried = [_line(journal, n) for n in journal.nodes if n.id != node.id and n.parent in (node.parent, node.id)]
+    return prompts.messages(
+        "search_improve", results_file=engine.settings.run.results_file, task=task_text(workspace),
+        files=files_text(workspace, node_files(workspace, journal.base_commit, node.commit)),
+        node=node.id, operator=node.operator, commit=node.commit[:12],
+        path=" -> ".join(n.id for n in journal.path_to(node)), result=_line(journal, node),
+        tried="\n".join(tried) or "(nothing yet)", instruction=instruction or "(none)",
+    )
+
+
+def why_failed(engine: Engine, record_id: str) -> str:
+    return failure_summary(engine.workspace, engine.run_record(record_id))
