@@ -14,8 +14,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import client_capabilities
 
+from mlr_copilot.autonomous.bundled import bundled_task, copy_task
 from mlr_copilot.autonomous.demo import demo_files
-from mlr_copilot.autonomous.tasks import bundled_task, copy_task
 from tests.gitutil import git
 
 from .conftest import execute, start, wait_for
