@@ -16,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
-from urllib.parse import unquote, urlparse
 
 from . import __version__
 from .config import RunnerName, Settings, load_settings
@@ -35,6 +34,7 @@ from .state import StateDir
 from .status import Spend, Status
 from .work import Work
 from .workspace.commits import head_info
+from .workspace.paths import resolve_path
 
 if TYPE_CHECKING:
     from .doctor import Check
@@ -393,10 +393,3 @@ async def _in_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -
 
     return await asyncio.to_thread(fn, *args, **kwargs)
 
-
-def resolve_path(workspace: Path, value: str) -> Path:
-    """A path argument as an editor or a shell gives it: a file URI, absolute, or relative to the workspace."""
-    if value.startswith("file:"):
-        return Path(unquote(urlparse(value).path))
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else workspace / path

@@ -126,3 +126,19 @@ def test_debug_stopped_by_the_budget_reports_the_attempts_so_far(tmp_path):
     assert re.search(r"run \S+ failed -> fix: none", result.stdout)
     # the experiment's own traceback is shown live; the budget error is not a crash
     assert "BudgetExceededError" not in result.stderr and "mlr_copilot" not in result.stderr
+
+
+def test_run_rev_runs_another_commit_and_leaves_the_checkout_alone(tmp_path):
+    workspace = make_repo(tmp_path / "ws", {"train.py": "print('METRIC accuracy=0.5')\n"})
+    first = subprocess.run(["git", "-C", str(workspace), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    write(workspace, "train.py", "print('METRIC accuracy=0.9')\n")
+    subprocess.run(["git", "-C", str(workspace), "commit", "-qam", "better"], check=True)
+    write(workspace, "train.py", "print('METRIC accuracy=0.7')  # being edited\n")
+    result = cli("run", "-w", str(workspace), "--runner", "local", "--rev", first, "--json", "--", sys.executable, "train.py")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["commit"] == first and record["metrics"] == {"accuracy": 0.5} and record["isolated"]
+    assert (workspace / "train.py").read_text() == "print('METRIC accuracy=0.7')  # being edited\n"
+    missing = cli("run", "-w", str(workspace), "--runner", "local", "--rev", "no-such-branch", "--", sys.executable, "train.py")
+    error = missing.stderr.strip().splitlines()[-1]
+    assert missing.returncode != 0 and error.startswith("mlr-copilot run: cannot run 'no-such-branch'"), missing.stderr

@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     work = terminal_work()
     record, signum = run_cancellable(work, engine.run(work, command=command or None, runner=args.runner,
                                                       timeout=args.timeout, on_line=terminal_lines(args.json),
-                                                      baseline=args.baseline))
+                                                      baseline=args.baseline, rev=args.rev))
     print_record(record, args.json, engine.settings.run.results_file)
     if record.status == "cancelled":
         return cancelled_exit(signum)
@@ -74,6 +74,7 @@ def declare(commands: Commands) -> None:
     p.add_argument("--timeout", type=float, help="wall-time limit in seconds")
     p.add_argument("--json", action="store_true", help="print the run record as JSON")
     p.add_argument("--baseline", action="store_true", help="mark this run as the baseline of the history")
+    p.add_argument("--rev", help="run this commit or branch (default: the working copy) without checking it out")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ...: the command to run instead of the configured one")
     p = commands.add("debug", cmd_debug, "run, and fix failures with reviewed commits, up to a cap of attempts")
     p.add_argument("--yes", "-y", action="store_true", help="accept every proposed fix")

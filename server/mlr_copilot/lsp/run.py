@@ -40,7 +40,8 @@ class RunFeature(Feature):
     async def run_once(self, work: Work, options: dict[str, Any]) -> RunRecord:
         record: RunRecord = await self.server.engine.run(
             work, command=option(options, "command", (str, list[str])), runner=option(options, "runner", str),
-            timeout=option(options, "timeout", (int, float)), on_line=self.live_lines(work))
+            timeout=option(options, "timeout", (int, float)), on_line=self.live_lines(work),
+            rev=option(options, "rev", str))
         self.diagnostics.publish(record)
         return record
 

@@ -143,19 +143,24 @@ def execute(
         record.message = str(exc) or type(exc).__name__
         save_record(workspace, record)
         raise
+    _finish(workspace, record, cleanup, mlflow_uri)
+    return record
+
+
+def _finish(workspace: Path, record: RunRecord, cleanup: list[str], mlflow_uri: str | None) -> None:
+    """Keep the ended run: its outputs, record, git note and, with `mlflow_uri`, its MLflow run."""
     record.warnings += cleanup
     if record.isolated:
         record.outputs = kept_outputs(workspace, record.id)
     save_record(workspace, record)
     note_run(workspace, record)
     if mlflow_uri:
-        from ..history.tracking import track_run
+        from ..history.tracking import track_run  # MLflow only for those who track there
 
         warning = track_run(workspace, record, mlflow_uri)
         if warning:
             record.warnings.append(warning)
             save_record(workspace, record)
-    return record
 
 
 def _start_record(workspace: Path, run_id: str, request: RunRequest, runner: Runner, *,

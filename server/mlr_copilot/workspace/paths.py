@@ -16,6 +16,7 @@ import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
 
 from mlr_copilot.errors import MlrError
 
@@ -118,3 +119,11 @@ def read_regular(path: Path | str, max_bytes: int | None = None) -> bytes | None
             return handle.read() if max_bytes is None else handle.read(max_bytes)
     finally:
         os.close(fd)
+
+
+def resolve_path(workspace: Path, value: str) -> Path:
+    """A path argument as an editor or a shell gives it: a file URI, absolute, or relative to the workspace."""
+    if value.startswith("file:"):
+        return Path(unquote(urlparse(value).path))
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else workspace / path
