@@ -20,6 +20,9 @@ export interface QueueNode {
   kind: "queue";
   label: string;
   description: string;
+  /** Runs wait or run: the node opens; otherwise it stays folded, so ended runs do not push
+   * the hypotheses out of a short view. */
+  active: boolean;
   runs: QueuedNode[];
 }
 
@@ -74,6 +77,7 @@ export function buildQueueNode(runs: QueuedRun[]): QueueNode | undefined {
     kind: "queue",
     label: "Queue",
     description: `${running} running, ${waiting} waiting`,
+    active: running + waiting > 0,
     runs: runs.map(queuedNode),
   };
 }

@@ -45,6 +45,18 @@ export const SERVER_SETTINGS: Readonly<Record<string, SettingValue>> = {
   "run.rayResources": {},
   "run.rayCode": "tarball",
   "tracking.mlflowUri": null,
+  "search.initialDrafts": 2,
+  "search.debugDepth": 2,
+  "search.epsilon": 0.1,
+  "search.rngSeed": 0,
+  "search.reflectEvery": 4,
+  "search.ideasAfterReflect": 1,
+  "search.targetImprovement": null,
+  "search.maxNodes": 12,
+  "search.hours": null,
+  "search.computeSeconds": null,
+  "search.seeds": 3,
+  "search.seedFlag": "--seed",
 };
 
 /** Settings whose change needs a new server process rather than a configuration push. */

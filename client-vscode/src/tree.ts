@@ -45,7 +45,11 @@ export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
   );
   switch (node.kind) {
     case "queue":
-      item.id = "queue";
+      // an id per state: VS Code keeps an id's folding, and the state decides it
+      item.id = node.active ? "queue:active" : "queue:idle";
+      item.collapsibleState = node.active
+        ? vscode.TreeItemCollapsibleState.Expanded
+        : vscode.TreeItemCollapsibleState.Collapsed;
       item.description = node.description;
       item.iconPath = icon("list-ordered");
       break;

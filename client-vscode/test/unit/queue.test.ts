@@ -19,6 +19,8 @@ test("the Queue node counts its runs and lists them in the server's order", () =
   const node = buildQueueNode([ended, running, waiting]);
   assert.ok(node);
   assert.equal(node.description, "1 running, 1 waiting");
+  assert.equal(node.active, true);
+  assert.equal(buildQueueNode([ended])!.active, false, "only ended runs: the node stays folded");
   assert.deepEqual(childrenOf(node).map((n) => (n as QueuedNode).runId), ["r0", "r1", "r2"]);
   const [old, now, next] = node.runs;
   assert.equal(now.description, "running · slot 1 · GPU 2,3 · 2m05s");

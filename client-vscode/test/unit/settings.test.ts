@@ -16,7 +16,7 @@ test("unset settings take the server defaults, nested by section", () => {
   assert.equal(settings.run.command, null);
   assert.deepEqual(settings.implement.prototypePaths, []);
   assert.equal(settings.run.direction, null);
-  assert.deepEqual(Object.keys(settings).sort(), ["ideas", "implement", "llm", "run", "tracking"]);
+  assert.deepEqual(Object.keys(settings).sort(), ["ideas", "implement", "llm", "run", "search", "tracking"]);
 });
 
 test("set values are mapped to their section and key", () => {
