@@ -125,3 +125,28 @@ def test_every_built_in_feature_is_set_up():
     assert {type(f).__name__ for f in server.features} == {
         "StatusFeature", "PaperFeature", "IdeasFeature", "ReviewFeature", "ImplementFeature", "DiagnosticsFeature", "RunFeature",
         "QueueFeature"}
+
+
+def test_an_error_that_cannot_reach_a_gone_client_is_reported_once_not_forever():
+    # a writer that fails every write, as a pipe the client closed: pygls reports a failed
+    # send by sending a message, which fails too; the server must try once and go on
+    from pygls.exceptions import JsonRpcInternalError
+
+    from mlr_copilot.lsp.server import create_server
+
+    class Gone:
+        writes = 0
+
+        def write(self, data: bytes) -> None:
+            Gone.writes += 1
+            raise OSError("the client is gone")
+
+        def close(self) -> None:
+            pass
+
+    server = create_server()
+    server.protocol.set_writer(Gone())
+    server.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message="tick"))
+    assert Gone.writes == 2  # the message, then one report of its failure
+    server.report_server_error(OSError("later"), JsonRpcInternalError)
+    assert Gone.writes == 3

@@ -9,7 +9,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lsprotocol import types
 from pydantic import ValidationError
@@ -26,6 +26,9 @@ from .feature import CommandHandler, CommandSpec, Feature
 from .jobs import JobRunner
 from .lifecycle import CONFIG_SECTION
 from .protocol import INVALID_PARAMS, MlrProtocol
+
+if TYPE_CHECKING:
+    from pygls.server import ServerErrors
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,20 @@ class MlrServer(LanguageServer):
         self.features: list[Feature] = []
         # failures of features' set-up, shown once the client can be told (after `initialized`)
         self.setup_failures: list[str] = []
+        self._reporting_error = False
+
+    def report_server_error(self, error: Exception, source: ServerErrors) -> None:
+        """pygls shows an error it could not send as a message, which it cannot send either
+        when the client is gone: one attempt, never a report of the report (that recursion
+        spun the CPU of a server whose client had closed the pipe)."""
+        if self._reporting_error:
+            log.warning("could not tell the client about an error: %s", error)
+            return
+        self._reporting_error = True
+        try:
+            super().report_server_error(error, source)
+        finally:
+            self._reporting_error = False
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         transport.start_io(self, stdin, stdout)

@@ -334,7 +334,8 @@ async def cancelled_by(queue: SlotQueue, run_id: str, event: threading.Event) ->
 @contextlib.asynccontextmanager
 async def relay_cancel(lease: Lease) -> AsyncIterator[threading.Event]:
     """The event a runner watches (it runs in a thread) for the run holding `lease`: set once
-    the lease is cancelled. Only this run stops: the operation may hold other runs."""
+    the lease is cancelled, or when the block is left. Only this run stops: the operation may
+    hold other runs."""
     stop = threading.Event()
 
     async def relay() -> None:
@@ -346,3 +347,6 @@ async def relay_cancel(lease: Lease) -> AsyncIterator[threading.Event]:
         yield stop
     finally:
         task.cancel()
+        # the block ended: its run has returned, or the task awaiting it was cancelled (an
+        # editor's cancel, a shutdown) while the run goes on in its thread; it must not outlive it
+        stop.set()
