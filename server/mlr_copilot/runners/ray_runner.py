@@ -149,7 +149,7 @@ class RayTaskJob(Job):
         if isinstance(item, str):
             self.ctx.sink.note(item)  # in the log's own thread: in order with the output
             return None
-        return item.replace(self._workdir, str(self.ctx.workspace).encode()) if self._workdir else item
+        return item.replace(self._workdir, str(self.ctx.tree).encode()) if self._workdir else item
 
     def wait(self, timeout: float) -> bool:
         return self._done.wait(timeout)
@@ -174,12 +174,12 @@ class RayTaskJob(Job):
         return Exit(code=self.result.exit_code, signal=self.result.signal)
 
     def _keep_results(self, data: bytes) -> None:
-        """The results file the run wrote on its node, where a local run would have left it
-        (replacing what is there, never writing through a link)."""
+        """The results file the run wrote on its node, where a local run would have left it (the
+        run's tree), replacing what is there, never writing through a link."""
         name = Path(self.ctx.request.results_file)
         if name.is_absolute() or ".." in name.parts:
             return  # the worker refused it already, and said why
-        target = self.ctx.workspace / name
+        target = self.ctx.tree / name
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{self.ctx.run_id}.part")
         partial.write_bytes(data)
