@@ -255,3 +255,23 @@ def test_cancelling_the_operation_stops_its_running_run_and_its_waiting_one(tmp_
     assert isinstance(first, RunRecord) and first.status == "cancelled"
     assert isinstance(second, RunCancelledError), second
     assert worktrees_listed(repo) == [f"worktree {repo}"]
+
+
+def test_ignored_entries_are_seen_by_the_run_and_survive_its_worktree(tmp_path):
+    # datasets and checkpoints are ignored, so never in a commit's tree: the run finds them
+    # linked where they always were, and removing its worktree never touches them
+    repo = make_repo(tmp_path / "repo", {
+        ".gitignore": "data/\ncache.bin\n",
+        "train.py": "import pathlib\nrows = pathlib.Path('data/train.csv').read_text().split()\n"
+                    "pathlib.Path('data/seen.txt').write_text('yes')\nprint(f'METRIC rows={len(rows)}')\n",
+    })
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("a\nb\nc\n")
+    (repo / "cache.bin").write_bytes(b"\0" * 10)
+    (repo / ".env").write_text("SECRET=1\n")
+    record = execute(RunRequest(workspace=str(repo), command=[PY, "train.py"], timeout=60), LocalRunner())
+    assert record.status == "passed" and record.metrics == {"rows": 3.0} and record.isolated
+    assert (repo / "data" / "train.csv").read_text() == "a\nb\nc\n" and (repo / "cache.bin").stat().st_size == 10
+    assert (repo / "data" / "seen.txt").read_text() == "yes"  # written through the link, kept
+    assert not list((repo / ".mlr" / "worktrees").glob("*/"))
+    assert len(git(repo, "worktree", "list").splitlines()) == 1  # only the checkout

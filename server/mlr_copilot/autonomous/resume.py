@@ -80,7 +80,7 @@ def recorded_baseline(workspace: Path, base_commit: str, since: str | None) -> R
     if since is None:
         return None
     done = [r for r in load_runs(workspace)
-            if r.baseline and r.commit == base_commit and r.status == "passed" and r.started_at >= since]
+            if r.baseline and r.of_commit == base_commit and r.status == "passed" and r.started_at >= since]
     return done[-1] if done else None
 
 
@@ -96,5 +96,5 @@ def recorded_work(git: GitWorkspace, workspace: Path, branch: str, base_commit: 
     since.reverse()
     shas = {commit.sha for commit in since}
     commits = [c.sha for c in since if c.trailers.get(HYPOTHESIS_TRAILER) == hypothesis]
-    runs = [r for r in load_runs(workspace) if r.commit in shas and r.status != "running"]
+    runs = [r for r in load_runs(workspace) if r.of_commit in shas and r.status != "running"]
     return commits, runs

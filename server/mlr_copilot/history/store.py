@@ -88,10 +88,6 @@ class HistoryTable(BaseModel):
         return render_text(self, width=width)
 
 
-def _shown_commit(record: RunRecord) -> str | None:
-    return record.snapshot_of if record.uncommitted and record.snapshot_of else record.commit
-
-
 def _pick_metric(runs: list[RunRecord], metric: str | None) -> str | None:
     """The setting's metric, else the baseline's primary one, else the most common primary
     one, else (no primary metric anywhere) the metric most runs report, so a run that only
@@ -233,9 +229,9 @@ def history(
         for record in runs:
             # a run of uncommitted work shows under the commit it was made on, as before runs
             # were isolated (its record is marked dirty/uncommitted; its own commit is hidden)
-            by_commit.setdefault(_shown_commit(record), []).append(record)
+            by_commit.setdefault(record.of_commit, []).append(record)
     listed = {c.sha for _, commits in segments for c in commits}
-    strays = [r for r in runs if _shown_commit(r) not in listed] if all_branches and branch is None and head else []
+    strays = [r for r in runs if r.of_commit not in listed] if all_branches and branch is None and head else []
     walked = [r for _, commits in segments for c in commits for r in by_commit.get(c.sha, [])] + strays
     metric = _pick_metric(walked, metric)
     direction = _direction(walked, metric, direction)

@@ -192,3 +192,9 @@ class RunRecord(BaseModel):
         if self.primary_metric is None:
             return None
         return self.metrics.get(self.primary_metric)
+
+    @property
+    def of_commit(self) -> str | None:
+        """The commit this is a run of: for a run of uncommitted work, the commit it was made
+        on (its own `commit` is the hidden snapshot, `snapshot_ref`)."""
+        return self.snapshot_of if self.uncommitted and self.snapshot_of else self.commit

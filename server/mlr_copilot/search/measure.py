@@ -33,7 +33,7 @@ def mean_se(values: list[float | None]) -> tuple[float | None, float | None]:
 def finished_run(engine: Engine, commit: str, since: str, known: set[str]) -> RunRecord | None:
     """The newest run of `commit` that finished since `since` and the journal does not hold
     yet: a kill between a run's end and the journal's save must not run it again."""
-    found = [r for r in engine.runs() if r.commit == commit and r.started_at >= since and r.id not in known
+    found = [r for r in engine.runs() if r.of_commit == commit and r.started_at >= since and r.id not in known
              and r.status not in UNFINISHED and not r.baseline]
     return max(found, key=lambda r: r.started_at, default=None)
 

@@ -52,6 +52,7 @@ from mlr_copilot.runners.base import owner_alive, run_owner
 from mlr_copilot.runners.proctree import start_ticks
 from mlr_copilot.state import StateDir, read_json, write_json
 from mlr_copilot.workspace import gitsafe
+from mlr_copilot.workspace.paths import is_secret_name
 from mlr_copilot.workspace.refs import BadRefError, commit_of
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
         with _WORKTREE_LOCK:
             ok, why = _git(root, "worktree", "add", "--detach", "--quiet", "--", str(path), commit)
         if ok:
+            link_ignored(root, path)
             return Worktree(root, run_id, commit, path)
         _drop(root, path)
         # git reads every other worktree's records while it adds one: another process adding
@@ -199,9 +201,37 @@ def _discard(root: Path, path: Path, owner_file: Path) -> None:
     owner_file.unlink(missing_ok=True)
 
 
+def link_ignored(root: Path, tree: Path) -> list[str]:
+    """Link each top-level entry the workspace ignores (datasets, checkpoints, caches: never
+    committed, so never in a commit's tree) into the run's tree, so the run finds them where it
+    always did; the names linked. `.mlr/`, `.git` and secret files are never linked."""
+    done = gitsafe.run(root, "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z",
+                       timeout=_GIT_TIMEOUT_S)
+    if done.returncode != 0:
+        return []
+    names = {entry.split("/", 1)[0] for entry in done.stdout.decode("utf-8", "surrogateescape").split("\0") if entry}
+    linked = []
+    for name in sorted(names - {".mlr", ".git"}):
+        if is_secret_name(name) or (tree / name).exists() or (tree / name).is_symlink():
+            continue
+        with contextlib.suppress(OSError):
+            (tree / name).symlink_to(root / name)
+            linked.append(name)
+    return linked
+
+
+def _unlink_links(path: Path) -> None:
+    # the links to the workspace's ignored entries go first, so no removal can follow them
+    with contextlib.suppress(OSError):
+        for entry in path.iterdir():
+            if entry.is_symlink():
+                entry.unlink()
+
+
 def _drop(root: Path, path: Path) -> None:
     """Delete the worktree's folder and git's record of it, as far as possible."""
     removed = False
+    _unlink_links(path)
     with _WORKTREE_LOCK:
         if path.exists():
             removed, why = _git(root, "worktree", "remove", "--force", "--force", "--", str(path))
