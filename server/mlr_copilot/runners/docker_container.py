@@ -222,12 +222,10 @@ def stand_in_secrets(tree: Path, workspace: Path, secrets: list[Path]) -> None:
             log.warning("could not make a stand-in for %s in the run's worktree: %s", path.name, exc)
 
 
-def _placement_mounts(placement: Placement | None, secrets: list[Path]) -> list[Any]:
-    """For a run in a worktree: its outputs folder, writable at `CONTAINER_OUTPUT`, the
+def _placement_mounts(placement: Placement | None) -> list[Any]:
+    """For a run in a worktree: its outputs folder, writable at `CONTAINER_OUTPUT`, and the
     repository its `.git` file points to, read-only at the same path, so git inside the
-    container (where the image has it) finds the run's HEAD, and the workspace's ignored
-    entries the tree links to (datasets, checkpoints) at their own paths, so the links resolve;
-    never one that holds a secrets file (its secrets could not be hidden there)."""
+    container (where the image has it) finds the run's HEAD."""
     from docker.types import Mount
 
     if placement is None:
@@ -236,23 +234,8 @@ def _placement_mounts(placement: Placement | None, secrets: list[Path]) -> list[
     common = git_common_dir(placement.tree)
     if common is not None:
         mounts.append(Mount(target=str(common), source=str(common), type="bind", read_only=True))
-    for link in _linked_entries(placement.tree):
-        if any(secret == link or link in secret.parents for secret in secrets):
-            log.warning("%s holds a secrets file: it is not shown to the container", link.name)
-            continue
-        mounts.append(Mount(target=str(link), source=str(link), type="bind", read_only=False))
     return mounts
 
-
-def _linked_entries(tree: Path) -> list[Path]:
-    """What the tree's top-level links point to outside it (see `worktrees.link_ignored`)."""
-    found = []
-    for entry in sorted(tree.iterdir()):
-        if entry.is_symlink():
-            target = Path(os.readlink(entry))
-            if target.is_absolute() and tree not in target.parents and target.exists():
-                found.append(target)
-    return found
 
 
 def _container_env(ctx: RunContext) -> dict[str, str]:
@@ -278,7 +261,7 @@ def create_container(client: Any, ctx: RunContext, image: str, device_requests: 
         user=_sandbox_user(ctx.tree),
         environment=_container_env(ctx),
         volumes={str(ctx.tree): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
-        mounts=_protecting_mounts(ctx.tree, secrets) + _placement_mounts(ctx.placement, secrets),
+        mounts=_protecting_mounts(ctx.tree, secrets) + _placement_mounts(ctx.placement),
         network_mode="host" if request.network else "none",
         mem_limit=f"{request.memory_mb}m",
         memswap_limit=f"{request.memory_mb}m",

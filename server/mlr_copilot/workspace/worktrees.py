@@ -202,22 +202,39 @@ def _discard(root: Path, path: Path, owner_file: Path) -> None:
 
 
 def link_ignored(root: Path, tree: Path) -> list[str]:
-    """Link each top-level entry the workspace ignores (datasets, checkpoints, caches: never
-    committed, so never in a commit's tree) into the run's tree, so the run finds them where it
-    always did; the names linked. `.mlr/`, `.git` and secret files are never linked."""
+    """Link each top-level entry the workspace ignores as a whole (datasets, checkpoints,
+    caches: never committed, so never in a commit's tree) into the run's tree, so a local run
+    finds them where it always did; the names linked. `.mlr/`, `.git` and secret files are
+    never linked. In Docker the links do not resolve: a container sees only the tree."""
     done = gitsafe.run(root, "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z",
                        timeout=_GIT_TIMEOUT_S)
     if done.returncode != 0:
         return []
-    names = {entry.split("/", 1)[0] for entry in done.stdout.decode("utf-8", "surrogateescape").split("\0") if entry}
+    # an entry ignored as a whole only (`data/`, `cache.bin`): linking the folder of an ignored
+    # nested file (`deploy/server.key`) would show its folder's other files too
+    entries = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    names = {entry.rstrip("/") for entry in entries if entry and "/" not in entry.rstrip("/")}
     linked = []
     for name in sorted(names - {".mlr", ".git"}):
-        if is_secret_name(name) or (tree / name).exists() or (tree / name).is_symlink():
+        if (tree / name).exists() or (tree / name).is_symlink() or _holds_secrets(root / name):
             continue
         with contextlib.suppress(OSError):
             (tree / name).symlink_to(root / name)
             linked.append(name)
     return linked
+
+
+def _holds_secrets(path: Path, depth: int = 3) -> bool:
+    """Whether `path` is, or holds within `depth` folders, a secrets file: such an entry is not
+    linked (a folder of keys that the workspace ignores, like `deploy/`)."""
+    if is_secret_name(path.name):
+        return True
+    if depth == 0 or path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        return any(_holds_secrets(entry, depth - 1) for entry in path.iterdir())
+    except OSError:
+        return True  # unreadable: not shown
 
 
 def _unlink_links(path: Path) -> None:
