@@ -12,7 +12,7 @@ from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_
 from mlr_copilot.llm.model_list import listing_error, model_ids, not_found
 from mlr_copilot.llm.redaction import redact
 from mlr_copilot.llm.sdk_errors import translate
-from mlr_copilot.llm.spec import ProviderOptions, ProviderSpec
+from mlr_copilot.llm.spec import ProviderSpec, sdk_build
 
 log = logging.getLogger(__name__)
 
@@ -137,21 +137,9 @@ class AnthropicProvider:
         await self._client.close()
 
 
-def _build(options: ProviderOptions) -> AnthropicProvider:
-    return AnthropicProvider(
-        options.model,
-        options.api_key,
-        base_url=options.base_url,
-        timeout=options.timeout,
-        http_client=options.http_client,
-        name=options.name,
-        key_variable=options.key_variable,
-    )
-
-
 ANTHROPIC = ProviderSpec(
     name="anthropic",
-    build=_build,
+    build=sdk_build(AnthropicProvider),
     # a current model with a list price, so a dollar budget holds
     default_model="claude-sonnet-4-6",
     key_variables=("ANTHROPIC_API_KEY", "CLAUDE_API_KEY"),

@@ -12,7 +12,7 @@ from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_
 from mlr_copilot.llm.model_list import listing_error, model_ids, not_found
 from mlr_copilot.llm.redaction import redact
 from mlr_copilot.llm.sdk_errors import translate
-from mlr_copilot.llm.spec import ProviderOptions, ProviderSpec
+from mlr_copilot.llm.spec import ProviderSpec, sdk_build
 
 log = logging.getLogger(__name__)
 
@@ -138,21 +138,9 @@ class OpenAIProvider:
         await self._client.close()
 
 
-def _build(options: ProviderOptions) -> OpenAIProvider:
-    return OpenAIProvider(
-        options.model,
-        options.api_key,
-        base_url=options.base_url,
-        timeout=options.timeout,
-        http_client=options.http_client,
-        name=options.name,
-        key_variable=options.key_variable,
-    )
-
-
 OPENAI = ProviderSpec(
     name="openai",
-    build=_build,
+    build=sdk_build(OpenAIProvider),
     # a current model with a list price, so a dollar budget holds
     default_model="gpt-5-mini",
     key_variables=("OPENAI_API_KEY",),
@@ -179,7 +167,7 @@ OPENAI = ProviderSpec(
 # Local models through vLLM, Ollama, llama.cpp or LM Studio: unpriced, the key optional.
 OPENAI_COMPATIBLE = ProviderSpec(
     name="openai-compatible",
-    build=_build,
+    build=sdk_build(OpenAIProvider),
     default_model="llama3.1",
     key_variables=("OPENAI_API_KEY",),
     key_optional=True,

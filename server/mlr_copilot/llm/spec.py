@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlr_copilot.llm.base import Provider
 
@@ -42,6 +42,23 @@ class ProviderOptions:
     script: Path | None = None
     # an httpx client the SDK should use (tests route it to a canned server); None: the SDK's own
     http_client: Any = None
+
+
+class SdkProvider(Protocol):
+    """A provider class over an SDK client: built from the model, the key and the client's options."""
+
+    def __call__(self, model: str, api_key: str, *, base_url: str | None, timeout: float, http_client: Any,
+                 name: str, key_variable: str) -> Provider: ...
+
+
+def sdk_build(provider: SdkProvider) -> Callable[[ProviderOptions], Provider]:
+    """The `build` of an SDK provider class: the resolved options passed as it takes them."""
+
+    def build(options: ProviderOptions) -> Provider:
+        return provider(options.model, options.api_key, base_url=options.base_url, timeout=options.timeout,
+                        http_client=options.http_client, name=options.name, key_variable=options.key_variable)
+
+    return build
 
 
 @dataclass(frozen=True)
