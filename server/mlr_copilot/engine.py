@@ -274,9 +274,10 @@ class Engine:
 
     async def run(self, work: Work, *, command: str | list[str] | None = None, runner: RunnerName | None = None,
                   timeout: float | None = None, on_line: LineCallback | None = None, baseline: bool = False,
-                  rev: str | None = None) -> RunRecord:
+                  rev: str | None = None, branch: str | None = None) -> RunRecord:
         """Run the experiment on `rev` (a commit, branch or tag; default: the checkout's
-        working copy) in a worktree of its own, once a slot of the queue is free."""
+        working copy) in a worktree of its own, once a slot of the queue is free. `branch`: the
+        branch a commit `rev` was taken from, which names its hypothesis (its plan's command)."""
         # the run machinery (process trees, log sinks, Docker): only the commands that run
         from .runners import pick_runner
         from .runners.base import new_run_id
@@ -284,7 +285,7 @@ class Engine:
         from .runners.placing import SlotUse
         from .runners.queue import cancelled_by, relay_cancel
 
-        hypothesis = self.current_hypothesis() if rev is None else self._hypothesis_on(rev)
+        hypothesis = self.current_hypothesis() if rev is None else self._hypothesis_on(branch or rev)
         request = self.run_request(command, timeout, hypothesis)
         chosen = await _in_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
         objective = self.objective(hypothesis)

@@ -13,10 +13,9 @@ import asyncio
 import statistics
 import threading
 import time
-from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -32,10 +31,7 @@ from ..work import Work
 from .bundled import UnpreparedError, copy_task, paper_from_task, prepare_task
 from .pipeline import AutoPipeline
 from .session import AutoState
-
-T = TypeVar("T")
-# how often a running attempt looks for a cancel (Ctrl-C, `mlr-copilot queue cancel`)
-RELAY_POLL_S = 0.2
+from .together import relaying, together
 
 
 class EvalAttempt(BaseModel):
@@ -143,8 +139,8 @@ async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str,
             except UnpreparedError as exc:
                 result.unprepared.append(Unprepared(task=task.name, message=str(exc)))
                 continue
-        trial = Trial(task, runs, workdir, layer, work, hypotheses)
-        done = await _all(trial.attempt_in_slot(queue, number) for number in range(1, runs + 1))
+        trial = Trial(task, runs, workdir, layer, work, hypotheses, threading.Event())
+        done = await together((trial.attempt_in_slot(queue, number) for number in range(1, runs + 1)), trial.halt)
         # in the order of their numbers, however they overlapped; those cancelled before they began are left out
         attempts = [attempt for attempt in done if attempt is not None]
         result.attempts += attempts
@@ -153,18 +149,6 @@ async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str,
         if work.cancel.is_set():  # what was done is reported; nothing new starts
             break
     return result
-
-
-async def _all(jobs: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
-    """Every job's result in order; the first failure cancels the others, then is raised."""
-    running = [asyncio.ensure_future(job) for job in jobs]
-    try:
-        return await asyncio.gather(*running)
-    except BaseException:
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -177,21 +161,20 @@ class Trial:
     layer: dict[str, Any]
     work: Work
     hypotheses: int
+    # set when an attempt fails: the others stop as if cancelled (`together`)
+    halt: threading.Event
 
     async def attempt_in_slot(self, queue: SlotQueue, number: int) -> EvalAttempt | None:
         """EvalAttempt `number` once a slot is free; None when cancelled before it began."""
         label = f"{self.task.name} #{number}"
         try:
             async with queue.lease(f"{self.task.name}-attempt-{number}", gpus=0, node=self.task.name) as lease:
-                if self.work.cancel.is_set():
+                if self.work.cancel.is_set() or self.halt.is_set():
                     return None
-                # its own cancel event: the whole evaluation's, or this attempt's from the queue
+                # its own cancel event: the whole evaluation's, this attempt's from the queue, or a failed sibling's
                 own = Work(report=lambda message, percentage: self.work.say(f"{label}: {message}", percentage))
-                relay = asyncio.ensure_future(_relay(own.cancel, self.work.cancel, lease.cancelled))
-                try:
+                async with relaying(own.cancel, self.work.cancel, lease.cancelled, self.halt):
                     return await self.attempt(number, own, lease.slot.index, lease.slot.gpu_ids)
-                finally:
-                    relay.cancel()
         except RunCancelledError:
             return None
 
@@ -207,13 +190,6 @@ class Trial:
         state = await AutoPipeline(engine).run(source, work, wanted=self.hypotheses)
         attempt = _attempt(task, number, state, workspace, engine.usage(), time.perf_counter() - clock)
         return attempt.model_copy(update={"slot": slot, "started_at": started, "finished_at": time.time()})
-
-
-async def _relay(target: threading.Event, *sources: threading.Event | asyncio.Event) -> None:
-    """Set `target` once any of `sources` is set (cancelled by the caller when it is done)."""
-    while not any(source.is_set() for source in sources):
-        await asyncio.sleep(RELAY_POLL_S)
-    target.set()
 
 
 def render(evaluation: Evaluation) -> str:

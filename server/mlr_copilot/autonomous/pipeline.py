@@ -3,6 +3,14 @@
 Baseline run, hypotheses from the paper (or the task description), then for each of the top
 hypotheses: implement on its own branch from the baseline commit, run and debug up to the cap,
 and keep its best run. Every number in the report names the commit and run it came from.
+
+The hypotheses go on at once. Their runs need no checkout (each runs the exact commit its
+branch had, in a worktree of its own), so as many run together as the run queue has slots
+(run.parallel); every step that checks a branch out, asks the LLM and commits (an
+implementation, a fix) takes the checkout's turn (`_Turn`), one at a time. So one hypothesis's
+fix is written while another's run goes on. Asked after each step (`ask`), the session takes
+them one after another.
+
 The state (`.mlr/auto/state.json`, `session.py`) is saved after each phase, so `--resume`
 continues an interrupted session with the settings and paper it was started with; what it
 reports is rebuilt from the run records and the branches (see `resume.py`), so a kill anywhere
@@ -14,16 +22,20 @@ resumable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..config import RunSettings, Settings
 from ..errors import MlrError
 from ..experiment.change import Proposal, Review, Reviewer
+from ..experiment.debug import DebugReport, debug_loop
 from ..ideas.store import IdeaStore
 from ..llm.base import BudgetExceededError
 from ..objective import Objective
@@ -32,16 +44,25 @@ from ..runners.base import owner_alive, run_owner
 from ..runners.execute import read_tail
 from ..runners.model import RunRecord
 from ..runners.proctree import start_ticks
+from ..runners.queue import RunCancelledError
 from ..state import StateDir, write_json
 from ..status import Spend
 from ..taskfile import TaskError, load_task
 from ..work import Cancelled, Work
-from .resume import recorded_baseline, recorded_work, resumable_settings, session_source
+from ..workspace.refs import commit_of
+from .resume import (
+    recorded_baseline,
+    recorded_run,
+    recorded_work,
+    resumable_settings,
+    session_source,
+)
 from .session import AutoState, HypothesisResult, RunRef, load_session, new_session, session_path
+from .together import relaying, together
 
 if TYPE_CHECKING:
+    from ..context import AgentContext
     from ..experiment.agent import ImplementState
-    from ..experiment.debug import DebugReport
     from ..ideas.model import Hypothesis, IdeasRun
     from ..ideas.model import Status as HypothesisStatus
     from ..paper import Paper
@@ -53,6 +74,8 @@ T = TypeVar("T")
 # phase's own percentages fill its range, so the whole never goes back.
 BASELINE, IDEAS, REFINE, HYPOTHESES = (0, 10), (10, 25), (25, 30), (30, 100)
 Ask = Callable[[str, str], Awaitable[str]]
+# a hypothesis in one of these states has nothing left to do
+SETTLED = ("done", "skipped", "failed")
 
 
 class AutoEngine(Protocol):
@@ -66,22 +89,71 @@ class AutoEngine(Protocol):
     @property
     def git(self) -> GitWorkspace: ...
     def configure(self, settings: Settings) -> None: ...
+    def context(self) -> AgentContext: ...
     def keep_ledger(self, path: Path, *, resume: bool) -> None: ...
     def usage(self) -> Spend: ...
     def decide(self, hypothesis_id: str, status: HypothesisStatus, note: str = "") -> Hypothesis: ...
     async def ensure_repository(self, confirm_init: Callable[[str], Awaitable[bool]]) -> None: ...
-    async def run(self, work: Work, *, baseline: bool = False) -> RunRecord: ...
+    async def run(self, work: Work, *, baseline: bool = False, rev: str | None = None,
+                  branch: str | None = None) -> RunRecord: ...
     async def propose_hypotheses(self, source: str | Path | Paper, work: Work) -> IdeasRun: ...
     async def refine(self, hypothesis_id: str, feedback: str | None, work: Work) -> Hypothesis: ...
     async def implement(self, hypothesis_id: str, reviewer: Reviewer, work: Work,
                         confirm_init: Callable[[str], Awaitable[bool]], base: str | None = None) -> ImplementState: ...
-    async def debug(self, reviewer: Reviewer, work: Work) -> DebugReport: ...
 
 
-def _share(span: tuple[int, int], number: int, count: int) -> tuple[int, int]:
-    """The `number`th of `count` equal parts of `span`."""
-    start, end = span
-    return start + (end - start) * number // count, start + (end - start) * (number + 1) // count
+class _Turn:
+    """The checkout's turn: the steps that check a branch out, ask the LLM and commit take it
+    one at a time, while the runs go on outside it. Once a step found the LLM budget spent, no
+    turn begins again: each hypothesis waiting for one stops as that one did."""
+
+    def __init__(self, git: GitWorkspace, work: Work):
+        self._lock = asyncio.Lock()
+        self._git = git
+        self._work = work
+        self.spent: BudgetExceededError | None = None
+
+    @contextlib.asynccontextmanager
+    async def take(self, branch: str) -> AsyncIterator[None]:
+        """The turn, with `branch` checked out for it."""
+        async with self._lock:
+            if self.spent is not None:
+                raise BudgetExceededError(str(self.spent))
+            self._work.check("the session")
+            await asyncio.to_thread(self._git.checkout_branch, branch)
+            yield
+
+
+class _Progress:
+    """The hypotheses' part of the session's progress: each fills an equal share of `span` as
+    it goes (implementing up to 50%, running and debugging up to 100%) and never goes back,
+    so neither does their sum, however many move at once."""
+
+    def __init__(self, work: Work, span: tuple[int, int], count: int):
+        self.work, self.span = work, span
+        self.done = [0] * count
+
+    def of(self, number: int, label: str) -> Work:
+        """The Work of hypothesis `number`: its messages say which it is."""
+
+        def report(message: str, percentage: int | None = None) -> None:
+            if percentage is not None:
+                self.done[number] = max(self.done[number], min(max(percentage, 0), 100))
+            self.work.say(f"{label}: {message}", self.total())
+
+        return Work(report=report, cancel=self.work.cancel)
+
+    def total(self) -> int:
+        start, end = self.span
+        return start + (end - start) * sum(self.done) // (100 * max(len(self.done), 1))
+
+
+@dataclass
+class _Clock:
+    """A phase's wall time: while several hypotheses are in it at once, counted once."""
+
+    inside: int = 0
+    since: float = 0.0
 
 
 def _ref(record: RunRecord, metric: str | None) -> RunRef:
@@ -138,6 +210,7 @@ class AutoPipeline:
         self.ask = ask
         # not made here: a workspace that is refused must be left as it was
         self.path = session_path(engine.workspace)
+        self._clocks: dict[str, _Clock] = {}
 
     def load(self) -> AutoState | None:
         return load_session(self.engine.workspace)
@@ -147,11 +220,16 @@ class AutoPipeline:
         write_json(self.path, state.model_dump(mode="json"))
 
     async def _timed(self, state: AutoState, phase: str, awaitable: Awaitable[T]) -> T:
-        started = time.perf_counter()
+        clock = self._clocks.setdefault(phase, _Clock())
+        if clock.inside == 0:
+            clock.since = time.perf_counter()
+        clock.inside += 1
         try:
             return await awaitable
         finally:
-            state.phase_seconds[phase] = round(state.phase_seconds.get(phase, 0.0) + time.perf_counter() - started, 3)
+            clock.inside -= 1
+            if clock.inside == 0:
+                state.phase_seconds[phase] = round(state.phase_seconds.get(phase, 0.0) + time.perf_counter() - clock.since, 3)
 
     async def _check_in(self, phase: str, summary: str) -> str:
         """After a phase, in interactive mode: '' continues, 'skip', 'stop', or feedback text."""
@@ -249,12 +327,7 @@ class AutoPipeline:
             await self._ideas(state, source, work)
             if state.status != "running":
                 return
-        for number, result in enumerate(state.hypotheses):
-            if result.status in ("done", "skipped", "failed"):
-                continue
-            await self._hypothesis(state, result, work.phase(*_share(HYPOTHESES, number, len(state.hypotheses))))
-            if state.status != "running":
-                return
+        await self._hypotheses(state, work)
 
     async def _baseline(self, state: AutoState, work: Work) -> None:
         engine = self.engine
@@ -291,16 +364,53 @@ class AutoPipeline:
             first.title = refined.title
             self.save(state)
 
-    async def _hypothesis(self, state: AutoState, result: HypothesisResult, work: Work) -> None:
+    async def _hypotheses(self, state: AutoState, work: Work) -> None:
+        """Every hypothesis not settled yet, all at once; one after another when the user is
+        asked after each step. A failure stops the others as a cancel would (`together`),
+        leaving each resumable; the budget stops only the steps that ask the LLM."""
+        git = self.engine.git
+        if self.ask is not None:
+            turn = _Turn(git, work)
+            progress = self._progress(state, work)
+            for number, result in enumerate(state.hypotheses):
+                if result.status not in SETTLED and turn.spent is None:
+                    await self._hypothesis(state, result, progress.of(number, result.id), turn)
+                    if state.status != "running":
+                        return
+        else:
+            # the session's own cancel: the caller's, or a failed hypothesis's for the others
+            halt = threading.Event()
+            session = Work(report=work.report, cancel=halt)
+            turn = _Turn(git, session)
+            progress = self._progress(state, session)
+            async with relaying(halt, work.cancel):
+                await together([self._hypothesis(state, result, progress.of(number, result.id), turn)
+                                for number, result in enumerate(state.hypotheses) if result.status not in SETTLED], halt)
+        if turn.spent is not None:
+            raise turn.spent
+
+    def _progress(self, state: AutoState, work: Work) -> _Progress:
+        progress = _Progress(work, HYPOTHESES, len(state.hypotheses))
+        progress.done = [100 if result.status in SETTLED else 0 for result in state.hypotheses]
+        return progress
+
+    async def _hypothesis(self, state: AutoState, result: HypothesisResult, work: Work, turn: _Turn) -> None:
+        try:
+            await self._implement_and_run(state, result, work, turn)
+        except BudgetExceededError as exc:  # reported once every hypothesis has stopped
+            turn.spent = turn.spent or exc
+        else:
+            work.say("finished", 100)
+
+    async def _implement_and_run(self, state: AutoState, result: HypothesisResult, work: Work, turn: _Turn) -> None:
         hypothesis = IdeaStore(self.engine.state).find(result.id)[1]
         if hypothesis.status != "accepted":
             self.engine.decide(result.id, "accepted", "accepted by the autonomous mode")
-        if result.status == "pending" and not await self._implement(state, result, work):
+        if result.status == "pending" and not await self._implement(state, result, work, turn):
             return
         assert state.base_commit is not None  # `_run` checked it
-        await asyncio.to_thread(self.engine.git.checkout_branch, result.branch)
-        work.say(f"Running and debugging {result.id}", 50)
-        report = await self._timed(state, "run+debug", self.engine.debug(accept_all, work.phase(50, 100)))
+        work.say("Running and debugging", 50)
+        report = await self._timed(state, "run+debug", self._debug(state, result, work.phase(50, 100), turn))
         # what the branch and the run records hold, runs of an interrupted session included
         result.commits, records = await asyncio.to_thread(
             recorded_work, self.engine.git, self.engine.workspace, result.branch, state.base_commit, result.id)
@@ -316,13 +426,35 @@ class AutoPipeline:
         if answer == "stop":
             state.status, state.message = "stopped", f"stopped after running {result.id}"
 
-    async def _implement(self, state: AutoState, result: HypothesisResult, work: Work) -> bool:
-        """Implement the hypothesis on its branch from the base commit; whether to run it next."""
+    async def _debug(self, state: AutoState, result: HypothesisResult, work: Work, turn: _Turn) -> DebugReport:
+        """Run → fix → run on the hypothesis's branch: each run of the commit the branch has
+        then, outside the checkout's turn; each fix in it, with the branch checked out. A run
+        of that commit this session already finished (before an interruption) is taken as it
+        is, never made again."""
+        engine = self.engine
+
+        async def run() -> RunRecord:
+            commit = await asyncio.to_thread(commit_of, engine.workspace, f"refs/heads/{result.branch}")
+            recorded = await asyncio.to_thread(recorded_run, engine.workspace, commit, state.started_at)
+            if recorded is not None:
+                work.say(f"run {recorded.id} of {commit[:8]} already ended {recorded.status}", None)
+                return recorded
+            try:
+                return await engine.run(work, rev=commit, branch=result.branch)
+            except RunCancelledError:  # while it waited for a slot
+                raise Cancelled("the run") from None
+
+        return await debug_loop(engine.context(), accept_all, work, run=run, max_attempts=engine.settings.run.debug_attempts,
+                                hypothesis=result.id, turn=lambda: turn.take(result.branch))
+
+    async def _implement(self, state: AutoState, result: HypothesisResult, work: Work, turn: _Turn) -> bool:
+        """Implement the hypothesis on its branch from the base commit, in the checkout's turn;
+        whether to run it next."""
         assert state.base_branch is not None and state.base_commit is not None  # `_run` checked them
-        await asyncio.to_thread(self.engine.git.checkout_branch, state.base_branch)
-        work.say(f"Implementing {result.id}: {result.title}", 0)
-        implemented = await self._timed(state, "implement", self.engine.implement(
-            result.id, accept_all, work.phase(0, 50), _confirm, base=state.base_commit))
+        async with turn.take(state.base_branch):
+            work.say(f"Implementing '{result.title}'", 0)
+            implemented = await self._timed(state, "implement", self.engine.implement(
+                result.id, accept_all, work.phase(0, 50), _confirm, base=state.base_commit))
         result.commits = (await asyncio.to_thread(
             recorded_work, self.engine.git, self.engine.workspace, result.branch, state.base_commit, result.id))[0]
         result.message = implemented.message

@@ -73,15 +73,26 @@ def session_source(paper: str | None, from_task: bool, workspace: Path) -> Path 
     return Path(paper)
 
 
-def recorded_baseline(workspace: Path, base_commit: str, since: str | None) -> RunRecord | None:
-    """The session's newest passed baseline run at `base_commit` (started at or after `since`),
-    if one was recorded: a session killed after its baseline ran but before it saved it does
-    not run it again. Another session's baseline, or the user's, is never taken for its own."""
+# what a run's code did, as opposed to an interruption or a failure to start it
+FINISHED = ("passed", "failed", "timeout", "oom")
+
+
+def recorded_run(workspace: Path, commit: str, since: str | None, *, baseline: bool = False) -> RunRecord | None:
+    """The session's newest finished run of `commit` (started at or after `since`), if one was
+    recorded: a session killed after a run ended but before it saved what came of it does not
+    run it again. The baseline is taken only when it passed (a failed one is tried again), and
+    only as a baseline: another session's run, or the user's, is never taken for the session's."""
     if since is None:
         return None
+    statuses = ("passed",) if baseline else FINISHED
     done = [r for r in load_runs(workspace)
-            if r.baseline and r.of_commit == base_commit and r.status == "passed" and r.started_at >= since]
+            if r.baseline == baseline and r.of_commit == commit and r.status in statuses and r.started_at >= since]
     return done[-1] if done else None
+
+
+def recorded_baseline(workspace: Path, base_commit: str, since: str | None) -> RunRecord | None:
+    """The session's passed baseline run at `base_commit`, if one was recorded (`recorded_run`)."""
+    return recorded_run(workspace, base_commit, since, baseline=True)
 
 
 def recorded_work(git: GitWorkspace, workspace: Path, branch: str, base_commit: str,

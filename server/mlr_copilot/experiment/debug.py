@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,10 +116,14 @@ async def propose_fix(context: AgentContext, record: RunRecord, reviewer: Review
 
 
 async def debug_loop(context: AgentContext, reviewer: Reviewer, work: Work, *, run: Callable[[], Awaitable[RunRecord]],
-                     max_attempts: int, hypothesis: str | None) -> DebugReport:
+                     max_attempts: int, hypothesis: str | None,
+                     turn: Callable[[], AbstractAsyncContextManager[object]] = nullcontext) -> DebugReport:
     """run → fix → run until a run passes, the cap is reached, the budget stops it or the user
     cancels; the report holds the attempts made either way.
-    `run` is an async callable that runs the experiment once and returns its RunRecord."""
+    `run` is an async callable that runs the experiment once and returns its RunRecord. Each
+    fix is proposed and committed inside a `turn()`: where several loops share one checkout
+    (the autonomous mode's hypotheses), it takes the checkout for this loop alone, while the
+    runs, which need no checkout, go on outside it."""
     report = DebugReport(status="gave-up")
     record = None
     try:
@@ -135,7 +140,8 @@ async def debug_loop(context: AgentContext, reviewer: Reviewer, work: Work, *, r
             if number == max_attempts:
                 report.message = f"the run still fails after {max_attempts} fix attempt(s)"
                 break
-            outcome = await propose_fix(context, record, reviewer, work, report.attempts[:-1], hypothesis)
+            async with turn():
+                outcome = await propose_fix(context, record, reviewer, work, report.attempts[:-1], hypothesis)
             if outcome is None:
                 report.status, report.message = "no-fix", "the LLM proposed no change"
                 break
