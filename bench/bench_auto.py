@@ -1,6 +1,7 @@
 """What the agent costs beyond the experiment and the LLM. Run by hand, prints figures.
 
     python bench/bench_auto.py [--runner auto|local|docker] [--tasks a,b] [--skip-demo]
+                               [--hypotheses-only] [--seconds 5]
 
 For the demo and each offline bundled task, per phase: the wall time; the experiment's own
 time (the runs' `duration_s`, as the runner measured them, sandbox start included); the LLM's
@@ -16,9 +17,15 @@ once); the agent's overhead = wall - experiment - LLM; the input and output toke
    (tokens estimated from the real prompt); a run of that commit. Then the same run again as
    `mlr-copilot run`, a process of its own.
 
+3. Hypotheses at once: a whole `auto` session in this process (scripted ideas, two hypotheses
+   each implemented by one scripted step, local runs) whose hypotheses' experiments sleep
+   `--seconds` (the baseline's is short: it runs alone either way), at run.parallel 1 and 2.
+   With two slots the second hypothesis's run goes on beside the first's.
+
 Target: the agent's overhead < 5% of the wall time. Every process also pays for Python's and
 the package's start-up, measured on its own (an empty `mlr-copilot run`) as the floor that no
-run shorter than 20 times it can get under.
+run shorter than 20 times it can get under. Hypotheses at once: the session on two slots
+>= 1.5x faster than on one.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ EDITS = {"review-sentiment": ("    model = MultinomialNB()\n", "    model = Mult
 CONSTANT = re.compile(r"^([A-Z][A-Z0-9_]*) = (\d+)\n", re.MULTILINE)
 # The demo's ledger tasks ("implement:h1") by the autonomous phase that spends them.
 DEMO_PHASE_OF_TASK = {"ideas": "ideas", "implement": "implement", "debug": "run+debug"}
+HYPOTHESES_SPEEDUP_TARGET = 1.5
 
 
 @dataclass
@@ -311,11 +319,90 @@ def startup_floor(root: Path, runner: str) -> tuple[float, Phase]:
     return bare, sorted(runs, key=lambda p: p.overhead)[FLOOR_REPEAT // 2]
 
 
+PARALLEL_TASK = """name = "parallel-bench"
+title = "Score a mode"
+kind = "offline"
+description = "Raise the score that train.py writes to results.json."
+command = "python train.py"
+
+[metric]
+name = "score"
+direction = "maximize"
+"""
+PARALLEL_TRAIN = """import json, time
+MODE = "base"
+time.sleep(0.2 if MODE == "base" else {seconds})
+with open("results.json", "w") as out:
+    json.dump({{"score": {{"base": 0.5, "a": 0.6, "b": 0.7}}[MODE]}}, out)
+"""
+
+
+def parallel_script(path: Path) -> Path:
+    """The demo's ideas (without their checks of the demo paper's text), then one step and DONE
+    for each of two hypotheses: mode a, mode b."""
+    from mlr_copilot.autonomous.demo import demo_files
+
+    records = [record for record in map(json.loads, demo_files()[1].read_text().splitlines())
+               if record["call"].startswith("ideas.")]
+    for record in records:
+        record.pop("expect", None)
+    for mode in ("a", "b"):
+        step = (f"SUMMARY: Score with mode {mode}\nWHY: The plan asks for it.\n\ntrain.py\n<<<<<<< SEARCH\n"
+                f"MODE = \"base\"\n=======\nMODE = \"{mode}\"\n>>>>>>> REPLACE\n")
+        records += [{"call": "implement.step", "response": step},
+                    {"call": "implement.step", "response": "DONE: the plan is implemented."}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def auto_session(root: Path, seconds: float, parallel: int) -> tuple[float, dict[str, float], str]:
+    """(wall time, phase seconds, status) of one `auto` session with two hypotheses."""
+    from mlr_copilot.autonomous.bundled import paper_from_task
+    from mlr_copilot.autonomous.pipeline import AutoPipeline
+    from mlr_copilot.engine import Engine
+    from mlr_copilot.taskfile import load_task
+    from mlr_copilot.work import Work
+
+    workspace = root / f"parallel-{parallel}"
+    workspace.mkdir(parents=True)
+    (workspace / "task.toml").write_text(PARALLEL_TASK)
+    (workspace / "train.py").write_text(PARALLEL_TRAIN.format(seconds=seconds))
+    (workspace / ".gitignore").write_text("results.json\n")
+    git(workspace, "init", "-q", "--initial-branch=main")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "starter code")
+    script = parallel_script(root / f"parallel-{parallel}.jsonl")
+    engine = Engine.load(workspace, {"llm": {"provider": "scripted", "script": str(script)}, "ideas": {"online": False},
+                                     "run": {"runner": "local", "parallel": parallel}})
+    started = time.perf_counter()
+    state = asyncio.run(AutoPipeline(engine).run(paper_from_task(load_task(workspace)), Work(), wanted=2))
+    wall = time.perf_counter() - started
+    if state.status != "done" or [h.status for h in state.hypotheses] != ["done", "done"]:
+        raise SystemExit(f"the session in {workspace} ended {state.status}: {state.message}")
+    return wall, state.phase_seconds, state.status
+
+
+def bench_hypotheses(root: Path, seconds: float) -> str:
+    """The verdict of two hypotheses' runs on one slot against two."""
+    print(f"== hypotheses at once: an auto session, 2 hypotheses with experiments of {seconds:g} s, local runner")
+    walls = {}
+    for parallel in (1, 2):
+        wall, phases, _status = auto_session(root, seconds, parallel)
+        walls[parallel] = wall
+        print(f"  run.parallel {parallel}: wall {wall:6.2f} s  (" + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()) + ")")
+    speedup = walls[1] / walls[2]
+    verdict = "PASS" if speedup >= HYPOTHESES_SPEEDUP_TARGET else "FAIL"
+    print(f"  speed-up {speedup:.2f}x  target >= {HYPOTHESES_SPEEDUP_TARGET}x  {verdict}\n")
+    return verdict
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runner", choices=["auto", "local", "docker"], default="auto")
     parser.add_argument("--tasks", help="comma-separated offline task names (default: all)")
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--hypotheses-only", action="store_true", help="only the session of two hypotheses at once")
+    parser.add_argument("--seconds", type=float, default=5.0, help="each hypothesis's experiment (default 5)")
     # internal: run `mlr-copilot ARGV` here with its LLM calls timed (the demo's process)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -327,6 +414,9 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="mlr-bench-auto-"))
     print(f"work folder {root}\n")
+    hypotheses = bench_hypotheses(root, args.seconds)
+    if args.hypotheses_only:
+        return 0 if hypotheses == "PASS" else 1
     demo = None if args.skip_demo else bench_demo(root, args.runner)
     wanted = set(args.tasks.split(",")) if args.tasks else None
     tasks = [t for t in list_tasks(bundled_tasks_root()) if t.kind == "offline" and (wanted is None or t.name in wanted)]
@@ -359,8 +449,8 @@ def main() -> int:
           f"its experiment (Python, pydantic and the package's imports, the engine, git, the record and note), so a "
           f"process meets {TARGET_PERCENT:g}% only with runs of {floor * 100 / TARGET_PERCENT:.1f} s or more")
     verdicts = [verdict(p) for p in engine_rows + process_rows]
-    overall = "PASS" if verdicts and all(v == "PASS" for v in verdicts) else "FAIL"
-    print(f"{overall}: {verdicts.count('PASS')} of {len(verdicts)} under {TARGET_PERCENT:g}%")
+    overall = "PASS" if verdicts and all(v == "PASS" for v in verdicts) and hypotheses == "PASS" else "FAIL"
+    print(f"{overall}: {verdicts.count('PASS')} of {len(verdicts)} under {TARGET_PERCENT:g}%; hypotheses at once {hypotheses}")
     return 0 if overall == "PASS" else 1
 
 

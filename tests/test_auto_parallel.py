@@ -11,6 +11,7 @@ soon as the other hypothesis has been implemented, run, fixed and run again besi
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -143,7 +144,7 @@ def overlap(one: dict, other: dict) -> bool:
 def assert_llm_calls_one_at_a_time(timed: Timed) -> None:
     calls = sorted(timed.calls, key=lambda c: c[1])
     assert timed.most_at_once == 1, calls
-    assert all(earlier[2] <= later[1] for earlier, later in zip(calls, calls[1:])), calls
+    assert all(earlier[2] <= later[1] for earlier, later in itertools.pairwise(calls)), calls
 
 
 def test_two_slots_run_the_hypotheses_at_once_and_fix_one_while_the_other_runs(tmp_path):
@@ -186,7 +187,7 @@ def test_one_slot_runs_the_hypotheses_one_after_another(tmp_path):
     assert [h.status for h in state.hypotheses] == ["done", "done"]
     seen = sorted(read_spans(spans), key=lambda s: s["start"])
     assert [s["mode"] for s in seen] == ["base", "a", "b", "b"]
-    assert all(earlier["end"] <= later["start"] for earlier, later in zip(seen, seen[1:])), seen
+    assert all(earlier["end"] <= later["start"] for earlier, later in itertools.pairwise(seen)), seen
     assert_llm_calls_one_at_a_time(timed)
     assert git(ws, "branch", "--show-current").strip() == "main"
 

@@ -73,8 +73,9 @@ def session_source(paper: str | None, from_task: bool, workspace: Path) -> Path 
     return Path(paper)
 
 
-# what a run's code did, as opposed to an interruption or a failure to start it
-FINISHED = ("passed", "failed", "timeout", "oom")
+# what the code alone decided: a run stopped by its limits (a timeout, memory), which a resumed
+# session may have raised, or by an interruption or an error of the machinery is made again
+FINISHED = ("passed", "failed")
 
 
 def recorded_run(workspace: Path, commit: str, since: str | None, *, baseline: bool = False) -> RunRecord | None:

@@ -66,6 +66,7 @@ class AutoState(BaseModel):
     hypotheses: list[HypothesisResult] = Field(default_factory=list)
     status: Literal["running", "done", "budget", "failed", "stopped", "cancelled"] = "running"
     message: str = ""
+    # wall time per phase: while several hypotheses are in one at once, counted once
     phase_seconds: dict[str, float] = Field(default_factory=dict)
     usage: Spend = Field(default_factory=Spend)
 
