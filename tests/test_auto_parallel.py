@@ -237,3 +237,18 @@ def test_a_cancel_stops_every_run_and_resume_runs_nothing_twice(tmp_path):
     failed = [r for r in after if r.status == "failed"]
     assert len(failed) == 1 and any(failed[0].id in {r.run for r in h.runs} for h in resumed.hypotheses)
     assert live(ws) == set() and git(ws, "branch", "--show-current").strip() == "main"
+
+
+def test_a_hypothesis_that_fails_stops_the_others_as_a_cancel_would(tmp_path):
+    ws, spans = workspace(tmp_path, wait=60)
+    script = write_script(tmp_path / "script.jsonl", fix=False)
+    # the replies run out at the second hypothesis's implementation, while the first's run waits
+    script.write_text("".join(line + "\n" for line in script.read_text().splitlines()[:-2]))
+    started = time.monotonic()
+    state, _ = session(ws, script, 2, Work())
+
+    assert state.status == "failed" and "no reply left for call 'implement.step'" in state.message
+    assert time.monotonic() - started < 40, "the first hypothesis's run went on to its end"
+    assert [r.status for r in load_runs(ws) if not r.baseline] == ["cancelled"]
+    assert live(ws) == set() and git(ws, "branch", "--show-current").strip() == "main"
+    assert state.hypotheses[0].status == "implemented"  # resumable
