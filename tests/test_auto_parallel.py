@@ -19,8 +19,8 @@ from pathlib import Path
 
 from mlr_copilot.autonomous.bundled import paper_from_task
 from mlr_copilot.autonomous.demo import demo_files
-from mlr_copilot.autonomous.pipeline import AutoPipeline
-from mlr_copilot.autonomous.session import AutoState
+from mlr_copilot.autonomous.pipeline import Ask, AutoPipeline
+from mlr_copilot.autonomous.session import AutoState, render_report
 from mlr_copilot.engine import Engine
 from mlr_copilot.history.store import load_runs
 from mlr_copilot.runners.proctree import marked_processes
@@ -123,13 +123,14 @@ def workspace(tmp_path: Path, wait: float) -> tuple[Path, Path]:
     return ws, spans
 
 
-def session(ws: Path, script: Path, parallel: int, work: Work, *, resume: bool = False) -> tuple[AutoState, Timed]:
-    engine = Engine.load(ws, {"llm": {"provider": "scripted", "script": str(script)}, "ideas": {"online": False},
-                              "run": {"runner": "local", "parallel": parallel}})
+def session(ws: Path, script: Path, parallel: int, work: Work, *, resume: bool = False,
+            ask: Ask | None = None, budget_tokens: int | None = None) -> tuple[AutoState, Timed]:
+    llm = {"provider": "scripted", "script": str(script), "budget_tokens": budget_tokens}
+    engine = Engine.load(ws, {"llm": llm, "ideas": {"online": False}, "run": {"runner": "local", "parallel": parallel}})
     timed = Timed(engine.llm.provider)
     engine.llm.provider = timed
     source = None if resume else paper_from_task(load_task(ws))
-    state = asyncio.run(AutoPipeline(engine).run(source, work, wanted=None if resume else 2, resume=resume))
+    state = asyncio.run(AutoPipeline(engine, ask=ask).run(source, work, wanted=None if resume else 2, resume=resume))
     return state, timed
 
 
@@ -240,7 +241,7 @@ def test_a_cancel_stops_every_run_and_resume_runs_nothing_twice(tmp_path):
 
 
 def test_a_hypothesis_that_fails_stops_the_others_as_a_cancel_would(tmp_path):
-    ws, spans = workspace(tmp_path, wait=60)
+    ws, _spans = workspace(tmp_path, wait=60)
     script = write_script(tmp_path / "script.jsonl", fix=False)
     # the replies run out at the second hypothesis's implementation, while the first's run waits
     script.write_text("".join(line + "\n" for line in script.read_text().splitlines()[:-2]))
@@ -252,3 +253,41 @@ def test_a_hypothesis_that_fails_stops_the_others_as_a_cancel_would(tmp_path):
     assert [r.status for r in load_runs(ws) if not r.baseline] == ["cancelled"]
     assert live(ws) == set() and git(ws, "branch", "--show-current").strip() == "main"
     assert state.hypotheses[0].status == "implemented"  # resumable
+
+
+def test_asked_after_each_step_the_hypotheses_go_one_after_another_even_on_two_slots(tmp_path):
+    ws, spans = workspace(tmp_path, wait=1.0)
+    asked: list[str] = []
+
+    async def ask(phase: str, summary: str) -> str:
+        asked.append(f"{phase} {summary.split(':')[0]}")
+        return ""
+
+    state, timed = session(ws, write_script(tmp_path / "script.jsonl"), 2, Work(), ask=ask)
+
+    assert state.status == "done", state.message
+    first, second = (h.id for h in state.hypotheses)
+    assert asked == [f"ideas {first}", f"implement {first}", f"run {first}", f"implement {second}", f"run {second}"]
+    seen = sorted(read_spans(spans), key=lambda s: s["start"])
+    assert [s["mode"] for s in seen] == ["base", "a", "b", "b"]
+    assert all(earlier["end"] <= later["start"] for earlier, later in itertools.pairwise(seen)), seen
+    assert_llm_calls_one_at_a_time(timed)
+    assert git(ws, "branch", "--show-current").strip() == "main"
+
+
+def test_the_budget_spent_stops_the_llm_steps_and_lets_the_runs_end(tmp_path):
+    ws, spans = workspace(tmp_path, wait=2.0)
+    script = write_script(tmp_path / "script.jsonl")
+    # every reply costs 100 tokens: the ideas (3 calls) and the first implementation (2) spend the 500
+    script.write_text("".join(json.dumps({**json.loads(line), "usage": {"input_tokens": 90, "output_tokens": 10}}) + "\n"
+                              for line in script.read_text().splitlines()))
+    state, timed = session(ws, script, 2, Work(), budget_tokens=500)
+
+    assert state.status == "budget" and "500-token budget" in state.message
+    first, second = state.hypotheses
+    assert first.status == "done" and first.best is not None and first.best.value == 0.6  # its run went on to its end
+    assert second.status == "pending" and not second.runs
+    assert [c[0] for c in timed.calls].count("implement.step") == 2
+    assert "Not done: " + f"{second.id} implementation and runs" in render_report(state)
+    assert [s["mode"] for s in read_spans(spans)] == ["base", "a"]
+    assert git(ws, "branch", "--show-current").strip() == "main"
