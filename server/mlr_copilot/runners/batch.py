@@ -51,6 +51,7 @@ class BatchItem(BaseModel):
     branch: str | None = None
     commit: str | None = None
     run: RunRecord | None = None
+    # one line naming its target, such as "h3 has no branch mlr/h3-...: implement it first"
     error: str | None = None
 
 
