@@ -45,9 +45,14 @@ def hypothesis(n: int, status: str = "accepted") -> Hypothesis:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    return implemented_hypotheses(tmp_path / "repo")
+
+
+def implemented_hypotheses(root: Path) -> tuple[Path, dict[str, str]]:
     """main at version 1; h1 and h2 accepted with a commit each on their branch (versions 2 and
-    3); h3 accepted, never implemented (no branch); h4 only proposed (a branch, not to run)."""
-    repo = make_repo(tmp_path / "repo", {"probe.py": PROBE, "version.txt": "1\n", ".gitignore": ".mlr/\n"})
+    3); h3 accepted, never implemented (no branch); h4 only proposed (a branch, not to run).
+    The repository and the head commit of each branch."""
+    repo = make_repo(root, {"probe.py": PROBE, "version.txt": "1\n", ".gitignore": ".mlr/\n"})
     hypotheses = [hypothesis(1), hypothesis(2), hypothesis(3), hypothesis(4, "proposed")]
     heads = {}
     for h, version in ((hypotheses[0], "2"), (hypotheses[1], "3"), (hypotheses[3], "4")):
