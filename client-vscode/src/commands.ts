@@ -3,9 +3,11 @@
 import {
   ServerCommand,
   type HypothesisInfo,
+  type BatchItem,
   type ImplementResult,
   type ProposeResult,
   type QueuedRun,
+  type RunCheckout,
   type RunRecord,
   type ServerStatus,
   type UndoResult,
@@ -16,9 +18,13 @@ import type { StatusBar } from "./status";
 import { CommitContentProvider, resolveLogPath, type ExperimentsProvider } from "./tree";
 import { queuedRunId } from "./queue";
 import { formatNumber } from "./experiments";
-import { showInfo, showWarning, vscode } from "./vscodeApi";
+import { ExperimentsPanel } from "./experimentsPanel";
+import { batchSummary, checkoutFolder, runIdArg, runPicks } from "./runBatch";
+import { showInfo, showWarning, vscode, workspaceFolder } from "./vscodeApi";
 
 const SHOW_LOG = "Show Log";
+// the server has put a batch's runs in the queue by then (planning it is a few git commands)
+const QUEUED_SHOWN_MS = 1_500;
 
 export interface CommandDeps {
   server: ServerManager;
@@ -234,6 +240,71 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
       await vscode.window.showTextDocument(resolveLogPath(run.log_path), { preview: true });
     } else if (pick === SHOW_PROBLEMS) {
       await vscode.commands.executeCommand("workbench.actions.view.problems");
+    }
+  });
+
+  register("runAllAccepted", async () => {
+    // every run is queued at once: the view's queue shows them waiting and running (it polls
+    // while any is active, and refreshes the history as each ends) once it has been asked again
+    const queued = setTimeout(() => {
+      void tree.refresh();
+      ExperimentsPanel.refreshOpen();
+    }, QUEUED_SHOWN_MS);
+    const items = await call<BatchItem[]>(ServerCommand.runAllAccepted, [{}]);
+    clearTimeout(queued);
+    if (!items) {
+      return;
+    }
+    const summary = batchSummary(items);
+    const SHOW = "Show Experiments";
+    const pick = await (summary.warn ? showWarning : showInfo)(summary.message, SHOW);
+    if (pick === SHOW) {
+      await vscode.commands.executeCommand("mlrCopilot.client.showExperiments");
+    }
+  });
+
+  register("checkoutRun", async (arg?: unknown) => {
+    let runId = runIdArg(arg);
+    if (!runId) {
+      const runs = await call<RunRecord[]>(ServerCommand.listRuns);
+      if (!runs) {
+        return;
+      }
+      const picks = runPicks(runs);
+      if (!picks.length) {
+        void showInfo("MLR-Copilot: no run with a commit yet.");
+        return;
+      }
+      runId = (await vscode.window.showQuickPick(picks, { placeHolder: "Run whose commit to check out", matchOnDescription: true, matchOnDetail: true }))?.runId;
+      if (!runId) {
+        return;
+      }
+    }
+    const folder = workspaceFolder();
+    const beside = { label: "Beside the workspace", description: folder ? `${folder.name}-run-${runId}` : "", chosen: false };
+    const where = await vscode.window.showQuickPick([beside, { label: "In a folder I choose…", description: "", chosen: true }], {
+      placeHolder: `Where to check out run ${runId}'s commit (a new folder; nothing existing is overwritten)`,
+    });
+    if (!where) {
+      return;
+    }
+    let target: string | undefined;
+    if (where.chosen) {
+      const parent = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: "Check Out Here" });
+      if (!parent?.[0]) {
+        return;
+      }
+      target = checkoutFolder(parent[0].fsPath, folder?.name ?? "workspace", runId);
+    }
+    const done = await call<RunCheckout>(ServerCommand.checkoutRun, target ? [runId, target] : [runId]);
+    if (!done) {
+      return;
+    }
+    server.log(`checkoutRun: run ${done.run_id} (${done.commit}) in ${done.path}; remove it with git worktree remove.`);
+    const OPEN = "Open in New Window";
+    const pick = await showInfo(`MLR-Copilot: run ${done.run_id}'s commit ${done.commit.slice(0, 7)} is checked out in ${done.path}.`, OPEN);
+    if (pick === OPEN) {
+      await vscode.commands.executeCommand("vscode.openFolder", vscode.Uri.file(done.path), { forceNewWindow: true });
     }
   });
 

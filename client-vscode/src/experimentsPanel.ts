@@ -1,6 +1,7 @@
 // The "MLR-Copilot: Experiments" webview: every run of every branch as a table, a plot and a
 // comparison of two runs. The page (webview/panelView.ts, bundled to media/panel.js) shapes
-// and draws; this side only fetches from the server and opens logs and commits.
+// and draws; this side only fetches from the server, opens logs and commits, and hands a run's
+// checkout to its palette command.
 import { anyRunning, type FromPanel, type ToPanel } from "./panelData";
 import { newNonce, panelHtml } from "./panelHtml";
 import { ServerCommand, type HistoryTable, type HypothesisInfo, type RunComparison } from "./protocol";
@@ -79,6 +80,9 @@ export class ExperimentsPanel implements vscode.Disposable {
         return;
       case "openCommit":
         await vscode.window.showTextDocument(CommitContentProvider.uriFor(message.sha), { preview: true, viewColumn: vscode.ViewColumn.Beside });
+        return;
+      case "checkoutRun":
+        await vscode.commands.executeCommand("mlrCopilot.client.checkoutRun", message.runId);
         return;
     }
   }

@@ -214,19 +214,23 @@ export function byStart(rows: RunRow[]): RunRow[] {
 }
 
 /**
- * One line per branch: x is the run's place among all runs in start order (1-based, so the
- * lines share one axis), y its value of `metric`; runs without a finite value are left out.
+ * One line per branch of `rows`: x is the run's number among `all` runs in start order
+ * (1-based, so the lines share one axis), y its value of `metric`; runs without a finite value
+ * are left out. A filter passes the rows it shows and every run as `all`, so a run keeps its
+ * number, and its place on the axis, whatever is filtered out.
  */
-export function plotSeries(rows: RunRow[], metric: string): Series[] {
+export function plotSeries(rows: RunRow[], metric: string, all: RunRow[] = rows): Series[] {
+  const number = new Map(byStart(all).map((row, index) => [row.runId, index + 1]));
   const lines = new Map<string, Point[]>();
-  byStart(rows).forEach((row, index) => {
+  for (const row of byStart(rows)) {
     const y = row.metrics[metric];
-    if (typeof y === "number") {
+    const x = number.get(row.runId);
+    if (typeof y === "number" && x !== undefined) {
       const points = lines.get(row.branch) ?? [];
-      points.push({ x: index + 1, y, runId: row.runId });
+      points.push({ x, y, runId: row.runId });
       lines.set(row.branch, points);
     }
-  });
+  }
   return [...lines].map(([branch, points]) => ({ branch, points }));
 }
 
@@ -247,7 +251,8 @@ export type FromPanel =
   | { type: "refresh" }
   | { type: "compare"; a: string; b: string }
   | { type: "openLog"; path: string }
-  | { type: "openCommit"; sha: string };
+  | { type: "openCommit"; sha: string }
+  | { type: "checkoutRun"; runId: string };
 
 /** A run still running will change on its own: the panel asks again soon while there is one. */
 export function anyRunning(table: HistoryTable): boolean {

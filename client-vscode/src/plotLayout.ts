@@ -17,6 +17,8 @@ export interface PlacedPoint {
   cx: number;
   cy: number;
   runId: string;
+  /** The run's number among every run, as the x axis counts. */
+  x: number;
   y: number;
 }
 
@@ -72,19 +74,22 @@ function yRange(series: Series[], baseline: number | null): [number, number] {
 
 export function plotLayout(series: Series[], baseline: number | null, box: Box): PlotLayout {
   const [lo, hi] = yRange(series, baseline);
-  const xMax = Math.max(1, ...series.flatMap((s) => s.points.map((p) => p.x)));
+  // the axis spans the run numbers shown: under a filter they need not start at 1
+  const xs = series.flatMap((s) => s.points.map((p) => p.x));
+  const xMin = xs.length ? Math.min(...xs) : 1;
+  const xMax = xs.length ? Math.max(...xs) : 1;
   const plotW = box.width - box.left - box.right;
   const plotH = box.height - box.top - box.bottom;
   // one run alone sits in the middle rather than on the left edge
-  const px = (x: number) => box.left + (xMax === 1 ? plotW / 2 : ((x - 1) / (xMax - 1)) * plotW);
+  const px = (x: number) => box.left + (xMax === xMin ? plotW / 2 : ((x - xMin) / (xMax - xMin)) * plotW);
   const py = (y: number) => box.top + (1 - (y - lo) / (hi - lo)) * plotH;
   const round = (v: number) => Math.round(v * 10) / 10;
   const lines = series.map((s) => {
-    const points = s.points.map((p) => ({ cx: round(px(p.x)), cy: round(py(p.y)), runId: p.runId, y: p.y }));
+    const points = s.points.map((p) => ({ cx: round(px(p.x)), cy: round(py(p.y)), runId: p.runId, x: p.x, y: p.y }));
     const path = points.map((p, i) => `${i ? "L" : "M"}${p.cx},${p.cy}`).join(" ");
     return { branch: s.branch, path, points };
   });
-  const xTicks = niceTicks(1, xMax, Math.min(8, xMax - 1))
+  const xTicks = niceTicks(xMin, xMax, Math.min(8, xMax - xMin))
     .filter((x) => Number.isInteger(x))
     .map((x) => ({ at: round(px(x)), label: String(x) }));
   return {

@@ -95,6 +95,26 @@ export interface RunRecord {
   log_path?: string | null;
   duration_s?: number | null;
   failures?: Failure[];
+  branch?: string | null;
+  hypothesis?: string | null;
+  started_at?: string;
+}
+
+/** runners/batch.py `BatchItem`: one run of "Run on all accepted hypotheses" (a hypothesis id,
+ * or `baseline`), with its record once ended, or the one line saying why it has none. */
+export interface BatchItem {
+  target: string;
+  branch?: string | null;
+  commit?: string | null;
+  run: RunRecord | null;
+  error?: string | null;
+}
+
+/** workspace/checkout.py `RunCheckout`: where a run's commit was checked out. */
+export interface RunCheckout {
+  run_id: string;
+  commit: string;
+  path: string;
 }
 
 /** lsp/results.py `ImplementResult`. */
@@ -143,6 +163,8 @@ export interface RunComparison {
   commit_b: string | null;
   metrics: MetricChange[];
   settings: SettingPair[];
+  /** What each run was: status, branch, hypothesis, start, duration. */
+  facts?: SettingPair[];
   environment?: EnvironmentChange[];
   environment_recorded?: boolean;
   diff?: string;
@@ -180,6 +202,8 @@ export const ServerCommand = {
   implement: "mlrCopilot.implement",
   undo: "mlrCopilot.undo",
   run: "mlrCopilot.run",
+  runAllAccepted: "mlrCopilot.runAllAccepted",
+  checkoutRun: "mlrCopilot.checkoutRun",
   debug: "mlrCopilot.debug",
   history: "mlrCopilot.history",
   listRuns: "mlrCopilot.listRuns",

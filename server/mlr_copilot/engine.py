@@ -47,8 +47,10 @@ if TYPE_CHECKING:
     from .llm.accounting import Ledger
     from .llm.client import LLM
     from .paper import Paper
+    from .runners.batch import BatchItem
     from .runners.queue import QueuedRun, QueueEntry, SlotQueue
     from .runners.supervise import LineCallback
+    from .workspace.checkout import RunCheckout
     from .workspace.git import GitWorkspace
 
 log = logging.getLogger(__name__)
@@ -274,10 +276,12 @@ class Engine:
 
     async def run(self, work: Work, *, command: str | list[str] | None = None, runner: RunnerName | None = None,
                   timeout: float | None = None, on_line: LineCallback | None = None, baseline: bool = False,
-                  rev: str | None = None, branch: str | None = None) -> RunRecord:
+                  rev: str | None = None, branch: str | None = None,
+                  hypothesis: Hypothesis | None = None) -> RunRecord:
         """Run the experiment on `rev` (a commit, branch or tag; default: the checkout's
-        working copy) in a worktree of its own, once a slot of the queue is free. `branch`: the
-        branch a commit `rev` was taken from, which names its hypothesis (its plan's command)."""
+        working copy) in a worktree of its own, once a slot of the queue is free. `hypothesis`:
+        the one it is a run of (its command and objective), default the one whose branch is
+        `branch` (the branch a commit `rev` was taken from), `rev` or the checkout."""
         # the run machinery (process trees, log sinks, Docker): only the commands that run
         from .runners import pick_runner
         from .runners.base import new_run_id
@@ -285,7 +289,8 @@ class Engine:
         from .runners.placing import SlotUse
         from .runners.queue import cancelled_by, relay_cancel
 
-        hypothesis = self.current_hypothesis() if rev is None else self._hypothesis_on(branch or rev)
+        if hypothesis is None:
+            hypothesis = self.current_hypothesis() if rev is None else self._hypothesis_on(branch or rev)
         request = self.run_request(command, timeout, hypothesis)
         chosen = await _in_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
         objective = self.objective(hypothesis)
@@ -304,6 +309,20 @@ class Engine:
                     hypothesis=hypothesis.id if hypothesis else None, baseline=baseline, on_line=on_line,
                     cancel=cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
                 )
+
+    async def run_hypotheses(self, work: Work, ids: list[str] | None = None, *, baseline: bool = False,
+                             runner: RunnerName | None = None, timeout: float | None = None,
+                             on_line: LineCallback | None = None,
+                             on_end: Callable[[BatchItem], None] | None = None) -> list[BatchItem]:
+        """Run the branch head of every accepted hypothesis (only `ids`, when given) and, with
+        `baseline`, the base branch's, all queued at once (`runners/batch.py`): each one's
+        record, or the line saying why it has none."""
+        from .runners.batch import plan_batch, run_batch  # the run machinery, as in `run`
+
+        planned = await _in_thread(plan_batch, self.workspace, self.hypotheses(), ids, baseline)
+        return await run_batch(planned, lambda target, lines: self.run(
+            work, runner=runner, timeout=timeout, on_line=lines, baseline=target.baseline, rev=target.commit,
+            hypothesis=target.hypothesis), on_line, on_end)
 
     def slot_queue(self) -> SlotQueue:
         """The queue every run of this engine waits in, cut from the `run` settings; made
@@ -334,6 +353,13 @@ class Engine:
         if not path.is_file():
             raise MlrError(f"no run '{run_id}' in {path.parent}")
         return RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def checkout_run(self, run_id: str, path: str | None = None) -> RunCheckout:
+        """Check out the commit run `run_id` ran as a new git worktree outside the workspace
+        (`workspace/checkout.py`), for the researcher to work in."""
+        from .workspace.checkout import checkout_run
+
+        return checkout_run(self.workspace, self.run_record(run_id), path)
 
     async def fix(self, run_id: str, reviewer: Reviewer, work: Work, on_line: LineCallback | None = None) -> FixResult:
         """One reviewed fix for a failed run; an accepted fix is committed and run again."""

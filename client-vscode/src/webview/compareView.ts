@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
-// Two runs side by side (mlrCopilot.compare): metrics, the settings and environment that
-// differ, and the code diff between their commits, one text line per element.
+// Two runs side by side (mlrCopilot.compare): metrics, what each run was (status, branch,
+// start, duration), the settings and environment that differ, and the code diff between their
+// commits, one text line per element.
 import type { RunComparison } from "../protocol";
 import { formatRelativeDelta, formatValue } from "../runText";
 import { el } from "./dom";
@@ -37,6 +38,8 @@ export function renderComparison(host: HTMLElement, result: RunComparison): void
     el("h3", { text: `Run A ${result.run_a} (${short(result.commit_a)})  vs  run B ${result.run_b} (${short(result.commit_b)})` }),
     el("h4", { text: "Metrics (B − A; % positive means B is better)" }),
     metrics.length ? table(["metric", "A", "B", "B − A", "change"], metrics, tones) : el("p", { text: "Neither run reported a metric." }),
+    // an older server sends no facts: then there is no such section
+    ...(result.facts?.length ? [el("h4", { text: "Runs" }), table(["", "A", "B"], result.facts.map((f) => [f.name, setting(f.a), setting(f.b)]))] : []),
     el("h4", { text: "Settings that differ" }),
     differ.length ? table(["setting", "A", "B"], differ.map((s) => [s.name, setting(s.a), setting(s.b)])) : el("p", { class: "dim", text: "Same settings." }),
     el("h4", { text: "Environment" }),

@@ -79,7 +79,7 @@ function render(): void {
       (shown.length < all.length ? `, ${shown.length} shown` : "")
     : "No runs yet: run an experiment (MLR-Copilot: Run experiment) and it appears here.";
   renderToolbar(all, metrics, metric);
-  renderPlot(plot, plotSeries(shown, metric), baselineValue(all, metric), metric, filterChoices(all).branch);
+  renderPlot(plot, plotSeries(shown, metric, all), baselineValue(all, metric), metric, filterChoices(all).branch);
   renderTable(shown, columns(metrics).filter((c) => !state.hidden.includes(c.id)));
 }
 
@@ -163,7 +163,11 @@ function renderTable(rows: RunRow[], shown: Column[]): void {
     const log = el("button", { text: "Log", class: "link", title: row.logPath ?? "no log recorded" });
     log.disabled = !row.logPath;
     log.addEventListener("click", () => row.logPath && api.postMessage({ type: "openLog", path: row.logPath }));
-    const tr = el("tr", { class: row.baseline ? "baseline" : "" }, el("td", {}, pick), ...shown.map((c) => bodyCell(row, c)), el("td", {}, log));
+    const worktree = el("button", { text: "Worktree", class: "link", title: row.sha ? `Check out ${row.commit} in a new worktree beside the workspace` : "no commit recorded" });
+    worktree.disabled = !row.sha;
+    worktree.addEventListener("click", () => api.postMessage({ type: "checkoutRun", runId: row.runId }));
+    const tr = el("tr", { class: row.baseline ? "baseline" : "" }, el("td", {}, pick), ...shown.map((c) => bodyCell(row, c)),
+      el("td", { class: "nowrap" }, log, worktree));
     tr.dataset.run = row.runId;
     return tr;
   });

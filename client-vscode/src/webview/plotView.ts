@@ -17,7 +17,7 @@ export function renderPlot(host: HTMLElement, series: Series[], baseline: number
   }
   const layout = plotLayout(series, baseline, BOX);
   const chart = svg("svg", { viewBox: `0 0 ${BOX.width} ${BOX.height}`, role: "img", class: "chart" });
-  chart.append(svg("title", {}, `${metric} over runs in start order, one line per branch`));
+  chart.append(svg("title", {}, `${metric} by run number (every run, in start order), one line per branch`));
   const bottom = BOX.height - BOX.bottom;
   for (const tick of layout.yTicks) {
     chart.append(svg("line", { x1: BOX.left, x2: BOX.width - BOX.right, y1: tick.at, y2: tick.at, class: "grid" }));
@@ -26,7 +26,7 @@ export function renderPlot(host: HTMLElement, series: Series[], baseline: number
   for (const tick of layout.xTicks) {
     chart.append(svg("text", { x: tick.at, y: bottom + 16, class: "axis", "text-anchor": "middle" }, tick.label));
   }
-  chart.append(svg("text", { x: (BOX.left + BOX.width) / 2, y: BOX.height - 2, class: "axis", "text-anchor": "middle" }, "run (in start order)"));
+  chart.append(svg("text", { x: (BOX.left + BOX.width) / 2, y: BOX.height - 2, class: "axis", "text-anchor": "middle" }, "run number (every run, in start order)"));
   if (layout.baselineAt !== null && baseline !== null) {
     chart.append(svg("line", { x1: BOX.left, x2: BOX.width - BOX.right, y1: layout.baselineAt, y2: layout.baselineAt, class: "baseline" }));
     chart.append(svg("text", { x: BOX.width - BOX.right - 4, y: layout.baselineAt - 4, class: "axis", "text-anchor": "end" }, `baseline ${formatValue(baseline)}`));
@@ -37,7 +37,7 @@ export function renderPlot(host: HTMLElement, series: Series[], baseline: number
     chart.append(svg("path", { d: line.path, class: `line ${colour}` }));
     for (const point of line.points) {
       const dot = svg("circle", { cx: point.cx, cy: point.cy, r: 4, class: `dot ${colour}` });
-      dot.append(svg("title", {}, `run ${point.runId} · ${line.branch}: ${metric} = ${formatValue(point.y)}`));
+      dot.append(svg("title", {}, `run #${point.x} ${point.runId} · ${line.branch}: ${metric} = ${formatValue(point.y)}`));
       chart.append(dot);
     }
     legend.append(el("span", { class: `swatch ${colour}` }), document.createTextNode(line.branch));

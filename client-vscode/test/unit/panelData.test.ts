@@ -107,6 +107,26 @@ test("plot series: one line per branch over runs in start order, with the baseli
   assert.equal(baselineValue(rows, "missing"), null);
 });
 
+test("plot under a filter: each run keeps its number among all runs, and the axis counts from the first shown", () => {
+  const wider = filterRows(rows, { branch: "mlr/h1-wider", hypothesis: "", status: "" });
+  const all = plotSeries(rows, "accuracy");
+  const filtered = plotSeries(wider, "accuracy", rows);
+  // r3 is the fourth run to start whatever is shown; alone, it would have been the first
+  assert.deepEqual(filtered, [{ branch: "mlr/h1-wider", points: [{ x: 4, y: 0.9, runId: "r3" }] }]);
+  assert.deepEqual(filtered[0].points, all[1].points);
+  assert.equal(plotSeries(wider, "accuracy")[0].points[0].x, 2);
+  const box = { width: 400, height: 200, left: 40, right: 10, top: 10, bottom: 30 };
+  const mainOnly = plotSeries(filterRows(rows, { branch: "", hypothesis: "", status: "passed" }).filter((r) => r.runId !== "r0"), "accuracy", rows);
+  assert.deepEqual(mainOnly.flatMap((s) => s.points.map((p) => [p.runId, p.x])), [["r1", 2], ["r3", 4]]);
+  const layout = plotLayout(mainOnly, null, box);
+  // the frame spans the numbers shown, 2 to 4, labelled as they are
+  assert.deepEqual(layout.xTicks.map((t) => t.label), ["2", "3", "4"]);
+  assert.deepEqual(layout.lines.flatMap((l) => l.points.map((p) => [p.x, p.cx])), [[2, 40], [4, 390]]);
+  // one run shown sits mid-frame, labelled with its own number
+  const single = plotLayout(filtered, null, box);
+  assert.deepEqual([single.lines[0].points[0].cx, single.xTicks.map((t) => t.label)], [215, ["4"]]);
+});
+
 test("plot layout: points inside the frame, higher values higher up, the baseline between them", () => {
   const box = { width: 400, height: 200, left: 40, right: 10, top: 10, bottom: 30 };
   const layout = plotLayout(plotSeries(rows, "accuracy"), 0.8, box);

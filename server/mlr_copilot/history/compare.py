@@ -13,9 +13,12 @@ from ..objective import Objective
 from ..runners.model import EnvironmentChange, RunRecord, environment_diff
 from ..untrusted import one_line
 
-# The run settings compared, in the order shown. The run's environment (Python and package
-# versions, image id) joins them here once the run record holds it (issue #16, tracking).
-COMPARED_SETTINGS = ("command", "runner", "image", "status", "duration_s", "dirty", "branch", "hypothesis", "started_at")
+# What a run was set to run with, in the order shown: a researcher changes these to change the
+# run. What it ran on (Python, packages, image id, GPUs) is its `environment`; the rest of the
+# record (status, branch, when, how long) is what happened, compared as `facts`, never as
+# settings (a comparison listed duration_s as a setting that differed).
+COMPARED_SETTINGS = ("command", "runner", "image")
+RUN_FACTS = ("status", "branch", "hypothesis", "dirty", "started_at", "duration_s")
 # A diff longer than this is cut (with a note): the terminal is no place for a dataset's diff.
 MAX_DIFF_LINES = 2000
 
@@ -47,6 +50,8 @@ class RunComparison(BaseModel):
     commit_b: str | None
     metrics: list[MetricChange]
     settings: list[SettingPair]
+    # what the records tell of each run besides: status, branch, hypothesis, start, duration
+    facts: list[SettingPair] = []
     # where what ran differs: Python, packages, image, node, GPUs (`environment_diff`)
     environment: list[EnvironmentChange] = []
     environment_recorded: bool = False
@@ -72,6 +77,8 @@ class RunComparison(BaseModel):
         for s in self.settings:
             shown = _setting(s.a) if s.same else f"{_setting(s.a)} | {_setting(s.b)}"
             lines.append(f"  {s.name}: {'(same) ' if s.same else ''}{shown}")
+        lines += ["", "runs:"]
+        lines += [f"  {f.name}: {_setting(f.a)} | {_setting(f.b)}" for f in self.facts]
         lines += ["", "environment:"]
         lines += [f"  {one_line(c.what)}: {_setting(c.a)} | {_setting(c.b)}" for c in self.environment]
         if not self.environment:
@@ -103,9 +110,9 @@ def metric_changes(a: RunRecord, b: RunRecord) -> list[MetricChange]:
     return changes
 
 
-def _settings(a: RunRecord, b: RunRecord) -> list[SettingPair]:
+def _pairs(a: RunRecord, b: RunRecord, names: tuple[str, ...]) -> list[SettingPair]:
     pairs = []
-    for name in COMPARED_SETTINGS:
+    for name in names:
         x, y = getattr(a, name), getattr(b, name)
         pairs.append(SettingPair(name=name, a=x, b=y, same=x == y))
     return pairs
@@ -116,7 +123,8 @@ def compare_runs(workspace: Path | str, a: RunRecord, b: RunRecord) -> RunCompar
     from ..workspace.git import GitWorkspace
 
     comparison = RunComparison(run_a=a.id, run_b=b.id, commit_a=a.commit, commit_b=b.commit,
-                               metrics=metric_changes(a, b), settings=_settings(a, b),
+                               metrics=metric_changes(a, b), settings=_pairs(a, b, COMPARED_SETTINGS),
+                               facts=_pairs(a, b, RUN_FACTS),
                                environment=environment_diff(a.environment, b.environment),
                                environment_recorded=a.environment is not None and b.environment is not None)
     notes = [f"run {r.id} ran on uncommitted changes: the diff is of its commit, not of what ran"

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..experiment.agent import ImplementState
     from ..experiment.debug import DebugReport, FixResult
     from ..ideas.model import Hypothesis
+    from ..runners.batch import BatchItem
 
 
 class HypothesisInfo(BaseModel):
@@ -102,3 +103,10 @@ def fix_result(result: FixResult) -> tuple[Any, RunRecord | None]:
 def debug_result(report: DebugReport) -> tuple[Any, RunRecord | None]:
     """`Engine.debug`'s report for the client, and its last run (if any)."""
     return to_json(report), report.final_run
+
+
+def batch_result(items: list[BatchItem]) -> list[dict[str, Any]]:
+    """`Engine.run_hypotheses`'s answer for the client (`BatchItem` in protocol.ts): each run
+    as `record_summary` gives it."""
+    return [{**to_json(item.model_dump(mode="json", exclude={"run"})),
+             "run": record_summary(item.run) if item.run is not None else None} for item in items]

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from .arguments import arg, option
 from .feature import Feature, command
 from .progress import progress
-from .results import debug_result, fix_result, record_summary, to_json
+from .results import batch_result, debug_result, fix_result, record_summary, to_json
 
 if TYPE_CHECKING:
+    from ..runners.batch import BatchItem
     from ..runners.model import RunRecord
     from ..work import Work
     from .diagnostics import DiagnosticsFeature
@@ -44,6 +45,31 @@ class RunFeature(Feature):
             rev=option(options, "rev", str))
         self.diagnostics.publish(record)
         return record
+
+    @command("mlrCopilot.runAllAccepted", "Run on all accepted hypotheses")
+    async def run_all_accepted(self, *args: Any) -> list[dict[str, Any]]:
+        """Options: `ids` (only these hypotheses), `baseline` (the base branch's head too),
+        `runner`, `timeout`. Each run is answered with its record or the line saying why it has
+        none; the queue view shows them while they wait and run. Their failures are not
+        published as diagnostics: they are pinned in other commits' files than the open ones."""
+        options = arg(args, 0, {}, dict, "the run options")
+        ls = self.server
+        async with progress(ls, "MLR-Copilot: running the accepted hypotheses") as work:
+            def ended(item: BatchItem) -> None:
+                outcome = item.error or (f"run {item.run.id} {item.run.status}" if item.run else "no run")
+                work.report(f"{item.target}: {outcome}", None)
+
+            items = await ls.jobs.run("Run on all accepted hypotheses", ls.engine.run_hypotheses(
+                work, option(options, "ids", list[str]), baseline=option(options, "baseline", bool) is True,
+                runner=option(options, "runner", str), timeout=option(options, "timeout", (int, float)),
+                on_line=self.live_lines(work), on_end=ended))
+        return batch_result(items)
+
+    @command("mlrCopilot.checkoutRun", "Check out a run's commit in a worktree")
+    async def checkout_run(self, *args: Any) -> Any:
+        run_id = arg(args, 0, "", str, "the run id")
+        path = arg(args, 1, None, str, "the folder")
+        return to_json(await asyncio.to_thread(self.server.engine.checkout_run, run_id, path))
 
     @command("mlrCopilot.fix", "Fix with MLR-Copilot")
     async def fix(self, *args: Any) -> Any:
