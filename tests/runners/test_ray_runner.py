@@ -29,7 +29,7 @@ from mlr_copilot.workspace.notes import read_notes
 from tests.gitutil import make_repo
 
 from .conftest import TEST_IMAGE, live_docker_client
-from .helpers import leftover_processes
+from .helpers import leftover_processes, remove_containers
 from .test_ray import tree as tree  # the fixture, for the last test
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,9 +223,11 @@ def _placed_record(repo: Path, cli: subprocess.Popen[bytes]) -> RunRecord:
 
 
 def test_a_run_whose_owner_died_is_stopped_on_its_node_at_the_next_start(ray_cluster, tmp_path):
+    client = live_docker_client()
     engine = engine_on(ray_cluster, tmp_path, "sleep")
-    cli = _cli_run(engine.workspace, ray_cluster.address)
+    cli = _cli_run(engine.workspace, ray_cluster.address)  # raySandbox auto: in a container here
     running = _placed_record(engine.workspace, cli)
+    assert running.sandbox is not None and running.sandbox.container
     os.killpg(cli.pid, signal.SIGKILL)
     cli.wait()
     [closed] = mark_interrupted(engine.workspace, containers=False)
@@ -235,6 +237,7 @@ def test_a_run_whose_owner_died_is_stopped_on_its_node_at_the_next_start(ray_clu
     while leftover_processes(running.id) and time.monotonic() < end:
         time.sleep(0.1)
     assert leftover_processes(running.id) == set()
+    assert client.containers.list(all=True, filters={"label": f"mlr-copilot.run-id={running.id}"}) == []
 
 
 def test_a_dead_owners_run_on_an_unreachable_cluster_is_closed_with_the_reason(ray_cluster, tmp_path):
@@ -252,6 +255,7 @@ def test_a_dead_owners_run_on_an_unreachable_cluster_is_closed_with_the_reason(r
                                          "was not stopped: no Ray cluster answers at 127.0.0.1:")
     for pid in leftover_processes(running.id):
         os.kill(pid, signal.SIGKILL)
+    remove_containers(*live_docker_client().containers.list(all=True, filters={"label": f"mlr-copilot.run-id={running.id}"}))
 
 
 def test_a_run_whose_node_dies_is_interrupted_with_the_reason(ray_cluster, tmp_path):

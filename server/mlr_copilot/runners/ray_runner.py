@@ -276,7 +276,7 @@ class RayRunner(Runner):
             if not any(node.get("NodeID") == sandbox.node_id and node.get("Alive") for node in ray.nodes()):
                 record.warnings.append(f"{where} is gone: nothing of the run is left to stop")
                 return
-            _stop_on_node(ray, record.id, sandbox.node_id)
+            _stop_on_node(ray, record.id, sandbox.node_id, sandbox.container)
         except (RunnerError, TimeoutError, ray.exceptions.RayError) as exc:
             record.warnings.append(f"what the run left on {where} was not stopped: {exc}")
 
@@ -298,11 +298,16 @@ def _take_ray_end(outcome: RunOutcome, job: RayTaskJob) -> None:
         outcome.status, outcome.message = job.result.status, job.result.message
 
 
-def _stop_on_node(ray: ModuleType, run_id: str, node_id: str) -> None:
-    """Kill what carries the run's marker on node `node_id`, as a task pinned there."""
+def _stop_on_node(ray: ModuleType, run_id: str, node_id: str, container: str | None) -> None:
+    """Kill what carries the run's marker on node `node_id`, and remove the run's container
+    there (the dead worker never did), as tasks pinned there."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from .docker_engine import remove_run_container
+
     ship_worker_code(ray)
-    task = ray.remote(ray_worker.stop_marked).options(
-        num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False))
-    ray.get(task.remote(run_id), timeout=REAP_TIMEOUT_S)
+    pinned = {"num_cpus": 0, "max_retries": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
+    ray.get(ray.remote(ray_worker.stop_marked).options(**pinned).remote(run_id), timeout=REAP_TIMEOUT_S)
+    if container:
+        # the package's own function, imported on the node, which ran the container with it
+        ray.get(ray.remote(remove_run_container).options(**pinned).remote(container, run_id), timeout=REAP_TIMEOUT_S)
