@@ -310,3 +310,25 @@ def _comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+def test_a_nodes_tree_cache_keeps_the_last_commits_and_any_in_use(tmp_path):
+    import fcntl
+
+    from mlr_copilot.runners.ray_worker import CACHE_KEEP, PARTIAL_STALE_S
+
+    cache = TreeCache(tmp_path)
+    commits = [f"{n:040x}" for n in range(CACHE_KEEP + 3)]
+    for age, commit in enumerate(reversed(commits)):  # commits[0] is the oldest
+        (tmp_path / commit).mkdir()
+        (tmp_path / f"{commit}.spare").mkdir()
+        os.utime(tmp_path / commit, (time.time() - 100 * age - 100, time.time() - 100 * age - 100))
+    partial = tmp_path / f".{commits[0]}-half"
+    partial.mkdir()
+    os.utime(partial, (time.time() - PARTIAL_STALE_S - 1,) * 2)
+    with open(tmp_path / f"{commits[1]}.lock", "w") as lock:  # a run copying the second oldest
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        cache._evict(keep=commits[-1])
+    left = sorted(path.name for path in tmp_path.iterdir() if len(path.name) == 40)
+    assert left == sorted([commits[1], *commits[-CACHE_KEEP:]])
+    assert not (tmp_path / f"{commits[0]}.spare").exists() and not partial.exists()

@@ -7,6 +7,8 @@
   when the command's Python is this one, else that Python in a subprocess; for Docker the image
   is probed once per image id and the answer cached (see `DockerRunner.python_environment`).
 - GPUs from `nvidia-smi` when it exists (a Docker run sees them only with `run.gpus`).
+- The machine (`node`): this one's host name, or the host the runner reports it ran on (a Ray
+  worker's, `RunOutcome.node`).
 Whatever cannot be read is left out: recording the environment never fails a run.
 """
 

@@ -67,9 +67,12 @@ POLL_S = 0.2
 DRAIN_S = 5.0
 # commits whose unpacked tree a node keeps (least recently used go first)
 CACHE_KEEP = 16
+# a half-made tree this old was left by a worker that died making it
+PARTIAL_STALE_S = 3600.0
 _PR_SET_PDEATHSIG = 1
 _PASSED_THROUGH = ("PATH", "HOME", "LANG")
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_PARTIAL = re.compile(r"\.[0-9a-f]{40}")
 UNSANDBOXED = "unsandboxed: the Ray worker ran it as a plain process of its node, not in a Docker container"
 SandboxMode = Literal["auto", "docker", "none"]
 
@@ -169,7 +172,13 @@ class TreeCache:
             raise
 
     def _evict(self, keep: str) -> None:
-        """Remove the least recently used commits past `CACHE_KEEP`, leaving any in use."""
+        """Remove the least recently used commits past `CACHE_KEEP`, leaving any in use, and
+        what dead workers left half made."""
+        stale = time.time() - PARTIAL_STALE_S
+        for path in self.root.iterdir():
+            with contextlib.suppress(OSError):
+                if _PARTIAL.match(path.name) and path.stat().st_mtime < stale:
+                    shutil.rmtree(path)
         entries = [path for path in self.root.iterdir() if _COMMIT.fullmatch(path.name) and path.name != keep]
         entries.sort(key=lambda path: path.stat().st_mtime, reverse=True)
         for old in entries[CACHE_KEEP - 1:]:
