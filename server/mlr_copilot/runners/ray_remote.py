@@ -87,7 +87,8 @@ class RayJob:
     env: Mapping[str, str]
     timeout_s: float
     resources: RayResources
-    tree: bytes | None = None
+    # the archive, or how to make it (only when this process has not sent that commit yet)
+    tree: bytes | Callable[[], bytes] | None = None
     shared_dir: str | None = None
     results_file: str = "results.json"
     # the commit `tree` is the archive of: its tree then travels once per commit and node
@@ -164,14 +165,14 @@ class _Trees:
         if job_id != self._job_id:
             self._job_id, self._refs, self._prepared = job_id, OrderedDict(), set()
 
-    def ref(self, ray: ModuleType, commit: str | None, tree: bytes) -> Any:
+    def ref(self, ray: ModuleType, commit: str | None, tree: bytes | Callable[[], bytes]) -> Any:
         """The archive in the object store: put once per commit."""
         if commit is None:
-            return ray.put(tree)
+            return ray.put(tree() if callable(tree) else tree)
         with self._lock:
             self._current(ray)
             if commit not in self._refs:
-                self._refs[commit] = ray.put(tree)
+                self._refs[commit] = ray.put(tree() if callable(tree) else tree)
                 while len(self._refs) > TREES_KEPT:
                     self._refs.popitem(last=False)
             self._refs.move_to_end(commit)

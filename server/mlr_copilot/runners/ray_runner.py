@@ -33,9 +33,11 @@ address asked for.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -124,15 +126,15 @@ class RayTaskJob(Job):
         self._thread = threading.Thread(target=self._follow, args=(ray_job, placed), daemon=True)
         self._thread.start()
 
-    def _code(self) -> tuple[bytes | None, str | None, str | None]:
-        """How the run's tree reaches its node, (tarball, its commit, shared folder): see the
+    def _code(self) -> tuple[Callable[[], bytes] | None, str | None, str | None]:
+        """How the run's tree reaches its node, (how to make its tarball, its commit, shared folder): see the
         module's docstring. The run's commit is the one `execute` placed (a rev, HEAD, or a
         snapshot of uncommitted work); a run outside `execute` snapshots here."""
         placement = self.ctx.placement
         if self.ctx.request.ray.code == "shared":
             return None, None, str(placement.tree if placement else self.ctx.workspace)
         if placement is not None:
-            return tree_tarball(self.ctx.workspace, placement.commit), placement.commit, None
+            return functools.partial(tree_tarball, self.ctx.workspace, placement.commit), placement.commit, None
         try:
             commit = snapshot(self.ctx.workspace, self.ctx.run_id)
         except SnapshotError as exc:
@@ -140,7 +142,7 @@ class RayTaskJob(Job):
         if commit.uncommitted:
             # noted after the line saying how the run is held, the log's first
             self._held.append(f"the uncommitted working copy runs as snapshot commit {commit.commit[:12]} ({commit.ref})")
-        return tree_tarball(self.ctx.workspace, commit.commit), commit.commit, None
+        return functools.partial(tree_tarball, self.ctx.workspace, commit.commit), commit.commit, None
 
     def _follow(self, ray_job: RayJob, placed: PlacedCallback) -> None:
         try:
