@@ -21,7 +21,7 @@ the command unsandboxed).
   tree is never seen; runs and preparations of one commit wait for each other's unpacking
   instead of repeating it), and keeps one spare copy of it ready. A run takes the spare by a
   rename (else copies the tree), so it never writes into the shared tree, and its working copy
-  costs it nothing once its CPU is taken. The node keeps the last `CACHE_KEEP` commits.
+  costs it nothing once its CPU is taken; the next spare is made while it runs. The node keeps the last `CACHE_KEEP` commits.
 - The command's environment is the one the driver gives, plus the run's marker
   (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
   HOME and LANG where the driver gives none: never the Ray worker's own environment. The
@@ -290,7 +290,6 @@ class CommandProcess:
         self._container: Any = None
         self._workdir: Path | None = None
         self._owns_workdir = False
-        self._commit: str | None = None
         self._run_id = ""
 
     def start(self, job: WorkerJob, docker: Any, unsandboxed: str) -> dict[str, str | None]:
@@ -342,7 +341,8 @@ class CommandProcess:
         workdir = Path(tempfile.mkdtemp(prefix=f".run-{job.run_id}-", dir=_made(cache.root)))
         workdir.rmdir()  # the spare is renamed to this name
         cache.take(job.commit, job.tree or [], workdir)
-        self._commit = job.commit
+        # the next run of the commit here finds its copy ready, made while this one runs
+        threading.Thread(target=_refill, args=(cache, job.commit), daemon=True).start()
         return workdir
 
     def _pump(self, argv: list[str], env: dict[str, str], started: threading.Event) -> None:
@@ -411,9 +411,8 @@ class CommandProcess:
 
     def finish(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         """The results file the command wrote (None, and why, when it wrote none or one over
-        `cap_bytes`); then the container is removed, and the run's working copy too (and the
-        commit's spare copy made again), by a thread of the worker process, so the run's
-        resources are free for the next run at once (a worker that exits first leaves the
+        `cap_bytes`); then the container is removed, and the run's working copy too, by a
+        thread of the worker process, so the run's resources are free for the next run at once (a worker that exits first leaves the
         folder to the node's temporary-file cleanup)."""
         try:
             return self._read_results(results_file, cap_bytes)
@@ -421,7 +420,8 @@ class CommandProcess:
             if self._container is not None:
                 self._container.close()
             if self._owns_workdir and self._workdir is not None:
-                threading.Thread(target=_tidy, args=(self._workdir, self._commit), daemon=True).start()
+                threading.Thread(target=shutil.rmtree, args=(self._workdir,), kwargs={"ignore_errors": True},
+                                 daemon=True).start()
 
     def _read_results(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         if self._workdir is None or Path(results_file).is_absolute() or ".." in Path(results_file).parts:
@@ -456,9 +456,6 @@ def _made(folder: Path) -> Path:
     return folder
 
 
-def _tidy(workdir: Path, commit: str | None) -> None:
-    """After a run: its working copy goes, and its commit's spare is made again for the next."""
-    shutil.rmtree(workdir, ignore_errors=True)
-    if commit is not None:
-        with contextlib.suppress(OSError):
-            TreeCache().refill(commit)
+def _refill(cache: TreeCache, commit: str) -> None:
+    with contextlib.suppress(OSError):
+        cache.refill(commit)
