@@ -159,11 +159,12 @@ class _Trees:
         self._job_id: object = None
         self._refs: OrderedDict[str, Any] = OrderedDict()
         self._prepared: set[tuple[str, str]] = set()
+        self._last: dict[str, Any] = {}  # node -> its latest preparation
 
     def _current(self, ray: ModuleType) -> None:
         job_id = ray.get_runtime_context().get_job_id()
         if job_id != self._job_id:
-            self._job_id, self._refs, self._prepared = job_id, OrderedDict(), set()
+            self._job_id, self._refs, self._prepared, self._last = job_id, OrderedDict(), set(), {}
 
     def ref(self, ray: ModuleType, commit: str | None, tree: bytes | Callable[[], bytes]) -> Any:
         """The archive in the object store: put once per commit."""
@@ -179,18 +180,21 @@ class _Trees:
             return self._refs[commit]
 
     def prepare(self, ray: ModuleType, commit: str, tree: list[Any], resources: RayResources) -> None:
-        """Unpack the commit on the nodes that could take the run, not waiting for them."""
+        """Unpack the commit on the nodes that could take the run, not waiting for them: one
+        preparation at a time per node, each after the last (a zero-CPU task still takes a
+        worker process, and a burst of them would start one each)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        fitting = fitting_nodes(ray, resources)[:PREPARE_NODES]
         with self._lock:
             self._current(ray)
-            nodes = [node for node in fitting_nodes(ray, resources)[:PREPARE_NODES]
-                     if (node, commit) not in self._prepared]
-            self._prepared.update((node, commit) for node in nodes)
-        for node in nodes:
-            task = ray.remote(ray_worker.prepare_tree).options(
-                num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
-            task.remote(commit, tree)
+            for node in fitting:
+                if (node, commit) in self._prepared:
+                    continue
+                self._prepared.add((node, commit))
+                task = ray.remote(ray_worker.prepare_tree).options(
+                    num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
+                self._last[node] = task.remote(commit, tree, self._last.get(node))
 
 
 _TREES = _Trees()
