@@ -20,8 +20,9 @@ the command unsandboxed).
   under the node's temporary folder (unpacked elsewhere, then renamed into place, so a half
   tree is never seen; runs and preparations of one commit wait for each other's unpacking
   instead of repeating it), and keeps one spare copy of it ready. A run takes the spare by a
-  rename (a later run of the commit copies the tree), so it never writes into the shared tree,
-  and the first run's working copy costs it nothing once its CPU is taken. The node keeps the last `CACHE_KEEP` commits.
+  rename (else copies the tree), so it never writes into the shared tree, and its working copy
+  costs it nothing once its CPU is taken; the next spare is made while it runs (files are
+  what a layout costs: creating 2,000 of them takes a second or more). The node keeps the last `CACHE_KEEP` commits.
 - The command's environment is the one the driver gives, plus the run's marker
   (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
   HOME and LANG where the driver gives none: never the Ray worker's own environment. The
@@ -142,7 +143,8 @@ class TreeCache:
 
     def take(self, commit: str, tree: list[Any], into: Path) -> None:
         """A working copy of the commit at `into` (which must not exist): the spare when there
-        is one (the first run of a commit prepared here), else a copy made now (a later one)."""
+        is one (made by the preparation, or while the last run of the commit here ran), else a
+        copy made now."""
         entry, spare, lock = self._paths(commit)
         with contextlib.suppress(FileNotFoundError):
             os.rename(spare, into)
@@ -154,6 +156,13 @@ class TreeCache:
                 return
         with _locked(lock, fcntl.LOCK_SH):
             _copy_tree(entry, into)
+
+    def refill(self, commit: str) -> None:
+        """Make the spare a run of `commit` took, for the next run of it here."""
+        entry, spare, lock = self._paths(commit)
+        with _locked(lock, fcntl.LOCK_EX):
+            if entry.is_dir() and not spare.is_dir():
+                self._place(spare, lambda into: _copy_tree(entry, into))
 
     def _place(self, target: Path, make: Any) -> None:
         """`make(folder)` into a fresh folder, renamed to `target` once complete."""
@@ -337,6 +346,8 @@ class CommandProcess:
         workdir = Path(tempfile.mkdtemp(prefix=f".run-{job.run_id}-", dir=_made(cache.root)))
         workdir.rmdir()  # the spare is renamed to this name
         cache.take(job.commit, job.tree or [], workdir)
+        # the next run of the commit here finds its copy ready, made while this one runs
+        threading.Thread(target=_refill, args=(cache, job.commit), daemon=True).start()
         return workdir
 
     def _pump(self, argv: list[str], env: dict[str, str], started: threading.Event) -> None:
@@ -448,3 +459,8 @@ def stop_marked(run_id: str) -> int:
 def _made(folder: Path) -> Path:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
+
+
+def _refill(cache: TreeCache, commit: str) -> None:
+    with contextlib.suppress(OSError):
+        cache.refill(commit)
