@@ -21,8 +21,9 @@ the command unsandboxed).
   tree is never seen; runs and preparations of one commit wait for each other's unpacking
   instead of repeating it), and keeps one spare copy of it ready. A run takes the spare by a
   rename (else copies the tree), so it never writes into the shared tree, and its working copy
-  costs it nothing once its CPU is taken; the next spare is made while it runs (files are
-  what a layout costs: creating 2,000 of them takes a second or more). The node keeps the last `CACHE_KEEP` commits.
+  costs it nothing once its CPU is taken. For a commit that runs again on the node (seeded
+  re-runs) the next spare is made while it runs; a commit run once (most) costs no copy it
+  never uses (files are what a layout costs: creating 2,000 of them takes a second or more). The node keeps the last `CACHE_KEEP` commits.
 - The command's environment is the one the driver gives, plus the run's marker
   (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
   HOME and LANG where the driver gives none: never the Ray worker's own environment. The
@@ -141,21 +142,26 @@ class TreeCache:
         os.utime(entry)
         return entry
 
-    def take(self, commit: str, tree: list[Any], into: Path) -> None:
+    def take(self, commit: str, tree: list[Any], into: Path) -> bool:
         """A working copy of the commit at `into` (which must not exist): the spare when there
         is one (made by the preparation, or while the last run of the commit here ran), else a
-        copy made now."""
+        copy made now. True when the commit ran here before."""
         entry, spare, lock = self._paths(commit)
+        ran = self.root / f"{commit}.ran"
+        again = ran.exists()
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ran.touch()
         with contextlib.suppress(FileNotFoundError):
             os.rename(spare, into)
-            return
+            return again
         if not entry.is_dir():
             self.prepare(commit, tree)
             with contextlib.suppress(FileNotFoundError):
                 os.rename(spare, into)  # another run may have taken it since
-                return
+                return again
         with _locked(lock, fcntl.LOCK_SH):
             _copy_tree(entry, into)
+        return again
 
     def refill(self, commit: str) -> None:
         """Make the spare a run of `commit` took, for the next run of it here."""
@@ -190,6 +196,7 @@ class TreeCache:
                 if free:
                     shutil.rmtree(spare, ignore_errors=True)
                     shutil.rmtree(entry, ignore_errors=True)
+                    (self.root / f"{old.name}.ran").unlink(missing_ok=True)
 
 
 def _copy_tree(source: Path, into: Path) -> None:
@@ -345,9 +352,10 @@ class CommandProcess:
         cache = TreeCache()
         workdir = Path(tempfile.mkdtemp(prefix=f".run-{job.run_id}-", dir=_made(cache.root)))
         workdir.rmdir()  # the spare is renamed to this name
-        cache.take(job.commit, job.tree or [], workdir)
-        # the next run of the commit here finds its copy ready, made while this one runs
-        threading.Thread(target=_refill, args=(cache, job.commit), daemon=True).start()
+        if cache.take(job.commit, job.tree or [], workdir):
+            # a commit run again here (seeded re-runs): the next run finds its copy ready, made
+            # while this one runs; a commit run once (most) costs no copy it never uses
+            threading.Thread(target=_refill, args=(cache, job.commit), daemon=True).start()
         return workdir
 
     def _pump(self, argv: list[str], env: dict[str, str], started: threading.Event) -> None:
