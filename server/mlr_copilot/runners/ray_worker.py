@@ -127,48 +127,50 @@ class TreeCache:
             raise ValueError(f"not a commit id: {commit!r}")
         return self.root / commit, self.root / f"{commit}.spare", self.root / f"{commit}.lock"
 
-    def prepare(self, commit: str, tree: list[Any]) -> Path:
-        """The commit's tree, unpacked here once, with a spare copy ready."""
+    def prepare(self, commit: str, tree: list[Any]) -> None:
+        """A working copy of the commit ready here for its next run (the spare): copied from the
+        node's tree of the commit when there is one, else unpacked from the archive (one
+        tree written per commit run once, which is most of them)."""
         entry, spare, lock = self._paths(commit)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         with _locked(lock, fcntl.LOCK_EX):
-            if not entry.is_dir():
-                import ray  # on the worker, where Ray is always present
-
-                self._place(entry, lambda into: unpack_tree(ray.get(tree[0]), into))
-                self._evict(keep=commit)
-            if not spare.is_dir():
+            if spare.is_dir():
+                return
+            if entry.is_dir():
                 self._place(spare, lambda into: _copy_tree(entry, into))
-        os.utime(entry)
-        return entry
+                os.utime(entry)
+            else:
+                self._place(spare, lambda into: _unpack_ref(tree, into))
+                self._evict(keep=commit)
 
     def take(self, commit: str, tree: list[Any], into: Path) -> bool:
         """A working copy of the commit at `into` (which must not exist): the spare when there
-        is one (made by the preparation, or while the last run of the commit here ran), else a
-        copy made now. True when the commit ran here before."""
+        is one, else a copy of the node's tree of the commit, else unpacked now. True when
+        the commit ran here before."""
         entry, spare, lock = self._paths(commit)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         ran = self.root / f"{commit}.ran"
         again = ran.exists()
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         ran.touch()
         with contextlib.suppress(FileNotFoundError):
             os.rename(spare, into)
             return again
-        if not entry.is_dir():
-            self.prepare(commit, tree)
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(spare, into)  # another run may have taken it since
-                return again
         with _locked(lock, fcntl.LOCK_SH):
-            _copy_tree(entry, into)
+            if entry.is_dir():
+                _copy_tree(entry, into)
+                return again
+        into.mkdir()
+        _unpack_ref(tree, into)
         return again
 
-    def refill(self, commit: str) -> None:
-        """Make the spare a run of `commit` took, for the next run of it here."""
-        entry, spare, lock = self._paths(commit)
+    def refill(self, commit: str, tree: list[Any]) -> None:
+        """For a commit that runs again here: its tree kept on the node, and a spare made."""
+        entry, _, lock = self._paths(commit)
         with _locked(lock, fcntl.LOCK_EX):
-            if entry.is_dir() and not spare.is_dir():
-                self._place(spare, lambda into: _copy_tree(entry, into))
+            if not entry.is_dir():
+                self._place(entry, lambda into: _unpack_ref(tree, into))
+            os.utime(entry)
+        self.prepare(commit, tree)
 
     def _place(self, target: Path, make: Any) -> None:
         """`make(folder)` into a fresh folder, renamed to `target` once complete."""
@@ -188,15 +190,24 @@ class TreeCache:
             with contextlib.suppress(OSError):
                 if _PARTIAL.match(path.name) and path.stat().st_mtime < stale:
                     shutil.rmtree(path)
-        entries = [path for path in self.root.iterdir() if _COMMIT.fullmatch(path.name) and path.name != keep]
-        entries.sort(key=lambda path: path.stat().st_mtime, reverse=True)
-        for old in entries[CACHE_KEEP - 1:]:
-            entry, spare, lock = self._paths(old.name)
+        used: dict[str, float] = {}  # commit -> when its tree or spare was last made or used
+        for path in self.root.iterdir():
+            commit = path.name.removesuffix(".spare")
+            if _COMMIT.fullmatch(commit) and commit != keep and path.is_dir():
+                used[commit] = max(used.get(commit, 0.0), path.stat().st_mtime)
+        for old in sorted(used, key=used.__getitem__, reverse=True)[CACHE_KEEP - 1:]:
+            entry, spare, lock = self._paths(old)
             with _locked(lock, fcntl.LOCK_EX | fcntl.LOCK_NB) as free:
                 if free:
                     shutil.rmtree(spare, ignore_errors=True)
                     shutil.rmtree(entry, ignore_errors=True)
-                    (self.root / f"{old.name}.ran").unlink(missing_ok=True)
+                    (self.root / f"{old}.ran").unlink(missing_ok=True)
+
+
+def _unpack_ref(tree: list[Any], into: Path) -> None:
+    import ray  # on the worker, where Ray is always present
+
+    unpack_tree(ray.get(tree[0]), into)
 
 
 def _copy_tree(source: Path, into: Path) -> None:
@@ -355,7 +366,7 @@ class CommandProcess:
         if cache.take(job.commit, job.tree or [], workdir):
             # a commit run again here (seeded re-runs): the next run finds its copy ready, made
             # while this one runs; a commit run once (most) costs no copy it never uses
-            threading.Thread(target=_refill, args=(cache, job.commit), daemon=True).start()
+            threading.Thread(target=_refill, args=(cache, job.commit, job.tree or []), daemon=True).start()
         return workdir
 
     def _pump(self, argv: list[str], env: dict[str, str], started: threading.Event) -> None:
@@ -469,6 +480,6 @@ def _made(folder: Path) -> Path:
     return folder
 
 
-def _refill(cache: TreeCache, commit: str) -> None:
-    with contextlib.suppress(OSError):
-        cache.refill(commit)
+def _refill(cache: TreeCache, commit: str, tree: list[Any]) -> None:
+    with contextlib.suppress(Exception):  # a spare is a saving, never a run's failure
+        cache.refill(commit, tree)
