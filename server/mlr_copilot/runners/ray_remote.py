@@ -3,11 +3,11 @@
 How the tree reaches the worker. Two ways, chosen per run (`RayJob`):
 - `tree`: the bytes of `git archive` of the commit (`tree_tarball`), put in Ray's object store
   once per commit (this process keeps the reference of the last `TREES_KEPT` commits) and
-  unpacked once per commit and node into the node's cache of trees (`ray_worker.TreeCache`).
-  Before the run's task is queued, a zero-CPU task (`ray_worker.prepare_tree`) goes to each
-  live node that could hold the run (up to `PREPARE_NODES`) to unpack it there, so the run
-  does not spend the CPU it holds on unpacking; the run takes a working copy of its own (a
-  spare one the node keeps ready) and it is removed when the run ends. It needs nothing of
+  laid out in the node's cache of trees (`ray_worker.TreeCache`). Before the run's task is
+  queued, a zero-CPU task (`ray_worker.prepare_tree`) goes to each live node that could hold
+  the run (up to `PREPARE_NODES`, one at a time per node) to unpack it there, so the run does
+  not spend the CPU it holds on unpacking; the run takes that working copy of its own, and it
+  is removed when the run ends. It needs nothing of
   the cluster but Ray. We ship the bytes ourselves rather than through
   `runtime_env={"working_dir": ...}`, which would do the same through the GCS, but needs the
   tree as a folder (or a zip at a URL) first, caps its size, and takes a fresh worker process

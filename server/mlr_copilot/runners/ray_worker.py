@@ -14,16 +14,17 @@ time for the same reason, except a run in Docker, which needs the package's Dock
 the node (`ray_docker`; without it the worker says so and, unless Docker was required, runs
 the command unsandboxed).
 
-- The commit's tree travels once per commit and node (`TreeCache`): the first run or
-  preparation task (`prepare_tree`, zero CPUs, sent by the driver to each node that could take
-  the run before the run takes its CPU) unpacks the archive into a folder keyed by the commit
-  under the node's temporary folder (unpacked elsewhere, then renamed into place, so a half
-  tree is never seen; runs and preparations of one commit wait for each other's unpacking
-  instead of repeating it), and keeps one spare copy of it ready. A run takes the spare by a
-  rename (else copies the tree), so it never writes into the shared tree, and its working copy
-  costs it nothing once its CPU is taken. For a commit that runs again on the node (seeded
-  re-runs) the next spare is made while it runs; a commit run once (most) costs no copy it
-  never uses (files are what a layout costs: creating 2,000 of them takes a second or more). The node keeps the last `CACHE_KEEP` commits.
+- The commit's tree travels once per commit and node (the archive, an object of Ray's store,
+  is fetched to a node once), and is laid out before the run takes its CPU: a preparation
+  task (`prepare_tree`, zero CPUs, sent by the driver to each node that could take the run)
+  unpacks it into a spare working copy in the node's cache (`TreeCache`, under its temporary
+  folder; made elsewhere and renamed into place, so a half tree is never seen; runs and
+  preparations of one commit wait for each other instead of repeating the work), which the
+  run takes by a rename: it never writes into anything shared, and its copy costs it nothing
+  once its CPU is taken. A commit that runs again on the node (seeded re-runs) is kept there
+  unpacked, and its next spare is copied from it while it runs; a commit run once (most)
+  costs one tree written (files are what a layout costs: 2,000 of them take a second or
+  more). The node keeps the last `CACHE_KEEP` commits.
 - The command's environment is the one the driver gives, plus the run's marker
   (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
   HOME and LANG where the driver gives none: never the Ray worker's own environment. The
