@@ -146,8 +146,8 @@ class TreeCache:
 
     def take(self, commit: str, tree: list[Any], into: Path) -> bool:
         """A working copy of the commit at `into` (which must not exist): the spare when there
-        is one, else a copy of the node's tree of the commit, else (none, or one being made:
-        waiting for it would cost more) unpacked now. True when the commit ran here before."""
+        is one (or once the preparation making it is done), else a copy of the node's tree of
+        the commit, else unpacked now. True when the commit ran here before."""
         entry, spare, lock = self._paths(commit)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         ran = self.root / f"{commit}.ran"
@@ -156,8 +156,11 @@ class TreeCache:
         with contextlib.suppress(FileNotFoundError):
             os.rename(spare, into)
             return again
-        with _locked(lock, fcntl.LOCK_SH | fcntl.LOCK_NB) as free:
-            if free and entry.is_dir():
+        with _locked(lock, fcntl.LOCK_SH):
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(spare, into)
+                return again
+            if entry.is_dir():
                 _copy_tree(entry, into)
                 return again
         into.mkdir()
