@@ -14,8 +14,10 @@ and removed after the slot is given back. One function per configuration (`seria
 
 Ray: the test suite's real two-node cluster on 127.0.0.1 (1 CPU per node, so two runs at once,
 as with 2 slots). Each run goes through the whole `ray` runner (`RayRunner.run`: the commit's
-tree as a tarball from its worktree, the supervision loop, the log, the results file back),
-from one thread per run; Ray queues what the cluster cannot hold yet. Target: within 15% of
+tree as a tarball from its worktree, unpacked on the nodes by zero-CPU tasks while the run
+waits for a CPU, the supervision loop, the log, the results file back), as a plain process
+like the slot queue's (`run.raySandbox: none`), from one thread per run; Ray queues what the
+cluster cannot hold yet. Target: within 15% of
 the slot queue's wall time (and the same on a 20-file workspace, where the tree costs little to
 unpack on the node). The per-run overhead of the runner is measured on `python -c pass`
 against a bare `ray.get(task.remote())` of a task running the same command with
@@ -184,7 +186,7 @@ def slot_queue(repo: Path, commits: list[str], seconds: float, slots: int) -> tu
 
 def ray_request(tree: Path, address: str, argv: list[str]) -> RunRequest:
     return RunRequest(workspace=str(tree), command=argv, memory_mb=256, timeout=600, env={"PATH": os.environ["PATH"]},
-                      ray=RayTarget(address=address, num_cpus=1))
+                      ray=RayTarget(address=address, num_cpus=1, sandbox="none"))
 
 
 def ray_runner(repo: Path, commits: list[str], seconds: float, address: str) -> tuple[float, int]:

@@ -44,6 +44,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, SettingValue>> = {
   "run.rayNumGpus": null,
   "run.rayResources": {},
   "run.rayCode": "tarball",
+  "run.raySandbox": "auto",
   "tracking.mlflowUri": null,
   "search.initialDrafts": 2,
   "search.debugDepth": 2,

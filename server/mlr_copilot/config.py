@@ -90,6 +90,9 @@ class RunSettings(_Section):
     ray_code: Literal["tarball", "shared"] = Field(
         default="tarball", alias="rayCode",
         description="how a run's tree reaches the worker: its commit as a tarball, or the run's folder on a filesystem every node mounts at the same path")
+    ray_sandbox: Literal["auto", "docker", "none"] = Field(
+        default="auto", alias="raySandbox",
+        description="how a Ray worker holds a run: auto (a Docker container of run.image where the node has Docker and the image, else a plain process), docker (always; else the run is an error) or none (a plain process)")
 
     @field_validator("gpu_ids", mode="before")
     @classmethod

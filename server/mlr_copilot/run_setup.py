@@ -71,4 +71,4 @@ def ray_target(run: RunSettings) -> RayTarget:
     """What a `ray` run asks: its GPUs are `run.rayNumGpus`, else `run.gpusPerRun`, else none."""
     gpus = run.ray_num_gpus if run.ray_num_gpus is not None else run.gpus_per_run or 0
     return RayTarget(address=run.ray_address, num_cpus=run.ray_num_cpus, num_gpus=gpus,
-                     resources=run.ray_resources, code=run.ray_code)
+                     resources=run.ray_resources, code=run.ray_code, sandbox=run.ray_sandbox)

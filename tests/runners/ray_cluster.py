@@ -7,12 +7,17 @@ The second node needs a trick. Ray on Linux rewrites a 127.0.0.1 address to the 
 network address unless told it is a single-machine instance (`ray_local.LOOPBACK_ENV`), and
 `ray start --address` refuses to join as a worker node when told so. `_JOIN` runs `ray start`
 with that refusal's check reading the multi-node flag as on, while every address it resolves
-stays on loopback.
+stays on loopback. Where this machine lets us (root, `unshare`), the second node runs in a UTS
+namespace of its own with host name `NODE2_HOST`, so what a run records of its node's host
+tells the two nodes apart.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -42,6 +47,9 @@ scripts.main()
 """
 
 
+NODE2_HOST = "mlr-node2"
+
+
 class RayUnavailable(Exception):
     """Ray is not installed or a node would not start on this machine."""
 
@@ -51,6 +59,7 @@ class RayCluster:
     head: LocalRayHead
     node2: RayNodeProcess
     began: float
+    node2_host: str
     started_in_s: float = 0.0
 
     @property
@@ -76,11 +85,23 @@ class RayCluster:
         self.head.stop()
 
 
-def _join_node(head: LocalRayHead) -> RayNodeProcess:
+def _own_host_name() -> list[str]:
+    """A command prefix giving what follows a host name of its own (`NODE2_HOST`), if we may."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    prefix = [unshare, "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', NODE2_HOST]
+    done = subprocess.run([*prefix, "hostname"], capture_output=True, text=True, timeout=10)
+    return prefix if done.returncode == 0 and done.stdout.strip() == NODE2_HOST else []
+
+
+def _join_node(head: LocalRayHead) -> tuple[RayNodeProcess, str]:
     args = [f"--address=127.0.0.1:{head.gcs_port}", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats",
             "--resources", json.dumps({"node2": 1}), *port_options()]
-    return RayNodeProcess.start(args, head.root / "node2.log", {**LOOPBACK_ENV, **HEALTH_ENV},
-                                ray_cli=[sys.executable, "-c", _JOIN])
+    prefix = _own_host_name()
+    node = RayNodeProcess.start(args, head.root / "node2.log", {**LOOPBACK_ENV, **HEALTH_ENV}, head.root,
+                                ray_cli=[*prefix, sys.executable, "-c", _JOIN])
+    return node, NODE2_HOST if prefix else socket.gethostname()
 
 
 def start_cluster() -> RayCluster:
@@ -95,8 +116,8 @@ def start_cluster() -> RayCluster:
     except RunnerError as exc:
         raise RayUnavailable(str(exc)) from exc
     try:
-        node2 = _join_node(head)
+        node2, host = _join_node(head)
     except BaseException:
         head.stop()
         raise
-    return RayCluster(head, node2, began)
+    return RayCluster(head, node2, began, host)

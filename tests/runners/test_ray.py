@@ -4,6 +4,7 @@ test_ray_runner.py, whose last test kills the second node)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mlr_copilot.runners.proctree import session_members
 from mlr_copilot.runners.ray_connect import (
     RayResourceError,
     RayResources,
@@ -21,7 +23,8 @@ from mlr_copilot.runners.ray_connect import (
     connect,
 )
 from mlr_copilot.runners.ray_local import free_port
-from mlr_copilot.runners.ray_remote import RayJob, RayRunResult, run_on_ray, tree_tarball
+from mlr_copilot.runners.ray_remote import Placed, RayJob, RayRunResult, run_on_ray, tree_tarball
+from mlr_copilot.runners.ray_worker import TreeCache
 from tests.gitutil import make_repo
 
 from .helpers import leftover_processes
@@ -51,9 +54,16 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return tree_tarball(repo, "HEAD")
 
 
-def job(tree: bytes, script: str, *args: str, timeout: float = 120.0, where: str = "head") -> RayJob:
+def job(tree: bytes, script: str, *args: str, timeout: float = 120.0, where: str = "head",
+        commit: str | None = None) -> RayJob:
     return RayJob(run_id=f"ray-{uuid.uuid4().hex[:8]}", argv=[sys.executable, script, *args], env=ENV,
-                  timeout_s=timeout, resources=RayResources(num_cpus=1, custom={where: 1}), tree=tree)
+                  timeout_s=timeout, resources=RayResources(num_cpus=1, custom={where: 1}), tree=tree, commit=commit)
+
+
+def commit_of(files: dict[str, str], folder: Path) -> tuple[str, bytes]:
+    repo = make_repo(folder, files)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
+    return commit.stdout.strip(), tree_tarball(repo, "HEAD")
 
 
 def run(cluster, ray_job: RayJob, **kwargs) -> tuple[RayRunResult, bytes]:
@@ -147,6 +157,60 @@ def test_a_run_in_a_shared_folder_runs_there_and_leaves_it(ray_cluster, tmp_path
     assert (tmp_path / "results.json").is_file()
 
 
+def test_a_commits_tree_is_unpacked_once_on_a_node_and_each_run_writes_in_a_copy_of_its_own(ray_cluster, tmp_path):
+    edit = "import os\nprint(os.getcwd())\nprint(open('data.txt').read().strip())\nopen('data.txt', 'w').write('changed')\n"
+    commit, tree = commit_of({"edit.py": edit, "data.txt": "pristine\n"}, tmp_path / "repo")
+    entry = TreeCache().root / commit
+    outputs = []
+    for _ in range(2):
+        result, output = run(ray_cluster, job(tree, "edit.py", where="node2", commit=commit))
+        assert result.status == "passed" and output.decode().splitlines()[1] == "pristine"
+        outputs.append(output)
+    # run again: the node keeps the commit's tree (made while the second run ran) and a copy
+    end = time.monotonic() + 30
+    while not (entry.is_dir() and (TreeCache().root / f"{commit}.spare").is_dir()) and time.monotonic() < end:
+        time.sleep(0.1)
+    unpacked = entry.stat().st_ino
+    result, output = run(ray_cluster, job(tree, "edit.py", where="node2", commit=commit))
+    assert result.status == "passed" and output.decode().splitlines()[1] == "pristine"
+    outputs.append(output)
+    # the same unpacked tree, untouched by the runs, which ran in folders of their own
+    assert entry.stat().st_ino == unpacked and (entry / "data.txt").read_text() == "pristine\n"
+    assert len({output.decode().splitlines()[0] for output in outputs}) == 3
+
+
+def test_a_waiting_runs_tree_is_unpacked_on_its_node_before_it_takes_a_cpu(ray_cluster, tmp_path):
+    # node2 has one CPU: a sleeping run holds it while the next one waits
+    blocker, released = job(make_tree(tmp_path / "blocker"), "sleep.py", where="node2"), threading.Event()
+    placed: dict[str, Placed] = {}
+    threads = [threading.Thread(target=run_on_ray, args=(connect(ray_cluster.address), blocker),
+                                kwargs={"cancel": released, "on_placed": lambda where: placed.update(blocker=where)})]
+    threads[0].start()
+    end = time.monotonic() + 60
+    while "blocker" not in placed and time.monotonic() < end:
+        time.sleep(0.1)
+    commit, tree = commit_of({"ok.py": SCRIPTS["ok.py"], "new.txt": uuid.uuid4().hex}, tmp_path / "repo")
+    waiting = job(tree, "ok.py", where="node2", commit=commit)
+    results: list[RayRunResult] = []
+    threads.append(threading.Thread(target=lambda: results.append(run_on_ray(
+        connect(ray_cluster.address), waiting, on_placed=lambda where: placed.update(waiting=where)))))
+    threads[1].start()
+    try:
+        while not (TreeCache().root / f"{commit}.spare").is_dir() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert (TreeCache().root / f"{commit}.spare" / "new.txt").is_file()
+        assert "waiting" not in placed  # unpacked while the run had no CPU yet
+    finally:
+        released.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert results[0].status == "passed" and results[0].node_id == placed["blocker"].node_id
+
+
+def make_tree(folder: Path) -> bytes:
+    return tree_tarball(make_repo(folder, SCRIPTS), "HEAD")
+
+
 def test_a_tree_that_is_no_tarball_is_an_error_in_one_line(ray_cluster):
     result, _ = run(ray_cluster, job(b"not a tar file", "ok.py"))
     assert result.status == "error"
@@ -220,3 +284,60 @@ def test_without_ray_the_module_imports_and_choosing_it_says_how_to_install(tmp_
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout == "Ray is not installed: pip install 'mlr-copilot[ray]'\n", done.stderr
+
+
+def test_a_local_head_whose_owner_is_killed_stops_with_it(tmp_path):
+    code = (
+        "import time\n"
+        "from mlr_copilot.runners import ray_connect\n"
+        "ray_connect.connect('')\n"
+        "head = ray_connect._current.head\n"
+        "print(head.node.process.pid, head.root, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    try:
+        line = owner.stdout.readline() if owner.stdout else ""
+        assert line, owner.stderr.read()[-2000:] if owner.stderr else ""
+        session, root = int(line.split()[0]), Path(line.split()[1])
+        names = {_comm(pid) for pid in session_members(session)}
+        assert {"raylet", "gcs_server"} <= names
+    finally:
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+    end = time.monotonic() + 30
+    while (session_members(session) or root.exists()) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert session_members(session) == set() and not root.exists()
+    assert processes_with(str(root)) == []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def test_a_nodes_tree_cache_keeps_the_last_commits_and_any_in_use(tmp_path):
+    import fcntl
+
+    from mlr_copilot.runners.ray_worker import CACHE_KEEP, PARTIAL_STALE_S
+
+    cache = TreeCache(tmp_path)
+    commits = [f"{n:040x}" for n in range(CACHE_KEEP + 3)]
+    for age, commit in enumerate(reversed(commits)):  # commits[0] is the oldest
+        (tmp_path / commit).mkdir()
+        (tmp_path / f"{commit}.spare").mkdir()
+        for made in (tmp_path / commit, tmp_path / f"{commit}.spare"):
+            os.utime(made, (time.time() - 100 * age - 100,) * 2)
+    partial = tmp_path / f".{commits[0]}-half"
+    partial.mkdir()
+    os.utime(partial, (time.time() - PARTIAL_STALE_S - 1,) * 2)
+    with open(tmp_path / f"{commits[1]}.lock", "w") as lock:  # a run copying the second oldest
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        cache._evict(keep=commits[-1])
+    left = sorted(path.name for path in tmp_path.iterdir() if len(path.name) == 40)
+    assert left == sorted([commits[1], *commits[-CACHE_KEEP:]])
+    assert not (tmp_path / f"{commits[0]}.spare").exists() and not partial.exists()

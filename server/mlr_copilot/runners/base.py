@@ -53,6 +53,8 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
     # METRIC lines of the output, read as it streamed (see logsink.MetricScanner)
     log_metrics: dict[str, float] = field(default_factory=dict)
+    # host name of the machine that ran it when that is not this one (a Ray worker's)
+    node: str | None = None
 
 
 def new_run_id() -> str:

@@ -220,7 +220,7 @@ def _environment(runner: Runner, request: RunRequest, outcome: RunOutcome, warni
     from .provenance import capture
 
     try:
-        return capture(runner, request, outcome.image)
+        return capture(runner, request, outcome.image, node=outcome.node)
     except Exception as exc:  # the engine went away, a probe timed out or printed nonsense
         log.warning("could not record the environment of the run: %s", exc)
         warnings.append(f"the environment of this run could not be recorded: {str(exc)[:300]}")

@@ -32,6 +32,9 @@ class RayTarget(BaseModel):
     num_gpus: float = Field(default=0.0, ge=0)
     resources: dict[str, float] = Field(default_factory=dict)
     code: Literal["tarball", "shared"] = "tarball"
+    # how the worker holds the command: a container of the run's image where it can (auto),
+    # always (docker: else the run is an error) or never (none)
+    sandbox: Literal["auto", "docker", "none"] = "auto"
 
 
 class RunRequest(BaseModel):
@@ -93,6 +96,9 @@ class Sandbox(BaseModel):
     ray_address: str | None = None
     node_ip: str | None = None
     node_id: str | None = None
+    # why a run that could have been in a container ran as a plain process (a `ray` run on a
+    # node without Docker, or with `run.raySandbox: none`)
+    unsandboxed: str | None = None
 
 
 class RunEnvironment(BaseModel):

@@ -7,6 +7,8 @@
   when the command's Python is this one, else that Python in a subprocess; for Docker the image
   is probed once per image id and the answer cached (see `DockerRunner.python_environment`).
 - GPUs from `nvidia-smi` when it exists (a Docker run sees them only with `run.gpus`).
+- The machine (`node`): this one's host name, or the host the runner reports it ran on (a Ray
+  worker's, `RunOutcome.node`).
 Whatever cannot be read is left out: recording the environment never fails a run.
 """
 
@@ -193,13 +195,14 @@ def host_gpus() -> tuple[str, ...]:
     return tuple(line.strip()[:120] for line in lines if line.strip())[:64]
 
 
-def capture(runner: Runner, request: RunRequest, image: str | None) -> RunEnvironment:
-    """The environment of a run that just ended with `runner` (in image `image` for Docker)."""
+def capture(runner: Runner, request: RunRequest, image: str | None, node: str | None = None) -> RunEnvironment:
+    """The environment of a run that just ended with `runner` (in image `image` for Docker),
+    on the machine `node` names (a Ray worker's host; default: this machine)."""
     workspace = Path(request.workspace)
     names = sorted({*imported_modules(workspace), *requirement_names(workspace)})
     report, image_id = runner.python_environment(request, image, names)
     sees_gpus = runner.sees_host_gpus(request)
     return RunEnvironment(
-        python=report.python, packages=report.for_modules(names), runner=runner.name, node=socket.gethostname(),
+        python=report.python, packages=report.for_modules(names), runner=runner.name, node=node or socket.gethostname(),
         image=image, image_id=image_id, gpus=list(host_gpus()) if sees_gpus else [],
     )

@@ -190,12 +190,19 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:400]
 
 
+def fitting_nodes(ray: ModuleType, resources: RayResources) -> list[str]:
+    """The ids of the live nodes that could hold the request when idle."""
+    wanted = resources.as_ray()
+    return [node["NodeID"] for node in ray.nodes() if node.get("Alive")
+            and all(node.get("Resources", {}).get(name, 0) >= amount for name, amount in wanted.items())]
+
+
 def check_fits(ray: ModuleType, resources: RayResources) -> None:
     """Refuse a request that no live node could hold even when idle."""
+    if fitting_nodes(ray, resources):
+        return
     wanted = resources.as_ray()
     nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
-    if any(all(node.get(name, 0) >= amount for name, amount in wanted.items()) for node in nodes):
-        return
     asked = ", ".join(f"{name} {_amount(name, amount)}" for name, amount in wanted.items())
     largest = "; ".join(", ".join(f"{name} {_amount(name, node.get(name, 0))}" for name in wanted) for node in nodes)
     raise RayResourceError(

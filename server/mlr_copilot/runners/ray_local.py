@@ -8,7 +8,9 @@ reach it through its GCS address, kept on loopback the same way (`ray_connect._k
 
 The head is a `ray start --block` process in a session of its own; `stop()` signals every
 process of that session (Ray's workers run in process groups of their own), never any other
-Ray instance of the user, as `ray stop` would.
+Ray instance of the user, as `ray stop` would. That session's leader is a watchdog
+(`ray_watchdog`) which starts `ray start` and, should its owner die without stopping the node
+(SIGKILL, a crash), stops the session and removes the node's folder itself.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .base import RunnerError
+from .proctree import session_members
 
 START_TIMEOUT_S = 60.0
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -52,22 +55,6 @@ def ray_command() -> str:
     return found
 
 
-def session_pids(session: int) -> set[int]:
-    """Live processes of `session`."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if int(fields[3]) == session and fields[0] != b"Z":
-            found.add(int(entry))
-    return found
-
-
 @dataclass
 class RayNodeProcess:
     """One `ray start --block` node and the session its processes share."""
@@ -76,16 +63,20 @@ class RayNodeProcess:
     log: Path
 
     @classmethod
-    def start(cls, args: list[str], log: Path, env: Mapping[str, str], ray_cli: list[str] | None = None) -> RayNodeProcess:
-        """`ray start --block ARGS` (`ray_cli`: another way to run the `ray` command)."""
+    def start(cls, args: list[str], log: Path, env: Mapping[str, str], folder: Path,
+              ray_cli: list[str] | None = None) -> RayNodeProcess:
+        """`ray start --block ARGS` (`ray_cli`: another way to run the `ray` command), under a
+        watchdog that stops it and removes `folder` once this process is gone."""
+        watchdog = [sys.executable, "-I", str(Path(__file__).with_name("ray_watchdog.py")), str(os.getpid()),
+                    str(folder), "--"]
         with log.open("wb") as out:
-            process = subprocess.Popen([*(ray_cli or [ray_command()]), "start", "--block", *args], stdout=out,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            process = subprocess.Popen([*watchdog, *(ray_cli or [ray_command()]), "start", "--block", *args],
+                                       stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        env={**os.environ, **env}, start_new_session=True)
         return cls(process, log)
 
     def pids(self) -> set[int]:
-        return session_pids(self.process.pid)
+        return session_members(self.process.pid)
 
     def exited(self) -> str | None:
         """The end of the node's log if it has exited."""
@@ -132,7 +123,7 @@ class LocalRayHead:
             args.append(f"--num-cpus={num_cpus:g}")
         if resources:
             args += ["--resources", json.dumps(dict(resources))]
-        node = RayNodeProcess.start(args, root / "head.log", {**LOOPBACK_ENV, **(env or {})})
+        node = RayNodeProcess.start(args, root / "head.log", {**LOOPBACK_ENV, **(env or {})}, root)
         head = cls(node, root, gcs_port, client_port)
         try:
             head.wait_ready()

@@ -14,8 +14,13 @@ settings), driven by `supervise` like any runner.
   folder on the worker are shown as the workspace's, so failures land on the workspace's
   files and lines as for a local run.
 - The record's `sandbox` names the cluster as soon as the task is submitted and the node
-  (its IP and Ray node id) once it is placed. The worker runs the command as a plain process,
-  not in Docker: the top of the log and the record's message say so.
+  (its IP and Ray node id) once it is placed, with the run's container there or why it has
+  none; the record's environment names the node's host. `run.raySandbox` says how the worker
+  holds the command: `auto` (default) in a container of `run.image` with the `docker`
+  runner's rules (`ray_docker`) where the node has MLR-Copilot, a Docker engine and the
+  image, else as a plain process; `docker`: a container or the run is an error; `none`: a
+  plain process. A run outside a container says so on the first line of its log, in its
+  record's sandbox (`unsandboxed`, with the reason) and at the end of its message.
 - A node that dies mid-run ends it `interrupted` with Ray's reason; a task that could not
   start on its node ends as `error`.
 - After a crash, `reap` connects to the record's cluster and kills, on the record's node,
@@ -28,9 +33,11 @@ address asked for.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -42,6 +49,7 @@ from .environment import scrub_env
 from .model import RunRecord, RunRequest, Sandbox
 from .ray_connect import RayResources, check_fits, connect, ray_module
 from .ray_remote import (
+    Placed,
     PlacedCallback,
     RayJob,
     RayRunResult,
@@ -64,7 +72,6 @@ from .supervise import (
 if TYPE_CHECKING:
     from .provenance import ProbeReport
 
-UNSANDBOXED = "unsandboxed: the Ray worker ran it as a plain process of its node, not in a Docker container"
 REAP_TIMEOUT_S = 30.0
 
 
@@ -89,43 +96,53 @@ class RayTaskJob(Job):
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._workdir = b""
+        self._held: list[str] = []  # notes that follow the placement's
 
     def start(self, started: StartCallback) -> None:
         request = self.ctx.request
         address = request.ray.address
         try:
-            tree, shared_dir = self._code()
+            tree, commit, shared_dir = self._code()
         except RunnerError as exc:
             raise StartFailed(str(exc)) from exc
-        ray_job = RayJob(run_id=self.ctx.run_id, argv=request.argv(), env=_command_env(request),
-                         timeout_s=request.timeout, resources=ray_resources(request),
-                         results_file=request.results_file, tree=tree, shared_dir=shared_dir)
+        env = _command_env(request)
+        ray_job = RayJob(run_id=self.ctx.run_id, argv=request.argv(), env=env, timeout_s=request.timeout,
+                         resources=ray_resources(request), results_file=request.results_file, tree=tree,
+                         shared_dir=shared_dir, commit=commit, sandbox=request.ray.sandbox,
+                         request=request.model_dump(exclude={"workspace", "command", "env"}))
         started(Sandbox(ray_address=address))
 
-        def placed(ip: str, node_id: str, workdir: str) -> None:
-            self._workdir = workdir.encode()
-            self._items.put(f"running on Ray node {ip} (node id {node_id})")
-            started(Sandbox(ray_address=address, node_ip=ip, node_id=node_id))
+        def placed(where: Placed) -> None:
+            self._workdir = where.workdir.encode()
+            self.image = request.image if where.container else None
+            held = where.unsandboxed or (f"sandbox: Docker container {(where.container or '')[:12]} of image "
+                                         f"{request.image} on its Ray node, as the docker runner's")
+            for note in (held, f"running on Ray node {where.ip} (node id {where.node_id})", *self._held):
+                self._items.put(note)
+            self._held.clear()
+            started(Sandbox(ray_address=address, node_ip=where.ip, node_id=where.node_id, container=where.container,
+                            unsandboxed=where.unsandboxed))
 
         self._thread = threading.Thread(target=self._follow, args=(ray_job, placed), daemon=True)
         self._thread.start()
 
-    def _code(self) -> tuple[bytes | None, str | None]:
-        """How the run's tree reaches its node, (tarball, shared folder): see the module's docstring.
-        The run's commit is the one `execute` placed (a rev, HEAD, or a snapshot of uncommitted
-        work); a run outside `execute` snapshots here."""
+    def _code(self) -> tuple[Callable[[], bytes] | None, str | None, str | None]:
+        """How the run's tree reaches its node, (how to make its tarball, its commit, shared folder): see the
+        module's docstring. The run's commit is the one `execute` placed (a rev, HEAD, or a
+        snapshot of uncommitted work); a run outside `execute` snapshots here."""
         placement = self.ctx.placement
         if self.ctx.request.ray.code == "shared":
-            return None, str(placement.tree if placement else self.ctx.workspace)
+            return None, None, str(placement.tree if placement else self.ctx.workspace)
         if placement is not None:
-            return tree_tarball(self.ctx.workspace, placement.commit), None
+            return functools.partial(tree_tarball, self.ctx.workspace, placement.commit), placement.commit, None
         try:
             commit = snapshot(self.ctx.workspace, self.ctx.run_id)
         except SnapshotError as exc:
             raise RunnerError(f"could not export the run's tree for Ray: {exc}") from exc
         if commit.uncommitted:
-            self.ctx.sink.note(f"the uncommitted working copy runs as snapshot commit {commit.commit[:12]} ({commit.ref})")
-        return tree_tarball(self.ctx.workspace, commit.commit), None
+            # noted after the line saying how the run is held, the log's first
+            self._held.append(f"the uncommitted working copy runs as snapshot commit {commit.commit[:12]} ({commit.ref})")
+        return functools.partial(tree_tarball, self.ctx.workspace, commit.commit), commit.commit, None
 
     def _follow(self, ray_job: RayJob, placed: PlacedCallback) -> None:
         try:
@@ -134,6 +151,8 @@ class RayTaskJob(Job):
         except BaseException as exc:  # the thread's end is the run's: the loop reports it
             self.error = exc
         finally:
+            for note in self._held:  # never placed
+                self._items.put(note)
             self._done.set()
 
     def read(self) -> bytes | None:
@@ -215,24 +234,32 @@ class RayRunner(Runner):
         check_fits(connect(request.ray.address), ray_resources(request))
 
     def launch(self, ctx: RunContext) -> RayTaskJob:
-        ctx.sink.note(UNSANDBOXED)
         job = self._jobs[ctx.run_id] = RayTaskJob(ctx)
         return job
+
+    def planned_image(self, request: RunRequest) -> str | None:
+        return None  # known once the worker has said whether it runs a container
 
     def run(self, request: RunRequest, *, on_line: LineCallback | None = None,
             cancel: threading.Event | None = None, run_id: str | None = None,
             on_start: StartCallback | None = None, placement: Placement | None = None) -> RunOutcome:
         """As every runner's, with what only Ray tells: a lost node, a task that could not
-        start, and that the run was unsandboxed."""
+        start, the host that ran it, and that it was unsandboxed when it was."""
         run_id = run_id or new_run_id()
         try:
             outcome = super().run(request, on_line=on_line, cancel=cancel, run_id=run_id, on_start=on_start,
                                   placement=placement)
         finally:
             job = self._jobs.pop(run_id, None)
-        if job is not None and outcome.status not in ("cancelled", "timeout"):
+        if job is None:
+            return outcome
+        if outcome.status not in ("cancelled", "timeout"):
             _take_ray_end(outcome, job)
-        outcome.message = f"{outcome.message}; {UNSANDBOXED}" if outcome.message else UNSANDBOXED
+        placed = job.result.placed if job.result is not None else None
+        if placed is not None:
+            outcome.node = placed.host
+            if placed.unsandboxed:
+                outcome.message = f"{outcome.message}; {placed.unsandboxed}" if outcome.message else placed.unsandboxed
         return outcome
 
     @classmethod
@@ -251,7 +278,7 @@ class RayRunner(Runner):
             if not any(node.get("NodeID") == sandbox.node_id and node.get("Alive") for node in ray.nodes()):
                 record.warnings.append(f"{where} is gone: nothing of the run is left to stop")
                 return
-            _stop_on_node(ray, record.id, sandbox.node_id)
+            _stop_on_node(ray, record.id, sandbox.node_id, sandbox.container)
         except (RunnerError, TimeoutError, ray.exceptions.RayError) as exc:
             record.warnings.append(f"what the run left on {where} was not stopped: {exc}")
 
@@ -273,11 +300,16 @@ def _take_ray_end(outcome: RunOutcome, job: RayTaskJob) -> None:
         outcome.status, outcome.message = job.result.status, job.result.message
 
 
-def _stop_on_node(ray: ModuleType, run_id: str, node_id: str) -> None:
-    """Kill what carries the run's marker on node `node_id`, as a task pinned there."""
+def _stop_on_node(ray: ModuleType, run_id: str, node_id: str, container: str | None) -> None:
+    """Kill what carries the run's marker on node `node_id`, and remove the run's container
+    there (the dead worker never did), as tasks pinned there."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from .docker_engine import remove_run_container
+
     ship_worker_code(ray)
-    task = ray.remote(ray_worker.stop_marked).options(
-        num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False))
-    ray.get(task.remote(run_id), timeout=REAP_TIMEOUT_S)
+    pinned = {"num_cpus": 0, "max_retries": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
+    ray.get(ray.remote(ray_worker.stop_marked).options(**pinned).remote(run_id), timeout=REAP_TIMEOUT_S)
+    if container:
+        # the package's own function, imported on the node, which ran the container with it
+        ray.get(ray.remote(remove_run_container).options(**pinned).remote(container, run_id), timeout=REAP_TIMEOUT_S)

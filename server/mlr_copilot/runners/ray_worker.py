@@ -1,7 +1,7 @@
 """The half of a Ray run that lives on the worker node: one streaming task per run
-(`stream_command`), which unpacks the commit's tree, starts the command in a session of its
-own, yields its output as it comes, enforces the time limit, and stops the whole process tree
-when the time is up or the driver cancels the task.
+(`stream_command`), which lays out the commit's tree, starts the command in a session of its
+own (or in a Docker container, `ray_docker`), yields its output as it comes, enforces the time
+limit, and stops the whole process tree when the time is up or the driver cancels the task.
 
 A task, not an actor: Ray runs it in a warm worker process of its pool, where an actor would
 start a fresh one (a second or more per run), and `ray.cancel` of a streaming task raises
@@ -10,8 +10,21 @@ KeyboardInterrupt in it, so its `finally` stops the tree before the driver hears
 The driver ships this module (and `proctree`, whose `ProcessTree` kills the run) to the worker
 by value (`ray_remote.ship_worker_code`), so a worker node needs Ray but not MLR-Copilot, and
 runs exactly the code of the driver's version. Nothing here imports from the package at run
-time for the same reason.
+time for the same reason, except a run in Docker, which needs the package's Docker runner on
+the node (`ray_docker`; without it the worker says so and, unless Docker was required, runs
+the command unsandboxed).
 
+- The commit's tree travels once per commit and node (the archive, an object of Ray's store,
+  is fetched to a node once), and is laid out before the run takes its CPU: a preparation
+  task (`prepare_tree`, zero CPUs, sent by the driver to each node that could take the run)
+  unpacks it into a spare working copy in the node's cache (`TreeCache`, under its temporary
+  folder; made elsewhere and renamed into place, so a half tree is never seen; runs and
+  preparations of one commit wait for each other instead of repeating the work), which the
+  run takes by a rename: it never writes into anything shared, and its copy costs it nothing
+  once its CPU is taken. A commit that runs again on the node (seeded re-runs) is kept there
+  unpacked, and its next spare is copied from it while it runs; a commit run once (most)
+  costs one tree written (files are what a layout costs: 2,000 of them take a second or
+  more). The node keeps the last `CACHE_KEEP` commits.
 - The command's environment is the one the driver gives, plus the run's marker
   (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
   HOME and LANG where the driver gives none: never the Ray worker's own environment. The
@@ -27,11 +40,16 @@ time for the same reason.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
+import importlib
 import io
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -39,8 +57,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .proctree import RUN_ID_VAR, ProcessTree, marked_processes
 
@@ -49,8 +68,16 @@ CHUNK_CAP = 1024 * 1024
 POLL_S = 0.2
 # after a stop, how long the output the command printed before it is still awaited
 DRAIN_S = 5.0
+# commits whose unpacked tree a node keeps (least recently used go first)
+CACHE_KEEP = 16
+# a half-made tree this old was left by a worker that died making it
+PARTIAL_STALE_S = 3600.0
 _PR_SET_PDEATHSIG = 1
 _PASSED_THROUGH = ("PATH", "HOME", "LANG")
+_COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_PARTIAL = re.compile(r"\.[0-9a-f]{40}")
+UNSANDBOXED = "unsandboxed: the Ray worker ran it as a plain process of its node, not in a Docker container"
+SandboxMode = Literal["auto", "docker", "none"]
 
 
 def _die_with_parent() -> None:
@@ -73,19 +100,175 @@ def unpack_tree(tree: bytes, into: Path) -> None:
         archive.extractall(into)
 
 
-# ("placed", (node IP, node id, the run's folder on the node)), ("output", bytes), then
-# ("end", (timed out, exit code, results file or None, note on the results file))
-Event = tuple[Literal["placed", "output", "end"], object]
+@contextlib.contextmanager
+def _locked(path: Path, mode: int) -> Iterator[bool]:
+    """`flock` on `path` (made if missing); yields False when LOCK_NB was asked and it is taken."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, mode)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
-def stream_command(tree: bytes | None, shared_dir: str | None, argv: list[str], env: dict[str, str], run_id: str,
-                   timeout_s: float, grace_s: float, results_file: str, results_cap: int) -> Iterator[Event]:
+class TreeCache:
+    """Unpacked commit trees on this node, shared by the runs of each commit (see the module's
+    docstring): `<root>/<commit>/` the tree, `<commit>.spare/` a copy ready for the next run,
+    `<commit>.lock` held while either is made (exclusively) or copied (shared)."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = root or Path(tempfile.gettempdir()) / f"mlr-ray-trees-{os.getuid()}"
+
+    def _paths(self, commit: str) -> tuple[Path, Path, Path]:
+        if not _COMMIT.fullmatch(commit):
+            raise ValueError(f"not a commit id: {commit!r}")
+        return self.root / commit, self.root / f"{commit}.spare", self.root / f"{commit}.lock"
+
+    def prepare(self, commit: str, tree: list[Any]) -> None:
+        """A working copy of the commit ready here for its next run (the spare): copied from the
+        node's tree of the commit when there is one, else unpacked from the archive (one
+        tree written per commit run once, which is most of them)."""
+        entry, spare, lock = self._paths(commit)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with _locked(lock, fcntl.LOCK_EX):
+            if spare.is_dir():
+                return
+            if entry.is_dir():
+                self._place(spare, lambda into: _copy_tree(entry, into))
+                os.utime(entry)
+            else:
+                self._place(spare, lambda into: _unpack_ref(tree, into))
+                self._evict(keep=commit)
+
+    def take(self, commit: str, tree: list[Any], into: Path) -> bool:
+        """A working copy of the commit at `into` (which must not exist): the spare when there
+        is one (or once the preparation making it is done), else a copy of the node's tree of
+        the commit, else unpacked now. True when the commit ran here before."""
+        entry, spare, lock = self._paths(commit)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ran = self.root / f"{commit}.ran"
+        again = ran.exists()
+        ran.touch()
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(spare, into)
+            return again
+        with _locked(lock, fcntl.LOCK_SH):
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(spare, into)
+                return again
+            if entry.is_dir():
+                _copy_tree(entry, into)
+                return again
+        into.mkdir()
+        _unpack_ref(tree, into)
+        return again
+
+    def refill(self, commit: str, tree: list[Any]) -> None:
+        """For a commit that runs again here: its tree kept on the node, and a spare made."""
+        entry, _, lock = self._paths(commit)
+        with _locked(lock, fcntl.LOCK_EX):
+            if not entry.is_dir():
+                self._place(entry, lambda into: _unpack_ref(tree, into))
+            os.utime(entry)
+        self.prepare(commit, tree)
+
+    def _place(self, target: Path, make: Any) -> None:
+        """`make(folder)` into a fresh folder, renamed to `target` once complete."""
+        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=self.root))
+        try:
+            make(partial)
+            os.rename(partial, target)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+
+    def _evict(self, keep: str) -> None:
+        """Remove the least recently used commits past `CACHE_KEEP`, leaving any in use, and
+        what dead workers left half made."""
+        stale = time.time() - PARTIAL_STALE_S
+        for path in self.root.iterdir():
+            with contextlib.suppress(OSError):
+                if _PARTIAL.match(path.name) and path.stat().st_mtime < stale:
+                    shutil.rmtree(path)
+        used: dict[str, float] = {}  # commit -> when its tree or spare was last made or used
+        for path in self.root.iterdir():
+            commit = path.name.removesuffix(".spare")
+            if _COMMIT.fullmatch(commit) and commit != keep and path.is_dir():
+                used[commit] = max(used.get(commit, 0.0), path.stat().st_mtime)
+        for old in sorted(used, key=used.__getitem__, reverse=True)[CACHE_KEEP - 1:]:
+            entry, spare, lock = self._paths(old)
+            with _locked(lock, fcntl.LOCK_EX | fcntl.LOCK_NB) as free:
+                if free:
+                    shutil.rmtree(spare, ignore_errors=True)
+                    shutil.rmtree(entry, ignore_errors=True)
+                    (self.root / f"{old}.ran").unlink(missing_ok=True)
+
+
+def _unpack_ref(tree: list[Any], into: Path) -> None:
+    import ray  # on the worker, where Ray is always present
+
+    unpack_tree(ray.get(tree[0]), into)
+
+
+def _copy_tree(source: Path, into: Path) -> None:
+    """A copy of `source`'s files (their modes, links as links) filling the folder `into`."""
+    shutil.copytree(source, into, symlinks=True, copy_function=shutil.copy, dirs_exist_ok=True)
+
+
+def prepare_tree(commit: str, tree: list[Any], after: object = None) -> str:
+    """A zero-CPU Ray task: the commit's tree unpacked on this node before a run of it takes
+    its CPU here (`after`: the result of the node's previous preparation, which Ray waits for,
+    so a node makes one tree at a time in one worker process). Says what went wrong rather
+    than raising: nobody waits for it but the next preparation."""
+    try:
+        TreeCache().prepare(commit, tree)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What the driver sends a run's task. `tree` holds the commit's archive (an ObjectRef,
+    inside a list so that Ray fetches it only for a node that lacks the commit); `commit`
+    keys the node's cache (None: a tree of no commit, unpacked for this run only)."""
+
+    run_id: str
+    argv: list[str]
+    env: dict[str, str]
+    timeout_s: float
+    grace_s: float
+    results_file: str
+    results_cap: int
+    tree: list[Any] | None = None
+    commit: str | None = None
+    shared_dir: str | None = None
+    sandbox: SandboxMode = "none"
+    # the run's request (`RunRequest` fields) that a container is made from
+    request: dict[str, Any] = field(default_factory=dict)
+
+
+# ("placed", {ip, node_id, workdir, host, container, unsandboxed}), ("output", bytes), then
+# ("end", (timed out, exit code, results file or None, note on the results file)); or only
+# ("refused", why), when Docker was required and the node cannot run a container
+Event = tuple[Literal["placed", "output", "end", "refused"], object]
+
+
+def stream_command(job: WorkerJob) -> Iterator[Event]:
     """One run, as a Ray streaming task (`ray.remote(stream_command)`): see `Event`."""
+    docker, why = _docker_for(job)
+    if docker is None and job.sandbox == "docker":
+        yield "refused", f"run.raySandbox is docker but this Ray node cannot run a container: {why}"
+        return
     command = CommandProcess()
     ended = False
     try:
-        yield "placed", command.start(tree, shared_dir, argv, env, run_id)
-        deadline = time.monotonic() + timeout_s
+        yield "placed", command.start(job, docker, why)
+        deadline = time.monotonic() + job.timeout_s
         timed_out = False
         while True:
             chunk, done, code = command.poll(POLL_S)
@@ -94,21 +277,36 @@ def stream_command(tree: bytes | None, shared_dir: str | None, argv: list[str], 
             if done:
                 break
             if not timed_out and time.monotonic() >= deadline:
-                command.stop(grace_s)
+                command.stop(job.grace_s)
                 timed_out, deadline = True, time.monotonic() + DRAIN_S
             elif timed_out and time.monotonic() >= deadline:
                 break
-        results, note = command.finish(results_file, results_cap)
+        results, note = command.finish(job.results_file, job.results_cap)
         ended = True
         yield "end", (timed_out, code, results, note)
     finally:
         if not ended:  # cancelled (KeyboardInterrupt), or the driver went away
-            command.stop(grace_s)
-            command.finish(results_file, 0)
+            command.stop(job.grace_s)
+            command.finish(job.results_file, 0)
+
+
+def _docker_for(job: WorkerJob) -> tuple[Any, str]:
+    """The package's `ray_docker` module when the run goes in a container on this node, else
+    None and why not."""
+    if job.sandbox == "none":
+        return None, "run.raySandbox is none"
+    if job.shared_dir is not None:
+        return None, "a run in a shared folder (run.rayCode: shared) runs in place, outside Docker"
+    try:
+        module = importlib.import_module("mlr_copilot.runners.ray_docker")
+    except ImportError as exc:
+        return None, f"MLR-Copilot's Docker runner cannot be imported on this node ({exc})"
+    why = module.unavailable(job.request.get("image"))
+    return (None, why) if why else (module, "")
 
 
 class CommandProcess:
-    """One run's command on this node."""
+    """One run's command on this node: a process of its own session, or a container."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -116,34 +314,64 @@ class CommandProcess:
         self._done = False
         self._exit_code: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._container: Any = None
         self._workdir: Path | None = None
         self._owns_workdir = False
         self._run_id = ""
 
-    def start(self, tree: bytes | None, shared_dir: str | None, argv: list[str], env: dict[str, str],
-              run_id: str) -> tuple[str, str, str]:
-        """Start `argv` in the unpacked `tree` (or in `shared_dir`, a folder this node sees);
-        returns (this node's IP address, its Ray node id, the run's folder)."""
+    def start(self, job: WorkerJob, docker: Any, unsandboxed: str) -> dict[str, str | None]:
+        """Start the job's command in its tree (in a container when `docker`, the package's
+        `ray_docker`, is given; else as a plain process, `unsandboxed` saying why); returns
+        where it runs (see `Event`)."""
         import ray  # on the worker, where Ray is always present
 
-        self._run_id = run_id
-        if shared_dir is not None:
-            self._workdir = Path(shared_dir)
+        self._run_id = job.run_id
+        self._workdir = self._lay_out(job)
+        if docker is not None:
+            gpu_ids = [str(gpu) for gpu in ray.get_gpu_ids()]
+            self._container = docker.WorkerContainer(job.request, job.argv, job.env, self._workdir, job.run_id, gpu_ids)
+            container_id = self._container.start()
+            threading.Thread(target=self._pump_container, daemon=True).start()
         else:
-            self._workdir = Path(tempfile.mkdtemp(prefix=f"mlr-{run_id}-"))
-            self._owns_workdir = True
-            unpack_tree(tree or b"", self._workdir)
-        full_env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
-        full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *full_env.get("PATH", "").split(os.pathsep)])
-        full_env.update(env)
-        full_env[RUN_ID_VAR] = run_id
-        started = threading.Event()
-        # the thread that forks is the leader's "parent" for PDEATHSIG: it must live as long
-        # as the command, so the pump thread itself starts it
-        threading.Thread(target=self._pump, args=(argv, full_env, started), daemon=True).start()
-        started.wait()
-        ip = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]  # unannotated in Ray
-        return ip, ray.get_runtime_context().get_node_id(), str(self._workdir)
+            container_id = None
+            full_env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
+            full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
+                                                *full_env.get("PATH", "").split(os.pathsep)])
+            full_env.update(job.env)
+            full_env[RUN_ID_VAR] = job.run_id
+            started = threading.Event()
+            # the thread that forks is the leader's "parent" for PDEATHSIG: it must live as long
+            # as the command, so the pump thread itself starts it
+            threading.Thread(target=self._pump, args=(job.argv, full_env, started), daemon=True).start()
+            started.wait()
+        return {
+            "ip": ray.util.get_node_ip_address(),  # type: ignore[no-untyped-call]  # unannotated in Ray
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "workdir": str(self._workdir),
+            "host": socket.gethostname(),
+            "container": container_id,
+            "unsandboxed": None if docker is not None else f"{UNSANDBOXED} ({unsandboxed})",
+        }
+
+    def _lay_out(self, job: WorkerJob) -> Path:
+        """The folder the command runs in: the shared one, or a working copy of its own."""
+        if job.shared_dir is not None:
+            return Path(job.shared_dir)
+        self._owns_workdir = True
+        if job.commit is None:
+            workdir = Path(tempfile.mkdtemp(prefix=f"mlr-{job.run_id}-"))
+            import ray
+
+            unpack_tree(ray.get(job.tree[0]) if job.tree else b"", workdir)
+            return workdir
+        cache = TreeCache()
+        workdir = Path(tempfile.mkdtemp(prefix=f".run-{job.run_id}-", dir=_made(cache.root)))
+        workdir.rmdir()  # the spare is renamed to this name
+        if cache.take(job.commit, job.tree or [], workdir):
+            # a commit run again here (seeded re-runs): the next run finds its copy ready, made
+            # while this one runs; a commit run once (most) costs no copy it never uses
+            threading.Thread(target=_refill, args=(cache, job.commit, job.tree or []), daemon=True).start()
+        return workdir
 
     def _pump(self, argv: list[str], env: dict[str, str], started: threading.Event) -> None:
         try:
@@ -163,6 +391,15 @@ class CommandProcess:
             self._append(data)
         self._finish(self._process.wait())
 
+    def _pump_container(self) -> None:
+        try:
+            while (data := self._container.read()) != b"":
+                if data:
+                    self._append(data)
+        except Exception as exc:  # the engine went away mid-run: the exit code still judges it
+            self._append(f"\n{exc}\n".encode())
+        self._finish(self._container.exit_code())
+
     def _append(self, data: bytes) -> None:
         with self._cond:
             while len(self._buffer) > BUFFER_CAP:
@@ -170,7 +407,7 @@ class CommandProcess:
             self._buffer += data
             self._cond.notify_all()
 
-    def _finish(self, code: int) -> None:
+    def _finish(self, code: int | None) -> None:
         with self._cond:
             self._exit_code = code
             self._done = True
@@ -195,17 +432,21 @@ class CommandProcess:
     def stop(self, grace_s: float) -> None:
         """SIGTERM the run's session and every process carrying its marker, SIGKILL what is
         left after `grace_s`."""
-        if self._process is not None:
+        if self._container is not None:
+            self._container.stop(grace_s)
+        elif self._process is not None:
             ProcessTree(self._process.pid, self._run_id, None).kill(grace=grace_s, deep=True)
 
     def finish(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         """The results file the command wrote (None, and why, when it wrote none or one over
-        `cap_bytes`); then the unpacked tree is removed, by a thread of the worker process, so
-        the run's resources are free for the next run at once (a worker that exits first
-        leaves the folder to the node's temporary-file cleanup)."""
+        `cap_bytes`); then the container is removed, and the run's working copy too, by a
+        thread of the worker process, so the run's resources are free for the next run at once (a worker that exits first leaves the
+        folder to the node's temporary-file cleanup)."""
         try:
             return self._read_results(results_file, cap_bytes)
         finally:
+            if self._container is not None:
+                self._container.close()
             if self._owns_workdir and self._workdir is not None:
                 threading.Thread(target=shutil.rmtree, args=(self._workdir,), kwargs={"ignore_errors": True},
                                  daemon=True).start()
@@ -236,3 +477,13 @@ def stop_marked(run_id: str) -> int:
         except ProcessLookupError:
             pass
     return len(found)
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def _refill(cache: TreeCache, commit: str, tree: list[Any]) -> None:
+    with contextlib.suppress(Exception):  # a spare is a saving, never a run's failure
+        cache.refill(commit, tree)
