@@ -248,7 +248,7 @@ def link_ignored(root: Path, tree: Path) -> list[str]:
     them where it always did; the names linked. `.mlr/`, `.git` and secret files are never
     linked, nor an entry holding a secrets file at any depth, or one too large to be searched
     to its end (`secretfiles.SCAN_LIMIT` entries): a warning names it. A Docker run sees the
-    linked entries read-only (`linked_ignored`)."""
+    linked entries read-only (`docker_container`)."""
     done = gitsafe.run(root, "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z",
                        timeout=_GIT_TIMEOUT_S)
     if done.returncode != 0:
@@ -270,7 +270,7 @@ def link_ignored(root: Path, tree: Path) -> list[str]:
 def _withheld(path: Path) -> bool:
     """Whether the ignored entry `path` is kept from runs: it is, or holds, a secrets file, or
     it could not be searched to its end. A symlinked entry is searched where it leads."""
-    found = scan(path.resolve() if path.is_symlink() else path)
+    found = scan(path.resolve() if path.is_symlink() else path, SCAN_LIMIT)
     if found.found:
         log.info("%s is not shown to runs: it holds secrets files (%s)", path.name, found.found[0].name)
         return True
@@ -284,11 +284,12 @@ def _withheld(path: Path) -> bool:
 def linked_ignored(tree: Path, workspace: Path) -> list[Path]:
     """The workspace's ignored entries `link_ignored` linked into the run's `tree` (the
     entries themselves, as `<workspace>/<name>`)."""
+    root = workspace.resolve()
     linked = []
     with contextlib.suppress(OSError):
         for entry in tree.iterdir():
-            if entry.is_symlink() and Path(os.readlink(entry)) == workspace / entry.name:
-                linked.append(workspace / entry.name)
+            if entry.is_symlink() and Path(os.readlink(entry)) == root / entry.name:
+                linked.append(root / entry.name)
     return sorted(linked)
 
 
