@@ -200,6 +200,9 @@ def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
             # the worktree's own index and files; run from the repository, whose configuration
             # gitsafe has read already
             ok, why = _git(root, "-C", str(path), *_CHECKOUT, "read-tree", "--reset", "-u", "HEAD")
+    except WorktreeError:  # only the lock raises it: git never ran
+        owner_file.unlink(missing_ok=True)
+        raise
     except BaseException:
         _discard(root, path, owner_file)
         raise
