@@ -59,6 +59,7 @@ from mlr_copilot.runners.secretfiles import SCAN_LIMIT, scan
 from mlr_copilot.state import StateDir, read_json, write_json
 from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.refs import BadRefError, commit_of
+from mlr_copilot.workspace.stalelocks import clear_stale_locks
 
 log = logging.getLogger(__name__)
 
@@ -356,8 +357,11 @@ def _open_folders(path: Path) -> None:
 
 def prune(workspace: Path | str) -> list[str]:
     """Remove the worktrees whose owner process is gone (a crash, a kill -9), then prune git's
-    records; the run ids removed. Called by the engine on start; live owners' worktrees stay."""
+    records and the lock files a killed git left (`stalelocks`, each a warning); the run ids
+    removed. Called by the engine on start; live owners' worktrees stay."""
     root = Path(workspace).resolve()
+    for warning in clear_stale_locks(root):
+        log.warning("%s", warning)
     folder = StateDir(root).root / WORKTREES
     if not folder.is_dir():
         return []
