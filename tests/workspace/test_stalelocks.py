@@ -15,7 +15,6 @@ import pytest
 from mlr_copilot.workspace import gitsafe, stalelocks, worktrees
 from tests.gitutil import git, make_repo
 
-
 IDENTITY = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@t"}
 
 
