@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -237,3 +238,25 @@ def test_a_lock_held_too_long_is_one_line(tmp_path, monkeypatch):
     # a killed holder frees the lock
     with worktrees.checked_out(repo, "run-2", "HEAD") as tree:
         assert (tree.path / "train.py").exists()
+
+
+def test_an_ignored_entry_is_linked_unless_it_holds_a_secret_at_any_depth_or_is_too_large(tmp_path, monkeypatch, caplog):
+    repo = make_repo(tmp_path / "ws", {".gitignore": ".mlr/\ndata/\nraw/\nhuge/\ncache.bin\n.env\n"})
+    (repo / "data" / "train").mkdir(parents=True)
+    (repo / "data" / "train" / "rows.csv").write_text("a\n")
+    (repo / "raw" / "a" / "b" / "c" / "d").mkdir(parents=True)
+    (repo / "raw" / "a" / "b" / "c" / "d" / "service-account.json").write_text("{}")
+    (repo / "huge").mkdir()
+    for i in range(50):
+        (repo / "huge" / f"{i}.bin").write_text("")
+    (repo / "cache.bin").write_text("")
+    (repo / ".env").write_text("K=v\n")
+    monkeypatch.setattr(worktrees, "SCAN_LIMIT", 20)
+    with caplog.at_level(logging.WARNING), worktrees.checked_out(repo, "run-1", "HEAD") as tree:
+        linked = sorted(p.name for p in tree.path.iterdir() if p.is_symlink())
+        assert linked == ["cache.bin", "data"]
+        assert worktrees.linked_ignored(tree.path, repo) == [repo.resolve() / "cache.bin", repo.resolve() / "data"]
+        assert (tree.path / "data" / "train" / "rows.csv").read_text() == "a\n"
+    [warning] = [r.getMessage() for r in caplog.records if "huge" in r.getMessage()]
+    assert "not shown to runs" in warning and "\n" not in warning
+    assert (repo / "data" / "train" / "rows.csv").exists() and len(list((repo / "huge").iterdir())) == 50
