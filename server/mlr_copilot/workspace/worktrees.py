@@ -81,9 +81,9 @@ LOCK_TIMEOUT_S = 60.0
 _LOCK_POLL_S = 0.005
 # flock excludes open files, not threads: this process's threads queue here first
 _THREADS_LOCK = threading.Lock()
-# Writing the files: parallel checkout takes no more than a single process on one core and
-# less where there are more (`checkout.workers=0`: one per core).
-_CHECKOUT = ("-c", "checkout.workers=0", "-c", "core.untrackedCache=false")
+# Writing the files: one process per core (`checkout.workers=0`) where the commit has enough
+# of them to be worth it (git's own threshold, 100 files).
+_CHECKOUT = ("-c", "checkout.workers=0")
 
 
 class WorktreeError(MlrError):
