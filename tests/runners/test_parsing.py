@@ -171,11 +171,11 @@ def test_secret_values_come_from_the_environment_and_secret_files(tmp_path):
     # A folder's own .env counts too, at any depth; installed packages and the repository are
     # not searched.
     for folder, value in (("service", "nested-secret-0001"), (".venv/lib", "venv-file-0002"), (".git", "git-file-0003"),
-                          ("data/train/cats", "too-deep-0004")):
+                          ("data/train/cats", "too-deep-00004")):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / ".env").write_text(f"API_KEY={value}\n")
     assert secret_values(env, secret_files(tmp_path)) == ["hf_dotenv_987654321", "nested-secret-0001",
-                                                          "sk-env-12345678", "pw-local-5555", "too-deep-0004"]
+                                                          "sk-env-12345678", "too-deep-00004", "pw-local-5555"]
     assert secret_files(tmp_path) == [tmp_path / ".env", tmp_path / ".env.local",
                                       tmp_path / "data" / "train" / "cats" / ".env", tmp_path / "service" / ".env"]
 
