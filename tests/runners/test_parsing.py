@@ -168,15 +168,16 @@ def test_secret_values_come_from_the_environment_and_secret_files(tmp_path):
     (tmp_path / "notes.env").write_text("OTHER_TOKEN=not-a-dotenv-file-1\n")
     env = {"OPENAI_API_KEY": "sk-env-12345678", "SHORT_TOKEN": "abc", "PATH": "/usr/local/bin:/usr/bin"}
     assert secret_values(env, secret_files(tmp_path)) == ["hf_dotenv_987654321", "sk-env-12345678", "pw-local-5555"]
-    # A folder's own .env counts too, two levels down; installed packages, the repository and
-    # deeper folders (datasets, mostly) are not searched.
+    # A folder's own .env counts too, at any depth; installed packages and the repository are
+    # not searched.
     for folder, value in (("service", "nested-secret-0001"), (".venv/lib", "venv-file-0002"), (".git", "git-file-0003"),
-                          ("data/train/cats", "too-deep-0004")):
+                          ("data/train/cats", "too-deep-00004")):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / ".env").write_text(f"API_KEY={value}\n")
     assert secret_values(env, secret_files(tmp_path)) == ["hf_dotenv_987654321", "nested-secret-0001",
-                                                          "sk-env-12345678", "pw-local-5555"]
-    assert secret_files(tmp_path) == [tmp_path / ".env", tmp_path / ".env.local", tmp_path / "service" / ".env"]
+                                                          "sk-env-12345678", "too-deep-00004", "pw-local-5555"]
+    assert secret_files(tmp_path) == [tmp_path / ".env", tmp_path / ".env.local",
+                                      tmp_path / "data" / "train" / "cats" / ".env", tmp_path / "service" / ".env"]
 
 
 def test_log_sink_masks_secrets_cut_anywhere_without_holding_back_lines(tmp_path):

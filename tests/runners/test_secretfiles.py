@@ -8,7 +8,7 @@ import os
 import pytest
 
 from mlr_copilot.runners.environment import is_secret, secret_values
-from mlr_copilot.runners.secretfiles import secret_files, values_in
+from mlr_copilot.runners.secretfiles import Scan, scan, secret_files, values_in
 
 PEM_BODY = ["MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw",
             "7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFc"]
@@ -46,17 +46,35 @@ def test_each_format_gives_up_its_secret_values(tmp_path, name, content, expecte
     assert "gpt-4o-mini" not in found and "default" not in found
 
 
-def test_the_search_finds_files_and_folders_two_levels_down_and_never_enters_them(tmp_path):
+def test_the_search_finds_files_and_folders_at_any_depth_and_never_enters_them(tmp_path):
     for rel in ("kaggle.json", "deploy/tls.key", "apps/api/.env", "secrets/db.txt", ".venv/lib/x.pem",
-                "data/train/cats/id_rsa", "id_to_label.json", "keys/id_rsa.pub", ".env/pyvenv.cfg"):
+                "data/train/cats/id_rsa", "data/a/b/c/d/e/.env.local", "id_to_label.json", "keys/id_rsa.pub",
+                ".env/pyvenv.cfg", "node_modules/pkg/test/server.key"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
     assert [p.relative_to(tmp_path).as_posix() for p in secret_files(tmp_path)] == [
-        "apps/api/.env", "deploy/tls.key", "kaggle.json", "secrets"]
+        "apps/api/.env", "data/a/b/c/d/e/.env.local", "data/train/cats/id_rsa", "deploy/tls.key", "kaggle.json",
+        "secrets"]
     (tmp_path / "secrets" / "db.txt").write_text("password = folder-secret-0123\n")
     (tmp_path / "secrets" / "deeper").mkdir()
     (tmp_path / "secrets" / "deeper" / "more.txt").write_text("password = too-deep-0123\n")
     assert secret_values({}, [tmp_path / "secrets"]) == ["folder-secret-0123"]
+
+
+def test_the_search_is_bounded_and_finds_the_shallow_files_first(tmp_path):
+    for n in range(30):
+        (tmp_path / "images" / f"class{n}").mkdir(parents=True)
+        for i in range(10):
+            (tmp_path / "images" / f"class{n}" / f"{i}.jpg").write_text("")
+    (tmp_path / "images" / "class29" / "deep").mkdir()
+    (tmp_path / "images" / "class29" / "deep" / ".env").write_text("TOKEN=x\n")
+    (tmp_path / ".env").write_text("TOKEN=y\n")
+    whole = scan(tmp_path)
+    assert whole.complete and whole.found == [tmp_path / ".env", tmp_path / "images" / "class29" / "deep" / ".env"]
+    cut = scan(tmp_path, limit=100)
+    assert not cut.complete and cut.found == [tmp_path / ".env"]
+    assert scan(tmp_path / ".env") == Scan([tmp_path / ".env"], True)
+    assert scan(tmp_path / "images" / "class0" / "0.jpg") == Scan([], True)
 
 
 def test_special_and_binary_files_are_not_read(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -188,3 +189,74 @@ def test_making_a_worktree_runs_no_hook_or_filter_the_repository_names(tmp_path)
     with worktrees.checked_out(repo, "run-1", "HEAD") as tree:
         assert (tree.path / "train.py").read_text() == "v = 1\n"
     assert not planted.exists()
+
+
+CONTENDER = """
+import sys, time
+from mlr_copilot.workspace import worktrees
+repo, name, each, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+time.sleep(max(0.0, start - time.time()))
+for i in range(each):
+    tree = worktrees.create(repo, f"{name}-{i}", "HEAD")
+    worktrees.remove(tree)
+print("ALL MADE", flush=True)
+"""
+
+
+def test_three_processes_making_and_removing_worktrees_at_once_all_succeed(tmp_path):
+    # git alone fails here (`failed to read .git/worktrees/<id>/commondir`) when one process
+    # adds a worktree while another removes one: the processes take turns through a file lock
+    repo = make_repo(tmp_path / "ws")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    start = time.time() + 1.5  # both imported and waiting
+    procs = [subprocess.Popen([sys.executable, "-c", CONTENDER, str(repo), f"p{n}", "40", str(start)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for n in range(3)]
+    outcomes = [proc.communicate(timeout=300) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in outcomes]
+    assert all("ALL MADE" in out for out, _ in outcomes)
+    assert worktree_list(repo) == [str(repo)] and leftovers(repo) == []
+    assert not (repo / ".git" / "worktrees").exists() or list((repo / ".git" / "worktrees").iterdir()) == []
+
+
+def test_a_lock_held_too_long_is_one_line(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "ws")
+    monkeypatch.setattr(worktrees, "LOCK_TIMEOUT_S", 0.3)
+    lock = repo / ".mlr" / worktrees.LOCK_FILE
+    lock.parent.mkdir(exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\n"
+                               "fcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(30)", str(lock)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(WorktreeError) as caught:
+            worktrees.create(repo, "run-1", "HEAD")
+        assert "\n" not in str(caught.value) and "worktrees.lock" in str(caught.value)
+        assert leftovers(repo) == []
+    finally:
+        holder.kill()
+        holder.wait()
+    # a killed holder frees the lock
+    with worktrees.checked_out(repo, "run-2", "HEAD") as tree:
+        assert (tree.path / "train.py").exists()
+
+
+def test_an_ignored_entry_is_linked_unless_it_holds_a_secret_at_any_depth_or_is_too_large(tmp_path, monkeypatch, caplog):
+    repo = make_repo(tmp_path / "ws", {".gitignore": ".mlr/\ndata/\nraw/\nhuge/\ncache.bin\n.env\n"})
+    (repo / "data" / "train").mkdir(parents=True)
+    (repo / "data" / "train" / "rows.csv").write_text("a\n")
+    (repo / "raw" / "a" / "b" / "c" / "d").mkdir(parents=True)
+    (repo / "raw" / "a" / "b" / "c" / "d" / "service-account.json").write_text("{}")
+    (repo / "huge").mkdir()
+    for i in range(50):
+        (repo / "huge" / f"{i}.bin").write_text("")
+    (repo / "cache.bin").write_text("")
+    (repo / ".env").write_text("K=v\n")
+    monkeypatch.setattr(worktrees, "SCAN_LIMIT", 20)
+    with caplog.at_level(logging.WARNING), worktrees.checked_out(repo, "run-1", "HEAD") as tree:
+        linked = sorted(p.name for p in tree.path.iterdir() if p.is_symlink())
+        assert linked == ["cache.bin", "data"]
+        assert worktrees.linked_ignored(tree.path, repo) == [repo.resolve() / "cache.bin", repo.resolve() / "data"]
+        assert (tree.path / "data" / "train" / "rows.csv").read_text() == "a\n"
+    [warning] = [r.getMessage() for r in caplog.records if "huge" in r.getMessage()]
+    assert "not shown to runs" in warning and "\n" not in warning
+    assert (repo / "data" / "train" / "rows.csv").exists() and len(list((repo / "huge").iterdir())) == 50

@@ -1,7 +1,8 @@
 """One Docker run's container: the run's tree (its commit's worktree; else the workspace)
 mounted at /workspace with its secrets files hidden and its `.git`, `.mlr` and build inputs
-read-only (for a worktree, the repository its `.git` points to read-only too, and its outputs
-folder writable at /mlr-output), no network unless asked, memory/CPU/process limits from the
+read-only (for a worktree: its outputs folder writable at /mlr-output, the workspace's ignored
+data it links read-only at /workspace/<name>, and never the repository its `.git` file points
+to), no network unless asked, memory/CPU/process limits from the
 request, the workspace owner's user without any capability and unable to make set-ID files,
 and a container that is always removed. The output is read from a stream attached before the
 container starts, in large blocks, so none of it is lost and a chatty run is not slowed down.
@@ -16,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..workspace.worktrees import output_env, without_git_location
+from ..workspace.worktrees import linked_ignored, output_env, without_git_location
 from .docker_engine import LABEL, OWNER_LABEL, RUN_LABEL, owner_label
 from .docker_image import BUILD_INPUTS, SKIP_DIRS
 from .environment import scrub_env
@@ -187,20 +188,6 @@ def _close(stream: Any) -> None:
             pass
 
 
-def git_common_dir(tree: Path) -> Path | None:
-    """The repository folder a worktree's `.git` file points into (`<repo>/.git`, holding
-    `worktrees/<id>/`), or None when `tree` is no such worktree."""
-    try:
-        text = (tree / ".git").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    gitdir = Path(text.removeprefix("gitdir:").strip())
-    if not text.startswith("gitdir:") or not gitdir.is_absolute() or gitdir.parent.name != "worktrees":
-        return None
-    common = gitdir.parent.parent
-    return common if common.is_dir() else None
-
-
 def stand_in_secrets(tree: Path, workspace: Path, secrets: list[Path]) -> None:
     """An empty file (or folder) in the run's worktree for each of the workspace's secrets
     files the tree lacks (they are never committed), made by this process before the container
@@ -222,20 +209,35 @@ def stand_in_secrets(tree: Path, workspace: Path, secrets: list[Path]) -> None:
             log.warning("could not make a stand-in for %s in the run's worktree: %s", path.name, exc)
 
 
-def _placement_mounts(placement: Placement | None) -> list[Any]:
-    """For a run in a worktree: its outputs folder, writable at `CONTAINER_OUTPUT`, and the
-    repository its `.git` file points to, read-only at the same path, so git inside the
-    container (where the image has it) finds the run's HEAD."""
+def _placement_mounts(placement: Placement | None, workspace: Path) -> list[Any]:
+    """For a run in a worktree: its outputs folder, writable at `CONTAINER_OUTPUT`, and each of
+    the workspace's ignored entries its tree links to (datasets, checkpoints: those holding no
+    secrets file, see `worktrees.link_ignored`), read-only where the link is. A link names a
+    host path the container does not have: it is replaced in the tree by an empty stand-in the
+    mount covers (on the host the stand-in stays empty, so removing the worktree never reaches
+    the data). The repository the tree's `.git` file points to is not mounted: the run needs
+    no git (its commit is in `MLR_COMMIT`), so nothing in the container can write the user's
+    refs, objects, configuration or hooks."""
     from docker.types import Mount
 
     if placement is None:
         return []
     mounts = [Mount(target=CONTAINER_OUTPUT, source=str(placement.output_dir), type="bind", read_only=False)]
-    common = git_common_dir(placement.tree)
-    if common is not None:
-        mounts.append(Mount(target=str(common), source=str(common), type="bind", read_only=True))
+    for entry in linked_ignored(placement.tree, workspace):
+        stand_in = placement.tree / entry.name
+        try:
+            source = entry.resolve(strict=True)
+            stand_in.unlink()
+            if source.is_dir():
+                stand_in.mkdir()
+            else:
+                stand_in.touch()
+        except OSError as exc:
+            log.warning("the run does not see %s: %s", entry.name, exc.strerror or exc)
+            continue
+        mounts.append(Mount(target=f"{CONTAINER_WORKDIR}/{entry.name}", source=str(source), type="bind",
+                            read_only=True))
     return mounts
-
 
 
 def _container_env(ctx: RunContext) -> dict[str, str]:
@@ -261,7 +263,7 @@ def create_container(client: Any, ctx: RunContext, image: str, device_requests: 
         user=_sandbox_user(ctx.tree),
         environment=_container_env(ctx),
         volumes={str(ctx.tree): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
-        mounts=_protecting_mounts(ctx.tree, secrets) + _placement_mounts(ctx.placement),
+        mounts=_protecting_mounts(ctx.tree, secrets) + _placement_mounts(ctx.placement, ctx.workspace),
         network_mode="host" if request.network else "none",
         mem_limit=f"{request.memory_mb}m",
         memswap_limit=f"{request.memory_mb}m",

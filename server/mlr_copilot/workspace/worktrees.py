@@ -4,13 +4,15 @@ of different commits run at once) while experiments run.
 
 Policy:
 
-* A run's tree is a detached git worktree (`git worktree add --detach`): `git rev-parse HEAD`
-  works inside it, and it shares the repository's objects, so nothing is copied but the files.
-  Measured against `git archive | tar -x` and a temporary index with `git checkout-index
-  --prefix` on a 2,000-file workspace (`bench/bench_parallel.py`), the three cost the same
-  within noise: all of them spend their time writing the files. The user's HEAD, index,
-  branch and files are never touched; only `.git/worktrees/<run-id>/` is added, and removed
-  with the worktree.
+* A run's tree is a detached git worktree: `git rev-parse HEAD` works inside it (on the host),
+  and it shares the repository's objects, so nothing is copied but the files. The user's HEAD,
+  index, branch and files are never touched; only `.git/worktrees/<run-id>/` is added, and
+  removed with the worktree.
+* Its cost is writing the files (`bench/bench_worktree.py`: git's own work is a few ms of it,
+  creating 2,000 files on a busy disk up to seconds). So git only registers the worktree
+  (`--no-checkout`, milliseconds) while holding the lock below; the files are written after,
+  by `read-tree -u` in the new worktree, which touches nothing another worktree reads. Removal
+  is the same in reverse: the files go first, unlocked, then git drops the almost empty tree.
 * Every git command goes through `gitsafe`: no hook (a `post-checkout` hook would otherwise run
   on `worktree add`), filter or fsmonitor the repository names ever runs.
 * Before the worktree exists, an owner file `.mlr/worktrees/<run-id>.owner.json` records the
@@ -19,8 +21,10 @@ Policy:
   then `git worktree prune`s, so a crash leaves nothing behind after the next start; a live
   owner's worktree is never touched.
 * git is not safe against itself adding and removing worktrees of one repository at once
-  (an add reads every other worktree's records): this process's runs take turns, and an add
-  that fails is tried again after a moment, for a run another process adds at that instant.
+  (an add reads every other worktree's records, `failed to read .../commondir`): every git
+  worktree add, remove and prune MLR-Copilot runs holds `.mlr/worktrees.lock` (`flock`, so a
+  killed holder frees it), across threads and processes (two `mlr-copilot run` in one
+  workspace). Waiting more than `LOCK_TIMEOUT_S` for it is a one-line `WorktreeError`.
 * A failure half way (the commit does not exist, the disk is full) is one-line
   `WorktreeError`, and nothing of the attempt is left: no directory, no `git worktree list`
   entry, no owner file.
@@ -34,6 +38,7 @@ Policy:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -50,10 +55,11 @@ from pydantic import BaseModel
 from mlr_copilot.errors import MlrError
 from mlr_copilot.runners.base import owner_alive, run_owner
 from mlr_copilot.runners.proctree import start_ticks
+from mlr_copilot.runners.secretfiles import SCAN_LIMIT, scan
 from mlr_copilot.state import StateDir, read_json, write_json
 from mlr_copilot.workspace import gitsafe
-from mlr_copilot.workspace.paths import is_secret_name
 from mlr_copilot.workspace.refs import BadRefError, commit_of
+from mlr_copilot.workspace.stalelocks import clear_stale_locks
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +75,15 @@ _OWNER_SUFFIX = ".owner.json"
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _GIT_TIMEOUT_S = 120.0
 _LOW_SPACE_BYTES = 64 * 1024 * 1024
-_ADD_ATTEMPTS = 3
-# git is not safe against itself adding and removing worktrees of one repository at once:
-# the runs of this process take turns (those of other processes are retried)
-_WORKTREE_LOCK = threading.RLock()
+LOCK_FILE = "worktrees.lock"
+# a worktree add or remove holds the lock for milliseconds; a minute is a holder that hangs
+LOCK_TIMEOUT_S = 60.0
+_LOCK_POLL_S = 0.005
+# flock excludes open files, not threads: this process's threads queue here first
+_THREADS_LOCK = threading.Lock()
+# Writing the files: one process per core (`checkout.workers=0`) where the commit has enough
+# of them to be worth it (git's own threshold, 100 files).
+_CHECKOUT = ("-c", "checkout.workers=0")
 
 
 class WorktreeError(MlrError):
@@ -136,6 +147,34 @@ def _git(workspace: Path, *args: str) -> tuple[bool, str]:
     return done.returncode == 0, "; ".join(causes) or f"git exited with {done.returncode}"
 
 
+@contextlib.contextmanager
+def worktree_lock(workspace: Path) -> Iterator[None]:
+    """Held around each `git worktree add/remove/prune` of `workspace`'s repository, by every
+    thread and process of MLR-Copilot; WorktreeError after `LOCK_TIMEOUT_S` of waiting."""
+    path = StateDir(workspace).ensure() / LOCK_FILE
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    busy = (f"another MLR-Copilot process has held {path} for over {LOCK_TIMEOUT_S:.0f} s "
+            "(adding or removing a run's worktree); try again when it is done")
+    if not _THREADS_LOCK.acquire(timeout=LOCK_TIMEOUT_S):
+        raise WorktreeError(busy)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WorktreeError(busy) from None
+                    time.sleep(_LOCK_POLL_S)
+            yield
+        finally:
+            os.close(fd)  # frees the flock
+    finally:
+        _THREADS_LOCK.release()
+
+
 def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
     """Check out the commit `rev` names as `.mlr/worktrees/<run-id>/`, detached, owned by this
     process. WorktreeError (one line) when it cannot be made; nothing is left behind then."""
@@ -155,18 +194,24 @@ def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
                                              started=start_ticks(pid)).model_dump())
     except OSError as exc:
         raise WorktreeError(f"cannot make a worktree for run {run_id}: {exc.strerror or exc}") from None
-    for attempt in range(_ADD_ATTEMPTS):
-        with _WORKTREE_LOCK:
-            ok, why = _git(root, "worktree", "add", "--detach", "--quiet", "--", str(path), commit)
+    try:
+        with worktree_lock(root):
+            ok, why = _git(root, "worktree", "add", "--no-checkout", "--detach", "--quiet", "--", str(path), commit)
         if ok:
-            link_ignored(root, path)
-            return Worktree(root, run_id, commit, path)
-        _drop(root, path)
-        # git reads every other worktree's records while it adds one: another process adding
-        # one at that instant can make it fail (`failed to read .../commondir`)
-        time.sleep(0.1 * (attempt + 1))
-    _discard(root, path, owner_file)
-    raise WorktreeError(f"cannot check out {commit[:12]} for run {run_id}: {why}{_space_note(folder)}")
+            # the worktree's own index and files; run from the repository, whose configuration
+            # gitsafe has read already
+            ok, why = _git(root, "-C", str(path), *_CHECKOUT, "read-tree", "--reset", "-u", "HEAD")
+    except WorktreeError:  # only the lock raises it: git never ran
+        owner_file.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        _discard(root, path, owner_file)
+        raise
+    if not ok:
+        _discard(root, path, owner_file)
+        raise WorktreeError(f"cannot check out {commit[:12]} for run {run_id}: {why}{_space_note(folder)}")
+    link_ignored(root, path)
+    return Worktree(root, run_id, commit, path)
 
 
 def _space_note(folder: Path) -> str:
@@ -203,9 +248,11 @@ def _discard(root: Path, path: Path, owner_file: Path) -> None:
 
 def link_ignored(root: Path, tree: Path) -> list[str]:
     """Link each top-level entry the workspace ignores as a whole (datasets, checkpoints,
-    caches: never committed, so never in a commit's tree) into the run's tree, so a local run
-    finds them where it always did; the names linked. `.mlr/`, `.git` and secret files are
-    never linked. In Docker the links do not resolve: a container sees only the tree."""
+    caches: never committed, so never in a commit's tree) into the run's tree, so a run finds
+    them where it always did; the names linked. `.mlr/`, `.git` and secret files are never
+    linked, nor an entry holding a secrets file at any depth, or one too large to be searched
+    to its end (`secretfiles.SCAN_LIMIT` entries): a warning names it. A Docker run sees the
+    linked entries read-only (`docker_container`)."""
     done = gitsafe.run(root, "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z",
                        timeout=_GIT_TIMEOUT_S)
     if done.returncode != 0:
@@ -216,7 +263,7 @@ def link_ignored(root: Path, tree: Path) -> list[str]:
     names = {entry.rstrip("/") for entry in entries if entry and "/" not in entry.rstrip("/")}
     linked = []
     for name in sorted(names - {".mlr", ".git"}):
-        if (tree / name).exists() or (tree / name).is_symlink() or _holds_secrets(root / name):
+        if (tree / name).exists() or (tree / name).is_symlink() or _withheld(root / name):
             continue
         with contextlib.suppress(OSError):
             (tree / name).symlink_to(root / name)
@@ -224,17 +271,30 @@ def link_ignored(root: Path, tree: Path) -> list[str]:
     return linked
 
 
-def _holds_secrets(path: Path, depth: int = 3) -> bool:
-    """Whether `path` is, or holds within `depth` folders, a secrets file: such an entry is not
-    linked (a folder of keys that the workspace ignores, like `deploy/`)."""
-    if is_secret_name(path.name):
+def _withheld(path: Path) -> bool:
+    """Whether the ignored entry `path` is kept from runs: it is, or holds, a secrets file, or
+    it could not be searched to its end. A symlinked entry is searched where it leads."""
+    found = scan(path.resolve() if path.is_symlink() else path, SCAN_LIMIT)
+    if found.found:
+        log.info("%s is not shown to runs: it holds secrets files (%s)", path.name, found.found[0].name)
         return True
-    if depth == 0 or path.is_symlink() or not path.is_dir():
-        return False
-    try:
-        return any(_holds_secrets(entry, depth - 1) for entry in path.iterdir())
-    except OSError:
-        return True  # unreadable: not shown
+    if not found.complete:
+        log.warning("%s is not shown to runs: it holds more than %d files and folders or one that cannot be "
+                    "read, so it was not searched to its end for secrets files", path.name, SCAN_LIMIT)
+        return True
+    return False
+
+
+def linked_ignored(tree: Path, workspace: Path) -> list[Path]:
+    """The workspace's ignored entries `link_ignored` linked into the run's `tree` (the
+    entries themselves, as `<workspace>/<name>`)."""
+    root = workspace.resolve()
+    linked = []
+    with contextlib.suppress(OSError):
+        for entry in tree.iterdir():
+            if entry.is_symlink() and Path(os.readlink(entry)) == root / entry.name:
+                linked.append(root / entry.name)
+    return sorted(linked)
 
 
 def _unlink_links(path: Path) -> None:
@@ -249,18 +309,37 @@ def _drop(root: Path, path: Path) -> None:
     """Delete the worktree's folder and git's record of it, as far as possible."""
     removed = False
     _unlink_links(path)
-    with _WORKTREE_LOCK:
+    # the files first and unlocked; git then removes a folder holding only its `.git` file
+    _empty(path)
+    with worktree_lock(root):
         if path.exists():
             removed, why = _git(root, "worktree", "remove", "--force", "--force", "--", str(path))
             if not removed:
                 # not a worktree git knows (the add failed before registering it): plain files
                 log.debug("git worktree remove %s: %s", path, why)
-                _open_folders(path)
                 shutil.rmtree(path, ignore_errors=True)
         if not removed:
             # drops the record of any worktree whose folder is gone, this one included (git's
             # own remove dropped it already: every run pays for each git process)
             _git(root, "worktree", "prune")
+
+
+def _empty(path: Path) -> None:
+    """Delete everything in `path` but its `.git` file; a folder a run made read-only is
+    opened when its deletion fails."""
+    try:
+        entries = [entry for entry in path.iterdir() if entry.name != ".git"]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            _open_folders(path)
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _open_folders(path: Path) -> None:
@@ -278,8 +357,11 @@ def _open_folders(path: Path) -> None:
 
 def prune(workspace: Path | str) -> list[str]:
     """Remove the worktrees whose owner process is gone (a crash, a kill -9), then prune git's
-    records; the run ids removed. Called by the engine on start; live owners' worktrees stay."""
+    records and the lock files a killed git left (`stalelocks`, each a warning); the run ids
+    removed. Called by the engine on start; live owners' worktrees stay."""
     root = Path(workspace).resolve()
+    for warning in clear_stale_locks(root):
+        log.warning("%s", warning)
     folder = StateDir(root).root / WORKTREES
     if not folder.is_dir():
         return []
@@ -294,7 +376,7 @@ def prune(workspace: Path | str) -> list[str]:
             removed.append(run_id)
         except WorktreeError as exc:
             log.warning("%s", exc)
-    with _WORKTREE_LOCK:
+    with worktree_lock(root):
         _git(root, "worktree", "prune")
     return removed
 
