@@ -4,13 +4,17 @@ budget, the target or the tree's end stops it; then the honest measurement (`mea
 
 Resume after a kill: a node saved before its run is run; a node left "running" takes the run
 record its commit finished with if there is one (never running it again), else it is run once
-more; a node interrupted twice is marked failed."""
+more; a node interrupted twice is marked failed.
+
+A user's requests of nodes (`steer.py`) are taken before the policy's choice at each step: the
+live search's own process is the only one that writes its journal. With no live search,
+`act` makes this process the session's owner for as long as it takes the requests, through the
+same expand and run as the loop's."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -26,9 +30,9 @@ from ..untrusted import one_line
 from ..work import Cancelled, Work
 from ..workspace.gitsafe import run_text
 from ..workspace.refs import check_branch_name
-from . import measure, operators, store
+from . import measure, operators, steer, store
 from .execute import run_node
-from .model import Evidence, Journal, Node
+from .model import Evidence, Journal, Node, NodeAction, NodeActionName
 from .policy import Action, choose
 
 if TYPE_CHECKING:
@@ -38,6 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 StopReason = Literal["target", "nodes", "hours", "compute"]
 MAX_ATTEMPTS = 2
+# the sessions this process is running (or acting on) now: its own pid in a journal is not enough,
+# since a search that ended by an unexpected error leaves "running" behind
+_LIVE: set[tuple[Path, str]] = set()
 
 
 class Search:
@@ -46,6 +53,9 @@ class Search:
         self.work = work
         self.settings = engine.settings.search
         self.opened = time.monotonic()
+        # what each user's request taken by this process did, by request id
+        self.acted: dict[str, NodeAction] = {}
+        self.refused: dict[str, MlrError] = {}
 
     def save(self, journal: Journal) -> None:
         journal.usage = self.engine.usage()
@@ -54,7 +64,15 @@ class Search:
         store.save(self.engine.workspace, journal)
 
     async def run(self, *, hypotheses: int | None = None, resume: bool = False) -> Journal:
-        journal = await asyncio.to_thread(self._open, resume)
+        workspace = self.engine.workspace
+        session = await asyncio.to_thread(store.latest_session, workspace) if resume else None
+        journal = await asyncio.to_thread(self._open, session)
+        try:
+            return await self._search(journal, hypotheses)
+        finally:
+            _LIVE.discard((workspace, journal.session))
+
+    async def _search(self, journal: Journal, hypotheses: int | None) -> Journal:
         try:
             await self._baseline(journal)
             await self._hypotheses(journal, hypotheses or self.settings.initial_drafts)
@@ -69,16 +87,18 @@ class Search:
         self.save(journal)
         if journal.status not in ("cancelled", "failed"):
             await self._measure(journal)
-        await asyncio.to_thread(self._return_to_base, journal)
+            await asyncio.to_thread(self._promote_best, journal)
+        await asyncio.to_thread(self._return_to, journal, journal.base_branch)
         self.save(journal)
         return journal
 
-    def _open(self, resume: bool) -> Journal:
+    def _open(self, session: str | None) -> Journal:
+        """Session `session` (a new one when None), owned by this process from now on."""
         engine = self.engine
         workspace = engine.workspace
-        refuse_beside_a_live_search(workspace)
-        if resume:
-            journal = store.load(workspace, store.latest_session(workspace))
+        refuse_beside_a_live_search(workspace, session)
+        if session is not None:
+            journal = store.load(workspace, session)
             journal.status, journal.message = "running", ""
         else:
             engine.git.ensure_repo()
@@ -93,8 +113,10 @@ class Search:
         journal.owner_host, journal.owner_pid, journal.owner_started = host, pid, start_ticks(pid)
         run = engine.settings.run.model_copy(update={"metric": journal.metric, "direction": journal.direction})
         engine.configure(engine.settings.model_copy(update={"run": run}))
-        engine.keep_ledger(store.journal_path(workspace, journal.session).parent / "ledger.json", resume=resume)
+        engine.keep_ledger(store.journal_path(workspace, journal.session).parent / "ledger.json",
+                           resume=session is not None)
         self.save(journal)
+        _LIVE.add((workspace, journal.session))
         return journal
 
     async def _baseline(self, journal: Journal) -> None:
@@ -159,7 +181,7 @@ class Search:
         reason: StopReason | None
         while (reason := self._stop(journal)) is None:
             self.work.check("the search")
-            action = choose(journal, self.settings)
+            action = await self._requested(journal) or choose(journal, self.settings)
             if action is None:
                 journal.status, journal.message = "exhausted", "no node is left to expand"
                 return
@@ -168,6 +190,7 @@ class Search:
                 await self._run(journal, node)
                 if self._stop(journal) is None:  # a reflection the search will not use is not paid for
                     await self._reflect_if_due(journal)
+        await self._requested(journal, expand=False)  # a prune or promote asked during the last run
         journal.status, journal.message = reason, STOPS[reason]
 
     async def _expand(self, journal: Journal, action: Action) -> Node | None:
@@ -183,7 +206,7 @@ class Search:
         usage = self.engine.usage()
         node = Node(id=journal.next_id(), parent=action.parent, operator=action.operator, hypothesis=action.hypothesis,
                     commit=change.commit if change else (parent.commit if parent else journal.base_commit),
-                    summary=change.summary if change else failed,
+                    summary=change.summary if change else failed, instruction=action.instruction,
                     debug_depth=(parent.debug_depth + 1) if parent and action.operator == "debug" else 0,
                     llm_cost_usd=(usage.cost_usd or 0.0) - (spent.cost_usd or 0.0),
                     llm_tokens=usage.total_tokens - spent.total_tokens, seconds=time.perf_counter() - started)
@@ -192,6 +215,10 @@ class Search:
             node.status, node.why = "pruned", node.summary
         await asyncio.to_thread(store.keep, self.engine.workspace, journal.session, node.id, node.commit)
         journal.nodes.append(node)
+        if action.request is not None:  # taken in the same save that holds its node
+            journal.steered.append(action.request)
+            done = self.acted[action.request]
+            done.child, done.message = node.id, f"{node.id}: {one_line(node.summary)[:200]}"
         self.save(journal)
         return node if change is not None else None
 
@@ -203,7 +230,7 @@ class Search:
         assert parent is not None  # the policy names the node to debug or improve
         if action.operator == "debug":
             return await operators.debug(self.engine, journal, parent, self.work)
-        return await operators.improve(self.engine, journal, parent, self.work)
+        return await operators.improve(self.engine, journal, parent, self.work, action.instruction)
 
     async def _run(self, journal: Journal, node: Node) -> None:
         node.status, node.attempts = "running", node.attempts + 1
@@ -218,9 +245,77 @@ class Search:
         node.compute_s += record.duration_s or 0.0
         node.value = record.metrics.get(journal.metric)
         passed = record.status == "passed" and journal.objective.better(node.value, None)
-        node.status = "passed" if passed else "failed"
-        node.why = "" if passed else operators.why_failed(self.engine, record.id)
+        if node.status != "pruned":  # a user may prune a node while it runs: it stays out of the tree
+            node.status = "passed" if passed else "failed"
+            node.why = "" if passed else operators.why_failed(self.engine, record.id)
         self.save(journal)
+
+    async def _requested(self, journal: Journal, *, expand: bool = True) -> Action | None:
+        """The user's queued requests, oldest first: prunes and promotes are done at once; the
+        first improve or debug is the next step's action (the others wait for the steps after,
+        and all of them when the search makes no more nodes: not `expand`)."""
+        first: Action | None = None
+        for request in await asyncio.to_thread(steer.pending, self.engine.workspace, journal):
+            done = NodeAction(action=request.action, node=request.node)
+            try:
+                node = steer.check(journal, request.node, request.action)
+                if request.action in ("improve", "debug"):
+                    if first is None and expand:
+                        self.acted[request.id] = done
+                        first = Action(request.action, parent=node.id, hypothesis=node.hypothesis,
+                                       instruction=request.instruction, request=request.id)
+                    continue
+                if request.action == "prune":
+                    node.status, node.why = "pruned", "pruned by the user"
+                    done.message = f"node {node.id} is pruned: the search never expands it again"
+                else:
+                    promotion = await asyncio.to_thread(steer.promote, self.engine, journal, node)
+                    done.branch, done.message = promotion.branch, steer.said(promotion)
+            except MlrError as exc:
+                done.message, self.refused[request.id] = one_line(str(exc)), exc
+            self.work.say(done.message)
+            journal.steered.append(request.id)
+            self.acted[request.id] = done
+            self.save(journal)
+        return first
+
+    async def act(self, session: str, request: str) -> NodeAction:
+        """Take the queued requests of `session` (`request` among them) as its owner, and say
+        what `request` did. The session's status is left as it was."""
+        prior = await asyncio.to_thread(store.load, self.engine.workspace, session)
+        # "running" while this process owns it, so another one queues its requests meanwhile
+        journal = await asyncio.to_thread(self._open, session)
+        back = await asyncio.to_thread(self.engine.git.current_branch) or journal.base_branch
+        try:
+            while (action := await self._requested(journal)) is not None:
+                node = await self._expand(journal, action)
+                if node is not None:
+                    await self._run(journal, node)
+                    assert action.request is not None  # a requested action names its request
+                    ran = self.acted[action.request]
+                    ran.message = f"{ran.message} -> {_result(journal, node)}"
+        finally:
+            journal.status, journal.message = prior.status, prior.message
+            self.save(journal)
+            _LIVE.discard((self.engine.workspace, journal.session))
+            await asyncio.to_thread(self._return_to, journal, back)
+        if request in self.refused:
+            raise self.refused[request]
+        if request not in self.acted:
+            raise MlrError(f"request {request} of search {session} was taken by another process")
+        return self.acted[request]
+
+    def _promote_best(self, journal: Journal) -> None:
+        """The best node onto its hypothesis's branch, where the user's tools find it."""
+        best = journal.best()
+        if best is None or any(p.node == best.id and p.commit == best.commit for p in journal.promotions):
+            return
+        try:
+            promotion = steer.promote(self.engine, journal, best)
+        except MlrError as exc:
+            journal.message = f"{journal.message}; the best node {best.id} was not promoted: {one_line(str(exc))}"
+            return
+        self.work.say(steer.said(promotion))
 
     async def _reflect_if_due(self, journal: Journal) -> None:
         every = self.settings.reflect_every
@@ -257,27 +352,59 @@ class Search:
         except MlrError as exc:
             journal.message = f"{journal.message}; measuring failed: {exc}".strip("; ")
 
-    def _return_to_base(self, journal: Journal) -> None:
-        """Back on the branch the search started from; the search's own branch goes (its
-        nodes stay reachable by their refs), so the user's branch list stays clean."""
+    def _return_to(self, journal: Journal, branch: str) -> None:
+        """Back on the branch the user was on; the search's own branch goes (its nodes stay
+        reachable by their refs), so the user's branch list stays clean."""
         try:
-            self.engine.git.checkout_branch(journal.base_branch)
+            self.engine.git.checkout_branch(branch)
         except MlrError as exc:
-            log.warning("could not return to %s: %s", journal.base_branch, exc)
+            log.warning("could not return to %s: %s", branch, exc)
             return
         run_text(self.engine.workspace, "branch", "-q", "-D", check_branch_name(journal.branch), "--")
 
 
-def refuse_beside_a_live_search(workspace: Path) -> None:
-    """Two searches in one workspace would switch each other's branches and mix their nodes."""
-    try:
-        latest = store.load(workspace, store.latest_session(workspace))
-    except MlrError:  # none yet, or an unreadable one, which a new session does not need
-        return
-    if (latest.status == "running" and latest.owner_pid != os.getpid()
-            and owner_alive(latest.owner_host, latest.owner_pid, latest.owner_started)):
-        raise MlrError(f"search {latest.session} is still running in this workspace (process {latest.owner_pid} on "
-                       f"{latest.owner_host}): stop it first, then `search --resume` continues it")
+def is_live(workspace: Path, journal: Journal) -> bool:
+    """Whether a process runs the session now (this one, or another one still alive)."""
+    if journal.status != "running":
+        return False
+    if (journal.owner_host, journal.owner_pid) == run_owner():
+        return (workspace, journal.session) in _LIVE
+    return owner_alive(journal.owner_host, journal.owner_pid, journal.owner_started)
+
+
+def refuse_beside_a_live_search(workspace: Path, session: str | None = None) -> None:
+    """Two searches in one workspace would switch each other's branches and mix their nodes
+    (the latest session, and `session` when one is named)."""
+    for name in {session, None}:
+        try:
+            journal = store.load_session(workspace, name)
+        except MlrError:  # none yet, or an unreadable one, which a new session does not need
+            continue
+        if is_live(workspace, journal):
+            raise MlrError(f"search {journal.session} is still running in this workspace (process "
+                           f"{journal.owner_pid} on {journal.owner_host}): stop it first, then `search --resume` "
+                           "continues it")
+
+
+async def act(engine: Engine, work: Work, node_id: str, action: NodeActionName, instruction: str,
+              session: str | None) -> NodeAction:
+    """A user's request of a node: queued for the live search of the session if there is one,
+    else taken here and now (`Search.act`)."""
+    workspace = engine.workspace
+    journal = await asyncio.to_thread(store.load_session, workspace, session)
+    steer.check(journal, node_id, action)
+    live = await asyncio.to_thread(is_live, workspace, journal)
+    request = await asyncio.to_thread(steer.queue, workspace, journal, action, node_id, instruction)
+    if live:
+        return NodeAction(action=action, node=node_id, queued=True,
+                          message=f"queued for search {journal.session}, which takes it before its next step")
+    return await Search(engine, work).act(journal.session, request.id)
+
+
+def _result(journal: Journal, node: Node) -> str:
+    if node.status == "passed" and node.value is not None:
+        return f"{journal.metric}={node.value:.6g}"
+    return node.status + (f" ({one_line(node.why)[:200]})" if node.why else "")
 
 
 STOPS: dict[StopReason, str] = {"target": "the target improvement was reached", "nodes": "the node budget is spent",
