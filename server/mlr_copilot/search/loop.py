@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 StopReason = Literal["target", "nodes", "hours", "compute"]
 MAX_ATTEMPTS = 2
+# how often a search waiting for its runs looks for a user's prune or promote
+STEER_POLL_S = 0.5
 # the sessions this process is running (or acting on) now: its own pid in a journal is not enough,
 # since a search that ended by an unexpected error leaves "running" behind
 _LIVE: set[tuple[Path, str]] = set()
@@ -76,8 +78,7 @@ class Search:
         try:
             await self._baseline(journal)
             await self._hypotheses(journal, hypotheses or self.settings.initial_drafts)
-            await self._settle(journal)
-            await self._grow(journal)
+            await self._grow(journal, await self._settle(journal))
         except BudgetExceededError as exc:
             journal.status, journal.message = "budget", str(exc)
         except Cancelled as exc:
@@ -126,8 +127,7 @@ class Search:
         record = await asyncio.to_thread(recorded_baseline, self.engine.workspace, journal.base_commit, journal.started_at)
         if record is None:
             self.work.say("Running the baseline")
-            record = await run_node(self.engine, self.work, branch=journal.branch, commit=journal.base_commit,
-                                    baseline=True)
+            record = await run_node(self.engine, self.work, commit=journal.base_commit, baseline=True)
             self.work.check("the baseline run")
         journal.baseline_run, journal.baseline_value = record.id, record.metrics.get(journal.metric)
         self.save(journal)
@@ -147,11 +147,13 @@ class Search:
         journal.hypotheses = [h.id for h in sorted(known, key=lambda h: h.rank)][:wanted]
         self.save(journal)
 
-    async def _settle(self, journal: Journal) -> None:
-        """The nodes a kill left before or during their run: run, adopted or given up."""
+    async def _settle(self, journal: Journal) -> list[Node]:
+        """The nodes a kill left before or during their run: adopted or given up here, or
+        returned to be run (again)."""
+        again = []
         for node in journal.nodes:
             if node.status == "pending":
-                await self._run(journal, node)
+                again.append(node)
             elif node.status == "running":
                 record = await asyncio.to_thread(measure.finished_run, self.engine, node.commit, node.created_at,
                                                  journal.run_ids())
@@ -161,7 +163,8 @@ class Search:
                     node.status, node.why = "failed", f"its run was interrupted {node.attempts} times"
                     self.save(journal)
                 else:
-                    await self._run(journal, node)
+                    again.append(node)
+        return again
 
     def _stop(self, journal: Journal) -> StopReason | None:
         """Why the search stops now, if it does: the target reached, or a budget spent."""
@@ -177,21 +180,53 @@ class Search:
             return "compute"
         return None
 
-    async def _grow(self, journal: Journal) -> None:
-        reason: StopReason | None
-        while (reason := self._stop(journal)) is None:
-            self.work.check("the search")
-            action = await self._requested(journal) or choose(journal, self.settings)
-            if action is None:
-                journal.status, journal.message = "exhausted", "no node is left to expand"
-                return
+    async def _grow(self, journal: Journal, waiting: list[Node]) -> None:
+        """Up to as many nodes in flight as the run queue has slots: while they run, the
+        policy chooses (a node in flight is neither passed nor failed, so never expanded)
+        and the LLM proposes the next nodes from those that ended. `waiting`: the nodes to
+        run first. A stop (a budget, the target, an error, a cancel) makes no more nodes and
+        waits for those in flight (a cancel cancels their runs through `work`)."""
+        slots = len((await asyncio.to_thread(self.engine.slot_queue)).plan.slots)
+        flight: dict[asyncio.Task[None], Node] = {}
+        try:
+            while True:
+                self.work.check("the search")
+                reason = self._stop(journal)
+                if len(flight) < slots and (waiting or reason is None):
+                    node = waiting.pop(0) if waiting else await self._next(journal)
+                    if node is not None:
+                        flight[asyncio.create_task(self._run(journal, node))] = node
+                        continue
+                if not flight:
+                    break
+                ended, _ = await asyncio.wait(flight, timeout=STEER_POLL_S, return_when=asyncio.FIRST_COMPLETED)
+                for task in ended:
+                    del flight[task]
+                    task.result()  # a cancelled run, or an error, stops the search
+                if not ended:  # a prune asked meanwhile is done at once
+                    await self._requested(journal, expand=False)
+                elif self._stop(journal) is None:  # a reflection the search will not use is not paid for
+                    await self._reflect_if_due(journal)
+        finally:
+            await _landed(flight)
+        await self._requested(journal, expand=False)  # a prune or promote asked during the last run
+        reason = self._stop(journal)
+        if reason is None:
+            journal.status, journal.message = "exhausted", "no node is left to expand"
+        else:
+            journal.status, journal.message = reason, STOPS[reason]
+
+    async def _next(self, journal: Journal) -> Node | None:
+        """The next node to run: the user's request first, else the policy's choice (None
+        when neither has one). An operator that changes nothing makes a pruned node, and the
+        next choice is made."""
+        while (action := await self._requested(journal) or choose(journal, self.settings)) is not None:
             node = await self._expand(journal, action)
             if node is not None:
-                await self._run(journal, node)
-                if self._stop(journal) is None:  # a reflection the search will not use is not paid for
-                    await self._reflect_if_due(journal)
-        await self._requested(journal, expand=False)  # a prune or promote asked during the last run
-        journal.status, journal.message = reason, STOPS[reason]
+                return node
+            if self._stop(journal) is not None:
+                return None
+        return None
 
     async def _expand(self, journal: Journal, action: Action) -> Node | None:
         """The new node the action makes, saved and kept by its ref before it runs."""
@@ -235,7 +270,7 @@ class Search:
     async def _run(self, journal: Journal, node: Node) -> None:
         node.status, node.attempts = "running", node.attempts + 1
         self.save(journal)
-        record = await run_node(self.engine, self.work, branch=journal.branch, commit=node.commit)
+        record = await run_node(self.engine, self.work, commit=node.commit)
         if record.status == "cancelled":
             raise Cancelled(f"the run of node {node.id}")
         self._finish(journal, node, record)
@@ -320,12 +355,14 @@ class Search:
     async def _reflect_if_due(self, journal: Journal) -> None:
         every = self.settings.reflect_every
         measured = sum(n.status in ("passed", "failed") for n in journal.nodes)
-        if not every or measured % every:
+        if not every or measured < every:
             return
-        evidence = next((e for e in journal.evidence if e.after_nodes == measured), None)
+        # the last multiple of `every` reached: runs that end together may step over one
+        due = measured - measured % every
+        evidence = next((e for e in journal.evidence if e.after_nodes == due), None)
         if evidence is None:
             self.work.say("Reflecting on what was measured")
-            evidence = Evidence(after_nodes=measured, text=await operators.reflect(self.engine, journal))
+            evidence = Evidence(after_nodes=due, text=await operators.reflect(self.engine, journal))
             journal.evidence.append(evidence)
             await asyncio.to_thread(store.save_evidence, self.engine.workspace, evidence.text)
             self.save(journal)
@@ -361,6 +398,15 @@ class Search:
             log.warning("could not return to %s: %s", branch, exc)
             return
         run_text(self.engine.workspace, "branch", "-q", "-D", check_branch_name(journal.branch), "--")
+
+
+async def _landed(flight: dict[asyncio.Task[None], Node]) -> None:
+    """Wait for the runs in flight; their errors are the stop's to tell, not theirs again."""
+    if flight:
+        await asyncio.wait(flight)
+        for task in flight:
+            if not task.cancelled():
+                task.exception()
 
 
 def is_live(workspace: Path, journal: Journal) -> bool:
