@@ -4,6 +4,7 @@ finished run and loses no node."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -16,6 +17,9 @@ import pytest
 from mlr_copilot.engine import Engine
 from mlr_copilot.runners.model import RunRecord
 from mlr_copilot.search import store
+from mlr_copilot.search.loop import Search
+from mlr_copilot.search.report import render
+from mlr_copilot.work import Work
 
 from .helpers import draft, engine_for, improve, search, settings, workspace, write_script
 from .test_resume import SERVER, journal_says, runs_of, wait_for
@@ -104,3 +108,47 @@ def test_kill_9_with_two_nodes_in_flight_then_resume_repeats_no_finished_run(tmp
         assert node.attempts == 2 and len(node.runs) == 1 and len(runs_of(ws, node.commit)) == 2
     assert resumed.best() is resumed.nodes[2] and resumed.nodes[2].value == pytest.approx(0.7)
     assert sum(r.baseline for r in Engine.load(ws).runs()) == 1
+
+
+def test_an_llm_budget_spent_while_a_node_runs_waits_for_its_run(tmp_path):
+    ws = workspace(tmp_path)
+    (ws / "sleep.flag").write_text("")
+    records = [*draft(HEAD, sleeper("0.6", 3), "Raise to 0.6"), *draft(HEAD, sleeper("0.55", 3), "Raise to 0.55")]
+    engine = engine_for(tmp_path, ws, records, maxNodes=4, seeds=1)
+    engine.configure(engine.settings.model_copy(update={
+        "run": engine.settings.run.model_copy(update={"parallel": 2}),
+        "llm": engine.settings.llm.model_copy(update={"budget_tokens": 1500})}))
+    journal = search(engine)
+    assert journal.status == "budget" and len(journal.nodes) == 1, (journal.status, journal.message)
+    (node,) = journal.nodes
+    assert node.status == "passed" and len(node.runs) == 1  # the run in flight was waited for, and saved
+    assert [m.label for m in journal.measured] == ["baseline", "best"]
+    assert "Status: budget (" in render(journal) and "Seeded means: " in render(journal)
+
+
+def test_a_cancel_with_two_nodes_in_flight_cancels_both_runs_and_resume_runs_them(tmp_path):
+    ws = workspace(tmp_path)
+    (ws / "sleep.flag").write_text("")
+    records = [*draft(HEAD, sleeper("0.6", 60), "Raise to 0.6"), *draft(HEAD, sleeper("0.55", 60), "Raise to 0.55")]
+    engine = engine_for(tmp_path, ws, records, maxNodes=2, seeds=1)
+    engine.configure(engine.settings.model_copy(update={"run": engine.settings.run.model_copy(update={"parallel": 2})}))
+    work = Work()
+
+    async def scenario():
+        running = asyncio.create_task(Search(engine, work).run())
+        while not all(journal_says(ws, node, "running") for node in ("n001", "n002")):
+            assert not running.done(), running
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # both runs have started
+        cancelled_at = time.monotonic()
+        work.cancel.set()
+        journal = await running
+        return journal, time.monotonic() - cancelled_at
+
+    journal, took = asyncio.run(scenario())
+    assert journal.status == "cancelled" and took < 30, (journal.status, took)
+    assert [n.status for n in journal.nodes] == ["running", "running"]  # owed a run: a resume runs them
+    assert {r.status for r in engine.runs() if not r.baseline} == {"cancelled"}
+    (ws / "sleep.flag").unlink()
+    resumed = search(Engine.load(ws, settings(write_script(tmp_path, []), maxNodes=2, seeds=1)), resume=True)
+    assert [(n.status, n.attempts, len(n.runs)) for n in resumed.nodes] == [("passed", 2, 1), ("passed", 2, 1)]

@@ -98,6 +98,7 @@ class Search:
         engine = self.engine
         workspace = engine.workspace
         refuse_beside_a_live_search(workspace, session)
+        resume = session is not None
         if session is not None:
             journal = store.load(workspace, session)
             journal.status, journal.message = "running", ""
@@ -115,7 +116,7 @@ class Search:
         run = engine.settings.run.model_copy(update={"metric": journal.metric, "direction": journal.direction})
         engine.configure(engine.settings.model_copy(update={"run": run}))
         engine.keep_ledger(store.journal_path(workspace, journal.session).parent / "ledger.json",
-                           resume=session is not None)
+                           resume=resume)
         self.save(journal)
         _LIVE.add((workspace, journal.session))
         return journal
