@@ -1,10 +1,12 @@
 """The search session: the baseline, the hypotheses, then node after node as the policy
 chooses, each saved in the journal (and kept by its ref) before and after its run, until a
-budget, the target or the tree's end stops it; then the honest measurement (`measure.py`).
+budget, the target or the tree's end stops it; then the honest measurement (`measure.py`) and
+the best node promoted to its hypothesis's branch. As many nodes run at once as the run queue
+has slots; the operators, which edit the checkout, take their turns one at a time meanwhile.
 
-Resume after a kill: a node saved before its run is run; a node left "running" takes the run
-record its commit finished with if there is one (never running it again), else it is run once
-more; a node interrupted twice is marked failed.
+Resume after a kill (with any number of nodes in flight): a node saved before its run is run;
+a node left "running" takes the run record its commit finished with if there is one (never
+running it again), else it is run once more; a node interrupted twice is marked failed.
 
 A user's requests of nodes (`steer.py`) are taken before the policy's choice at each step: the
 live search's own process is the only one that writes its journal. With no live search,
