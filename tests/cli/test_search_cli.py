@@ -93,18 +93,22 @@ def test_node_action_flags_are_refused_in_one_line_before_any_work(tmp_path):
     assert both.returncode == 2 and "not allowed with argument" in both.stderr
 
 
-def test_node_actions_refuse_an_unknown_node_or_session_and_a_second_prune(tmp_path):
+def test_node_actions_refuse_an_unknown_node_or_session_or_a_node_they_cannot_take(tmp_path):
     ws = searched(tmp_path)
-    one_line_error(cli("search", "--prune", "n999", "-w", str(ws)), "n999")
+    one_line_error(cli("search", "--prune", "n999", "-w", str(ws)), "has no node 'n999'")
+    one_line_error(cli("search", "--debug", "n001", "-w", str(ws)), "node n001 is passed: only a failed node")
     one_line_error(cli("search", "--debug", "n001", "--session", "20990101-000000", "-w", str(ws)), "20990101-000000")
     one_line_error(cli("search", "--promote", "n004", "--session", "../../etc", "-w", str(ws)),
                    "is not a search session id")
     pruned = cli("search", "--prune", "n003", "-w", str(ws))
     no_traceback(pruned)
-    assert pruned.returncode == 0 and "n003" in pruned.stdout
-    one_line_error(cli("search", "--prune", "n003", "-w", str(ws)), "n003")
+    assert pruned.returncode == 0 and "node n003 is pruned" in pruned.stdout
+    one_line_error(cli("search", "--improve", "n003", "-w", str(ws)), "node n003 is pruned")
+    # pruning it again changes nothing and says so the same way
+    again = cli("search", "--prune", "n003", "-w", str(ws))
+    assert again.returncode == 0 and again.stdout == pruned.stdout
     journal = store.load(ws, store.latest_session(ws))
-    assert journal.node("n003").status == "pruned"
+    assert journal.node("n003").status == "pruned" and len(journal.nodes) == 4
     assert "n003" in cli("history", "-w", str(ws)).stdout  # a pruned node stays in the tree
 
 

@@ -119,5 +119,5 @@ async def test_improve_from_the_editor_adds_a_child_and_tells_the_client(client,
     pruned = await execute(client, "mlrCopilot.searchAct", "n003", "prune")
     assert pruned["node"] == "n003"
     assert next(n for n in (await execute(client, "mlrCopilot.searchTree"))["nodes"] if n["id"] == "n003")["status"] == "pruned"
-    with pytest.raises(JsonRpcException, match="n003"):
-        await execute(client, "mlrCopilot.searchAct", "n003", "prune")
+    with pytest.raises(JsonRpcException, match="node n003 is pruned: only a node whose run ended can be improved"):
+        await execute(client, "mlrCopilot.searchAct", "n003", "improve")

@@ -5,7 +5,7 @@ re-measured with seeds; `--resume` continues the latest session of the workspace
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MlrError
 from ..runners.registry import CHOICES as RUNNER_CHOICES
@@ -19,10 +19,13 @@ from .session import (
     settings_layer,
 )
 
+if TYPE_CHECKING:
+    from ..search.model import NodeActionName
+
 # flag -> the search.* setting it sets
 _FLAGS = {"nodes": "max_nodes", "hours": "hours", "seeds": "seeds", "drafts": "initial_drafts"}
 # the node actions, each a flag naming the node
-NODE_ACTIONS = ("improve", "debug", "prune", "promote")
+NODE_ACTIONS: tuple[NodeActionName, ...] = ("improve", "debug", "prune", "promote")
 
 
 def search_layer(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,7 +58,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 1 if journal.status == "failed" else 0
 
 
-def cmd_node_action(args: argparse.Namespace, action: str) -> int:
+def cmd_node_action(args: argparse.Namespace, action: NodeActionName) -> int:
     if args.resume:
         raise MlrError(f"--{action} acts on one node: it does not go with --resume")
     if args.instruction is not None and action != "improve":

@@ -67,7 +67,7 @@ def latest_journal(engine: Engine, session: str | None = None) -> Journal | None
             session = store.latest_session(engine.workspace)
         except MlrError:
             return None
-    return store.load(engine.workspace, session)
+    return engine.search_journal(session)
 
 
 def search_tree(journal: Journal) -> SearchTree:

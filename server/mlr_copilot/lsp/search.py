@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from .arguments import InvalidArguments, arg, option
 from .feature import Feature, command
@@ -22,8 +22,6 @@ log = logging.getLogger(__name__)
 SEARCH_CHANGED = "mlrCopilot/searchChanged"
 # how often the journal is looked at while the server runs a search (a stat, off the loop)
 WATCH_S = 0.5
-# what `Engine.search_act` does to a node
-ACTIONS = ("improve", "debug", "prune", "promote")
 
 
 class SearchFeature(Feature):
@@ -57,12 +55,15 @@ class SearchFeature(Feature):
 
     @command("mlrCopilot.searchAct", "Act on a search node")
     async def act(self, *args: Any) -> Any:
+        from ..search.model import NodeActionName
+
+        actions = get_args(NodeActionName)
         node = arg(args, 0, "", str, "the node id")
         action = arg(args, 1, "", str, "the action")
         if not node:
             raise InvalidArguments("the node id is missing")
-        if action not in ACTIONS:
-            raise InvalidArguments(f"the action must be one of {', '.join(ACTIONS)}, not {action!r}")
+        if action not in actions:
+            raise InvalidArguments(f"the action must be one of {', '.join(actions)}, not {action!r}")
         options = arg(args, 2, {}, dict, "the action options")
         instruction = option(options, "instruction", str) or ""
         session = option(options, "session", str)
