@@ -219,7 +219,7 @@ export interface NodeComparison {
   notes: string[];
 }
 
-/** The answer of Engine.search_act. */
+/** search/model.py `NodeAction`: the answer of Engine.search_act. */
 export interface NodeAction {
   action: string;
   node: string;
