@@ -39,6 +39,10 @@ async def test_a_search_started_in_the_editor_reports_progress_and_each_change_o
     heard = listen(client)
     await start(client, ws, settings=chosen)
     assert await execute(client, "mlrCopilot.searchTree") is None  # no search yet
+    with pytest.raises(JsonRpcException, match=r"no search session in .*/\.mlr/search yet"):
+        await execute(client, "mlrCopilot.search", {"resume": True})
+    with pytest.raises(JsonRpcException, match="no search session in this workspace yet"):
+        await execute(client, "mlrCopilot.searchCompare", "n001")
 
     tree = await execute(client, "mlrCopilot.search", {})
     session = store.latest_session(ws)
