@@ -12,6 +12,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, get_args
 
+from ..errors import MlrError
+from ..history.search_tree import compare_with_parent, latest_journal, search_tree
+from ..search.model import NodeActionName
 from .arguments import InvalidArguments, arg, option
 from .feature import Feature, command
 from .progress import progress
@@ -41,22 +44,16 @@ class SearchFeature(Feature):
         async with progress(ls, f"MLR-Copilot: {'resuming the search' if resume else 'searching'}") as work, \
                 self.watching():
             journal = await ls.jobs.run(title, Search(ls.engine, work).run(hypotheses=hypotheses, resume=resume))
-        from ..history.search_tree import search_tree
-
         return to_json(search_tree(journal))
 
     @command("mlrCopilot.searchTree", "Show the search tree")
     async def tree(self, *args: Any) -> Any:
-        from ..history.search_tree import latest_journal, search_tree
-
         session = arg(args, 0, None, str, "the session")
         journal = await asyncio.to_thread(latest_journal, self.server.engine, session)
         return None if journal is None else to_json(search_tree(journal))
 
     @command("mlrCopilot.searchAct", "Act on a search node")
     async def act(self, *args: Any) -> Any:
-        from ..search.model import NodeActionName
-
         actions = get_args(NodeActionName)
         node = arg(args, 0, "", str, "the node id")
         action = arg(args, 1, "", str, "the action")
@@ -75,8 +72,6 @@ class SearchFeature(Feature):
 
     @command("mlrCopilot.searchCompare", "Compare a search node with its parent")
     async def compare(self, *args: Any) -> Any:
-        from ..history.search_tree import compare_with_parent, latest_journal
-
         node = arg(args, 0, "", str, "the node id")
         session = arg(args, 1, None, str, "the session")
         engine = self.server.engine
@@ -84,8 +79,6 @@ class SearchFeature(Feature):
         def compared() -> Any:
             journal = latest_journal(engine, session)
             if journal is None:
-                from ..errors import MlrError
-
                 raise MlrError("no search session in this workspace yet: start one with 'MLR-Copilot: Start Search'")
             return compare_with_parent(engine, journal, node)
 
@@ -119,7 +112,6 @@ class SearchFeature(Feature):
 
 def journal_stamp(root: Path) -> tuple[str, int] | None:
     """The latest session and when its journal was last written; None before any search."""
-    from ..errors import MlrError
     from ..search import store
 
     try:
