@@ -12,7 +12,7 @@ import pytest
 from mlr_copilot.config import SearchSettings
 from mlr_copilot.engine import Engine
 from mlr_copilot.errors import MlrError
-from mlr_copilot.search import store
+from mlr_copilot.search import steer, store
 from mlr_copilot.search.loop import Search
 from mlr_copilot.search.model import NodeAction, NodeActionName
 from mlr_copilot.search.policy import choose
@@ -87,6 +87,12 @@ def test_bad_requests_are_one_line_refusals(tmp_path):
         with pytest.raises(MlrError, match=said) as caught:
             act(engine, node, action)
         assert "\n" not in str(caught.value)
+    (ws / "train.py").write_text((ws / "train.py").read_text() + "# mine\n")
+    with pytest.raises(MlrError, match="uncommitted changes"):
+        act(engine, "n001", "improve", INSTRUCTION)
+    journal = engine.search_journal()
+    assert len(journal.nodes) == 1 and steer.pending(ws, journal) == []  # a failed request is not left for later
+    assert "# mine" in (ws / "train.py").read_text()
     with pytest.raises(MlrError, match="no search session in .* yet"):
         Engine.load(workspace(tmp_path / "other")).search_journal()
     assert engine.search_journal(session).nodes[0].id == "n001"
