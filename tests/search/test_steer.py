@@ -12,7 +12,7 @@ import pytest
 from mlr_copilot.config import SearchSettings
 from mlr_copilot.engine import Engine
 from mlr_copilot.errors import MlrError
-from mlr_copilot.search import store
+from mlr_copilot.search import steer, store
 from mlr_copilot.search.loop import Search
 from mlr_copilot.search.model import NodeAction, NodeActionName
 from mlr_copilot.search.policy import choose
@@ -20,7 +20,7 @@ from mlr_copilot.search.report import render
 from mlr_copilot.work import Work
 from tests.gitutil import git
 
-from .helpers import draft, engine_for, improve, search, settings, workspace, write_script
+from .helpers import draft, engine_for, fix, improve, search, settings, workspace, write_script
 from .test_policy import journal as hand_journal
 from .test_policy import node as hand_node
 
@@ -67,6 +67,18 @@ def test_improve_with_an_instruction_makes_a_child_whose_prompt_held_it(tmp_path
     assert git(ws, "rev-parse", f"refs/mlr/search/{session}/n002").strip() == child.commit
 
 
+def test_debug_of_a_failed_node_makes_a_fixed_child(tmp_path):
+    ws = workspace(tmp_path)
+    engine = engine_for(tmp_path, ws, draft("BROKEN = False", "BROKEN = True", "Break it"), hypotheses=1,
+                        initialDrafts=1, maxNodes=1, seeds=1)
+    assert [n.status for n in search(engine).nodes] == ["failed"]
+    engine = engine_with(tmp_path, ws, [fix("BROKEN = True", "BROKEN = False", "Unbreak it")])
+    done = act(engine, "n001", "debug")
+    assert (done.action, done.child, done.queued) == ("debug", "n002", False) and "-> score=0.5" in done.message
+    child = engine.search_journal().node("n002")
+    assert (child.parent, child.operator, child.debug_depth, child.status) == ("n001", "debug", 1, "passed")
+
+
 def test_bad_requests_are_one_line_refusals(tmp_path):
     ws, session = one_draft_searched(tmp_path)
     engine = engine_with(tmp_path, ws, [])
@@ -75,6 +87,12 @@ def test_bad_requests_are_one_line_refusals(tmp_path):
         with pytest.raises(MlrError, match=said) as caught:
             act(engine, node, action)
         assert "\n" not in str(caught.value)
+    (ws / "train.py").write_text((ws / "train.py").read_text() + "# mine\n")
+    with pytest.raises(MlrError, match="uncommitted changes"):
+        act(engine, "n001", "improve", INSTRUCTION)
+    journal = engine.search_journal()
+    assert len(journal.nodes) == 1 and steer.pending(ws, journal) == []  # a failed request is not left for later
+    assert "# mine" in (ws / "train.py").read_text()
     with pytest.raises(MlrError, match="no search session in .* yet"):
         Engine.load(workspace(tmp_path / "other")).search_journal()
     assert engine.search_journal(session).nodes[0].id == "n001"

@@ -332,6 +332,10 @@ class Search:
                     assert action.request is not None  # a requested action names its request
                     ran = self.acted[action.request]
                     ran.message = f"{ran.message} -> {_result(journal, node)}"
+        except BaseException:
+            if request not in journal.steered:  # the user is told it failed: it is not left for later
+                journal.steered.append(request)
+            raise
         finally:
             journal.status, journal.message = prior.status, prior.message
             self.save(journal)
