@@ -15,6 +15,11 @@ each add one more), one seeded re-run. Figures:
   fetch its encodings offline), per operator.
 - cacheable share = the tokens of each prompt that are a prefix of an earlier call's prompt
   (system and user parts in order) / all prompt tokens. Target >= 90%.
+
+Then, on a toy task whose every run sleeps `--sleep` seconds, the time from the search's start
+to the end of the run of the scripted best node (the node made by the third improvement reply,
+which adds a large bonus; the later ones lose a little), with 1 and with 2 slots of the run queue (`run.parallel`): with two,
+a node runs while the LLM proposes the next and two nodes run at once.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +141,18 @@ def prepare(task_folder: Path, tmp: Path, nodes: int) -> Engine:
                               "run": {"runner": "local", "timeout": 120},
                               "search": {"initialDrafts": 2, "maxNodes": nodes, "seeds": 1, "reflectEvery": 0,
                                          "epsilon": 0.0}})
+    save_hypotheses(engine)
+    return engine
+
+
+def save_hypotheses(engine: Engine) -> None:
+    """Two accepted hypotheses, so the search asks no ideas call."""
     plan = ExperimentPlan(dataset="d", model="m", baseline="b", metric="m", direction="maximize", steps=["s"],
                           expected_improvement="+10%")
     engine.ideas.store.save(IdeasRun(paper_path="task", paper_slug="task", paper_title="Task", analysis=Analysis(
         task="t", gaps=["g"], keywords=["k"]), hypotheses=[Hypothesis(
             id=f"h{n}", paper="task", rank=n, status="accepted", title=f"Idea {n}", problem="p", method="m",
             rationale="r", plan=plan) for n in (1, 2)]))
-    return engine
 
 
 def bench(task_folder: Path, nodes: int, calls: Calls) -> dict[str, Any]:
@@ -191,16 +202,97 @@ def report(rows: list[dict[str, Any]]) -> None:
           f"cacheable share: {share:.1%} (target >= {TARGET_SHARE:.0%})")
 
 
+TOY_TRAIN = """\
+import glob
+import json
+import runpy
+import time
+
+time.sleep({sleep})
+score = 0.5 + sum(runpy.run_path(path)["BONUS"] for path in sorted(glob.glob("step_*.py")))
+json.dump({{"score": score}}, open("results.json", "w"))
+print(f"METRIC score={{score}}")
+"""
+TOY_TASK = """\
+name = "toy"
+title = "A toy score"
+kind = "offline"
+description = "Raise the score."
+command = "python train.py"
+
+[metric]
+name = "score"
+direction = "maximize"
+"""
+BEST_REPLY = 3  # the improvement reply that makes the scripted best node
+
+
+def toy_script(nodes: int) -> list[dict[str, Any]]:
+    def step(number: int, bonus: float) -> str:
+        return (f"SUMMARY: Add step {number}\nWHY: bench step {number}.\n\nstep_{number:02d}.py\n<<<<<<< FILE\n"
+                f"BONUS = {bonus}\n>>>>>>> FILE\n")
+
+    records: list[dict[str, Any]] = []
+    for number in (1, 2):
+        records += [{"call": "implement.step", "response": step(number, 0.01 * number)},
+                    {"call": "implement.step", "response": f"DONE: draft {number}"}]
+    # before it each improvement gains a little, after it each loses: it stays the best
+    records += [{"call": "search.improve", "response": step(n + 2, 0.3 if n == BEST_REPLY else 0.01 if n < BEST_REPLY
+                                                             else -0.05)} for n in range(1, nodes - 1)]
+    return records
+
+
+def time_to_best(slots: int, nodes: int, sleep: float) -> dict[str, Any]:
+    """One search of the toy task with `slots` runs at once: when the scripted best node's
+    run ended, counted from the search's start."""
+    with tempfile.TemporaryDirectory(prefix="mlr-bench-slots-") as tmp:
+        ws = Path(tmp) / "toy"
+        ws.mkdir()
+        (ws / "train.py").write_text(TOY_TRAIN.format(sleep=sleep))
+        (ws / "task.toml").write_text(TOY_TASK)
+        (ws / ".gitignore").write_text("results.json\n__pycache__/\n")
+        for args in (["init", "-q", "--initial-branch=main"], ["add", "-A"], ["commit", "-q", "-m", "baseline"]):
+            subprocess.run([*GIT, *args], cwd=ws, check=True)
+        path = Path(tmp) / "toy.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in toy_script(nodes)))
+        engine = Engine.load(ws, {"llm": {"provider": "scripted", "script": str(path)}, "ideas": {"online": False},
+                                  "run": {"runner": "local", "timeout": 120, "parallel": slots},
+                                  "search": {"initialDrafts": 2, "maxNodes": nodes, "seeds": 1, "reflectEvery": 0,
+                                             "epsilon": 0.0}})
+        save_hypotheses(engine)
+        started = datetime.now(timezone.utc)
+        journal = asyncio.run(Search(engine, Work()).run())
+        wall = (datetime.now(timezone.utc) - started).total_seconds()
+        best = journal.best()
+        assert best is not None and best.summary == f"Add step {BEST_REPLY + 2}", (journal.status, journal.message)
+        record = engine.run_record(best.runs[-1])
+        ended = datetime.fromisoformat(record.started_at) + timedelta(seconds=record.duration_s or 0.0)
+        return {"slots": slots, "nodes": len(journal.nodes), "best": best.id, "value": best.value,
+                "to_best": (ended - started).total_seconds(), "wall": wall}
+
+
+def slots_report(nodes: int, sleep: float) -> None:
+    rows = [time_to_best(slots, nodes, sleep) for slots in (1, 2)]
+    print(f"\ntime to the scripted best node (toy task, {nodes} nodes, each run sleeps {sleep:g} s; "
+          "wall includes the baseline and the seeded re-runs)")
+    print(f"{'slots':>5} {'best':>5} {'score':>6} {'to best s':>10} {'wall s':>7}")
+    for row in rows:
+        print(f"{row['slots']:>5} {row['best']:>5} {row['value']:>6.2f} {row['to_best']:>10.2f} {row['wall']:>7.2f}")
+    print(f"2 slots reach it in {rows[1]['to_best'] / rows[0]['to_best']:.0%} of the time 1 slot takes")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", help="comma-separated bundled task names (default: every offline task)")
     parser.add_argument("--nodes", type=int, default=8)
+    parser.add_argument("--sleep", type=float, default=2.0, help="seconds each toy run sleeps (time to best)")
     args = parser.parse_args()
     wanted = [t for t in (args.tasks or "").split(",") if t]
     tasks = [t for t in list_tasks(ROOT / "workspaces") if t.kind == "offline" and (not wanted or t.name in wanted)]
     calls = Calls()
     calls.install()
     report([bench(task.folder, args.nodes, calls) for task in tasks])
+    slots_report(args.nodes, args.sleep)
 
 
 if __name__ == "__main__":

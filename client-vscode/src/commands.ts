@@ -17,6 +17,7 @@ import type { ServerManager } from "./server";
 import type { StatusBar } from "./status";
 import { CommitContentProvider, resolveLogPath, type ExperimentsProvider } from "./tree";
 import { queuedRunId } from "./queue";
+import { registerSearchCommands } from "./searchCommands";
 import { formatNumber } from "./experiments";
 import { ExperimentsPanel } from "./experimentsPanel";
 import { batchSummary, checkoutFolder, runIdArg, runPicks } from "./runBatch";
@@ -384,6 +385,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
   register("restartServer", () => server.restart("asked by the user", true));
   register("showLog", () => server.output.show(true));
   register("refreshExperiments", () => tree.refresh());
+  registerSearchCommands(register, call);
   register("cancelQueued", async (arg?: unknown) => {
     const runId = queuedRunId(arg);
     if (!runId) {

@@ -3,6 +3,7 @@
 import type { HistoryRow, HistoryTable, HypothesisInfo } from "./protocol";
 import type { QueuedNode, QueueNode } from "./queue";
 import { formatValue, metricName, runDescription, runLabel, runStatus, runTooltip } from "./runText";
+import type { SearchViewNode } from "./searchTree";
 
 export type Tone = "good" | "bad" | "running" | "neutral";
 
@@ -48,7 +49,7 @@ export interface BaselineNode {
   logPath: string | null;
 }
 
-export type ExperimentNode = QueueNode | QueuedNode | BaselineNode | HypothesisNode | GroupNode | CommitNode | RunNode;
+export type ExperimentNode = QueueNode | QueuedNode | SearchViewNode | BaselineNode | HypothesisNode | GroupNode | CommitNode | RunNode;
 
 /** The tone of a run status: the server's own statuses (runners/model.py RunStatus). */
 export function runTone(status: string | null | undefined): Tone {
@@ -183,6 +184,10 @@ export function childrenOf(node: ExperimentNode): ExperimentNode[] {
     case "commit":
     case "queue":
       return node.runs;
+    case "search":
+    case "searchBaseline":
+    case "searchNode":
+      return node.children;
     default:
       return [];
   }

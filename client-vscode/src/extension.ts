@@ -1,5 +1,6 @@
 import { registerCommands } from "./commands";
 import { ExperimentsPanel } from "./experimentsPanel";
+import { REVISION_SCHEME, RevisionContentProvider } from "./searchCommands";
 import { ApiKeys } from "./secrets";
 import { ServerManager } from "./server";
 import { RESTART_SETTINGS, SERVER_SETTINGS } from "./settings";
@@ -29,6 +30,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     status,
     vscode.window.createTreeView("mlrCopilot.experiments", { treeDataProvider: tree, showCollapseAll: true }),
     vscode.workspace.registerTextDocumentContentProvider(COMMIT_SCHEME, new CommitContentProvider()),
+    vscode.workspace.registerTextDocumentContentProvider(REVISION_SCHEME, new RevisionContentProvider()),
   );
   registerCommands(context, { server, status, tree, keys });
   const runningServer = server;
@@ -40,6 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let pending: NodeJS.Timeout | undefined;
   context.subscriptions.push(
     server.onDidChangeState((state) => state === "running" && void tree?.refresh()),
+    server.onDidChangeSearch(() => void tree?.refreshSearch()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("mlrCopilot.statusPollSeconds")) {
         status?.schedule();

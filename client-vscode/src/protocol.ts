@@ -190,6 +190,69 @@ export interface QueuedRun {
   cancel_requested?: boolean;
 }
 
+/** history/search_tree.py `SearchTreeNode`: a node of the search, `parent` null for a draft (under the baseline). */
+export interface SearchTreeNode {
+  id: string;
+  parent: string | null;
+  operator: string;
+  hypothesis?: string | null;
+  status: string;
+  value: number | null;
+  /** Relative change against the baseline's value, positive meaning better. */
+  delta: number | null;
+  cost_usd: number;
+  compute_s: number;
+  commit: string;
+  runs: string[];
+  summary: string;
+  why?: string;
+  best?: boolean;
+}
+
+/** history/search_tree.py `SearchTree`: the latest search session (null before any). */
+export interface SearchTree {
+  session: string;
+  metric: string;
+  direction: string;
+  status: string;
+  message?: string;
+  base_branch: string;
+  base_commit: string;
+  baseline_run: string | null;
+  baseline_value: number | null;
+  best?: string | null;
+  cost_usd: number;
+  compute_s: number;
+  nodes: SearchTreeNode[];
+}
+
+/** history/search_tree.py `NodeComparison`: a node against its parent (null: the baseline). */
+export interface NodeComparison {
+  node: string;
+  parent: string | null;
+  commit: string;
+  parent_commit: string;
+  metric: string;
+  value: number | null;
+  parent_value: number | null;
+  delta: number | null;
+  runs: RunComparison | null;
+  secret_files: string[];
+  notes: string[];
+}
+
+/** search/model.py `NodeAction`: the answer of Engine.search_act. */
+export interface NodeAction {
+  action: string;
+  node: string;
+  child?: string | null;
+  queued?: boolean;
+  branch?: string | null;
+  message: string;
+}
+
+export type SearchAction = "improve" | "debug" | "prune" | "promote";
+
 /** The server's command ids (registered in VS Code by the language client). */
 export const ServerCommand = {
   status: "mlrCopilot.status",
@@ -210,4 +273,11 @@ export const ServerCommand = {
   compare: "mlrCopilot.compare",
   queue: "mlrCopilot.queue",
   cancelQueued: "mlrCopilot.cancelQueued",
+  search: "mlrCopilot.search",
+  searchTree: "mlrCopilot.searchTree",
+  searchAct: "mlrCopilot.searchAct",
+  searchCompare: "mlrCopilot.searchCompare",
 } as const;
+
+/** Sent by the server while a search it runs writes its journal. */
+export const SEARCH_CHANGED = "mlrCopilot/searchChanged";

@@ -11,7 +11,7 @@ import {
   type LanguageClientOptions,
 } from "vscode-languageclient/node";
 import { EditApplier } from "./edits";
-import { ServerCommand, type ServerStatus } from "./protocol";
+import { SEARCH_CHANGED, ServerCommand, type ServerStatus } from "./protocol";
 import {
   NoInterpreterError,
   checkServerModule,
@@ -70,6 +70,9 @@ export class ServerManager implements vscode.Disposable {
   private readonly policy = new RestartPolicy();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
   readonly onDidChangeState = this.stateEmitter.event;
+  private readonly searchEmitter = new vscode.EventEmitter<void>();
+  /** A search the server runs wrote its journal (`mlrCopilot/searchChanged`). */
+  readonly onDidChangeSearch = this.searchEmitter.event;
   private _state: ServerState = "stopped";
   private _interpreter: Interpreter | undefined;
   private _lastError: string | undefined;
@@ -242,6 +245,7 @@ export class ServerManager implements vscode.Disposable {
     );
     // registered before start, so it replaces the client's default handler
     client.onRequest(ApplyWorkspaceEditRequest.type, (params) => applier.handle(params));
+    client.onNotification(SEARCH_CHANGED, () => this.searchEmitter.fire());
     session.client = client;
     this.session = session;
     try {
@@ -436,5 +440,6 @@ export class ServerManager implements vscode.Disposable {
   async dispose(): Promise<void> {
     await this.stop();
     this.stateEmitter.dispose();
+    this.searchEmitter.dispose();
   }
 }

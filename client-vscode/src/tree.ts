@@ -1,9 +1,10 @@
 // The "MLR Experiments" view: hypotheses, their commits and runs.
 import * as path from "node:path";
 import { buildExperimentTree, childrenOf, historyQueries, type ExperimentNode, type Tone } from "./experiments";
-import { ServerCommand, type HistoryTable, type HypothesisInfo, type QueuedRun } from "./protocol";
+import { ServerCommand, type HistoryTable, type HypothesisInfo, type QueuedRun, type SearchTree } from "./protocol";
 import { runProcess } from "./python";
 import { activeCount, buildQueueNode, queueIsActive, type QueueTone } from "./queue";
+import { buildSearchNode, decorateSearchItem } from "./searchTree";
 import type { ServerManager } from "./server";
 import { vscode, workspaceFolder } from "./vscodeApi";
 
@@ -90,6 +91,11 @@ export function toTreeItem(node: ExperimentNode): vscode.TreeItem {
         item.command = { command: "mlrCopilot.client.openCommit", title: "Open commit diff", arguments: [node.sha] };
       }
       break;
+    case "search":
+    case "searchBaseline":
+    case "searchNode":
+      decorateSearchItem(item, node);
+      break;
     case "run": {
       item.id = `run:${node.runId}`;
       item.description = node.description;
@@ -115,7 +121,11 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
   readonly onDidChangeTreeData = this.changed.event;
   private nodes: ExperimentNode[] = [];
   private refreshing: Promise<void> | undefined;
-  private loaded: { hypotheses: HypothesisInfo[]; tables: HistoryTable[]; queue: QueuedRun[] } = { hypotheses: [], tables: [], queue: [] };
+  private loaded: { hypotheses: HypothesisInfo[]; tables: HistoryTable[]; queue: QueuedRun[]; search?: SearchTree | null } = {
+    hypotheses: [],
+    tables: [],
+    queue: [],
+  };
   private queuePoll: NodeJS.Timeout | undefined;
   // Run labels say "2m ago": redrawn each minute from what was loaded, which `show` skips
   // when no label changed (a run over an hour old changes once an hour).
@@ -163,7 +173,7 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
           this.server.log(`history ${query ? query.branch : "(current branch)"}: ${(error as Error).message}`);
         }
       }
-      this.loaded = { hypotheses, tables, queue: await this.loadQueue() };
+      this.loaded = { hypotheses, tables, queue: await this.loadQueue(), search: await this.loadSearch() };
     } catch (error) {
       this.server.log(`Experiments view: ${(error as Error).message}`);
       this.loaded = { hypotheses: [], tables: [], queue: [] };
@@ -179,6 +189,25 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
     } catch (error) {
       this.server.log(`queue: ${(error as Error).message}`);
       return [];
+    }
+  }
+
+  /** The search alone, as the server tells of each change to its journal while it runs. */
+  async refreshSearch(): Promise<void> {
+    if (this.server.state !== "running") {
+      return;
+    }
+    this.loaded = { ...this.loaded, search: await this.loadSearch() };
+    this.render();
+  }
+
+  /** The latest search, or none when the server cannot say: the rest still shows. */
+  private async loadSearch(): Promise<SearchTree | null> {
+    try {
+      return (await this.server.executeCommand<SearchTree | null>(ServerCommand.searchTree)) ?? null;
+    } catch (error) {
+      this.server.log(`search tree: ${(error as Error).message}`);
+      return null;
     }
   }
 
@@ -204,7 +233,8 @@ export class ExperimentsProvider implements vscode.TreeDataProvider<ExperimentNo
 
   private render(): void {
     const queue = buildQueueNode(this.loaded.queue);
-    this.show([...(queue ? [queue] : []), ...buildExperimentTree(this.loaded.hypotheses, this.loaded.tables)]);
+    const search = buildSearchNode(this.loaded.search);
+    this.show([...(queue ? [queue] : []), ...(search ? [search] : []), ...buildExperimentTree(this.loaded.hypotheses, this.loaded.tables)]);
   }
 
   /** Redraw only on a change: a redraw under the pointer loses the click being made. */

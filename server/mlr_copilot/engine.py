@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from .runners.queue import QueuedRun, QueueEntry, SlotQueue
     from .runners.supervise import LineCallback
     from .workspace.checkout import RunCheckout
+    from .search.model import Journal, NodeAction, NodeActionName
     from .workspace.git import GitWorkspace
 
 log = logging.getLogger(__name__)
@@ -384,6 +385,22 @@ class Engine:
         attempts = self.settings.run.debug_attempts if max_attempts is None else max_attempts
         return await debug_loop(self.context(), reviewer, work, run=lambda: self.run(work, on_line=on_line),
                                 max_attempts=attempts, hypothesis=hypothesis.id if hypothesis else None)
+
+    # search
+
+    def search_journal(self, session: str | None = None) -> Journal:
+        """Search session `session`'s journal (default: the latest session's)."""
+        from .search.store import load_session  # the search: only its commands
+
+        return load_session(self.workspace, session)
+
+    async def search_act(self, work: Work, node_id: str, action: NodeActionName, *, instruction: str = "",
+                         session: str | None = None) -> NodeAction:
+        """Improve (with the user's `instruction`), debug, prune or promote a node of a search:
+        queued for the session's live search, else done here (`search/loop.act`)."""
+        from .search.loop import act  # the search and its agents: only its commands
+
+        return await act(self, work, node_id, action, instruction, session)
 
     def history(self, branch: str | None = None, *, all_branches: bool = False) -> HistoryTable:
         """The runs along `branch` (default: the current one); with `all_branches` and no

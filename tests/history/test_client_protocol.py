@@ -68,15 +68,18 @@ def test_every_server_command_meant_for_the_extension_is_in_protocol_ts():
 
 def result_models() -> dict[str, set[str]]:
     from mlr_copilot.history.compare import MetricChange, RunComparison, SettingPair
+    from mlr_copilot.history.search_tree import NodeComparison, SearchTree, SearchTreeNode
     from mlr_copilot.lsp import results
     from mlr_copilot.runners.batch import BatchItem
     from mlr_copilot.runners.model import EnvironmentChange, Failure, RunRecord
     from mlr_copilot.runners.queue import QueuedRun
+    from mlr_copilot.search.model import NodeAction
     from mlr_copilot.workspace.checkout import RunCheckout
 
     models: list[type[BaseModel]] = [results.HypothesisInfo, results.ProposeResult, results.ImplementResult,
                                      results.UndoResult, Failure, RunComparison, MetricChange, SettingPair,
-                                     EnvironmentChange, QueuedRun, BatchItem, RunCheckout]
+                                     EnvironmentChange, QueuedRun, BatchItem, RunCheckout, SearchTree,
+                                     SearchTreeNode, NodeComparison, NodeAction]
     fields = {model.__name__: set(model.model_fields) for model in models}
     # lsp/results.py `record_summary`: the record and its primary metric's value
     fields["RunRecord"] = set(RunRecord.model_fields) | {"value"}
@@ -85,7 +88,8 @@ def result_models() -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("interface", ["HypothesisInfo", "ProposeResult", "ImplementResult", "UndoResult",
                                        "Failure", "RunRecord", "RunComparison", "MetricChange", "SettingPair",
-                                       "EnvironmentChange", "QueuedRun", "BatchItem", "RunCheckout"])
+                                       "EnvironmentChange", "QueuedRun", "BatchItem", "RunCheckout",
+                                       "SearchTree", "SearchTreeNode", "NodeComparison", "NodeAction"])
 def test_every_result_field_the_client_reads_is_in_the_servers_result_model(interface: str):
     client = interface_fields(interface)
     assert client, "no fields parsed"

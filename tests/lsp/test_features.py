@@ -124,7 +124,7 @@ def test_every_built_in_feature_is_set_up():
     assert not server.setup_failures
     assert {type(f).__name__ for f in server.features} == {
         "StatusFeature", "PaperFeature", "IdeasFeature", "ReviewFeature", "ImplementFeature", "DiagnosticsFeature", "RunFeature",
-        "QueueFeature"}
+        "QueueFeature", "SearchFeature"}
 
 
 def test_an_error_that_cannot_reach_a_gone_client_is_reported_once_not_forever():

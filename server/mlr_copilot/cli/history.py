@@ -1,26 +1,55 @@
-"""`history`, `compare`: the runs commit by commit, and two runs side by side."""
+"""`history`, `compare`: the runs commit by commit (and the latest search's tree), and two
+runs side by side."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import TYPE_CHECKING
 
+from ..errors import MlrError
 from .output import say
 from .parser import Commands
 from .session import engine_for
 
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..history.search_tree import SearchTree
+
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from ..history.render import render_csv, render_md  # pydantic, only once there is a table
+    from ..history.render import render_csv, render_md, render_search_tree
 
-    table = engine_for(args).history(args.branch, all_branches=True)
-    if args.json:
-        print(table.to_json())
-    elif args.csv or args.md:
+    engine = engine_for(args)
+    table = engine.history(args.branch, all_branches=True)
+    if args.csv or args.md:
         sys.stdout.write(render_csv(table) if args.csv else render_md(table))
+        return 0
+    tree = latest_tree(engine)
+    if args.json:
+        data = json.loads(table.to_json())
+        data["search"] = json.loads(tree.model_dump_json()) if tree else None
+        print(json.dumps(data, indent=2))
     else:
         say(table.render_text())
+        if tree is not None:
+            say()
+            say(render_search_tree(tree))
     return 0
+
+
+def latest_tree(engine: Engine) -> SearchTree | None:
+    """The latest search's tree; a journal that cannot be read is said in a line, and the
+    history is shown without it."""
+    from ..history.search_tree import latest_journal, search_tree
+
+    try:
+        journal = latest_journal(engine)
+    except MlrError as exc:
+        say(f"mlr-copilot history: {exc}", err=True)
+        return None
+    return search_tree(journal) if journal else None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

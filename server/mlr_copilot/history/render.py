@@ -1,4 +1,5 @@
-"""The history table as text for the terminal, CSV for spreadsheets and Markdown for notes.
+"""The history table as text for the terminal, CSV for spreadsheets and Markdown for notes;
+the latest search's tree as indented text.
 
 Subjects, hypothesis ids, branch and metric names come from commits and experiment output,
 so they are untrusted: every cell is one line (`untrusted.one_line`), a CSV cell that a
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..untrusted import markdown_inline, one_line
 
 if TYPE_CHECKING:
+    from .search_tree import SearchTree, SearchTreeNode
     from .store import HistoryRow, HistoryTable
 
 # Metric columns the terminal table shows; CSV, Markdown and JSON hold every one.
@@ -113,3 +115,39 @@ def render_md(table: HistoryTable) -> str:
 
 def _md_line(cells: list[str]) -> str:
     return "| " + " | ".join(markdown_inline(one_line(cell)) or " " for cell in cells) + " |"
+
+
+def _tree_value(tree: SearchTree, value: float | None, delta: float | None) -> str:
+    if value is None:
+        return f"{tree.metric}=-"
+    return f"{tree.metric}={value:.4g}" + (f" ({delta * 100:+.1f}%)" if delta is not None else "")
+
+
+def render_search_tree(tree: SearchTree) -> str:
+    """The search's nodes indented under their parents (drafts under the baseline): operator,
+    metric and its change against the baseline, status, cost, compute, commit and summary."""
+    title = one_line(f"search {tree.session} on {tree.metric} ({tree.direction}): {tree.status}"
+                     + (f" ({tree.message})" if tree.message else "")
+                     + f"; {len(tree.nodes)} node(s), ${tree.cost_usd:.4f}, compute {tree.compute_s:.1f}s")
+    rows = [["baseline", _tree_value(tree, tree.baseline_value, None), "", "", "", tree.base_commit[:8],
+             f"run {tree.baseline_run or 'none'} on {tree.base_branch}"]]
+    children: dict[str | None, list[SearchTreeNode]] = {}
+    for node in tree.nodes:
+        children.setdefault(node.parent, []).append(node)
+
+    def add(parent: str | None, depth: int) -> None:
+        for node in children.get(parent, []):
+            status = node.status + (" *best*" if node.best else "")
+            summary = node.summary + (f" ({node.why})" if node.why and node.status != "passed" else "")
+            rows.append([f"{'  ' * depth}{node.id} {node.operator}", _tree_value(tree, node.value, node.delta), status,
+                         f"${node.cost_usd:.4f}", f"{node.compute_s:.1f}s", node.commit[:8], summary])
+            add(node.id, depth + 1)
+
+    add(None, 1)
+    rows = [[one_line(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = [title]
+    for row in rows:
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1]
+        lines.append(f"  {line}"[:160].rstrip())
+    return "\n".join(lines)

@@ -13,6 +13,7 @@ from .paper import PaperFeature
 from .queue import QueueFeature
 from .review import ReviewFeature
 from .run import RunFeature
+from .search import SearchFeature
 from .status import StatusFeature
 
 if TYPE_CHECKING:
@@ -31,4 +32,5 @@ def create(server: MlrServer) -> list[Feature]:
         diagnostics,
         RunFeature(server, review, diagnostics),
         QueueFeature(server),
+        SearchFeature(server),
     ]

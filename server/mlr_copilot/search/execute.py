@@ -1,10 +1,10 @@
-"""Running a node: the ONE place the search starts an experiment. For now it checks the node's
-commit out on the search's own branch and calls `Engine.run`; once runs take a commit
-(`Engine.run(rev=...)`, isolated worktrees on slots) this becomes that one call."""
+"""Running a node: the ONE place the search starts an experiment, one `Engine.run` of the
+node's commit (`rev`) in a worktree of its own once a slot of the run queue is free, so several
+nodes run at once and none needs the checkout. The checkout is for the operators' edits alone
+(`check_out`): the LLM edits the node's files there, one operator at a time."""
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from typing import TYPE_CHECKING
 
@@ -34,11 +34,10 @@ def seeded(command: str | list[str], flag: str, seed: int) -> list[str]:
     return [*argv, flag, str(seed)]
 
 
-async def run_node(engine: Engine, work: Work, *, branch: str, commit: str, seed: int | None = None,
+async def run_node(engine: Engine, work: Work, *, commit: str, seed: int | None = None,
                    command: str | list[str] | None = None, baseline: bool = False) -> RunRecord:
     """Run `commit` once (with `seed` when given) and return its record."""
-    await asyncio.to_thread(check_out, engine, branch, commit)
     if seed is not None:
         base = command if command is not None else engine.run_request().command
         command = seeded(base, engine.settings.search.seed_flag, seed)
-    return await engine.run(work, command=command, baseline=baseline)
+    return await engine.run(work, rev=commit, command=command, baseline=baseline)

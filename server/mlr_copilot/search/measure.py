@@ -45,7 +45,7 @@ async def _seeded(engine: Engine, journal: Journal, work: Work, measured: Measur
         if seed in done:
             continue
         work.say(f"Re-running {measured.label} with seed {seed}")
-        record = await run_node(engine, work, branch=journal.branch, commit=measured.commit, seed=seed)
+        record = await run_node(engine, work, commit=measured.commit, seed=seed)
         work.check(f"the seeded runs of {measured.label}")
         measured.runs.append(SeedRun(seed=seed, run=record.id, commit=record.commit,
                                      value=record.metrics.get(journal.metric) if record.status == "passed" else None))
@@ -74,7 +74,7 @@ async def measure(engine: Engine, journal: Journal, work: Work, *, save: Callabl
         final = None
     if final and journal.final is None:
         work.say(f"Final evaluation of {best.id}")
-        record = await run_node(engine, work, branch=journal.branch, commit=best.commit, command=final)
+        record = await run_node(engine, work, commit=best.commit, command=final)
         journal.final_node = best.id
         journal.final = SeedRun(seed=0, run=record.id, commit=record.commit,
                                 value=record.metrics.get(journal.metric) if record.status == "passed" else None)

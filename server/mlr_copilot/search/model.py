@@ -12,6 +12,8 @@ from ..objective import Direction, Objective
 from ..status import Spend
 
 Operator = Literal["draft", "debug", "improve"]
+# what a user asks of a node from the editor or the CLI (`Engine.search_act`)
+NodeActionName = Literal["improve", "debug", "prune", "promote"]
 NodeStatus = Literal["pending", "running", "passed", "failed", "pruned"]
 SearchStatus = Literal["running", "done", "target", "nodes", "hours", "compute", "budget", "exhausted",
                        "cancelled", "failed"]
@@ -33,6 +35,8 @@ class Node(BaseModel):
     value: float | None = None
     why: str = Field(default="", description="why its run failed, in a line")
     debug_depth: int = 0
+    # the user's instruction an improve was asked with ("" when the policy chose it)
+    instruction: str = ""
     # how many times a run of it was started: a node left running by a kill is re-run once
     attempts: int = 0
     llm_cost_usd: float = 0.0
@@ -47,6 +51,37 @@ class Evidence(BaseModel):
     text: str
     # whether new hypotheses were proposed from it (search.ideasAfterReflect)
     proposed: bool = False
+    created_at: str = Field(default_factory=now)
+
+
+class SteerRequest(BaseModel):
+    """A user's request to a live search, one line of `.mlr/search/<session>/steer.jsonl`:
+    only the search's own process writes its journal, so another process queues instead."""
+
+    id: str
+    action: NodeActionName
+    node: str
+    instruction: str = ""
+    created_at: str = Field(default_factory=now)
+
+
+class NodeAction(BaseModel):
+    """What a user's request of a node did (or will do, when `queued` for a live search)."""
+
+    action: NodeActionName
+    node: str
+    child: str | None = Field(default=None, description="the new node's id (improve, debug)")
+    queued: bool = False
+    branch: str | None = Field(default=None, description="the branch a promote moved")
+    message: str = ""
+
+
+class Promotion(BaseModel):
+    node: str
+    branch: str
+    commit: str
+    # where the branch's old tip stays reachable when the move was not a fast-forward
+    kept: str | None = None
     created_at: str = Field(default_factory=now)
 
 
@@ -87,6 +122,9 @@ class Journal(BaseModel):
     measured: list[Measured] = Field(default_factory=list)
     final: SeedRun | None = None
     final_node: str | None = None
+    promotions: list[Promotion] = Field(default_factory=list)
+    # the ids of the steering requests taken (`SteerRequest`), so a resume takes none twice
+    steered: list[str] = Field(default_factory=list)
     status: SearchStatus = "running"
     message: str = ""
     # the process running it (as in run records): a second search never runs beside it

@@ -22,6 +22,9 @@ class Action:
     operator: Operator
     parent: str | None = None
     hypothesis: str | None = None
+    # for a user's request (`steer.py`): its instruction to the improve prompt, and its id
+    instruction: str = ""
+    request: str | None = None
 
 
 def rng_for(settings: SearchSettings, journal: Journal) -> random.Random:

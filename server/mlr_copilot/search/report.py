@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..untrusted import one_line
 from .model import Journal, Measured, Node
+from .steer import said
 
 SUCCESS_THRESHOLD = 0.10
 
@@ -58,6 +59,7 @@ def render(journal: Journal) -> str:
         f = journal.final
         lines.append(f"Final evaluation (once, node {journal.final_node} at {(f.commit or '?')[:8]}, run {f.run}): "
                      + (f"{journal.metric}={f.value:.4g}" if f.value is not None else "no metric"))
+    lines += [f"Promoted: {said(p)}" for p in journal.promotions]
     lines.append(f"Tree ({len(journal.nodes)} nodes):")
     lines += [f"  {_node_line(journal, n)}" for n in journal.nodes]
     usage = journal.usage

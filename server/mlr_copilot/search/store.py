@@ -56,8 +56,13 @@ def latest_session(workspace: Path) -> str:
     root = StateDir(workspace).root / "search"
     sessions = sorted(p.name for p in root.iterdir() if SESSION.match(p.name)) if root.is_dir() else []
     if not sessions:
-        raise MlrError(f"nothing to resume: no search session in {root}")
+        raise MlrError(f"no search session in {root} yet: `search` starts one")
     return sessions[-1]
+
+
+def load_session(workspace: Path, session: str | None) -> Journal:
+    """Session `session`'s journal, by default the latest one's."""
+    return load(workspace, session or latest_session(workspace))
 
 
 def node_ref(session: str, node: str) -> str:

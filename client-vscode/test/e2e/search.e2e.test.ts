@@ -1,0 +1,117 @@
+// The tree search in the MLR Experiments view end to end: a workspace after a real search
+// (the local runner, scripted replies: tests/cli/test_search_cli.py `searched`), its tree
+// shown with each node under its parent, and "Improve This Node…" from a node's context menu
+// adding a child that shows up under it.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { VsCode, configFromEnv } from "./harness";
+
+const python = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
+// out/test/e2e -> the repository: the server and the seeding run this checkout's code
+const repo = path.resolve(__dirname, "..", "..", "..", "..");
+const serverPath = path.join(repo, "server");
+
+/** A real search's workspace, made by the Python tests' own helper. */
+function searchedWorkspace(parent: string): string {
+  const env = { ...process.env, PYTHONPATH: `${serverPath}${path.delimiter}${repo}`, HF_HUB_CACHE: path.join(parent, "hf") };
+  execFileSync(python, ["-c", "import sys, pathlib; from tests.cli.test_search_cli import searched; searched(pathlib.Path(sys.argv[1]))", parent], {
+    env,
+    stdio: "inherit",
+  });
+  return path.join(parent, "ws");
+}
+
+/** The interpreter the extension starts the server with: this checkout's server, whatever is installed. */
+function interpreter(parent: string): string {
+  const file = path.join(parent, "python-checkout");
+  fs.writeFileSync(file, `#!/bin/sh\nPYTHONPATH="${serverPath}" exec "${python}" "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+describe("the search tree in the MLR Experiments view", () => {
+  const vscode = new VsCode(configFromEnv());
+  let workspace: string;
+
+  const step = (name: string, fn: () => Promise<void>) =>
+    test(name, async () => {
+      try {
+        await fn();
+      } catch (error) {
+        await vscode.shot(`FAILED-search-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 50)}`).catch(() => undefined);
+        throw error;
+      }
+    });
+  const rows = () =>
+    vscode.page.locator(".pane", { has: vscode.page.locator(".pane-header", { hasText: "MLR Experiments" }) }).locator(".monaco-list-row");
+  const row = (text: string | RegExp) => rows().filter({ hasText: text }).first();
+  const level = async (text: string | RegExp) => Number(await row(text).getAttribute("aria-level"));
+
+  before(async () => {
+    const seeded = path.join(vscode.root, "search");
+    fs.mkdirSync(seeded);
+    workspace = searchedWorkspace(seeded);
+    const script = path.join(seeded, "improve.jsonl");
+    const edit = "SUMMARY: Raise to 0.75\nWHY: asked.\n\ntrain.py\n<<<<<<< SEARCH\nSCORE = 0.7\n=======\nSCORE = 0.75\n>>>>>>> REPLACE\n";
+    fs.writeFileSync(script, JSON.stringify({ call: "search.improve", response: edit, expect: ["try 0.75"] }) + "\n");
+    vscode.writeSettings({
+      "security.workspace.trust.enabled": false,
+      "workbench.startupEditor": "none",
+      "workbench.secondarySideBar.defaultVisibility": "hidden",
+      "workbench.tips.enabled": false,
+      "extensions.autoUpdate": false,
+      "update.mode": "none",
+      "telemetry.telemetryLevel": "off",
+      "chat.disableAIFeatures": true,
+      "workbench.enableExperiments": false,
+      "mlrCopilot.interpreter": interpreter(seeded),
+      "mlrCopilot.llm.provider": "scripted",
+      "mlrCopilot.llm.script": script,
+      "mlrCopilot.ideas.online": false,
+      "mlrCopilot.run.runner": "local",
+    });
+    assert.match(vscode.installExtension(), /successfully installed/i);
+    await vscode.start(workspace);
+    await vscode.waitStatus(/MLR · \d/, 90_000);
+  });
+
+  after(async () => {
+    await vscode.close();
+  });
+
+  step("the view shows the search: the baseline, and each node's children under it", async () => {
+    await vscode.command("MLR-Copilot: Show history");
+    // the folder's files take the explorer's height: folded, every row of the tree is drawn
+    const folders = vscode.page.locator(".pane-header[aria-expanded=true]", { hasText: /^\s*ws/i }).first();
+    if (await folders.isVisible()) {
+      await folders.click();
+    }
+    await row(/^Search \d{8}-\d{6}/).waitFor({ timeout: 60_000 });
+    await row("n004 improve").waitFor({ timeout: 30_000 });
+    const baseline = await level("Baseline · score 0.5000");
+    assert.equal(await level(/^Search /), baseline - 1);
+    assert.equal(await level("n001 draft · score 0.6000 (+20.0%) · passed"), baseline + 1);
+    assert.equal(await level("n004 improve · score 0.7000 (+40.0%) · passed ★"), baseline + 2);
+    assert.equal(await level("n002 draft · no score · failed"), baseline + 1);
+    assert.equal(await level("n003 debug"), baseline + 2);
+    assert.match(await row("n004 improve").innerText(), /\$0\.0000 · .*Raise to 0\.7/);
+    await vscode.shot("search-tree");
+  });
+
+  step("Improve This Node… with an instruction adds a child under the node", async () => {
+    await row("n004 improve").click({ button: "right" });
+    await vscode.page.locator(".context-view .action-label", { hasText: "Improve This Node…" }).click({ timeout: 15_000 });
+    const input = vscode.quickInput.locator("input");
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill("try 0.75");
+    await vscode.shot("search-improve-instruction");
+    await input.press("Enter");
+    await row("n005 improve").waitFor({ timeout: 120_000 });
+    await row(/n005 improve · score 0\.7500 \(\+50\.0%\) · passed/).waitFor({ timeout: 60_000 });
+    assert.equal(await level("n005 improve"), (await level("n004 improve")) + 1);
+    await vscode.waitNotification(/n005/, 30_000);
+    await vscode.shot("search-improved");
+  });
+});

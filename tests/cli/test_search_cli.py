@@ -1,0 +1,139 @@
+"""The search in the terminal: `history` shows the latest search's tree (and `--json` holds
+it), and `search --improve/--debug/--prune/--promote NODE` act on one node, every bad input
+refused in one line. The search is real: a real repository, the local runner, scripted replies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlr_copilot.search import store
+from tests.search.helpers import draft, engine_for, fix, improve, search, workspace, write_script
+
+from .test_cli import cli, no_traceback
+
+RECORDS = [*draft("SCORE = 0.5", "SCORE = 0.6", "Raise to 0.6"),
+           *draft("BROKEN = False", "BROKEN = True", "Break it"),
+           fix("BROKEN = True", "BROKEN = False", "Unbreak it"),
+           improve("SCORE = 0.6", "SCORE = 0.7", "Raise to 0.7")]
+
+
+@pytest.fixture(autouse=True)
+def no_hf_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+
+
+def searched(tmp_path: Path) -> Path:
+    """A workspace after a finished search: n001 draft (0.6) -> n004 improve (0.7, the best);
+    n002 draft (failed) -> n003 debug (0.5)."""
+    ws = workspace(tmp_path)
+    engine = engine_for(tmp_path, ws, RECORDS, maxNodes=4, seeds=1)
+    journal = search(engine)
+    assert [(n.id, n.parent, n.status) for n in journal.nodes] == [
+        ("n001", None, "passed"), ("n002", None, "failed"), ("n003", "n002", "passed"), ("n004", "n001", "passed")]
+    return ws
+
+
+def one_line_error(result, *expected: str) -> None:
+    no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+
+
+def test_history_shows_the_latest_search_as_a_tree_and_json_holds_it(tmp_path):
+    ws = searched(tmp_path)
+    shown = cli("history", "-w", str(ws))
+    no_traceback(shown)
+    assert shown.returncode == 0 and shown.stderr == ""
+    tree = shown.stdout[shown.stdout.index("\nsearch "):].strip().splitlines()
+    assert tree[0].startswith(f"search {store.latest_session(ws)} on score (maximize): nodes")
+    # the baseline, then each node indented under its parent, with its metric, delta and status
+    assert [line.split()[:2] for line in tree[1:]] == [
+        ["baseline", "score=0.5"], ["n001", "draft"], ["n004", "improve"], ["n002", "draft"], ["n003", "debug"]]
+    indents = [len(line) - len(line.lstrip()) for line in tree[1:]]
+    assert indents == [2, 4, 6, 4, 6]
+    assert "score=0.7 (+40.0%)" in tree[3] and "passed *best*" in tree[3] and "Raise to 0.7" in tree[3]
+    assert "score=-" in tree[4] and "failed" in tree[4] and "broken on purpose" in tree[4]
+
+    data = json.loads(cli("history", "--json", "-w", str(ws)).stdout)
+    assert {"rows", "baseline_run", "search"} <= set(data)
+    nodes = {n["id"]: n for n in data["search"]["nodes"]}
+    assert (nodes["n004"]["parent"], nodes["n004"]["operator"], nodes["n004"]["best"]) == ("n001", "improve", True)
+    assert nodes["n004"]["delta"] == pytest.approx(0.4) and nodes["n002"]["value"] is None
+    assert data["search"]["baseline_value"] == 0.5 and data["search"]["best"] == "n004"
+    assert all(len(n["runs"]) == 1 and len(n["commit"]) == 40 for n in nodes.values())
+
+
+def test_history_without_a_search_has_no_tree_and_an_unreadable_journal_is_one_line(tmp_path):
+    ws = workspace(tmp_path)
+    plain = cli("history", "-w", str(ws))
+    assert plain.returncode == 0 and "\nsearch " not in plain.stdout
+    assert json.loads(cli("history", "--json", "-w", str(ws)).stdout)["search"] is None
+    broken = ws / ".mlr" / "search" / "20260101-120000" / "journal.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("{not json")
+    shown = cli("history", "-w", str(ws))
+    no_traceback(shown)
+    assert shown.returncode == 0 and "commit" in shown.stdout  # the history is still shown
+    assert shown.stderr.count("\n") == 1 and "cannot be read" in shown.stderr
+
+
+def test_node_action_flags_are_refused_in_one_line_before_any_work(tmp_path):
+    ws = workspace(tmp_path)
+    one_line_error(cli("search", "--prune", "n001", "--resume", "-w", str(ws)), "--prune acts on one node")
+    one_line_error(cli("search", "--debug", "n001", "--instruction", "x", "-w", str(ws)), "--instruction goes with --improve")
+    one_line_error(cli("search", "--instruction", "x", "-w", str(ws)), "--instruction goes with --improve")
+    one_line_error(cli("search", "--session", "20260101-120000", "-w", str(ws)), "--session goes with a node action")
+    both = cli("search", "--prune", "n001", "--promote", "n001", "-w", str(ws))
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+
+
+def test_node_actions_refuse_an_unknown_node_or_session_or_a_node_they_cannot_take(tmp_path):
+    ws = searched(tmp_path)
+    one_line_error(cli("search", "--prune", "n999", "-w", str(ws)), "has no node 'n999'")
+    one_line_error(cli("search", "--debug", "n001", "-w", str(ws)), "node n001 is passed: only a failed node")
+    one_line_error(cli("search", "--debug", "n001", "--session", "20990101-000000", "-w", str(ws)), "20990101-000000")
+    one_line_error(cli("search", "--promote", "n004", "--session", "../../etc", "-w", str(ws)),
+                   "is not a search session id")
+    pruned = cli("search", "--prune", "n003", "-w", str(ws))
+    no_traceback(pruned)
+    assert pruned.returncode == 0 and "node n003 is pruned" in pruned.stdout
+    one_line_error(cli("search", "--improve", "n003", "-w", str(ws)), "node n003 is pruned")
+    # pruning it again changes nothing and says so the same way
+    again = cli("search", "--prune", "n003", "-w", str(ws))
+    assert again.returncode == 0 and again.stdout == pruned.stdout
+    journal = store.load(ws, store.latest_session(ws))
+    assert journal.node("n003").status == "pruned" and len(journal.nodes) == 4
+    assert "n003" in cli("history", "-w", str(ws)).stdout  # a pruned node stays in the tree
+
+
+def test_improve_with_an_instruction_adds_a_child_run_from_the_terminal(tmp_path):
+    ws = searched(tmp_path)
+    script = write_script(tmp_path, [improve("SCORE = 0.7", "SCORE = 0.75", "Raise to 0.75", "use 0.75")])
+    result = cli("search", "--improve", "n004", "--instruction", "use 0.75", "--provider", "scripted",
+                 "--script", str(script), "--runner", "local", "--offline", "-w", str(ws))
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    journal = store.load(ws, store.latest_session(ws))
+    child = journal.nodes[-1]
+    assert (child.id, child.parent, child.operator) == ("n005", "n004", "improve")
+    assert "n005" in result.stdout
+    tree = cli("history", "-w", str(ws)).stdout
+    assert "        n005 improve" in tree  # under n004, under n001
+
+
+def test_promote_makes_a_branch_of_the_node(tmp_path):
+    from tests.gitutil import git
+
+    ws = searched(tmp_path)
+    result = cli("search", "--promote", "n004", "-w", str(ws))
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    journal = store.load(ws, store.latest_session(ws))
+    branches = git(ws, "branch", "--list", "--format=%(refname:short) %(objectname)").splitlines()
+    assert any(line.endswith(journal.node("n004").commit) and not line.startswith("main ") for line in branches)
