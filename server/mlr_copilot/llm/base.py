@@ -16,6 +16,10 @@ Role = Literal["system", "user", "assistant"]
 class Message:
     role: Role
     content: str
+    # Offsets in `content` where a stretch that stays the same from call to call ends (see
+    # `prompts`): a provider that caches a prompt's prefix only on request (Anthropic) marks
+    # them; the text sent is the same either way.
+    breaks: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, str]:
         return {"role": self.role, "content": self.content}
