@@ -5,6 +5,7 @@ refused, and a state that never stays "running" after an error."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 from pathlib import Path
@@ -294,7 +295,7 @@ def test_each_step_starts_with_the_stable_part_of_the_last_and_keeps_the_file_or
     users = [messages[1] for messages in sent]
     assert len({messages[0].content for messages in sent}) == 1
     # (b): each prompt starts with the last one's whole stable part: through its last breakpoint
-    for before, after in zip(users, users[1:]):
+    for before, after in itertools.pairwise(users):
         stable = before.content[: before.breaks[-1]]
         assert after.content.startswith(stable) and after.breaks == before.breaks
     stable = users[0].content[: users[0].breaks[-1]]
