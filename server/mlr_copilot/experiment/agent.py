@@ -139,8 +139,8 @@ class ImplementAgent:
 
     def _messages(self, state: ImplementState) -> list[Message]:
         """The step's prompt, what stays the same first so a provider's prefix cache serves it:
-        the starter files as the base commit has them (the same for every hypothesis drafted
-        from it), then the hypothesis, its plan, prototypes and candidates (the same at every
+        the starter files as the base commit has them and the task (the same for every
+        hypothesis drafted from it), then the hypothesis, its plan, prototypes and candidates (the same at every
         step); the map, the files read or changed and the steps so far come last."""
         h = self.hypothesis
         settings = self.context.settings
@@ -149,6 +149,7 @@ class ImplementAgent:
         return prompts.messages(
             "implement_step",
             results_file=settings.run.results_file, files=promptfiles.baseline_text(workspace, state.base_commit),
+            task=promptfiles.task_text(workspace),
             hypothesis_id=h.id, title=h.title, problem=h.problem, method=h.method, plan=plan_text(h),
             prototypes=state.prototypes, candidates=state.candidates,
             repo_map=self.context.files.current().render(6000),

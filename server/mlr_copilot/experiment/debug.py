@@ -82,7 +82,7 @@ async def propose_fix(context: AgentContext, record: RunRecord, reviewer: Review
                       attempts: list[FixAttempt], hypothesis: str | None, *, base: str | None = None) -> Outcome | None:
     """Propose and review one fix for the failed `record`; None when the LLM proposes no edit.
     The prompt opens as every change prompt does, with the starter files as commit `base` has
-    them (the working copy's without one), so a provider's prefix cache serves that part."""
+    them (the working copy's without one) and the task, so a provider's prefix cache serves it."""
     workspace = context.workspace
     # the paths come from the run's output, which the experiment's code controls: only the
     # workspace's own regular files that the agent may read (no secrets, no .git/)
@@ -91,6 +91,7 @@ async def propose_fix(context: AgentContext, record: RunRecord, reviewer: Review
     messages = prompts.messages(
         "experiment_fix",
         results_file=context.settings.run.results_file, files=promptfiles.baseline_text(workspace, base),
+        task=promptfiles.task_text(workspace),
         files_involved=promptfiles.files_text(workspace, involved, note_unreadable=False),
         run_id=record.id, command=record.command,
         commit=(record.commit or "none")[:12], status=record.status, message=record.message or "",

@@ -1,9 +1,10 @@
-"""The files a change prompt (implement step, fix, improve) shows, laid out for a provider's
-prefix cache.
+"""What a change prompt (implement step, fix, improve) shows of the workspace, laid out for a
+provider's prefix cache.
 
-Every such prompt opens with the same system part and then the workspace's main files as the
-baseline commit has them (`baseline_text`): the same bytes for every step of every draft, for
-every fix and every improvement of one search, so a provider serves them from its cache. The
+Every such prompt opens with the same system part, the workspace's main files as the baseline
+commit has them (`baseline_text`) and the task (`task_text`): the same bytes for every step of
+every draft, for every fix and every improvement of one search, so a provider serves them from
+its cache. The
 files as they are now, where a step changed them or the agent asked to read them, come later
 in the prompt (`files_text`), in an order that only ever grows at its end.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import MlrError
+from ..taskfile import TaskError, load_task
 from ..workspace.gitsafe import run_text
 from ..workspace.paths import read_regular, safe_path
 
@@ -87,3 +89,12 @@ def files_text(workspace: Path, paths: list[str], *, note_unreadable: bool) -> s
         else:
             chunks.append(_section(rel, raw.decode("utf-8", errors="replace"), len(raw) == READ_LIMIT))
     return "\n\n".join(chunks) or "(none)"
+
+
+def task_text(workspace: Path) -> str:
+    """The workspace's task (its `task.toml`) in a paragraph."""
+    try:
+        task = load_task(workspace)
+    except TaskError:
+        return "(no task description)"
+    return f"{task.title}: {task.description.strip()}\nCommand: `{task.command}`; metric {task.metric.name} ({task.metric.direction})."

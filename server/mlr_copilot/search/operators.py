@@ -21,12 +21,10 @@ from ..errors import MlrError
 from ..experiment import promptfiles
 from ..experiment.change import propose, review_and_commit
 from ..experiment.debug import propose_fix
-from ..taskfile import TaskError, load_task
 from ..workspace.refs import commit_of
 from .execute import check_out
 
 if TYPE_CHECKING:
-    from pathlib import Path
 
     from ..engine import Engine
     from ..llm.base import Message
@@ -85,17 +83,9 @@ async def improve(engine: Engine, journal: Journal, node: Node, work: Work, inst
 async def reflect(engine: Engine, journal: Journal) -> str:
     """What worked and what did not, from every measured node, as evidence for the ideas."""
     base = f"{journal.baseline_value:.6g}" if journal.baseline_value is not None else "unknown"
-    messages = prompts.messages("search_reflect", task=task_text(engine.workspace), metric=journal.metric,
+    messages = prompts.messages("search_reflect", task=promptfiles.task_text(engine.workspace), metric=journal.metric,
                                 baseline=base, nodes=nodes_text(journal))
     return (await engine.llm.text(messages, task="search:reflect", call="search.reflect")).strip()
-
-
-def task_text(workspace: Path) -> str:
-    try:
-        task = load_task(workspace)
-    except TaskError:
-        return "(no task description)"
-    return f"{task.title}: {task.description.strip()}\nCommand: `{task.command}`; metric {task.metric.name} ({task.metric.direction})."
 
 
 def _line(journal: Journal, node: Node) -> str:
@@ -115,7 +105,7 @@ def improve_messages(engine: Engine, journal: Journal, node: Node, instruction: 
     changed = promptfiles.changed_since(workspace, journal.base_commit, node.commit)
     return prompts.messages(
         "search_improve", results_file=engine.settings.run.results_file,
-        files=promptfiles.baseline_text(workspace, journal.base_commit), task=task_text(workspace),
+        files=promptfiles.baseline_text(workspace, journal.base_commit), task=promptfiles.task_text(workspace),
         files_changed=promptfiles.files_text(workspace, changed, note_unreadable=False),
         node=node.id, operator=node.operator, commit=node.commit[:12],
         path=" -> ".join(n.id for n in journal.path_to(node)), result=_line(journal, node),
