@@ -53,11 +53,17 @@ def baseline_text(workspace: Path, base: str | None) -> str:
 
 
 def changed_since(workspace: Path, base: str | None, commit: str = "HEAD") -> list[str]:
-    """The paths `commit` changed since `base`, sorted; none without a base."""
+    """The paths `commit` changed since `base`, in the order the commits between first changed
+    them: a node's list then only grows at its end from parent to child. None without a base."""
     if base is None:
         return []
-    out = run_text(workspace, "diff", "--name-only", "--no-renames", base, commit, "--")
-    return sorted(p for p in out.stdout.splitlines() if p) if out.returncode == 0 else []
+    differ = run_text(workspace, "diff", "--name-only", "--no-renames", base, commit, "--")
+    if differ.returncode != 0:
+        return []
+    history = run_text(workspace, "log", "--reverse", "--no-renames", "--format=", "--name-only", f"{base}..{commit}", "--")
+    changed = set(differ.stdout.splitlines()) - {""}
+    ordered = [p for p in dict.fromkeys(history.stdout.splitlines()) if p in changed]
+    return ordered + sorted(changed - set(ordered))
 
 
 def later_paths(paths: list[str], changed: list[str]) -> list[str]:
