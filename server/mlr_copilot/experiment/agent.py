@@ -140,8 +140,8 @@ class ImplementAgent:
     def _messages(self, state: ImplementState) -> list[Message]:
         """The step's prompt, what stays the same first so a provider's prefix cache serves it:
         the starter files as the base commit has them and the task (the same for every
-        hypothesis drafted from it), then the hypothesis, its plan, prototypes and candidates (the same at every
-        step); the map, the files read or changed and the steps so far come last."""
+        hypothesis drafted from it), then the hypothesis, its plan, prototypes and candidates
+        (the same at every step); the map, the files read or changed and the steps so far last."""
         h = self.hypothesis
         settings = self.context.settings
         workspace = self.context.workspace

@@ -5,8 +5,8 @@ no commit but evidence.
 
 The prompts put what stays the same first and what changes from call to call last, so a
 provider's prefix cache serves most of each: the improve and debug prompts open, as the draft's
-implement steps do, with the starter files as the search's baseline commit has them (see
-`experiment.promptfiles`), then their instructions and the task; the node's changed files, its
+implement steps do, with the starter files as the search's baseline commit has them and the
+task (see `experiment.promptfiles`), then their own instructions; the node's changed files, its
 result and what was tried come after, and the researcher's instruction last."""
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from ..workspace.refs import commit_of
 from .execute import check_out
 
 if TYPE_CHECKING:
-
     from ..engine import Engine
     from ..llm.base import Message
     from ..work import Work
     from .model import Journal, Node
+
 
 @dataclass(frozen=True)
 class Change:
