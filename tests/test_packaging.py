@@ -46,3 +46,25 @@ def test_a_missing_prompt_field_is_an_error():
         prompts.load("ideas_analyse").render(title="t")
     with pytest.raises(prompts.PromptError, match="has no field"):
         prompts.load("ideas_analyse").render(title="t", digest="d", schema="s", extra="x")
+
+
+def test_change_prompts_share_their_opening_and_mark_their_stable_parts():
+    from mlr_copilot import prompts
+
+    values = {"results_file": "results.json", "files": "## train.py\n---cache---\n", "task": "Raise the score."}
+    opening = None
+    for name, extra in (("implement_step", ["hypothesis_id", "title", "problem", "method", "plan", "prototypes",
+                                            "candidates", "repo_map", "files_since", "history", "step", "max_steps"]),
+                        ("experiment_fix", ["files_involved", "run_id", "command", "commit", "status", "message",
+                                            "failures", "log_tail", "attempts"]),
+                        ("search_improve", ["files_changed", "node", "operator", "commit", "path", "result", "tried",
+                                            "instruction"])):
+        system, user = prompts.messages(name, **values, **{field: f"<{field}>" for field in extra})
+        # a field's value never cuts the prompt: the marks come from the template's own lines
+        head = (system.content, user.content[: user.breaks[0]])
+        assert head[1].endswith("Raise the score.\n\n") and "## train.py\n---cache---\n" in head[1]
+        assert opening in (None, head)
+        opening = head
+        assert "---cache---" not in user.content.replace("## train.py\n---cache---\n", "")
+        assert all(0 < a < b < len(user.content) for a, b in zip(user.breaks, user.breaks[1:]))
+    assert user.content.endswith("# The researcher's instruction\n<instruction>")

@@ -4,10 +4,18 @@ A template is Markdown with a `system` part and a `user` part separated by a lin
 Fields are `{name}`; literal braces are doubled. Every field a template names must be given
 and no unknown field may be passed: a mistake is an error when the prompt is built, never a
 silently blank prompt.
+
+Prompts are laid out for a provider's prefix cache: what stays the same from call to call
+first. A line `---cache---` in the user part ends such a stable stretch: it is dropped from
+the text and becomes a breakpoint of the message (`Message.breaks`), where a provider that
+caches on request (Anthropic) marks one. A template whose first line is `---extends NAME---`
+has NAME's system part and starts its user part with NAME's, byte for byte, so prompts of
+different operators share one cached prefix; the rest of the file continues the user part.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +28,10 @@ if TYPE_CHECKING:
     from .llm.base import Message
 
 SPLIT = "---user---"
+CACHE = "---cache---"
+EXTENDS = re.compile(r"\A---extends (\w+)---\n")
+# how the stable stretches of a user part are joined: the blank line the marker line stood in
+JOIN = "\n\n"
 
 
 class PromptError(MlrError):
@@ -51,6 +63,12 @@ class Template:
         return frozenset(names)
 
     def render(self, **values: object) -> tuple[str, str]:
+        system, parts = self.render_parts(**values)
+        return system, JOIN.join(parts)
+
+    def render_parts(self, **values: object) -> tuple[str, list[str]]:
+        """The system text and the user text cut at its `---cache---` lines (the user text is
+        the parts joined by a blank line). Cut before filling, so no field's value can cut it."""
         missing = self.fields - values.keys()
         if missing:
             raise PromptError(f"prompt '{self.name}' needs the field(s) {', '.join(sorted(missing))}")
@@ -58,7 +76,8 @@ class Template:
         if unknown:
             raise PromptError(f"prompt '{self.name}' has no field(s) {', '.join(sorted(unknown))}")
         text = {k: str(v) for k, v in values.items()}
-        return self.system.format(**text), self.user.format(**text)
+        parts = [part.strip().format(**text) for part in re.split(rf"^{CACHE}$", self.user, flags=re.MULTILINE)]
+        return self.system.format(**text), [p for p in parts if p]
 
 
 @cache
@@ -67,6 +86,12 @@ def load(name: str) -> Template:
     if not path.is_file():
         raise PromptError(f"no prompt template named '{name}' (looked for {path})")
     raw = path.read_text(encoding="utf-8")
+    extends = EXTENDS.match(raw)
+    if extends:
+        base = load(extends.group(1))
+        template = Template(name=name, system=base.system, user=f"{base.user}{JOIN}{raw[extends.end():].strip()}")
+        _ = template.fields
+        return template
     if SPLIT not in raw:
         raise PromptError(f"prompt '{name}' has no '{SPLIT}' line separating system and user parts")
     system, user = raw.split(SPLIT, 1)
@@ -84,5 +109,9 @@ def messages(name: str, **values: object) -> list[Message]:
     # the llm package imports its client and SDK factory: only commands that ask the LLM
     from .llm.base import Message
 
-    system, user = load(name).render(**values)
-    return [Message("system", system), Message("user", user)]
+    system, parts = load(name).render_parts(**values)
+    breaks, end = [], 0
+    for part in parts[:-1]:
+        end += len(part) + len(JOIN)
+        breaks.append(end)
+    return [Message("system", system), Message("user", JOIN.join(parts), breaks=tuple(breaks))]

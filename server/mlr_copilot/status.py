@@ -16,6 +16,9 @@ class Totals(BaseModel):
     cost_usd: float | None = 0.0
     unpriced_calls: int = 0
     estimated_calls: int = 0
+    # of input_tokens: served from the provider's prefix cache, and written to it
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class Spend(Totals):

@@ -5,7 +5,9 @@ refused, and a state that never stays "running" after an error."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -271,14 +273,42 @@ def test_secrets_are_never_read_edited_or_sent(workspace, monkeypatch):
     assert len(prompts) == 3 and not any("sk-test-do-not-send" in p for p in prompts)
 
 
-def test_the_stable_part_of_the_prompt_comes_first(workspace, monkeypatch):
-    prompts = spy_on_prompts(monkeypatch)
-    engine = engine_for(workspace, [reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4")), reply("DONE: ok")])
-    implement(engine)
-    first, second = prompts
-    stable = first[: first.index("# Workspace map")]
-    assert second.startswith(stable) and "# Candidate models and datasets" in stable
-    assert first.index("# Workspace map") < first.index("# Files you have read") < first.index("# Steps so far")
+def test_each_step_starts_with_the_stable_part_of_the_last_and_keeps_the_file_order(workspace, monkeypatch):
+    """A provider's prefix cache serves a step's prompt up to where it changes: the starter files
+    as the base has them, the instructions and the hypothesis come first, byte for byte, and the
+    files read or changed are listed in an order that only grows at its end."""
+    sent: list[list] = []
+    complete = ScriptedProvider.complete
+
+    async def spy(self, messages, **kwargs):
+        sent.append(list(messages))
+        return await complete(self, messages, **kwargs)
+
+    monkeypatch.setattr(ScriptedProvider, "complete", spy)
+    new_file = "SUMMARY: Add a seed\n\nseeding.py\n<<<<<<< FILE\nSEED = 1\n>>>>>>> FILE\n"
+    engine = engine_for(workspace, [reply(edit("train.py", "EPOCHS = 3", "EPOCHS = 4")), reply(new_file),
+                                    reply("READ: utils.py"), reply("DONE: ok")])
+    state = implement(engine)
+    assert state.status == "done" and len(state.commits) == 2
+    assert state.read == ["train.py", "model.py", "seeding.py", "utils.py"]
+
+    users = [messages[1] for messages in sent]
+    assert len({messages[0].content for messages in sent}) == 1
+    # (b): each prompt starts with the last one's whole stable part: through its last breakpoint
+    for before, after in itertools.pairwise(users):
+        stable = before.content[: before.breaks[-1]]
+        assert after.content.startswith(stable) and after.breaks == before.breaks
+    stable = users[0].content[: users[0].breaks[-1]]
+    assert "EPOCHS = 3" in stable and "# Hypothesis h1: More epochs" in stable and "EPOCHS = 4" not in stable
+    assert "# Workspace map" not in stable and "# Steps so far" not in stable
+
+    # (a): the files read or changed, in the order first read or committed, never re-sorted
+    def since(message) -> list[str]:
+        part = message.content.split("# Files read or changed since (current content)\n", 1)[1].split("# Steps so far")[0]
+        return re.findall(r"^## (\S+)$", part, re.MULTILINE)
+
+    assert [since(m) for m in users] == [[], ["train.py"], ["train.py", "seeding.py"], ["train.py", "seeding.py", "utils.py"]]
+    assert "EPOCHS = 4" in users[1].content.split("# Files read or changed since", 1)[1]
 
 
 def test_a_failed_commit_restores_the_files_and_leaves_no_running_state(workspace):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-from mlr_copilot.experiment.debug import _files
+from mlr_copilot.experiment.debug import _involved
+from mlr_copilot.experiment.promptfiles import files_text
 from mlr_copilot.runners.model import Failure, RunRecord
 
 
@@ -20,5 +21,6 @@ def test_a_forged_traceback_never_sends_secrets_git_state_or_a_fifo(tmp_path):
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "config").write_text("[core]\n")
     os.mkfifo(tmp_path / "pipe.py")
-    shown = _files(tmp_path, record_failing_at(".env", ".git/config", "pipe.py", "../etc/passwd"), "train.py")
+    involved = _involved(record_failing_at(".env", ".git/config", "pipe.py", "../etc/passwd"), "train.py")
+    shown = files_text(tmp_path, involved, note_unreadable=False)
     assert shown == "## train.py\n```\nraise ValueError('boom')\n\n```"

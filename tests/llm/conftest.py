@@ -19,7 +19,8 @@ OPENAI_KEY = "sk-test-5f3a9c0d2e7b41a8c6d0"
 ANTHROPIC_KEY = "sk-ant-test-7e1b2c3d4f5a6b7c8d9e"
 
 
-def openai_body(content: str | None, *, model: str = "gpt-4o-mini-2024-07-18", usage: tuple[int, int] | None = (12, 5), finish: str = "stop") -> dict[str, Any]:
+def openai_body(content: str | None, *, model: str = "gpt-4o-mini-2024-07-18", usage: tuple[int, int] | None = (12, 5), finish: str = "stop",
+                cached: int | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": "chatcmpl-9abc",
         "object": "chat.completion",
@@ -37,10 +38,15 @@ def openai_body(content: str | None, *, model: str = "gpt-4o-mini-2024-07-18", u
     }
     if usage is not None:
         body["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
+        if cached is not None:
+            body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
     return body
 
 
-def anthropic_body(text: str, *, model: str = "claude-3-5-sonnet-20241022", usage: tuple[int, int] = (20, 7), stop: str = "end_turn") -> dict[str, Any]:
+def anthropic_body(text: str, *, model: str = "claude-3-5-sonnet-20241022", usage: tuple[int, int] = (20, 7), stop: str = "end_turn",
+                   cache: tuple[int, int] | None = None) -> dict[str, Any]:
+    """A reply; `cache`: the (read, written) prompt tokens of the prefix cache, beside `usage`'s input."""
+    cached = {} if cache is None else {"cache_read_input_tokens": cache[0], "cache_creation_input_tokens": cache[1]}
     return {
         "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
         "type": "message",
@@ -49,7 +55,7 @@ def anthropic_body(text: str, *, model: str = "claude-3-5-sonnet-20241022", usag
         "content": [{"type": "text", "text": text}],
         "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": usage[0], "output_tokens": usage[1]},
+        "usage": {"input_tokens": usage[0], "output_tokens": usage[1], **cached},
     }
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from mlr_copilot.llm.accounting import Ledger, cost_of, price_for
 from mlr_copilot.llm.base import BudgetExceededError, LLMError, Usage
+from mlr_copilot.status import Spend
 
 
 @pytest.mark.parametrize(
@@ -25,7 +26,30 @@ from mlr_copilot.llm.base import BudgetExceededError, LLMError, Usage
     ],
 )
 def test_known_prices(model, price):
-    assert price_for(model) == price
+    assert price_for(model)[:2] == price
+
+
+def test_cached_prompt_tokens_cost_the_cached_price_and_are_reported():
+    ledger = Ledger()
+    # gpt-4o: $2.50 input, $1.25 cached input; claude-3-5-haiku: $0.80 input, $0.08 read, $1.00 write
+    assert ledger.charge("search:improve", "openai", "gpt-4o", Usage(1_000_000, 0, cached_input_tokens=800_000)) == \
+        pytest.approx(0.2 * 2.5 + 0.8 * 1.25)
+    assert ledger.charge("implement:h1", "anthropic", "claude-3-5-haiku", Usage(
+        1_000_000, 0, cached_input_tokens=600_000, cache_write_tokens=300_000)) == pytest.approx(0.1 * 0.8 + 0.6 * 0.08 + 0.3 * 1.0)
+    # no published cached price: those tokens cost the input price
+    assert cost_of("gpt-4-turbo", Usage(1_000_000, 0, cached_input_tokens=1_000_000)) == pytest.approx(10.0)
+    snap = ledger.snapshot()
+    assert (snap["cached_input_tokens"], snap["cache_write_tokens"]) == (1_400_000, 300_000)
+    assert snap["tasks"]["implement:h1"]["cached_input_tokens"] == 600_000
+    assert Spend.model_validate(snap).cached_input_tokens == 1_400_000
+
+
+def test_a_ledger_saved_before_cached_tokens_were_counted_loads(tmp_path):
+    path = tmp_path / "ledger.json"
+    path.write_text(json.dumps({"session": {"calls": 1, "input_tokens": 10, "output_tokens": 2, "cost_usd": 0.1}}))
+    ledger = Ledger.load(path)
+    ledger.charge("t", "openai", "gpt-4o", Usage(10, 0, cached_input_tokens=4))
+    assert Ledger.load(path).snapshot()["cached_input_tokens"] == 4
 
 
 @pytest.mark.parametrize("model", ["llama3.1", "scripted", "qwen2.5-coder:7b", "gpt-4ox", "o1x"])

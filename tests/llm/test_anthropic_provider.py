@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from mlr_copilot import prompts
+from mlr_copilot.llm.accounting import cost_of
 from mlr_copilot.llm.anthropic_provider import JSON_INSTRUCTION, AnthropicProvider, split_messages
 from mlr_copilot.llm.base import LLMError, Message, RateLimitedError, TransientLLMError
 
@@ -34,6 +36,7 @@ async def test_system_prompt_is_top_level_and_usage_is_read(server, clean_env):
     assert ("temperature" in body) == p.takes_temperature
     assert completion.text == "Use AdamW."
     assert (completion.usage.input_tokens, completion.usage.output_tokens) == (20, 7)
+    assert (completion.usage.cached_input_tokens, completion.usage.cache_write_tokens) == (0, 0)
     assert completion.provider == "anthropic" and completion.model == "claude-3-5-sonnet-20241022"
 
 
@@ -42,6 +45,35 @@ async def test_json_mode_is_an_instruction_in_the_system_prompt(server, clean_en
     await complete(provider(server), [Message.system("Base."), Message.user("Go")], json_mode=True)
     body = server.body()
     assert body["system"].startswith("Base.") and body["system"].endswith(JSON_INSTRUCTION)
+
+
+async def test_a_prompt_laid_out_for_the_cache_is_marked_and_its_cached_tokens_are_priced(server, clean_env):
+    server.reply(body=anthropic_body("Lower the rate.", model="claude-sonnet-4-5-20250929", usage=(200, 40), cache=(3000, 500)))
+    messages = prompts.messages("search_reflect", task="Classify reviews.", metric="f1", baseline="0.5", nodes="- n001 ...")
+    p = provider(server, model="claude-sonnet-4-5")
+    completion = await complete(p, [*messages, Message.user("Be brief.")])
+
+    body = server.body()
+    user = messages[1].content
+    assert body["system"] == [{"type": "text", "text": messages[0].content, "cache_control": {"type": "ephemeral"}}]
+    [turn] = body["messages"]
+    # the same text, cut where the template's stable stretch ends and marked there, once
+    assert [b["text"] for b in turn["content"]] == [user[: messages[1].breaks[0]], user[messages[1].breaks[0]:], "Be brief."]
+    assert [("cache_control" in b) for b in turn["content"]] == [True, False, False]
+
+    usage = completion.usage
+    assert (usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens, usage.output_tokens) == (3700, 3000, 500, 40)
+    # Sonnet 4.5: $3 input, $0.30 cache read, $3.75 cache write, $15 output per million tokens
+    assert cost_of(completion.model, usage) == pytest.approx((200 * 3 + 3000 * 0.30 + 500 * 3.75 + 40 * 15) / 1e6)
+
+
+async def test_at_most_four_cache_marks_are_sent(server, clean_env):
+    server.reply(body=anthropic_body("ok"))
+    text = "abcdefghij"
+    await complete(provider(server), [Message.system("S"), Message("user", text, breaks=(2, 4, 6, 8))])
+    body = server.body()
+    marked = [b["text"] for b in body["messages"][0]["content"] if "cache_control" in b]
+    assert marked == ["ab", "cd", "ef"] and "".join(b["text"] for b in body["messages"][0]["content"]) == text
 
 
 async def test_text_blocks_are_joined(server, clean_env):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlr_copilot.llm.accounting import cost_of
 from mlr_copilot.llm.base import LLMError, Message, RateLimitedError, TransientLLMError
 from mlr_copilot.llm.openai_provider import OpenAIProvider
 
@@ -82,6 +83,18 @@ async def test_server_rejecting_json_mode_is_asked_again_without_it(server, clea
     assert completion.text == '{"ok": true}'
     assert "response_format" in server.body(0) and "response_format" not in server.body(1)
     assert p.json_mode is False
+
+
+async def test_cached_prompt_tokens_are_read_and_priced(server, clean_env):
+    server.reply(body=openai_body("AdamW", model="gpt-4.1-mini-2025-04-14", usage=(2048, 10), cached=1792))
+    completion = await complete(provider(server, model="gpt-4.1-mini"))
+    usage = completion.usage
+    assert (usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens) == (2048, 1792, 0)
+    # gpt-4.1-mini: $0.40 input, $0.10 cached input, $1.60 output per million tokens
+    assert cost_of(completion.model, usage) == pytest.approx((256 * 0.40 + 1792 * 0.10 + 10 * 1.60) / 1e6)
+    # a compatible server's reply without the details counts nothing as cached
+    server.reply(body=openai_body("AdamW"))
+    assert (await complete(provider(server))).usage.cached_input_tokens == 0
 
 
 async def test_missing_usage_is_estimated(server, clean_env):

@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from .. import prompts
-from ..errors import MlrError
 from ..llm.base import Message
 from ..retrieval import code as prototype_code
 from ..retrieval import hub
 from ..state import append_jsonl, read_json, write_json
 from ..work import Cancelled, Work
 from ..workspace.commits import HYPOTHESIS_TRAILER
-from ..workspace.paths import read_regular, safe_path
+from . import promptfiles
 from .change import EditFailedError, Outcome, Reviewer, propose, review_and_commit
 
 if TYPE_CHECKING:
@@ -41,8 +40,6 @@ log = logging.getLogger(__name__)
 READ = re.compile(r"^\s*READ:\s*(\S+)\s*$", re.MULTILINE)
 DONE = re.compile(r"^\s*DONE:\s*(.*)$", re.MULTILINE)
 MAX_READS_PER_STEP = 3
-FILE_CHARS = 12_000
-STARTER_FILES = ("train.py", "main.py", "run.py", "evaluate.py", "model.py")
 
 
 class Step(BaseModel):
@@ -121,25 +118,6 @@ class ImplementAgent:
     def log_event(self, event: str, **fields: Any) -> None:
         append_jsonl(self.folder / "log.jsonl", {"at": datetime.now(timezone.utc).isoformat(), "event": event, **fields})
 
-    def _read_files(self, paths: list[str]) -> str:
-        chunks = []
-        for rel in paths:
-            try:
-                raw = read_regular(safe_path(self.context.workspace, rel))
-            except MlrError as exc:
-                chunks.append(f"## {rel}\n(refused: {exc})")
-                continue
-            except OSError as exc:
-                chunks.append(f"## {rel}\n({'does not exist' if isinstance(exc, FileNotFoundError) else exc.strerror})")
-                continue
-            if raw is None:
-                chunks.append(f"## {rel}\n(not a regular file: never read)")
-            else:
-                text = raw.decode("utf-8", errors="replace")
-                cut = "" if len(text) <= FILE_CHARS else f"\n… ({len(text) - FILE_CHARS} more characters)"
-                chunks.append(f"## {rel}\n```\n{text[:FILE_CHARS]}{cut}\n```")
-        return "\n\n".join(chunks) or "(none yet)"
-
     def _context(self, state: ImplementState) -> None:
         """Prototype code and candidate models, gathered once per implementation."""
         settings = self.context.settings
@@ -160,18 +138,23 @@ class ImplementAgent:
         state.candidates = "\n".join(lines + [f"(note: {n})" for n in found.notes]) or "(none: use only what the code already loads)"
 
     def _messages(self, state: ImplementState) -> list[Message]:
-        """The step's prompt. The template puts what stays the same from step to step first
-        (hypothesis, plan, prototypes, candidates), so a provider's prompt cache reuses it."""
+        """The step's prompt, what stays the same first so a provider's prefix cache serves it:
+        the starter files as the base commit has them and the task (the same for every
+        hypothesis drafted from it), then the hypothesis, its plan, prototypes and candidates
+        (the same at every step); the map, the files read or changed and the steps so far last."""
         h = self.hypothesis
         settings = self.context.settings
+        workspace = self.context.workspace
+        changed = promptfiles.changed_since(workspace, state.base_commit)
         return prompts.messages(
             "implement_step",
-            results_file=settings.run.results_file,
+            results_file=settings.run.results_file, files=promptfiles.baseline_text(workspace, state.base_commit),
+            task=promptfiles.task_text(workspace),
             hypothesis_id=h.id, title=h.title, problem=h.problem, method=h.method, plan=plan_text(h),
-            repo_map=self.context.files.current().render(6000),
             prototypes=state.prototypes, candidates=state.candidates,
-            files=self._read_files(state.read), history=history_text(state.steps),
-            step=state.step + 1, max_steps=settings.implement.max_steps,
+            repo_map=self.context.files.current().render(6000),
+            files_since=promptfiles.files_text(workspace, promptfiles.later_paths(state.read, changed), note_unreadable=True),
+            history=history_text(state.steps), step=state.step + 1, max_steps=settings.implement.max_steps,
         )
 
     def start(self, base: str | None = None) -> ImplementState:
@@ -181,7 +164,7 @@ class ImplementAgent:
         self.git.checkout_branch(branch, base)
         state = self.load_state()
         if state is None:
-            starters = [f for f in STARTER_FILES if (self.context.workspace / f).is_file()]
+            starters = [f for f in promptfiles.STARTER_FILES if (self.context.workspace / f).is_file()]
             state = ImplementState(hypothesis=self.hypothesis.id, branch=branch,
                                    base_commit=self.git.head_sha(), read=starters)
         else:
@@ -267,7 +250,9 @@ class ImplementAgent:
                 left_out = f"left out in review: {', '.join(outcome.left_out)}" if outcome.left_out else ""
                 state.steps.append(Step(step=state.step, summary=result.summary, outcome="committed",
                                         commit=outcome.commit, reason=left_out))
-                state.read = sorted(set(state.read) | set(outcome.committed))
+                # appended in the order they were committed: a re-sorted list would move the files
+                # shown before it and break the prompt's cached prefix at the next step
+                state.read += [p for p in outcome.committed if p not in state.read]
             else:
                 state.steps.append(Step(step=state.step, summary=result.summary, outcome="rejected", reason=outcome.review.reason))
             self.log_event("step", step=state.step, summary=result.summary, commit=outcome.commit,

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from .. import prompts
-from ..errors import MlrError
 from ..llm.base import BudgetExceededError
 from ..runners.model import RunRecord
 from ..runners.pinning import command_file
 from ..work import Cancelled, Work
-from ..workspace.paths import read_regular, safe_path
+from . import promptfiles
 from .change import Outcome, Reviewer, propose, review_and_commit
 
 if TYPE_CHECKING:
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LOG_TAIL_CHARS = 6_000
-FILE_CHARS = 10_000
 
 
 class FixAttempt(BaseModel):
@@ -66,22 +64,10 @@ def _log_tail(workspace: Path, record: RunRecord) -> str:
         return handle.read().decode("utf-8", errors="replace")
 
 
-def _files(workspace: Path, record: RunRecord, command_file: str | None) -> str:
+def _involved(record: RunRecord, command_file: str | None) -> list[str]:
+    """The files the failures point at, then the command's own, each once."""
     paths = [f.path for f in record.failures if f.path]
-    if command_file:
-        paths.append(command_file)
-    chunks = []
-    for rel in dict.fromkeys(paths):
-        # the paths come from the run's output, which the experiment's code controls: only
-        # the workspace's own regular files that the agent may read (no secrets, no .git/)
-        try:
-            raw = read_regular(safe_path(workspace, rel), FILE_CHARS * 4)
-        except (MlrError, OSError):
-            continue
-        if raw is not None:
-            text = raw.decode("utf-8", errors="replace")
-            chunks.append(f"## {rel}\n```\n{text[:FILE_CHARS]}\n```")
-    return "\n\n".join(chunks) or "(none)"
+    return list(dict.fromkeys([*paths, command_file] if command_file else paths))
 
 
 def _failures(record: RunRecord) -> str:
@@ -94,15 +80,23 @@ def _failures(record: RunRecord) -> str:
 
 
 async def propose_fix(context: AgentContext, record: RunRecord, reviewer: Reviewer, work: Work,
-                      attempts: list[FixAttempt], hypothesis: str | None) -> Outcome | None:
-    """Propose and review one fix for the failed `record`; None when the LLM proposes no edit."""
+                      attempts: list[FixAttempt], hypothesis: str | None, *, base: str | None = None) -> Outcome | None:
+    """Propose and review one fix for the failed `record`; None when the LLM proposes no edit.
+    The prompt opens as every change prompt does, with the starter files as commit `base` has
+    them (the working copy's without one) and the task, so a provider's prefix cache serves it."""
     workspace = context.workspace
+    # the paths come from the run's output, which the experiment's code controls: only the
+    # workspace's own regular files that the agent may read (no secrets, no .git/)
+    involved = promptfiles.later_paths(_involved(record, command_file(record.command)),
+                                       promptfiles.changed_since(workspace, base))
     messages = prompts.messages(
         "experiment_fix",
-        results_file=context.settings.run.results_file, run_id=record.id, command=record.command,
+        results_file=context.settings.run.results_file, files=promptfiles.baseline_text(workspace, base),
+        task=promptfiles.task_text(workspace),
+        files_involved=promptfiles.files_text(workspace, involved, note_unreadable=False),
+        run_id=record.id, command=record.command,
         commit=(record.commit or "none")[:12], status=record.status, message=record.message or "",
         failures=_failures(record), log_tail=_log_tail(workspace, record)[-LOG_TAIL_CHARS:],
-        files=_files(workspace, record, command_file(record.command)),
         attempts="\n".join(f"- run {a.run_id} {a.status}; fix: {a.fix or 'none'} ({'accepted' if a.accepted else a.reason or 'rejected'})" for a in attempts) or "(none)",
     )
     work.say(f"Asking for a fix of run {record.id}", None)

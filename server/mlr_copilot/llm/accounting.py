@@ -1,7 +1,9 @@
 """Token and dollar accounting, and the budget cap that stops work cleanly.
 
-Prices are list prices in USD per million input/output tokens. Models not listed (local models,
-new releases) are still counted in tokens; their cost is None rather than a guess.
+Prices are list prices in USD per million input/output tokens; prompt tokens a provider's prefix
+cache served (or, at Anthropic, wrote) are priced at the provider's cached rate. Models not
+listed (local models, new releases) are still counted in tokens; their cost is None rather than
+a guess.
 """
 
 from __future__ import annotations
@@ -41,7 +43,11 @@ def cost_of(model: str, usage: Usage, prices: Mapping[str, Price] = PRICES) -> f
     price = price_for(model, prices)
     if price is None:
         return None
-    return (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1_000_000
+    read, written = usage.cached_input_tokens, usage.cache_write_tokens
+    fresh = usage.input_tokens - read - written
+    cached = price.input if price.cached_input is None else price.cached_input
+    write = price.input if price.cache_write is None else price.cache_write
+    return (fresh * price.input + read * cached + written * write + usage.output_tokens * price.output) / 1_000_000
 
 
 @dataclass
@@ -53,6 +59,9 @@ class Totals:
     # Calls whose model has no known price: their tokens count, their cost does not.
     unpriced_calls: int = 0
     estimated_calls: int = 0
+    # of input_tokens: served from the provider's prefix cache, and written to it
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -62,6 +71,8 @@ class Totals:
         self.calls += 1
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
+        self.cached_input_tokens += usage.cached_input_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
         if cost is None:
             self.unpriced_calls += 1
         else:
@@ -85,6 +96,8 @@ class Totals:
             cost_usd=float(data.get("cost_usd") or 0.0),
             unpriced_calls=int(data.get("unpriced_calls", 0)),
             estimated_calls=int(data.get("estimated_calls", 0)),
+            cached_input_tokens=int(data.get("cached_input_tokens", 0)),
+            cache_write_tokens=int(data.get("cache_write_tokens", 0)),
         )
 
 

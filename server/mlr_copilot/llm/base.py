@@ -16,6 +16,10 @@ Role = Literal["system", "user", "assistant"]
 class Message:
     role: Role
     content: str
+    # Offsets in `content` where a stretch that stays the same from call to call ends (see
+    # `prompts`): a provider that caches a prompt's prefix only on request (Anthropic) marks
+    # them; the text sent is the same either way.
+    breaks: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, str]:
         return {"role": self.role, "content": self.content}
@@ -35,10 +39,14 @@ class Message:
 
 @dataclass(frozen=True)
 class Usage:
+    # every prompt token, those served from or written to the provider's prefix cache included
     input_tokens: int
     output_tokens: int
     # True when the server reported no usage and the counts are guessed from text length.
     estimated: bool = False
+    # of `input_tokens`: read from the provider's prefix cache, and written to it (Anthropic)
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

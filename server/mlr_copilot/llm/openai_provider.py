@@ -12,7 +12,7 @@ from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_
 from mlr_copilot.llm.model_list import listing_error, model_ids, not_found
 from mlr_copilot.llm.redaction import redact
 from mlr_copilot.llm.sdk_errors import translate
-from mlr_copilot.llm.spec import ProviderSpec, sdk_build
+from mlr_copilot.llm.spec import Price, ProviderSpec, sdk_build
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,10 @@ class OpenAIProvider:
             log.warning("%s: the reply to '%s' was cut off at the token limit", self.name, call)
         usage = getattr(response, "usage", None)
         if usage is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
-            counted = Usage(usage.prompt_tokens, usage.completion_tokens)
+            # prompt_tokens counts the cached ones too; servers other than OpenAI often send no details
+            details = getattr(usage, "prompt_tokens_details", None)
+            cached = getattr(details, "cached_tokens", None) or 0
+            counted = Usage(usage.prompt_tokens, usage.completion_tokens, cached_input_tokens=cached)
         else:
             counted = estimate_usage(messages, text)
         return Completion(text=text, usage=counted, model=getattr(response, "model", None) or self.model, provider=self.name)
@@ -145,22 +148,24 @@ OPENAI = ProviderSpec(
     default_model="gpt-5-mini",
     key_variables=("OPENAI_API_KEY",),
     sdk="openai",
+    # (input, output, cached input) in USD per million tokens, as published on
+    # https://openai.com/api/pricing/ ("Cached input"); gpt-4-turbo and gpt-3.5-turbo have no cached price
     prices={
-        "gpt-5": (1.25, 10.00),
-        "gpt-5-mini": (0.25, 2.00),
-        "gpt-5-nano": (0.05, 0.40),
-        "gpt-4.1": (2.00, 8.00),
-        "gpt-4.1-mini": (0.40, 1.60),
-        "gpt-4.1-nano": (0.10, 0.40),
-        "gpt-4o": (2.50, 10.00),
-        "gpt-4o-mini": (0.15, 0.60),
-        "gpt-4-turbo": (10.00, 30.00),
-        "gpt-3.5-turbo": (0.50, 1.50),
-        "o1": (15.00, 60.00),
-        "o1-mini": (1.10, 4.40),
-        "o3": (2.00, 8.00),
-        "o3-mini": (1.10, 4.40),
-        "o4-mini": (1.10, 4.40),
+        "gpt-5": Price(1.25, 10.00, 0.125),
+        "gpt-5-mini": Price(0.25, 2.00, 0.025),
+        "gpt-5-nano": Price(0.05, 0.40, 0.005),
+        "gpt-4.1": Price(2.00, 8.00, 0.50),
+        "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
+        "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
+        "gpt-4o": Price(2.50, 10.00, 1.25),
+        "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+        "gpt-4-turbo": Price(10.00, 30.00),
+        "gpt-3.5-turbo": Price(0.50, 1.50),
+        "o1": Price(15.00, 60.00, 7.50),
+        "o1-mini": Price(1.10, 4.40, 0.55),
+        "o3": Price(2.00, 8.00, 0.50),
+        "o3-mini": Price(1.10, 4.40, 0.55),
+        "o4-mini": Price(1.10, 4.40, 0.275),
     },
 )
 

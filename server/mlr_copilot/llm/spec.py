@@ -13,12 +13,21 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from mlr_copilot.llm.base import Provider
 
-# (input, output) list price in USD per million tokens
-Price = tuple[float, float]
+
+class Price(NamedTuple):
+    """List prices in USD per million tokens. Prompt tokens a provider's prefix cache served
+    cost `cached_input`, those written to it `cache_write`; None where the provider publishes
+    no such price (those tokens cost `input`)."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
+
 
 # Local servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"

@@ -3,9 +3,11 @@ what it changed: draft (today's implement loop for a hypothesis, from the baseli
 debug (one fix of a failed node), improve (one atomic change to a working node); reflect makes
 no commit but evidence.
 
-The improve and reflect prompts put what stays the same first (the system part, the task, the
-node's files in a fixed order) and what changes from call to call last, so a provider's prefix
-cache serves most of each prompt."""
+The prompts put what stays the same first and what changes from call to call last, so a
+provider's prefix cache serves most of each: the improve and debug prompts open, as the draft's
+implement steps do, with the starter files as the search's baseline commit has them and the
+task (see `experiment.promptfiles`), then their own instructions; the node's changed files, its
+result and what was tried come after, and the researcher's instruction last."""
 
 from __future__ import annotations
 
@@ -16,24 +18,17 @@ from typing import TYPE_CHECKING
 from .. import prompts
 from ..autonomous.pipeline import accept_all, failure_summary
 from ..errors import MlrError
-from ..experiment.agent import STARTER_FILES
+from ..experiment import promptfiles
 from ..experiment.change import propose, review_and_commit
 from ..experiment.debug import propose_fix
-from ..taskfile import TaskError, load_task
-from ..workspace.gitsafe import run_text
-from ..workspace.paths import read_regular, safe_path
 from ..workspace.refs import commit_of
 from .execute import check_out
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ..engine import Engine
     from ..llm.base import Message
     from ..work import Work
     from .model import Journal, Node
-
-FILE_CHARS = 12_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ async def debug(engine: Engine, journal: Journal, node: Node, work: Work) -> Cha
     """One fix of the failed `node` from its diagnosed failures and log tail."""
     await asyncio.to_thread(check_out, engine, journal.branch, node.commit)
     record = engine.run_record(node.runs[-1])
-    outcome = await propose_fix(engine.context(), record, accept_all, work, [], node.hypothesis)
+    outcome = await propose_fix(engine.context(), record, accept_all, work, [], node.hypothesis, base=journal.base_commit)
     if outcome is None or not outcome.commit:
         return None
     return Change(outcome.commit, outcome.proposal.summary)
@@ -88,39 +83,9 @@ async def improve(engine: Engine, journal: Journal, node: Node, work: Work, inst
 async def reflect(engine: Engine, journal: Journal) -> str:
     """What worked and what did not, from every measured node, as evidence for the ideas."""
     base = f"{journal.baseline_value:.6g}" if journal.baseline_value is not None else "unknown"
-    messages = prompts.messages("search_reflect", task=task_text(engine.workspace), metric=journal.metric,
+    messages = prompts.messages("search_reflect", task=promptfiles.task_text(engine.workspace), metric=journal.metric,
                                 baseline=base, nodes=nodes_text(journal))
     return (await engine.llm.text(messages, task="search:reflect", call="search.reflect")).strip()
-
-
-def task_text(workspace: Path) -> str:
-    try:
-        task = load_task(workspace)
-    except TaskError:
-        return "(no task description)"
-    return f"{task.title}: {task.description.strip()}\nCommand: `{task.command}`; metric {task.metric.name} ({task.metric.direction})."
-
-
-def node_files(workspace: Path, base: str, commit: str) -> list[str]:
-    """The files a node's prompt shows, in a fixed order: the starter files it left as the
-    baseline had them (the same bytes in every node's prompt, so a prefix cache serves them),
-    then the files it changed since the baseline, each group sorted by path."""
-    out = run_text(workspace, "diff", "--name-only", "--no-renames", base, commit, "--")
-    changed = sorted(p for p in out.stdout.splitlines() if p) if out.returncode == 0 else []
-    starters = sorted(f for f in STARTER_FILES if (workspace / f).is_file() and f not in changed)
-    return [*starters, *changed]
-
-
-def files_text(workspace: Path, paths: list[str]) -> str:
-    chunks = []
-    for rel in paths:
-        try:
-            raw = read_regular(safe_path(workspace, rel))
-        except (MlrError, OSError):
-            continue
-        if raw is not None:
-            chunks.append(f"## {rel}\n```\n{raw.decode('utf-8', errors='replace')[:FILE_CHARS]}\n```")
-    return "\n\n".join(chunks) or "(none)"
 
 
 def _line(journal: Journal, node: Node) -> str:
@@ -137,9 +102,11 @@ def nodes_text(journal: Journal) -> str:
 def improve_messages(engine: Engine, journal: Journal, node: Node, instruction: str) -> list[Message]:
     workspace = engine.workspace
     tried = [_line(journal, n) for n in journal.nodes if n.id != node.id and n.parent in (node.parent, node.id)]
+    changed = promptfiles.changed_since(workspace, journal.base_commit, node.commit)
     return prompts.messages(
-        "search_improve", results_file=engine.settings.run.results_file, task=task_text(workspace),
-        files=files_text(workspace, node_files(workspace, journal.base_commit, node.commit)),
+        "search_improve", results_file=engine.settings.run.results_file,
+        files=promptfiles.baseline_text(workspace, journal.base_commit), task=promptfiles.task_text(workspace),
+        files_changed=promptfiles.files_text(workspace, changed, note_unreadable=False),
         node=node.id, operator=node.operator, commit=node.commit[:12],
         path=" -> ".join(n.id for n in journal.path_to(node)), result=_line(journal, node),
         tried="\n".join(tried) or "(nothing yet)", instruction=instruction or "(none)",
