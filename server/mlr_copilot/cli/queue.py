@@ -4,7 +4,6 @@ which stops one from another process (the queue that owns it acts on the request
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from ..errors import MlrError
@@ -45,6 +44,8 @@ def print_queue(entries: list[QueuedRun]) -> None:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
+    import json  # only when printing JSON: not on the path of `--help`
+
     if args.action == "cancel" or args.cancel:
         return _cancel(args)
     if args.run_id:
