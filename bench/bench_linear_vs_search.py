@@ -36,7 +36,7 @@ def compare(task: str, runs: int, nodes: int, seeds: int, workdir: Path) -> Eval
              # one run at a time: the wall times of the two modes are comparable on a shared machine
              "run": {"runner": "local", "parallel": 1},
              "search": {"max_nodes": nodes, "seeds": seeds, "reflect_every": 0}}
-    return asyncio.run(evaluate(pick_tasks([task]), runs, workdir / task, layer, Work(), modes=MODES))
+    return asyncio.run(evaluate(pick_tasks([task]), runs, workdir, layer, Work(), modes=MODES))
 
 
 def main() -> None:

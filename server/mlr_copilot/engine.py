@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from .llm.accounting import Ledger
     from .llm.client import LLM
     from .paper import Paper
-    from .runners.queue import QueuedRun, QueueEntry, SlotQueue
+    from .runners.queue import SlotQueue
+    from .runners.queue_records import QueuedRun, QueueEntry
     from .runners.supervise import LineCallback
     from .status import Spend, Status
     from .workspace.git import GitWorkspace
@@ -391,13 +392,13 @@ class Engine:
 
     def queue(self, *, all_ended: bool = False) -> list[QueuedRun]:
         """The runs waiting, running and lately ended (`all_ended`: every one kept)."""
-        from .runners.queue import queue_view  # the run machinery, as in `run`
+        from .runners.queue_records import queue_view  # the files, not the queue's event loop
 
         return queue_view(self.workspace, all_ended=all_ended)
 
     def cancel_queued(self, run_id: str) -> QueueEntry:
-        """Cancel a waiting or running run, whichever process owns it (`runners/queue.cancel`)."""
-        from .runners.queue import cancel  # the run machinery, as in `run`
+        """Cancel a waiting or running run, whichever process owns it (`runners/queue_records.cancel`)."""
+        from .runners.queue_records import cancel  # as in `queue`
 
         return cancel(self.workspace, run_id)
 

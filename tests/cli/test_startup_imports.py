@@ -74,6 +74,7 @@ DEFAULT_SPEC = ("mlr_copilot.llm.openai_provider", "mlr_copilot.llm.sdk_errors")
     (["history", "--csv"], 0, ()),
     (["status"], 0, DEFAULT_SPEC),
     (["hypotheses"], 0, ()),
+    (["queue"], 0, ()),  # the queue's files, not the event loop of the queue that owns the runs
     (["accept", "h9"], 2, ()),  # no such hypothesis: the same imports as a decision, up to the lookup
     (["reject", "h9"], 2, ()),
 ])

@@ -12,7 +12,7 @@ from .parser import Commands
 from .session import engine_for
 
 if TYPE_CHECKING:
-    from ..runners.queue import QueuedRun
+    from ..runners.queue_records import QueuedRun
 
 _STATE_STYLE = {"pending": "cyan", "running": "yellow", "finished": "green", "failed": "red",
                 "cancelled": "magenta", "interrupted": "red"}
