@@ -60,7 +60,7 @@ class EvalAttempt(BaseModel):
     best_commit: str | None = None
     improvement: float | None = None
     success: bool = False
-    # the runs `baseline` and `best` are means of (the search's seeded re-runs; 1 in the linear mode)
+    # how many runs `baseline` and `best` each average: the search's seeded re-runs; 1 in the linear mode
     seeds: int = 1
     best_se: float | None = None
     nodes: int | None = None
