@@ -26,7 +26,6 @@ from .objective import Objective
 from .run_setup import run_objective, run_request
 from .runners.model import RUN_ID_PATTERN, RunRecord, RunRequest
 from .state import StateDir
-from .work import Work
 from .workspace.commits import head_info
 from .workspace.paths import resolve_path
 
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
     from .runners.queue_records import QueuedRun, QueueEntry
     from .runners.supervise import LineCallback
     from .status import Spend, Status
+    from .work import Work
     from .workspace.git import GitWorkspace
 
 log = logging.getLogger(__name__)
