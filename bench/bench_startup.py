@@ -1,7 +1,8 @@
 """Start-up of the commands that do no LLM or experiment work, as whole processes: the median
 wall time of N runs of each (interleaved, as the machine's speed drifts), against the 120 ms
 target, next to the interpreter's own floor (`python -c pass`). The CPU time (user + system)
-of each process is printed too: on a shared machine it drifts far less than the wall time.
+of each process is printed too, and its ratio to the floor's: on a shared machine they drift
+far less than the wall time.
 
 Bytecode is compiled once, in a temporary cache, before timing: an installed package has its
 `.pyc` files, and a `PYTHONDONTWRITEBYTECODE` environment would otherwise time the compiler.
@@ -56,6 +57,7 @@ def commands(root: Path, runs: list[str]) -> dict[str, list[str]]:
         "compare A B": [*cli, "compare", *runs, *w],
         "hypotheses": [*cli, "hypotheses", *w],
         "status": [*cli, "status", *w],
+        "queue": [*cli, "queue", *w],
         "accept (unknown id)": [*cli, "accept", "h9", *w],
         "undo (nothing to undo)": [*cli, "undo", *w],
     }
@@ -91,14 +93,17 @@ def main() -> int:
             cpu[name].append(used)
     floor = statistics.median(samples["python -c pass (floor)"])
     print(f"work folder: {temp}; {args.repeat} runs each, median wall time of the whole process")
-    print(f"{'command':<26} {'median':>9} {'min':>9} {'over floor':>11} {'CPU':>9}  target {TARGET_MS:.0f} ms")
+    cpu_floor = statistics.median(cpu["python -c pass (floor)"])
+    print(f"{'command':<26} {'median':>9} {'min':>9} {'over floor':>11} {'CPU':>9} {'CPU/floor':>9}  "
+          f"target {TARGET_MS:.0f} ms")
     failed = 0
     for name, values in samples.items():
         median = statistics.median(values)
         verdict = "" if name.startswith("python") else ("PASS" if median <= TARGET_MS else "FAIL")
         failed += verdict == "FAIL"
+        used = statistics.median(cpu[name])
         print(f"{name:<26} {median:7.1f}ms {min(values):7.1f}ms {median - floor:9.1f}ms "
-              f"{statistics.median(cpu[name]):7.1f}ms  {verdict}")
+              f"{used:7.1f}ms {used / cpu_floor:8.1f}x  {verdict}")
     if floor > TARGET_MS / 2:
         print(f"note: the interpreter alone takes {floor:.0f} ms here (a loaded or slow machine); "
               "'over floor' is what mlr-copilot itself adds")

@@ -25,7 +25,9 @@ RunnerName = Annotated[str, BeforeValidator(setting_name)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # A section's validator is built when a value is first validated: the commands that read
+    # only defaults (history, status, queue) never pay for building it (start-up time).
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class LLMSettings(_Section):
@@ -160,6 +162,9 @@ def validate_settings(raw: dict[str, Any] | None) -> tuple[Settings, list[str]]:
         if not isinstance(value, dict):
             warnings.append(f"setting '{name}' must be an object; using defaults")
             value = {}
+        if not value:  # the defaults, which pydantic never validates either
+            sections[name] = section_type.model_construct()
+            continue
         try:
             sections[name] = section_type.model_validate(value)
             continue
@@ -173,7 +178,8 @@ def validate_settings(raw: dict[str, Any] | None) -> tuple[Settings, list[str]]:
             sections[name] = section_type.model_validate(kept)
         except ValidationError:
             sections[name] = section_type()
-    return Settings(**sections), warnings
+    # each section is validated above: the whole is only put together
+    return Settings.model_construct(**sections), warnings
 
 
 ENV_SETTINGS = {

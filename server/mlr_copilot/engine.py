@@ -19,39 +19,39 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from . import __version__
 from .config import RunnerName, Settings, load_settings
-from .context import AgentContext
 from .envfile import workspace_environ
 from .errors import MlrError
-from .experiment.repomap import WorkspaceMap
-from .history.compare import RunComparison, compare_runs
 from .history.store import HistoryTable, history, load_runs
-from .ideas import document
-from .ideas.store import IdeaStore
 from .objective import Objective
 from .run_setup import run_objective, run_request
 from .runners.model import RUN_ID_PATTERN, RunRecord, RunRequest
 from .state import StateDir
-from .status import Spend, Status
-from .work import Work
 from .workspace.commits import head_info
 from .workspace.paths import resolve_path
 
 if TYPE_CHECKING:
+    from .context import AgentContext
     from .doctor import Check
     from .experiment.agent import ImplementState
     from .experiment.change import Reviewer
     from .experiment.debug import DebugReport, FixResult
+    from .experiment.repomap import WorkspaceMap
+    from .history.compare import RunComparison
     from .ideas.agent import IdeaAgent
     from .ideas.model import Hypothesis, IdeasRun
     from .ideas.model import Status as HypothesisStatus
+    from .ideas.store import IdeaStore
     from .llm.accounting import Ledger
     from .llm.client import LLM
     from .paper import Paper
     from .runners.batch import BatchItem
-    from .runners.queue import QueuedRun, QueueEntry, SlotQueue
+    from .runners.queue import SlotQueue
+    from .runners.queue_records import QueuedRun, QueueEntry
     from .runners.supervise import LineCallback
-    from .workspace.checkout import RunCheckout
     from .search.model import Journal, NodeAction, NodeActionName
+    from .status import Spend, Status
+    from .work import Work
+    from .workspace.checkout import RunCheckout
     from .workspace.git import GitWorkspace
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ class Engine:
 
     def context(self) -> AgentContext:
         """What an agent of one operation works with, under the settings of now."""
+        from .context import AgentContext  # the agents' view: only the commands that run one
+
         return AgentContext(settings=self.settings, state=self.state, git=self.git, files=self.files,
                             environ=self.environ, connect=lambda: self.llm)
 
@@ -106,6 +108,8 @@ class Engine:
     def files(self) -> WorkspaceMap:
         """The workspace's map for the agent, kept up to date path by path (`WorkspaceMap`)."""
         if self._files is None:
+            from .experiment.repomap import WorkspaceMap  # only the commands that run an agent
+
             self._files = WorkspaceMap(self.workspace)
         return self._files
 
@@ -143,9 +147,13 @@ class Engine:
         return self._llm
 
     def usage(self) -> Spend:
+        from .status import Spend  # as the other models a command reads: imported by those that do
+
         return Spend() if self._ledger is None else Spend.model_validate(self._ledger.snapshot())
 
     def status(self, tasks: list[dict[str, str]] | None = None) -> Status:
+        from .status import Status  # as in `usage`
+
         llm = self.settings.llm
         return Status(version=__version__, workspace=str(self.workspace), provider=llm.provider,
                       model=llm.resolved_model(), tasks=tasks or [], usage=self.usage())
@@ -211,12 +219,20 @@ class Engine:
         proposals = self.state.root / "ideas"
         if not proposals.is_dir() or not any(proposals.iterdir()):
             return []
-        return IdeaStore(self.state).hypotheses()
+        return self._ideas_store().hypotheses()
+
+    def _ideas_store(self) -> IdeaStore:
+        # the hypotheses' models: a workspace without any never loads them
+        from .ideas.store import IdeaStore
+
+        return IdeaStore(self.state)
 
     def decide(self, hypothesis_id: str, status: HypothesisStatus, note: str = "") -> Hypothesis:
         """Record the decision and rewrite the hypotheses document; the store answers, not
         the ideas agent, so accept and reject do not pay for the LLM layer's imports."""
-        store = IdeaStore(self.state)
+        from .ideas import document  # the hypotheses document: only decisions rewrite it
+
+        store = self._ideas_store()
         hypothesis = store.decide(hypothesis_id, status, note)
         run, _ = store.find(hypothesis.id)
         document.write(self.workspace, run)
@@ -249,7 +265,7 @@ class Engine:
                         base: str | None = None) -> ImplementState:
         from .experiment.agent import ImplementAgent  # the LLM layer: only implementation
 
-        _run, hypothesis = IdeaStore(self.state).find(hypothesis_id)
+        _run, hypothesis = self._ideas_store().find(hypothesis_id)
         if hypothesis.status != "accepted":
             raise MlrError(f"{hypothesis.id} is {hypothesis.status}: accept it before implementing it")
         await self.ensure_repository(confirm_init)
@@ -411,6 +427,8 @@ class Engine:
 
     def compare(self, run_a: str, run_b: str) -> RunComparison:
         """Runs `run_a` and `run_b` side by side: metrics, settings and the code diff."""
+        from .history.compare import compare_runs  # the code diff: only `compare`
+
         return compare_runs(self.workspace, self.run_record(run_a), self.run_record(run_b))
 
     def runs(self) -> list[RunRecord]:
@@ -418,13 +436,13 @@ class Engine:
 
     def queue(self, *, all_ended: bool = False) -> list[QueuedRun]:
         """The runs waiting, running and lately ended (`all_ended`: every one kept)."""
-        from .runners.queue import queue_view  # the run machinery, as in `run`
+        from .runners.queue_records import queue_view  # the files, not the queue's event loop
 
         return queue_view(self.workspace, all_ended=all_ended)
 
     def cancel_queued(self, run_id: str) -> QueueEntry:
-        """Cancel a waiting or running run, whichever process owns it (`runners/queue.cancel`)."""
-        from .runners.queue import cancel  # the run machinery, as in `run`
+        """Cancel a waiting or running run, whichever process owns it (`runners/queue_records.cancel`)."""
+        from .runners.queue_records import cancel  # as in `queue`
 
         return cancel(self.workspace, run_id)
 

@@ -27,8 +27,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from dotenv import dotenv_values
-
 ALLOWED_KEYS = frozenset({"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "SEMANTIC_SCHOLAR_API_KEY"})
 ALLOWED_KNOBS = frozenset({"MLR_OFFLINE", "HF_HUB_OFFLINE", "MLR_BUDGET_USD", "MLR_BUDGET_TOKENS", "OPENALEX_MAILTO"})
 ALLOWED = ALLOWED_KEYS | ALLOWED_KNOBS
@@ -89,6 +87,8 @@ def read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
         text = _read(path)
     except _Unread as exc:
         return {}, [str(exc)]
+    from dotenv import dotenv_values  # only a workspace with a .env needs the parser
+
     warnings = _malformed_lines(path, text)
     allowed: dict[str, str] = {}
     refused: list[str] = []

@@ -18,7 +18,11 @@ from tests.cli.test_cli import ENV, cli, no_traceback
 HEAVY = ("asyncio", "docker", "git", "requests", "httpx", "openai", "anthropic", "pygls", "lsprotocol",
          "mlr_copilot.llm.client", "mlr_copilot.llm.factory", "mlr_copilot.ideas.agent",
          "mlr_copilot.experiment.agent", "mlr_copilot.lsp", "mlr_copilot.runners.docker",
-         "mlr_copilot.runners.base")  # the run machinery: process trees, log sinks, secret scrubbing
+         "mlr_copilot.runners.base",  # the run machinery: process trees, log sinks, secret scrubbing
+         # the providers' modules (read from the registry only when a spec is), the agents' view of
+         # a workspace, and the .env parser (for a workspace without one)
+         "mlr_copilot.llm.openai_provider", "mlr_copilot.llm.anthropic_provider", "mlr_copilot.llm.sdk_errors",
+         "mlr_copilot.context", "mlr_copilot.experiment", "dotenv")
 
 PROBE = """
 import contextlib, io, json, sys
@@ -60,20 +64,25 @@ def heavy(modules: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
             if any(name == h or name.startswith(h + ".") for h in HEAVY if h not in allowed)]
 
 
-@pytest.mark.parametrize("command, code", [
-    (["history"], 0),
-    (["history", "--json"], 0),
-    (["history", "--csv"], 0),
-    (["status"], 0),
-    (["hypotheses"], 0),
-    (["accept", "h9"], 2),  # no such hypothesis: the same imports as a decision, up to the lookup
-    (["reject", "h9"], 2),
+# the provider's spec that names the default model `status` prints (not its SDK)
+DEFAULT_SPEC = ("mlr_copilot.llm.openai_provider", "mlr_copilot.llm.sdk_errors")
+
+
+@pytest.mark.parametrize("command, code, allowed", [
+    (["history"], 0, ()),
+    (["history", "--json"], 0, ()),
+    (["history", "--csv"], 0, ()),
+    (["status"], 0, DEFAULT_SPEC),
+    (["hypotheses"], 0, ()),
+    (["queue"], 0, ()),  # the queue's files, not the event loop of the queue that owns the runs
+    (["accept", "h9"], 2, ()),  # no such hypothesis: the same imports as a decision, up to the lookup
+    (["reject", "h9"], 2, ()),
 ])
-def test_light_commands_import_no_heavy_package(workspace, command, code):
+def test_light_commands_import_no_heavy_package(workspace, command, code, allowed):
     root, _runs = workspace
     probe = imported(*command, "-w", str(root))
     assert probe["code"] == code, probe["err"]
-    assert heavy(probe["modules"]) == []
+    assert heavy(probe["modules"], allowed) == []
 
 
 def test_compare_imports_only_the_git_layer_it_diffs_with(workspace):
@@ -88,8 +97,9 @@ def test_undo_imports_only_the_git_layer_it_works_with(workspace):
     root, _runs = workspace
     probe = imported("undo", "-w", str(root))
     assert probe["code"] == 2 and "undo" in probe["err"]  # no agent commit to revert
-    # it first settles an edit a killed agent left half done, which needs the run machinery
-    assert heavy(probe["modules"], allowed=("git", "mlr_copilot.runners.base")) == []
+    # it first settles an edit a killed agent left half done (`experiment.transaction`), which
+    # needs the run machinery; never the agents themselves
+    assert heavy(probe["modules"], allowed=("git", "mlr_copilot.runners.base", "mlr_copilot.experiment")) == []
 
 
 def test_help_imports_neither_the_engine_nor_pydantic():

@@ -189,3 +189,25 @@ def test_a_prototype_clone_runs_no_program_a_variable_names(tmp_path, monkeypatc
     reason = clone("ssh://git.example.invalid/proto.git", tmp_path / "cache" / "proto")
     assert reason and "\n" not in reason
     assert sorted(path.name for path in marks.iterdir()) == []
+
+
+def test_the_configuration_is_read_once_until_a_file_of_it_changes(tmp_path, monkeypatch):
+    """A command that writes in `.git` (status refreshes the index) does not make the next one
+    read the configuration again; a key planted in `.git/config` afterwards still is read."""
+    root = make_repo(tmp_path / "ws", {"a.txt": "a\n"})
+    reads: list[Path] = []
+    real = gitsafe._read_config
+
+    def counted(where: Path) -> list[tuple[str, str, str, str]]:
+        reads.append(where)
+        return real(where)
+
+    monkeypatch.setattr(gitsafe, "_read_config", counted)
+    gitsafe._cache.clear()
+    for _ in range(3):
+        assert gitsafe.run(root, "status", "--porcelain").returncode == 0
+    assert len(reads) == 1
+    with open(root / ".git" / "config", "a", encoding="utf-8") as config:
+        config.write("[core]\n\tsshCommand = touch planted\n")
+    assert ("core.sshcommand", "") in gitsafe._repository_overrides(root)
+    assert len(reads) == 2

@@ -5,7 +5,12 @@ could not be readied is reported apart, not scored.
 
 The attempts run concurrently, at most `run.parallel` at once (one slot each): each works in
 its own copy with its own engine, so nothing is shared but the terminal, where each line says
-which attempt it is from. The report lists the attempts by number, however they overlapped."""
+which attempt it is from. The report lists the attempts by number, however they overlapped.
+
+`--search` makes each attempt a search session (`search_mode.py`), scored on the seeded means
+the search measures; `--compare` runs both modes on each task, the linear one first, so a
+researcher reads their success, gain, cost and compute side by side. The linear mode is scored
+on its best run, as before: its `seeds` is 1."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,18 +30,25 @@ from ..errors import MlrError
 from ..objective import Objective
 from ..runners.queue import RunCancelledError, SlotQueue
 from ..runners.slots import plan_from_settings
+from ..search.measure import mean_se
+from ..search.model import Journal
 from ..status import Spend
 from ..taskfile import Task, bundled_tasks_root, get_task, list_tasks
 from ..work import Work
 from .bundled import UnpreparedError, copy_task, paper_from_task, prepare_task
 from .pipeline import AutoPipeline
+from .search_mode import score, search_session
 from .session import AutoState
 from .together import relaying, together
+
+Mode = Literal["linear", "search"]
+MODES: tuple[Mode, ...] = ("linear", "search")
 
 
 class EvalAttempt(BaseModel):
     task: str
     attempt: int
+    mode: Mode = "linear"
     workspace: str
     status: str
     baseline: float | None = None
@@ -45,6 +57,12 @@ class EvalAttempt(BaseModel):
     best_commit: str | None = None
     improvement: float | None = None
     success: bool = False
+    # how many runs `baseline` and `best` each average: the search's seeded re-runs; 1 in the linear mode
+    seeds: int = 1
+    best_se: float | None = None
+    nodes: int | None = None
+    runs: int = 0
+    compute_seconds: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
@@ -58,12 +76,18 @@ class EvalAttempt(BaseModel):
 
 class TaskSummary(BaseModel):
     task: str
+    mode: Mode = "linear"
     metric: str
     direction: str
     attempts: int
     successes: int
     success_rate: float
     mean_improvement: float | None
+    # the standard error of that mean over the attempts (None with fewer than two)
+    improvement_se: float | None = None
+    mean_nodes: float | None = None
+    mean_runs: float = 0.0
+    mean_compute_seconds: float = 0.0
     mean_tokens: float
     mean_cost_usd: float | None
     mean_seconds: float
@@ -109,14 +133,30 @@ def _attempt(task: Task, number: int, state: AutoState, workspace: Path, usage: 
     )
 
 
+def _searched(task: Task, number: int, journal: Journal, workspace: Path, usage: Spend, seconds: float) -> EvalAttempt:
+    scored = score(journal)
+    return EvalAttempt(
+        task=task.name, attempt=number, mode="search", workspace=str(workspace), status=journal.status,
+        baseline=scored.baseline, best=scored.best, best_se=scored.best_se, seeds=scored.seeds,
+        best_run=scored.best_run, best_commit=scored.best_commit, improvement=scored.improvement,
+        success=scored.success, nodes=scored.nodes, input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens, cost_usd=usage.cost_usd, seconds=round(seconds, 2), message=journal.message,
+    )
+
+
 def summarise(task: Task, attempts: list[EvalAttempt]) -> TaskSummary:
     improvements = [a.improvement for a in attempts if a.improvement is not None]
     costs = [a.cost_usd for a in attempts if a.cost_usd is not None]
+    nodes = [a.nodes for a in attempts if a.nodes is not None]
     return TaskSummary(
-        task=task.name, metric=task.metric.name, direction=task.metric.direction, attempts=len(attempts),
-        successes=sum(a.success for a in attempts),
+        task=task.name, mode=attempts[0].mode, metric=task.metric.name, direction=task.metric.direction,
+        attempts=len(attempts), successes=sum(a.success for a in attempts),
         success_rate=sum(a.success for a in attempts) / len(attempts),
         mean_improvement=statistics.fmean(improvements) if improvements else None,
+        improvement_se=mean_se(list(improvements))[1],
+        mean_nodes=statistics.fmean(nodes) if nodes else None,
+        mean_runs=statistics.fmean(a.runs for a in attempts),
+        mean_compute_seconds=statistics.fmean(a.compute_seconds for a in attempts),
         mean_tokens=statistics.fmean(a.input_tokens + a.output_tokens for a in attempts),
         mean_cost_usd=statistics.fmean(costs) if costs else None,
         mean_seconds=statistics.fmean(a.seconds for a in attempts),
@@ -124,7 +164,7 @@ def summarise(task: Task, attempts: list[EvalAttempt]) -> TaskSummary:
 
 
 async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str, Any], work: Work,
-                   hypotheses: int = 1) -> Evaluation:
+                   hypotheses: int = 1, modes: tuple[Mode, ...] = ("linear",)) -> Evaluation:
     settings, _warnings = load_settings(layer)
     # each attempt holds a slot while it works: at most `run.parallel` at once, and
     # `mlr-copilot queue -w WORKDIR` shows (and cancels) them
@@ -139,15 +179,17 @@ async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str,
             except UnpreparedError as exc:
                 result.unprepared.append(Unprepared(task=task.name, message=str(exc)))
                 continue
-        trial = Trial(task, runs, workdir, layer, work, hypotheses, threading.Event())
-        done = await together((trial.attempt_in_slot(queue, number) for number in range(1, runs + 1)), trial.halt)
-        # in the order of their numbers, however they overlapped; those cancelled before they began are left out
-        attempts = [attempt for attempt in done if attempt is not None]
-        result.attempts += attempts
-        if attempts:
-            result.tasks.append(summarise(task, attempts))
-        if work.cancel.is_set():  # what was done is reported; nothing new starts
-            break
+        for mode in modes:
+            trial = Trial(task, runs, workdir, layer, work, hypotheses, threading.Event(), mode)
+            done = await together((trial.attempt_in_slot(queue, number) for number in range(1, runs + 1)),
+                                  trial.halt)
+            # in the order of their numbers, however they overlapped; those cancelled before they began are left out
+            attempts = [attempt for attempt in done if attempt is not None]
+            result.attempts += attempts
+            if attempts:
+                result.tasks.append(summarise(task, attempts))
+            if work.cancel.is_set():  # what was done is reported; nothing new starts
+                return result
     return result
 
 
@@ -163,12 +205,18 @@ class Trial:
     hypotheses: int
     # set when an attempt fails: the others stop as if cancelled (`together`)
     halt: threading.Event
+    mode: Mode = "linear"
+
+    @property
+    def kind(self) -> str:
+        """What names its attempts' folders and queue entries: the two modes' never collide."""
+        return "attempt" if self.mode == "linear" else "search"
 
     async def attempt_in_slot(self, queue: SlotQueue, number: int) -> EvalAttempt | None:
         """EvalAttempt `number` once a slot is free; None when cancelled before it began."""
-        label = f"{self.task.name} #{number}"
+        label = f"{self.task.name} #{number}" if self.mode == "linear" else f"{self.task.name} search #{number}"
         try:
-            async with queue.lease(f"{self.task.name}-attempt-{number}", gpus=0, node=self.task.name) as lease:
+            async with queue.lease(f"{self.task.name}-{self.kind}-{number}", gpus=0, node=self.task.name) as lease:
                 if self.work.cancel.is_set() or self.halt.is_set():
                     return None
                 # its own cancel event: the whole evaluation's, this attempt's from the queue, or a failed sibling's
@@ -180,30 +228,60 @@ class Trial:
 
     async def attempt(self, number: int, work: Work, slot: int, gpu_ids: tuple[str, ...]) -> EvalAttempt:
         task = self.task
-        workspace = copy_task(task, self.workdir / task.name / f"attempt-{number}", with_data=bool(task.prepare))
+        workspace = copy_task(task, self.workdir / task.name / f"{self.kind}-{number}", with_data=bool(task.prepare))
         # the attempt's runs use its slot's GPUs, one run at a time
         run_layer = {**self.layer.get("run", {}), "parallel": 1, **({"gpuIds": list(gpu_ids)} if gpu_ids else {})}
-        engine = Engine.load(workspace, {**self.layer, "run": run_layer})
+        # the hypotheses tried are the search's initial drafts, unless the layer says otherwise
+        search_layer = {"initial_drafts": self.hypotheses, **self.layer.get("search", {})}
+        engine = Engine.load(workspace, {**self.layer, "run": run_layer, "search": search_layer})
         source = task.paper_path if task.paper else paper_from_task(task)
         work.say(f"attempt {number} of {self.runs} in slot {slot}", None)
         started, clock = time.time(), time.perf_counter()
-        state = await AutoPipeline(engine).run(source, work, wanted=self.hypotheses)
-        attempt = _attempt(task, number, state, workspace, engine.usage(), time.perf_counter() - clock)
-        return attempt.model_copy(update={"slot": slot, "started_at": started, "finished_at": time.time()})
+        if self.mode == "search":
+            journal = await search_session(engine, work, source, hypotheses=self.hypotheses)
+            attempt = _searched(task, number, journal, workspace, engine.usage(), time.perf_counter() - clock)
+        else:
+            state = await AutoPipeline(engine).run(source, work, wanted=self.hypotheses)
+            attempt = _attempt(task, number, state, workspace, engine.usage(), time.perf_counter() - clock)
+        records = engine.runs()
+        return attempt.model_copy(update={
+            "runs": len(records), "compute_seconds": round(sum(r.duration_s or 0.0 for r in records), 2),
+            "slot": slot, "started_at": started, "finished_at": time.time()})
+
+
+def _gain(s: TaskSummary) -> str:
+    if s.mean_improvement is None:
+        return "-"
+    return f"{s.mean_improvement:+.1%}" + (f" ± {s.improvement_se:.1%}" if s.improvement_se is not None else "")
+
+
+def _attempt_line(a: EvalAttempt) -> str:
+    where = f"run {a.best_run} at {(a.best_commit or '?')[:8]}" if a.best_run else a.message or a.status
+    gain = f"{a.improvement:+.1%}" if a.improvement is not None else "-"
+    if a.mode == "linear":
+        return f"  {a.task} #{a.attempt}: {a.status}, baseline {a.baseline}, best {a.best} ({gain}; {where})"
+    means = (f"seeded means over {a.seeds} seed(s): baseline {a.baseline:.4g}, best {a.best:.4g}"
+             + (f" ± {a.best_se:.2g}" if a.best_se is not None else "")) if a.best is not None and a.baseline is not None \
+        else "not measured with seeds"
+    # why the search stopped ("the node budget is spent"), not its bare status
+    return f"  {a.task} search #{a.attempt}: {a.message or a.status}, {a.nodes} node(s), {means} ({gain}; {where})"
 
 
 def render(evaluation: Evaluation) -> str:
-    header = f"{'task':<24} {'metric':<10} {'success':>9} {'mean gain':>10} {'tokens':>9} {'cost':>9} {'seconds':>8}"
+    """Per task and mode: successes, the mean gain ± its standard error over the attempts, and
+    per attempt the nodes (search) / runs, tokens, cost, experiment compute and wall time."""
+    header = (f"{'task':<22} {'mode':<6} {'metric':<9} {'success':>7} {'mean gain ± SE':>16} {'nodes/runs':>10} "
+              f"{'tokens':>7} {'cost':>8} {'compute s':>9} {'wall s':>7}")
     lines = [header, "-" * len(header)]
     for s in evaluation.tasks:
-        gain = f"{s.mean_improvement:+.1%}" if s.mean_improvement is not None else "-"
         cost = f"${s.mean_cost_usd:.4f}" if s.mean_cost_usd is not None else "-"
-        lines.append(f"{s.task:<24} {s.metric:<10} {s.successes:>3}/{s.attempts:<5} {gain:>10} {s.mean_tokens:>9.0f} {cost:>9} {s.mean_seconds:>8.1f}")
+        made = f"{s.mean_nodes:.1f}/{s.mean_runs:.1f}" if s.mean_nodes is not None else f"-/{s.mean_runs:.1f}"
+        lines.append(f"{s.task:<22} {s.mode:<6} {s.metric:<9} {f'{s.successes}/{s.attempts}':>7} {_gain(s):>16} "
+                     f"{made:>10} {s.mean_tokens:>7.0f} {cost:>8} {s.mean_compute_seconds:>9.1f} {s.mean_seconds:>7.1f}")
     lines.append("")
-    for a in evaluation.attempts:
-        where = f"run {a.best_run} at {(a.best_commit or '?')[:8]}" if a.best_run else a.message or a.status
-        gain = f"{a.improvement:+.1%}" if a.improvement is not None else "-"
-        lines.append(f"  {a.task} #{a.attempt}: {a.status}, baseline {a.baseline}, best {a.best} ({gain}; {where})")
+    lines.append("success: +10% over the baseline in the metric's direction (search: on the seeded means; "
+                 "linear: on its best run); figures per attempt, averaged")
+    lines += [_attempt_line(a) for a in evaluation.attempts]
     if evaluation.unprepared:
         lines.append("\nNot prepared, so not scored:")
         lines += [f"  {u.task}: {u.message}" for u in evaluation.unprepared]

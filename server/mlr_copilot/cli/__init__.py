@@ -6,11 +6,10 @@ subcommands, so `--help` and the light commands pay only for what they use
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from ..errors import MlrError
-from ..untrusted import one_line, visible
+from ..untrusted import one_line
 from . import auto, experiment, history, ideas, machine, queue, search
 from .output import say
 from .parser import Handler, build_parser
@@ -21,25 +20,14 @@ GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, sear
           queue.declare)
 
 
-class VisibleFormatter(logging.Formatter):
-    """Log lines quote LLM replies and file names too: their control characters stay visible."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return visible(super().format(record))
-
-
-def configure_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(VisibleFormatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(list(GROUPS))
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 0
+    from .logs import configure_logging  # logging (traceback): not on the path of `--help`
+
     configure_logging(getattr(args, "verbose", False))
     run: Handler = args.handler
     try:

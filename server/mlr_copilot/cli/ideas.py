@@ -4,7 +4,6 @@ hypotheses."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,8 @@ from .session import engine_for, run_async
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
+    import json  # only when printing JSON: not on the path of `--help`
+
     from ..paper import parse_pdf  # the PDF reader only for the commands that read one
 
     if args.md:
@@ -56,6 +57,8 @@ def cmd_ideas(args: argparse.Namespace) -> int:
 
 
 def cmd_hypotheses(args: argparse.Namespace) -> int:
+    import json  # only when printing JSON: not on the path of `--help`
+
     hypotheses = engine_for(args).hypotheses()
     if args.json:
         print(json.dumps([h.model_dump(mode="json") for h in hypotheses], indent=2))

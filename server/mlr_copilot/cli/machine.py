@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from .output import console, shown
 from .parser import Commands
@@ -25,6 +24,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    import json  # only when printing JSON: not on the path of `--help`
+
     rows = engine_for(args).doctor()
     if args.json:
         print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
@@ -37,6 +38,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    import json  # only when printing JSON: not on the path of `--help`
+
     print(json.dumps(engine_for(args).status().model_dump(mode="json"), indent=2))
     return 0
 

@@ -4,7 +4,6 @@ which stops one from another process (the queue that owns it acts on the request
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from ..errors import MlrError
@@ -13,7 +12,7 @@ from .parser import Commands
 from .session import engine_for
 
 if TYPE_CHECKING:
-    from ..runners.queue import QueuedRun
+    from ..runners.queue_records import QueuedRun
 
 _STATE_STYLE = {"pending": "cyan", "running": "yellow", "finished": "green", "failed": "red",
                 "cancelled": "magenta", "interrupted": "red"}
@@ -45,6 +44,8 @@ def print_queue(entries: list[QueuedRun]) -> None:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
+    import json  # only when printing JSON: not on the path of `--help`
+
     if args.action == "cancel" or args.cancel:
         return _cancel(args)
     if args.run_id:

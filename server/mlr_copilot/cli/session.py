@@ -5,7 +5,6 @@ left behind closed first."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -19,6 +18,8 @@ if TYPE_CHECKING:
     from ..work import Work
 
 T = TypeVar("T")
+# signal.SIGINT, whose module only the commands that do work import
+SIGINT = 2
 
 # setting key -> the flag (argparse `dest`) that gives it, in each settings section
 _LLM_FLAGS = {"provider": "provider", "model": "model", "base_url": "base_url", "script": "script",
@@ -77,6 +78,8 @@ def run_cancellable(work: Work, coro: Coroutine[Any, Any, T]) -> tuple[T, int | 
     recorded as cancelled, where the signal alone would end this process and leave the
     experiment running, or leave asyncio waiting for the run's thread. A second signal
     interrupts at once. Returns the result and the signal that cancelled it, if one did."""
+    import signal  # as `Cancelled`: only the commands that do work install handlers
+
     from ..work import Cancelled  # dataclasses: not on the path of `--help`
 
     received: list[int] = []
@@ -104,7 +107,7 @@ def run_cancellable(work: Work, coro: Coroutine[Any, Any, T]) -> tuple[T, int | 
 
 def cancelled_exit(signum: int | None) -> int:
     """The shell's code for a process ended by `signum`: 130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP."""
-    return 128 + (signum or signal.SIGINT)
+    return 128 + (signum or SIGINT)
 
 
 def close_interrupted_runs(engine: Engine, runner: str | None) -> None:

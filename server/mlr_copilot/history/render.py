@@ -8,7 +8,6 @@ spreadsheet would run as a formula starts with `'`, and a Markdown cell has its 
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import TYPE_CHECKING
 
@@ -88,6 +87,8 @@ def _cells(row: HistoryRow, metrics: list[str]) -> list[object]:
 
 def render_csv(table: HistoryTable) -> str:
     """One row per history row, every metric a column; empty cells for no value."""
+    import csv  # only `history --csv` writes it: the terminal table starts faster without
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([_csv_text(name) for name in (*_FIELDS, *table.metrics)])

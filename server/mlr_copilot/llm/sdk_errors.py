@@ -6,7 +6,6 @@ translation serves both; the SDK module is passed in so neither is imported here
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Iterable, Mapping
 from types import ModuleType
@@ -33,6 +32,8 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # only a Retry-After given as a date needs it; `status` reads this module's provider
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,8 @@ from ..state import StateDir
 from .environment import secret_values
 from .logsink import MB, LogSink
 from .model import RunRequest, RunStatus
-from .proctree import start_ticks
+from .owner import owner_alive as owner_alive  # its home is owner.py; importers of base keep it
+from .owner import run_owner as run_owner
 
 # How long a process tree gets to exit after SIGTERM before it is killed outright.
 KILL_GRACE_S = 2.0
@@ -60,29 +60,6 @@ class RunOutcome:
 def new_run_id() -> str:
     """Sortable by start time, unique across processes."""
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-
-
-def run_owner() -> tuple[str, int]:
-    """(host name, pid) of the process running this code: it owns the runs it starts."""
-    return socket.gethostname(), os.getpid()
-
-
-def owner_alive(host: str | None, pid: int | None, started: int | None = None) -> bool:
-    """Whether the process that started a run may still be running it. A run without a known
-    owner counts as abandoned; one started on another machine sharing this workspace or engine
-    is not ours to judge, so it counts as alive. With the owner's start time (`started`), a
-    later process that was given the dead owner's pid is not taken for it."""
-    if not host or pid is None:
-        return False
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return started is None or start_ticks(pid) in (None, started)
 
 
 def log_path_for(workspace: str | Path, run_id: str) -> Path:

@@ -25,7 +25,8 @@ class RayTarget(BaseModel):
     """Where a `ray` run goes and what it asks of its node (the `run.ray*` settings); the
     memory it asks is the request's `memory_mb`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built when a run is first requested: the commands that only read records never build it
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     address: str = ""
     num_cpus: float = Field(default=1.0, gt=0)
@@ -38,7 +39,7 @@ class RayTarget(BaseModel):
 
 
 class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # as RayTarget
 
     workspace: str
     command: list[str] | str

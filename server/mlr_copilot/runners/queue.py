@@ -28,62 +28,44 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.runners.base import owner_alive, run_owner
+from mlr_copilot.runners.owner import run_owner
 from mlr_copilot.runners.proctree import start_ticks
+from mlr_copilot.runners.queue_records import (
+    CANCEL_SUFFIX,
+    ENDED,
+    KEEP_ENDED,
+    RECENT_ENDED,
+    QueuedRun,
+    QueueEntry,
+    QueueError,
+    QueueState,
+    cancel,
+    entry_path,
+    forget_ended,
+    queue_dir,
+    queue_status,
+    queue_view,
+)
 from mlr_copilot.runners.slots import Slot, SlotPlan
-from mlr_copilot.state import StateDir, read_json, write_json
+from mlr_copilot.state import write_json
+
+# The entries as the files hold them have their home in queue_records.py (the light commands
+# read them without this module's event loop); the queue's users find them here too.
+__all__ = ["ENDED", "KEEP_ENDED", "RECENT_ENDED", "Lease", "QueueEntry", "QueueError", "QueuedRun",
+           "RunCancelledError", "SlotQueue", "cancel", "cancelled_by", "forget_ended", "queue_status", "queue_view",
+           "relay_cancel"]
 
 log = logging.getLogger(__name__)
 
-QueueState = Literal["pending", "running", "finished", "failed", "cancelled", "interrupted"]
-ENDED: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
 POLL_S = 0.5
 # how often an operation's cancel is looked for, to pass on to its run in the queue
 RELAY_S = 0.1
-# how many ended runs the queue folder keeps
-KEEP_ENDED = 200
-# how many ended runs `queue` shows unless asked for all it keeps
-RECENT_ENDED = 10
-_CANCEL_SUFFIX = ".cancel"
-
-
-class QueueError(MlrError):
-    """A queue command that cannot be done (no such run, already ended)."""
 
 
 class RunCancelledError(MlrError):
     """The run was cancelled while it waited for a slot."""
-
-
-class QueueEntry(BaseModel):
-    """One run in the queue, as `.mlr/queue/<run-id>.json` holds it."""
-
-    run_id: str
-    state: QueueState
-    gpus: int = 0
-    node: str | None = None
-    slot: int | None = None
-    gpu_ids: list[str] = []
-    host: str
-    pid: int
-    owner_started: int | None = None
-    enqueued_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-    reason: str | None = None
-    cancel_requested: bool = False
-
-    def elapsed(self, now: float | None = None) -> float:
-        """Seconds running (or ran); for a waiting run, seconds waiting."""
-        now = time.time() if now is None else now
-        if self.started_at is None:
-            return (self.finished_at or now) - self.enqueued_at
-        return (self.finished_at or now) - self.started_at
 
 
 @dataclass(frozen=True)
@@ -96,94 +78,8 @@ class Lease:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event, compare=False)
 
 
-def queue_dir(workspace: Path | str) -> Path:
-    return StateDir(workspace).folder("queue")
-
-
-def _entry_path(workspace: Path | str, run_id: str) -> Path:
-    return queue_dir(workspace) / f"{run_id}.json"
-
-
-def _read(path: Path) -> QueueEntry | None:
-    try:
-        return QueueEntry.model_validate(read_json(path))
-    except (OSError, ValueError):
-        return None
-
-
-def _shown(entry: QueueEntry) -> QueueEntry:
-    """The entry as it stands: one whose owner process is gone is interrupted."""
-    if entry.state in ENDED or owner_alive(entry.host, entry.pid, entry.owner_started):
-        return entry
-    return entry.model_copy(update={"state": "interrupted", "reason": entry.reason or "its process ended"})
-
-
-def queue_status(workspace: Path | str, *, recent: int | None = None) -> list[QueueEntry]:
-    """Every run in the queue, pending, running and ended, in the order they arrived; with
-    `recent`, only that many of the ended ones (those that ended last)."""
-    folder = StateDir(workspace).root / "queue"
-    entries = [_read(path) for path in folder.glob("*.json")] if folder.is_dir() else []
-    found = [_shown(entry) for entry in entries if entry is not None]
-    for entry in found:
-        entry.cancel_requested = (folder / f"{entry.run_id}{_CANCEL_SUFFIX}").exists()
-    if recent is not None:
-        ended = sorted((e for e in found if e.state in ENDED), key=lambda e: e.finished_at or e.enqueued_at)
-        dropped = {e.run_id for e in ended[:max(0, len(ended) - recent)]}
-        found = [e for e in found if e.run_id not in dropped]
-    return sorted(found, key=lambda entry: (entry.enqueued_at, entry.run_id))
-
-
-class QueuedRun(QueueEntry):
-    """An entry as the faces show it: with the seconds it has run (or waited) until now."""
-
-    elapsed_s: float
-
-
-def queue_view(workspace: Path | str, *, all_ended: bool = False) -> list[QueuedRun]:
-    """`queue_status` for the faces (`mlr-copilot queue`, the editor): each entry with its
-    elapsed time; of the ended runs, the `RECENT_ENDED` that ended last unless `all_ended`."""
-    now = time.time()
-    return [QueuedRun(**entry.model_dump(), elapsed_s=round(entry.elapsed(now), 1))
-            for entry in queue_status(workspace, recent=None if all_ended else RECENT_ENDED)]
-
-
-def forget_ended(workspace: Path | str, keep: int = KEEP_ENDED) -> int:
-    """Delete all but the `keep` latest ended entries (the engine calls it on start, beside
-    `worktrees.prune`); how many were deleted. Run records keep the history: this is the queue."""
-    folder = StateDir(workspace).root / "queue"
-    ended = [entry for entry in queue_status(workspace) if entry.state in ENDED and entry.state != "interrupted"]
-    ended.sort(key=lambda entry: entry.finished_at or entry.enqueued_at)
-    old = ended[:max(0, len(ended) - keep)]
-    for entry in old:
-        (folder / f"{entry.run_id}.json").unlink(missing_ok=True)
-    return len(old)
-
-
-def cancel(workspace: Path | str, run_id: str) -> QueueEntry:
-    """Ask the queue that owns `run_id` to cancel it (waiting or running); an entry whose
-    process is gone is closed here. QueueError when there is no such run or it has ended."""
-    if not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith("."):
-        raise QueueError(f"{run_id!r} is not a run id")
-    # read where the entry would be, never making the folder: a cancel writes only a request
-    path = StateDir(workspace).root / "queue" / f"{run_id}.json"
-    stored = _read(path)
-    if stored is None:
-        known = [entry.run_id for entry in queue_status(workspace) if entry.state not in ENDED]
-        raise QueueError(f"no run {run_id!r} in the queue; waiting or running: {', '.join(known) or 'none'}")
-    if stored.state in ENDED:
-        raise QueueError(f"run {run_id} has already ended ({stored.state})")
-    entry = _shown(stored)
-    if entry.state == "interrupted":
-        closed = stored.model_copy(update={"state": "cancelled", "finished_at": time.time(),
-                                           "reason": "cancelled after its process ended"})
-        write_json(path, closed.model_dump())
-        return closed
-    (path.parent / f"{run_id}{_CANCEL_SUFFIX}").touch()
-    return entry.model_copy(update={"cancel_requested": True})
-
-
 def _cancel_requests(folder: Path, run_ids: list[str]) -> list[str]:
-    return [run_id for run_id in run_ids if (folder / f"{run_id}{_CANCEL_SUFFIX}").exists()]
+    return [run_id for run_id in run_ids if (folder / f"{run_id}{CANCEL_SUFFIX}").exists()]
 
 
 @dataclass
@@ -303,7 +199,7 @@ class SlotQueue:
 
     def _save(self, entry: QueueEntry) -> None:
         self._entries[entry.run_id] = entry
-        write_json(_entry_path(self.workspace, entry.run_id), entry.model_dump())
+        write_json(entry_path(self.workspace, entry.run_id), entry.model_dump())
 
     def _update(self, run_id: str, **changes: object) -> None:
         self._save(self._entries[run_id].model_copy(update=changes))
@@ -311,7 +207,7 @@ class SlotQueue:
     def _end(self, run_id: str, state: QueueState, reason: str | None) -> None:
         self._update(run_id, state=state, reason=reason, finished_at=time.time())
         del self._entries[run_id]
-        (queue_dir(self.workspace) / f"{run_id}{_CANCEL_SUFFIX}").unlink(missing_ok=True)
+        (queue_dir(self.workspace) / f"{run_id}{CANCEL_SUFFIX}").unlink(missing_ok=True)
 
 
 @contextlib.asynccontextmanager

@@ -10,8 +10,7 @@ one line to `RUNNERS`.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..choices import listed, one_of
 
@@ -19,8 +18,8 @@ if TYPE_CHECKING:
     from .supervise import Runner
 
 
-@dataclass(frozen=True)
-class Registration:
+class Registration(NamedTuple):
+    # a tuple, not a dataclass: `dataclasses` (inspect, ast) would cost every `--help`
     name: str
     target: str  # "module:Class", the module relative to this package
     # when `auto` asks it, lowest first (the last one asked must always accept); None: never

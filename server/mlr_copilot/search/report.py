@@ -33,12 +33,23 @@ def _measured_line(journal: Journal, m: Measured) -> str:
     return f"{m.label} ({where}at {m.commit[:8]}): {journal.metric} {mean}{se} over {len(m.runs)} seed(s) [{runs}]"
 
 
-def verdict(journal: Journal) -> str:
+def seeded_means(journal: Journal) -> tuple[Measured, Measured] | None:
+    """The baseline and the winner as re-run with seeds, once both were."""
     found = {m.label: m for m in journal.measured}
     base, best = found.get("baseline"), found.get("best")
-    if base is None or best is None:
+    return (base, best) if base is not None and best is not None else None
+
+
+def seeded_delta(journal: Journal) -> float | None:
+    """The winner's seeded mean over the baseline's, as a share in the metric's direction."""
+    pair = seeded_means(journal)
+    return journal.objective.delta(pair[1].mean, pair[0].mean) if pair else None
+
+
+def verdict(journal: Journal) -> str:
+    if seeded_means(journal) is None:
         return "Not measured with seeds."
-    delta = journal.objective.delta(best.mean, base.mean)
+    delta = seeded_delta(journal)
     if delta is None:
         return "The seeded means cannot be compared."
     judged = "beats" if delta >= SUCCESS_THRESHOLD else "does not beat"

@@ -27,6 +27,7 @@ Environment variables that name programs (GIT_SSH_COMMAND, GIT_EXTERNAL_DIFF) ar
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,8 +70,8 @@ _TRUSTED_SCOPES = frozenset({"system", "global"})
 _CONFIG_VARIABLES = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
                      "GIT_CONFIG_NOSYSTEM", "HOME", "XDG_CONFIG_HOME")
 
-# A file's identity and size and time (only its path when it cannot be read): a changed stamp
-# means the configuration must be read again.
+# A file's identity and size and time (only its path when it cannot be read; only its identity
+# for a directory): a changed stamp means the configuration must be read again.
 _Stamp = tuple[tuple[str, int | None, int | None, int | None], ...]
 _cache: dict[Path, tuple[tuple[str | None, ...], _Stamp, tuple[tuple[str, str], ...]]] = {}
 
@@ -143,7 +144,13 @@ def _stamp(root: Path, paths: list[Path]) -> _Stamp:
         path = path if path.is_absolute() else root / path
         try:
             info = path.stat()
-            stamps.append((str(path), info.st_ino, info.st_size, info.st_mtime_ns))
+            if stat.S_ISDIR(info.st_mode):
+                # `.git`'s time changes whenever git writes in it (a `status` refreshes the index),
+                # which would read the configuration again for every command; the files that
+                # configure are stamped one by one
+                stamps.append((str(path), info.st_ino, None, None))
+            else:
+                stamps.append((str(path), info.st_ino, info.st_size, info.st_mtime_ns))
         except OSError:
             stamps.append((str(path), None, None, None))
     return tuple(stamps)
