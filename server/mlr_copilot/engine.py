@@ -294,11 +294,12 @@ class Engine:
     async def run(self, work: Work, *, command: str | list[str] | None = None, runner: RunnerName | None = None,
                   timeout: float | None = None, on_line: LineCallback | None = None, baseline: bool = False,
                   rev: str | None = None, branch: str | None = None,
-                  hypothesis: Hypothesis | None = None) -> RunRecord:
+                  hypothesis: Hypothesis | None = None, search_node: str | None = None) -> RunRecord:
         """Run the experiment on `rev` (a commit, branch or tag; default: the checkout's
         working copy) in a worktree of its own, once a slot of the queue is free. `hypothesis`:
         the one it is a run of (its command and objective), default the one whose branch is
-        `branch` (the branch a commit `rev` was taken from), `rev` or the checkout."""
+        `branch` (the branch a commit `rev` was taken from), `rev` or the checkout.
+        `search_node`: the search's node it is a run of, shown by the queue and kept in the record."""
         # the run machinery (process trees, log sinks, Docker): only the commands that run
         from .runners import pick_runner
         from .runners.base import new_run_id
@@ -314,7 +315,7 @@ class Engine:
         run_id = new_run_id()
         queued = time.monotonic()
         queue = self.slot_queue()
-        async with cancelled_by(queue, run_id, work.cancel), queue.lease(run_id) as lease:
+        async with cancelled_by(queue, run_id, work.cancel), queue.lease(run_id, node=search_node) as lease:
             slot = SlotUse(lease.slot.index, lease.gpu_ids, time.monotonic() - queued)
             work.say(f"Running `{request.command_text()}` on {rev or 'the working copy'} in slot {slot.index} "
                      f"({chosen.reason})", None)
@@ -323,8 +324,8 @@ class Engine:
                     execute, request, chosen, rev=rev, run_id=run_id, slot=slot,
                     primary_metric=objective.metric if objective else None,
                     direction=objective.direction if objective else None,
-                    hypothesis=hypothesis.id if hypothesis else None, baseline=baseline, on_line=on_line,
-                    cancel=cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
+                    hypothesis=hypothesis.id if hypothesis else None, baseline=baseline, search_node=search_node,
+                    on_line=on_line, cancel=cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
                 )
 
     async def run_hypotheses(self, work: Work, ids: list[str] | None = None, *, baseline: bool = False,

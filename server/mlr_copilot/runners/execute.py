@@ -105,6 +105,7 @@ def execute(
     direction: Direction | None = None,
     hypothesis: str | None = None,
     baseline: bool = False,
+    search_node: str | None = None,
     on_line: LineCallback | None = None,
     cancel: threading.Event | None = None,
     mlflow_uri: str | None = None,
@@ -114,7 +115,8 @@ def execute(
     note) in the workspace; with `mlflow_uri`, log the finished run there too."""
     workspace = resolve_workspace(request)
     record = _start_record(workspace, run_id or new_run_id(), request, runner, primary_metric=primary_metric,
-                           direction=direction, hypothesis=hypothesis, baseline=baseline, slot=slot)
+                           direction=direction, hypothesis=hypothesis, baseline=baseline, slot=slot,
+                           search_node=search_node)
     save_record(workspace, record)
 
     def on_start(sandbox: Sandbox) -> None:
@@ -165,7 +167,7 @@ def _finish(workspace: Path, record: RunRecord, cleanup: list[str], mlflow_uri: 
 
 def _start_record(workspace: Path, run_id: str, request: RunRequest, runner: Runner, *,
                   primary_metric: str | None, direction: Direction | None, hypothesis: str | None,
-                  baseline: bool, slot: SlotUse | None) -> RunRecord:
+                  baseline: bool, slot: SlotUse | None, search_node: str | None) -> RunRecord:
     """The record of a run about to start: its owner, what it runs, the slot it holds (its
     code is `_take_source`'s)."""
     host, pid = run_owner()
@@ -180,6 +182,7 @@ def _start_record(workspace: Path, run_id: str, request: RunRequest, runner: Run
         log_path=f".mlr/logs/{run_id}.log",
         hypothesis=hypothesis,
         baseline=baseline,
+        search_node=search_node,
         owner_host=host,
         owner_pid=pid,
         owner_started=start_ticks(pid),

@@ -170,6 +170,9 @@ class RunRecord(BaseModel):
     failures: list[Failure] = Field(default_factory=list)
     hypothesis: str | None = None
     baseline: bool = False
+    # the search's node it is a run of (`n004`), for a node's run and its seeded re-runs; the
+    # machine that ran it is `environment.node`
+    search_node: str | None = None
     warnings: list[str] = Field(default_factory=list)
     # The process that runs it: a "running" record whose owner is gone was interrupted.
     owner_host: str | None = None

@@ -35,6 +35,7 @@ class QueueEntry(BaseModel):
     run_id: str
     state: QueueState
     gpus: int = 0
+    # what the run is of: the search node (`n004`), the eval task; never the machine (`host`)
     node: str | None = None
     slot: int | None = None
     gpu_ids: list[str] = []

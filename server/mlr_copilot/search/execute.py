@@ -34,10 +34,19 @@ def seeded(command: str | list[str], flag: str, seed: int) -> list[str]:
     return [*argv, flag, str(seed)]
 
 
+def node_command(engine: Engine, seed: int | None = None,
+                 command: str | list[str] | None = None) -> str | list[str] | None:
+    """The command a run of a node runs: `command` (default: the run's own), with `seed` when given."""
+    if seed is None:
+        return command
+    return seeded(command if command is not None else engine.run_request().command, engine.settings.search.seed_flag,
+                  seed)
+
+
 async def run_node(engine: Engine, work: Work, *, commit: str, seed: int | None = None,
-                   command: str | list[str] | None = None, baseline: bool = False) -> RunRecord:
-    """Run `commit` once (with `seed` when given) and return its record."""
-    if seed is not None:
-        base = command if command is not None else engine.run_request().command
-        command = seeded(base, engine.settings.search.seed_flag, seed)
-    return await engine.run(work, rev=commit, command=command, baseline=baseline)
+                   command: str | list[str] | None = None, baseline: bool = False,
+                   search_node: str | None = None) -> RunRecord:
+    """Run `commit` once (with `seed` when given) and return its record; `search_node`: the
+    node it is a run of, which the queue shows."""
+    return await engine.run(work, rev=commit, command=node_command(engine, seed, command), baseline=baseline,
+                            search_node=search_node)

@@ -273,7 +273,7 @@ class Search:
     async def _run(self, journal: Journal, node: Node) -> None:
         node.status, node.attempts = "running", node.attempts + 1
         self.save(journal)
-        record = await run_node(self.engine, self.work, commit=node.commit)
+        record = await run_node(self.engine, self.work, commit=node.commit, search_node=node.id)
         if record.status == "cancelled":
             raise Cancelled(f"the run of node {node.id}")
         self._finish(journal, node, record)
