@@ -9,7 +9,8 @@ improvements the script holds, which the linear mode never asks for. So the succ
 columns show what the structure of each mode can reach with identical replies (a real model's
 figures need `mlr-copilot eval --compare` with a provider); the cost columns are measured:
 LLM tokens, experiment compute (the runs' own duration), nodes and runs, wall time per attempt.
-The search is judged on seeded means, the linear mode on its best run.
+Both modes are judged on seeded means: the search's winner and the linear mode's best run are
+re-run with `--seeds` seeds, as is the baseline.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def main() -> None:
     parser.add_argument("--tasks", help="comma-separated task names (default: every task with recorded replies)")
     parser.add_argument("--runs", type=int, default=2, help="attempts per task and mode (default 2)")
     parser.add_argument("--nodes", type=int, default=3, help="the search's node budget (default 3)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeded re-runs of the search's winner and baseline")
+    parser.add_argument("--seeds", type=int, default=3, help="seeded re-runs of each mode's best and the baseline")
     args = parser.parse_args()
     tasks = [t for t in (args.tasks or "").split(",") if t] or sorted(p.stem for p in SCRIPTS.glob("*.jsonl"))
     total = Evaluation()
@@ -55,7 +56,8 @@ def main() -> None:
             total.tasks += done.tasks
             total.attempts += done.attempts
     print(render(total))
-    print(f"\n{len(tasks)} task(s), {args.runs} attempt(s) per mode, search: {args.nodes} nodes, {args.seeds} seeds; "
+    print(f"\n{len(tasks)} task(s), {args.runs} attempt(s) per mode, search: {args.nodes} nodes; "
+          f"both modes judged on {args.seeds} seed(s); "
           f"{time.perf_counter() - started:.0f}s in all")
 
 

@@ -61,7 +61,14 @@ def test_eval_compare_reports_both_modes_on_the_same_replies(tmp_path: Path):
     assert search["mean_improvement"] == pytest.approx(0.1775, abs=0.001)
     # the same script, so the same gain each time: no spread
     assert search["improvement_se"] == pytest.approx(0.0) and search["mean_nodes"] == 2.0
-    assert linear["mean_nodes"] is None and linear["mean_runs"] == 2.0 and search["mean_runs"] == 7.0
+    # the linear mode's baseline and best run, each then re-run with the same 2 seeds as the search's
+    assert linear["mean_nodes"] is None and linear["mean_runs"] == 6.0 and search["mean_runs"] == 7.0
+    for attempt in result["attempts"]:
+        assert (attempt["seeded"], attempt["seeds"]) == (True, 2), attempt
+        # judged alike: the same baseline commit re-run with the same seeds gives the same mean
+        assert attempt["baseline"] == pytest.approx(0.8241, abs=1e-4)
+    linear_best = [a["best"] for a in result["attempts"] if a["mode"] == "linear"]
+    assert linear_best == pytest.approx([0.9037, 0.9037], abs=1e-4)
     for summary in (linear, search):
         assert summary["mean_tokens"] > 0 and summary["mean_compute_seconds"] > 0 and summary["mean_seconds"] > 0
     assert [(a["mode"], a["attempt"]) for a in result["attempts"]] == [

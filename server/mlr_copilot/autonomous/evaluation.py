@@ -9,7 +9,9 @@ which attempt it is from. The report lists the attempts by number, however they 
 
 `--search` makes each attempt a search session (`search_mode.py`), scored on the seeded means
 the search measures; `--compare` runs both modes on each task, the linear one first, so a
-researcher reads their success, gain, cost and compute side by side. The linear mode is scored
+researcher reads their success, gain, cost and compute side by side. Compared, both modes are
+judged the same way: the linear mode's best run and its baseline are re-run with the search's
+seeds too (`search.measure.rerun`), and scored on their means. Alone, the linear mode is scored
 on its best run, as before: its `seeds` is 1."""
 
 from __future__ import annotations
@@ -30,15 +32,15 @@ from ..errors import MlrError
 from ..objective import Objective
 from ..runners.queue import RunCancelledError, SlotQueue
 from ..runners.slots import plan_from_settings
-from ..search.measure import mean_se
-from ..search.model import Journal
+from ..search.measure import mean_se, rerun
+from ..search.model import Journal, Measured
 from ..status import Spend
 from ..taskfile import Task, bundled_tasks_root, get_task, list_tasks
 from ..work import Work
 from .bundled import UnpreparedError, copy_task, paper_from_task, prepare_task
 from .pipeline import AutoPipeline
 from .search_mode import score, search_session
-from .session import AutoState
+from .session import SUCCESS_THRESHOLD, AutoState
 from .together import relaying, together
 
 Mode = Literal["linear", "search"]
@@ -57,8 +59,10 @@ class EvalAttempt(BaseModel):
     best_commit: str | None = None
     improvement: float | None = None
     success: bool = False
-    # how many runs `baseline` and `best` each average: the search's seeded re-runs; 1 in the linear mode
+    # how many runs `baseline` and `best` each average: the seeded re-runs; 1 for the linear mode's own runs
     seeds: int = 1
+    # `baseline` and `best` are means of seeded re-runs (the search; the linear mode when compared)
+    seeded: bool = False
     best_se: float | None = None
     nodes: int | None = None
     runs: int = 0
@@ -137,11 +141,31 @@ def _searched(task: Task, number: int, journal: Journal, workspace: Path, usage:
     scored = score(journal)
     return EvalAttempt(
         task=task.name, attempt=number, mode="search", workspace=str(workspace), status=journal.status,
-        baseline=scored.baseline, best=scored.best, best_se=scored.best_se, seeds=scored.seeds,
+        baseline=scored.baseline, best=scored.best, best_se=scored.best_se, seeds=scored.seeds, seeded=scored.seeds > 0,
         best_run=scored.best_run, best_commit=scored.best_commit, improvement=scored.improvement,
         success=scored.success, nodes=scored.nodes, input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens, cost_usd=usage.cost_usd, seconds=round(seconds, 2), message=journal.message,
     )
+
+
+async def _seeded_linear(engine: Engine, work: Work, state: AutoState, attempt: EvalAttempt) -> EvalAttempt:
+    """`attempt` scored as the search scores itself: its best run's commit and the baseline's
+    re-run with `search.seeds` seeds each, judged on the two means (its spend counted too)."""
+    objective, base = state.objective, state.baseline
+    if objective is None or base is None or base.commit is None or attempt.best_commit is None \
+            or state.status != "done":
+        return attempt
+    pair = [Measured(label="baseline", node=None, commit=base.commit),
+            Measured(label="best", node=None, commit=attempt.best_commit)]
+    clock = time.perf_counter()
+    await rerun(engine, work, pair, objective.metric, save=lambda: None)
+    delta = objective.delta(pair[1].mean, pair[0].mean)
+    usage = engine.usage()
+    return attempt.model_copy(update={
+        "baseline": pair[0].mean, "best": pair[1].mean, "best_se": pair[1].se, "seeds": len(pair[1].runs),
+        "seeded": True, "improvement": delta, "success": delta is not None and delta >= SUCCESS_THRESHOLD,
+        "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "cost_usd": usage.cost_usd,
+        "seconds": round(attempt.seconds + time.perf_counter() - clock, 2)})
 
 
 def summarise(task: Task, attempts: list[EvalAttempt]) -> TaskSummary:
@@ -180,7 +204,8 @@ async def evaluate(tasks: list[Task], runs: int, workdir: Path, layer: dict[str,
                 result.unprepared.append(Unprepared(task=task.name, message=str(exc)))
                 continue
         for mode in modes:
-            trial = Trial(task, runs, workdir, layer, work, hypotheses, threading.Event(), mode)
+            # beside the search, the linear mode is judged as the search is: on seeded means
+            trial = Trial(task, runs, workdir, layer, work, hypotheses, threading.Event(), mode, seeded="search" in modes)
             done = await together((trial.attempt_in_slot(queue, number) for number in range(1, runs + 1)),
                                   trial.halt)
             # in the order of their numbers, however they overlapped; those cancelled before they began are left out
@@ -206,6 +231,8 @@ class Trial:
     # set when an attempt fails: the others stop as if cancelled (`together`)
     halt: threading.Event
     mode: Mode = "linear"
+    # the linear mode's best run and baseline re-run with seeds, so it is judged as the search is
+    seeded: bool = False
 
     @property
     def kind(self) -> str:
@@ -243,6 +270,8 @@ class Trial:
         else:
             state = await AutoPipeline(engine).run(source, work, wanted=self.hypotheses)
             attempt = _attempt(task, number, state, workspace, engine.usage(), time.perf_counter() - clock)
+            if self.seeded:
+                attempt = await _seeded_linear(engine, work, state, attempt)
         records = engine.runs()
         return attempt.model_copy(update={
             "runs": len(records), "compute_seconds": round(sum(r.duration_s or 0.0 for r in records), 2),
@@ -255,16 +284,21 @@ def _gain(s: TaskSummary) -> str:
     return f"{s.mean_improvement:+.1%}" + (f" ± {s.improvement_se:.1%}" if s.improvement_se is not None else "")
 
 
+def _means(a: EvalAttempt) -> str:
+    if a.best is None or a.baseline is None:
+        return "not measured with seeds"
+    return (f"seeded means over {a.seeds} seed(s): baseline {a.baseline:.4g}, best {a.best:.4g}"
+            + (f" ± {a.best_se:.2g}" if a.best_se is not None else ""))
+
+
 def _attempt_line(a: EvalAttempt) -> str:
     where = f"run {a.best_run} at {(a.best_commit or '?')[:8]}" if a.best_run else a.message or a.status
     gain = f"{a.improvement:+.1%}" if a.improvement is not None else "-"
     if a.mode == "linear":
-        return f"  {a.task} #{a.attempt}: {a.status}, baseline {a.baseline}, best {a.best} ({gain}; {where})"
-    means = (f"seeded means over {a.seeds} seed(s): baseline {a.baseline:.4g}, best {a.best:.4g}"
-             + (f" ± {a.best_se:.2g}" if a.best_se is not None else "")) if a.best is not None and a.baseline is not None \
-        else "not measured with seeds"
+        scored = _means(a) if a.seeded else f"baseline {a.baseline}, best {a.best}"
+        return f"  {a.task} #{a.attempt}: {a.status}, {scored} ({gain}; {where})"
     # why the search stopped ("the node budget is spent"), not its bare status
-    return f"  {a.task} search #{a.attempt}: {a.message or a.status}, {a.nodes} node(s), {means} ({gain}; {where})"
+    return f"  {a.task} search #{a.attempt}: {a.message or a.status}, {a.nodes} node(s), {_means(a)} ({gain}; {where})"
 
 
 def render(evaluation: Evaluation) -> str:
@@ -279,8 +313,10 @@ def render(evaluation: Evaluation) -> str:
         lines.append(f"{s.task:<22} {s.mode:<6} {s.metric:<9} {f'{s.successes}/{s.attempts}':>7} {_gain(s):>16} "
                      f"{made:>10} {s.mean_tokens:>7.0f} {cost:>8} {s.mean_compute_seconds:>9.1f} {s.mean_seconds:>7.1f}")
     lines.append("")
-    lines.append("success: +10% over the baseline in the metric's direction (search: on the seeded means; "
-                 "linear: on its best run); figures per attempt, averaged")
+    judged = ("on the seeded means of the best and the baseline in both modes" if evaluation.attempts
+              and all(a.seeded for a in evaluation.attempts if a.best is not None)
+              else "search: on the seeded means; linear: on its best run")
+    lines.append(f"success: +10% over the baseline in the metric's direction ({judged}); figures per attempt, averaged")
     lines += [_attempt_line(a) for a in evaluation.attempts]
     if evaluation.unprepared:
         lines.append("\nNot prepared, so not scored:")

@@ -169,6 +169,7 @@ def _declare_auto(commands: Commands) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted autonomous session from .mlr/auto/ "
                                                          "(with --search: the latest search session)")
     _declare_search_flags(p, "hypotheses")
+    p.add_argument("--parallel", type=int, help="runs at once, one slot each (default: the run.parallel setting)")
     p.add_argument("--runner", choices=RUNNER_CHOICES)
     p.add_argument("--timeout", type=float, help="wall-time limit of each run in seconds")
     p.add_argument("--command", dest="run_command",

@@ -34,7 +34,8 @@ def print_queue(entries: list[QueuedRun]) -> None:
     if not entries:
         say("the queue is empty: no run is waiting or running")
         return
-    table = Table("run", "state", "slot", "GPUs", "node", "elapsed", "note")
+    # "of": the search node or eval task a run belongs to, never the machine it runs on
+    table = Table("run", "state", "slot", "GPUs", "of", "elapsed", "note")
     for e in entries:
         note = "cancel requested" if e.cancel_requested and e.state in ("pending", "running") else e.reason or ""
         table.add_row(shown(e.run_id), shown(e.state, _STATE_STYLE.get(e.state, "")),

@@ -80,6 +80,8 @@ def declare(commands: Commands) -> None:
     p.add_argument("--nodes", type=int, help="stop after this many nodes (the search.maxNodes setting)")
     p.add_argument("--hours", type=float, help="stop after this much wall time (the search.hours setting)")
     p.add_argument("--seeds", type=int, help="seeded re-runs of the winner and the baseline (default 3)")
+    p.add_argument("--parallel", type=int, help="runs at once, one slot each: nodes, then the seeded re-runs "
+                                                "(default: the run.parallel setting)")
     p.add_argument("--resume", action="store_true", help="continue the latest search session of the workspace")
     act = p.add_mutually_exclusive_group()
     act.add_argument("--improve", metavar="NODE", help="improve this node of the search: its child is made and run")

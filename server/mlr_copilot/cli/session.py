@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import MlrError
 from .output import say
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ def settings_layer(args: argparse.Namespace) -> dict[str, Any]:
     if "script" in llm:
         llm["script"] = str(Path(llm["script"]).resolve())
     run = _given(args, _RUN_FLAGS)
+    if run.get("parallel", 1) < 1:
+        raise MlrError(f"--parallel counts what runs at once, one slot each: give 1 or more, not {run['parallel']}")
     layer: dict[str, Any] = {}
     if llm:
         layer["llm"] = llm
