@@ -5,10 +5,12 @@ refused in one line. The search is real: a real repository, the local runner, sc
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from mlr_copilot.engine import Engine
 from mlr_copilot.search import store
 from tests.search.helpers import draft, engine_for, fix, improve, search, workspace, write_script
 
@@ -137,3 +139,48 @@ def test_promote_makes_a_branch_of_the_node(tmp_path):
     journal = store.load(ws, store.latest_session(ws))
     branches = git(ws, "branch", "--list", "--format=%(refname:short) %(objectname)").splitlines()
     assert any(line.endswith(journal.node("n004").commit) and not line.startswith("main ") for line in branches)
+
+
+def test_parallel_sets_the_slots_of_this_search_and_the_queue_shows_each_runs_node(tmp_path):
+    ws = workspace(tmp_path)
+    (ws / "sleep.flag").write_text("")
+    engine_for(tmp_path, ws, [], hypotheses=1)  # the hypothesis
+    script = write_script(tmp_path, draft("SCORE = 0.5\nBROKEN = False\nSLEEP = 0",
+                                          "SCORE = 0.6\nBROKEN = False\nSLEEP = 1", "Raise to 0.6"))
+    result = cli("search", "-w", str(ws), "--script", str(script), "--provider", "scripted", "--offline",
+                 "--runner", "local", "--nodes", "1", "--seeds", "2", "--drafts", "1", "--parallel", "2")
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    journal = store.load(ws, store.latest_session(ws))
+    seeded = [r for r in Engine.load(ws).runs() if "--seed" in r.command]
+    # two slots for this search: the node's two seeded runs (a second each) took both
+    assert len(seeded) == 4 and {r.slot for r in seeded if r.search_node == "n001"} == {0, 1}
+    assert Engine.load(ws).settings.run.parallel != 2  # for this search only: nothing was saved
+
+    shown = cli("queue", "--all", "-w", str(ws))
+    no_traceback(shown)
+    rows = [line for line in shown.stdout.splitlines() if any(r.id in line for r in seeded)]
+    assert len(rows) == 4 and sum("n001" in row for row in rows) == 2, shown.stdout
+    # the column says what the run is of (never "node", which a Ray run's machine also is)
+    assert re.search(r"GPUs\W+of\W+elapsed", shown.stdout), shown.stdout
+    entries = {e["run_id"]: e for e in json.loads(cli("queue", "--all", "--json", "-w", str(ws)).stdout)}
+    assert entries[journal.nodes[0].runs[0]]["node"] == "n001" and entries[journal.baseline_run]["node"] is None
+
+
+@pytest.mark.parametrize("argv", [["search", "--parallel", "0"], ["auto", "--search", "--parallel", "0"],
+                                  ["auto", "--parallel", "-1"], ["eval", "--parallel", "0"]])
+def test_parallel_below_one_is_one_line(tmp_path, argv):
+    ws = workspace(tmp_path)
+    one_line_error(cli(*argv, "-w", str(ws), "--offline"), f"mlr-copilot {argv[0]}: --parallel counts what runs at once")
+    assert not (ws / ".mlr" / "search").exists() and not (ws / ".mlr" / "runs").exists()
+
+
+def test_readme_search_synopsis_and_search_help_name_the_same_flags():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    synopsis = next(line for line in readme.splitlines() if line.startswith("mlr-copilot search [--hypotheses"))
+    flags = set(re.findall(r"--[a-z-]+", synopsis))
+    assert {"--hypotheses", "--nodes", "--budget", "--hours", "--seeds", "--parallel", "--resume"} <= flags
+    helped = cli("search", "--help")
+    assert helped.returncode == 0
+    assert flags <= set(re.findall(r"--[a-z-]+", helped.stdout)), flags - set(re.findall(r"--[a-z-]+", helped.stdout))
+    assert "--parallel" in cli("auto", "--help").stdout
