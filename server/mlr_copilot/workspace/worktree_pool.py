@@ -14,11 +14,13 @@ Policy:
   gone, and the next start's `worktrees.prune` removes that worktree with what the run wrote.
   When every pooled worktree is leased (another process's runs), a run gets a worktree of its
   own, as when reuse is off.
-* Handing back and taking both bring the tree to a commit with `git checkout -f --detach`
-  (which rewrites only what differs from the index, by its stat data, and whatever the run
-  changed or replaced, a symlink included) and `git clean -ffdx` (every file the commit does
-  not hold: untracked, ignored, nested repositories, symlinks, which are unlinked and never
-  followed). Git runs through `gitsafe`, so no hook, filter or fsmonitor runs.
+* Handing back brings the tree back to its commit with `git checkout -f --detach` (which
+  rewrites only what differs from the index, by its stat data, and whatever the run changed or
+  replaced, a symlink included) and `git clean -ffdx` (removes every file the commit does not
+  hold: untracked, ignored, nested repositories, symlinks, which are unlinked and never
+  followed; a folder made read-only is opened first). Taking switches the clean idle tree to
+  the next run's commit with the same checkout, which writes only the files that differ. Git
+  runs through `gitsafe`, so no hook, filter or fsmonitor runs.
 * What git reads besides the files must be as `worktrees.create` left it: the tree's `.git`
   is a plain file naming its own gitdir, which names the tree back and the repository's common
   directory, holds nothing but what git writes there (a planted `config.worktree` could name a
@@ -36,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +69,7 @@ log = logging.getLogger(__name__)
 
 # what git itself keeps in a worktree's gitdir (`worktree add`, `checkout`); anything else
 # was written by someone else
+_SHA = re.compile(r"[0-9a-f]{40}")
 _GITDIR_ENTRIES = frozenset({"HEAD", "ORIG_HEAD", "commondir", "gitdir", "index", "logs"})
 
 
@@ -107,7 +111,8 @@ def take(workspace: Path | str, run_id: str, rev: str, size: int, prefer: int = 
     root = Path(workspace).resolve()
     check_run_id(run_id)
     try:
-        commit = commit_of(root, rev)
+        # a run's commit comes as a full sha: checking it out says whether it is one
+        commit = rev if _SHA.fullmatch(rev) else commit_of(root, rev)
     except BadRefError as exc:
         raise WorktreeError(f"cannot run {rev!r}: {exc}") from None
     folder = worktrees_dir(root)
@@ -131,7 +136,7 @@ def give_back(tree: Worktree, size: int) -> None:
     """Return the leased pooled worktree `tree` to the pool, cleaned back to its commit; it is
     removed when the pool is smaller now or it cannot be reused."""
     path = tree.path
-    if _number(path.name) >= size or not _cleaned(tree.workspace, path, tree.commit):
+    if _number(path.name) >= size or not _cleaned(tree.workspace, path, tree.commit, clean=True):
         remove(tree)
         _state_file(path).unlink(missing_ok=True)
         return
@@ -145,7 +150,7 @@ def _switch(root: Path, path: Path, run_id: str, commit: str) -> Worktree:
     if path.exists() or owner_path(path).exists():
         if reusable:
             own(path, run_id, commit)
-            if _cleaned(root, path, commit):
+            if _cleaned(root, path, commit, clean=False):
                 link_ignored(root, path)
                 return Worktree(root, run_id, commit, path)
         _discard(root, path, owner_path(path))
@@ -157,9 +162,10 @@ def _switch(root: Path, path: Path, run_id: str, commit: str) -> Worktree:
     return tree
 
 
-def _cleaned(root: Path, path: Path, commit: str) -> bool:
-    """Bring the worktree at `path` to exactly `commit`, nothing else in it; False (nothing
-    git reads in it is trusted, or a step failed) when it must be removed instead."""
+def _cleaned(root: Path, path: Path, commit: str, *, clean: bool) -> bool:
+    """Bring the worktree at `path` to `commit` (with `clean`, nothing else in it: an idle
+    tree was cleaned when it was handed back); False (nothing git reads in it is trusted, or
+    a step failed) when it must be removed instead."""
     try:
         state = PoolState.model_validate(read_json(_state_file(path)))
     except (OSError, ValueError):
@@ -170,7 +176,7 @@ def _cleaned(root: Path, path: Path, commit: str) -> bool:
         return False
     _unlink_links(path)
     ok, why = _git(root, "-C", str(path), *_CHECKOUT, "checkout", "--quiet", "--force", "--detach", commit, "--")
-    if ok:
+    if ok and clean:
         ok, why = _clean(root, path)
     if not ok:
         log.info("%s is not reused: %s", path.name, why)
