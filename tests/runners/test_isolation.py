@@ -80,7 +80,7 @@ def only_clean_idle_trees(repo: Path) -> None:
     assert worktrees_listed(repo) == [f"worktree {repo}"] + [f"worktree {p}" for p in trees]
     assert not list(folder.glob("*.owner.json"))
     for tree in trees:
-        assert git(tree, "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
+        assert git(tree, "--no-optional-locks", "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
 
 
 def test_a_run_of_another_commit_leaves_the_checkout_and_a_dirty_file_untouched(tmp_path):

@@ -74,6 +74,7 @@ def test_nothing_a_run_leaves_reaches_the_next_run_and_nothing_outside_is_follow
 
     with worktree_pool.leased(repo, "run-1", a, 1) as tree:
         t = tree.path
+        registered = (t / ".git").stat().st_ino  # written by `worktree add` only: the same tree while it stays
         (t / "notes.txt").write_text("untracked")
         (t / "weights.ckpt").write_text("ignored")
         (t / "cache" / "deep").mkdir(parents=True)
@@ -98,14 +99,15 @@ def test_nothing_a_run_leaves_reaches_the_next_run_and_nothing_outside_is_follow
 
     assert everything_in(victim) == before
     with worktree_pool.leased(repo, "run-2", b, 1) as again:
-        assert again.path == t
+        assert again.path == t and (t / ".git").stat().st_ino == registered
         assert everything_in(t) == tracked_files(repo, b)
         assert not (t / "src").is_symlink() and not (t / "version.txt").is_symlink()
-        assert git(t, "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
+        assert git(t, "--no-optional-locks", "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
     assert everything_in(victim) == before
     # the same commit again: the tree holds it exactly
     with worktree_pool.leased(repo, "run-3", b, 1) as same:
-        assert same.path == t and everything_in(t) == tracked_files(repo, b)
+        assert same.path == t
+        assert (t / ".git").stat().st_ino == registered and everything_in(t) == tracked_files(repo, b)
 
 
 def test_a_tree_whose_git_records_a_run_wrote_is_removed_and_no_program_it_names_runs(tmp_path):

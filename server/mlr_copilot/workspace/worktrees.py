@@ -1,6 +1,7 @@
 """Where a run executes: the exact tree of its commit in a directory the project manages,
-`.mlr/worktrees/<run-id>/`, never the user's checkout, so the user keeps editing (and two runs
-of different commits run at once) while experiments run.
+`.mlr/worktrees/<run-id>/` (or a reused `.mlr/worktrees/pool-<n>/`, `worktree_pool`), never
+the user's checkout, so the user keeps editing (and two runs of different commits run at once)
+while experiments run.
 
 Policy:
 
