@@ -104,6 +104,19 @@ def test_a_run_of_another_commit_leaves_the_checkout_and_a_dirty_file_untouched(
     assert json.loads(note.strip().splitlines()[-1])["run"] == record.id
 
 
+def test_with_reuse_off_a_run_gets_its_own_worktree_and_the_idle_ones_go(tmp_path):
+    repo, a, b = repo_with_two_commits(tmp_path / "repo")
+    reused = asyncio.run(engine(repo).run(Work(), command=[PY, "probe.py"], rev=a))
+    assert f"CWD {repo / '.mlr' / 'worktrees' / 'pool-0'}" in log_of(repo, reused)
+    only_clean_idle_trees(repo)
+
+    record = asyncio.run(engine(repo, reuseWorktrees=False).run(Work(), command=[PY, "probe.py"], rev=b))
+    assert record.status == "passed" and "VERSION B" in log_of(repo, record)
+    assert f"CWD {repo / '.mlr' / 'worktrees' / record.id}" in log_of(repo, record)
+    assert worktrees_listed(repo) == [f"worktree {repo}"]
+    assert not [p for p in (repo / ".mlr" / "worktrees").iterdir() if p.is_dir()]
+
+
 def test_a_dirty_tree_runs_a_snapshot_of_it(tmp_path):
     repo, _a, b = repo_with_two_commits(tmp_path / "repo")
     (repo / "version.txt").write_text("dirty\n")
