@@ -14,7 +14,7 @@ from tests.gitutil import commit, git, make_repo
 def two_commits(path: Path) -> tuple[Path, str, str]:
     """A repository whose commits A and B (HEAD) differ in version.txt only."""
     repo = make_repo(path, {"version.txt": "A\n", "src/model.py": "LAYERS = 2\n", "keep.txt": "same\n",
-                            ".gitignore": ".mlr/\n*.ckpt\n"})
+                            "linked.txt": "tracked\n", ".gitignore": ".mlr/\n*.ckpt\n"})
     a = git(repo, "rev-parse", "HEAD").strip()
     return repo, a, commit(repo, {"version.txt": "B\n"}, "B")
 
@@ -70,6 +70,7 @@ def test_nothing_a_run_leaves_reaches_the_next_run_and_nothing_outside_is_follow
     (victim / "src").mkdir(parents=True)
     (victim / "src" / "model.py").write_text("VICTIM\n")
     (victim / "secret.txt").write_text("VICTIM\n")
+    (victim / "hard.txt").write_text("VICTIM\n")
     before = everything_in(victim)
 
     with worktree_pool.leased(repo, "run-1", a, 1) as tree:
@@ -89,6 +90,9 @@ def test_nothing_a_run_leaves_reaches_the_next_run_and_nothing_outside_is_follow
         (t / "src").symlink_to(victim / "src")
         (t / "version.txt").unlink()
         (t / "version.txt").symlink_to(victim / "secret.txt")
+        # a tracked file made a hard link of a file outside: git replaces it, never writes into it
+        (t / "linked.txt").unlink()
+        os.link(victim / "hard.txt", t / "linked.txt")
         # a tracked file changed with its time put back
         info = (t / "keep.txt").stat()
         (t / "keep.txt").write_text("CHANGED\n")
