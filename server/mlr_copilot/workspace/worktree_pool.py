@@ -67,9 +67,9 @@ from mlr_copilot.workspace.worktrees import (
 
 log = logging.getLogger(__name__)
 
+_SHA = re.compile(r"[0-9a-f]{40}")
 # what git itself keeps in a worktree's gitdir (`worktree add`, `checkout`); anything else
 # was written by someone else
-_SHA = re.compile(r"[0-9a-f]{40}")
 _GITDIR_ENTRIES = frozenset({"HEAD", "ORIG_HEAD", "commondir", "gitdir", "index", "logs"})
 
 
