@@ -39,6 +39,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, SettingValue>> = {
   "run.parallel": null,
   "run.gpusPerRun": null,
   "run.gpuIds": null,
+  "run.reuseWorktrees": true,
   "run.rayAddress": "",
   "run.rayNumCpus": 1,
   "run.rayNumGpus": null,

@@ -78,6 +78,8 @@ class RunSettings(_Section):
                                  description="runs at once; default: 1 on a CPU-only machine, the number of GPUs otherwise")
     gpus_per_run: int | None = Field(default=None, ge=0, le=64, alias="gpusPerRun",
                                      description="GPUs each run owns; default: 0 on a CPU-only machine, else 1")
+    reuse_worktrees: bool = Field(default=True, alias="reuseWorktrees",
+                                  description="reuse run worktrees (one per slot): the next run rewrites only the files its commit changes; off: a fresh worktree per run")
     gpu_ids: list[str] | None = Field(default=None, alias="gpuIds",
                                       description="the GPUs runs may use (ids as CUDA numbers them); default: what nvidia-smi lists")
 

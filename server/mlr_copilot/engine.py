@@ -326,6 +326,7 @@ class Engine:
                     direction=objective.direction if objective else None,
                     hypothesis=hypothesis.id if hypothesis else None, baseline=baseline, search_node=search_node,
                     on_line=on_line, cancel=cancel, mlflow_uri=self.settings.tracking.mlflow_uri,
+                    pool=len(queue.plan.slots) if self.settings.run.reuse_worktrees else 0,
                 )
 
     async def run_hypotheses(self, work: Work, ids: list[str] | None = None, *, baseline: bool = False,

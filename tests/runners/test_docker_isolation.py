@@ -163,3 +163,52 @@ def test_a_local_run_reads_the_ignored_data_and_never_a_deep_secret(tmp_path):
     # a local run cannot be kept from writing through the link: the user's own files, as before
     assert (repo / "raw" / "a" / "b" / "c" / ".env").read_text() == f"OPENAI_API_KEY={DEEP_SECRET}\n"
     assert list((repo / ".mlr" / "worktrees").iterdir()) == []
+
+
+LITTER = """
+import os
+open("version.txt", "w").write("changed by run 1\\n")
+open("notes.txt", "w").write("left by run 1")
+open("weights.ckpt", "w").write("ignored, left by run 1")
+os.makedirs("cache/deep")
+open("cache/deep/x", "w").write("x")
+os.symlink("/etc", "out")
+open(".gitattributes", "w").write("* filter=evil\\n")
+os.makedirs("locked/inner")
+open("locked/inner/file", "w").write("x")
+os.chmod("locked/inner", 0o500)
+os.chmod("locked", 0o500)
+"""
+LOOK = """
+import os
+print("FILES", sorted(os.path.join(d, f) for d, dirs, files in os.walk(".") for f in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]))
+print("VERSION", open("version.txt").read().strip())
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("runner", ["docker", "local"])
+def test_a_reused_worktree_holds_nothing_of_the_previous_run(docker_client, tmp_path, runner):
+    repo = make_repo(tmp_path / "repo", {"litter.py": LITTER, "look.py": LOOK, "version.txt": "A\n",
+                                         ".gitignore": ".mlr/\n*.ckpt\n"})
+    a = git(repo, "rev-parse", "HEAD").strip()
+    b = commit(repo, {"version.txt": "B\n"}, "B")
+    python = "python" if runner == "docker" else sys.executable
+    run = DockerRunner(TEST_IMAGE, client=docker_client) if runner == "docker" else LocalRunner()
+
+    def execute_in_pool(script: str, rev: str):
+        request = RunRequest(workspace=str(repo), command=[python, script], timeout=120, image=TEST_IMAGE)
+        return execute(request, run, rev=rev, pool=1)
+
+    first = execute_in_pool("litter.py", a)
+    assert first.status == "passed", (repo / str(first.log_path)).read_text()
+    tree = repo / ".mlr" / "worktrees" / "pool-0"
+    inode = (tree / "look.py").stat().st_ino
+    assert git(tree, "--no-optional-locks", "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
+    second = execute_in_pool("look.py", b)
+    log = (repo / str(second.log_path)).read_text()
+    assert second.status == "passed", log
+    assert "FILES ['./.git', './.gitignore', './litter.py', './look.py', './version.txt']" in log, log
+    assert "VERSION B" in log
+    assert (tree / "look.py").stat().st_ino == inode  # reused: only version.txt was written again
+    assert git(tree, "--no-optional-locks", "status", "--porcelain", "--ignored", "--untracked-files=all") == ""

@@ -71,6 +71,18 @@ def worktrees_listed(repo: Path) -> list[str]:
     return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines() if line.startswith("worktree ")]
 
 
+def only_clean_idle_trees(repo: Path) -> None:
+    """What runs leave: no worktree but the pool's idle ones (`run.reuseWorktrees`), each
+    exactly its commit's files, nothing of a run in it and no owner."""
+    folder = repo / ".mlr" / "worktrees"
+    trees = sorted(p for p in folder.iterdir() if p.is_dir())
+    assert all(p.name.startswith("pool-") for p in trees), trees
+    assert worktrees_listed(repo) == [f"worktree {repo}"] + [f"worktree {p}" for p in trees]
+    assert not list(folder.glob("*.owner.json"))
+    for tree in trees:
+        assert git(tree, "--no-optional-locks", "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
+
+
 def test_a_run_of_another_commit_leaves_the_checkout_and_a_dirty_file_untouched(tmp_path):
     repo, a, b = repo_with_two_commits(tmp_path / "repo")
     (repo / "version.txt").write_text("being edited\n")
@@ -82,15 +94,27 @@ def test_a_run_of_another_commit_leaves_the_checkout_and_a_dirty_file_untouched(
     assert record.status == "passed", log_of(repo, record)
     assert record.commit == a and record.isolated and not record.uncommitted and record.branch is None
     text = log_of(repo, record)
-    assert "VERSION A" in text and f"CWD {repo / '.mlr' / 'worktrees' / record.id}" in text
+    assert "VERSION A" in text and f"CWD {repo / '.mlr' / 'worktrees' / 'pool-0'}" in text
     assert checkout_state(repo) == before
     assert git(repo, "rev-parse", "HEAD").strip() == b
     assert record.metrics["start"] > 0  # the results file was read from the run's tree
     assert not (repo / "results.json").exists()
-    assert worktrees_listed(repo) == [f"worktree {repo}"]
-    assert not any((repo / ".mlr" / "worktrees").iterdir())
+    only_clean_idle_trees(repo)
     note = git(repo, "notes", "--ref=mlr", "show", a)
     assert json.loads(note.strip().splitlines()[-1])["run"] == record.id
+
+
+def test_with_reuse_off_a_run_gets_its_own_worktree_and_the_idle_ones_go(tmp_path):
+    repo, a, b = repo_with_two_commits(tmp_path / "repo")
+    reused = asyncio.run(engine(repo).run(Work(), command=[PY, "probe.py"], rev=a))
+    assert f"CWD {repo / '.mlr' / 'worktrees' / 'pool-0'}" in log_of(repo, reused)
+    only_clean_idle_trees(repo)
+
+    record = asyncio.run(engine(repo, reuseWorktrees=False).run(Work(), command=[PY, "probe.py"], rev=b))
+    assert record.status == "passed" and "VERSION B" in log_of(repo, record)
+    assert f"CWD {repo / '.mlr' / 'worktrees' / record.id}" in log_of(repo, record)
+    assert worktrees_listed(repo) == [f"worktree {repo}"]
+    assert not [p for p in (repo / ".mlr" / "worktrees").iterdir() if p.is_dir()]
 
 
 def test_a_dirty_tree_runs_a_snapshot_of_it(tmp_path):
@@ -187,9 +211,10 @@ def cli(repo: Path, *argv: str) -> subprocess.Popen[str]:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def test_a_killed_cli_leaves_no_worktree_after_the_next_command(tmp_path):
+def test_a_killed_cli_leaves_nothing_of_its_run_after_the_next_command(tmp_path):
     repo, _a, _b = repo_with_two_commits(tmp_path / "repo")
-    doomed = cli(repo, PY, "probe.py", "60")
+    doomed = cli(repo, PY, "-c", "open('leftover.txt', 'w').write('x'); open('version.txt', 'w').write('changed')\n"
+                 "import time; time.sleep(60)")
     folder = repo / ".mlr" / "worktrees"
     deadline = time.monotonic() + 30
     while not (folder.is_dir() and any(p.is_dir() for p in folder.iterdir())):
@@ -200,10 +225,12 @@ def test_a_killed_cli_leaves_no_worktree_after_the_next_command(tmp_path):
     doomed.wait()
     assert len(worktrees_listed(repo)) == 2
 
-    out, err = cli(repo, PY, "-c", "pass").communicate(timeout=60)
+    out, err = cli(repo, PY, "-c", "import os; print('LEFT', os.path.exists('leftover.txt'), open('version.txt').read())"
+                   ).communicate(timeout=60)
     assert json.loads(out)["status"] == "passed", err
-    assert worktrees_listed(repo) == [f"worktree {repo}"]
-    assert [p.name for p in folder.iterdir()] == []
+    assert "LEFT False B" in (repo / json.loads(out)["log_path"]).read_text()
+    # the killed run's tree was removed; the next run's is back in the pool, clean
+    only_clean_idle_trees(repo)
     [interrupted] = [r for r in (RunRecord.model_validate_json(p.read_text()) for p in (repo / ".mlr" / "runs").glob("*.json"))
                      if r.status == "interrupted"]
     assert interrupted.isolated
@@ -230,7 +257,7 @@ def test_a_run_cancelled_through_the_queue_stops_and_says_so(tmp_path):
     record = asyncio.run(both())
     assert record.status == "cancelled" and time.monotonic() - started < 20
     assert [e.state for e in queue_status(repo)] == ["cancelled"]
-    assert worktrees_listed(repo) == [f"worktree {repo}"]
+    only_clean_idle_trees(repo)
 
 
 def test_cancelling_the_operation_stops_its_running_run_and_its_waiting_one(tmp_path):
@@ -254,7 +281,7 @@ def test_cancelling_the_operation_stops_its_running_run_and_its_waiting_one(tmp_
     assert time.monotonic() - started < 20
     assert isinstance(first, RunRecord) and first.status == "cancelled"
     assert isinstance(second, RunCancelledError), second
-    assert worktrees_listed(repo) == [f"worktree {repo}"]
+    only_clean_idle_trees(repo)
 
 
 def test_ignored_entries_are_seen_by_the_run_and_survive_its_worktree(tmp_path):

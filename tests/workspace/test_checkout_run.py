@@ -41,8 +41,10 @@ def ran(tmp_path: Path) -> tuple[Path, RunRecord, str]:
 
 
 def worktrees(repo: Path) -> list[str]:
+    """The worktrees besides the runs' own (the idle ones the pool keeps, `run.reuseWorktrees`)."""
+    pool = str(repo / ".mlr" / "worktrees" / "pool-")
     return [line.removeprefix("worktree ") for line in git(repo, "worktree", "list", "--porcelain").splitlines()
-            if line.startswith("worktree ")]
+            if line.startswith("worktree ") and not line.removeprefix("worktree ").startswith(pool)]
 
 
 def test_the_runs_commit_is_checked_out_beside_the_workspace(ran):

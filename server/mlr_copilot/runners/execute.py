@@ -109,10 +109,12 @@ def execute(
     on_line: LineCallback | None = None,
     cancel: threading.Event | None = None,
     mlflow_uri: str | None = None,
+    pool: int = 0,
 ) -> RunRecord:
     """Run `request` with `runner` in a worktree of `rev` (default: the checkout's working
-    copy, snapshotted when uncommitted; see `placing`) and keep its record (and its commit's
-    note) in the workspace; with `mlflow_uri`, log the finished run there too."""
+    copy, snapshotted when uncommitted; see `placing`), one of `pool` reused ones when `pool`
+    is not 0, and keep its record (and its commit's note) in the workspace; with `mlflow_uri`,
+    log the finished run there too."""
     workspace = resolve_workspace(request)
     record = _start_record(workspace, run_id or new_run_id(), request, runner, primary_metric=primary_metric,
                            direction=direction, hypothesis=hypothesis, baseline=baseline, slot=slot,
@@ -131,7 +133,7 @@ def execute(
     try:
         _take_source(record, source(workspace, record.id, rev))
         with placed(workspace, record.id, record.commit, request.results_file,
-                    slot.gpu_ids if slot else None, cleanup) as placement:
+                    slot.gpu_ids if slot else None, cleanup, pool=pool, slot=slot.index if slot else 0) as placement:
             # saved with the sandbox, as soon as the run's processes exist (`on_start`)
             record.isolated = placement is not None
             outcome = runner.run(request, on_line=on_line, cancel=cancel, run_id=record.id, on_start=on_start,

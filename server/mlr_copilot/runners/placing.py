@@ -11,8 +11,9 @@ Policy:
   execute in the folder itself, as they always did, and their records have no commit.
 * A results file the commit itself holds is left over from an earlier run: its time is set to
   the epoch in the worktree, so the run's judge tells it from one the run writes.
-* The worktree is removed when the run ends, however it ends; a removal that fails is a
-  warning of the run (the next start's `prune` retries it), never its failure.
+* The worktree is handed back to the pool of reused ones (`workspace/worktree_pool.py`,
+  `run.reuseWorktrees`) or removed when the run ends, however it ends; a clean-up or removal
+  that fails is a warning of the run (the next start's `prune` retries it), never its failure.
 * What the run keeps goes to `.mlr/runs/<run-id>/` (`MLR_OUTPUT_DIR`); an empty one is removed.
 """
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..state import STATE_DIR
-from ..workspace import gitsafe, worktrees
+from ..workspace import gitsafe, worktree_pool, worktrees
 from ..workspace.commits import head_info
 from ..workspace.refs import BadRefError, branches, commit_of
 from ..workspace.snapshot import snapshot
@@ -88,23 +89,18 @@ def _untracked(workspace: Path) -> bool:
 
 @contextlib.contextmanager
 def placed(workspace: Path, run_id: str, commit: str | None, results_file: str,
-           gpu_ids: tuple[str, ...] | None, warnings: list[str]) -> Iterator[Placement | None]:
+           gpu_ids: tuple[str, ...] | None, warnings: list[str], *, pool: int = 0,
+           slot: int = 0) -> Iterator[Placement | None]:
     """`commit` checked out for run `run_id` while the block runs (None without a commit: the
-    run executes in the workspace); a removal that fails is added to `warnings`."""
+    run executes in the workspace), in a worktree of a pool of `pool` reused ones (`slot`'s
+    first; 0: a worktree of its own); a clean-up or removal that fails is added to `warnings`."""
     if commit is None:
         yield None
         return
-    tree = worktrees.create(workspace, run_id, commit)
-    try:
+    with worktree_pool.leased(workspace, run_id, commit, pool, slot, warnings) as tree:
         _backdate(tree.path, results_file)
         yield Placement(tree=tree.path, commit=commit, output_dir=worktrees.output_dir(workspace, run_id),
                         env=worktrees.run_env(tree, {}), gpu_ids=gpu_ids)
-    finally:
-        try:
-            worktrees.remove(tree)
-        except worktrees.WorktreeError as exc:
-            log.warning("%s", exc)
-            warnings.append(str(exc))
 
 
 def _backdate(tree: Path, results_file: str) -> None:

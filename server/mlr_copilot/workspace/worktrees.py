@@ -1,6 +1,7 @@
 """Where a run executes: the exact tree of its commit in a directory the project manages,
-`.mlr/worktrees/<run-id>/`, never the user's checkout, so the user keeps editing (and two runs
-of different commits run at once) while experiments run.
+`.mlr/worktrees/<run-id>/` (or a reused `.mlr/worktrees/pool-<n>/`, `worktree_pool`), never
+the user's checkout, so the user keeps editing (and two runs of different commits run at once)
+while experiments run.
 
 Policy:
 
@@ -71,6 +72,9 @@ RUN_ID_ENV = "MLR_RUN_ID"
 COMMIT_ENV = "MLR_COMMIT"
 _GIT_LOCATION = frozenset({"GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"})
 _OWNER_SUFFIX = ".owner.json"
+# a pooled worktree (`worktree_pool`) is `pool-<n>/`, leased by the flock of `pool-<n>.lease`
+POOL_PREFIX = "pool-"
+LEASE_SUFFIX = ".lease"
 # A run id becomes a folder name and git's name for the worktree: no separators, no option.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _GIT_TIMEOUT_S = 120.0
@@ -175,25 +179,23 @@ def worktree_lock(workspace: Path) -> Iterator[None]:
         _THREADS_LOCK.release()
 
 
-def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
-    """Check out the commit `rev` names as `.mlr/worktrees/<run-id>/`, detached, owned by this
-    process. WorktreeError (one line) when it cannot be made; nothing is left behind then."""
+def create(workspace: Path | str, run_id: str, rev: str, *, name: str | None = None) -> Worktree:
+    """Check out the commit `rev` names as `.mlr/worktrees/<run-id>/` (`<name>/`: a pooled
+    worktree, `worktree_pool`), detached, owned by this process. WorktreeError (one line) when
+    it cannot be made; nothing is left behind then."""
     root = Path(workspace).resolve()
     check_run_id(run_id)
+    check_run_id(name or run_id)
     try:
         commit = commit_of(root, rev)
     except BadRefError as exc:
         raise WorktreeError(f"cannot run {rev!r}: {exc}") from None
     folder = worktrees_dir(root)
-    path, owner_file = folder / run_id, folder / f"{run_id}{_OWNER_SUFFIX}"
+    path = folder / (name or run_id)
+    owner_file = owner_path(path)
     if path.exists() or owner_file.exists():
         raise WorktreeError(f"a worktree for run {run_id} already exists at {path}")
-    host, pid = run_owner()
-    try:
-        write_json(owner_file, WorktreeOwner(run_id=run_id, commit=commit, host=host, pid=pid,
-                                             started=start_ticks(pid)).model_dump())
-    except OSError as exc:
-        raise WorktreeError(f"cannot make a worktree for run {run_id}: {exc.strerror or exc}") from None
+    own(path, run_id, commit)
     try:
         with worktree_lock(root):
             ok, why = _git(root, "worktree", "add", "--no-checkout", "--detach", "--quiet", "--", str(path), commit)
@@ -214,6 +216,37 @@ def create(workspace: Path | str, run_id: str, rev: str) -> Worktree:
     return Worktree(root, run_id, commit, path)
 
 
+def owner_path(path: Path) -> Path:
+    """The owner file of the worktree at `path`: `<name>.owner.json` beside it."""
+    return path.parent / f"{path.name}{_OWNER_SUFFIX}"
+
+
+def own(path: Path, run_id: str, commit: str) -> None:
+    """Record this process as the owner of the worktree at `path` for run `run_id`."""
+    host, pid = run_owner()
+    try:
+        write_json(owner_path(path), WorktreeOwner(run_id=run_id, commit=commit, host=host, pid=pid,
+                                                   started=start_ticks(pid)).model_dump())
+    except OSError as exc:
+        raise WorktreeError(f"cannot make a worktree for run {run_id}: {exc.strerror or exc}") from None
+
+
+def try_lease(path: Path) -> int | None:
+    """An open descriptor holding the flock of the pooled worktree at `path`
+    (`<name>.lease` beside it), or None when another thread or process holds it. Closing the
+    descriptor (or the holder's death) frees it."""
+    try:
+        fd = os.open(path.parent / f"{path.name}{LEASE_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def _space_note(folder: Path) -> str:
     """A hint when the disk holding `folder` is (nearly) full, the usual cause of a failed write."""
     try:
@@ -225,7 +258,7 @@ def _space_note(folder: Path) -> str:
 
 def remove(tree: Worktree) -> None:
     """Delete the worktree and git's record of it; the owner file goes last."""
-    _discard(tree.workspace, tree.path, tree.path.parent / f"{tree.run_id}{_OWNER_SUFFIX}")
+    _discard(tree.workspace, tree.path, owner_path(tree.path))
 
 
 @contextlib.contextmanager
@@ -370,12 +403,19 @@ def prune(workspace: Path | str) -> list[str]:
         owner = _read_owner(owner_file)
         if owner is not None and owner_alive(owner.host, owner.pid, owner.started):
             continue
-        run_id = owner_file.name.removesuffix(_OWNER_SUFFIX)
+        name = owner_file.name.removesuffix(_OWNER_SUFFIX)
+        # a pooled worktree another process leased since its dead owner's crash is in use
+        lease = try_lease(folder / name) if name.startswith(POOL_PREFIX) else None
+        if name.startswith(POOL_PREFIX) and lease is None:
+            continue
         try:
-            _discard(root, folder / run_id, owner_file)
-            removed.append(run_id)
+            _discard(root, folder / name, owner_file)
+            removed.append(owner.run_id if owner is not None else name)
         except WorktreeError as exc:
             log.warning("%s", exc)
+        finally:
+            if lease is not None:
+                os.close(lease)
     with worktree_lock(root):
         _git(root, "worktree", "prune")
     return removed
