@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { VsCode, configFromEnv } from "./harness";
+import { after, before, describe } from "node:test";
+import { VsCode, configFromEnv, e2eSettings, stepper } from "./harness";
 
 const python = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
 // out/test/e2e -> the repository: the server and the seeding run this checkout's code
@@ -35,15 +35,7 @@ describe("the search tree in the MLR Experiments view", () => {
   const vscode = new VsCode(configFromEnv());
   let workspace: string;
 
-  const step = (name: string, fn: () => Promise<void>) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (error) {
-        await vscode.shot(`FAILED-search-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 50)}`).catch(() => undefined);
-        throw error;
-      }
-    });
+  const step = stepper(vscode, "search");
   const rows = () =>
     vscode.page.locator(".pane", { has: vscode.page.locator(".pane-header", { hasText: "MLR Experiments" }) }).locator(".monaco-list-row");
   const row = (text: string | RegExp) => rows().filter({ hasText: text }).first();
@@ -56,22 +48,12 @@ describe("the search tree in the MLR Experiments view", () => {
     const script = path.join(seeded, "improve.jsonl");
     const edit = "SUMMARY: Raise to 0.75\nWHY: asked.\n\ntrain.py\n<<<<<<< SEARCH\nSCORE = 0.7\n=======\nSCORE = 0.75\n>>>>>>> REPLACE\n";
     fs.writeFileSync(script, JSON.stringify({ call: "search.improve", response: edit, expect: ["try 0.75"] }) + "\n");
-    vscode.writeSettings({
-      "security.workspace.trust.enabled": false,
-      "workbench.startupEditor": "none",
-      "workbench.secondarySideBar.defaultVisibility": "hidden",
-      "workbench.tips.enabled": false,
-      "extensions.autoUpdate": false,
-      "update.mode": "none",
-      "telemetry.telemetryLevel": "off",
-      "chat.disableAIFeatures": true,
-      "workbench.enableExperiments": false,
-      "mlrCopilot.interpreter": interpreter(seeded),
-      "mlrCopilot.llm.provider": "scripted",
-      "mlrCopilot.llm.script": script,
-      "mlrCopilot.ideas.online": false,
-      "mlrCopilot.run.runner": "local",
-    });
+    vscode.writeSettings(
+      e2eSettings({
+        "mlrCopilot.interpreter": interpreter(seeded),
+        "mlrCopilot.llm.script": script,
+      }),
+    );
     assert.match(vscode.installExtension(), /successfully installed/i);
     await vscode.start(workspace);
     await vscode.waitStatus(/MLR · \d/, 90_000);
