@@ -1,7 +1,8 @@
 // The tree search in the MLR Experiments view end to end: a workspace after a real search
 // (the local runner, scripted replies: tests/cli/test_search_cli.py `searched`), its tree
 // shown with each node under its parent, and "Improve This Node…" from a node's context menu
-// adding a child that shows up under it.
+// adding a child that shows up under it; a node another process writes (a search in a terminal)
+// shows up too, without a refresh.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -22,6 +23,19 @@ function searchedWorkspace(parent: string): string {
     stdio: "inherit",
   });
   return path.join(parent, "ws");
+}
+
+/** What a search in a terminal does to the session: its journal written by another process. */
+function writeNodeElsewhere(workspace: string, node: string, parent: string): void {
+  const code = [
+    "import sys, pathlib",
+    "from mlr_copilot.search import store",
+    "ws, node, parent = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]",
+    "journal = store.load_session(ws, None)",
+    "journal.nodes.append(journal.node(parent).model_copy(update={'id': node, 'parent': parent, 'summary': 'from a terminal'}))",
+    "store.save(ws, journal)",
+  ].join("\n");
+  execFileSync(python, ["-c", code, workspace, node, parent], { env: { ...process.env, PYTHONPATH: serverPath }, stdio: "inherit" });
 }
 
 /** The interpreter the extension starts the server with: this checkout's server, whatever is installed. */
@@ -104,5 +118,13 @@ describe("the search tree in the MLR Experiments view", () => {
     assert.equal(await level("n005 improve"), (await level("n004 improve")) + 1);
     await vscode.waitNotification(/n005/, 30_000);
     await vscode.shot("search-improved");
+  });
+
+  step("a node a search in a terminal writes shows up under its parent on its own", async () => {
+    writeNodeElsewhere(workspace, "n006", "n005");
+    await row(/n006 improve .*· passed/).waitFor({ timeout: 30_000 });
+    assert.equal(await level("n006 improve"), (await level("n005 improve")) + 1);
+    assert.match(await row("n006 improve").innerText(), /from a terminal/);
+    await vscode.shot("search-from-terminal");
   });
 });
