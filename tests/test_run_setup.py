@@ -9,6 +9,7 @@ import pytest
 
 from mlr_copilot.autonomous.pipeline import session_objective
 from mlr_copilot.config import RunSettings
+from mlr_copilot.engine import Engine
 from mlr_copilot.errors import MlrError
 from mlr_copilot.ideas.model import ExperimentPlan, Hypothesis
 from mlr_copilot.objective import Objective
@@ -69,3 +70,15 @@ def test_the_autonomous_mode_judges_on_the_tasks_metric_or_needs_a_command_and_a
     assert session_objective(RunSettings(metric="acc", command="python x.py"), tmp_path / "none") == Objective("acc")
     with pytest.raises(MlrError, match="the autonomous mode needs one"):
         session_objective(RunSettings(metric="acc"), tmp_path / "none")
+
+
+def test_a_scoped_engine_keeps_its_own_objective_and_shares_the_spend_and_the_queue(task):
+    engine = Engine.load(task, {"run": {"parallel": 2}})
+    view = engine.scoped()
+    # as a search configures its session's objective
+    view.configure(view.settings.model_copy(update={"run": view.settings.run.model_copy(
+        update={"metric": "accuracy", "direction": "maximize"})}))
+    assert view.objective() == Objective("accuracy", "maximize")
+    assert engine.objective() == Objective("loss", "minimize")  # the task's, for every later command
+    view.keep_ledger(task / "ledger.json", resume=False)
+    assert engine.ledger is view.ledger and engine.slot_queue() is view.slot_queue()

@@ -9,11 +9,13 @@ agents, git and the run machinery are imported on first use, so the commands tha
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -60,6 +62,17 @@ T = TypeVar("T")
 ConfirmInit = Callable[[str], Awaitable[bool]]
 
 
+@dataclass
+class _Shared:
+    """What every view of one engine (`Engine.scoped`) shares, made on first use."""
+
+    ledger: Ledger | None = None
+    llm: LLM | None = None
+    files: WorkspaceMap | None = None
+    queue: SlotQueue | None = None
+    queue_key: tuple[object, ...] = ()
+
+
 class Engine:
     def __init__(self, workspace: Path | str, settings: Settings, warnings: list[str] | None = None,
                  environ: Mapping[str, str] | None = None):
@@ -69,11 +82,7 @@ class Engine:
         self.warnings = list(warnings or [])
         # where keys and environment settings are read: never os.environ changed for everyone
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
-        self._ledger: Ledger | None = None
-        self._llm: LLM | None = None
-        self._files: WorkspaceMap | None = None
-        self._queue: SlotQueue | None = None
-        self._queue_key: tuple[object, ...] = ()
+        self._shared = _Shared()
 
     @classmethod
     def load(cls, workspace: Path | str, *layers: object) -> Engine:
@@ -90,11 +99,17 @@ class Engine:
         self.configure(settings)
         return warnings
 
+    def scoped(self) -> Engine:
+        """This engine for one session the server runs (a search): what the session configures
+        (its objective) stays in the copy, so the server's later commands keep the workspace's
+        settings; the LLM, its spend, the workspace map and the run queue are the same objects."""
+        return copy.copy(self)
+
     def configure(self, settings: Settings) -> None:
         if settings.llm != self.settings.llm:
-            self._llm = None
-            if self._ledger is not None:
-                self._ledger.set_budget(settings.llm.budget_usd, settings.llm.budget_tokens)
+            self._shared.llm = None
+            if self._shared.ledger is not None:
+                self._shared.ledger.set_budget(settings.llm.budget_usd, settings.llm.budget_tokens)
         self.settings = settings
 
     def context(self) -> AgentContext:
@@ -107,20 +122,20 @@ class Engine:
     @property
     def files(self) -> WorkspaceMap:
         """The workspace's map for the agent, kept up to date path by path (`WorkspaceMap`)."""
-        if self._files is None:
+        if self._shared.files is None:
             from .experiment.repomap import WorkspaceMap  # only the commands that run an agent
 
-            self._files = WorkspaceMap(self.workspace)
-        return self._files
+            self._shared.files = WorkspaceMap(self.workspace)
+        return self._shared.files
 
     @property
     def ledger(self) -> Ledger:
-        if self._ledger is None:
+        if self._shared.ledger is None:
             # the LLM layer: only commands that ask the LLM import it
             from .llm.accounting import Ledger
 
-            self._ledger = Ledger(budget_usd=self.settings.llm.budget_usd, budget_tokens=self.settings.llm.budget_tokens)
-        return self._ledger
+            self._shared.ledger = Ledger(budget_usd=self.settings.llm.budget_usd, budget_tokens=self.settings.llm.budget_tokens)
+        return self._shared.ledger
 
     def keep_ledger(self, path: Path, *, resume: bool) -> None:
         """Save the spend to `path` at every call. `resume` first loads what it holds, so a
@@ -129,27 +144,27 @@ class Engine:
 
         llm = self.settings.llm
         if resume:
-            self._ledger = Ledger.load(path, llm.budget_usd, llm.budget_tokens)
+            self._shared.ledger = Ledger.load(path, llm.budget_usd, llm.budget_tokens)
         else:
-            self._ledger = Ledger(llm.budget_usd, llm.budget_tokens, path=path)
+            self._shared.ledger = Ledger(llm.budget_usd, llm.budget_tokens, path=path)
             # on disk too: a later resume must not inherit an older session's spend
-            self._ledger.save(path)
-        if self._llm is not None:
-            self._llm.ledger = self._ledger
+            self._shared.ledger.save(path)
+        if self._shared.llm is not None:
+            self._shared.llm.ledger = self._shared.ledger
 
     @property
     def llm(self) -> LLM:
         """The LLM client, made on first use so commands that need none never pay for it."""
-        if self._llm is None:
+        if self._shared.llm is None:
             from .llm.factory import make_llm  # the SDKs: only commands that ask the LLM
 
-            self._llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace, environ=self.environ)
-        return self._llm
+            self._shared.llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace, environ=self.environ)
+        return self._shared.llm
 
     def usage(self) -> Spend:
         from .status import Spend  # as the other models a command reads: imported by those that do
 
-        return Spend() if self._ledger is None else Spend.model_validate(self._ledger.snapshot())
+        return Spend() if self._shared.ledger is None else Spend.model_validate(self._shared.ledger.snapshot())
 
     def status(self, tasks: list[dict[str, str]] | None = None) -> Status:
         from .status import Status  # as in `usage`
@@ -353,12 +368,12 @@ class Engine:
         # asking the machine for its GPUs runs nvidia-smi: once per change of the settings
         key = (run.parallel, run.gpus_per_run, tuple(run.gpu_ids) if run.gpu_ids is not None else None,
                self.environ.get(GPU_IDS_ENV))
-        if self._queue is None or (key != self._queue_key and self._queue.idle):
+        if self._shared.queue is None or (key != self._shared.queue_key and self._shared.queue.idle):
             plan = plan_from_settings(run, self.environ)
             for warning in plan.warnings:
                 log.warning("%s", warning)
-            self._queue, self._queue_key = SlotQueue(self.workspace, plan), key
-        return self._queue
+            self._shared.queue, self._shared.queue_key = SlotQueue(self.workspace, plan), key
+        return self._shared.queue
 
     def _hypothesis_on(self, rev: str) -> Hypothesis | None:
         return next((h for h in self.hypotheses() if h.branch == rev), None)

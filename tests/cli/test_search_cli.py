@@ -106,9 +106,8 @@ def test_node_actions_refuse_an_unknown_node_or_session_or_a_node_they_cannot_ta
     no_traceback(pruned)
     assert pruned.returncode == 0 and "node n003 is pruned" in pruned.stdout
     one_line_error(cli("search", "--improve", "n003", "-w", str(ws)), "node n003 is pruned")
-    # pruning it again changes nothing and says so the same way
-    again = cli("search", "--prune", "n003", "-w", str(ws))
-    assert again.returncode == 0 and again.stdout == pruned.stdout
+    # pruning it again would change nothing: said in one line
+    one_line_error(cli("search", "--prune", "n003", "-w", str(ws)), "node n003 is already pruned")
     journal = store.load(ws, store.latest_session(ws))
     assert journal.node("n003").status == "pruned" and len(journal.nodes) == 4
     assert "n003" in cli("history", "-w", str(ws)).stdout  # a pruned node stays in the tree
@@ -133,12 +132,21 @@ def test_promote_makes_a_branch_of_the_node(tmp_path):
     from tests.gitutil import git
 
     ws = searched(tmp_path)
-    result = cli("search", "--promote", "n004", "-w", str(ws))
+    # the search's end promoted its best node, n004: its draft n001 goes onto the branch instead
+    result = cli("search", "--promote", "n001", "-w", str(ws))
     no_traceback(result)
     assert result.returncode == 0, result.stderr
     journal = store.load(ws, store.latest_session(ws))
     branches = git(ws, "branch", "--list", "--format=%(refname:short) %(objectname)").splitlines()
-    assert any(line.endswith(journal.node("n004").commit) and not line.startswith("main ") for line in branches)
+    assert any(line.endswith(journal.node("n001").commit) and not line.startswith("main ") for line in branches)
+    # promoting it again would change nothing: refused (the request is taken by the session's loop,
+    # whose progress line says it too, before the error line)
+    again = cli("search", "--promote", "n001", "-w", str(ws))
+    no_traceback(again)
+    assert again.returncode == 2
+    commit = journal.node("n001").commit[:12]
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"mlr-copilot search: node n001 is already promoted: mlr/h1-idea-1 points at its commit {commit}")
 
 
 def test_parallel_sets_the_slots_of_this_search_and_the_queue_shows_each_runs_node(tmp_path):

@@ -1,10 +1,14 @@
 """The tree search in the editor: a real client starts a search in the real server (progress,
-live `mlrCopilot/searchChanged`), reads its tree, compares a node with its parent, and acts
-on a node; every bad argument is named."""
+live `mlrCopilot/searchChanged`, also for a search another process writes), reads its tree,
+compares a node with its parent, and acts on a node (which leaves the objective of later runs
+as the workspace sets it); every bad argument is named."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pygls.exceptions import JsonRpcException
@@ -125,3 +129,61 @@ async def test_improve_from_the_editor_adds_a_child_and_tells_the_client(client,
     assert next(n for n in (await execute(client, "mlrCopilot.searchTree"))["nodes"] if n["id"] == "n003")["status"] == "pruned"
     with pytest.raises(JsonRpcException, match="node n003 is pruned: only a node whose run ended can be improved"):
         await execute(client, "mlrCopilot.searchAct", "n003", "improve")
+
+
+# another process (a search in a terminal) writes the session through the store, as the loop does
+ANOTHER_PROCESS = """
+import sys
+from pathlib import Path
+from mlr_copilot.search import store
+ws, new = Path(sys.argv[1]), sys.argv[2] == "new"
+journal = store.load_session(ws, None)
+if new:
+    journal = journal.model_copy(update={"session": store.new_session_id(ws), "nodes": journal.nodes[:1]})
+else:
+    journal.nodes.append(journal.node("n004").model_copy(update={"id": "n005", "parent": "n004"}))
+store.save(ws, journal)
+"""
+
+
+def in_another_process(ws: Path, what: str) -> None:
+    subprocess.run([sys.executable, "-c", ANOTHER_PROCESS, str(ws), what], check=True, timeout=60)
+
+
+async def test_a_search_written_by_another_process_is_told_to_the_editor(client, tmp_path):
+    ws = await asyncio.to_thread(searched, tmp_path)
+    session = store.latest_session(ws)
+    heard = listen(client)
+    await start(client, ws, settings={"run": {"runner": "local"}})
+    await asyncio.sleep(1.5)  # a few looks at an unchanged session: nothing to tell
+    assert heard == []
+
+    await asyncio.to_thread(in_another_process, ws, "node")
+    assert await wait_for(lambda: len(heard) == 1, timeout=10)
+    assert (heard[0].session, heard[0].status, heard[0].nodes) == (session, "nodes", 5)
+    assert "n005" in [n["id"] for n in (await execute(client, "mlrCopilot.searchTree"))["nodes"]]
+
+    await asyncio.to_thread(in_another_process, ws, "new")  # a new session counts
+    assert await wait_for(lambda: len(heard) == 2, timeout=10)
+    assert heard[1].session == store.latest_session(ws) != session and heard[1].nodes == 1
+    await asyncio.sleep(1.0)
+    assert len(heard) == 2  # each change told once
+
+
+async def test_a_node_action_from_the_editor_leaves_the_objective_of_later_runs_as_configured(client, tmp_path):
+    ws = await asyncio.to_thread(searched, tmp_path)
+    # a session judged by another metric than the workspace's task (started under other settings)
+    journal = store.load(ws, store.latest_session(ws))
+    journal.metric, journal.direction = "loss", "minimize"
+    store.save(ws, journal)
+    await start(client, ws, settings={"run": {"runner": "local"}})
+    before = await execute(client, "mlrCopilot.run", {})
+    assert (before["primary_metric"], before["direction"]) == ("score", "maximize")
+
+    # the request is taken here: the session is opened with its own objective, as a resumed search is
+    pruned = await execute(client, "mlrCopilot.searchAct", "n003", "prune")
+    assert pruned["node"] == "n003" and "never expands it" in pruned["message"]
+    after = await execute(client, "mlrCopilot.run", {})
+    assert (after["primary_metric"], after["direction"], after["value"]) == ("score", "maximize", 0.5)
+    with pytest.raises(JsonRpcException, match=r"^node n003 is already pruned"):
+        await execute(client, "mlrCopilot.searchAct", "n003", "prune")

@@ -106,6 +106,9 @@ def test_a_pruned_node_is_never_improved_nor_debugged_by_the_policy(tmp_path):
     journal = engine.search_journal()
     assert journal.node("n001").status == "pruned" and journal.node("n001").value == pytest.approx(0.6)
     assert choose(journal, engine.settings.search) is None  # the only node, and every hypothesis drafted
+    with pytest.raises(MlrError, match=r"^node n001 is already pruned: the search never expands it again$"):
+        act(engine, "n001", "prune")
+    assert steer.pending(ws, engine.search_journal()) == []  # refused at once: nothing queued
     # by hand: a pruned node better than the working one, and pruned failed leaves that have a run to read
     tree = hand_journal(hand_node("n001", "passed", 0.6, operator="draft"), hand_node("n002", "pruned", 0.9, "n001"),
                         hand_node("n003", "pruned", operator="draft"), hand_node("n004", "pruned", parent="n001"))
@@ -132,6 +135,10 @@ def test_promote_moves_the_branch_and_keeps_the_old_tip_reachable(tmp_path):
     assert (done.action, done.branch, done.queued) == ("promote", BRANCH, False) and kept in done.message
     assert git(ws, "rev-parse", BRANCH).strip() == first.commit
     assert git(ws, "rev-parse", kept).strip() == best.commit  # the old tip stays reachable
+    with pytest.raises(MlrError, match=rf"^node n001 is already promoted: {BRANCH} points at its commit "
+                                       rf"{first.commit[:12]}$"):
+        act(engine, "n001", "promote")
+    assert [p.node for p in engine.search_journal().promotions] == ["n002", "n001"]  # none recorded twice
 
     git(ws, "checkout", "-q", BRANCH)
     (ws / "train.py").write_text((ws / "train.py").read_text() + "# mine\n")

@@ -5,6 +5,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { test } from "node:test";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 
 export interface HarnessConfig {
@@ -68,6 +69,44 @@ async function waitForHttp(url: string, timeoutMs: number, proc: ChildProcess, l
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`code-server did not answer at ${url} within ${timeoutMs} ms:\n${log()}`);
+}
+
+/**
+ * The user settings every end-to-end test starts from, `extra` added over them: a quiet
+ * workbench (no trust prompt, start-up editor, chat side bar, tips, updates, telemetry, AI
+ * features or experiments, none of which the tests look at and any of which can cover what
+ * they click) and the server offline: scripted LLM replies, no online look-ups, the local runner.
+ */
+export function e2eSettings(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    "security.workspace.trust.enabled": false,
+    "workbench.startupEditor": "none",
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "workbench.tips.enabled": false,
+    "extensions.autoUpdate": false,
+    "extensions.autoCheckUpdates": false,
+    "update.mode": "none",
+    "telemetry.telemetryLevel": "off",
+    "chat.disableAIFeatures": true,
+    "workbench.enableExperiments": false,
+    "mlrCopilot.llm.provider": "scripted",
+    "mlrCopilot.ideas.online": false,
+    "mlrCopilot.run.runner": "local",
+    ...extra,
+  };
+}
+
+/** One step of a suite as one test: a failure leaves a screenshot named after it (`FAILED-<prefix>-<step>`). */
+export function stepper(vscode: VsCode, prefix: string): (name: string, fn: () => Promise<void>) => void {
+  return (name, fn) =>
+    test(name, async () => {
+      try {
+        await fn();
+      } catch (error) {
+        await vscode.shot(`FAILED-${prefix}-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 50)}`).catch(() => undefined);
+        throw error;
+      }
+    });
 }
 
 export class VsCode {

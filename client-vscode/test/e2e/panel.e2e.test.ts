@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe } from "node:test";
 import type { FrameLocator } from "playwright-core";
-import { VsCode, configFromEnv } from "./harness";
+import { VsCode, configFromEnv, e2eSettings, stepper } from "./harness";
 
 const python = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
 // where the lead looks at the pictures besides the CI artifacts (MLR_E2E_SHOTS_COPY)
@@ -65,35 +65,13 @@ describe("the Experiments panel", () => {
   let panel: FrameLocator;
   const shots: string[] = [];
 
-  const step = (name: string, fn: () => Promise<void>) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (error) {
-        await vscode.shot(`FAILED-panel-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 50)}`).catch(() => undefined);
-        throw error;
-      }
-    });
+  const step = stepper(vscode, "panel");
   const shot = async (name: string) => shots.push(await vscode.shot(name));
   const rows = () => panel.locator("#runs tbody tr");
 
   before(async () => {
     workspace = makeWorkspace(vscode.root);
-    vscode.writeSettings({
-      "security.workspace.trust.enabled": false,
-      "workbench.startupEditor": "none",
-      "workbench.secondarySideBar.defaultVisibility": "hidden",
-      "workbench.view.alwaysShowHeaderActions": true,
-      "workbench.tips.enabled": false,
-      "extensions.autoUpdate": false,
-      "update.mode": "none",
-      "telemetry.telemetryLevel": "off",
-      "chat.disableAIFeatures": true,
-      "workbench.enableExperiments": false,
-      "mlrCopilot.llm.provider": "scripted",
-      "mlrCopilot.ideas.online": false,
-      "mlrCopilot.run.runner": "local",
-    });
+    vscode.writeSettings(e2eSettings({ "workbench.view.alwaysShowHeaderActions": true }));
     assert.match(vscode.installExtension(), /successfully installed/i);
     await vscode.start(workspace);
     await vscode.waitStatus(/MLR · \d/, 90_000);

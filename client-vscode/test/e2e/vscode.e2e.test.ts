@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { VsCode, configFromEnv, makeWorkspace, writeScript } from "./harness";
+import { after, before, describe } from "node:test";
+import { VsCode, configFromEnv, e2eSettings, makeWorkspace, stepper, writeScript } from "./harness";
 
 const python = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
 
@@ -21,22 +21,10 @@ function demoFiles(): { paper: string; script: string } {
 }
 const demo = demoFiles();
 
-const baseSettings = {
-  "security.workspace.trust.enabled": false,
-  "workbench.startupEditor": "none",
+const baseSettings = e2eSettings({
   // settings.json in a tab: a modal editor that a notification interrupts can leave the
   // workbench without a working command palette
   "workbench.editor.useModal": "off",
-  "workbench.tips.enabled": false,
-  "extensions.autoUpdate": false,
-  "extensions.autoCheckUpdates": false,
-  "update.mode": "none",
-  "telemetry.telemetryLevel": "off",
-  "chat.disableAIFeatures": true,
-  "workbench.enableExperiments": false,
-  "mlrCopilot.llm.provider": "scripted",
-  "mlrCopilot.ideas.online": false,
-  "mlrCopilot.run.runner": "local",
   "mlrCopilot.statusPollSeconds": 2,
   "mlrCopilot.trace.server": "verbose",
   "mlrCopilot.llm.script": demo.script,
@@ -48,7 +36,7 @@ const baseSettings = {
   "editor.formatOnType": false,
   "editor.formatOnSave": false,
   "editor.acceptSuggestionOnEnter": "off",
-};
+});
 
 /** The bundled demo task with its paper, as a fresh git repository. */
 function makeDemoWorkspace(parent: string): string {
@@ -70,16 +58,7 @@ function gitLog(dir: string): string[] {
 describe("MLR-Copilot in VS Code", () => {
   const vscode = new VsCode(configFromEnv());
 
-  /** One step: a failure leaves a screenshot of the editor beside the others. */
-  const step = (name: string, fn: () => Promise<void>) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (error) {
-        await vscode.shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(() => undefined);
-        throw error;
-      }
-    });
+  const step = stepper(vscode, "vscode");
   let workspace: string;
   let scratch: string;
 

@@ -52,6 +52,10 @@ class Feature:
     def setup(self) -> None:
         """Register the LSP handlers other than commands and shared events; none by default."""
 
+    async def ready(self) -> None:
+        """The client is initialized and the settings are read: start what runs in the
+        background (`MlrServer.in_background`); nothing by default."""
+
     def commands(self) -> list[tuple[CommandSpec, CommandHandler]]:
         """The commands this feature's methods handle."""
         found = []

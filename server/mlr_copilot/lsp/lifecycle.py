@@ -52,6 +52,11 @@ async def on_initialized(ls: MlrServer, params: types.InitializedParams) -> None
         ls.report_failure("could not finish start-up", exc)
     finally:
         ls.ready.set()
+    for feature in ls.features:
+        try:
+            await feature.ready()
+        except Exception as exc:
+            ls.report_failure(f"{type(feature).__name__} could not start", exc)
     try:
         await asyncio.wait_for(ls.watch_files(), timeout=10)
     except Exception as exc:
@@ -87,4 +92,5 @@ def on_save(ls: MlrServer, params: types.DidSaveTextDocumentParams) -> None:
 
 
 async def on_shutdown(ls: MlrServer, *args: Any) -> None:
+    await ls.stop_background()
     await ls.jobs.cancel_all()

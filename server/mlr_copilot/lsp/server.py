@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -49,6 +49,8 @@ class MlrServer(LanguageServer):
         # failures of features' set-up, shown once the client can be told (after `initialized`)
         self.setup_failures: list[str] = []
         self._reporting_error = False
+        # the features' background work, cancelled at shutdown (a reference keeps each task alive)
+        self.background: set[asyncio.Task[None]] = set()
 
     def report_server_error(self, error: Exception, source: ServerErrors) -> None:
         """pygls shows an error it could not send as a message, which it cannot send either
@@ -82,6 +84,16 @@ class MlrServer(LanguageServer):
         if self.workspace.root_uri:
             return Path(to_fs_path(self.workspace.root_uri) or Path.cwd())
         return Path.cwd()
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def stop_background(self) -> None:
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
 
     def warn(self, message: str) -> None:
         log.warning(message)

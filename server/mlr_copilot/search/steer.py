@@ -46,6 +46,8 @@ def check(journal: Journal, node_id: str, action: NodeActionName) -> Node:
         raise MlrError(f"node {node.id} is {node.status}: only a failed node with a run to read can be debugged")
     if action == "improve" and node.status not in ENDED:
         raise MlrError(f"node {node.id} is {node.status}: only a node whose run ended can be improved")
+    if action == "prune" and node.status == "pruned":
+        raise MlrError(f"node {node.id} is already pruned: the search never expands it again")
     return node
 
 
@@ -76,7 +78,8 @@ def pending(workspace: Path, journal: Journal) -> list[SteerRequest]:
 
 def promote(engine: Engine, journal: Journal, node: Node) -> Promotion:
     """Point `node`'s hypothesis branch at its commit; refused (one line) when that branch is
-    checked out with uncommitted changes, or is checked out in another worktree."""
+    checked out with uncommitted changes, or is checked out in another worktree, or when this
+    node's promotion is already where the branch points (a second one would change nothing)."""
     workspace = engine.workspace
     hypothesis = next((h for h in engine.hypotheses() if h.id == node.hypothesis), None)
     if hypothesis is None:
@@ -89,6 +92,8 @@ def promote(engine: Engine, journal: Journal, node: Node) -> Promotion:
     found = run_text(workspace, "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}")
     old = found.stdout.strip() if found.returncode == 0 else None
     sha = commit_of(workspace, node.commit)
+    if old == sha and any(p.node == node.id and p.commit == sha for p in journal.promotions):
+        raise MlrError(f"node {node.id} is already promoted: {branch} points at its commit {sha[:12]}")
     kept = None
     if old and old != sha and run_text(workspace, "merge-base", "--is-ancestor", old, sha).returncode != 0:
         kept = f"{PROMOTED_ROOT}/{branch}/{old}"
