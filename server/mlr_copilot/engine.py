@@ -320,7 +320,7 @@ class Engine:
                      f"({chosen.reason})", None)
             async with relay_cancel(lease) as cancel:
                 return await _in_thread(
-                    execute, request, chosen, rev=rev, run_id=run_id, slot=slot,
+                    execute, request, chosen, rev=rev, branch=branch, run_id=run_id, slot=slot,
                     primary_metric=objective.metric if objective else None,
                     direction=objective.direction if objective else None,
                     hypothesis=hypothesis.id if hypothesis else None, baseline=baseline, on_line=on_line,
@@ -339,7 +339,7 @@ class Engine:
         planned = await _in_thread(plan_batch, self.workspace, self.hypotheses(), ids, baseline)
         return await run_batch(planned, lambda target, lines: self.run(
             work, runner=runner, timeout=timeout, on_line=lines, baseline=target.baseline, rev=target.commit,
-            hypothesis=target.hypothesis), on_line, on_end)
+            branch=target.branch, hypothesis=target.hypothesis), on_line, on_end)
 
     def slot_queue(self) -> SlotQueue:
         """The queue every run of this engine waits in, cut from the `run` settings; made

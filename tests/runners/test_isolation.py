@@ -93,6 +93,31 @@ def test_a_run_of_another_commit_leaves_the_checkout_and_a_dirty_file_untouched(
     assert json.loads(note.strip().splitlines()[-1])["run"] == record.id
 
 
+def test_a_run_of_a_sha_records_the_branch_it_was_taken_from(tmp_path):
+    repo, a, b = repo_with_two_commits(tmp_path / "repo")
+    git(repo, "branch", "mlr/h1-wider", a)
+    run = engine(repo).run
+    # the branch the caller names wins, even once the branch has moved on
+    git(repo, "branch", "moved-on", b)
+    given = asyncio.run(run(Work(), command=[PY, "probe.py"], rev=a, branch="moved-on"))
+    assert given.commit == a and given.branch == "moved-on"
+    # a sha at the head of exactly one hypothesis branch: that branch
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev=a)).branch == "mlr/h1-wider"
+    # a sha at the head of the current branch only (moved-on is neither current nor mlr/*)
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev=b)).branch == "main"
+    # a branch name is its own branch
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev="moved-on")).branch == "moved-on"
+
+
+def test_a_sha_at_the_head_of_two_candidate_branches_records_none(tmp_path):
+    repo, a, b = repo_with_two_commits(tmp_path / "repo")
+    git(repo, "branch", "mlr/h2-not-started", b)  # created from main, nothing implemented yet
+    git(repo, "branch", "other", a)  # neither current nor a hypothesis branch
+    run = engine(repo).run
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev=b)).branch is None
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev=a)).branch is None
+
+
 def test_a_dirty_tree_runs_a_snapshot_of_it(tmp_path):
     repo, _a, b = repo_with_two_commits(tmp_path / "repo")
     (repo / "version.txt").write_text("dirty\n")

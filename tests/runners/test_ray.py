@@ -341,3 +341,44 @@ def test_a_nodes_tree_cache_keeps_the_last_commits_and_any_in_use(tmp_path):
     left = sorted(path.name for path in tmp_path.iterdir() if len(path.name) == 40)
     assert left == sorted([commits[1], *commits[-CACHE_KEEP:]])
     assert not (tmp_path / f"{commits[0]}.spare").exists() and not partial.exists()
+
+
+def _cached_commit(root: Path, commit: str, size: int, age_s: float) -> None:
+    """A commit's tree and spare in a node's cache, each holding a file of `size` bytes, last
+    used `age_s` ago."""
+    for made in (root / commit, root / f"{commit}.spare"):
+        made.mkdir()
+        (made / "data.bin").write_bytes(os.urandom(size))
+        os.utime(made, (time.time() - age_s,) * 2)
+
+
+def _disk_usage(path: Path) -> int:
+    done = subprocess.run(["du", "-s", "--block-size=1", str(path)], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[0])
+
+
+def test_a_nodes_tree_cache_keeps_what_fits_its_size_least_recently_used_first(tmp_path):
+    commits = [f"{n:040x}" for n in range(5)]  # commits[0] is the least recently used
+    for age, commit in enumerate(reversed(commits)):
+        _cached_commit(tmp_path, commit, 256 * 1024, 100.0 * age + 100)
+    one = _disk_usage(tmp_path / commits[0]) + _disk_usage(tmp_path / f"{commits[0]}.spare")
+    # room for three commits' trees and spares, not four
+    TreeCache(tmp_path, max_bytes=int(3.5 * one))._evict(keep=commits[-1])
+    left = sorted(path.name for path in tmp_path.iterdir() if path.is_dir())
+    assert left == sorted([*commits[2:], *(f"{c}.spare" for c in commits[2:])])
+
+
+def test_a_commit_a_run_is_running_stays_in_the_cache_past_its_size(tmp_path):
+    commits = [f"{n:040x}" for n in range(3)]
+    for age, commit in enumerate(reversed(commits)):
+        _cached_commit(tmp_path, commit, 256 * 1024, 100.0 * age + 100)
+    cache = TreeCache(tmp_path, max_bytes=1)  # room for nothing but the commit just made
+    running = cache.use(commits[0])
+    try:
+        cache._evict(keep=commits[-1])
+        assert sorted(p.name for p in tmp_path.iterdir() if len(p.name) == 40) == [commits[0], commits[-1]]
+        assert (tmp_path / commits[0] / "data.bin").stat().st_size == 256 * 1024
+    finally:
+        os.close(running)
+    cache._evict(keep=commits[-1])  # the run ended: its commit goes like the others
+    assert sorted(p.name for p in tmp_path.iterdir() if len(p.name) == 40) == [commits[-1]]
