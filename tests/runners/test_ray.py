@@ -234,8 +234,8 @@ def test_a_request_no_node_can_hold_is_refused_at_once(ray_cluster):
         check_fits(ray, RayResources(num_cpus=64))
     with pytest.raises(RayResourceError, match="asking CPU 1, head 1, node2 1"):
         check_fits(ray, RayResources(custom={"head": 1, "node2": 1}))
-    with pytest.raises(RayResourceError, match="GPU 1"):
-        run_on_ray(ray, RayJob("ray-gpu", ["true"], ENV, 10, RayResources(num_gpus=1), tree=b""))
+    with pytest.raises(RayResourceError, match="GPU 3"):  # node2 declares 2
+        run_on_ray(ray, RayJob("ray-gpu", ["true"], ENV, 10, RayResources(num_gpus=3), tree=b""))
 
 
 def test_a_client_of_another_ray_version_is_refused_in_one_line(ray_cluster):

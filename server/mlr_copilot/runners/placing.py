@@ -87,11 +87,13 @@ def _branch_at(workspace: Path, rev: str, commit: str) -> str | None:
                               "refs/heads/")
     if listed.returncode != 0:
         return None
-    heads = [(line[0] == "*", *line[1:].split(" ", 1)) for line in listed.stdout.splitlines() if " " in line]
-    if any(name == rev for _, _, name in heads):
-        return rev
-    candidates = {name for current, sha, name in heads
-                  if sha == commit and (current or name.startswith(BRANCH_PREFIX))}
+    candidates: set[str] = set()
+    for line in listed.stdout.splitlines():
+        sha, _, name = line[1:].partition(" ")
+        if name == rev:
+            return rev
+        if sha == commit and (line.startswith("*") or name.startswith(BRANCH_PREFIX)):
+            candidates.add(name)
     return candidates.pop() if len(candidates) == 1 else None
 
 

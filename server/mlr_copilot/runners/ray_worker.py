@@ -28,7 +28,8 @@ the command unsandboxed).
   `CACHE_MAX_BYTES` of its disk (least recently used go first), never one a run of the node is
   running or copying.
 - The command's environment is the one the driver gives, plus the run's marker
-  (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
+  (`MLR_RUN_ID=<id>`, which finds escapees that left the session), the GPUs Ray gave the task
+  (`gpu_access`: a container gets exactly those devices) and the worker's PATH,
   HOME and LANG where the driver gives none: never the Ray worker's own environment. The
   folder of the worker's Python leads that PATH, so `python` is the Python of the node's
   Ray (the one a cluster's image or environment provides for its jobs).
@@ -332,6 +333,28 @@ def stream_command(job: WorkerJob) -> Iterator[Event]:
             command.finish(job.results_file, 0)
 
 
+def gpu_access(assigned: list[Any], container: bool) -> tuple[list[str], dict[str, str]]:
+    """What a run sees of the GPUs Ray gave its task (`assigned`: `ray.get_gpu_ids()`, the
+    node's indices): the node's GPU ids its container is given (as a DeviceRequest; none for
+    a plain process), and its CUDA_VISIBLE_DEVICES. A plain process sees every GPU of the node,
+    so it is told the node's indices. A container sees only the devices it was given, numbered
+    from 0 (the node's GPU 1 is 0 inside), so it is told 0..n-1: a node index would name a GPU
+    it does not have. None assigned: an empty CUDA_VISIBLE_DEVICES, so the run cannot take a
+    GPU Ray gave another task (nor, in a container, one an engine whose default runtime is
+    nvidia would show it): the local runner's rule (`slots.cuda_env`)."""
+    ids = [str(gpu) for gpu in assigned]
+    if container:
+        return ids, {"CUDA_VISIBLE_DEVICES": ",".join(str(index) for index in range(len(ids)))}
+    return [], {"CUDA_VISIBLE_DEVICES": ",".join(ids)}
+
+
+def container_for(job: WorkerJob, docker: Any, workdir: Path, assigned: list[Any]) -> Any:
+    """The run's container (`docker`: the package's `ray_docker`), not started yet, given the
+    GPUs `assigned` to the task."""
+    devices, gpu_env = gpu_access(assigned, container=True)
+    return docker.WorkerContainer(job.request, job.argv, {**job.env, **gpu_env}, workdir, job.run_id, devices)
+
+
 def _docker_for(job: WorkerJob) -> tuple[Any, str]:
     """The package's `ray_docker` module when the run goes in a container on this node, else
     None and why not."""
@@ -371,8 +394,7 @@ class CommandProcess:
         self._run_id = job.run_id
         self._workdir = self._lay_out(job)
         if docker is not None:
-            gpu_ids = [str(gpu) for gpu in ray.get_gpu_ids()]
-            self._container = docker.WorkerContainer(job.request, job.argv, job.env, self._workdir, job.run_id, gpu_ids)
+            self._container = container_for(job, docker, self._workdir, ray.get_gpu_ids())
             container_id = self._container.start()
             threading.Thread(target=self._pump_container, daemon=True).start()
         else:
@@ -381,6 +403,8 @@ class CommandProcess:
             full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
                                                 *full_env.get("PATH", "").split(os.pathsep)])
             full_env.update(job.env)
+            # Ray's allocation wins over a variable the driver passed, as a slot's does locally
+            full_env.update(gpu_access(ray.get_gpu_ids(), container=False)[1])
             full_env[RUN_ID_VAR] = job.run_id
             started = threading.Event()
             # the thread that forks is the leader's "parent" for PDEATHSIG: it must live as long
