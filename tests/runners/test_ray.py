@@ -214,7 +214,7 @@ def make_tree(folder: Path) -> bytes:
 def test_a_tree_that_is_no_tarball_is_an_error_in_one_line(ray_cluster):
     result, _ = run(ray_cluster, job(b"not a tar file", "ok.py"))
     assert result.status == "error"
-    assert result.message.startswith("the run could not start on its Ray node: RayTaskError(ReadError)")
+    assert result.message.startswith("the run could not start on its Ray node: ReadError: "), result.message
     assert "\n" not in result.message
 
 
