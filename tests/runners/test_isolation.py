@@ -206,6 +206,32 @@ def test_a_rev_that_does_not_exist_is_one_line_and_leaves_no_running_record(tmp_
     assert worktrees_listed(repo) == [f"worktree {repo}"]
 
 
+def test_a_full_disk_while_placing_a_run_is_one_line_an_error_record_and_a_free_slot(tmp_path):
+    # the worktree side of it is test_worktrees' own; here the run around it
+    if os.geteuid() != 0:
+        pytest.skip("simulating a full disk needs a tiny tmpfs, which only root can mount")
+    repo = make_repo(tmp_path / "repo", {"probe.py": PROBE, "version.txt": "A\n", "big.bin": "x" * 400_000,
+                                         ".gitignore": ".mlr/\n"})
+    folder = repo / ".mlr" / "worktrees"
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    machine = engine(repo, parallel=1)
+    try:
+        with pytest.raises(MlrError) as raised:
+            asyncio.run(machine.run(Work(), command=[PY, "probe.py"], rev="HEAD"))
+        message = str(raised.value)
+        assert "\n" not in message and "kB free" in message, message
+        [record] = [RunRecord.model_validate_json(p.read_text()) for p in (repo / ".mlr" / "runs").glob("*.json")]
+        assert (record.status, record.message) == ("error", message)
+        assert worktrees_listed(repo) == [f"worktree {repo}"] and list(folder.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+    # the slot it held is free: the next run takes it once there is room
+    assert asyncio.run(machine.run(Work(), command=[PY, "probe.py"], rev="HEAD")).status == "passed"
+
+
 def cli(repo: Path, *argv: str) -> subprocess.Popen[str]:
     env = {**os.environ, **GIT_ENV, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen([PY, "-m", "mlr_copilot.cli", "run", "-w", str(repo), "--runner", "local", "--json", "--", *argv],

@@ -142,6 +142,34 @@ def test_a_cancel_leaves_no_process_of_the_run(ray_cluster, tree):
     assert leftover_processes(ray_job.run_id) == set()
 
 
+def test_a_worker_that_dies_mid_run_interrupts_it_in_one_line_and_takes_its_command_along(ray_cluster, tree):
+    # the node lives on (its death is test_ray_runner's last test): only the worker process
+    # running the task is killed
+    ray_job = job(tree, "sleep.py", where="node2")
+    started = threading.Event()
+    results: list[RayRunResult] = []
+    thread = threading.Thread(target=lambda: results.append(run_on_ray(
+        connect(ray_cluster.address), ray_job, on_output=lambda chunk: started.set())))
+    thread.start()
+    try:
+        assert started.wait(60), "the run never started"
+        [leader] = leftover_processes(ray_job.run_id)
+        worker = int(Path(f"/proc/{leader}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        assert worker in ray_cluster.node2.pids() or _comm(worker).startswith("ray::")
+        os.kill(worker, signal.SIGKILL)
+    finally:
+        thread.join(timeout=90)
+    [result] = results
+    assert result.status == "interrupted", result.message
+    assert result.message.startswith("the run's Ray worker was lost: ") and "\n" not in result.message
+    end = time.monotonic() + 10  # the leader dies with its worker (PR_SET_PDEATHSIG)
+    while leftover_processes(ray_job.run_id) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert leftover_processes(ray_job.run_id) == set()
+    # the node takes the next run
+    assert run(ray_cluster, job(tree, "ok.py", where="node2"))[0].status == "passed"
+
+
 def test_a_run_that_prints_100k_lines_delivers_every_line_in_order(ray_cluster, tree):
     result, output = run(ray_cluster, job(tree, "many.py", where="node2"))
     assert result.status == "passed"
