@@ -13,6 +13,7 @@ from pathlib import Path
 from mlr_copilot import pyast
 
 SERVER = Path(__file__).resolve().parents[1] / "server" / "mlr_copilot"
+PARSERS = {"parse", "PyCF_ONLY_AST", "literal_eval"}
 
 # Deep nesting plus many definitions: a long conversion with a high recursion count, the
 # shape that made unlocked `ast.parse` raise SystemError on 3.11.7 under this load.
@@ -74,7 +75,8 @@ def test_parse_errors_are_those_of_ast_parse():
 
 def _direct_parses(path: Path) -> list[int]:
     """Lines of `path` that parse Python without the helper: `ast.parse` under any alias of
-    `ast`, `from ast import parse`, or `compile(..., PyCF_ONLY_AST)`."""
+    `ast`, `from ast import parse`, `compile(..., PyCF_ONLY_AST)`, or `literal_eval` (which
+    calls `ast.parse`)."""
     tree = pyast.parse(path.read_bytes(), str(path))
     aliases = {
         alias.asname or alias.name
@@ -86,10 +88,10 @@ def _direct_parses(path: Path) -> list[int]:
     lines = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
-            if node.attr in {"parse", "PyCF_ONLY_AST"}:
+            if node.attr in PARSERS:
                 lines.append(node.lineno)
         elif isinstance(node, ast.ImportFrom) and node.module == "ast" and any(
-            alias.name in {"parse", "PyCF_ONLY_AST", "*"} for alias in node.names
+            alias.name in {*PARSERS, "*"} for alias in node.names
         ):
             lines.append(node.lineno)
     return lines
@@ -107,5 +109,6 @@ def test_no_module_but_the_helper_calls_ast_parse():
 
 def test_the_scan_finds_a_direct_call(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("import ast as a\nfrom ast import parse\ntree = a.parse('x')\n")
-    assert sorted(_direct_parses(sample)) == [2, 3]
+    sample.write_text("import ast as a\nfrom ast import parse\ntree = a.parse('x')\nv = a.literal_eval('1')\n"
+                      "# ast.parse(text) in a comment is no call\n")
+    assert sorted(_direct_parses(sample)) == [2, 3, 4]
