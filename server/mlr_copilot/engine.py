@@ -298,7 +298,8 @@ class Engine:
         """Run the experiment on `rev` (a commit, branch or tag; default: the checkout's
         working copy) in a worktree of its own, once a slot of the queue is free. `hypothesis`:
         the one it is a run of (its command and objective), default the one whose branch is
-        `branch` (the branch a commit `rev` was taken from), `rev` or the checkout."""
+        `branch` (the branch a commit `rev` was taken from, which the record names; without it
+        `runners/placing` says which branch a sha is of), `rev` or the checkout."""
         # the run machinery (process trees, log sinks, Docker): only the commands that run
         from .runners import pick_runner
         from .runners.base import new_run_id
