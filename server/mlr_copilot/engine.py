@@ -313,7 +313,8 @@ class Engine:
         """Run the experiment on `rev` (a commit, branch or tag; default: the checkout's
         working copy) in a worktree of its own, once a slot of the queue is free. `hypothesis`:
         the one it is a run of (its command and objective), default the one whose branch is
-        `branch` (the branch a commit `rev` was taken from), `rev` or the checkout.
+        `branch` (the branch a commit `rev` was taken from, which the record names; without it
+        `runners/placing` says which branch a sha is of), `rev` or the checkout.
         `search_node`: the search's node it is a run of, shown by the queue and kept in the record."""
         # the run machinery (process trees, log sinks, Docker): only the commands that run
         from .runners import pick_runner
@@ -330,13 +331,16 @@ class Engine:
         run_id = new_run_id()
         queued = time.monotonic()
         queue = self.slot_queue()
-        async with cancelled_by(queue, run_id, work.cancel), queue.lease(run_id, node=search_node) as lease:
+        # a Ray run's GPUs are the cluster node's, held by its task (`run.rayNumGpus`): its slot
+        # here only bounds how many runs this machine drives at once, and needs none of its GPUs
+        gpus = 0 if chosen.name == "ray" else None
+        async with cancelled_by(queue, run_id, work.cancel), queue.lease(run_id, node=search_node, gpus=gpus) as lease:
             slot = SlotUse(lease.slot.index, lease.gpu_ids, time.monotonic() - queued)
             work.say(f"Running `{request.command_text()}` on {rev or 'the working copy'} in slot {slot.index} "
                      f"({chosen.reason})", None)
             async with relay_cancel(lease) as cancel:
                 return await _in_thread(
-                    execute, request, chosen, rev=rev, run_id=run_id, slot=slot,
+                    execute, request, chosen, rev=rev, branch=branch, run_id=run_id, slot=slot,
                     primary_metric=objective.metric if objective else None,
                     direction=objective.direction if objective else None,
                     hypothesis=hypothesis.id if hypothesis else None, baseline=baseline, search_node=search_node,
@@ -356,7 +360,7 @@ class Engine:
         planned = await _in_thread(plan_batch, self.workspace, self.hypotheses(), ids, baseline)
         return await run_batch(planned, lambda target, lines: self.run(
             work, runner=runner, timeout=timeout, on_line=lines, baseline=target.baseline, rev=target.commit,
-            hypothesis=target.hypothesis), on_line, on_end)
+            branch=target.branch, hypothesis=target.hypothesis), on_line, on_end)
 
     def slot_queue(self) -> SlotQueue:
         """The queue every run of this engine waits in, cut from the `run` settings; made

@@ -21,7 +21,7 @@ from mlr_copilot.history import tracking
 from mlr_copilot.runners.execute import execute, record_path
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRecord, RunRequest
-from tests.gitutil import git, make_repo
+from tests.gitutil import commit, git, make_repo
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is not installed: pip install -e '.[test]'")
 
@@ -131,6 +131,21 @@ def test_a_file_store_gets_the_run_and_non_finite_metrics(tmp_path, monkeypatch)
     _, [mlrun] = logged(store, "nan-study")
     assert mlrun.data.metrics["acc"] == 0.5 and math.isnan(mlrun.data.metrics["loss"])
     assert mlrun.data.tags["mlflow.source.git.commit"] == record.commit
+
+
+def test_a_run_of_a_branch_heads_sha_tags_the_branch_in_mlflow(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = (tmp_path / "mlruns").as_uri()
+    repo = make_repo(tmp_path / "sha-study", {"train.py": SCRIPT, "code.txt": "0"})
+    git(repo, "checkout", "-q", "-b", "mlr/h1-wider-net")
+    sha = commit(repo, {"code.txt": "0\n"}, "implement h1")
+    git(repo, "checkout", "-q", "main")
+    request = RunRequest(workspace=str(repo), command=[sys.executable, "train.py"], timeout=60)
+    record = execute(request, LocalRunner(), rev=sha, primary_metric="accuracy", mlflow_uri=store)
+    assert record.status == "passed" and record.branch == "mlr/h1-wider-net"
+    _, [mlrun] = logged(store, "sha-study")
+    assert mlrun.data.tags["mlflow.source.git.branch"] == "mlr/h1-wider-net"
+    assert mlrun.data.params["branch"] == "mlr/h1-wider-net"
 
 
 def test_a_file_store_mlflow_refuses_gets_a_warning_naming_the_way_out(tmp_path, monkeypatch):

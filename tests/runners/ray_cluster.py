@@ -1,6 +1,6 @@
 """A real two-node Ray cluster on this machine, bound to 127.0.0.1: the engine's own loopback
 head (`LocalRayHead`, custom resource `head`) and a second raylet joined to it (custom resource
-`node2`), 1 CPU each, in a temporary folder and on free ports, so it never meets another Ray
+`node2`, and `NODE2_GPUS` declared GPUs), 1 CPU each, in a temporary folder and on free ports, so it never meets another Ray
 instance of this machine; stopped by killing the processes of its two sessions only.
 
 The second node needs a trick. Ray on Linux rewrites a 127.0.0.1 address to the machine's
@@ -48,6 +48,9 @@ scripts.main()
 
 
 NODE2_HOST = "mlr-node2"
+# GPUs the second node declares: Ray gives tasks ids 0 and 1 whether or not the machine has
+# any, so a run's GPUs can be followed from Ray's assignment to its container's request
+NODE2_GPUS = 2
 
 
 class RayUnavailable(Exception):
@@ -96,7 +99,7 @@ def _own_host_name() -> list[str]:
 
 
 def _join_node(head: LocalRayHead) -> tuple[RayNodeProcess, str]:
-    args = [f"--address=127.0.0.1:{head.gcs_port}", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats",
+    args = [f"--address=127.0.0.1:{head.gcs_port}", "--num-cpus=1", f"--num-gpus={NODE2_GPUS}", "--disable-usage-stats",
             "--resources", json.dumps({"node2": 1}), *port_options()]
     prefix = _own_host_name()
     node = RayNodeProcess.start(args, head.root / "node2.log", {**LOOPBACK_ENV, **HEALTH_ENV}, head.root,

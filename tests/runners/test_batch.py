@@ -84,6 +84,7 @@ def test_every_implemented_accepted_hypothesis_runs_on_its_commit_at_once(worksp
         assert item.error is None and item.run is not None, item
         assert item.run.status == "passed" and item.run.commit == heads[item.target] == item.commit
         assert item.run.hypothesis == item.target and item.run.isolated
+        assert item.run.branch == item.branch == hypothesis(int(item.target[1:])).branch
         assert item.run.metrics["score"] == version and item.run.primary_metric == "score"
     assert h3.run is None and h3.error == "h3 has no branch mlr/h3-idea-3: implement it first"
     # the queue's two slots ran them together
@@ -104,6 +105,7 @@ def test_one_slot_runs_them_in_turn_and_the_baseline_runs_too(workspace):
     assert list(by_target) == ["baseline", "h4", "nope", "h2"]
     base = by_target["baseline"].run
     assert base is not None and base.baseline and base.commit == heads["main"] and base.metrics["score"] == 1.0
+    assert base.branch == "main"
     assert by_target["h2"].run is not None and by_target["h2"].run.commit == heads["h2"]
     assert by_target["h4"].error == "h4 is proposed: only accepted hypotheses run"
     assert by_target["nope"].error == "no hypothesis 'nope' (known: h1, h2, h3, h4)"

@@ -117,6 +117,31 @@ def test_with_reuse_off_a_run_gets_its_own_worktree_and_the_idle_ones_go(tmp_pat
     assert not [p for p in (repo / ".mlr" / "worktrees").iterdir() if p.is_dir()]
 
 
+def test_a_run_of_a_sha_records_the_branch_it_was_taken_from(tmp_path):
+    repo, a, b = repo_with_two_commits(tmp_path / "repo")
+    git(repo, "branch", "mlr/h1-wider", a)
+    run = engine(repo).run
+    # the branch the caller names wins, even once the branch has moved on
+    git(repo, "branch", "moved-on", b)
+    given = asyncio.run(run(Work(), command=[PY, "probe.py"], rev=a, branch="moved-on"))
+    assert given.commit == a and given.branch == "moved-on"
+    # a sha at the head of exactly one hypothesis branch: that branch
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev=a)).branch == "mlr/h1-wider"
+    # a sha at the head of the current branch only (moved-on is neither current nor mlr/*)
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev=b)).branch == "main"
+    # a branch name is its own branch
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev="moved-on")).branch == "moved-on"
+
+
+def test_a_sha_at_the_head_of_two_candidate_branches_records_none(tmp_path):
+    repo, a, b = repo_with_two_commits(tmp_path / "repo")
+    git(repo, "branch", "mlr/h2-not-started", b)  # created from main, nothing implemented yet
+    git(repo, "branch", "other", a)  # neither current nor a hypothesis branch
+    run = engine(repo).run
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev=b)).branch is None
+    assert asyncio.run(run(Work(), command=[PY, "probe.py"], rev=a)).branch is None
+
+
 def test_a_dirty_tree_runs_a_snapshot_of_it(tmp_path):
     repo, _a, b = repo_with_two_commits(tmp_path / "repo")
     (repo / "version.txt").write_text("dirty\n")
@@ -203,6 +228,32 @@ def test_a_rev_that_does_not_exist_is_one_line_and_leaves_no_running_record(tmp_
     records = [RunRecord.model_validate_json(p.read_text()) for p in (repo / ".mlr" / "runs").glob("*.json")]
     assert [r.status for r in records] == ["error"] and records[0].message == message
     assert worktrees_listed(repo) == [f"worktree {repo}"]
+
+
+def test_a_full_disk_while_placing_a_run_is_one_line_an_error_record_and_a_free_slot(tmp_path):
+    # the worktree side of it is test_worktrees' own; here the run around it
+    if os.geteuid() != 0:
+        pytest.skip("simulating a full disk needs a tiny tmpfs, which only root can mount")
+    repo = make_repo(tmp_path / "repo", {"probe.py": PROBE, "version.txt": "A\n", "big.bin": "x" * 400_000,
+                                         ".gitignore": ".mlr/\n"})
+    folder = repo / ".mlr" / "worktrees"
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    machine = engine(repo, parallel=1)
+    try:
+        with pytest.raises(MlrError) as raised:
+            asyncio.run(machine.run(Work(), command=[PY, "probe.py"], rev="HEAD"))
+        message = str(raised.value)
+        assert "\n" not in message and "kB free" in message, message
+        [record] = [RunRecord.model_validate_json(p.read_text()) for p in (repo / ".mlr" / "runs").glob("*.json")]
+        assert (record.status, record.message) == ("error", message)
+        assert worktrees_listed(repo) == [f"worktree {repo}"] and list(folder.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+    # the slot it held is free: the next run takes it once there is room
+    assert asyncio.run(machine.run(Work(), command=[PY, "probe.py"], rev="HEAD")).status == "passed"
 
 
 def cli(repo: Path, *argv: str) -> subprocess.Popen[str]:

@@ -142,6 +142,34 @@ def test_a_cancel_leaves_no_process_of_the_run(ray_cluster, tree):
     assert leftover_processes(ray_job.run_id) == set()
 
 
+def test_a_worker_that_dies_mid_run_interrupts_it_in_one_line_and_takes_its_command_along(ray_cluster, tree):
+    # the node lives on (its death is test_ray_runner's last test): only the worker process
+    # running the task is killed
+    ray_job = job(tree, "sleep.py", where="node2")
+    started = threading.Event()
+    results: list[RayRunResult] = []
+    thread = threading.Thread(target=lambda: results.append(run_on_ray(
+        connect(ray_cluster.address), ray_job, on_output=lambda chunk: started.set())))
+    thread.start()
+    try:
+        assert started.wait(60), "the run never started"
+        [leader] = leftover_processes(ray_job.run_id)
+        worker = int(Path(f"/proc/{leader}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        assert worker in ray_cluster.node2.pids() or _comm(worker).startswith("ray::")
+        os.kill(worker, signal.SIGKILL)
+    finally:
+        thread.join(timeout=90)
+    [result] = results
+    assert result.status == "interrupted", result.message
+    assert result.message.startswith("the run's Ray worker was lost: ") and "\n" not in result.message
+    end = time.monotonic() + 10  # the leader dies with its worker (PR_SET_PDEATHSIG)
+    while leftover_processes(ray_job.run_id) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert leftover_processes(ray_job.run_id) == set()
+    # the node takes the next run
+    assert run(ray_cluster, job(tree, "ok.py", where="node2"))[0].status == "passed"
+
+
 def test_a_run_that_prints_100k_lines_delivers_every_line_in_order(ray_cluster, tree):
     result, output = run(ray_cluster, job(tree, "many.py", where="node2"))
     assert result.status == "passed"
@@ -214,7 +242,7 @@ def make_tree(folder: Path) -> bytes:
 def test_a_tree_that_is_no_tarball_is_an_error_in_one_line(ray_cluster):
     result, _ = run(ray_cluster, job(b"not a tar file", "ok.py"))
     assert result.status == "error"
-    assert result.message.startswith("the run could not start on its Ray node: RayTaskError(ReadError)")
+    assert result.message.startswith("the run could not start on its Ray node: ReadError: "), result.message
     assert "\n" not in result.message
 
 
@@ -234,8 +262,8 @@ def test_a_request_no_node_can_hold_is_refused_at_once(ray_cluster):
         check_fits(ray, RayResources(num_cpus=64))
     with pytest.raises(RayResourceError, match="asking CPU 1, head 1, node2 1"):
         check_fits(ray, RayResources(custom={"head": 1, "node2": 1}))
-    with pytest.raises(RayResourceError, match="GPU 1"):
-        run_on_ray(ray, RayJob("ray-gpu", ["true"], ENV, 10, RayResources(num_gpus=1), tree=b""))
+    with pytest.raises(RayResourceError, match="GPU 3"):  # node2 declares 2
+        run_on_ray(ray, RayJob("ray-gpu", ["true"], ENV, 10, RayResources(num_gpus=3), tree=b""))
 
 
 def test_a_client_of_another_ray_version_is_refused_in_one_line(ray_cluster):
@@ -341,3 +369,44 @@ def test_a_nodes_tree_cache_keeps_the_last_commits_and_any_in_use(tmp_path):
     left = sorted(path.name for path in tmp_path.iterdir() if len(path.name) == 40)
     assert left == sorted([commits[1], *commits[-CACHE_KEEP:]])
     assert not (tmp_path / f"{commits[0]}.spare").exists() and not partial.exists()
+
+
+def _cached_commit(root: Path, commit: str, size: int, age_s: float) -> None:
+    """A commit's tree and spare in a node's cache, each holding a file of `size` bytes, last
+    used `age_s` ago."""
+    for made in (root / commit, root / f"{commit}.spare"):
+        made.mkdir()
+        (made / "data.bin").write_bytes(os.urandom(size))
+        os.utime(made, (time.time() - age_s,) * 2)
+
+
+def _disk_usage(path: Path) -> int:
+    done = subprocess.run(["du", "-s", "--block-size=1", str(path)], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[0])
+
+
+def test_a_nodes_tree_cache_keeps_what_fits_its_size_least_recently_used_first(tmp_path):
+    commits = [f"{n:040x}" for n in range(5)]  # commits[0] is the least recently used
+    for age, commit in enumerate(reversed(commits)):
+        _cached_commit(tmp_path, commit, 256 * 1024, 100.0 * age + 100)
+    one = _disk_usage(tmp_path / commits[0]) + _disk_usage(tmp_path / f"{commits[0]}.spare")
+    # room for three commits' trees and spares, not four
+    TreeCache(tmp_path, max_bytes=int(3.5 * one))._evict(keep=commits[-1])
+    left = sorted(path.name for path in tmp_path.iterdir() if path.is_dir())
+    assert left == sorted([*commits[2:], *(f"{c}.spare" for c in commits[2:])])
+
+
+def test_a_commit_a_run_is_running_stays_in_the_cache_past_its_size(tmp_path):
+    commits = [f"{n:040x}" for n in range(3)]
+    for age, commit in enumerate(reversed(commits)):
+        _cached_commit(tmp_path, commit, 256 * 1024, 100.0 * age + 100)
+    cache = TreeCache(tmp_path, max_bytes=1)  # room for nothing but the commit just made
+    running = cache.use(commits[0])
+    try:
+        cache._evict(keep=commits[-1])
+        assert sorted(p.name for p in tmp_path.iterdir() if len(p.name) == 40) == [commits[0], commits[-1]]
+        assert (tmp_path / commits[0] / "data.bin").stat().st_size == 256 * 1024
+    finally:
+        os.close(running)
+    cache._evict(keep=commits[-1])  # the run ended: its commit goes like the others
+    assert sorted(p.name for p in tmp_path.iterdir() if len(p.name) == 40) == [commits[-1]]

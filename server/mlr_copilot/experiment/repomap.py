@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from mlr_copilot import pyast
 from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.paths import TOOLING_DIRS, read_regular
 
@@ -199,7 +200,7 @@ def _walk_listing(root: Path) -> list[str]:
 
 
 def _outline(source: str) -> list[str]:
-    tree = ast.parse(source)
+    tree = pyast.parse(source)
     lines = []
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):

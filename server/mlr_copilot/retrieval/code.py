@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from mlr_copilot import pyast
 from mlr_copilot.retrieval.corpus import Doc, FileCorpus, UnreadableFile
 from mlr_copilot.retrieval.errors import RetrievalCancelled
 from mlr_copilot.workspace import gitsafe
@@ -67,7 +68,7 @@ def python_spans(text: str) -> list[tuple[int, int]] | None:
     """Line spans (1-based, inclusive) of top-level definitions and the statements between
     them; None when the file does not parse."""
     try:
-        tree = ast.parse(text)
+        tree = pyast.parse(text)
     except (SyntaxError, ValueError):
         return None
     lines = text.splitlines()

@@ -253,11 +253,16 @@ def create_container(client: Any, ctx: RunContext, image: str, device_requests: 
                      secrets: list[Path]) -> Any:
     """The run's container, created but not started; `secrets`: the secrets files of the tree
     it runs (hidden from it)."""
+    return client.containers.create(image, **container_options(ctx, device_requests, secrets))
+
+
+def container_options(ctx: RunContext, device_requests: list[Any] | None, secrets: list[Path]) -> dict[str, Any]:
+    """The arguments of `containers.create` after the image. A placed run's ignored files
+    linked into its tree are replaced by stand-ins (`_placement_mounts`) here."""
     from docker.types import LogConfig
 
     request = ctx.request
-    return client.containers.create(
-        image,
+    return dict(
         command=["/bin/sh", "-c", GUARDED, "sh", *request.argv()],
         working_dir=CONTAINER_WORKDIR,
         user=_sandbox_user(ctx.tree),
@@ -304,6 +309,10 @@ class DockerJob(Job):
         self._peak_file: Path | None = None
         self._pids_events: Path | None = None
         self._peak = 0.0
+
+    def options(self) -> dict[str, Any]:
+        """What `start` creates the container with, after the image."""
+        return container_options(self.ctx, self.device_requests, self._secrets)
 
     def start(self, started: StartCallback) -> None:
         self._container = container = create_container(self.client, self.ctx, self.image, self.device_requests,

@@ -99,6 +99,7 @@ def execute(
     runner: Runner,
     *,
     rev: str | None = None,
+    branch: str | None = None,
     run_id: str | None = None,
     slot: SlotUse | None = None,
     primary_metric: str | None = None,
@@ -113,8 +114,9 @@ def execute(
 ) -> RunRecord:
     """Run `request` with `runner` in a worktree of `rev` (default: the checkout's working
     copy, snapshotted when uncommitted; see `placing`), one of `pool` reused ones when `pool`
-    is not 0, and keep its record (and its commit's note) in the workspace; with `mlflow_uri`,
-    log the finished run there too."""
+    is not 0, `branch` being the branch `rev` was taken from when the caller knows it, and
+    keep its record (and its commit's note) in the workspace; with `mlflow_uri`, log the
+    finished run there too."""
     workspace = resolve_workspace(request)
     record = _start_record(workspace, run_id or new_run_id(), request, runner, primary_metric=primary_metric,
                            direction=direction, hypothesis=hypothesis, baseline=baseline, slot=slot,
@@ -131,7 +133,7 @@ def execute(
     started = time.time()
     cleanup: list[str] = []
     try:
-        _take_source(record, source(workspace, record.id, rev))
+        _take_source(record, source(workspace, record.id, rev, branch))
         with placed(workspace, record.id, record.commit, request.results_file,
                     slot.gpu_ids if slot else None, cleanup, pool=pool, slot=slot.index if slot else 0) as placement:
             # saved with the sandbox, as soon as the run's processes exist (`on_start`)

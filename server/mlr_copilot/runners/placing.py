@@ -28,8 +28,8 @@ from pathlib import Path
 
 from ..state import STATE_DIR
 from ..workspace import gitsafe, worktree_pool, worktrees
-from ..workspace.commits import head_info
-from ..workspace.refs import BadRefError, branches, commit_of
+from ..workspace.commits import BRANCH_PREFIX, head_info
+from ..workspace.refs import BadRefError, commit_of
 from ..workspace.snapshot import snapshot
 from .supervise import Placement
 
@@ -57,15 +57,16 @@ class Source:
     snapshot_of: str | None = None
 
 
-def source(workspace: Path, run_id: str, rev: str | None) -> Source:
+def source(workspace: Path, run_id: str, rev: str | None, branch: str | None = None) -> Source:
     """The commit `rev` names, else the checkout's working copy (snapshotted when it holds
-    uncommitted work). WorktreeError (one line) for a `rev` that names no commit."""
+    uncommitted work). `branch`: the branch `rev` was taken from, when the caller knows it.
+    WorktreeError (one line) for a `rev` that names no commit."""
     if rev is not None:
         try:
             commit = commit_of(workspace, rev)
         except BadRefError as exc:
             raise worktrees.WorktreeError(f"cannot run {rev!r}: {exc}") from None
-        return Source(commit, rev if rev in branches(workspace) else None, dirty=False)
+        return Source(commit, branch or _branch_at(workspace, rev, commit), dirty=False)
     head = head_info(workspace)
     if head is None:
         return Source(None, None, dirty=False)
@@ -75,6 +76,26 @@ def source(workspace: Path, run_id: str, rev: str | None) -> Source:
     shot = snapshot(workspace, run_id)
     return Source(shot.commit, head.branch, head.dirty, shot.uncommitted, shot.ref,
                   head.commit if shot.uncommitted else None)
+
+
+def _branch_at(workspace: Path, rev: str, commit: str) -> str | None:
+    """The branch a run of `rev` is of: `rev` itself when it names a local branch. A sha (or a
+    tag), as batches and auto runs pass for a branch head fixed in advance, names none; then the
+    branch is inferred when it is unambiguous: exactly one branch with `commit` at its head that
+    is a hypothesis branch (`mlr/*`) or the current one. Two such branches (a hypothesis branch
+    not yet moved from the base branch) leave it unknown rather than guessed."""
+    listed = gitsafe.run_text(workspace, "for-each-ref", "--format=%(HEAD)%(objectname) %(refname:short)",
+                              "refs/heads/")
+    if listed.returncode != 0:
+        return None
+    candidates: set[str] = set()
+    for line in listed.stdout.splitlines():
+        sha, _, name = line[1:].partition(" ")
+        if name == rev:
+            return rev
+        if sha == commit and (line.startswith("*") or name.startswith(BRANCH_PREFIX)):
+            candidates.add(name)
+    return candidates.pop() if len(candidates) == 1 else None
 
 
 def _untracked(workspace: Path) -> bool:

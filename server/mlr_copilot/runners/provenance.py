@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import pyast
 from ..state import user_cache_dir, write_json
 from .environment import scrub_env
 from .model import RunEnvironment, RunRequest
@@ -95,7 +96,7 @@ def imported_modules(workspace: Path) -> list[str]:
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 continue
-            tree = ast.parse(path.read_bytes())
+            tree = pyast.parse(path.read_bytes(), str(path))
         except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in ast.walk(tree):

@@ -44,6 +44,8 @@ class WorkerContainer:
 
     def __init__(self, request: dict[str, Any], argv: list[str], env: dict[str, str], workdir: Path, run_id: str,
                  gpu_ids: list[str]):
+        """`gpu_ids`: the node's GPUs the container is given (`ray_worker.gpu_access`, which
+        also puts what CUDA should see inside into `env`)."""
         run = RunRequest.model_validate({**request, "workspace": str(workdir), "command": argv, "env": env})
         # The working copy is thrown away after the run: what the job would note about it (an
         # experiment that wrote a Dockerfile) concerns no later run, so its notes go nowhere.
@@ -51,6 +53,10 @@ class WorkerContainer:
         self._job = DockerJob(docker_client(timeout=ENGINE_TIMEOUT_S), ctx, run.image or "",
                               docker_device_requests(gpu_ids) or None)
         self._containers: list[str] = []
+
+    def options(self) -> dict[str, Any]:
+        """What the container will be created with (`docker_container.container_options`)."""
+        return self._job.options()
 
     def start(self) -> str:
         """Create and start the container; its id."""

@@ -34,6 +34,7 @@ health check: 30 s by default).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -78,6 +79,8 @@ BACKSTOP_S = 30.0
 # commits whose archive this process keeps in the object store; nodes a tree is prepared on
 TREES_KEPT = 32
 PREPARE_NODES = 8
+# the terminal colours Ray puts in a task's error (`ray::stream_command()` in cyan)
+_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -272,9 +275,14 @@ class _Run:
 
 
 def _reason(exc: BaseException) -> str:
-    """Ray's account of a lost task, on one line (its messages run to many)."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:400]}"
+    """Ray's account of a lost task, on one line (its messages run to many). A task that
+    raised is told by its own exception: Ray's text wraps it in the worker's traceback and
+    terminal colours, and the cut at 400 characters fell before the reason (a container its
+    node's Docker engine would not start)."""
+    cause = getattr(exc, "cause", None)
+    shown = cause if isinstance(cause, BaseException) else exc
+    text = " ".join(_COLOURS.sub("", str(shown)).split())
+    return f"{type(shown).__name__}: {text[:400]}"
 
 
 __all__ = ["Placed", "RayJob", "RayResources", "RayRunResult", "RayStatus", "run_on_ray", "tree_tarball"]

@@ -24,9 +24,12 @@ the command unsandboxed).
   once its CPU is taken. A commit that runs again on the node (seeded re-runs) is kept there
   unpacked, and its next spare is copied from it while it runs; a commit run once (most)
   costs one tree written (files are what a layout costs: 2,000 of them take a second or
-  more). The node keeps the last `CACHE_KEEP` commits.
+  more). The node keeps the last `CACHE_KEEP` commits, and fewer when they take more than
+  `CACHE_MAX_BYTES` of its disk (least recently used go first), never one a run of the node is
+  running or copying.
 - The command's environment is the one the driver gives, plus the run's marker
-  (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
+  (`MLR_RUN_ID=<id>`, which finds escapees that left the session), the GPUs Ray gave the task
+  (`gpu_access`: a container gets exactly those devices) and the worker's PATH,
   HOME and LANG where the driver gives none: never the Ray worker's own environment. The
   folder of the worker's Python leads that PATH, so `python` is the Python of the node's
   Ray (the one a cluster's image or environment provides for its jobs).
@@ -70,6 +73,9 @@ POLL_S = 0.2
 DRAIN_S = 5.0
 # commits whose unpacked tree a node keeps (least recently used go first)
 CACHE_KEEP = 16
+# and the most their trees and spares may take on its disk: 16 commits of a repository with a
+# small dataset checked in would otherwise fill a worker's /tmp
+CACHE_MAX_BYTES = 2 << 30
 # a half-made tree this old was left by a worker that died making it
 PARTIAL_STALE_S = 3600.0
 _PR_SET_PDEATHSIG = 1
@@ -118,15 +124,26 @@ def _locked(path: Path, mode: int) -> Iterator[bool]:
 class TreeCache:
     """Unpacked commit trees on this node, shared by the runs of each commit (see the module's
     docstring): `<root>/<commit>/` the tree, `<commit>.spare/` a copy ready for the next run,
-    `<commit>.lock` held while either is made (exclusively) or copied (shared)."""
+    `<commit>.lock` held while either is made (exclusively) or copied (shared), `<commit>.use`
+    held (shared) by each run of the commit while it runs (`use`)."""
 
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, max_bytes: int = CACHE_MAX_BYTES):
         self.root = root or Path(tempfile.gettempdir()) / f"mlr-ray-trees-{os.getuid()}"
+        self.max_bytes = max_bytes
 
     def _paths(self, commit: str) -> tuple[Path, Path, Path]:
         if not _COMMIT.fullmatch(commit):
             raise ValueError(f"not a commit id: {commit!r}")
         return self.root / commit, self.root / f"{commit}.spare", self.root / f"{commit}.lock"
+
+    def use(self, commit: str) -> int:
+        """A descriptor holding the commit as in use by a run (eviction leaves it) until it is
+        closed; the kernel closes it when the worker dies, so a dead run holds nothing."""
+        self._paths(commit)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.root / f"{commit}.use", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return fd
 
     def prepare(self, commit: str, tree: list[Any]) -> None:
         """A working copy of the commit ready here for its next run (the spare): copied from the
@@ -142,7 +159,9 @@ class TreeCache:
                 os.utime(entry)
             else:
                 self._place(spare, lambda into: _unpack_ref(tree, into))
-                self._evict(keep=commit)
+            # a spare copied from a kept tree doubles the commit's bytes: the size cap applies
+            # after either
+            self._evict(keep=commit)
 
     def take(self, commit: str, tree: list[Any], into: Path) -> bool:
         """A working copy of the commit at `into` (which must not exist): the spare when there
@@ -187,8 +206,9 @@ class TreeCache:
             raise
 
     def _evict(self, keep: str) -> None:
-        """Remove the least recently used commits past `CACHE_KEEP`, leaving any in use, and
-        what dead workers left half made."""
+        """Remove the least recently used commits past `CACHE_KEEP` or past `max_bytes` on disk
+        (`keep`'s own included), leaving any in use, and what dead workers left half made. One
+        in use stays and its bytes still count: the cache may be over its size until it ends."""
         stale = time.time() - PARTIAL_STALE_S
         for path in self.root.iterdir():
             with contextlib.suppress(OSError):
@@ -199,13 +219,36 @@ class TreeCache:
             commit = path.name.removesuffix(".spare")
             if _COMMIT.fullmatch(commit) and commit != keep and path.is_dir():
                 used[commit] = max(used.get(commit, 0.0), path.stat().st_mtime)
-        for old in sorted(used, key=used.__getitem__, reverse=True)[CACHE_KEEP - 1:]:
-            entry, spare, lock = self._paths(old)
-            with _locked(lock, fcntl.LOCK_EX | fcntl.LOCK_NB) as free:
-                if free:
-                    shutil.rmtree(spare, ignore_errors=True)
-                    shutil.rmtree(entry, ignore_errors=True)
-                    (self.root / f"{old}.ran").unlink(missing_ok=True)
+        size = {commit: self._disk_bytes(commit) for commit in [keep, *used]}
+        total = sum(size.values())
+        recent_first = sorted(used, key=used.__getitem__, reverse=True)
+        for rank in range(len(recent_first) - 1, -1, -1):  # least recently used first
+            if rank < CACHE_KEEP - 1 and total <= self.max_bytes:
+                break
+            if self._remove(recent_first[rank]):
+                total -= size[recent_first[rank]]
+
+    def _remove(self, commit: str) -> bool:
+        """The commit's tree and spare removed, unless being made, copied or run (False)."""
+        entry, spare, lock = self._paths(commit)
+        with _locked(lock, fcntl.LOCK_EX | fcntl.LOCK_NB) as free, \
+                _locked(self.root / f"{commit}.use", fcntl.LOCK_EX | fcntl.LOCK_NB) as unused:
+            if not (free and unused):
+                return False
+            shutil.rmtree(spare, ignore_errors=True)
+            shutil.rmtree(entry, ignore_errors=True)
+            (self.root / f"{commit}.ran").unlink(missing_ok=True)
+            return True
+
+    def _disk_bytes(self, commit: str) -> int:
+        """What the commit's tree and spare take on disk (blocks, not apparent sizes)."""
+        total = 0
+        for top in self._paths(commit)[:2]:
+            for folder, dirs, files in os.walk(top):
+                for name in [*dirs, *files]:
+                    with contextlib.suppress(OSError):
+                        total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+        return total
 
 
 def _unpack_ref(tree: list[Any], into: Path) -> None:
@@ -290,6 +333,28 @@ def stream_command(job: WorkerJob) -> Iterator[Event]:
             command.finish(job.results_file, 0)
 
 
+def gpu_access(assigned: list[Any], container: bool) -> tuple[list[str], dict[str, str]]:
+    """What a run sees of the GPUs Ray gave its task (`assigned`: `ray.get_gpu_ids()`, the
+    node's indices): the node's GPU ids its container is given (as a DeviceRequest; none for
+    a plain process), and its CUDA_VISIBLE_DEVICES. A plain process sees every GPU of the node,
+    so it is told the node's indices. A container sees only the devices it was given, numbered
+    from 0 (the node's GPU 1 is 0 inside), so it is told 0..n-1: a node index would name a GPU
+    it does not have. None assigned: an empty CUDA_VISIBLE_DEVICES, so the run cannot take a
+    GPU Ray gave another task (nor, in a container, one an engine whose default runtime is
+    nvidia would show it): the local runner's rule (`slots.cuda_env`)."""
+    ids = [str(gpu) for gpu in assigned]
+    if container:
+        return ids, {"CUDA_VISIBLE_DEVICES": ",".join(str(index) for index in range(len(ids)))}
+    return [], {"CUDA_VISIBLE_DEVICES": ",".join(ids)}
+
+
+def container_for(job: WorkerJob, docker: Any, workdir: Path, assigned: list[Any]) -> Any:
+    """The run's container (`docker`: the package's `ray_docker`), not started yet, given the
+    GPUs `assigned` to the task."""
+    devices, gpu_env = gpu_access(assigned, container=True)
+    return docker.WorkerContainer(job.request, job.argv, {**job.env, **gpu_env}, workdir, job.run_id, devices)
+
+
 def _docker_for(job: WorkerJob) -> tuple[Any, str]:
     """The package's `ray_docker` module when the run goes in a container on this node, else
     None and why not."""
@@ -317,6 +382,7 @@ class CommandProcess:
         self._container: Any = None
         self._workdir: Path | None = None
         self._owns_workdir = False
+        self._in_use: int | None = None
         self._run_id = ""
 
     def start(self, job: WorkerJob, docker: Any, unsandboxed: str) -> dict[str, str | None]:
@@ -328,8 +394,7 @@ class CommandProcess:
         self._run_id = job.run_id
         self._workdir = self._lay_out(job)
         if docker is not None:
-            gpu_ids = [str(gpu) for gpu in ray.get_gpu_ids()]
-            self._container = docker.WorkerContainer(job.request, job.argv, job.env, self._workdir, job.run_id, gpu_ids)
+            self._container = container_for(job, docker, self._workdir, ray.get_gpu_ids())
             container_id = self._container.start()
             threading.Thread(target=self._pump_container, daemon=True).start()
         else:
@@ -338,6 +403,8 @@ class CommandProcess:
             full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
                                                 *full_env.get("PATH", "").split(os.pathsep)])
             full_env.update(job.env)
+            # Ray's allocation wins over a variable the driver passed, as a slot's does locally
+            full_env.update(gpu_access(ray.get_gpu_ids(), container=False)[1])
             full_env[RUN_ID_VAR] = job.run_id
             started = threading.Event()
             # the thread that forks is the leader's "parent" for PDEATHSIG: it must live as long
@@ -365,6 +432,8 @@ class CommandProcess:
             unpack_tree(ray.get(job.tree[0]) if job.tree else b"", workdir)
             return workdir
         cache = TreeCache()
+        # held until `finish`: its tree is what the seeded re-runs of this commit copy next
+        self._in_use = cache.use(job.commit)
         workdir = Path(tempfile.mkdtemp(prefix=f".run-{job.run_id}-", dir=_made(cache.root)))
         workdir.rmdir()  # the spare is renamed to this name
         if cache.take(job.commit, job.tree or [], workdir):
@@ -447,6 +516,9 @@ class CommandProcess:
         finally:
             if self._container is not None:
                 self._container.close()
+            if self._in_use is not None:
+                os.close(self._in_use)
+                self._in_use = None
             if self._owns_workdir and self._workdir is not None:
                 threading.Thread(target=shutil.rmtree, args=(self._workdir,), kwargs={"ignore_errors": True},
                                  daemon=True).start()
