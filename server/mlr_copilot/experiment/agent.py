@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 READ = re.compile(r"^\s*READ:\s*(\S+)\s*$", re.MULTILINE)
 DONE = re.compile(r"^\s*DONE:\s*(.*)$", re.MULTILINE)
 MAX_READS_PER_STEP = 3
+# the budget of the map in a step's prompt, and of its changes since the run started
 MAP_CHARS = 6000
 
 
