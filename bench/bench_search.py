@@ -1,7 +1,7 @@
 """What the search costs beyond the LLM and the experiment, and how much of its prompts a
 provider's prefix cache can serve. Run by hand, prints figures.
 
-    python bench/bench_search.py [--tasks a,b] [--nodes N]
+    python bench/bench_search.py [--tasks a,b] [--nodes N] [--calls]
 
 For each offline bundled task, in a fresh git copy with two hypotheses saved: a whole search
 (`search.Search`) with the local runner and the scripted model, whose replies the bench
@@ -19,7 +19,10 @@ each add one more), one seeded re-run. Figures:
   real caches would serve: OpenAI's automatic one (a shared prefix of at least 1024 tokens, in
   steps of 128) and Anthropic's on request (up to the `cache_control` marks the provider sends,
   an entry only where at least 1024 tokens precede a mark): the bundled tasks' prompts are
-  small, so those minimums weigh more than they would on a real code base.
+  small, so those minimums weigh more than they would on a real code base. No cache serves a
+  search's first prompt: its share of the tokens bounds the figure (it weighs less the more
+  nodes a search makes). With `--calls`, each prompt in the order sent: its length, how much of
+  it an earlier one shares, and where it parts from them (the text to move later, if stable).
 
 Then, on a toy task whose every run sleeps `--sleep` seconds, the time from the search's start
 to the end of the run of the scripted best node (the node made by the third improvement reply,
@@ -49,7 +52,7 @@ sys.path.insert(0, str(ROOT / "server"))
 from mlr_copilot.engine import Engine  # noqa: E402
 from mlr_copilot.ideas.model import Analysis, ExperimentPlan, Hypothesis, IdeasRun  # noqa: E402
 from mlr_copilot.llm import prefix_cache  # noqa: E402
-from mlr_copilot.llm.base import Completion, Message  # noqa: E402
+from mlr_copilot.llm.base import Completion, Message, estimate_tokens  # noqa: E402
 from mlr_copilot.llm.prefix_cache import Shares  # noqa: E402
 from mlr_copilot.llm.scripted import ScriptedProvider  # noqa: E402
 from mlr_copilot.search import loop, measure, operators  # noqa: E402
@@ -161,10 +164,11 @@ def bench(task_folder: Path, nodes: int, calls: Calls) -> dict[str, Any]:
                 "overhead_ms": 1000 * (wall - experiment - calls.seconds) / max(made, 1),
                 "search_ms": 1000 * (wall - runs - agents) / max(made, 1),
                 "agents_ms": 1000 * (agents - calls.seconds) / max(made, 1),
-                "machinery_ms": 1000 * (runs - experiment) / max(made, 1), "shares": shares}
+                "machinery_ms": 1000 * (runs - experiment) / max(made, 1), "shares": shares,
+                "first": calls.prompts[0][1] if calls.prompts else []}
 
 
-def report(rows: list[dict[str, Any]]) -> None:
+def report(rows: list[dict[str, Any]], calls: bool = False) -> None:
     print(f"{'task':<24} {'nodes':>5} {'wall s':>7} {'runs s':>7} {'llm s':>6} {'overhead/node':>14} "
           f"{'prompt tok/node':>16} {'cacheable':>9} {'openai':>7} {'anthropic':>9}")
     everything = Shares()
@@ -187,9 +191,18 @@ def report(rows: list[dict[str, Any]]) -> None:
         print(f"  {row['task']:<24} search {row['search_ms']:7.1f} ms  agents {row['agents_ms']:7.1f} ms  "
               f"run machinery {row['machinery_ms']:7.1f} ms")
     worst = max(r["search_ms"] for r in rows)
+    if calls:
+        print("\neach prompt in the order sent: characters, the share an earlier prompt has of it, where it parts")
+        for row in rows:
+            for number, sent in enumerate(row["shares"].sent):
+                print(f"  {row['task']:<24} {number:>3} {sent.call:<16} {sent.length:>7} {sent.shared / sent.length:>7.1%}  "
+                      f"{sent.rest[:60]!r}")
+    first = sum(estimate_tokens(prefix_cache.as_sent(r["first"]).text) for r in rows)
     print(f"\nthe search's own overhead per node: worst {worst:.1f} ms (target < {TARGET_MS:.0f} ms); "
+          f"prompt tokens per node: {sum(everything.total.values()) / max(sum(r['nodes'] for r in rows), 1):.0f}; "
           f"cacheable share: {everything.share('prefix'):.1%} (target >= {TARGET_SHARE:.0%}; OpenAI's rule "
-          f"{everything.share('openai'):.1%}, Anthropic's {everything.share('anthropic'):.1%})")
+          f"{everything.share('openai'):.1%}, Anthropic's {everything.share('anthropic'):.1%}; each search's first "
+          f"prompt, which no cache serves, is {first / max(sum(everything.total.values()), 1):.1%} of the tokens)")
 
 
 TOY_TRAIN = """\
@@ -276,12 +289,13 @@ def main() -> None:
     parser.add_argument("--tasks", help="comma-separated bundled task names (default: every offline task)")
     parser.add_argument("--nodes", type=int, default=8)
     parser.add_argument("--sleep", type=float, default=2.0, help="seconds each toy run sleeps (time to best)")
+    parser.add_argument("--calls", action="store_true", help="each prompt's share and where it parts from the earlier ones")
     args = parser.parse_args()
     wanted = [t for t in (args.tasks or "").split(",") if t]
     tasks = [t for t in list_tasks(ROOT / "workspaces") if t.kind == "offline" and (not wanted or t.name in wanted)]
     calls = Calls()
     calls.install()
-    report([bench(task.folder, args.nodes, calls) for task in tasks])
+    report([bench(task.folder, args.nodes, calls) for task in tasks], args.calls)
     slots_report(args.nodes, args.sleep)
 
 

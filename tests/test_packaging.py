@@ -54,7 +54,8 @@ def test_change_prompts_share_their_opening_and_mark_their_stable_parts():
     values = {"results_file": "results.json", "files": "## train.py\n---cache---\n", "task": "Raise the score."}
     opening = None
     for name, extra in (("implement_step", ["hypothesis_id", "title", "problem", "method", "plan", "prototypes",
-                                            "candidates", "repo_map", "files_since", "history", "step", "max_steps"]),
+                                            "candidates", "repo_map", "map_changes", "files_since", "history", "step",
+                                            "max_steps"]),
                         ("experiment_fix", ["files_involved", "run_id", "command", "commit", "status", "message",
                                             "failures", "log_tail", "attempts"]),
                         ("search_improve", ["files_changed", "node", "operator", "commit", "path", "result", "tried",
@@ -67,4 +68,6 @@ def test_change_prompts_share_their_opening_and_mark_their_stable_parts():
         opening = head
         assert "---cache---" not in user.content.replace("## train.py\n---cache---\n", "")
         assert all(0 < a < b < len(user.content) for a, b in zip(user.breaks, user.breaks[1:]))
-    assert user.content.endswith("# The researcher's instruction\n<instruction>")
+    # the improve prompt ends with its node's own parts: nothing stable after them (the instruction's
+    # section, given only when there is one, comes in the field)
+    assert user.content.endswith("# What its siblings and children tried\n<tried><instruction>")

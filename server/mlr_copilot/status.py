@@ -19,6 +19,8 @@ class Totals(BaseModel):
     # of input_tokens: served from the provider's prefix cache, and written to it
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
+    # what the priced calls would have cost more without the prefix cache
+    saved_usd: float = 0.0
 
 
 class Spend(Totals):

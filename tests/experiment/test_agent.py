@@ -300,7 +300,9 @@ def test_each_step_starts_with_the_stable_part_of_the_last_and_keeps_the_file_or
         assert after.content.startswith(stable) and after.breaks == before.breaks
     stable = users[0].content[: users[0].breaks[-1]]
     assert "EPOCHS = 3" in stable and "# Hypothesis h1: More epochs" in stable and "EPOCHS = 4" not in stable
-    assert "# Workspace map" not in stable and "# Steps so far" not in stable
+    # the map as the run started is stable; what changed in it comes after
+    assert "# Workspace map, as this implementation started\n" in stable and "seeding.py" not in stable
+    assert "# Workspace map: files added" not in stable and "# Steps so far" not in stable
 
     # (a): the files read or changed, in the order first read or committed, never re-sorted
     def since(message) -> list[str]:
@@ -308,6 +310,10 @@ def test_each_step_starts_with_the_stable_part_of_the_last_and_keeps_the_file_or
         return re.findall(r"^## (\S+)$", part, re.MULTILINE)
 
     assert [since(m) for m in users] == [[], ["train.py"], ["train.py", "seeding.py"], ["train.py", "seeding.py", "utils.py"]]
+    # what the map says differently from the one it started with: the new file, once added
+    changes = [m.content.split("# Workspace map: files added, changed or removed since it started\n", 1)[1]
+               .split("\n\n# Files read", 1)[0] for m in users]
+    assert changes[0] == changes[1] == "(none)" and changes[2].startswith("seeding.py (") == changes[3].startswith("seeding.py (")
     assert "EPOCHS = 4" in users[1].content.split("# Files read or changed since", 1)[1]
 
 

@@ -227,3 +227,22 @@ def test_a_step_with_nothing_reported_reads_and_lists_nothing(ws, monkeypatch):
         kept.changed(["src/model.py"], tracked=True)
         assert kept.current().entry("src/model.py").outline == ["def only(a)"]
     assert listed == [] and [os.path.basename(p) for p in opened] == ["model.py"]
+
+
+def test_the_changes_since_an_earlier_map_say_what_the_map_now_says_differently(ws):
+    """A step's prompt shows the map as the run started and only these after it: every file
+    added, changed in size or outline, or gone, in path order; nothing for an unchanged one."""
+    before = repo_map(ws)
+    assert before.changes_since(before) == "(none)"
+    (ws / "src" / "model.py").write_text(MODEL + "\n\ndef evaluate(model):\n    pass\n")
+    (ws / "src" / "added.py").write_text("def helper(a, b):\n    pass\n")
+    (ws / "README.md").write_text("# PROJECT\n")  # same size, no outline: the map shows it the same
+    (ws / "broken.py").unlink()
+    after = repo_map(ws)
+    changes = after.changes_since(before)
+    assert changes.splitlines()[0] == "broken.py (removed)"
+    assert "src/added.py (" in changes and "  def helper(a, b)" in changes and "  def evaluate(model)" in changes
+    assert changes.index("src/added.py") < changes.index("src/model.py")
+    assert "README.md" not in changes and "weights.pt" not in changes and "data.csv" not in changes
+    # within the budget, as the map itself
+    assert len(after.changes_since(before, 60)) <= 60

@@ -44,6 +44,22 @@ def test_cached_prompt_tokens_cost_the_cached_price_and_are_reported():
     assert Spend.model_validate(snap).cached_input_tokens == 1_400_000
 
 
+def test_the_ledger_counts_what_the_cache_saved_at_the_cached_prices():
+    ledger = Ledger()
+    # gpt-4o: 800k tokens read at $1.25 instead of $2.50
+    ledger.charge("search:improve", "openai", "gpt-4o", Usage(1_000_000, 0, cached_input_tokens=800_000))
+    # claude-3-5-haiku: 600k read at $0.08 instead of $0.80, less 300k written at $1.00 instead of $0.80
+    ledger.charge("implement:h1", "anthropic", "claude-3-5-haiku", Usage(
+        1_000_000, 0, cached_input_tokens=600_000, cache_write_tokens=300_000))
+    # no published cached price, and no price at all: nothing saved
+    ledger.charge("search:improve", "openai", "gpt-4-turbo", Usage(1_000_000, 0, cached_input_tokens=1_000_000))
+    ledger.charge("search:improve", "openai", "llama3.1", Usage(1_000_000, 0, cached_input_tokens=1_000_000))
+    snap = ledger.snapshot()
+    assert snap["saved_usd"] == pytest.approx(0.8 * 1.25 + 0.6 * 0.72 - 0.3 * 0.2)
+    assert snap["tasks"]["implement:h1"]["saved_usd"] == pytest.approx(0.6 * 0.72 - 0.3 * 0.2)
+    assert Spend.model_validate(snap).saved_usd == pytest.approx(snap["saved_usd"])
+
+
 def test_a_ledger_saved_before_cached_tokens_were_counted_loads(tmp_path):
     path = tmp_path / "ledger.json"
     path.write_text(json.dumps({"session": {"calls": 1, "input_tokens": 10, "output_tokens": 2, "cost_usd": 0.1}}))

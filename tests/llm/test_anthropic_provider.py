@@ -49,7 +49,8 @@ async def test_json_mode_is_an_instruction_in_the_system_prompt(server, clean_en
 
 async def test_a_prompt_laid_out_for_the_cache_is_marked_and_its_cached_tokens_are_priced(server, clean_env):
     server.reply(body=anthropic_body("Lower the rate.", model="claude-sonnet-4-5-20250929", usage=(200, 40), cache=(3000, 500)))
-    messages = prompts.messages("search_reflect", task="Classify reviews.", metric="f1", baseline="0.5", nodes="- n001 ...")
+    messages = prompts.messages("search_reflect", results_file="results.json", files="## train.py", task="Classify reviews.",
+                                metric="f1", baseline="0.5", nodes="- n001 ...")
     p = provider(server, model="claude-sonnet-4-5")
     completion = await complete(p, [*messages, Message.user("Be brief.")])
 
@@ -57,9 +58,11 @@ async def test_a_prompt_laid_out_for_the_cache_is_marked_and_its_cached_tokens_a
     user = messages[1].content
     assert body["system"] == [{"type": "text", "text": messages[0].content, "cache_control": {"type": "ephemeral"}}]
     [turn] = body["messages"]
-    # the same text, cut where the template's stable stretch ends and marked there, once
-    assert [b["text"] for b in turn["content"]] == [user[: messages[1].breaks[0]], user[messages[1].breaks[0]:], "Be brief."]
-    assert [("cache_control" in b) for b in turn["content"]] == [True, False, False]
+    # the same text, cut where the template's stable stretches end (the change prompts' shared
+    # opening, then reflect's own instructions) and marked there
+    first, second = messages[1].breaks
+    assert [b["text"] for b in turn["content"]] == [user[:first], user[first:second], user[second:], "Be brief."]
+    assert [("cache_control" in b) for b in turn["content"]] == [True, True, False, False]
 
     usage = completion.usage
     assert (usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens, usage.output_tokens) == (3700, 3000, 500, 40)

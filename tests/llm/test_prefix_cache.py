@@ -23,6 +23,12 @@ def test_openai_serves_only_a_shared_prefix_of_1024_tokens_in_steps_of_128():
     assert shares.cached["prefix"]["b"] == 1101  # "user\n" and the 1100 tokens
     assert shares.cached["openai"]["b"] == 1024
     assert shares.cached["prefix"]["d"] > 500 and shares.cached["openai"]["d"] == 0
+    # each prompt's own figures, in the order sent: where it parts from every earlier one
+    assert [(s.call, s.shared, s.rest) for s in shares.sent] == [
+        ("a", 0, f"user\n{stable}one\n"), ("b", len("user\n") + len(stable), "two\n"),
+        ("c", len("user\n"), f"{'y' * 2000}three\n"), ("d", len("user\n") + 2000, "four\n")]
+    assert [s.length for s in shares.sent] == [len(f"user\n{stable}one\n"), len(f"user\n{stable}two\n"),
+                                                len(f"user\n{'y' * 2000}three\n"), len(f"user\n{'y' * 2000}four\n")]
 
 
 def test_anthropic_serves_up_to_an_earlier_mark_with_the_same_text_before_it():

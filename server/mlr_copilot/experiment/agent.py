@@ -34,12 +34,15 @@ from .change import EditFailedError, Outcome, Reviewer, propose, review_and_comm
 if TYPE_CHECKING:
     from ..context import AgentContext
     from ..ideas.model import Hypothesis
+    from .repomap import RepoMap
 
 log = logging.getLogger(__name__)
 
 READ = re.compile(r"^\s*READ:\s*(\S+)\s*$", re.MULTILINE)
 DONE = re.compile(r"^\s*DONE:\s*(.*)$", re.MULTILINE)
 MAX_READS_PER_STEP = 3
+# the budget of the map in a step's prompt, and of its changes since the run started
+MAP_CHARS = 6000
 
 
 class Step(BaseModel):
@@ -104,6 +107,8 @@ class ImplementAgent:
         self.hypothesis = hypothesis
         self.git = context.git
         self.folder = context.state.folder("implement", hypothesis.id)
+        # the map as this run's first step saw it: every step shows it byte for byte, then what changed
+        self._start_map: RepoMap | None = None
 
     def _state_path(self) -> Path:
         return self.folder / "state.json"
@@ -140,19 +145,24 @@ class ImplementAgent:
     def _messages(self, state: ImplementState) -> list[Message]:
         """The step's prompt, what stays the same first so a provider's prefix cache serves it:
         the starter files as the base commit has them and the task (the same for every
-        hypothesis drafted from it), then the hypothesis, its plan, prototypes and candidates
-        (the same at every step); the map, the files read or changed and the steps so far last."""
+        hypothesis drafted from it), the workspace's map as the run started (the same for every
+        hypothesis drafted from one commit), then the hypothesis, its plan, prototypes and
+        candidates (the same at every step); what changed in the map, the files read or changed
+        and the steps so far last."""
         h = self.hypothesis
         settings = self.context.settings
         workspace = self.context.workspace
         changed = promptfiles.changed_since(workspace, state.base_commit)
+        now = self.context.files.current()
+        if self._start_map is None:
+            self._start_map = now
         return prompts.messages(
             "implement_step",
             results_file=settings.run.results_file, files=promptfiles.baseline_text(workspace, state.base_commit),
             task=promptfiles.task_text(workspace),
             hypothesis_id=h.id, title=h.title, problem=h.problem, method=h.method, plan=plan_text(h),
             prototypes=state.prototypes, candidates=state.candidates,
-            repo_map=self.context.files.current().render(6000),
+            repo_map=self._start_map.render(MAP_CHARS), map_changes=now.changes_since(self._start_map, MAP_CHARS),
             files_since=promptfiles.files_text(workspace, promptfiles.later_paths(state.read, changed), note_unreadable=True),
             history=history_text(state.steps), step=state.step + 1, max_steps=settings.implement.max_steps,
         )
@@ -177,6 +187,7 @@ class ImplementAgent:
         # Mapped in full once per run (the branch or the files may have changed since);
         # each step after that looks again only at what changed.
         self.context.files.rescan()
+        self._start_map = None
         try:
             await self._steps(state, reviewer, work)
             if not state.commits and not await asyncio.to_thread(self._committed_before, state):

@@ -103,6 +103,22 @@ class RepoMap(BaseModel):
         return RepoMap.model_construct(root=self.root, files=files, omitted=self.omitted,
                                        large_file_bytes=self.large_file_bytes)
 
+    def changes_since(self, earlier: RepoMap, max_chars: int = 8000) -> str:
+        """What this map shows differently from `earlier`, as text of at most `max_chars`
+        characters: the entries of files added or changed (by size or outline), and a line per
+        file gone, in path order. With `earlier` it says what this map alone says, so a prompt
+        can show `earlier` (the same bytes from step to step) and only these after it."""
+        before = {entry.path: (entry.head, entry.body) for entry in earlier.files}
+        now = {entry.path for entry in self.files}
+        differ = [entry for entry in self.files if before.get(entry.path) != (entry.head, entry.body)]
+        gone = [FileEntry.model_construct(path=rel, size=0, kind="text", outline=[], head=f"{rel} (removed)", body="")
+                for rel in before if rel not in now]
+        if not differ and not gone:
+            return "(none)"
+        files = sorted(differ + gone, key=_PATH)
+        return RepoMap.model_construct(root=self.root, files=files, omitted=0,
+                                       large_file_bytes=self.large_file_bytes).render(max_chars)
+
     def entry(self, rel: str) -> FileEntry | None:
         at = bisect_left(self.files, rel, key=_PATH)
         return self.files[at] if at < len(self.files) and self.files[at].path == rel else None

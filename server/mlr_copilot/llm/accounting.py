@@ -39,15 +39,32 @@ def price_for(model: str, prices: Mapping[str, Price] = PRICES) -> Price | None:
     return prices[best] if best else None
 
 
+def _cache_rates(price: Price) -> tuple[float, float]:
+    """The prices of a prompt token read from and written to the prefix cache."""
+    return (price.input if price.cached_input is None else price.cached_input,
+            price.input if price.cache_write is None else price.cache_write)
+
+
 def cost_of(model: str, usage: Usage, prices: Mapping[str, Price] = PRICES) -> float | None:
     price = price_for(model, prices)
     if price is None:
         return None
     read, written = usage.cached_input_tokens, usage.cache_write_tokens
     fresh = usage.input_tokens - read - written
-    cached = price.input if price.cached_input is None else price.cached_input
-    write = price.input if price.cache_write is None else price.cache_write
+    cached, write = _cache_rates(price)
     return (fresh * price.input + read * cached + written * write + usage.output_tokens * price.output) / 1_000_000
+
+
+def saved_by_cache(model: str, usage: Usage, prices: Mapping[str, Price] = PRICES) -> float | None:
+    """What `usage`'s prompt would have cost more without the provider's prefix cache: the
+    discount of the tokens read from it less, at Anthropic, the premium of those written to it.
+    None when the model has no known price."""
+    price = price_for(model, prices)
+    if price is None:
+        return None
+    cached, write = _cache_rates(price)
+    return (usage.cached_input_tokens * (price.input - cached)
+            - usage.cache_write_tokens * (write - price.input)) / 1_000_000
 
 
 @dataclass
@@ -62,12 +79,14 @@ class Totals:
     # of input_tokens: served from the provider's prefix cache, and written to it
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
+    # what the priced calls would have cost more without the prefix cache
+    saved_usd: float = 0.0
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
-    def add(self, usage: Usage, cost: float | None) -> None:
+    def add(self, usage: Usage, cost: float | None, saved: float | None = None) -> None:
         self.calls += 1
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
@@ -77,6 +96,7 @@ class Totals:
             self.unpriced_calls += 1
         else:
             self.cost_usd += cost
+        self.saved_usd += saved or 0.0
         if usage.estimated:
             self.estimated_calls += 1
 
@@ -85,6 +105,7 @@ class Totals:
         data["total_tokens"] = self.total_tokens
         # None when nothing was priced, so "free" and "unknown" are not confused.
         data["cost_usd"] = None if self.calls and self.unpriced_calls == self.calls else round(self.cost_usd, 6)
+        data["saved_usd"] = round(self.saved_usd, 6)
         return data
 
     @classmethod
@@ -98,6 +119,7 @@ class Totals:
             estimated_calls=int(data.get("estimated_calls", 0)),
             cached_input_tokens=int(data.get("cached_input_tokens", 0)),
             cache_write_tokens=int(data.get("cache_write_tokens", 0)),
+            saved_usd=float(data.get("saved_usd") or 0.0),
         )
 
 
@@ -137,11 +159,12 @@ class Ledger:
     def charge(self, task: str, provider: str, model: str, usage: Usage) -> float | None:
         """Record one call; returns its cost (None when the model's price is unknown)."""
         cost = cost_of(model, usage, self.prices)
+        saved = saved_by_cache(model, usage, self.prices)
         with self._lock:
             state = self._state
-            state.session.add(usage, cost)
-            state.tasks.setdefault(task, Totals()).add(usage, cost)
-            state.models.setdefault(f"{provider}:{model}", Totals()).add(usage, cost)
+            state.session.add(usage, cost, saved)
+            state.tasks.setdefault(task, Totals()).add(usage, cost, saved)
+            state.models.setdefault(f"{provider}:{model}", Totals()).add(usage, cost, saved)
             problem = self._over_budget()
             if self.path:
                 self.save(self.path)

@@ -178,7 +178,9 @@ ANTHROPIC = ProviderSpec(
     sdk="anthropic",
     # (input, output, cache read, 5-minute cache write) in USD per million tokens: cache reads cost
     # 0.1x and 5-minute cache writes 1.25x the input price, as published on
-    # https://docs.anthropic.com/en/docs/about-claude/pricing (prompt caching)
+    # https://docs.anthropic.com/en/docs/about-claude/pricing (prompt caching); every row checked against
+    # the copy of that table at https://docs.electronhub.ai/guides/prompt-caching (4.6 models: the same
+    # price as their 4.5 namesakes, https://claudecodeguides.com/claude-prompt-caching-pricing-and-cost-savings/)
     prices={
         "claude-3-haiku": Price(0.25, 1.25, 0.03, 0.30),
         "claude-3-opus": Price(15.00, 75.00, 1.50, 18.75),

@@ -149,7 +149,10 @@ OPENAI = ProviderSpec(
     key_variables=("OPENAI_API_KEY",),
     sdk="openai",
     # (input, output, cached input) in USD per million tokens, as published on
-    # https://openai.com/api/pricing/ ("Cached input"); gpt-4-turbo and gpt-3.5-turbo have no cached price
+    # https://openai.com/api/pricing/ ("Cached input"); gpt-4-turbo and gpt-3.5-turbo have no cached price.
+    # The cached prices were checked against pages that copy that table (gpt-5 family: cached = 10% of
+    # input, https://crazyrouter.com/en/blog/gpt-5-pricing and https://cloudprice.net/models/artificialanalysis/gpt-5-nano-medium;
+    # gpt-4.1-nano https://llmpricing.site/models/openai/openai-gpt-4-1-nano/; o3-mini https://llmcalc.app/models/o3-mini/)
     prices={
         "gpt-5": Price(1.25, 10.00, 0.125),
         "gpt-5-mini": Price(0.25, 2.00, 0.025),

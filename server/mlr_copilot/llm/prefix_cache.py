@@ -71,12 +71,25 @@ def _openai(shared_tokens: int) -> int:
     return MIN_TOKENS + (shared_tokens - MIN_TOKENS) // OPENAI_STEP * OPENAI_STEP
 
 
+@dataclass(frozen=True)
+class Sent:
+    """One prompt in the order sent: its length and how much of it an earlier one shares (any
+    prefix), in characters, and the text from where it parts from them."""
+
+    call: str
+    length: int
+    shared: int
+    rest: str
+
+
 @dataclass
 class Shares:
-    """Per call name: prompt tokens, and the tokens each rule serves from the cache."""
+    """Per call name: prompt tokens, and the tokens each rule serves from the cache; and each
+    prompt's own figures, to find the ones that part from the earlier ones early."""
 
     total: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     cached: dict[str, dict[str, int]] = field(default_factory=lambda: {rule: defaultdict(int) for rule in RULES})
+    sent: list[Sent] = field(default_factory=list)
 
     def share(self, rule: str, call: str | None = None) -> float:
         calls = [call] if call else list(self.total)
@@ -97,6 +110,7 @@ def measure(prompts: Sequence[tuple[str, Sequence[Message]]]) -> Shares:
         shares.cached["prefix"][call] += estimate_tokens(prompt.text[:shared])
         shares.cached["openai"][call] += _openai(estimate_tokens(prompt.text[:shared]))
         shares.cached["anthropic"][call] += estimate_tokens(prompt.text[:hit])
+        shares.sent.append(Sent(call, len(prompt.text), shared, prompt.text[shared:]))
         seen.append(prompt.text)
         written |= {prompt.text[:mark] for mark in prompt.marks if estimate_tokens(prompt.text[:mark]) >= MIN_TOKENS}
     return shares

@@ -4,10 +4,12 @@ debug (one fix of a failed node), improve (one atomic change to a working node);
 no commit but evidence.
 
 The prompts put what stays the same first and what changes from call to call last, so a
-provider's prefix cache serves most of each: the improve and debug prompts open, as the draft's
-implement steps do, with the starter files as the search's baseline commit has them and the
-task (see `experiment.promptfiles`), then their own instructions; the node's changed files, its
-result and what was tried come after, and the researcher's instruction last."""
+provider's prefix cache serves most of each: every operator's prompt (reflect's too) opens, as
+the draft's implement steps do, with the starter files as the search's baseline commit has them
+and the task (see `experiment.promptfiles`), then its own instructions; the node's changed files
+come after, then what is the node's own (its id, result, what its siblings tried, in an order
+that only grows at its end), and the researcher's instruction, when there is one, last: nothing
+stable follows a part that changes from call to call."""
 
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
     from ..llm.base import Message
     from ..work import Work
     from .model import Journal, Node
+
+
+# the improve prompt's last section, only when the researcher gave one: a "(none)" after the
+# siblings' list, which grows from call to call, is text no prefix cache could serve
+INSTRUCTION_HEADING = "# The researcher's instruction"
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,11 @@ async def improve(engine: Engine, journal: Journal, node: Node, work: Work, inst
 async def reflect(engine: Engine, journal: Journal) -> str:
     """What worked and what did not, from every measured node, as evidence for the ideas."""
     base = f"{journal.baseline_value:.6g}" if journal.baseline_value is not None else "unknown"
-    messages = prompts.messages("search_reflect", task=promptfiles.task_text(engine.workspace), metric=journal.metric,
-                                baseline=base, nodes=nodes_text(journal))
+    workspace = engine.workspace
+    messages = await asyncio.to_thread(
+        prompts.messages, "search_reflect", results_file=engine.settings.run.results_file,
+        files=promptfiles.baseline_text(workspace, journal.base_commit), task=promptfiles.task_text(workspace),
+        metric=journal.metric, baseline=base, nodes=nodes_text(journal))
     return (await engine.llm.text(messages, task="search:reflect", call="search.reflect")).strip()
 
 
@@ -109,7 +119,8 @@ def improve_messages(engine: Engine, journal: Journal, node: Node, instruction: 
         files_changed=promptfiles.files_text(workspace, changed, note_unreadable=False),
         node=node.id, operator=node.operator, commit=node.commit[:12],
         path=" -> ".join(n.id for n in journal.path_to(node)), result=_line(journal, node),
-        tried="\n".join(tried) or "(nothing yet)", instruction=instruction or "(none)",
+        tried="\n".join(tried) or "(nothing yet)",
+        instruction=f"\n\n{INSTRUCTION_HEADING}\n{instruction}" if instruction else "",
     )
 
 

@@ -4,6 +4,7 @@ commit and run."""
 
 from __future__ import annotations
 
+from ..status import Spend
 from ..untrusted import one_line
 from .model import Journal, Measured, Node
 from .steer import said
@@ -56,6 +57,20 @@ def verdict(journal: Journal) -> str:
     return f"Seeded means: {delta:+.1%} vs baseline; {judged} the baseline by 10%."
 
 
+def _spent(usage: Spend) -> str:
+    """The LLM's tokens and dollars, with the prompt tokens its prefix cache served (and, at
+    Anthropic, wrote) and what that saved where the provider prices cached input."""
+    cache = [f"{usage.cached_input_tokens} cached"] if usage.cached_input_tokens else []
+    cache += [f"{usage.cache_write_tokens} written to the cache"] if usage.cache_write_tokens else []
+    text = f"{usage.input_tokens} input ({', '.join(cache)})" if cache else f"{usage.input_tokens} input"
+    text += f" + {usage.output_tokens} output tokens"
+    if usage.cost_usd:
+        text += f", ${usage.cost_usd:.4f}"
+    if usage.saved_usd:
+        text += f" (the cache {'saved' if usage.saved_usd > 0 else 'cost'} ${abs(usage.saved_usd):.4f})"
+    return text
+
+
 def render(journal: Journal) -> str:
     lines = [f"Search {journal.session} on {journal.metric} ({journal.direction}); baseline "
              f"{journal.baseline_value if journal.baseline_value is not None else 'n/a'} "
@@ -73,9 +88,6 @@ def render(journal: Journal) -> str:
     lines += [f"Promoted: {said(p)}" for p in journal.promotions]
     lines.append(f"Tree ({len(journal.nodes)} nodes):")
     lines += [f"  {_node_line(journal, n)}" for n in journal.nodes]
-    usage = journal.usage
-    lines.append(f"Spent: {usage.input_tokens} input + {usage.output_tokens} output tokens"
-                 + (f", ${usage.cost_usd:.4f}" if usage.cost_usd else "")
-                 + f"; experiments {journal.compute_s():.1f}s; wall {journal.elapsed_s:.1f}s")
+    lines.append(f"Spent: {_spent(journal.usage)}; experiments {journal.compute_s():.1f}s; wall {journal.elapsed_s:.1f}s")
     lines.append(f"Status: {journal.status}" + (f" ({journal.message})" if journal.message else ""))
     return "\n".join(lines)
