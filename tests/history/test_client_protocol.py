@@ -4,6 +4,7 @@ editor (the Baseline node once read a `table.baseline` the server never had)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -78,9 +79,11 @@ def result_models() -> dict[str, set[str]]:
 
     models: list[type[BaseModel]] = [results.HypothesisInfo, results.ProposeResult, results.ImplementResult,
                                      results.UndoResult, Failure, RunComparison, MetricChange, SettingPair,
-                                     EnvironmentChange, QueuedRun, BatchItem, RunCheckout, SearchTree,
+                                     EnvironmentChange, BatchItem, RunCheckout, SearchTree,
                                      SearchTreeNode, NodeComparison, NodeAction]
     fields = {model.__name__: set(model.model_fields) for model in models}
+    # a plain dataclass (runners/queue_records.py): `queue` starts without pydantic
+    fields["QueuedRun"] = {field.name for field in dataclasses.fields(QueuedRun)}
     # lsp/results.py `record_summary`: the record and its primary metric's value
     fields["RunRecord"] = set(RunRecord.model_fields) | {"value"}
     return fields
