@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .choices import one_of
-from .llm.providers import DEFAULT_PROVIDER, PROVIDERS
+from .llm.providers import DEFAULT_PROVIDER, PROVIDERS, resolved_model
 from .objective import Direction
 from .runners.registry import setting_name
 from .settings_layers import raw_settings, settings_from_env
@@ -45,7 +45,7 @@ class LLMSettings(_Section):
     budget_tokens: int | None = Field(default=None, ge=0, alias="budgetTokens")
 
     def resolved_model(self) -> str:
-        return self.model or PROVIDERS[self.provider].default_model
+        return resolved_model(self.provider, self.model)
 
 
 class IdeasSettings(_Section):

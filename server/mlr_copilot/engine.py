@@ -169,16 +169,23 @@ class Engine:
         return self._llm
 
     def usage(self) -> Spend:
-        from .status import Spend  # as the other models a command reads: imported by those that do
+        from .plain import from_json
+        from .status import Spend  # as the other records a command reads: imported by those that do
 
-        return Spend() if self._ledger is None else Spend.model_validate(self._ledger.snapshot())
+        return Spend() if self._ledger is None else from_json(Spend, self._ledger.snapshot())
 
     def status(self, tasks: list[dict[str, str]] | None = None) -> Status:
+        from .llm.providers import DEFAULT_PROVIDER, resolved_model
         from .status import Status  # as in `usage`
 
-        llm = self.settings.llm
-        return Status(version=__version__, workspace=str(self.workspace), provider=llm.provider,
-                      model=llm.resolved_model(), tasks=tasks or [], usage=self.usage())
+        if self._settings is None:
+            # the default settings, whose provider and model need no validated settings: `status`
+            # starts without pydantic
+            provider, model = DEFAULT_PROVIDER, resolved_model(DEFAULT_PROVIDER, "")
+        else:
+            provider, model = self.settings.llm.provider, self.settings.llm.resolved_model()
+        return Status(version=__version__, workspace=str(self.workspace), provider=provider, model=model,
+                      tasks=tasks or [], usage=self.usage())
 
     def doctor(self) -> list[Check]:
         from .doctor import doctor  # it asks Docker and the LLM layer: only `doctor` pays for them

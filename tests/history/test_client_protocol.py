@@ -104,6 +104,6 @@ def test_the_status_fields_the_client_reads_are_what_the_engine_sends(tmp_path: 
     from mlr_copilot.engine import Engine
 
     status = Engine.load(tmp_path, None, None).status([])
-    sent = status.model_dump(mode="json") if isinstance(status, BaseModel) else status
+    sent = dataclasses.asdict(status)
     assert interface_fields("ServerStatus") <= set(sent)
     assert interface_fields("Usage") <= set(sent["usage"])
