@@ -316,10 +316,12 @@ class Engine:
     def current_hypothesis(self) -> Hypothesis | None:
         from .workspace.commits import head_info
 
-        head = head_info(self.workspace)
+        # the hypotheses first: without any, no `git status` to ask (start-up of `history`)
+        hypotheses = self.hypotheses()
+        head = head_info(self.workspace) if hypotheses else None
         if head is None or not head.branch:
             return None
-        return next((h for h in self.hypotheses() if h.branch == head.branch), None)
+        return next((h for h in hypotheses if h.branch == head.branch), None)
 
     def run_request(self, command: str | list[str] | None = None, timeout: float | None = None,
                     hypothesis: Hypothesis | None = None) -> RunRequest:

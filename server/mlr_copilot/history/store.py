@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..objective import Direction, Objective, guess_direction
 from ..runners.model import RunRecord, RunStatus
 from ..state import StateDir
-from ..workspace.commits import BRANCH_PREFIX, CommitInfo, branch_commits, default_branch, head_info
+from ..workspace.commits import (
+    BRANCH_PREFIX,
+    CommitInfo,
+    commits_since_base,
+    default_branch,
+    head_info,
+)
 from ..workspace.refs import branch_ref, branches
 
 log = logging.getLogger(__name__)
@@ -131,10 +137,10 @@ def _pick_baseline(segments: list[list[CommitInfo]], by_commit: dict[str | None,
     return None
 
 
-def _listed_branches(workspace: Path | str, current: str | None) -> list[str]:
+def _listed_branches(workspace: Path | str, base: str | None, current: str | None) -> list[str]:
     """The base branch, the current one, then every hypothesis branch (`mlr/*`), like
     `dvc exp show` lists the workspace's experiments beside its baseline."""
-    names = [default_branch(workspace), current]
+    names = [base, current]
     names += [name for name in branches(workspace) if name.startswith(BRANCH_PREFIX)]
     return list(dict.fromkeys(name for name in names if name))
 
@@ -143,12 +149,13 @@ def _segments(workspace: Path | str, branch: str | None, ref: str | None, all_br
               current: str | None) -> list[tuple[str | None, list[CommitInfo]]]:
     """(branch, its commits newest first) to show; each commit once, under the first branch
     that holds it."""
+    base = default_branch(workspace)  # once for every branch listed
     if not all_branches:
-        return [(branch or current, branch_commits(workspace, ref))]
+        return [(branch or current, commits_since_base(workspace, ref, base))]
     seen: set[str] = set()
     segments: list[tuple[str | None, list[CommitInfo]]] = []
-    for name in _listed_branches(workspace, current):
-        commits = [c for c in branch_commits(workspace, f"refs/heads/{name}") if c.sha not in seen]
+    for name in _listed_branches(workspace, base, current):
+        commits = [c for c in commits_since_base(workspace, f"refs/heads/{name}", base) if c.sha not in seen]
         seen.update(c.sha for c in commits)
         segments.append((name, commits))
     return segments
