@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .experiment.debug import DebugReport, FixResult
     from .experiment.repomap import WorkspaceMap
     from .history.compare import RunComparison
+    from .history.model import HistoryModel
     from .history.store import HistoryTable
     from .ideas.agent import IdeaAgent
     from .ideas.model import Hypothesis, IdeasRun
@@ -308,10 +309,13 @@ class Engine:
     def objective(self, hypothesis: Hypothesis | None = None) -> Objective | None:
         """The objective that judges runs here (`run_setup.run_objective`), for `hypothesis`,
         default the one whose branch is checked out."""
-        # the settings' models: only the commands that judge runs
         from .run_setup import run_objective
 
-        return run_objective(self.settings.run, self.workspace, hypothesis or self.current_hypothesis())
+        # the default settings name no metric and no direction: read as such, without building
+        # them (pydantic), so `history` starts without it
+        run = self._settings.run if self._settings is not None else None
+        return run_objective(run.metric if run else None, run.direction if run else None, self.workspace,
+                             hypothesis or self.current_hypothesis())
 
     def current_hypothesis(self) -> Hypothesis | None:
         from .workspace.commits import head_info
@@ -401,7 +405,8 @@ class Engine:
 
     def run_record(self, run_id: str) -> RunRecord:
         from .runners.execute import record_path  # the run machinery, as in `run`
-        from .runners.model import RUN_ID_PATTERN, RunRecord
+        from .runners.model import RunRecord
+        from .runners.summary import RUN_ID_PATTERN
 
         if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
             raise MlrError(f"{run_id!r} is not a run id (such as 20240101-120000-a1b2c3)")
@@ -457,9 +462,16 @@ class Engine:
 
         return await act(self, work, node_id, action, instruction, session)
 
-    def history(self, branch: str | None = None, *, all_branches: bool = False) -> HistoryTable:
+    def history(self, branch: str | None = None, *, all_branches: bool = False) -> HistoryModel:
+        """`history_table` as a model: the editor's (NaN sent as null, `lsp/results.to_json`)."""
+        from .history.model import HistoryModel
+
+        return HistoryModel(self.history_table(branch, all_branches=all_branches))
+
+    def history_table(self, branch: str | None = None, *, all_branches: bool = False) -> HistoryTable:
         """The runs along `branch` (default: the current one); with `all_branches` and no
-        `branch`, along the base branch and every hypothesis branch."""
+        `branch`, along the base branch and every hypothesis branch. Plain data: the CLI's
+        `history` starts without pydantic."""
         from .history.store import history
 
         objective = self.objective()

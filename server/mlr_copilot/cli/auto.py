@@ -45,7 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         say(f"Hypotheses with their plans and related work: {document}")
     say("\n" + render_report(state))
     print(f"\nHistory (`mlr-copilot history -w {target}`; also: git -C {target} log --notes=mlr --all):")
-    say(engine.history(all_branches=True).render_text())
+    say(engine.history_table(all_branches=True).render_text())
     print(f"Run logs: {target / '.mlr' / 'logs'}; compare two runs: mlr-copilot compare RUN_A RUN_B -w {target}")
     return 0 if state.status == "done" else 1
 

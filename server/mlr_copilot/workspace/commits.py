@@ -8,11 +8,9 @@ branches, through `gitsafe.run_text`, one git process per question.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.errors import GitWorkspaceError
@@ -30,17 +28,17 @@ _RECORD = "\x1e"
 _LOG_FIELDS = ("%H", "%h", "%s", "%cI", "%P", "%(trailers:only,unfold)")
 
 
-class CommitInfo(BaseModel):
-    """One commit; `date` is None only for a placeholder of a run made outside any commit."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit; `date` is None only for a placeholder of a run made outside any commit.
+    A plain dataclass: `history` starts without pydantic."""
 
     sha: str
     short: str
     subject: str
-    trailers: dict[str, str] = Field(default_factory=dict)
+    trailers: dict[str, str] = field(default_factory=dict)
     date: datetime | None = None
-    parents: list[str] = Field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
 
     @property
     def hypothesis(self) -> str | None:
