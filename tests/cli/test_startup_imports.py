@@ -102,10 +102,12 @@ def test_undo_imports_only_the_git_layer_it_works_with(workspace):
     assert heavy(probe["modules"], allowed=("git", "mlr_copilot.runners.base", "mlr_copilot.experiment")) == []
 
 
-@pytest.mark.parametrize("command", [["queue"], ["queue", "--json"], ["status"]])
-def test_queue_and_status_start_without_pydantic(workspace, command):
-    """Their records are plain dataclasses (plain.py) and, with no setting given, the settings
-    are never validated: pydantic alone was more than the 120 ms these commands may take."""
+@pytest.mark.parametrize("command", [["history"], ["history", "--json"], ["history", "--csv"], ["queue"],
+                                     ["queue", "--json"], ["status"]])
+def test_history_queue_and_status_start_without_pydantic(workspace, command):
+    """Their records are plain dataclasses (plain.py, runners/summary.py) and, with no setting
+    given, the settings are never validated: pydantic alone was more than the 120 ms these
+    commands may take (bench/bench_startup.py)."""
     root, _runs = workspace
     probe = imported(*command, "-w", str(root))
     assert probe["code"] == 0, probe["err"]
