@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +132,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise MlrError("--runs and --hypotheses count attempts and hypotheses: give 1 or more")
     modes = MODES if args.compare else ("search",) if args.search else ("linear",)
     tasks = pick_tasks([t for t in (args.tasks or "").split(",") if t])
+    import tempfile  # not on the path of `--help` and the commands that only read
+
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="mlr-eval-"))
     if args.runner != "local":
         # its workspaces are new, but a killed eval may have left containers on the engine
