@@ -1,8 +1,9 @@
 """Plain records: dataclasses read from JSON with their own annotations as the schema, for the
 files the light commands read (`queue`), which must start without pydantic
 (tests/cli/test_startup_imports.py). The dataclass is the record's one definition: writing it
-is `dataclasses.asdict`, reading it is `from_json`, checked field by field as pydantic would
-(extra keys ignored, an int where a float is wanted taken, anything else a ValueError)."""
+is `dataclasses.asdict`, reading it is `from_json`, checked field by field: extra keys ignored,
+an int taken where a float is wanted, and no other coercion (pydantic's lax mode would take "7"
+for 7): these files are written by this package, and anything else is a ValueError."""
 
 from __future__ import annotations
 
