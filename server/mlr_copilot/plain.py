@@ -1,5 +1,5 @@
 """Plain records: dataclasses read from JSON with their own annotations as the schema, for the
-files the light commands read (`queue`), which must start without pydantic
+files the light commands read (`queue`, `status`, `history`), which must start without pydantic
 (tests/cli/test_startup_imports.py). The dataclass is the record's one definition: writing it
 is `dataclasses.asdict`, reading it is `from_json`, checked field by field: extra keys ignored,
 an int taken where a float is wanted, and no other coercion (pydantic's lax mode would take "7"
