@@ -7,6 +7,11 @@ far less than the wall time.
 Bytecode is compiled once, in a temporary cache, before timing: an installed package has its
 `.pyc` files, and a `PYTHONDONTWRITEBYTECODE` environment would otherwise time the compiler.
 
+The workspace is a git repository with two runs recorded through the engine (`run --runner
+local`), which the queue also keeps. `doctor` is not timed: it asks the Docker engine, the
+package metadata of every SDK and, online with a key, the provider's models endpoint, which is
+the work it is for, not start-up.
+
     python bench/bench_startup.py [--repeat N]
 """
 
@@ -55,9 +60,11 @@ def commands(root: Path, runs: list[str]) -> dict[str, list[str]]:
         "history": [*cli, "history", *w],
         "history --json": [*cli, "history", "--json", *w],
         "compare A B": [*cli, "compare", *runs, *w],
+        "compare --help": [*cli, "compare", "--help"],
         "hypotheses": [*cli, "hypotheses", *w],
         "status": [*cli, "status", *w],
         "queue": [*cli, "queue", *w],
+        "queue --json": [*cli, "queue", "--json", *w],
         "accept (unknown id)": [*cli, "accept", "h9", *w],
         "undo (nothing to undo)": [*cli, "undo", *w],
     }

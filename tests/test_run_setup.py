@@ -40,16 +40,16 @@ def hypothesis(metric: str = "plan_f1", command: str | None = None) -> Hypothesi
 
 
 def test_the_setting_comes_first_then_the_plan_then_the_task(task):
-    assert run_objective(RunSettings(metric="acc"), task, hypothesis()) == Objective("acc", "maximize")
-    assert run_objective(RunSettings(), task, hypothesis()) == Objective("plan_f1", "maximize")
-    assert run_objective(RunSettings(), task) == Objective("loss", "minimize")
-    assert run_objective(RunSettings(), task.parent / "elsewhere") is None
+    assert run_objective("acc", None, task, hypothesis()) == Objective("acc", "maximize")
+    assert run_objective(None, None, task, hypothesis()) == Objective("plan_f1", "maximize")
+    assert run_objective(None, None, task) == Objective("loss", "minimize")
+    assert run_objective(None, None, task.parent / "elsewhere") is None
 
 
 def test_the_direction_setting_wins_and_the_tasks_direction_goes_with_the_tasks_metric(task):
-    assert run_objective(RunSettings(metric="loss"), task) == Objective("loss", "minimize")
-    assert run_objective(RunSettings(direction="maximize"), task) == Objective("loss", "maximize")
-    assert run_objective(RunSettings(metric="acc", direction="minimize"), task) == Objective("acc", "minimize")
+    assert run_objective("loss", None, task) == Objective("loss", "minimize")
+    assert run_objective(None, "maximize", task) == Objective("loss", "maximize")
+    assert run_objective("acc", "minimize", task) == Objective("acc", "minimize")
 
 
 def test_the_command_comes_from_the_setting_the_plan_the_task_or_the_default(task, tmp_path):

@@ -7,16 +7,18 @@ warning naming the setting, so the user sees what was ignored.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .choices import one_of
-from .llm.providers import DEFAULT_PROVIDER, PROVIDERS
+from .llm.providers import DEFAULT_PROVIDER, PROVIDERS, resolved_model
 from .objective import Direction
 from .runners.registry import setting_name
+from .settings_layers import raw_settings, settings_from_env
+
+__all__ = ["load_settings", "settings_from_env", "validate_settings"]
 
 # a name in the provider registry (llm/providers.py)
 ProviderName = Annotated[str, BeforeValidator(lambda value: one_of(value, tuple(PROVIDERS)))]
@@ -43,7 +45,7 @@ class LLMSettings(_Section):
     budget_tokens: int | None = Field(default=None, ge=0, alias="budgetTokens")
 
     def resolved_model(self) -> str:
-        return self.model or PROVIDERS[self.provider].default_model
+        return resolved_model(self.provider, self.model)
 
 
 class IdeasSettings(_Section):
@@ -142,16 +144,6 @@ class Settings(_Section):
     search: SearchSettings = Field(default_factory=SearchSettings)
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        elif value is not None:
-            out[key] = value
-    return out
-
-
 def validate_settings(raw: dict[str, Any] | None) -> tuple[Settings, list[str]]:
     """Validate `raw`; every invalid field falls back to its default with a warning."""
     raw = raw if isinstance(raw, dict) else {}
@@ -184,47 +176,8 @@ def validate_settings(raw: dict[str, Any] | None) -> tuple[Settings, list[str]]:
     return Settings.model_construct(**sections), warnings
 
 
-ENV_SETTINGS = {
-    "MLR_PROVIDER": ("llm", "provider"),
-    "MLR_MODEL": ("llm", "model"),
-    "MLR_BASE_URL": ("llm", "base_url"),
-    "OPENAI_BASE_URL": ("llm", "base_url"),
-    "MLR_SCRIPT": ("llm", "script"),
-    "MLR_BUDGET_USD": ("llm", "budget_usd"),
-    "MLR_BUDGET_TOKENS": ("llm", "budget_tokens"),
-    "MLR_RUNNER": ("run", "runner"),
-    "MLR_IMAGE": ("run", "image"),
-    "MLR_COMMAND": ("run", "command"),
-    "MLR_GPU_IDS": ("run", "gpu_ids"),
-    "MLR_RAY_ADDRESS": ("run", "ray_address"),
-    "MLR_LIBRARY": ("ideas", "library"),
-    "MLR_MLFLOW_URI": ("tracking", "mlflow_uri"),
-}
-
-
-def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The settings that environment variables set, as a raw dict for `validate_settings`."""
-    environ = os.environ if environ is None else environ
-    raw: dict[str, Any] = {}
-    for var, (section, key) in ENV_SETTINGS.items():
-        if environ.get(var):
-            raw.setdefault(section, {}).setdefault(key, environ[var])
-    if environ.get("MLR_OFFLINE") in ("1", "true", "yes"):
-        raw.setdefault("ideas", {})["online"] = False
-    return raw
-
-
 def load_settings(*layers: object, environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
     """Environment first, then each layer over it (editor options, then `workspace/configuration`)."""
-    raw = settings_from_env(environ)
-    ignored: list[str] = []
-    for layer in layers:
-        if isinstance(layer, dict):
-            raw = _merge(raw, layer)
-        elif layer is not None:
-            ignored.append(
-                f"settings must be an object of sections (llm, ideas, implement, run, tracking, search), not "
-                f"{type(layer).__name__}; ignored them and kept the defaults"
-            )
+    raw, ignored = raw_settings(*layers, environ=environ)
     settings, warnings = validate_settings(raw)
     return settings, ignored + warnings

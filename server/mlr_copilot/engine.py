@@ -20,18 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from . import __version__
-from .config import RunnerName, Settings, load_settings
 from .envfile import workspace_environ
 from .errors import MlrError
-from .history.store import HistoryTable, history, load_runs
-from .objective import Objective
-from .run_setup import run_objective, run_request
-from .runners.model import RUN_ID_PATTERN, RunRecord, RunRequest
+from .settings_layers import raw_settings
 from .state import StateDir
-from .workspace.commits import head_info
 from .workspace.paths import resolve_path
 
 if TYPE_CHECKING:
+    from .config import RunnerName, Settings
     from .context import AgentContext
     from .doctor import Check
     from .experiment.agent import ImplementState
@@ -39,14 +35,18 @@ if TYPE_CHECKING:
     from .experiment.debug import DebugReport, FixResult
     from .experiment.repomap import WorkspaceMap
     from .history.compare import RunComparison
+    from .history.model import HistoryModel
+    from .history.store import HistoryTable
     from .ideas.agent import IdeaAgent
     from .ideas.model import Hypothesis, IdeasRun
     from .ideas.model import Status as HypothesisStatus
     from .ideas.store import IdeaStore
     from .llm.accounting import Ledger
     from .llm.client import LLM
+    from .objective import Objective
     from .paper import Paper
     from .runners.batch import BatchItem
+    from .runners.model import RunRecord, RunRequest
     from .runners.queue import SlotQueue
     from .runners.queue_records import QueuedRun, QueueEntry
     from .runners.supervise import LineCallback
@@ -74,11 +74,12 @@ class _Shared:
 
 
 class Engine:
-    def __init__(self, workspace: Path | str, settings: Settings, warnings: list[str] | None = None,
+    def __init__(self, workspace: Path | str, settings: Settings | None, warnings: list[str] | None = None,
                  environ: Mapping[str, str] | None = None):
+        """`settings` None: the defaults, made at their first read (see `load`)."""
         self.workspace = Path(workspace).resolve()
         self.state = StateDir(self.workspace)
-        self.settings = settings
+        self._settings = settings
         self.warnings = list(warnings or [])
         # where keys and environment settings are read: never os.environ changed for everyone
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
@@ -90,11 +91,33 @@ class Engine:
         set (`envfile`), then each layer over them (editor options, then `workspace/configuration`)."""
         root = Path(workspace).resolve()
         environ, warnings = workspace_environ(root)
-        settings, more = load_settings(*layers, environ=environ)
-        return cls(root, settings, warnings + more, environ)
+        raw, ignored = raw_settings(*layers, environ=environ)
+        if all(section == {} for section in raw.values()):
+            # nothing given, nothing to warn about: the defaults wait for their first read, so
+            # the commands that read no setting (queue, history in a workspace without a task)
+            # never import pydantic (tests/cli/test_startup_imports.py)
+            return cls(root, None, warnings + ignored, environ)
+        from .config import validate_settings
+
+        settings, more = validate_settings(raw)
+        return cls(root, settings, warnings + ignored + more, environ)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from .config import validate_settings
+
+            self._settings = validate_settings({})[0]
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self._settings = settings
 
     def reload_settings(self, *layers: object) -> list[str]:
         """New editor settings over the same environment; the warnings about them."""
+        from .config import load_settings
+
         settings, warnings = load_settings(*layers, environ=self.environ)
         self.configure(settings)
         return warnings
@@ -162,16 +185,23 @@ class Engine:
         return self._shared.llm
 
     def usage(self) -> Spend:
-        from .status import Spend  # as the other models a command reads: imported by those that do
+        from .plain import from_json
+        from .status import Spend  # as the other records a command reads: imported by those that do
 
-        return Spend() if self._shared.ledger is None else Spend.model_validate(self._shared.ledger.snapshot())
+        return Spend() if self._shared.ledger is None else from_json(Spend, self._shared.ledger.snapshot())
 
     def status(self, tasks: list[dict[str, str]] | None = None) -> Status:
+        from .llm.providers import DEFAULT_PROVIDER, resolved_model
         from .status import Status  # as in `usage`
 
-        llm = self.settings.llm
-        return Status(version=__version__, workspace=str(self.workspace), provider=llm.provider,
-                      model=llm.resolved_model(), tasks=tasks or [], usage=self.usage())
+        if self._settings is None:
+            # the default settings, whose provider and model need no validated settings: `status`
+            # starts without pydantic
+            provider, model = DEFAULT_PROVIDER, resolved_model(DEFAULT_PROVIDER, "")
+        else:
+            provider, model = self.settings.llm.provider, self.settings.llm.resolved_model()
+        return Status(version=__version__, workspace=str(self.workspace), provider=provider, model=model,
+                      tasks=tasks or [], usage=self.usage())
 
     def doctor(self) -> list[Check]:
         from .doctor import doctor  # it asks Docker and the LLM layer: only `doctor` pays for them
@@ -294,16 +324,28 @@ class Engine:
     def objective(self, hypothesis: Hypothesis | None = None) -> Objective | None:
         """The objective that judges runs here (`run_setup.run_objective`), for `hypothesis`,
         default the one whose branch is checked out."""
-        return run_objective(self.settings.run, self.workspace, hypothesis or self.current_hypothesis())
+        from .run_setup import run_objective
+
+        # the default settings name no metric and no direction: read as such, without building
+        # them (pydantic), so `history` starts without it
+        run = self._settings.run if self._settings is not None else None
+        return run_objective(run.metric if run else None, run.direction if run else None, self.workspace,
+                             hypothesis or self.current_hypothesis())
 
     def current_hypothesis(self) -> Hypothesis | None:
-        head = head_info(self.workspace)
+        from .workspace.commits import head_info
+
+        # the hypotheses first: without any, no `git status` to ask (start-up of `history`)
+        hypotheses = self.hypotheses()
+        head = head_info(self.workspace) if hypotheses else None
         if head is None or not head.branch:
             return None
-        return next((h for h in self.hypotheses() if h.branch == head.branch), None)
+        return next((h for h in hypotheses if h.branch == head.branch), None)
 
     def run_request(self, command: str | list[str] | None = None, timeout: float | None = None,
                     hypothesis: Hypothesis | None = None) -> RunRequest:
+        from .run_setup import run_request  # as in `objective`
+
         return run_request(self.settings.run, self.workspace, command, timeout, hypothesis or self.current_hypothesis())
 
     async def run(self, work: Work, *, command: str | list[str] | None = None, runner: RunnerName | None = None,
@@ -384,6 +426,8 @@ class Engine:
 
     def run_record(self, run_id: str) -> RunRecord:
         from .runners.execute import record_path  # the run machinery, as in `run`
+        from .runners.model import RunRecord
+        from .runners.summary import RUN_ID_PATTERN
 
         if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
             raise MlrError(f"{run_id!r} is not a run id (such as 20240101-120000-a1b2c3)")
@@ -439,9 +483,18 @@ class Engine:
 
         return await act(self, work, node_id, action, instruction, session)
 
-    def history(self, branch: str | None = None, *, all_branches: bool = False) -> HistoryTable:
+    def history(self, branch: str | None = None, *, all_branches: bool = False) -> HistoryModel:
+        """`history_table` as a model: the editor's (NaN sent as null, `lsp/results.to_json`)."""
+        from .history.model import HistoryModel
+
+        return HistoryModel(self.history_table(branch, all_branches=all_branches))
+
+    def history_table(self, branch: str | None = None, *, all_branches: bool = False) -> HistoryTable:
         """The runs along `branch` (default: the current one); with `all_branches` and no
-        `branch`, along the base branch and every hypothesis branch."""
+        `branch`, along the base branch and every hypothesis branch. Plain data: the CLI's
+        `history` starts without pydantic."""
+        from .history.store import history
+
         objective = self.objective()
         return history(self.workspace, branch, all_branches=all_branches, metric=objective.metric if objective else None,
                        direction=objective.direction if objective else None)
@@ -453,6 +506,8 @@ class Engine:
         return compare_runs(self.workspace, self.run_record(run_a), self.run_record(run_b))
 
     def runs(self) -> list[RunRecord]:
+        from .history.store import load_runs
+
         return load_runs(self.workspace)
 
     def queue(self, *, all_ended: bool = False) -> list[QueuedRun]:

@@ -13,36 +13,43 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import RunSettings
-from .objective import Objective
-from .runners.model import RayTarget, RunRequest
-from .taskfile import Task, TaskError, load_task
+from .objective import Direction, Objective
 
 if TYPE_CHECKING:
+    from .config import RunSettings
     from .ideas.model import Hypothesis
+    from .runners.model import RayTarget, RunRequest
+    from .taskfile import Task
 
 DEFAULT_COMMAND = "python train.py"
+# the task description a task folder holds (`taskfile.py` reads it)
+TASK_FILE = "task.toml"
 
 
 def workspace_task(workspace: Path) -> Task | None:
     """The workspace's task description, or None when it has none that can be read."""
+    if not (Path(workspace) / TASK_FILE).is_file():
+        return None  # no task: no task model (pydantic) to import, `history` starts without it
+    from .taskfile import TaskError, load_task
+
     try:
         return load_task(workspace)
     except TaskError:
         return None
 
 
-def run_objective(run: RunSettings, workspace: Path, hypothesis: Hypothesis | None = None) -> Objective | None:
+def run_objective(metric: str | None, direction: Direction | None, workspace: Path,
+                  hypothesis: Hypothesis | None = None) -> Objective | None:
     """The objective a run in `workspace` is judged by (see the module's precedence), or None
-    when nothing names a metric."""
+    when nothing names a metric; `metric` and `direction` are the `run` settings'."""
     task = workspace_task(workspace)
-    if run.metric:
-        named_by_task = task is not None and task.metric.name == run.metric
-        return Objective(run.metric, run.direction or (task.metric.direction if task and named_by_task else "maximize"))
+    if metric:
+        named_by_task = task is not None and task.metric.name == metric
+        return Objective(metric, direction or (task.metric.direction if task and named_by_task else "maximize"))
     if hypothesis is not None:
         return Objective(hypothesis.plan.metric, hypothesis.plan.direction)
     if task is not None:
-        return Objective(task.metric.name, run.direction or task.metric.direction)
+        return Objective(task.metric.name, direction or task.metric.direction)
     return None
 
 
@@ -59,6 +66,8 @@ def run_command(run: RunSettings, workspace: Path, hypothesis: Hypothesis | None
 def run_request(run: RunSettings, workspace: Path, command: str | list[str] | None = None,
                 timeout: float | None = None, hypothesis: Hypothesis | None = None) -> RunRequest:
     """What one run executes and within which limits, from the `run` settings."""
+    from .runners.model import RunRequest  # the run's models: only the commands that run
+
     return RunRequest(
         workspace=str(workspace), command=run_command(run, workspace, hypothesis) if command is None else command,
         timeout=timeout or run.timeout, memory_mb=run.memory_mb, cpus=run.cpus, max_processes=run.max_processes,
@@ -69,6 +78,8 @@ def run_request(run: RunSettings, workspace: Path, command: str | list[str] | No
 
 def ray_target(run: RunSettings) -> RayTarget:
     """What a `ray` run asks: its GPUs are `run.rayNumGpus`, else `run.gpusPerRun`, else none."""
+    from .runners.model import RayTarget  # as in `run_request`
+
     gpus = run.ray_num_gpus if run.ray_num_gpus is not None else run.gpus_per_run or 0
     return RayTarget(address=run.ray_address, num_cpus=run.ray_num_cpus, num_gpus=gpus,
                      resources=run.ray_resources, code=run.ray_code, sandbox=run.ray_sandbox)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +62,8 @@ def user_cache_dir(name: str) -> Path:
 
 def write_json(path: Path, data: Any) -> None:
     """Write atomically: a crash mid-write leaves the old file, never half of a new one."""
+    import tempfile  # (with shutil, lzma...) a tenth of the start-up of the commands that only read
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

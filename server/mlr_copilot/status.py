@@ -1,12 +1,15 @@
 """The engine at a glance: the LLM spend of the session (`Spend`, from the ledger's snapshot)
-and the `status` command's answer. A session that made no call reports zeros, not nothing."""
+and the `status` command's answer. A session that made no call reports zeros, not nothing.
+Plain dataclasses (`plain.py`), so `status` starts without pydantic; the models that keep a
+spend (the auto session, the search journal) hold them as they would a model."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from dataclasses import dataclass, field
 
 
-class Totals(BaseModel):
+@dataclass(kw_only=True)
+class Totals:
     """Calls and tokens of one task or model; `cost_usd` is None when nothing was priced."""
 
     calls: int = 0
@@ -23,18 +26,20 @@ class Totals(BaseModel):
     saved_usd: float = 0.0
 
 
+@dataclass(kw_only=True)
 class Spend(Totals):
     budget_usd: float | None = None
     budget_tokens: int | None = None
-    tasks: dict[str, Totals] = Field(default_factory=dict)
-    models: dict[str, Totals] = Field(default_factory=dict)
+    tasks: dict[str, Totals] = field(default_factory=dict)
+    models: dict[str, Totals] = field(default_factory=dict)
 
 
-class Status(BaseModel):
+@dataclass(kw_only=True)
+class Status:
     version: str
     workspace: str
     provider: str
     model: str
     # the editor's running operations (the LSP server's task runner), as it lists them
-    tasks: list[dict[str, str]] = Field(default_factory=list)
-    usage: Spend = Field(default_factory=Spend)
+    tasks: list[dict[str, str]] = field(default_factory=list)
+    usage: Spend = field(default_factory=Spend)

@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import MlrError
 from .objective import Direction
+from .run_setup import TASK_FILE
 
-TASK_FILE = "task.toml"
+__all__ = ["TASK_FILE", "Metric", "Task", "TaskError", "bundled_tasks_root", "get_task", "list_tasks", "load_task"]
 
 
 class TaskError(MlrError):

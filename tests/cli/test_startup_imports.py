@@ -102,6 +102,32 @@ def test_undo_imports_only_the_git_layer_it_works_with(workspace):
     assert heavy(probe["modules"], allowed=("git", "mlr_copilot.runners.base", "mlr_copilot.experiment")) == []
 
 
+@pytest.mark.parametrize("command", [["history"], ["history", "--json"], ["history", "--csv"], ["queue"],
+                                     ["queue", "--json"], ["status"]])
+def test_history_queue_and_status_start_without_pydantic(workspace, command):
+    """Their records are plain dataclasses (plain.py, runners/summary.py) and, with no setting
+    given, the settings are never validated: pydantic alone was more than the 120 ms these
+    commands may take (bench/bench_startup.py)."""
+    root, _runs = workspace
+    probe = imported(*command, "-w", str(root))
+    assert probe["code"] == 0, probe["err"]
+    assert [m for m in probe["modules"] if m.startswith(("pydantic", "mlr_copilot.config"))] == []
+
+
+def test_a_setting_given_is_still_validated_and_warned_about(workspace):
+    """The other side of the lazy settings: a value given on the command line is validated at
+    once, a bad one warned about as before, a good one used."""
+    root, _runs = workspace
+    bad = subprocess.run([sys.executable, "-m", "mlr_copilot.cli", "status", "--budget", "-1", "-w", str(root)],
+                         capture_output=True, text=True, env=ENV, timeout=120)
+    assert bad.returncode == 0, bad.stderr
+    assert "setting 'llm.budget_usd' is invalid" in bad.stderr
+    assert json.loads(bad.stdout)["usage"]["budget_usd"] is None
+    good = cli("status", "--model", "my-model", "-w", str(root))
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["model"] == "my-model"
+
+
 def test_help_imports_neither_the_engine_nor_pydantic():
     probe = imported("--help")
     assert probe["code"] == 0

@@ -158,7 +158,7 @@ def check_next(workspace: Path, shown: list[str]) -> None:
     with contextlib.redirect_stdout(out):
         for line in shown:
             say(line)
-        say(engine.history().render_text())
+        say(engine.history_table().render_text())
     assert not any(code in out.getvalue() for code in ("\x1b", "\x07", "\x9b", "\r"))
 
 

@@ -218,3 +218,44 @@ def test_a_run_of_uncommitted_work_shows_under_the_commit_it_was_made_on(tmp_pat
     rows = {row.run_id: row for row in table.rows}
     assert rows[dirty.id].commit == rows[clean.id].commit == clean.commit
     assert rows[dirty.id].value == 1.0 and rows[dirty.id].delta == pytest.approx(0.5)
+
+
+def test_the_historys_reading_of_a_record_is_the_records_own(tmp_path):
+    """`RunSummary` (the history's reader, without pydantic) holds only fields of `RunRecord`,
+    of the same types, reads a real record as the record reads, and skips what it refuses."""
+    import dataclasses
+    import typing
+
+    from mlr_copilot.runners.model import RunEnvironment, RunRecord
+    from mlr_copilot.runners.summary import RunPlace, RunSummary, load_summaries
+
+    for light, model in ((RunSummary, RunRecord), (RunPlace, RunEnvironment)):
+        hints = typing.get_type_hints(light)
+        for field in dataclasses.fields(light):
+            assert field.name in model.model_fields, f"{light.__name__}.{field.name} is not a field of {model.__name__}"
+            if field.name not in ("environment", "runner"):  # the nested light reader; a validated str
+                assert hints[field.name] == model.model_fields[field.name].annotation, field.name
+            default = model.model_fields[field.name].get_default(call_default_factory=True)
+            if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING:
+                light_default = field.default_factory() if field.default is dataclasses.MISSING else field.default  # type: ignore[misc]
+                assert light_default == default, field.name
+            else:
+                assert model.model_fields[field.name].is_required(), field.name
+    (tmp_path / "train.py").write_text(SCRIPT)
+    (tmp_path / "value.txt").write_text("nan\n")
+    record = run(tmp_path)
+    [summary] = load_summaries(tmp_path)
+    for field in dataclasses.fields(RunSummary):
+        if field.name == "environment":
+            assert (summary.environment.node, summary.environment.runner) == (record.environment.node, record.environment.runner)
+        elif field.name == "metrics":
+            assert list(summary.metrics) == list(record.metrics) == ["loss"] and summary.metrics["loss"] != summary.metrics["loss"]
+        else:
+            assert getattr(summary, field.name) == getattr(record, field.name), field.name
+    assert summary.of_commit == record.of_commit
+    # what the record refuses, the history skips too: a path for an id, an unknown runner
+    path = tmp_path / ".mlr" / "runs" / f"{record.id}.json"
+    data = json.loads(path.read_text())
+    for bad in ({"id": "../x"}, {"runner": "nowhere"}, {"status": "fine"}, {"metrics": {"loss": "low"}}):
+        path.write_text(json.dumps({**data, **bad}))
+        assert load_summaries(tmp_path) == load_runs(tmp_path) == []

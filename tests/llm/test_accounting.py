@@ -7,6 +7,7 @@ import pytest
 
 from mlr_copilot.llm.accounting import Ledger, cost_of, price_for
 from mlr_copilot.llm.base import BudgetExceededError, LLMError, Usage
+from mlr_copilot.plain import from_json
 from mlr_copilot.status import Spend
 
 
@@ -41,7 +42,7 @@ def test_cached_prompt_tokens_cost_the_cached_price_and_are_reported():
     snap = ledger.snapshot()
     assert (snap["cached_input_tokens"], snap["cache_write_tokens"]) == (1_400_000, 300_000)
     assert snap["tasks"]["implement:h1"]["cached_input_tokens"] == 600_000
-    assert Spend.model_validate(snap).cached_input_tokens == 1_400_000
+    assert from_json(Spend, snap).cached_input_tokens == 1_400_000
 
 
 def test_the_ledger_counts_what_the_cache_saved_at_the_cached_prices():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import subprocess
@@ -192,7 +193,7 @@ def test_a_run_left_by_a_dead_process_shows_interrupted_and_cancel_closes_it(tmp
     dead.wait()
     entry = QueueEntry(run_id="orphan", state="running", slot=0, host=socket.gethostname(),
                                 pid=dead.pid, enqueued_at=time.time() - 5, started_at=time.time() - 4)
-    write_json(queue_dir(tmp_path) / "orphan.json", entry.model_dump())
+    write_json(queue_dir(tmp_path) / "orphan.json", dataclasses.asdict(entry))
     [shown] = queue_status(tmp_path)
     assert shown.state == "interrupted"
     assert cancel(tmp_path, "orphan").state == "cancelled"

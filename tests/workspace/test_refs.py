@@ -144,3 +144,23 @@ def test_seeded_fuzz_of_branch_names_never_writes_or_crashes(repo, tmp_path):
     print(f"refs fuzz: {tried} tried, {refused} refused, {shown} shown")
     assert tried == refused + shown == 300 and refused > 250
     assert not list(tmp_path.glob("fuzz-written*")) and snapshot(repo) == before
+
+
+def test_the_base_branch_is_origins_head_then_the_configured_default_then_main_then_master(tmp_path):
+    from mlr_copilot.workspace.commits import default_branch
+
+    repo = make_repo(tmp_path / "r")
+    git(repo, "branch", "trunk")
+    git(repo, "branch", "-m", "main", "master")
+    assert default_branch(repo) == "master"
+    git(repo, "branch", "main")
+    assert default_branch(repo) == "main"
+    git(repo, "config", "init.defaultBranch", "trunk")
+    assert default_branch(repo) == "trunk"
+    # origin's HEAD counts once a local branch of that name exists
+    git(repo, "update-ref", "refs/remotes/origin/dev/x", "HEAD")
+    git(repo, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/dev/x")
+    assert default_branch(repo) == "trunk"
+    git(repo, "branch", "dev/x")
+    assert default_branch(repo) == "dev/x"
+    assert default_branch(tmp_path) is None  # not a repository

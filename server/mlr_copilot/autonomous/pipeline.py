@@ -172,7 +172,7 @@ def session_objective(run: RunSettings, workspace: Path) -> Objective:
     """The objective that decides the session's success (`run_setup.run_objective` without a
     hypothesis: the run.metric setting over the task's). A metric needs a command that reports
     it: run.command, or the task's. Without either there is nothing to measure."""
-    objective = run_objective(run, workspace)
+    objective = run_objective(run.metric, run.direction, workspace)
     if objective is None or not (run.metric and run.command):
         try:
             load_task(workspace)

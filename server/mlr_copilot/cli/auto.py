@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +44,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         say(f"Hypotheses with their plans and related work: {document}")
     say("\n" + render_report(state))
     print(f"\nHistory (`mlr-copilot history -w {target}`; also: git -C {target} log --notes=mlr --all):")
-    say(engine.history(all_branches=True).render_text())
+    say(engine.history_table(all_branches=True).render_text())
     print(f"Run logs: {target / '.mlr' / 'logs'}; compare two runs: mlr-copilot compare RUN_A RUN_B -w {target}")
     return 0 if state.status == "done" else 1
 
@@ -133,6 +132,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise MlrError("--runs and --hypotheses count attempts and hypotheses: give 1 or more")
     modes = MODES if args.compare else ("search",) if args.search else ("linear",)
     tasks = pick_tasks([t for t in (args.tasks or "").split(",") if t])
+    import tempfile  # not on the path of `--help` and the commands that only read
+
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="mlr-eval-"))
     if args.runner != "local":
         # its workspaces are new, but a killed eval may have left containers on the engine

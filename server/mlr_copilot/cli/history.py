@@ -22,7 +22,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..history.render import render_csv, render_md, render_search_tree
 
     engine = engine_for(args)
-    table = engine.history(args.branch, all_branches=True)
+    table = engine.history_table(args.branch, all_branches=True)
     if args.csv or args.md:
         sys.stdout.write(render_csv(table) if args.csv else render_md(table))
         return 0
@@ -42,6 +42,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 def latest_tree(engine: Engine) -> SearchTree | None:
     """The latest search's tree; a journal that cannot be read is said in a line, and the
     history is shown without it."""
+    if not (engine.state.root / "search").is_dir():
+        return None  # no search yet (search/store.py's folder): its models (pydantic) stay unloaded
     from ..history.search_tree import latest_journal, search_tree
 
     try:

@@ -38,9 +38,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    import json  # only when printing JSON: not on the path of `--help`
+    import dataclasses  # only when printing JSON: not on the path of `--help`
+    import json
 
-    print(json.dumps(engine_for(args).status().model_dump(mode="json"), indent=2))
+    print(json.dumps(dataclasses.asdict(engine_for(args).status()), indent=2))
     return 0
 
 

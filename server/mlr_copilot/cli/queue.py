@@ -45,7 +45,8 @@ def print_queue(entries: list[QueuedRun]) -> None:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    import json  # only when printing JSON: not on the path of `--help`
+    import dataclasses  # only when printing JSON: not on the path of `--help`
+    import json
 
     if args.action == "cancel" or args.cancel:
         return _cancel(args)
@@ -53,7 +54,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
         raise MlrError(f"unexpected {args.run_id!r}: did you mean `queue cancel {args.run_id}`?")
     entries = engine_for(args).queue(all_ended=args.all)
     if args.json:
-        print(json.dumps([entry.model_dump(mode="json") for entry in entries], indent=2))
+        print(json.dumps([dataclasses.asdict(entry) for entry in entries], indent=2))
     else:
         print_queue(entries)
     return 0
@@ -65,7 +66,10 @@ def _cancel(args: argparse.Namespace) -> int:
         raise MlrError("queue cancel needs one RUN_ID (see `mlr-copilot queue` for the runs)")
     entry = engine_for(args).cancel_queued(run_id)
     if args.json:
-        print(entry.model_dump_json(indent=2))
+        import dataclasses
+        import json
+
+        print(json.dumps(dataclasses.asdict(entry), indent=2, ensure_ascii=False))
     elif entry.state == "cancelled":
         say(f"run {entry.run_id} cancelled ({entry.reason})")
     else:

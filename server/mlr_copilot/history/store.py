@@ -1,47 +1,44 @@
 """Run records on disk and the history table: commit by commit along a branch, the primary
-metric of each run and its change against the baseline run, positive meaning better."""
+metric of each run and its change against the baseline run, positive meaning better.
+
+The table is plain dataclasses built from `RunSummary`s (runners/summary.py), so `history`
+starts without pydantic (tests/cli/test_startup_imports.py); `HistoryModel` is the same table
+as a model, for the editor (`Engine.history`)."""
 
 from __future__ import annotations
 
-import logging
+import dataclasses
+import json
 import math
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING
 
 from ..objective import Direction, Objective, guess_direction
-from ..runners.model import RunRecord, RunStatus
-from ..state import StateDir
-from ..workspace.commits import BRANCH_PREFIX, CommitInfo, branch_commits, default_branch, head_info
+from ..runners.summary import RunStatus, RunSummary, load_summaries, read_run_files
+from ..workspace.commits import (
+    BRANCH_PREFIX,
+    CommitInfo,
+    commits_since_base,
+    default_branch,
+    head_info,
+)
 from ..workspace.refs import branch_ref, branches
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from ..runners.model import RunRecord
+
 
 def load_runs(workspace: Path | str) -> list[RunRecord]:
     """Every readable run record of the workspace, oldest first; unreadable files are logged
     and skipped, never deleted."""
-    runs_dir = StateDir(workspace).root / "runs"
-    if not runs_dir.is_dir():
-        return []
-    records = []
-    with os.scandir(runs_dir) as entries:
-        for entry in entries:
-            if not entry.name.endswith(".json") or entry.name.startswith("."):
-                continue
-            try:
-                with open(entry.path, "rb") as handle:
-                    records.append(RunRecord.model_validate_json(handle.read()))
-            except (OSError, ValidationError, ValueError) as exc:
-                log.warning("skipping unreadable run record %s: %s", entry.path, exc)
-    records.sort(key=lambda record: (record.started_at, record.id))
-    return records
+    from ..runners.model import RunRecord  # the whole record: not on the path of `history`
+
+    return read_run_files(workspace, RunRecord.model_validate_json)
 
 
-class HistoryRow(BaseModel):
-    model_config = ConfigDict(ser_json_inf_nan="constants")
-
+@dataclass(kw_only=True)
+class HistoryRow:
     commit: str | None
     short: str | None
     subject: str = ""
@@ -57,7 +54,7 @@ class HistoryRow(BaseModel):
     # The branch the commit is listed under (None: a run whose commit is on no listed branch).
     branch: str | None = None
     # Every metric the run reported, not only the one `value` holds.
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
     runner: str | None = None
     # The machine that ran it (its recorded environment), None for a run recorded before that.
     node: str | None = None
@@ -65,9 +62,8 @@ class HistoryRow(BaseModel):
     duration_s: float | None = None
 
 
-class HistoryTable(BaseModel):
-    model_config = ConfigDict(ser_json_inf_nan="constants")
-
+@dataclass(kw_only=True)
+class HistoryTable:
     # The one branch shown; None when the table holds several (see `branches`).
     branch: str | None
     metric: str | None
@@ -75,12 +71,13 @@ class HistoryTable(BaseModel):
     baseline_run: str | None
     baseline_value: float | None
     rows: list[HistoryRow]
-    branches: list[str] = Field(default_factory=list)
+    branches: list[str] = field(default_factory=list)
     # Every metric name the rows report, the primary one first.
-    metrics: list[str] = Field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2)
+        """NaN and infinities as the JSON constants, as the run records keep them."""
+        return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False)
 
     def render_text(self, *, width: int = 120) -> str:
         from .render import render_text
@@ -88,7 +85,7 @@ class HistoryTable(BaseModel):
         return render_text(self, width=width)
 
 
-def _pick_metric(runs: list[RunRecord], metric: str | None) -> str | None:
+def _pick_metric(runs: list[RunSummary], metric: str | None) -> str | None:
     """The setting's metric, else the baseline's primary one, else the most common primary
     one, else (no primary metric anywhere) the metric most runs report, so a run that only
     printed `METRIC accuracy=0.875` still has a value."""
@@ -109,15 +106,15 @@ def _pick_metric(runs: list[RunRecord], metric: str | None) -> str | None:
     return max(counts, key=counts.__getitem__) if counts else None
 
 
-def _usable(record: RunRecord, metric: str | None) -> bool:
+def _usable(record: RunSummary, metric: str | None) -> bool:
     if record.status != "passed" or metric is None:
         return False
     value = record.metrics.get(metric)
     return value is not None and math.isfinite(value)
 
 
-def _pick_baseline(segments: list[list[CommitInfo]], by_commit: dict[str | None, list[RunRecord]],
-                   metric: str | None) -> RunRecord | None:
+def _pick_baseline(segments: list[list[CommitInfo]], by_commit: dict[str | None, list[RunSummary]],
+                   metric: str | None) -> RunSummary | None:
     """The newest usable run flagged as baseline, else the oldest usable run of the first
     segment (the base branch) that has one."""
     flagged = [r for commits in segments for c in commits for r in by_commit.get(c.sha, []) if r.baseline and _usable(r, metric)]
@@ -131,10 +128,10 @@ def _pick_baseline(segments: list[list[CommitInfo]], by_commit: dict[str | None,
     return None
 
 
-def _listed_branches(workspace: Path | str, current: str | None) -> list[str]:
+def _listed_branches(workspace: Path | str, base: str | None, current: str | None) -> list[str]:
     """The base branch, the current one, then every hypothesis branch (`mlr/*`), like
     `dvc exp show` lists the workspace's experiments beside its baseline."""
-    names = [default_branch(workspace), current]
+    names = [base, current]
     names += [name for name in branches(workspace) if name.startswith(BRANCH_PREFIX)]
     return list(dict.fromkeys(name for name in names if name))
 
@@ -143,12 +140,13 @@ def _segments(workspace: Path | str, branch: str | None, ref: str | None, all_br
               current: str | None) -> list[tuple[str | None, list[CommitInfo]]]:
     """(branch, its commits newest first) to show; each commit once, under the first branch
     that holds it."""
+    base = default_branch(workspace)  # once for every branch listed
     if not all_branches:
-        return [(branch or current, branch_commits(workspace, ref))]
+        return [(branch or current, commits_since_base(workspace, ref, base))]
     seen: set[str] = set()
     segments: list[tuple[str | None, list[CommitInfo]]] = []
-    for name in _listed_branches(workspace, current):
-        commits = [c for c in branch_commits(workspace, f"refs/heads/{name}") if c.sha not in seen]
+    for name in _listed_branches(workspace, base, current):
+        commits = [c for c in commits_since_base(workspace, f"refs/heads/{name}", base) if c.sha not in seen]
         seen.update(c.sha for c in commits)
         segments.append((name, commits))
     return segments
@@ -159,10 +157,10 @@ class _Measure:
     """How each run's row is measured: its value of `metric` and the change from the baseline's."""
 
     metric: str | None
-    baseline: RunRecord | None
+    baseline: RunSummary | None
     objective: Objective
 
-    def row(self, commit: CommitInfo, branch: str | None, record: RunRecord) -> HistoryRow:
+    def row(self, commit: CommitInfo, branch: str | None, record: RunSummary) -> HistoryRow:
         value = record.metrics.get(self.metric) if self.metric else None
         base = self.baseline.metrics[self.metric] if self.baseline is not None and self.metric else None
         return HistoryRow(
@@ -175,12 +173,12 @@ class _Measure:
         )
 
 
-def _newest_first(records: list[RunRecord]) -> list[RunRecord]:
+def _newest_first(records: list[RunSummary]) -> list[RunSummary]:
     return sorted(records, key=lambda r: (r.started_at, r.id), reverse=True)
 
 
-def _rows(segments: list[tuple[str | None, list[CommitInfo]]], by_commit: dict[str | None, list[RunRecord]],
-          strays: list[RunRecord], measure: _Measure) -> list[HistoryRow]:
+def _rows(segments: list[tuple[str | None, list[CommitInfo]]], by_commit: dict[str | None, list[RunSummary]],
+          strays: list[RunSummary], measure: _Measure) -> list[HistoryRow]:
     rows = []
     for position, (name, commits) in enumerate(segments):
         for at, commit in enumerate(commits):
@@ -197,7 +195,7 @@ def _rows(segments: list[tuple[str | None, list[CommitInfo]]], by_commit: dict[s
     return rows
 
 
-def _direction(walked: list[RunRecord], metric: str | None, direction: Direction | None) -> Direction | None:
+def _direction(walked: list[RunSummary], metric: str | None, direction: Direction | None) -> Direction | None:
     """The direction asked for, else the one the metric's runs were made with, else a guess."""
     if direction is None and metric is not None:
         direction = next((r.direction for r in walked if r.primary_metric == metric and r.direction), None)
@@ -218,9 +216,9 @@ def history(
     then the runs whose commit is on none of them. BadRefError when `branch` is not an
     existing local branch."""
     ref = branch_ref(workspace, branch) if branch is not None else None
-    runs = load_runs(workspace)
+    runs = load_summaries(workspace)
     head = head_info(workspace)
-    by_commit: dict[str | None, list[RunRecord]] = {}
+    by_commit: dict[str | None, list[RunSummary]] = {}
     if head is None:
         segments: list[tuple[str | None, list[CommitInfo]]] = [(None, [CommitInfo(sha="", short="", subject="")])]
         by_commit[""] = runs

@@ -59,6 +59,11 @@ PROVIDERS: Mapping[str, ProviderSpec] = _Registry(_TARGETS)
 DEFAULT_PROVIDER = _TARGETS[0][0]
 
 
+def resolved_model(provider: str, model: str) -> str:
+    """`model`, else `provider`'s default model."""
+    return model or PROVIDERS[provider].default_model
+
+
 def provider_names() -> list[str]:
     return list(PROVIDERS)
 

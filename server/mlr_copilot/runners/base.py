@@ -19,9 +19,10 @@ from ..errors import MlrError
 from ..state import StateDir
 from .environment import secret_values
 from .logsink import MB, LogSink
-from .model import RunRequest, RunStatus
+from .model import RunRequest
 from .owner import owner_alive as owner_alive  # its home is owner.py; importers of base keep it
 from .owner import run_owner as run_owner
+from .summary import RunStatus
 
 # How long a process tree gets to exit after SIGTERM before it is killed outright.
 KILL_GRACE_S = 2.0

@@ -21,10 +21,11 @@ from ..workspace.worktrees import prune
 from .base import RunOutcome, new_run_id, owner_alive, resolve_workspace, run_owner
 from .failures import diagnose
 from .metrics import collect_metrics, non_finite
-from .model import RunEnvironment, RunRecord, RunRequest, RunStatus, Sandbox
+from .model import RunEnvironment, RunRecord, RunRequest, Sandbox
 from .placing import SlotUse, Source, kept_outputs, placed, source
 from .proctree import start_ticks
 from .registry import NAMES, runner_class
+from .summary import RunStatus
 from .supervise import LineCallback, Runner
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..objective import Direction
 from .registry import record_name
+from .summary import RUN_ID_PATTERN, RunStatus, of_commit
 
-RunStatus = Literal["passed", "failed", "timeout", "oom", "cancelled", "interrupted", "error", "running"]
 FailureKind = Literal["exception", "oom", "timeout", "nan", "no-metric", "exit", "killed"]
 # the name of a registered runner
 RunnerKind = Annotated[str, BeforeValidator(record_name)]
@@ -75,11 +75,6 @@ class Failure(BaseModel):
     kind: FailureKind
     error_type: str | None = None
     message: str
-
-
-# A run's id names its record, log and cgroup: a record read back from a cloned workspace's
-# .mlr/ must not reach another folder or cgroup (`../..` would be the cgroup of every process).
-RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 
 
 class Sandbox(BaseModel):
@@ -207,4 +202,4 @@ class RunRecord(BaseModel):
     def of_commit(self) -> str | None:
         """The commit this is a run of: for a run of uncommitted work, the commit it was made
         on (its own `commit` is the hidden snapshot, `snapshot_ref`)."""
-        return self.snapshot_of if self.uncommitted and self.snapshot_of else self.commit
+        return of_commit(self.commit, self.uncommitted, self.snapshot_of)

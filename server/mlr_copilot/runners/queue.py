@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from mlr_copilot.errors import MlrError
@@ -199,10 +199,10 @@ class SlotQueue:
 
     def _save(self, entry: QueueEntry) -> None:
         self._entries[entry.run_id] = entry
-        write_json(entry_path(self.workspace, entry.run_id), entry.model_dump())
+        write_json(entry_path(self.workspace, entry.run_id), asdict(entry))
 
     def _update(self, run_id: str, **changes: object) -> None:
-        self._save(self._entries[run_id].model_copy(update=changes))
+        self._save(replace(self._entries[run_id], **changes))  # type: ignore[arg-type]
 
     def _end(self, run_id: str, state: QueueState, reason: str | None) -> None:
         self._update(run_id, state=state, reason=reason, finished_at=time.time())

@@ -1,18 +1,19 @@
 """The run queue as its files hold it: `.mlr/queue/<run-id>.json` per run (and a `.cancel`
 request beside it), read and cancelled from any process. `mlr-copilot queue` and the editor's
 view need only this module, not the event loop of the queue that owns the runs
-(`queue.SlotQueue`, which writes the entries), so `queue` starts as fast as `history`.
+(`queue.SlotQueue`, which writes the entries), so `queue` starts as fast as `history`. The
+entries are plain dataclasses (`plain.py`): `queue` starts without pydantic.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
-
 from mlr_copilot.errors import MlrError
+from mlr_copilot.plain import from_json
 from mlr_copilot.runners.owner import owner_alive
 from mlr_copilot.state import StateDir, read_json, write_json
 
@@ -29,8 +30,9 @@ class QueueError(MlrError):
     """A queue command that cannot be done (no such run, already ended)."""
 
 
-class QueueEntry(BaseModel):
-    """One run in the queue, as `.mlr/queue/<run-id>.json` holds it."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QueueEntry:
+    """One run in the queue, as `.mlr/queue/<run-id>.json` holds it (`dataclasses.asdict`)."""
 
     run_id: str
     state: QueueState
@@ -38,7 +40,7 @@ class QueueEntry(BaseModel):
     # what the run is of: the search node (`n004`), the eval task; never the machine (`host`)
     node: str | None = None
     slot: int | None = None
-    gpu_ids: list[str] = []
+    gpu_ids: list[str] = dataclasses.field(default_factory=list)
     host: str
     pid: int
     owner_started: int | None = None
@@ -66,7 +68,7 @@ def entry_path(workspace: Path | str, run_id: str) -> Path:
 
 def _read(path: Path) -> QueueEntry | None:
     try:
-        return QueueEntry.model_validate(read_json(path))
+        return from_json(QueueEntry, read_json(path))
     except (OSError, ValueError):
         return None
 
@@ -75,7 +77,7 @@ def _shown(entry: QueueEntry) -> QueueEntry:
     """The entry as it stands: one whose owner process is gone is interrupted."""
     if entry.state in ENDED or owner_alive(entry.host, entry.pid, entry.owner_started):
         return entry
-    return entry.model_copy(update={"state": "interrupted", "reason": entry.reason or "its process ended"})
+    return dataclasses.replace(entry, state="interrupted", reason=entry.reason or "its process ended")
 
 
 def queue_status(workspace: Path | str, *, recent: int | None = None) -> list[QueueEntry]:
@@ -83,9 +85,8 @@ def queue_status(workspace: Path | str, *, recent: int | None = None) -> list[Qu
     `recent`, only that many of the ended ones (those that ended last)."""
     folder = StateDir(workspace).root / "queue"
     entries = [_read(path) for path in folder.glob("*.json")] if folder.is_dir() else []
-    found = [_shown(entry) for entry in entries if entry is not None]
-    for entry in found:
-        entry.cancel_requested = (folder / f"{entry.run_id}{CANCEL_SUFFIX}").exists()
+    found = [dataclasses.replace(_shown(entry), cancel_requested=(folder / f"{entry.run_id}{CANCEL_SUFFIX}").exists())
+             for entry in entries if entry is not None]
     if recent is not None:
         ended = sorted((e for e in found if e.state in ENDED), key=lambda e: e.finished_at or e.enqueued_at)
         dropped = {e.run_id for e in ended[:max(0, len(ended) - recent)]}
@@ -93,6 +94,7 @@ def queue_status(workspace: Path | str, *, recent: int | None = None) -> list[Qu
     return sorted(found, key=lambda entry: (entry.enqueued_at, entry.run_id))
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class QueuedRun(QueueEntry):
     """An entry as the faces show it: with the seconds it has run (or waited) until now."""
 
@@ -103,7 +105,7 @@ def queue_view(workspace: Path | str, *, all_ended: bool = False) -> list[Queued
     """`queue_status` for the faces (`mlr-copilot queue`, the editor): each entry with its
     elapsed time; of the ended runs, the `RECENT_ENDED` that ended last unless `all_ended`."""
     now = time.time()
-    return [QueuedRun(**entry.model_dump(), elapsed_s=round(entry.elapsed(now), 1))
+    return [QueuedRun(**dataclasses.asdict(entry), elapsed_s=round(entry.elapsed(now), 1))
             for entry in queue_status(workspace, recent=None if all_ended else RECENT_ENDED)]
 
 
@@ -134,9 +136,9 @@ def cancel(workspace: Path | str, run_id: str) -> QueueEntry:
         raise QueueError(f"run {run_id} has already ended ({stored.state})")
     entry = _shown(stored)
     if entry.state == "interrupted":
-        closed = stored.model_copy(update={"state": "cancelled", "finished_at": time.time(),
-                                           "reason": "cancelled after its process ended"})
-        write_json(path, closed.model_dump())
+        closed = dataclasses.replace(stored, state="cancelled", finished_at=time.time(),
+                                     reason="cancelled after its process ended")
+        write_json(path, dataclasses.asdict(closed))
         return closed
     (path.parent / f"{run_id}{CANCEL_SUFFIX}").touch()
-    return entry.model_copy(update={"cancel_requested": True})
+    return dataclasses.replace(entry, cancel_requested=True)

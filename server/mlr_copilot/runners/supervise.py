@@ -53,9 +53,10 @@ from .base import (
     resolve_workspace,
 )
 from .logsink import LogSink
-from .model import RunRecord, RunRequest, RunStatus, Sandbox
+from .model import RunRecord, RunRequest, Sandbox
 from .registry import registered_name
 from .secretfiles import secret_files
+from .summary import RunStatus
 
 if TYPE_CHECKING:
     from .provenance import ProbeReport

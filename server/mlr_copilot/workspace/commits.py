@@ -8,11 +8,9 @@ branches, through `gitsafe.run_text`, one git process per question.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.errors import GitWorkspaceError
@@ -30,17 +28,17 @@ _RECORD = "\x1e"
 _LOG_FIELDS = ("%H", "%h", "%s", "%cI", "%P", "%(trailers:only,unfold)")
 
 
-class CommitInfo(BaseModel):
-    """One commit; `date` is None only for a placeholder of a run made outside any commit."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit; `date` is None only for a placeholder of a run made outside any commit.
+    A plain dataclass: `history` starts without pydantic."""
 
     sha: str
     short: str
     subject: str
-    trailers: dict[str, str] = Field(default_factory=dict)
+    trailers: dict[str, str] = field(default_factory=dict)
     date: datetime | None = None
-    parents: list[str] = Field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
 
     @property
     def hypothesis(self) -> str | None:
@@ -125,27 +123,42 @@ def head_info(workspace: Path | str) -> HeadInfo | None:
 
 
 def default_branch(workspace: Path | str) -> str | None:
-    """The repository's base branch: origin's HEAD, else init.defaultBranch, main or master."""
-    remote_head = gitsafe.run_text(workspace, "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD")
-    candidates = []
-    if remote_head.returncode == 0 and remote_head.stdout.strip():
-        candidates.append(remote_head.stdout.strip().split("/", 1)[-1])
+    """The repository's base branch: origin's HEAD, else init.defaultBranch, main or master.
+    One `for-each-ref` lists the branches and where origin's HEAD points, and the config is
+    asked only when that does not settle it: each git process costs several milliseconds of
+    the start-up of `history` (bench/bench_startup.py)."""
+    listed = gitsafe.run_text(workspace, "for-each-ref", "--format=%(refname)%00%(symref)", "refs/heads/",
+                              "refs/remotes/origin/HEAD")
+    if listed.returncode != 0:
+        return None
+    heads, remote_head = set(), ""
+    for line in listed.stdout.splitlines():
+        ref, _, target = line.partition("\0")
+        if ref == "refs/remotes/origin/HEAD":
+            remote_head = target.removeprefix("refs/remotes/").split("/", 1)[-1]
+        else:
+            heads.add(ref.removeprefix("refs/heads/"))
+    if remote_head in heads:
+        return remote_head
     configured = gitsafe.run_text(workspace, "config", "--get", "init.defaultBranch").stdout.strip()
-    candidates += [name for name in (configured, "main", "master") if name]
-    for name in candidates:
-        if gitsafe.run_text(workspace, "rev-parse", "--verify", "-q", f"refs/heads/{name}").returncode == 0:
-            return name
-    return None
+    return next((name for name in (configured, "main", "master") if name and name in heads), None)
 
 
 def branch_commits(workspace: Path | str, branch: str | None = None, *, limit: int = 500) -> list[CommitInfo]:
     """The commits of `branch` (default: the current one), newest first, back to and including
     its merge base with the default branch; the whole (capped) history on the default branch.
     A `branch` from outside is checked first (`workspace.refs.branch_ref`)."""
+    return commits_since_base(workspace, branch, default_branch(workspace), limit=limit)
+
+
+def commits_since_base(workspace: Path | str, branch: str | None, default: str | None, *,
+                       limit: int = 500) -> list[CommitInfo]:
+    """`branch_commits` with the default branch known (`default_branch`), for a caller that
+    lists several branches against it."""
     tip = branch or "HEAD"
     range_args = [tip]
-    default = default_branch(workspace)
-    if default is not None:
+    # the default branch's own history is whole: no merge base to ask for
+    if default is not None and tip not in (default, f"refs/heads/{default}"):
         base = gitsafe.run_text(workspace, "merge-base", "--end-of-options", default, tip).stdout.strip()
         tip_sha = gitsafe.run_text(workspace, "rev-parse", "--verify", "-q", "--end-of-options", tip).stdout.strip()
         if base and base != tip_sha:

@@ -1,0 +1,110 @@
+"""A run record as the history reads it: the fields of `.mlr/runs/<id>.json` that the table
+shows, read without pydantic (`plain.py`), so `history` starts within its 120 ms
+(bench/bench_startup.py). `RunRecord` (runners/model.py) stays the record's definition: every
+field here is one of its fields, of the same type (tests/history/test_history.py holds them
+to it), and a file it would not read is skipped here as well."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, TypeVar
+
+from ..objective import Direction
+from ..plain import from_json
+from ..state import StateDir
+from .registry import record_name
+
+log = logging.getLogger(__name__)
+
+
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def started_at(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Record)
+
+# A run's id names its record, log and cgroup: a record read back from a cloned workspace's
+# .mlr/ must not reach another folder or cgroup (`../..` would be the cgroup of every process).
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
+RunStatus = Literal["passed", "failed", "timeout", "oom", "cancelled", "interrupted", "error", "running"]
+
+
+def of_commit(commit: str | None, uncommitted: bool, snapshot_of: str | None) -> str | None:
+    """The commit a run is a run of: for a run of uncommitted work, the commit it was made on
+    (its own `commit` is the hidden snapshot)."""
+    return snapshot_of if uncommitted and snapshot_of else commit
+
+
+@dataclass(frozen=True)
+class RunPlace:
+    """Of `RunEnvironment`: the machine that ran it."""
+
+    node: str
+    runner: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSummary:
+    id: str
+    commit: str | None = None
+    dirty: bool = False
+    command: str
+    runner: str
+    started_at: str
+    duration_s: float | None = None
+    status: RunStatus = "running"
+    metrics: dict[str, float] = field(default_factory=dict)
+    primary_metric: str | None = None
+    direction: Direction | None = None
+    log_path: str | None = None
+    hypothesis: str | None = None
+    baseline: bool = False
+    environment: RunPlace | None = None
+    uncommitted: bool = False
+    snapshot_of: str | None = None
+
+    def __post_init__(self) -> None:
+        # what `RunRecord`'s validators refuse: a record it would skip is skipped here too
+        if not re.fullmatch(RUN_ID_PATTERN, self.id):
+            raise ValueError(f"id: {self.id!r} is not a run id")
+        record_name(self.runner)
+        if self.environment is not None:
+            record_name(self.environment.runner)
+
+    @property
+    def of_commit(self) -> str | None:
+        return of_commit(self.commit, self.uncommitted, self.snapshot_of)
+
+
+def load_summaries(workspace: Path | str) -> list[RunSummary]:
+    """`read_run_files` as the history reads them."""
+    return read_run_files(workspace, lambda data: from_json(RunSummary, json.loads(data)))
+
+
+def read_run_files(workspace: Path | str, parse: Callable[[bytes], T]) -> list[T]:
+    """Every run record of the workspace that `parse` reads, oldest first; unreadable files
+    (`parse` raising ValueError) are logged and skipped, never deleted."""
+    runs_dir = StateDir(workspace).root / "runs"
+    if not runs_dir.is_dir():
+        return []
+    records = []
+    with os.scandir(runs_dir) as entries:
+        for entry in entries:
+            if not entry.name.endswith(".json") or entry.name.startswith("."):
+                continue
+            try:
+                with open(entry.path, "rb") as handle:
+                    records.append(parse(handle.read()))
+            except (OSError, ValueError) as exc:
+                log.warning("skipping unreadable run record %s: %s", entry.path, exc)
+    records.sort(key=lambda record: (record.started_at, record.id))
+    return records
