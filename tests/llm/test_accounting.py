@@ -58,7 +58,7 @@ def test_the_ledger_counts_what_the_cache_saved_at_the_cached_prices():
     snap = ledger.snapshot()
     assert snap["saved_usd"] == pytest.approx(0.8 * 1.25 + 0.6 * 0.72 - 0.3 * 0.2)
     assert snap["tasks"]["implement:h1"]["saved_usd"] == pytest.approx(0.6 * 0.72 - 0.3 * 0.2)
-    assert Spend.model_validate(snap).saved_usd == pytest.approx(snap["saved_usd"])
+    assert from_json(Spend, snap).saved_usd == pytest.approx(snap["saved_usd"])
 
 
 def test_a_ledger_saved_before_cached_tokens_were_counted_loads(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from mlr_copilot.llm.accounting import Ledger
 from mlr_copilot.llm.base import Usage
+from mlr_copilot.plain import from_json
 from mlr_copilot.search import store
 from mlr_copilot.search.model import Journal
 from mlr_copilot.search.report import render
@@ -56,7 +57,7 @@ def test_the_spent_line_says_the_cached_prompt_tokens_and_what_the_cache_saved()
         ledger = Ledger()
         ledger.charge("search:improve", "anthropic", model, usage)
         journal = Journal(session="s", metric="score", direction="maximize", base_branch="main", base_commit="0" * 40,
-                          branch="mlr-search", usage=Spend.model_validate(ledger.snapshot()))
+                          branch="mlr-search", usage=from_json(Spend, ledger.snapshot()))
         return next(line for line in render(journal).splitlines() if line.startswith("Spent: "))
 
     # Sonnet 4.5: 8000 tokens read at $0.30 instead of $3, 1000 written at $3.75 instead of $3
