@@ -50,6 +50,7 @@ def test_a_save_appends_only_the_fields_and_nodes_that_changed(tmp_path):
     writer.save(saved)
     new = grow(saved)
     writer.save(saved)
+    writer.save(saved)  # nothing changed: nothing appended
     first, changed, added = lines(tmp_path)
     assert len(first["nodes"]) == 40 and first["journal"]["session"] == SESSION
     assert [n["id"] for n in changed["nodes"]] == ["n004"] and set(changed["journal"]) <= {"message", "usage", "elapsed_s"}

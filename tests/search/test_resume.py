@@ -99,7 +99,7 @@ def test_runs_that_finished_before_the_journal_was_saved_are_taken_not_run_again
     saved.nodes[0] = saved.nodes[0].model_copy(update={"status": "running", "runs": [], "value": None})
     baseline = saved.baseline_run
     saved.baseline_run = saved.baseline_value = None  # and the baseline's too
-    store.JournalWriter(ws, journal.session).save(saved)
+    store.save(ws, saved)
     resumed = search(Engine.load(ws, settings(write_script(tmp_path, []), maxNodes=1, seeds=1)), resume=True)
     assert resumed.nodes[0].status == "passed" and resumed.nodes[0].runs == [run]
     assert runs_of(ws, node.commit) == [run]
@@ -120,7 +120,7 @@ def test_a_second_search_is_refused_while_the_first_runs(tmp_path):
         saved = store.load(ws, journal.session)
         saved.status, saved.owner_host, saved.owner_pid = "running", run_owner()[0], other.pid
         saved.owner_started = start_ticks(other.pid)
-        store.JournalWriter(ws, journal.session).save(saved)
+        store.save(ws, saved)
         for resume in (False, True):
             with pytest.raises(MlrError, match=f"search {journal.session} is still running in this workspace"):
                 search(Engine.load(ws, settings(write_script(tmp_path, []))), resume=resume)

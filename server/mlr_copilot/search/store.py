@@ -81,11 +81,13 @@ class JournalWriter:
         nodes = {n["id"]: n for n in fields.pop("nodes")}
         if self._appendable():
             changed = {k: v for k, v in fields.items() if k not in self._fields or self._fields[k] != v}
-            line = _line(changed, [n for key, n in nodes.items() if self._nodes.get(key) != n])
-            with self.path.open("ab") as handle:
-                handle.write(line)
-            assert self._size is not None  # _appendable says so
-            self._size += len(line)
+            changed_nodes = [n for key, n in nodes.items() if self._nodes.get(key) != n]
+            if changed or changed_nodes:
+                line = _line(changed, changed_nodes)
+                with self.path.open("ab") as handle:
+                    handle.write(line)
+                assert self._size is not None  # _appendable says so
+                self._size += len(line)
         else:
             self._rewrite(fields, list(nodes.values()))
         self._fields, self._nodes = fields, nodes
@@ -116,7 +118,12 @@ class JournalWriter:
         self._size = self._snapshot = len(line)
 
 
-def _replay(path: Path, text: str) -> dict[str, Any]:
+def save(workspace: Path, journal: Journal) -> None:
+    """The whole journal, rewritten atomically: for a hand other than the session's own writer."""
+    JournalWriter(workspace, journal.session).save(journal)
+
+
+def _replay(text: str) -> dict[str, Any]:
     """The journal the lines of `text` add up to: each line's fields over the ones before, its
     nodes in place of their earlier versions, new ones at the end. An unreadable last line is
     a save cut short by a kill, left out; an unreadable line before it is damage."""
@@ -145,7 +152,7 @@ def load(workspace: Path, session: str) -> Journal:
     path = journal_path(workspace, session)
     try:
         try:
-            data = _replay(path, path.read_text(encoding="utf-8"))
+            data = _replay(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             old = path.with_name(OLD_JOURNAL_FILE)
             data = read_json(old)
