@@ -44,7 +44,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from ..workspace import gitsafe
-from . import proctree, ray_worker
+from . import proctree, ray_rundirs, ray_worker
 from .base import KILL_GRACE_S, RunnerError
 from .ray_connect import RayResources, check_fits, fitting_nodes
 from .ray_worker import SandboxMode
@@ -123,7 +123,7 @@ def tree_tarball(workspace: Path | str, commit: str) -> bytes:
 
 def ship_worker_code(ray: ModuleType) -> None:
     """Send the worker's code by value with each task: the nodes need Ray, not this package."""
-    for module in (ray_worker, proctree):
+    for module in (ray_worker, proctree, ray_rundirs):
         ray.cloudpickle.register_pickle_by_value(module)
 
 

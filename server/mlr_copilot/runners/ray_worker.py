@@ -62,6 +62,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .proctree import RUN_ID_VAR, ProcessTree, marked_processes
+from .ray_rundirs import RunDir, sync
+from .ray_rundirs import lease as rundir_lease
 
 BUFFER_CAP = 8 * 1024 * 1024
 CHUNK_CAP = 1024 * 1024
@@ -220,12 +222,15 @@ def _copy_tree(source: Path, into: Path) -> None:
 
 
 def prepare_tree(commit: str, tree: list[Any], after: object = None) -> str:
-    """A zero-CPU Ray task: the commit's tree unpacked on this node before a run of it takes
+    """A zero-CPU Ray task: the commit's archive fetched to this node before a run of it takes
     its CPU here (`after`: the result of the node's previous preparation, which Ray waits for,
-    so a node makes one tree at a time in one worker process). Says what went wrong rather
-    than raising: nobody waits for it but the next preparation."""
+    so a node fetches one at a time in one worker process); the run syncs a reused folder
+    from it (`ray_rundirs`), or unpacks it when every folder is taken. Says what went wrong
+    rather than raising: nobody waits for it but the next preparation."""
+    import ray  # on the worker, where Ray is always present
+
     try:
-        TreeCache().prepare(commit, tree)
+        ray.get(tree[0])
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return ""
@@ -317,6 +322,7 @@ class CommandProcess:
         self._container: Any = None
         self._workdir: Path | None = None
         self._owns_workdir = False
+        self._rundir: RunDir | None = None  # a reused run folder (`ray_rundirs`), leased
         self._run_id = ""
 
     def start(self, job: WorkerJob, docker: Any, unsandboxed: str) -> dict[str, str | None]:
@@ -364,6 +370,17 @@ class CommandProcess:
 
             unpack_tree(ray.get(job.tree[0]) if job.tree else b"", workdir)
             return workdir
+        import ray
+
+        held = rundir_lease(job.commit)
+        if held is not None:
+            try:
+                sync(held.path, job.commit, ray.get(job.tree[0]) if job.tree else b"")
+            except (OSError, ValueError):
+                held.release()  # the run gets a copy of its own; a later sync repairs the folder
+            else:
+                self._rundir = held
+                return held.path
         cache = TreeCache()
         workdir = Path(tempfile.mkdtemp(prefix=f".run-{job.run_id}-", dir=_made(cache.root)))
         workdir.rmdir()  # the spare is renamed to this name
@@ -447,7 +464,9 @@ class CommandProcess:
         finally:
             if self._container is not None:
                 self._container.close()
-            if self._owns_workdir and self._workdir is not None:
+            if self._rundir is not None:
+                self._rundir.release()  # what the run left is removed by the next sync
+            elif self._owns_workdir and self._workdir is not None:
                 threading.Thread(target=shutil.rmtree, args=(self._workdir,), kwargs={"ignore_errors": True},
                                  daemon=True).start()
 
