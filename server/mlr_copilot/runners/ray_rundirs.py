@@ -140,8 +140,8 @@ def _sync_folder(fd: int, prefix: str, wanted: _Folder, old: dict[str, list[obje
         present = [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
     for name, info in present:
         want = wanted.get(name)
-        folder = isinstance(want, dict) and stat.S_ISDIR(info.st_mode)
-        if folder or isinstance(want, _Link) and stat.S_ISLNK(info.st_mode) and os.readlink(name, dir_fd=fd) == want.target:
+        same_link = isinstance(want, _Link) and stat.S_ISLNK(info.st_mode) and os.readlink(name, dir_fd=fd) == want.target
+        if same_link or (isinstance(want, dict) and stat.S_ISDIR(info.st_mode)):
             kept.add(name)
         elif isinstance(want, _File) and _vouched(info, old.get(prefix + name), want):
             kept.add(name)
