@@ -15,16 +15,17 @@ the node (`ray_docker`; without it the worker says so and, unless Docker was req
 the command unsandboxed).
 
 - The commit's tree travels once per commit and node (the archive, an object of Ray's store,
-  is fetched to a node once), and is laid out before the run takes its CPU: a preparation
-  task (`prepare_tree`, zero CPUs, sent by the driver to each node that could take the run)
-  unpacks it into a spare working copy in the node's cache (`TreeCache`, under its temporary
-  folder; made elsewhere and renamed into place, so a half tree is never seen; runs and
-  preparations of one commit wait for each other instead of repeating the work), which the
-  run takes by a rename: it never writes into anything shared, and its copy costs it nothing
-  once its CPU is taken. A commit that runs again on the node (seeded re-runs) is kept there
-  unpacked, and its next spare is copied from it while it runs; a commit run once (most)
-  costs one tree written (files are what a layout costs: 2,000 of them take a second or
-  more). The node keeps the last `CACHE_KEEP` commits.
+  is fetched to a node once, by a zero-CPU preparation task, `prepare_tree`, sent by the driver
+  to each node that could take the run while it waits for a CPU). A run takes a reused run
+  folder of the node (`ray_rundirs`: at most one per CPU, leased with `flock`) and syncs it
+  from the archive: only the files that differ from what the folder last held are written,
+  and whatever the previous run left or changed is removed (2,000 files take a second or more
+  to write; checking them, tens of ms). When every folder is leased, or one cannot be synced,
+  the run gets a working copy of its own from the node's cache of unpacked trees
+  (`TreeCache`, under its temporary folder; made elsewhere and renamed into place, so a half
+  tree is never seen; runs of one commit wait for each other instead of repeating the work):
+  a commit that runs again there is kept unpacked and its next copy made while it runs. The
+  node keeps the last `CACHE_KEEP` commits.
 - The command's environment is the one the driver gives, plus the run's marker
   (`MLR_RUN_ID=<id>`, which finds escapees that left the session) and the worker's PATH,
   HOME and LANG where the driver gives none: never the Ray worker's own environment. The
@@ -360,7 +361,8 @@ class CommandProcess:
         }
 
     def _lay_out(self, job: WorkerJob) -> Path:
-        """The folder the command runs in: the shared one, or a working copy of its own."""
+        """The folder the command runs in: the shared one, a reused run folder synced to the
+        commit, or a working copy of its own."""
         if job.shared_dir is not None:
             return Path(job.shared_dir)
         self._owns_workdir = True
@@ -456,9 +458,10 @@ class CommandProcess:
 
     def finish(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         """The results file the command wrote (None, and why, when it wrote none or one over
-        `cap_bytes`); then the container is removed, and the run's working copy too, by a
-        thread of the worker process, so the run's resources are free for the next run at once (a worker that exits first leaves the
-        folder to the node's temporary-file cleanup)."""
+        `cap_bytes`); then the container is removed, and the run folder handed back (a reused
+        one is cleaned by its next sync; a copy of its own is removed by a thread of the worker
+        process, so the run's resources are free for the next run at once; a worker that exits
+        first leaves it to the node's temporary-file cleanup)."""
         try:
             return self._read_results(results_file, cap_bytes)
         finally:
