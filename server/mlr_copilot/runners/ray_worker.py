@@ -378,8 +378,11 @@ class CommandProcess:
         if held is not None:
             try:
                 sync(held.path, job.commit, ray.get(job.tree[0]) if job.tree else b"")
-            except (OSError, ValueError):
-                held.release()  # the run gets a copy of its own; a later sync repairs the folder
+            except BaseException as exc:
+                held.release()
+                if not isinstance(exc, OSError):  # a tree that cannot be laid out anywhere
+                    raise
+                # the run gets a copy of its own; a later sync repairs the folder
             else:
                 self._rundir = held
                 return held.path
