@@ -277,7 +277,7 @@ def bench_ray(repo: Path, commits: list[str], seconds: float, repeat: int, queue
         print(f"  {SMALL_FILES}-file workspace: slot queue, 2 slots {small_queued:6.2f} s; ray runner {wall:6.2f} s "
               f"(on {nodes} nodes)  {wall / small_queued:.2f}x the slot queue's time")
         print(f"\none `python -c pass` on Ray, median of {repeat} (warm):")
-        for workspace, files in ((small, SMALL_FILES), (repo, len(list(repo.rglob("*.py"))))):
+        for workspace, files in ((small, SMALL_FILES), (repo, sum(".mlr" not in path.parts for path in repo.rglob("*.py")))):
             runner_ms, task_ms = ray_overhead(ray, workspace, cluster.address, repeat)
             print(f"  {files:5d}-file workspace: bare ray.get(task.remote()) {task_ms:6.0f} ms, the ray runner "
                   f"{runner_ms:6.0f} ms: overhead {runner_ms - task_ms:.0f} ms per run")
