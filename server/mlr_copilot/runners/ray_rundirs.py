@@ -45,7 +45,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 @dataclass(frozen=True)
 class _File:
-    data: bytes
+    data: memoryview
     mode: int
     digest: str
 
@@ -176,9 +176,9 @@ def _vouched(info: os.stat_result, recorded: list[object] | None, want: _File) -
 def _write(fd: int, name: str, want: _File) -> list[object]:
     out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, want.mode, dir_fd=fd)
     try:
-        view = memoryview(want.data)
-        while view:
-            view = view[os.write(out, view):]
+        left = want.data
+        while left:
+            left = left[os.write(out, left):]
         os.fchmod(out, want.mode)  # the umask may have taken bits off
         info = os.fstat(out)
     finally:
@@ -216,6 +216,7 @@ def _remove(fd: int, name: str, is_dir: bool = True) -> None:
 def _read_archive(archive: bytes) -> _Folder:
     """The tree of a `git archive` tar, refusing members outside it and kinds git never makes."""
     root: _Folder = {}
+    view = memoryview(archive)
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
         for member in tar:
             parts = [part for part in member.name.split("/") if part not in ("", ".")]
@@ -237,9 +238,9 @@ def _read_archive(archive: bytes) -> _Folder:
                 if member.linkname.startswith("/") or landing == ".." or landing.startswith("../"):
                     raise ValueError(f"the run's tree has a link leading outside its folder: {member.name}")
                 folder[name] = _Link(member.linkname)
-            elif member.isreg():
-                extracted = tar.extractfile(member)
-                data = extracted.read() if extracted is not None else b""
+            elif member.isreg() and not member.issparse():
+                # a view of the archive, not a copy: a tree is held in memory once
+                data = view[member.offset_data:member.offset_data + member.size]
                 mode = (member.mode & 0o755) | 0o600
                 folder[name] = _File(data, mode, hashlib.blake2b(data, digest_size=16).hexdigest())
             else:
