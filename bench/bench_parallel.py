@@ -19,8 +19,9 @@ Ray: the test suite's real two-node cluster on 127.0.0.1 (1 CPU per node, so two
 as with 2 slots). Each run takes its driver-side worktree from the same pool (all are submitted
 at once, so most get a fresh one) and goes through the whole `ray` runner (`RayRunner.run`: the
 commit's tree as a tarball, fetched to the nodes by zero-CPU tasks while the run waits for a
-CPU and synced into a reused run folder of the node, `ray_rundirs`; the supervision loop, the
-log, the results file back), as a plain process
+CPU and synced into a reused run folder of the node, `ray_rundirs`, which outlive the bench as
+they outlive a session on a real node: only a folder's first run writes the whole tree; the
+supervision loop, the log, the results file back), as a plain process
 like the slot queue's (`run.raySandbox: none`), from one thread per run; Ray queues what the
 cluster cannot hold yet. Target: within 15% of
 the slot queue's wall time (and the same on a 20-file workspace, where the tree costs little to
