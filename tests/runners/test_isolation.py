@@ -24,7 +24,7 @@ from mlr_copilot.runners.model import RunRecord, RunRequest
 from mlr_copilot.work import Work
 from tests.gitutil import commit, git, make_repo, write
 
-from .helpers import GIT_ENV
+from .helpers import GIT_ENV, only_clean_idle_trees, worktrees_listed
 
 PY = sys.executable
 # prints the file it was given, when it ran, what it was given, and keeps an output
@@ -65,22 +65,6 @@ def checkout_state(repo: Path) -> dict[str, bytes]:
     git_dir = repo / ".git"
     return {**files, "<index>": (git_dir / "index").read_bytes(), "<HEAD>": (git_dir / "HEAD").read_bytes(),
             "<refs/heads/main>": (git_dir / "refs" / "heads" / "main").read_bytes()}
-
-
-def worktrees_listed(repo: Path) -> list[str]:
-    return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines() if line.startswith("worktree ")]
-
-
-def only_clean_idle_trees(repo: Path) -> None:
-    """What runs leave: no worktree but the pool's idle ones (`run.reuseWorktrees`), each
-    exactly its commit's files, nothing of a run in it and no owner."""
-    folder = repo / ".mlr" / "worktrees"
-    trees = sorted(p for p in folder.iterdir() if p.is_dir())
-    assert all(p.name.startswith("pool-") for p in trees), trees
-    assert worktrees_listed(repo) == [f"worktree {repo}"] + [f"worktree {p}" for p in trees]
-    assert not list(folder.glob("*.owner.json"))
-    for tree in trees:
-        assert git(tree, "--no-optional-locks", "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
 
 
 def test_a_run_of_another_commit_leaves_the_checkout_and_a_dirty_file_untouched(tmp_path):
