@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def cmd_history(args: argparse.Namespace) -> int:
     from ..history.render import render_csv, render_md, render_search_tree
 
-    engine = engine_for(args)
+    engine = engine_for(args, lazy=True)
     table = engine.history_table(args.branch, all_branches=True)
     if args.csv or args.md:
         sys.stdout.write(render_csv(table) if args.csv else render_md(table))
@@ -55,7 +55,7 @@ def latest_tree(engine: Engine) -> SearchTree | None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    comparison = engine_for(args).compare(args.run_a, args.run_b)
+    comparison = engine_for(args, lazy=True).compare(args.run_a, args.run_b)
     if args.json:
         print(comparison.to_json())
     else:
