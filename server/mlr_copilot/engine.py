@@ -123,9 +123,12 @@ class Engine:
     def settings(self, settings: Settings) -> None:
         self._settings = settings
 
-    def _defaults_hold(self, section: str) -> bool:
-        """Whether the settings of `section` are the defaults, known without validating any."""
-        return self._settings is None and not self._given.get(section)
+    def _defaults_hold(self, section: str, *keys: str) -> bool:
+        """Whether the settings of `section` (only `keys` of it, when named) are the defaults,
+        known without validating any: a command reads the settings it needs, and validates
+        (and warns about) those given only then."""
+        given = self._given.get(section) or {}
+        return self._settings is None and not (given.keys() & set(keys) if keys else given)
 
     def reload_settings(self, *layers: object) -> list[str]:
         """New editor settings over the same environment; the warnings about them."""
@@ -207,9 +210,9 @@ class Engine:
         from .llm.providers import DEFAULT_PROVIDER, resolved_model
         from .status import Status  # as in `usage`
 
-        if self._defaults_hold("llm"):
+        if self._defaults_hold("llm", "provider", "model"):
             # the default provider and model need no validated settings: `status` starts without
-            # pydantic
+            # pydantic (the usage it shows has no budget: this engine's ledger has spent nothing)
             provider, model = DEFAULT_PROVIDER, resolved_model(DEFAULT_PROVIDER, "")
         else:
             provider, model = self.settings.llm.provider, self.settings.llm.resolved_model()
