@@ -115,17 +115,44 @@ def test_history_queue_and_status_start_without_pydantic(workspace, command):
 
 
 def test_a_setting_given_is_still_validated_and_warned_about(workspace):
-    """The other side of the lazy settings: a value given on the command line is validated at
-    once, a bad one warned about as before, a good one used."""
+    """The other side of the lazy settings: a value the command reads is validated when it
+    reads it, before its output, a bad one warned about as before, a good one used; one it
+    never reads (`status` shows no budget) is left for the commands that do."""
     root, _runs = workspace
-    bad = subprocess.run([sys.executable, "-m", "mlr_copilot.cli", "status", "--budget", "-1", "-w", str(root)],
-                         capture_output=True, text=True, env=ENV, timeout=120)
+    bad = cli("status", "-w", str(root), env={"MLR_PROVIDER": "nonesuch"})
     assert bad.returncode == 0, bad.stderr
-    assert "setting 'llm.budget_usd' is invalid" in bad.stderr
-    assert json.loads(bad.stdout)["usage"]["budget_usd"] is None
+    assert bad.stderr.count("\n") == 1 and "setting 'llm.provider' is invalid" in bad.stderr
+    assert json.loads(bad.stdout)["provider"] == "openai"
     good = cli("status", "--model", "my-model", "-w", str(root))
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["model"] == "my-model"
+    unread = cli("status", "--budget", "-1", "-w", str(root))
+    assert unread.returncode == 0 and unread.stderr == ""
+    assert json.loads(unread.stdout)["usage"]["budget_usd"] is None
+    spent = cli("ideas", "paper.pdf", "--budget", "-1", "-w", str(root))
+    assert "setting 'llm.budget_usd' is invalid" in spent.stderr  # a command that reads it says so
+
+
+@pytest.fixture(scope="module")
+def lived_in(tmp_path_factory) -> Path:
+    """The workspace `mlr-copilot demo` leaves, as bench/bench_startup.py builds it: a task,
+    hypotheses (one accepted, its branch checked out, with runs), a budget in `.env`, a search."""
+    from bench.bench_startup import lived_in
+
+    root = tmp_path_factory.mktemp("lived-in")
+    lived_in(root, ENV)
+    return root
+
+
+@pytest.mark.parametrize("command", [["hypotheses"], ["queue"], ["queue", "--json"], ["status"]])
+def test_the_read_only_commands_start_without_pydantic_in_a_lived_in_workspace(lived_in, command):
+    """The hypotheses are read as summaries (ideas/summary.py), the task as a plain dataclass
+    (taskfile.py) and the settings the workspace gives are validated when one is read."""
+    probe = imported(*command, "-w", str(lived_in))
+    assert probe["code"] == 0, probe["err"]
+    assert probe["err"] == ""
+    assert [m for m in probe["modules"] if m.startswith(("pydantic", "mlr_copilot.config"))] == []
+    assert heavy(probe["modules"], (*DEFAULT_SPEC, "dotenv")) == []  # the workspace's `.env` is parsed
 
 
 def test_help_imports_neither_the_engine_nor_pydantic():
