@@ -8,17 +8,18 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from ..errors import MlrError
 from ..state import StateDir, read_json, write_json
 from ..workspace.gitsafe import run_text
-from .model import Journal
 
 SESSION = re.compile(r"^[0-9]{8}-[0-9]{6}(-[0-9]+)?$")
 REF_ROOT = "refs/mlr/search"
 EVIDENCE_FILE = "evidence.md"
+
+if TYPE_CHECKING:
+    from .model import Journal
 
 
 def new_session_id(workspace: Path) -> str:
@@ -42,6 +43,11 @@ def save(workspace: Path, journal: Journal) -> None:
 
 
 def load(workspace: Path, session: str) -> Journal:
+    # the journal's model: `history` reads the journal's summary (search/summary.py) without it
+    from pydantic import ValidationError
+
+    from .model import Journal
+
     path = journal_path(workspace, session)
     try:
         data = read_json(path)
