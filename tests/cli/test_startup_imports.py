@@ -144,10 +144,12 @@ def lived_in(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("command", [["hypotheses"], ["queue"], ["queue", "--json"], ["status"]])
+@pytest.mark.parametrize("command", [["history"], ["history", "--json"], ["history", "--csv"], ["hypotheses"],
+                                     ["queue"], ["queue", "--json"], ["status"]])
 def test_the_read_only_commands_start_without_pydantic_in_a_lived_in_workspace(lived_in, command):
     """The hypotheses are read as summaries (ideas/summary.py), the task as a plain dataclass
-    (taskfile.py) and the settings the workspace gives are validated when one is read."""
+    (taskfile.py), the search's journal as its summary (search/summary.py) and the settings the
+    workspace gives are validated when one is read."""
     probe = imported(*command, "-w", str(lived_in))
     assert probe["code"] == 0, probe["err"]
     assert probe["err"] == ""
