@@ -459,9 +459,8 @@ class Engine:
         return next((h for h in self.hypotheses() if h.branch == rev), None)
 
     def run_record(self, run_id: str) -> RunRecord:
-        from .runners.execute import record_path  # the run machinery, as in `run`
         from .runners.model import RunRecord
-        from .runners.summary import RUN_ID_PATTERN
+        from .runners.summary import RUN_ID_PATTERN, record_path
 
         if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
             raise MlrError(f"{run_id!r} is not a run id (such as 20240101-120000-a1b2c3)")
