@@ -306,6 +306,11 @@ class Engine:
     def decide(self, hypothesis_id: str, status: HypothesisStatus, note: str = "") -> Hypothesis:
         """Record the decision and rewrite the hypotheses document; the store answers, not
         the ideas agent, so accept and reject do not pay for the LLM layer's imports."""
+        from .ideas.summary import unknown
+
+        wanted, summaries = str(hypothesis_id).strip(), self.hypothesis_summaries()
+        if not any(wanted in (h.id, h.slug) for h in summaries):
+            raise unknown(wanted, summaries)  # said before the models (pydantic) load
         from .ideas import document  # the hypotheses document: only decisions rewrite it
 
         store = self._ideas_store()

@@ -164,3 +164,11 @@ def test_help_imports_neither_the_engine_nor_pydantic():
     assert probe["code"] == 0
     assert not [m for m in probe["modules"] if m.startswith(("pydantic", "mlr_copilot.engine", "mlr_copilot.config"))]
     assert heavy(probe["modules"]) == []
+
+
+def test_an_unknown_hypothesis_is_refused_before_the_models_load(lived_in):
+    """A decision on an id no hypothesis has (a typo) is said from the summaries; a real one
+    needs the models, which write the proposal and its document."""
+    probe = imported("accept", "h9", "-w", str(lived_in))
+    assert probe["code"] == 2 and "no hypothesis 'h9' in this workspace (known: h1, h2, h3)" in probe["err"]
+    assert [m for m in probe["modules"] if m.startswith("pydantic")] == []

@@ -8,12 +8,16 @@ its `slug`, `branch` and `score` are these functions."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from ..errors import MlrError
 from ..objective import Direction
 from ..plain import from_json
 from ..slugs import slugify
 from ..state import StateDir, read_json
+
+if TYPE_CHECKING:
+    from .model import Hypothesis
 
 Status = Literal["proposed", "accepted", "rejected"]
 SCORED = ("novelty", "feasibility", "expected_gain")
@@ -25,6 +29,16 @@ def score(scores: dict[str, float]) -> float:
 
 def slug(hypothesis_id: str, title: str) -> str:
     return f"{hypothesis_id}-{slugify(title, 40)}"
+
+
+class UnknownHypothesisError(MlrError):
+    pass
+
+
+def unknown(wanted: str, hypotheses: list[HypothesisSummary] | list[Hypothesis]) -> UnknownHypothesisError:
+    """The error for an id or slug that names none of the workspace's `hypotheses`."""
+    known = ", ".join(h.id for h in hypotheses) or "none yet: propose hypotheses first"
+    return UnknownHypothesisError(f"no hypothesis '{wanted}' in this workspace (known: {known})")
 
 
 def branch(hypothesis_id: str, title: str) -> str:
@@ -51,6 +65,10 @@ class HypothesisSummary:
     @property
     def score(self) -> float:
         return score(self.scores)
+
+    @property
+    def slug(self) -> str:
+        return slug(self.id, self.title)
 
     @property
     def branch(self) -> str:
