@@ -10,7 +10,13 @@ each add one more), one seeded re-run. Figures:
 
 - overhead per node = (the search's wall time - the LLM's time - the runs' own `duration_s`)
   / nodes: the journal, the refs, the checkouts, the agents' prompts and the run machinery
-  around each process. Target < 50 ms.
+  around each process. Split in three by where the time is spent: inside the operators (the
+  agents, less the LLM's time), inside `run_node` (the run machinery, less the runs' own
+  `duration_s`), and the rest, the search's own (journal, refs, policy, steering, the session's
+  start and end), target < 50 ms; of that, the time in git processes the search's own code
+  starts (and how many per node), against the floor of one bare `git rev-parse HEAD` here.
+  The searches run with one run slot (`run.parallel` 1), so these times never overlap and the
+  subtraction is exact; a first, untimed search imports what the others would find imported.
 - prompt tokens per node (the accounting's estimate, four characters a token: tiktoken cannot
   fetch its encodings offline), per operator.
 - cacheable share = the tokens of each prompt that are a prefix of an earlier call's prompt /
@@ -34,8 +40,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
+from mlr_copilot.config import SearchSettings  # noqa: E402
 from mlr_copilot.engine import Engine  # noqa: E402
 from mlr_copilot.ideas.model import Analysis, ExperimentPlan, Hypothesis, IdeasRun  # noqa: E402
 from mlr_copilot.llm import prefix_cache  # noqa: E402
@@ -63,36 +72,73 @@ from mlr_copilot.work import Work  # noqa: E402
 TARGET_MS = 50.0
 TARGET_SHARE = 0.90
 GIT = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@localhost"]
+# whose code runs now: "search" (set around a whole search), "runs" or "operators" (set inside
+# those calls); tasks and `asyncio.to_thread` inherit it, a runner's own threads see None
+BUCKET: contextvars.ContextVar[str | None] = contextvars.ContextVar("bucket", default=None)
 
 
 class Calls:
-    """Every prompt the scripted model is sent, with the time it took to answer; and the time
+    """Every prompt the scripted model is sent, with the time it took to answer; the time
     spent inside the operators (the agents, LLM included) and inside `run_node` (the runs with
-    their machinery: checkout, runner, record, note)."""
+    their machinery: checkout, runner, record, note); and the git processes started, and the
+    time spent in them, by whose code started them."""
 
     def __init__(self) -> None:
         self.prompts: list[tuple[str, list[Message]]] = []
         self.seconds = 0.0
         self.spent: dict[str, float] = defaultdict(float)
+        self.git_started: dict[str, int] = defaultdict(int)
+        self.git_seconds: dict[str, float] = defaultdict(float)
+
+    def clear(self) -> None:
+        self.prompts, self.seconds = [], 0.0
+        for counts in (self.spent, self.git_started, self.git_seconds):
+            counts.clear()
 
     def time(self, module: Any, name: str, bucket: str) -> None:
         inner = getattr(module, name)
         spent = self.spent
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, token = time.perf_counter(), BUCKET.set(bucket)
             try:
                 return await inner(*args, **kwargs)
             finally:
+                BUCKET.reset(token)
                 spent[bucket] += time.perf_counter() - started
 
         setattr(module, name, timed)
+
+    def count_git(self) -> None:
+        """Every git command the project runs goes through `subprocess.run` (`gitsafe`), and
+        every process through `subprocess.Popen`, which `run` looks up when called."""
+        calls, run = self, subprocess.run
+
+        class Counted(subprocess.Popen):  # type: ignore[type-arg]
+            def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
+                bucket = BUCKET.get()
+                if bucket is not None and _is_git(args):
+                    calls.git_started[bucket] += 1
+                super().__init__(args, *rest, **kwargs)
+
+        def timed(args: Any, *rest: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return run(args, *rest, **kwargs)
+            finally:
+                bucket = BUCKET.get()
+                if bucket is not None and _is_git(args):
+                    calls.git_seconds[bucket] += time.perf_counter() - started
+
+        subprocess.Popen = Counted  # type: ignore[misc]
+        subprocess.run = timed
 
     def install(self) -> None:
         for module in (loop, measure):
             self.time(module, "run_node", "runs")
         for name in ("draft", "debug", "improve", "reflect"):
             self.time(operators, name, "operators")
+        self.count_git()
         complete = ScriptedProvider.complete
         calls = self
 
@@ -105,6 +151,21 @@ class Calls:
                 calls.prompts.append((str(kwargs["call"]), list(messages)))
 
         ScriptedProvider.complete = timed  # type: ignore[method-assign]
+
+
+def _is_git(args: Any) -> bool:
+    return isinstance(args, (list, tuple)) and bool(args) and Path(str(args[0])).name == "git"
+
+
+def git_floor(ws: Path, times: int = 20) -> float:
+    """The median seconds of one bare `git rev-parse HEAD` in `ws`: what a git process costs
+    here whatever runs it."""
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        subprocess.run(["git", "rev-parse", "HEAD"], cwd=ws, capture_output=True, check=True)
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent)
 
 
 def new_file(name: str, number: int) -> str:
@@ -130,7 +191,7 @@ def prepare(task_folder: Path, tmp: Path, nodes: int) -> Engine:
     path = tmp / f"{task_folder.name}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in script(nodes)))
     engine = Engine.load(ws, {"llm": {"provider": "scripted", "script": str(path)}, "ideas": {"online": False},
-                              "run": {"runner": "local", "timeout": 120},
+                              "run": {"runner": "local", "timeout": 120, "parallel": 1},
                               "search": {"initialDrafts": 2, "maxNodes": nodes, "seeds": 1, "reflectEvery": 0,
                                          "epsilon": 0.0}})
     save_hypotheses(engine)
@@ -150,11 +211,15 @@ def save_hypotheses(engine: Engine) -> None:
 def bench(task_folder: Path, nodes: int, calls: Calls) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mlr-bench-search-") as tmp:
         engine = prepare(task_folder, Path(tmp), nodes)
-        calls.prompts, calls.seconds = [], 0.0
-        calls.spent.clear()
-        started = time.perf_counter()
-        journal = asyncio.run(Search(engine, Work()).run())
-        wall = time.perf_counter() - started
+        floor = git_floor(engine.workspace)
+        calls.clear()
+        token = BUCKET.set("search")
+        try:
+            started = time.perf_counter()
+            journal = asyncio.run(Search(engine, Work()).run())
+            wall = time.perf_counter() - started
+        finally:
+            BUCKET.reset(token)
         experiment = sum(r.duration_s or 0.0 for r in engine.runs())
         made = len(journal.nodes)
         shares = prefix_cache.measure(calls.prompts)
@@ -165,6 +230,10 @@ def bench(task_folder: Path, nodes: int, calls: Calls) -> dict[str, Any]:
                 "search_ms": 1000 * (wall - runs - agents) / max(made, 1),
                 "agents_ms": 1000 * (agents - calls.seconds) / max(made, 1),
                 "machinery_ms": 1000 * (runs - experiment) / max(made, 1), "shares": shares,
+                "git_ms": 1000 * calls.git_seconds["search"] / max(made, 1),
+                "git_per_node": calls.git_started["search"] / max(made, 1),
+                "git_by": {b: calls.git_started[b] / max(made, 1) for b in ("search", "operators", "runs")},
+                "floor_ms": 1000 * floor,
                 "first": calls.prompts[0][1] if calls.prompts else []}
 
 
@@ -190,6 +259,13 @@ def report(rows: list[dict[str, Any]], calls: bool = False) -> None:
     for row in rows:
         print(f"  {row['task']:<24} search {row['search_ms']:7.1f} ms  agents {row['agents_ms']:7.1f} ms  "
               f"run machinery {row['machinery_ms']:7.1f} ms")
+    print("\nthe search's own per node: its Python vs the git processes it starts; git processes per node by "
+          "whose code starts them; one bare `git rev-parse HEAD` here (median of 20)")
+    for row in rows:
+        by = row["git_by"]
+        print(f"  {row['task']:<24} python {row['search_ms'] - row['git_ms']:6.1f} ms  git {row['git_ms']:6.1f} ms "
+              f"({row['git_per_node']:.2f} processes)  git processes: search {by['search']:.2f} operators "
+              f"{by['operators']:.1f} runs {by['runs']:.1f}  floor {row['floor_ms']:.1f} ms")
     worst = max(r["search_ms"] for r in rows)
     if calls:
         print("\neach prompt in the order sent: characters, the share an earlier prompt has of it, where it parts")
@@ -287,7 +363,8 @@ def slots_report(nodes: int, sleep: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", help="comma-separated bundled task names (default: every offline task)")
-    parser.add_argument("--nodes", type=int, default=8)
+    # a search as users get it: the setting's own default node budget (search.maxNodes)
+    parser.add_argument("--nodes", type=int, default=SearchSettings.model_fields["max_nodes"].default)
     parser.add_argument("--sleep", type=float, default=2.0, help="seconds each toy run sleeps (time to best)")
     parser.add_argument("--calls", action="store_true", help="each prompt's share and where it parts from the earlier ones")
     args = parser.parse_args()
@@ -295,6 +372,9 @@ def main() -> None:
     tasks = [t for t in list_tasks(ROOT / "workspaces") if t.kind == "offline" and (not wanted or t.name in wanted)]
     calls = Calls()
     calls.install()
+    cold = bench(tasks[0].folder, 3, calls)  # the imports a search makes on first use, not counted below
+    print(f"(an untimed first search of {tasks[0].name}, 3 nodes: the search's own {cold['search_ms']:.1f} ms per node, "
+          "imports included)\n")
     report([bench(task.folder, args.nodes, calls) for task in tasks], args.calls)
     slots_report(args.nodes, args.sleep)
 

@@ -23,7 +23,7 @@ from mlr_copilot.runners.ray_connect import (
     connect,
 )
 from mlr_copilot.runners.ray_local import free_port
-from mlr_copilot.runners.ray_remote import Placed, RayJob, RayRunResult, run_on_ray, tree_tarball
+from mlr_copilot.runners.ray_remote import RayJob, RayRunResult, run_on_ray, tree_tarball
 from mlr_copilot.runners.ray_worker import TreeCache
 from tests.gitutil import make_repo
 
@@ -185,54 +185,48 @@ def test_a_run_in_a_shared_folder_runs_there_and_leaves_it(ray_cluster, tmp_path
     assert (tmp_path / "results.json").is_file()
 
 
-def test_a_commits_tree_is_unpacked_once_on_a_node_and_each_run_writes_in_a_copy_of_its_own(ray_cluster, tmp_path):
-    edit = "import os\nprint(os.getcwd())\nprint(open('data.txt').read().strip())\nopen('data.txt', 'w').write('changed')\n"
-    commit, tree = commit_of({"edit.py": edit, "data.txt": "pristine\n"}, tmp_path / "repo")
-    entry = TreeCache().root / commit
+def test_runs_on_a_node_reuse_a_run_folder_and_see_nothing_of_the_previous_run(ray_cluster, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("outside\n")
+    # run 1 changes a file, leaves one, replaces one by a symlink pointing outside, another by a folder
+    spoil = ("import os, sys\nprint(os.getcwd())\nprint(open('data.txt').read().strip())\n"
+             "open('data.txt', 'w').write('changed')\nopen('left.txt', 'w').write('left')\n"
+             "os.unlink('link.txt'); os.symlink(sys.argv[1], 'link.txt')\nos.unlink('dir.txt'); os.mkdir('dir.txt')\n")
+    files = {"spoil.py": spoil, "data.txt": "pristine\n", "link.txt": "file\n", "dir.txt": "file\n"}
+    first, first_tree = commit_of(files, tmp_path / "one")
+    second, second_tree = commit_of({**files, "new.txt": "new\n"}, tmp_path / "two")
     outputs = []
-    for _ in range(2):
-        result, output = run(ray_cluster, job(tree, "edit.py", where="node2", commit=commit))
-        assert result.status == "passed" and output.decode().splitlines()[1] == "pristine"
-        outputs.append(output)
-    # run again: the node keeps the commit's tree (made while the second run ran) and a copy
-    end = time.monotonic() + 30
-    while not (entry.is_dir() and (TreeCache().root / f"{commit}.spare").is_dir()) and time.monotonic() < end:
-        time.sleep(0.1)
-    unpacked = entry.stat().st_ino
-    result, output = run(ray_cluster, job(tree, "edit.py", where="node2", commit=commit))
-    assert result.status == "passed" and output.decode().splitlines()[1] == "pristine"
-    outputs.append(output)
-    # the same unpacked tree, untouched by the runs, which ran in folders of their own
-    assert entry.stat().st_ino == unpacked and (entry / "data.txt").read_text() == "pristine\n"
-    assert len({output.decode().splitlines()[0] for output in outputs}) == 3
+    for commit, tree in ((first, first_tree), (second, second_tree), (first, first_tree)):
+        result, output = run(ray_cluster, job(tree, "spoil.py", str(outside / "secret.txt"), where="node2",
+                                              commit=commit))
+        assert result.status == "passed", output
+        assert output.decode().splitlines()[1] == "pristine"
+        outputs.append(output.decode().splitlines()[0])
+    assert len(set(outputs)) == 1 and Path(outputs[0]).name.startswith("dir-")
+    assert (outside / "secret.txt").read_text() == "outside\n"
+    folder = Path(outputs[0])  # as the third run left it, until the next run's sync
+    assert not (folder / "new.txt").exists() and (folder / "left.txt").exists()
 
 
-def test_a_waiting_runs_tree_is_unpacked_on_its_node_before_it_takes_a_cpu(ray_cluster, tmp_path):
-    # node2 has one CPU: a sleeping run holds it while the next one waits
-    blocker, released = job(make_tree(tmp_path / "blocker"), "sleep.py", where="node2"), threading.Event()
-    placed: dict[str, Placed] = {}
-    threads = [threading.Thread(target=run_on_ray, args=(connect(ray_cluster.address), blocker),
-                                kwargs={"cancel": released, "on_placed": lambda where: placed.update(blocker=where)})]
-    threads[0].start()
-    end = time.monotonic() + 60
-    while "blocker" not in placed and time.monotonic() < end:
-        time.sleep(0.1)
-    commit, tree = commit_of({"ok.py": SCRIPTS["ok.py"], "new.txt": uuid.uuid4().hex}, tmp_path / "repo")
-    waiting = job(tree, "ok.py", where="node2", commit=commit)
-    results: list[RayRunResult] = []
-    threads.append(threading.Thread(target=lambda: results.append(run_on_ray(
-        connect(ray_cluster.address), waiting, on_placed=lambda where: placed.update(waiting=where)))))
-    threads[1].start()
+def test_a_run_finding_every_run_folder_taken_gets_a_copy_of_its_own(ray_cluster, tmp_path):
+    from mlr_copilot.runners import ray_rundirs
+
+    commit, tree = commit_of({"where.py": "import os\nprint(os.getcwd())\n"}, tmp_path / "repo")
+    held = [ray_rundirs.lease(commit) for _ in range(ray_rundirs.default_count())]
     try:
-        while not (TreeCache().root / f"{commit}.spare").is_dir() and time.monotonic() < end:
-            time.sleep(0.1)
-        assert (TreeCache().root / f"{commit}.spare" / "new.txt").is_file()
-        assert "waiting" not in placed  # unpacked while the run had no CPU yet
+        result, output = run(ray_cluster, job(tree, "where.py", where="node2", commit=commit))
     finally:
-        released.set()
-        for thread in threads:
-            thread.join(timeout=60)
-    assert results[0].status == "passed" and results[0].node_id == placed["blocker"].node_id
+        for lease in held:
+            if lease is not None:
+                lease.release()
+    assert result.status == "passed"
+    workdir = Path(output.decode().strip())
+    assert workdir.parent == TreeCache().root
+    end = time.monotonic() + 30  # removed by a thread of the worker once the run ended
+    while workdir.exists() and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not workdir.exists()
 
 
 def make_tree(folder: Path) -> bytes:

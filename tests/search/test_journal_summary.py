@@ -43,7 +43,7 @@ def test_the_tree_of_the_summary_is_the_tree_of_the_journal(tmp_path):
                       base_commit="d" * 40, branch="mlr/search", baseline_run="r0", baseline_value=0.5, nodes=nodes,
                       status="done", message="target", elapsed_s=12.5, usage=Spend(cost_usd=0.75))
     store.save(tmp_path, journal)
-    summary = read_summary(store.journal_path(tmp_path, journal.session))
+    summary = read_summary(tmp_path, journal.session)
     light, full = tree_of(summary), tree_of(store.load(tmp_path, journal.session))
     assert json.dumps(dataclasses.asdict(light)) == json.dumps(dataclasses.asdict(full))
     assert light.best == "n003" and light.cost_usd == 0.75 and light.compute_s == 4.5

@@ -4,7 +4,6 @@ the journal was saved takes that run instead of running again."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -96,12 +95,11 @@ def test_runs_that_finished_before_the_journal_was_saved_are_taken_not_run_again
     node = journal.nodes[0]
     (run,) = runs_of(ws, node.commit)
     # as if killed between the end of the run and the save of its result
-    path = store.journal_path(ws, journal.session)
-    data = json.loads(path.read_text())
-    data["nodes"][0].update(status="running", runs=[], value=None)
-    baseline = data["baseline_run"]
-    data.update(baseline_run=None, baseline_value=None)  # and the baseline's too
-    path.write_text(json.dumps(data))
+    saved = store.load(ws, journal.session)
+    saved.nodes[0] = saved.nodes[0].model_copy(update={"status": "running", "runs": [], "value": None})
+    baseline = saved.baseline_run
+    saved.baseline_run = saved.baseline_value = None  # and the baseline's too
+    store.save(ws, saved)
     resumed = search(Engine.load(ws, settings(write_script(tmp_path, []), maxNodes=1, seeds=1)), resume=True)
     assert resumed.nodes[0].status == "passed" and resumed.nodes[0].runs == [run]
     assert runs_of(ws, node.commit) == [run]
@@ -119,10 +117,10 @@ def test_a_second_search_is_refused_while_the_first_runs(tmp_path):
     assert journal.status == "nodes"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        path = store.journal_path(ws, journal.session)
-        data = json.loads(path.read_text())
-        data.update(status="running", owner_host=run_owner()[0], owner_pid=other.pid, owner_started=start_ticks(other.pid))
-        path.write_text(json.dumps(data))
+        saved = store.load(ws, journal.session)
+        saved.status, saved.owner_host, saved.owner_pid = "running", run_owner()[0], other.pid
+        saved.owner_started = start_ticks(other.pid)
+        store.save(ws, saved)
         for resume in (False, True):
             with pytest.raises(MlrError, match=f"search {journal.session} is still running in this workspace"):
                 search(Engine.load(ws, settings(write_script(tmp_path, []))), resume=resume)

@@ -55,8 +55,8 @@ def latest_tree(engine: Engine) -> SearchTree | None:
         return None
     try:
         # its summary: the journal's model (pydantic) only for a file the summary cannot read
-        return tree_of(read_summary(store.journal_path(engine.workspace, session)))
-    except (OSError, ValueError):
+        return tree_of(read_summary(engine.workspace, session))
+    except (MlrError, OSError, ValueError):
         pass
     try:
         return tree_of(engine.search_journal(session))

@@ -2,12 +2,12 @@
 
 How the tree reaches the worker. Two ways, chosen per run (`RayJob`):
 - `tree`: the bytes of `git archive` of the commit (`tree_tarball`), put in Ray's object store
-  once per commit (this process keeps the reference of the last `TREES_KEPT` commits) and
-  laid out in the node's cache of trees (`ray_worker.TreeCache`). Before the run's task is
-  queued, a zero-CPU task (`ray_worker.prepare_tree`) goes to each live node that could hold
-  the run (up to `PREPARE_NODES`, one at a time per node) to unpack it there, so the run does
-  not spend the CPU it holds on unpacking; the run takes that working copy of its own, and it
-  is removed when the run ends. It needs nothing of
+  once per commit (this process keeps the reference of the last `TREES_KEPT` commits). Before
+  the run's task is queued, a zero-CPU task (`ray_worker.prepare_tree`) goes to each live node
+  that could hold the run (up to `PREPARE_NODES`, one at a time per node) to fetch it there, so
+  the run does not spend the CPU it holds on the transfer; the run syncs a reused run folder of
+  the node to it (`ray_rundirs`: only the files that differ are written), or, when the node has
+  none free, takes a working copy of its own (`ray_worker.TreeCache`). It needs nothing of
   the cluster but Ray. We ship the bytes ourselves rather than through
   `runtime_env={"working_dir": ...}`, which would do the same through the GCS, but needs the
   tree as a folder (or a zip at a URL) first, caps its size, and takes a fresh worker process
@@ -45,7 +45,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from ..workspace import gitsafe
-from . import proctree, ray_worker
+from . import proctree, ray_rundirs, ray_worker
 from .base import KILL_GRACE_S, RunnerError
 from .ray_connect import RayResources, check_fits, fitting_nodes
 from .ray_worker import SandboxMode
@@ -126,7 +126,7 @@ def tree_tarball(workspace: Path | str, commit: str) -> bytes:
 
 def ship_worker_code(ray: ModuleType) -> None:
     """Send the worker's code by value with each task: the nodes need Ray, not this package."""
-    for module in (ray_worker, proctree):
+    for module in (ray_worker, proctree, ray_rundirs):
         ray.cloudpickle.register_pickle_by_value(module)
 
 
@@ -155,7 +155,7 @@ def run_on_ray(ray: ModuleType, job: RayJob, *, on_output: OutputCallback | None
 
 class _Trees:
     """The commits' archives this process put in the object store, and the nodes each was sent
-    to for unpacking, for the current connection (a new one starts afresh)."""
+    to, for the current connection (a new one starts afresh)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -183,7 +183,7 @@ class _Trees:
             return self._refs[commit]
 
     def prepare(self, ray: ModuleType, commit: str, tree: list[Any], resources: RayResources) -> None:
-        """Unpack the commit on the nodes that could take the run, not waiting for them: one
+        """Fetch the commit's archive to the nodes that could take the run, not waiting for them: one
         preparation at a time per node, each after the last (a zero-CPU task still takes a
         worker process, and a burst of them would start one each)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy

@@ -15,16 +15,17 @@ the node (`ray_docker`; without it the worker says so and, unless Docker was req
 the command unsandboxed).
 
 - The commit's tree travels once per commit and node (the archive, an object of Ray's store,
-  is fetched to a node once), and is laid out before the run takes its CPU: a preparation
-  task (`prepare_tree`, zero CPUs, sent by the driver to each node that could take the run)
-  unpacks it into a spare working copy in the node's cache (`TreeCache`, under its temporary
-  folder; made elsewhere and renamed into place, so a half tree is never seen; runs and
-  preparations of one commit wait for each other instead of repeating the work), which the
-  run takes by a rename: it never writes into anything shared, and its copy costs it nothing
-  once its CPU is taken. A commit that runs again on the node (seeded re-runs) is kept there
-  unpacked, and its next spare is copied from it while it runs; a commit run once (most)
-  costs one tree written (files are what a layout costs: 2,000 of them take a second or
-  more). The node keeps the last `CACHE_KEEP` commits, and fewer when they take more than
+  is fetched to a node once, by a zero-CPU preparation task, `prepare_tree`, sent by the driver
+  to each node that could take the run while it waits for a CPU). A run takes a reused run
+  folder of the node (`ray_rundirs`: at most one per CPU, leased with `flock`) and syncs it
+  from the archive: only the files that differ from what the folder last held are written,
+  and whatever the previous run left or changed is removed (2,000 files take a second or more
+  to write; checking them, tens of ms). When every folder is leased, or one cannot be synced,
+  the run gets a working copy of its own from the node's cache of unpacked trees
+  (`TreeCache`, under its temporary folder; made elsewhere and renamed into place, so a half
+  tree is never seen; runs of one commit wait for each other instead of repeating the work):
+  a commit that runs again there is kept unpacked and its next copy made while it runs. The
+  node keeps the last `CACHE_KEEP` commits, and fewer when they take more than
   `CACHE_MAX_BYTES` of its disk (least recently used go first), never one a run of the node is
   running or copying.
 - The command's environment is the one the driver gives, plus the run's marker
@@ -65,6 +66,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .proctree import RUN_ID_VAR, ProcessTree, marked_processes
+from .ray_rundirs import RunDir, sync
+from .ray_rundirs import lease as rundir_lease
 
 BUFFER_CAP = 8 * 1024 * 1024
 CHUNK_CAP = 1024 * 1024
@@ -263,12 +266,15 @@ def _copy_tree(source: Path, into: Path) -> None:
 
 
 def prepare_tree(commit: str, tree: list[Any], after: object = None) -> str:
-    """A zero-CPU Ray task: the commit's tree unpacked on this node before a run of it takes
+    """A zero-CPU Ray task: the commit's archive fetched to this node before a run of it takes
     its CPU here (`after`: the result of the node's previous preparation, which Ray waits for,
-    so a node makes one tree at a time in one worker process). Says what went wrong rather
-    than raising: nobody waits for it but the next preparation."""
+    so a node fetches one at a time in one worker process); the run syncs a reused folder
+    from it (`ray_rundirs`), or unpacks it when every folder is taken. Says what went wrong
+    rather than raising: nobody waits for it but the next preparation."""
+    import ray  # on the worker, where Ray is always present
+
     try:
-        TreeCache().prepare(commit, tree)
+        ray.get(tree[0])
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return ""
@@ -383,6 +389,7 @@ class CommandProcess:
         self._workdir: Path | None = None
         self._owns_workdir = False
         self._in_use: int | None = None
+        self._rundir: RunDir | None = None  # a reused run folder (`ray_rundirs`), leased
         self._run_id = ""
 
     def start(self, job: WorkerJob, docker: Any, unsandboxed: str) -> dict[str, str | None]:
@@ -421,7 +428,8 @@ class CommandProcess:
         }
 
     def _lay_out(self, job: WorkerJob) -> Path:
-        """The folder the command runs in: the shared one, or a working copy of its own."""
+        """The folder the command runs in: the shared one, a reused run folder synced to the
+        commit, or a working copy of its own."""
         if job.shared_dir is not None:
             return Path(job.shared_dir)
         self._owns_workdir = True
@@ -431,6 +439,20 @@ class CommandProcess:
 
             unpack_tree(ray.get(job.tree[0]) if job.tree else b"", workdir)
             return workdir
+        import ray
+
+        held = rundir_lease(job.commit)
+        if held is not None:
+            try:
+                sync(held.path, job.commit, ray.get(job.tree[0]) if job.tree else b"")
+            except BaseException as exc:
+                held.release()
+                if not isinstance(exc, OSError):  # a tree that cannot be laid out anywhere
+                    raise
+                # the run gets a copy of its own; a later sync repairs the folder
+            else:
+                self._rundir = held
+                return held.path
         cache = TreeCache()
         # held until `finish`: its tree is what the seeded re-runs of this commit copy next
         self._in_use = cache.use(job.commit)
@@ -508,9 +530,10 @@ class CommandProcess:
 
     def finish(self, results_file: str, cap_bytes: int) -> tuple[bytes | None, str]:
         """The results file the command wrote (None, and why, when it wrote none or one over
-        `cap_bytes`); then the container is removed, and the run's working copy too, by a
-        thread of the worker process, so the run's resources are free for the next run at once (a worker that exits first leaves the
-        folder to the node's temporary-file cleanup)."""
+        `cap_bytes`); then the container is removed, and the run folder handed back (a reused
+        one is cleaned by its next sync; a copy of its own is removed by a thread of the worker
+        process, so the run's resources are free for the next run at once; a worker that exits
+        first leaves it to the node's temporary-file cleanup)."""
         try:
             return self._read_results(results_file, cap_bytes)
         finally:
@@ -519,7 +542,9 @@ class CommandProcess:
             if self._in_use is not None:
                 os.close(self._in_use)
                 self._in_use = None
-            if self._owns_workdir and self._workdir is not None:
+            if self._rundir is not None:
+                self._rundir.release()  # what the run left is removed by the next sync
+            elif self._owns_workdir and self._workdir is not None:
                 threading.Thread(target=shutil.rmtree, args=(self._workdir,), kwargs={"ignore_errors": True},
                                  daemon=True).start()
 

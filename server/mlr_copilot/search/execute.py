@@ -5,12 +5,14 @@ nodes run at once and none needs the checkout. The checkout is for the operators
 
 from __future__ import annotations
 
+import functools
 import shlex
 from typing import TYPE_CHECKING
 
 from ..errors import MlrError
 from ..workspace.gitsafe import run_text
 from ..workspace.refs import check_branch_name, commit_of
+from .store import SHA
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -18,11 +20,16 @@ if TYPE_CHECKING:
     from ..work import Work
 
 
+# every improve and debug checks out the search's own branch: git judges its name once
+_branch_name = functools.lru_cache(maxsize=64)(check_branch_name)
+
+
 def check_out(engine: Engine, branch: str, commit: str) -> None:
-    """Point the search's own branch at `commit` and check it out (refusing a dirty tree)."""
+    """Point the search's own branch at `commit` and check it out (refusing a dirty tree). A
+    node's commit is a full sha already: `checkout` itself refuses one that is no commit."""
     engine.git.check_clean_for_agent()
-    name = check_branch_name(branch)
-    sha = commit_of(engine.workspace, commit)
+    name = _branch_name(branch)
+    sha = commit if SHA.match(commit) else commit_of(engine.workspace, commit)
     out = run_text(engine.workspace, "checkout", "-q", "-B", name, sha, "--")
     if out.returncode != 0:
         raise MlrError(f"could not check out {sha[:12]} on {name}: {out.stderr.strip()}")

@@ -60,12 +60,15 @@ class Search:
         # what each user's request taken by this process did, by request id
         self.acted: dict[str, NodeAction] = {}
         self.refused: dict[str, MlrError] = {}
+        self.writer: store.JournalWriter | None = None  # the session's, once `_open` knows it
+        self.refs = store.RefKeeper(engine.workspace)
 
     def save(self, journal: Journal) -> None:
         journal.usage = self.engine.usage()
         journal.elapsed_s += time.monotonic() - self.opened
         self.opened = time.monotonic()
-        store.save(self.engine.workspace, journal)
+        assert self.writer is not None  # `_open` made it before the first save
+        self.writer.save(journal)
 
     async def run(self, *, hypotheses: int | None = None, resume: bool = False) -> Journal:
         workspace = self.engine.workspace
@@ -75,6 +78,7 @@ class Search:
             return await self._search(journal, hypotheses)
         finally:
             _LIVE.discard((workspace, journal.session))
+            await asyncio.to_thread(self.refs.close)
 
     async def _search(self, journal: Journal, hypotheses: int | None) -> Journal:
         try:
@@ -119,6 +123,7 @@ class Search:
         engine.configure(engine.settings.model_copy(update={"run": run}))
         engine.keep_ledger(store.journal_path(workspace, journal.session).parent / "ledger.json",
                            resume=resume)
+        self.writer = store.JournalWriter(workspace, journal.session)
         self.save(journal)
         _LIVE.add((workspace, journal.session))
         return journal
@@ -251,7 +256,7 @@ class Search:
         if change is None:
             # kept in the tree so the policy never asks the same thing again, never run
             node.status, node.why = "pruned", node.summary
-        await asyncio.to_thread(store.keep, self.engine.workspace, journal.session, node.id, node.commit)
+        await asyncio.to_thread(self.refs.keep, journal.session, node.id, node.commit)
         journal.nodes.append(node)
         if action.request is not None:  # taken in the same save that holds its node
             journal.steered.append(action.request)
@@ -340,6 +345,7 @@ class Search:
             journal.status, journal.message = prior.status, prior.message
             self.save(journal)
             _LIVE.discard((self.engine.workspace, journal.session))
+            await asyncio.to_thread(self.refs.close)
             await asyncio.to_thread(self._return_to, journal, back)
         if request in self.refused:
             raise self.refused[request]

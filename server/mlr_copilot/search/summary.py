@@ -6,7 +6,6 @@ holds them to it), and what both compute from them is `JournalView`'s."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
@@ -88,6 +87,10 @@ class JournalSummary(JournalView[NodeSummary]):
     usage: Spend = field(default_factory=Spend)
 
 
-def read_summary(path: Path) -> JournalSummary:
-    """The journal at `path`; ValueError (or OSError) when it cannot be read as one."""
-    return from_json(JournalSummary, json.loads(path.read_text(encoding="utf-8")))
+def read_summary(workspace: Path, session: str) -> JournalSummary:
+    """Session `session`'s journal (`store.journal_data`); MlrError when there is none,
+    ValueError when it cannot be read as one."""
+    from .store import journal_data
+
+    _path, data = journal_data(workspace, session)
+    return from_json(JournalSummary, data)
