@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from . import __version__
 from .envfile import workspace_environ
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .ideas.model import Hypothesis, IdeasRun
     from .ideas.model import Status as HypothesisStatus
     from .ideas.store import IdeaStore
+    from .ideas.summary import HypothesisSummary
     from .llm.accounting import Ledger
     from .llm.client import LLM
     from .objective import Objective
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
+H = TypeVar("H", "Hypothesis", "HypothesisSummary")
 ConfirmInit = Callable[[str], Awaitable[bool]]
 
 
@@ -80,39 +82,53 @@ class Engine:
         self.workspace = Path(workspace).resolve()
         self.state = StateDir(self.workspace)
         self._settings = settings
+        # the settings as given while `_settings` waits for its first read (`load`)
+        self._given: dict[str, Any] = {}
+        self._on_warning: Callable[[str], None] | None = None
         self.warnings = list(warnings or [])
         # where keys and environment settings are read: never os.environ changed for everyone
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self._shared = _Shared()
 
     @classmethod
-    def load(cls, workspace: Path | str, *layers: object) -> Engine:
+    def load(cls, workspace: Path | str, *layers: object, on_warning: Callable[[str], None] | None = None) -> Engine:
         """An engine whose settings are the environment and what the workspace's `.env` may
-        set (`envfile`), then each layer over them (editor options, then `workspace/configuration`)."""
+        set (`envfile`), then each layer over them (editor options, then `workspace/configuration`).
+        They are validated at once, their warnings in `warnings`; with `on_warning`, at their
+        first read, each warning then said through it: the commands that read no setting
+        (queue, hypotheses, history where no run setting is given) start without pydantic
+        (tests/cli/test_startup_imports.py), and a bad value is said by those that read it."""
         root = Path(workspace).resolve()
         environ, warnings = workspace_environ(root)
         raw, ignored = raw_settings(*layers, environ=environ)
-        if all(section == {} for section in raw.values()):
-            # nothing given, nothing to warn about: the defaults wait for their first read, so
-            # the commands that read no setting (queue, history in a workspace without a task)
-            # never import pydantic (tests/cli/test_startup_imports.py)
-            return cls(root, None, warnings + ignored, environ)
-        from .config import validate_settings
-
-        settings, more = validate_settings(raw)
-        return cls(root, settings, warnings + ignored + more, environ)
+        engine = cls(root, None, warnings + ignored, environ)
+        engine._given, engine._on_warning = raw, on_warning
+        if on_warning is None and any(raw.values()):
+            engine.settings  # noqa: B018  # validated now: the caller reads `warnings` next
+        return engine
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             from .config import validate_settings
 
-            self._settings = validate_settings({})[0]
+            self._settings, more = validate_settings(self._given)
+            self.warnings += more
+            if self._on_warning is not None:
+                for warning in more:
+                    self._on_warning(warning)
         return self._settings
 
     @settings.setter
     def settings(self, settings: Settings) -> None:
         self._settings = settings
+
+    def _defaults_hold(self, section: str, *keys: str) -> bool:
+        """Whether the settings of `section` (only `keys` of it, when named) are the defaults,
+        known without validating any: a command reads the settings it needs, and validates
+        (and warns about) those given only then."""
+        given = self._given.get(section) or {}
+        return self._settings is None and not (given.keys() & set(keys) if keys else given)
 
     def reload_settings(self, *layers: object) -> list[str]:
         """New editor settings over the same environment; the warnings about them."""
@@ -194,9 +210,9 @@ class Engine:
         from .llm.providers import DEFAULT_PROVIDER, resolved_model
         from .status import Status  # as in `usage`
 
-        if self._settings is None:
-            # the default settings, whose provider and model need no validated settings: `status`
-            # starts without pydantic
+        if self._defaults_hold("llm", "provider", "model"):
+            # the default provider and model need no validated settings: `status` starts without
+            # pydantic (the usage it shows has no budget: this engine's ledger has spent nothing)
             provider, model = DEFAULT_PROVIDER, resolved_model(DEFAULT_PROVIDER, "")
         else:
             provider, model = self.settings.llm.provider, self.settings.llm.resolved_model()
@@ -261,10 +277,25 @@ class Engine:
     def hypotheses(self) -> list[Hypothesis]:
         # Every run asks: before any proposal there is nothing to load, and the store alone
         # (not the ideas agent) answers, so a run does not pay for the ideas phase's imports.
+        return self._ideas_store().hypotheses() if self.hypotheses_proposed() else []
+
+    def hypotheses_proposed(self) -> bool:
         proposals = self.state.root / "ideas"
-        if not proposals.is_dir() or not any(proposals.iterdir()):
+        return proposals.is_dir() and any(proposals.iterdir())
+
+    def hypothesis_summaries(self) -> list[HypothesisSummary]:
+        """`hypotheses` as the read-only commands list them, read without the models (pydantic)
+        unless a file needs them to say what is wrong with it."""
+        from .ideas.summary import HypothesisSummary, read_summaries
+        from .plain import from_json
+
+        if not self.hypotheses_proposed():
             return []
-        return self._ideas_store().hypotheses()
+        try:
+            return read_summaries(self.state)
+        except ValueError:
+            # the store reads it as before: it says what is wrong, or reads what it takes
+            return [from_json(HypothesisSummary, h.model_dump(mode="json")) for h in self.hypotheses()]
 
     def _ideas_store(self) -> IdeaStore:
         # the hypotheses' models: a workspace without any never loads them
@@ -275,6 +306,11 @@ class Engine:
     def decide(self, hypothesis_id: str, status: HypothesisStatus, note: str = "") -> Hypothesis:
         """Record the decision and rewrite the hypotheses document; the store answers, not
         the ideas agent, so accept and reject do not pay for the LLM layer's imports."""
+        from .ideas.summary import unknown
+
+        wanted, summaries = str(hypothesis_id).strip(), self.hypothesis_summaries()
+        if not any(wanted in (h.id, h.slug) for h in summaries):
+            raise unknown(wanted, summaries)  # said before the models (pydantic) load
         from .ideas import document  # the hypotheses document: only decisions rewrite it
 
         store = self._ideas_store()
@@ -321,22 +357,25 @@ class Engine:
 
     # execution
 
-    def objective(self, hypothesis: Hypothesis | None = None) -> Objective | None:
+    def objective(self, hypothesis: Hypothesis | HypothesisSummary | None = None) -> Objective | None:
         """The objective that judges runs here (`run_setup.run_objective`), for `hypothesis`,
         default the one whose branch is checked out."""
         from .run_setup import run_objective
 
         # the default settings name no metric and no direction: read as such, without building
-        # them (pydantic), so `history` starts without it
-        run = self._settings.run if self._settings is not None else None
+        # them (pydantic), so `history` starts without it; so are the hypotheses (their summaries)
+        run = None if self._defaults_hold("run") else self.settings.run
         return run_objective(run.metric if run else None, run.direction if run else None, self.workspace,
-                             hypothesis or self.current_hypothesis())
+                             hypothesis or self._checked_out(self.hypothesis_summaries()))
 
     def current_hypothesis(self) -> Hypothesis | None:
+        return self._checked_out(self.hypotheses())
+
+    def _checked_out(self, hypotheses: list[H]) -> H | None:
+        """Of `hypotheses`, the one whose branch is checked out."""
         from .workspace.commits import head_info
 
         # the hypotheses first: without any, no `git status` to ask (start-up of `history`)
-        hypotheses = self.hypotheses()
         head = head_info(self.workspace) if hypotheses else None
         if head is None or not head.branch:
             return None
@@ -425,9 +464,8 @@ class Engine:
         return next((h for h in self.hypotheses() if h.branch == rev), None)
 
     def run_record(self, run_id: str) -> RunRecord:
-        from .runners.execute import record_path  # the run machinery, as in `run`
         from .runners.model import RunRecord
-        from .runners.summary import RUN_ID_PATTERN
+        from .runners.summary import RUN_ID_PATTERN, record_path
 
         if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
             raise MlrError(f"{run_id!r} is not a run id (such as 20240101-120000-a1b2c3)")

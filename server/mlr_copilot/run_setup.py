@@ -18,6 +18,7 @@ from .objective import Direction, Objective
 if TYPE_CHECKING:
     from .config import RunSettings
     from .ideas.model import Hypothesis
+    from .ideas.summary import HypothesisSummary
     from .runners.model import RayTarget, RunRequest
     from .taskfile import Task
 
@@ -39,7 +40,7 @@ def workspace_task(workspace: Path) -> Task | None:
 
 
 def run_objective(metric: str | None, direction: Direction | None, workspace: Path,
-                  hypothesis: Hypothesis | None = None) -> Objective | None:
+                  hypothesis: Hypothesis | HypothesisSummary | None = None) -> Objective | None:
     """The objective a run in `workspace` is judged by (see the module's precedence), or None
     when nothing names a metric; `metric` and `direction` are the `run` settings'."""
     task = workspace_task(workspace)

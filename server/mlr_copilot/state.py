@@ -33,6 +33,12 @@ class StateDir:
         return path
 
     @property
+    def transactions(self) -> Path:
+        """Where an agent's change waits between its files and its commit
+        (`experiment/transaction.py`); not made here: it exists only while one does."""
+        return self.root / "txn"
+
+    @property
     def ideas(self) -> Path:
         return self.folder("ideas")
 

@@ -5,51 +5,95 @@ is, how to run the experiment and which metric decides. The bundled tasks live i
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import MlrError
 from .objective import Direction
+from .plain import from_json
 from .run_setup import TASK_FILE
 
 __all__ = ["TASK_FILE", "Metric", "Task", "TaskError", "bundled_tasks_root", "get_task", "list_tasks", "load_task"]
+
+# A plain dataclass read by `plain.from_json` (types) and checked here (values), not a pydantic
+# model: `history` reads the workspace's task for its objective and starts without pydantic.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class TaskError(MlrError):
     """A task folder that cannot be used: no description, bad TOML, a missing field."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+def _filled(name: str, value: str) -> None:
+    if not value:
+        raise ValueError(f"{name}: should have at least 1 character")
 
 
-class Metric(_Frozen):
-    name: str = Field(min_length=1)
+@dataclass(frozen=True)
+class Metric:
+    name: str
     direction: Direction
-    file: str = Field(default="results.json", min_length=1)
+    file: str = "results.json"
+
+    def __post_init__(self) -> None:
+        _filled("metric.name", self.name)
+        _filled("metric.file", self.file)
 
 
-class Task(_Frozen):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    title: str = Field(min_length=1)
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    name: str
+    title: str
     kind: Literal["offline", "download"]
-    description: str = Field(min_length=1)
-    command: str = Field(min_length=1)
+    description: str
+    command: str
     metric: Metric
-    baseline_seconds: float | None = Field(default=None, gt=0)
+    baseline_seconds: float | None = None
     prepare: str | None = None
-    requirements: list[str] = Field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
     paper: str | None = None
     # a separate final evaluation (e.g. on a held-out split): run once, on the search's winner
     final_command: str | None = None
-    folder: Path = Field(description="the task folder; set by the loader, not read from task.toml")
+    # the task folder; set by the loader, not read from task.toml
+    folder: Path
+
+    def __post_init__(self) -> None:
+        for name in ("name", "title", "description", "command"):
+            _filled(name, getattr(self, name))
+        if not _NAME.match(self.name):
+            raise ValueError(f"name: should match {_NAME.pattern}")
+        if self.baseline_seconds is not None and not self.baseline_seconds > 0:
+            raise ValueError("baseline_seconds: should be greater than 0")
 
     @property
     def paper_path(self) -> Path | None:
         return self.folder / self.paper if self.paper else None
+
+
+def _stripped(value: Any) -> Any:
+    """Every string of a TOML value without its surrounding whitespace."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return [_stripped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _stripped(item) for key, item in value.items()}
+    return value
+
+
+def _unknown(raw: dict[str, Any]) -> list[str]:
+    """The keys of `raw` that are no field of a task (or of its metric)."""
+    fields = {f.name for f in dataclasses.fields(Task)} - {"folder"}
+    metric = raw.get("metric")
+    extra = [key for key in raw if key not in fields]
+    if isinstance(metric, dict):
+        extra += [f"metric.{key}" for key in metric if key not in {f.name for f in dataclasses.fields(Metric)}]
+    return extra
 
 
 def load_task(folder: Path | str) -> Task:
@@ -70,10 +114,12 @@ def load_task(folder: Path | str) -> Task:
         raise TaskError(f"{path}: missing the [metric] table (name and direction of the metric)")
     if "folder" in raw:
         raise TaskError(f"{path}: 'folder' is not a task field")
+    if extra := _unknown(raw):
+        raise TaskError(f"{path}: {', '.join(extra)}: not a task field")
     try:
-        task = Task.model_validate({**raw, "folder": folder})
-    except ValidationError as exc:
-        raise TaskError(f"{path}: {_describe(exc)}") from exc
+        task = from_json(Task, {**_stripped(raw), "folder": str(folder)})
+    except ValueError as exc:
+        raise TaskError(f"{path}: {exc}") from exc
     if task.kind == "download" and not task.prepare:
         raise TaskError(f"{path}: a download task needs 'prepare', the command that fetches its data")
     if task.paper_path is not None and not task.paper_path.is_file():
@@ -118,11 +164,3 @@ def bundled_tasks_root() -> Path:
             return candidate
     raise TaskError(f"the bundled tasks are missing: neither {package / 'workspaces'} nor "
                     f"{package.parents[1] / 'workspaces'} exists")
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "task"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)

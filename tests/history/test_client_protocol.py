@@ -71,7 +71,8 @@ def test_every_server_command_meant_for_the_extension_is_in_protocol_ts():
 
 def result_models() -> dict[str, set[str]]:
     from mlr_copilot.history.compare import MetricChange, RunComparison, SettingPair
-    from mlr_copilot.history.search_tree import NodeComparison, SearchTree, SearchTreeNode
+    from mlr_copilot.history.search_tree import NodeComparison
+    from mlr_copilot.history.tree import SearchTree, SearchTreeNode
     from mlr_copilot.lsp import results
     from mlr_copilot.runners.batch import BatchItem
     from mlr_copilot.runners.model import EnvironmentChange, Failure, RunRecord
@@ -81,11 +82,13 @@ def result_models() -> dict[str, set[str]]:
 
     models: list[type[BaseModel]] = [results.HypothesisInfo, results.ProposeResult, results.ImplementResult,
                                      results.UndoResult, Failure, RunComparison, MetricChange, SettingPair,
-                                     EnvironmentChange, BatchItem, RunCheckout, SearchTree,
-                                     SearchTreeNode, NodeComparison, NodeAction]
+                                     EnvironmentChange, BatchItem, RunCheckout, NodeComparison, NodeAction]
     fields = {model.__name__: set(model.model_fields) for model in models}
     # a plain dataclass (runners/queue_records.py): `queue` starts without pydantic
     fields["QueuedRun"] = {field.name for field in dataclasses.fields(QueuedRun)}
+    # plain dataclasses too (history/tree.py): `history` starts without pydantic
+    for plain in (SearchTree, SearchTreeNode):
+        fields[plain.__name__] = {field.name for field in dataclasses.fields(plain)}
     # lsp/results.py `record_summary`: the record and its primary metric's value
     fields["RunRecord"] = set(RunRecord.model_fields) | {"value"}
     return fields

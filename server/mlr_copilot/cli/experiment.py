@@ -33,7 +33,7 @@ def cmd_implement(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    sha = engine_for(args).undo()
+    sha = engine_for(args, lazy=True).undo()
     print(f"reverted the last MLR-Copilot commit with {sha[:12]}")
     return 0
 

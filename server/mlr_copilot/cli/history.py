@@ -4,6 +4,7 @@ runs side by side."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -15,13 +16,13 @@ from .session import engine_for
 
 if TYPE_CHECKING:
     from ..engine import Engine
-    from ..history.search_tree import SearchTree
+    from ..history.tree import SearchTree
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     from ..history.render import render_csv, render_md, render_search_tree
 
-    engine = engine_for(args)
+    engine = engine_for(args, lazy=True)
     table = engine.history_table(args.branch, all_branches=True)
     if args.csv or args.md:
         sys.stdout.write(render_csv(table) if args.csv else render_md(table))
@@ -29,7 +30,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     tree = latest_tree(engine)
     if args.json:
         data = json.loads(table.to_json())
-        data["search"] = json.loads(tree.model_dump_json()) if tree else None
+        data["search"] = dataclasses.asdict(tree) if tree else None
         print(json.dumps(data, indent=2))
     else:
         say(table.render_text())
@@ -43,19 +44,29 @@ def latest_tree(engine: Engine) -> SearchTree | None:
     """The latest search's tree; a journal that cannot be read is said in a line, and the
     history is shown without it."""
     if not (engine.state.root / "search").is_dir():
-        return None  # no search yet (search/store.py's folder): its models (pydantic) stay unloaded
-    from ..history.search_tree import latest_journal, search_tree
+        return None  # no search yet (search/store.py's folder)
+    from ..history.tree import tree_of
+    from ..search import store
+    from ..search.summary import read_summary
 
     try:
-        journal = latest_journal(engine)
+        session = store.latest_session(engine.workspace)
+    except MlrError:
+        return None
+    try:
+        # its summary: the journal's model (pydantic) only for a file the summary cannot read
+        return tree_of(read_summary(engine.workspace, session))
+    except (MlrError, OSError, ValueError):
+        pass
+    try:
+        return tree_of(engine.search_journal(session))
     except MlrError as exc:
         say(f"mlr-copilot history: {exc}", err=True)
         return None
-    return search_tree(journal) if journal else None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    comparison = engine_for(args).compare(args.run_a, args.run_b)
+    comparison = engine_for(args, lazy=True).compare(args.run_a, args.run_b)
     if args.json:
         print(comparison.to_json())
     else:

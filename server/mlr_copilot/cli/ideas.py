@@ -59,17 +59,17 @@ def cmd_ideas(args: argparse.Namespace) -> int:
 def cmd_hypotheses(args: argparse.Namespace) -> int:
     import json  # only when printing JSON: not on the path of `--help`
 
-    hypotheses = engine_for(args).hypotheses()
+    engine = engine_for(args, lazy=True)
     if args.json:
-        print(json.dumps([h.model_dump(mode="json") for h in hypotheses], indent=2))
+        print(json.dumps([h.model_dump(mode="json") for h in engine.hypotheses()], indent=2))
     else:
-        print_hypotheses(hypotheses)
+        print_hypotheses(engine.hypothesis_summaries())  # what the table shows: no models (start-up)
     return 0
 
 
 def deciding(status: Status) -> Handler:
     def decide(args: argparse.Namespace) -> int:
-        hypothesis = engine_for(args).decide(args.id, status, args.reason or "")
+        hypothesis = engine_for(args, lazy=True).decide(args.id, status, args.reason or "")
         say(f"{hypothesis.id} {hypothesis.status}: {one_line(hypothesis.title)}")
         return 0
 

@@ -41,7 +41,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     import dataclasses  # only when printing JSON: not on the path of `--help`
     import json
 
-    print(json.dumps(dataclasses.asdict(engine_for(args).status()), indent=2))
+    print(json.dumps(dataclasses.asdict(engine_for(args, lazy=True).status()), indent=2))
     return 0
 
 

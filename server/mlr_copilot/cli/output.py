@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ..engine import Engine
     from ..ideas.model import Hypothesis
+    from ..ideas.summary import HypothesisSummary
     from ..runners.model import RunRecord
     from ..work import Work
 
@@ -59,7 +60,7 @@ def terminal_lines(quiet: bool) -> Callable[[str], None]:
     return on_line
 
 
-def print_hypotheses(hypotheses: Iterable[Hypothesis]) -> None:
+def print_hypotheses(hypotheses: Iterable[Hypothesis | HypothesisSummary]) -> None:
     from rich.table import Table  # as above
 
     table = Table("rank", "id", "status", "score", "title", "metric")

@@ -52,7 +52,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
         return _cancel(args)
     if args.run_id:
         raise MlrError(f"unexpected {args.run_id!r}: did you mean `queue cancel {args.run_id}`?")
-    entries = engine_for(args).queue(all_ended=args.all)
+    entries = engine_for(args, lazy=True).queue(all_ended=args.all)
     if args.json:
         print(json.dumps([dataclasses.asdict(entry) for entry in entries], indent=2))
     else:

@@ -52,12 +52,18 @@ def settings_layer(args: argparse.Namespace) -> dict[str, Any]:
     return layer
 
 
-def engine_for(args: argparse.Namespace, layer: dict[str, Any] | None = None) -> Engine:
+def engine_for(args: argparse.Namespace, layer: dict[str, Any] | None = None, *, lazy: bool = False) -> Engine:
+    """`lazy`: the settings validated at their first read, for the commands that read few or
+    none (`Engine.load`), their warnings said then."""
     from ..engine import Engine  # the engine (pydantic, settings) only for commands that use it
 
-    engine = Engine.load(Path(args.workspace), settings_layer(args) if layer is None else layer)
-    for warning in engine.warnings:
+    def warn(warning: str) -> None:
         say(f"warning: {warning}", err=True)
+
+    engine = Engine.load(Path(args.workspace), settings_layer(args) if layer is None else layer,
+                         on_warning=warn if lazy else None)
+    for warning in engine.warnings:
+        warn(warning)
     return engine
 
 

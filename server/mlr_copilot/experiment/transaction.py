@@ -60,7 +60,7 @@ class Intent(BaseModel):
 
 
 def _folder(workspace: Path) -> Path:
-    return StateDir(workspace).root / "txn"
+    return StateDir(workspace).transactions
 
 
 def begin(git: GitWorkspace, changes: list[FileChange], summary: str, message: str, trailers: dict[str, str]) -> Intent:

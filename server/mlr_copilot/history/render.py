@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from ..untrusted import markdown_inline, one_line
 
 if TYPE_CHECKING:
-    from .search_tree import SearchTree, SearchTreeNode
     from .store import HistoryRow, HistoryTable
+    from .tree import SearchTree, SearchTreeNode
 
 # Metric columns the terminal table shows; CSV, Markdown and JSON hold every one.
 TEXT_METRICS = 6

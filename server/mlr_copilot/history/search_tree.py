@@ -1,59 +1,25 @@
 """A search session as both faces show it: the baseline, then every node under its parent with
 its metric, its change against the baseline, its status and what it cost (`SearchTree`); and
-a node beside its parent (`NodeComparison`). Plain data built from the journal, so the editor's
-tree, `history` and `history --json` read the same thing."""
+a node beside its parent (`NodeComparison`). The tree is plain data built from the journal
+(`tree.py`), so the editor's tree, `history` and `history --json` read the same thing."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 
 from .compare import RunComparison
+from .tree import SearchTree, tree_of
 
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..search.model import Journal, Node
 
 
-class SearchTreeNode(BaseModel):
-    model_config = ConfigDict(ser_json_inf_nan="constants")
-
-    id: str
-    # None: drafted from the base commit, so shown under the baseline
-    parent: str | None
-    operator: str
-    hypothesis: str | None
-    status: str
-    value: float | None
-    # relative change against the baseline's value, positive meaning better
-    delta: float | None
-    cost_usd: float
-    compute_s: float
-    commit: str
-    runs: list[str]
-    summary: str
-    why: str
-    best: bool
-
-
-class SearchTree(BaseModel):
-    model_config = ConfigDict(ser_json_inf_nan="constants")
-
-    session: str
-    metric: str
-    direction: str
-    status: str
-    message: str
-    base_branch: str
-    base_commit: str
-    baseline_run: str | None
-    baseline_value: float | None
-    best: str | None
-    cost_usd: float
-    compute_s: float
-    elapsed_s: float
-    nodes: list[SearchTreeNode]
+class SearchTreeModel(RootModel[SearchTree]):
+    """`SearchTree`, dumped as its fields: the editor's (a diverged node's NaN sent as null,
+    `lsp/results.to_json`)."""
 
 
 def latest_journal(engine: Engine, session: str | None = None) -> Journal | None:
@@ -70,18 +36,8 @@ def latest_journal(engine: Engine, session: str | None = None) -> Journal | None
     return engine.search_journal(session)
 
 
-def search_tree(journal: Journal) -> SearchTree:
-    best = journal.best()
-    nodes = [SearchTreeNode(id=n.id, parent=n.parent, operator=n.operator, hypothesis=n.hypothesis, status=n.status,
-                            value=n.value, delta=journal.delta(n), cost_usd=n.llm_cost_usd, compute_s=n.compute_s,
-                            commit=n.commit, runs=n.runs, summary=n.summary, why=n.why, best=n is best)
-             for n in journal.nodes]
-    return SearchTree(session=journal.session, metric=journal.metric, direction=journal.direction,
-                      status=journal.status, message=journal.message, base_branch=journal.base_branch,
-                      base_commit=journal.base_commit, baseline_run=journal.baseline_run,
-                      baseline_value=journal.baseline_value, best=best.id if best else None,
-                      cost_usd=journal.usage.cost_usd or 0.0, compute_s=journal.compute_s(),
-                      elapsed_s=journal.elapsed_s, nodes=nodes)
+def search_tree(journal: Journal) -> SearchTreeModel:
+    return SearchTreeModel(tree_of(journal))
 
 
 class NodeComparison(BaseModel):

@@ -4,15 +4,15 @@ proposes, each with its experiment plan. Saved under `.mlr/ideas/<paper-slug>/`.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
 from ..objective import Direction
 from ..retrieval.model import RelatedWork
-from ..slugs import slugify
+from . import summary
 
-Status = Literal["proposed", "accepted", "rejected"]
+Status = summary.Status
 
 
 class Analysis(BaseModel):
@@ -124,15 +124,15 @@ class Hypothesis(_Idea):
 
     @property
     def score(self) -> float:
-        return sum(self.scores.get(k, 0.0) for k in ("novelty", "feasibility", "expected_gain"))
+        return summary.score(self.scores)
 
     @property
     def slug(self) -> str:
-        return f"{self.id}-{slugify(self.title, 40)}"
+        return summary.slug(self.id, self.title)
 
     @property
     def branch(self) -> str:
-        return f"mlr/{self.slug}"
+        return summary.branch(self.id, self.title)
 
 
 class IdeasRun(BaseModel):

@@ -8,13 +8,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import MlrError
 from ..state import StateDir, read_json, write_json
 from .model import Decision, Hypothesis, IdeasRun, Status
-
-
-class UnknownHypothesisError(MlrError):
-    pass
+from .summary import unknown
 
 
 class IdeaStore:
@@ -50,8 +46,7 @@ class IdeaStore:
             for hypothesis in run.hypotheses:
                 if hypothesis.id == wanted or hypothesis.slug == wanted:
                     return run, hypothesis
-        known = ", ".join(h.id for h in self.hypotheses()) or "none yet: propose hypotheses first"
-        raise UnknownHypothesisError(f"no hypothesis '{wanted}' in this workspace (known: {known})")
+        raise unknown(wanted, self.hypotheses())
 
     def next_ids(self, count: int) -> list[str]:
         used = [int(m.group(1)) for h in self.hypotheses() if (m := re.fullmatch(r"h(\d+)", h.id))]

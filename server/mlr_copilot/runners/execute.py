@@ -25,7 +25,7 @@ from .model import RunEnvironment, RunRecord, RunRequest, Sandbox
 from .placing import SlotUse, Source, kept_outputs, placed, source
 from .proctree import start_ticks
 from .registry import NAMES, runner_class
-from .summary import RunStatus
+from .summary import RunStatus, record_path
 from .supervise import LineCallback, Runner
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,6 @@ SAFE_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MTIME_SLACK_S = 0.05
 NOTE_ATTEMPTS = 3
 _NOTES_LOCK = threading.Lock()
-
-
-def record_path(workspace: Path | str, run_id: str) -> Path:
-    return StateDir(workspace).runs / f"{run_id}.json"
 
 
 def save_record(workspace: Path | str, record: RunRecord) -> None:

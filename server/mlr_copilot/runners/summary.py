@@ -85,6 +85,10 @@ class RunSummary:
         return of_commit(self.commit, self.uncommitted, self.snapshot_of)
 
 
+def record_path(workspace: Path | str, run_id: str) -> Path:
+    return StateDir(workspace).runs / f"{run_id}.json"
+
+
 def load_summaries(workspace: Path | str) -> list[RunSummary]:
     """`read_run_files` as the history reads them."""
     return read_run_files(workspace, lambda data: from_json(RunSummary, json.loads(data)))

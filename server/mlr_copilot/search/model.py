@@ -8,15 +8,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..objective import Direction, Objective
+from ..objective import Direction
 from ..status import Spend
+from .summary import JournalView
+from .summary import (
+    NodeStatus as NodeStatus,  # the types of the journal's fields, defined with its summary
+)
+from .summary import Operator as Operator
+from .summary import SearchStatus as SearchStatus
 
-Operator = Literal["draft", "debug", "improve"]
 # what a user asks of a node from the editor or the CLI (`Engine.search_act`)
 NodeActionName = Literal["improve", "debug", "prune", "promote"]
-NodeStatus = Literal["pending", "running", "passed", "failed", "pruned"]
-SearchStatus = Literal["running", "done", "target", "nodes", "hours", "compute", "budget", "exhausted",
-                       "cancelled", "failed"]
 
 
 def now() -> str:
@@ -103,7 +105,7 @@ class Measured(BaseModel):
     se: float | None = None
 
 
-class Journal(BaseModel):
+class Journal(BaseModel, JournalView["Node"]):
     session: str
     metric: str
     direction: Direction
@@ -135,10 +137,6 @@ class Journal(BaseModel):
     usage: Spend = Field(default_factory=Spend)
     started_at: str = Field(default_factory=now)
 
-    @property
-    def objective(self) -> Objective:
-        return Objective(self.metric, self.direction)
-
     def node(self, node_id: str) -> Node:
         found = next((n for n in self.nodes if n.id == node_id), None)
         if found is None:
@@ -147,12 +145,6 @@ class Journal(BaseModel):
 
     def children(self, node_id: str) -> list[Node]:
         return [n for n in self.nodes if n.parent == node_id]
-
-    def best(self) -> Node | None:
-        return self.objective.best([n for n in self.nodes if n.status == "passed"], lambda n: n.value)
-
-    def delta(self, node: Node | None) -> float | None:
-        return self.objective.delta(node.value if node else None, self.baseline_value)
 
     def path_to(self, node: Node) -> list[Node]:
         path = [node]
@@ -164,9 +156,6 @@ class Journal(BaseModel):
         """Every run the journal holds: the nodes', the baseline's, the seeded and final ones."""
         held = {run for n in self.nodes for run in n.runs} | {r.run for m in self.measured for r in m.runs}
         return held | {run for run in (self.baseline_run, self.final.run if self.final else None) if run}
-
-    def compute_s(self) -> float:
-        return sum(n.compute_s for n in self.nodes)
 
     def next_id(self) -> str:
         return f"n{len(self.nodes) + 1:03d}"

@@ -21,15 +21,15 @@ import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
-
-from pydantic import ValidationError
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import MlrError
 from ..state import StateDir, read_json
 from ..workspace import gitsafe
 from ..workspace.gitsafe import run_text
-from .model import Journal
+
+if TYPE_CHECKING:
+    from .model import Journal
 
 SESSION = re.compile(r"^[0-9]{8}-[0-9]{6}(-[0-9]+)?$")
 REF_ROOT = "refs/mlr/search"
@@ -148,17 +148,29 @@ def _replay(text: str) -> dict[str, Any]:
     return {**fields, "nodes": list(nodes.values())}
 
 
-def load(workspace: Path, session: str) -> Journal:
+def journal_data(workspace: Path, session: str) -> tuple[Path, dict[str, Any]]:
+    """The journal as saved, unvalidated, and the file it was read from: MlrError when there is
+    none, ValueError when it does not add up to one (`search/summary.py` reads it too)."""
     path = journal_path(workspace, session)
     try:
-        try:
-            data = _replay(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            old = path.with_name(OLD_JOURNAL_FILE)
-            data = read_json(old)
-            if data is None:
-                raise MlrError(f"no search session {session} ({path} does not exist)") from None
-            path = old
+        return path, _replay(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        old = path.with_name(OLD_JOURNAL_FILE)
+        data = read_json(old)
+        if data is None:
+            raise MlrError(f"no search session {session} ({path} does not exist)") from None
+        return old, data
+
+
+def load(workspace: Path, session: str) -> Journal:
+    # the journal's model: `history` reads the journal's summary (search/summary.py) without it
+    from pydantic import ValidationError
+
+    from .model import Journal
+
+    path = journal_path(workspace, session)
+    try:
+        path, data = journal_data(workspace, session)
         return Journal.model_validate(data)
     except (ValueError, ValidationError) as exc:
         raise MlrError(f"the search journal {path} cannot be read ({str(exc).splitlines()[0]})") from None

@@ -105,10 +105,8 @@ class GitWorkspace(GitRepo):
         """Raise unless the agent may start: on a branch, no operation under way, no tracked
         changes. Returns where HEAD is. An accepted change a killed process left half-written is
         settled first (see `experiment/transaction.py`): it is the agent's, not the user's."""
-        from mlr_copilot.experiment.transaction import settle
-
         head = self._check_state()
-        settle(self)
+        self._settle()
         changed = self._tracked_changes()
         if changed:
             raise DirtyTreeError(
@@ -234,12 +232,18 @@ class GitWorkspace(GitRepo):
                 return commit
         return None
 
+    def _settle(self) -> None:
+        """`experiment/transaction.settle`, its module (pydantic, the run machinery) loaded only
+        when a change is waiting: `undo` starts without them."""
+        if StateDir(self.root).transactions.is_dir():
+            from mlr_copilot.experiment.transaction import settle
+
+            settle(self)
+
     def undo_last_agent_commit(self) -> str:
         """Revert the last agent commit with a new commit; return its sha."""
-        from mlr_copilot.experiment.transaction import settle
-
         self._check_state()
-        settle(self)
+        self._settle()
         target = self.last_agent_commit()
         if target is None:
             raise NothingToUndoError(f"no MLR-Copilot commit to undo on branch {self.current_branch()}")
