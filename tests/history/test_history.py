@@ -13,6 +13,7 @@ from mlr_copilot.runners.execute import execute
 from mlr_copilot.runners.local import LocalRunner
 from mlr_copilot.runners.model import RunRequest
 from tests.gitutil import commit, git, make_repo
+from tests.lightshape import assert_fields_are_the_models_own
 
 SCRIPT = "import sys\nv = open('value.txt').read().strip()\nprint(f'METRIC loss={v}')\nsys.exit(1 if v == 'fail' else 0)\n"
 
@@ -224,23 +225,13 @@ def test_the_historys_reading_of_a_record_is_the_records_own(tmp_path):
     """`RunSummary` (the history's reader, without pydantic) holds only fields of `RunRecord`,
     of the same types, reads a real record as the record reads, and skips what it refuses."""
     import dataclasses
-    import typing
 
     from mlr_copilot.runners.model import RunEnvironment, RunRecord
     from mlr_copilot.runners.summary import RunPlace, RunSummary, load_summaries
 
     for light, model in ((RunSummary, RunRecord), (RunPlace, RunEnvironment)):
-        hints = typing.get_type_hints(light)
-        for field in dataclasses.fields(light):
-            assert field.name in model.model_fields, f"{light.__name__}.{field.name} is not a field of {model.__name__}"
-            if field.name not in ("environment", "runner"):  # the nested light reader; a validated str
-                assert hints[field.name] == model.model_fields[field.name].annotation, field.name
-            default = model.model_fields[field.name].get_default(call_default_factory=True)
-            if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING:
-                light_default = field.default_factory() if field.default is dataclasses.MISSING else field.default  # type: ignore[misc]
-                assert light_default == default, field.name
-            else:
-                assert model.model_fields[field.name].is_required(), field.name
+        # environment: the nested light reader; runner: a validated str
+        assert_fields_are_the_models_own(light, model, loose=("environment", "runner"))
     (tmp_path / "train.py").write_text(SCRIPT)
     (tmp_path / "value.txt").write_text("nan\n")
     record = run(tmp_path)

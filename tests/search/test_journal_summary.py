@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import typing
 
 import pytest
 
@@ -17,20 +16,12 @@ from mlr_copilot.search import store
 from mlr_copilot.search.model import Journal, Node
 from mlr_copilot.search.summary import JournalSummary, NodeSummary, read_summary
 from mlr_copilot.status import Spend
+from tests.lightshape import assert_fields_are_the_models_own
 
 
 @pytest.mark.parametrize("light, model", [(JournalSummary, Journal), (NodeSummary, Node)])
 def test_each_summary_field_is_the_journals_own(light, model):
-    hints = typing.get_type_hints(light)
-    for field in dataclasses.fields(light):
-        assert field.name in model.model_fields, f"{light.__name__}.{field.name} is not a field of {model.__name__}"
-        if field.name != "nodes":  # the nested summary
-            assert hints[field.name] == model.model_fields[field.name].annotation, field.name
-        if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING:
-            light_default = field.default_factory() if field.default is dataclasses.MISSING else field.default  # type: ignore[misc]
-            assert light_default == model.model_fields[field.name].get_default(call_default_factory=True), field.name
-        else:
-            assert model.model_fields[field.name].is_required(), field.name
+    assert_fields_are_the_models_own(light, model, loose=("nodes",))  # nodes: the nested summary
 
 
 def test_the_tree_of_the_summary_is_the_tree_of_the_journal(tmp_path):

@@ -107,3 +107,18 @@ def test_where_processes_cannot_be_seen_the_user_is_told_what_to_delete(tmp_path
     monkeypatch.setattr(stalelocks, "_PROC", tmp_path / "no-proc")
     [warning] = stalelocks.clear_stale_locks(repo)
     assert lock.exists() and f"rm '{lock}'" in warning and "\n" not in warning
+
+
+def test_a_lock_too_young_at_the_start_is_judged_again_once_the_command_has_waited_for_it(tmp_path, caplog):
+    from mlr_copilot.workspace.git import GitWorkspace
+
+    repo = make_repo(tmp_path / "ws", {"train.py": "v = 1\n"})
+    (repo / "train.py").write_text("v = 2\n")
+    lock = repo / ".git" / "index.lock"
+    lock.write_text("")  # left a moment ago by a git killed with the command that started it
+    with caplog.at_level(logging.WARNING):
+        sha = GitWorkspace(repo).commit_paths(["train.py"], "next")
+    assert not lock.exists() and git(repo, "rev-parse", "HEAD").strip() == sha
+    assert git(repo, "show", "HEAD:train.py") == "v = 2\n"
+    [warning] = [r.getMessage() for r in caplog.records if "index.lock" in r.getMessage()]
+    assert warning.startswith("removed ") and "\n" not in warning

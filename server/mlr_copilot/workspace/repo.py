@@ -7,6 +7,7 @@ policy for the user's own changes.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -26,10 +27,12 @@ from mlr_copilot.workspace.errors import (
 )
 from mlr_copilot.workspace.paths import is_secret_name
 from mlr_copilot.workspace.refs import commit_of
+from mlr_copilot.workspace.stalelocks import clear_stale_locks
 
 _IGNORE_RULE = re.compile(r"(.+?):(\d+):(.*)")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _LOCKED = re.compile(r"\.lock'?: File exists|cannot lock ref")
+log = logging.getLogger(__name__)
 LOCK_WAIT_S = 10.0
 LOCK_RETRY_S = 0.1
 
@@ -97,6 +100,7 @@ class GitRepo:
 
     def _git(self, *args: str, env: dict[str, str] | None = None, strip: bool = True) -> str:
         waited = 0.0
+        swept = False
         while True:
             try:
                 return self.repo.git.execute(
@@ -109,6 +113,15 @@ class GitRepo:
             # index.lock (or a ref lock) for a moment; the failed command changed nothing.
             if not _LOCKED.search(detail):
                 raise GitWorkspaceError(f"git {args[0]} failed in {self.root}: {detail}")
+            if waited >= LOCK_WAIT_S and not swept:
+                # a git killed just before this command began (with the command that started
+                # it) left its lock too young to be judged stale at the start; it is old enough now
+                swept = True
+                removed = [w for w in clear_stale_locks(self.root) if w.startswith("removed ")]
+                for warning in removed:
+                    log.warning("%s", warning)
+                if removed:
+                    continue
             if waited >= LOCK_WAIT_S:
                 raise GitWorkspaceError(
                     f"git {args[0]} failed in {self.root}: another git process held a lock for "
