@@ -89,6 +89,8 @@ class Calls:
         self.spent: dict[str, float] = defaultdict(float)
         self.git_started: dict[str, int] = defaultdict(int)
         self.git_seconds: dict[str, float] = defaultdict(float)
+        self.active: dict[str, int] = defaultdict(int)
+        self.since: dict[str, float] = {}
 
     def clear(self) -> None:
         self.prompts, self.seconds = [], 0.0
@@ -96,16 +98,23 @@ class Calls:
             counts.clear()
 
     def time(self, module: Any, name: str, bucket: str) -> None:
+        """The wall time during which at least one call of the bucket is in flight: the seeded
+        re-runs go to the queue at once (`measure`), and their summed times would overlap."""
         inner = getattr(module, name)
-        spent = self.spent
+        spent, active, since = self.spent, self.active, self.since
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
-            started, token = time.perf_counter(), BUCKET.set(bucket)
+            token = BUCKET.set(bucket)
+            if active[bucket] == 0:
+                since[bucket] = time.perf_counter()
+            active[bucket] += 1
             try:
                 return await inner(*args, **kwargs)
             finally:
                 BUCKET.reset(token)
-                spent[bucket] += time.perf_counter() - started
+                active[bucket] -= 1
+                if active[bucket] == 0:
+                    spent[bucket] += time.perf_counter() - since[bucket]
 
         setattr(module, name, timed)
 
