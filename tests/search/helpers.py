@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mlr_copilot.engine import Engine
 from mlr_copilot.ideas.model import Analysis, ExperimentPlan, Hypothesis, IdeasRun
+from mlr_copilot.llm.scripted import ScriptedProvider
 from mlr_copilot.search.loop import Search
 from mlr_copilot.search.model import Journal
 from mlr_copilot.work import Work
@@ -110,3 +113,31 @@ def save_hypotheses(engine: Engine, count: int) -> None:
 
 def search(engine: Engine, resume: bool = False, hypotheses: int | None = None) -> Journal:
     return asyncio.run(Search(engine, Work()).run(hypotheses=hypotheses, resume=resume))
+
+
+def sent_prompts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[Any]]]:
+    """Each prompt the scripted model is sent from now on, with its call name, in order."""
+    sent: list[tuple[str, list[Any]]] = []
+    complete = ScriptedProvider.complete
+
+    async def spy(self: ScriptedProvider, messages: Any, **kwargs: Any) -> Any:
+        sent.append((kwargs["call"], list(messages)))
+        return await complete(self, messages, **kwargs)
+
+    monkeypatch.setattr(ScriptedProvider, "complete", spy)
+    return sent
+
+
+def search_process_code(**search: Any) -> str:
+    """A search as its own process (`python -c CODE WORKSPACE SCRIPT`), on 2 local slots, that
+    a test can kill -9: `search` are its settings (camelCase, as the user gives them)."""
+    return f"""
+import asyncio, sys
+from mlr_copilot.engine import Engine
+from mlr_copilot.search.loop import Search
+from mlr_copilot.work import Work
+engine = Engine.load(sys.argv[1], {{"llm": {{"provider": "scripted", "script": sys.argv[2]}}, "ideas": {{"online": False}},
+                                   "run": {{"runner": "local", "timeout": 120, "parallel": 2}},
+                                   "search": {search!r}}})
+asyncio.run(Search(engine, Work()).run())
+"""

@@ -23,7 +23,16 @@ from mlr_copilot.search import store
 from mlr_copilot.search.model import Journal
 from tests.gitutil import make_repo
 
-from .helpers import TASK, TRAIN, draft, engine_for, search, settings, write_script
+from .helpers import (
+    TASK,
+    TRAIN,
+    draft,
+    engine_for,
+    search,
+    search_process_code,
+    settings,
+    write_script,
+)
 from .test_parallel import overlap, span
 from .test_resume import SERVER, wait_for
 
@@ -138,16 +147,7 @@ def test_a_run_that_ended_before_the_journal_was_saved_is_taken_not_run_again(tm
     assert resumed.final == final and resumed.final_node == "n001"
 
 
-SEARCH = """
-import asyncio, sys
-from mlr_copilot.engine import Engine
-from mlr_copilot.search.loop import Search
-from mlr_copilot.work import Work
-engine = Engine.load(sys.argv[1], {"llm": {"provider": "scripted", "script": sys.argv[2]}, "ideas": {"online": False},
-                                   "run": {"runner": "local", "timeout": 120, "parallel": 2},
-                                   "search": {"initialDrafts": 1, "reflectEvery": 0, "seeds": 3, "maxNodes": 1}})
-asyncio.run(Search(engine, Work()).run())
-"""
+SEARCH = search_process_code(initialDrafts=1, reflectEvery=0, seeds=3, maxNodes=1)
 
 
 def test_kill_9_while_measuring_then_resume_repeats_no_finished_seeded_run(tmp_path):

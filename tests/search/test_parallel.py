@@ -21,7 +21,16 @@ from mlr_copilot.search.loop import Search
 from mlr_copilot.search.report import render
 from mlr_copilot.work import Work
 
-from .helpers import draft, engine_for, improve, search, settings, workspace, write_script
+from .helpers import (
+    draft,
+    engine_for,
+    improve,
+    search,
+    search_process_code,
+    settings,
+    workspace,
+    write_script,
+)
 from .test_resume import SERVER, journal_says, runs_of, wait_for
 
 HEAD = "SCORE = 0.5\nBROKEN = False\nSLEEP = 0"
@@ -66,16 +75,7 @@ def test_nodes_run_at_once_up_to_the_slots_of_the_run_queue(tmp_path, parallel):
     assert [m.label for m in journal.measured] == ["baseline", "best"]
 
 
-SEARCH = """
-import asyncio, sys
-from mlr_copilot.engine import Engine
-from mlr_copilot.search.loop import Search
-from mlr_copilot.work import Work
-engine = Engine.load(sys.argv[1], {"llm": {"provider": "scripted", "script": sys.argv[2]}, "ideas": {"online": False},
-                                   "run": {"runner": "local", "timeout": 120, "parallel": 2},
-                                   "search": {"initialDrafts": 2, "reflectEvery": 0, "seeds": 1, "maxNodes": 3}})
-asyncio.run(Search(engine, Work()).run())
-"""
+SEARCH = search_process_code(initialDrafts=2, reflectEvery=0, seeds=1, maxNodes=3)
 
 
 def test_kill_9_with_two_nodes_in_flight_then_resume_repeats_no_finished_run(tmp_path):

@@ -14,12 +14,11 @@ import itertools
 import pytest
 
 from mlr_copilot.llm import prefix_cache
-from mlr_copilot.llm.scripted import ScriptedProvider
 from mlr_copilot.search import operators
 from mlr_copilot.search.execute import check_out
 from tests.gitutil import git
 
-from .helpers import draft, engine_for, fix, reflect, search, workspace
+from .helpers import draft, engine_for, fix, reflect, search, sent_prompts, workspace
 
 CHANGE_CALLS = ("implement.step", "debug.fix", "search.improve")
 
@@ -38,14 +37,7 @@ def no_hf_cache(tmp_path, monkeypatch):
 
 
 def test_a_search_sends_prompts_a_prefix_cache_serves_at_least_nine_tenths_of(tmp_path, monkeypatch):
-    sent: list[tuple[str, list]] = []
-    complete = ScriptedProvider.complete
-
-    async def spy(self, messages, **kwargs):
-        sent.append((kwargs["call"], list(messages)))
-        return await complete(self, messages, **kwargs)
-
-    monkeypatch.setattr(ScriptedProvider, "complete", spy)
+    sent = sent_prompts(monkeypatch)
     # as in bench_search: each improvement adds a module (an edit of a file already shown would
     # send its new content, the part of a prompt no cache can serve)
     records = [*draft("SCORE = 0.5", "SCORE = 0.6", "Raise the score"),
@@ -91,14 +83,7 @@ def test_what_is_a_nodes_own_comes_after_everything_its_siblings_share(tmp_path,
     then its id, commit and result), all after the main files, the task and the improve
     instructions; and the next improvement of the same node only adds to the end of the last
     one's prompt, since what its siblings tried only grows at the end and nothing follows it."""
-    sent: list[tuple[str, list]] = []
-    complete = ScriptedProvider.complete
-
-    async def spy(self, messages, **kwargs):
-        sent.append((kwargs["call"], list(messages)))
-        return await complete(self, messages, **kwargs)
-
-    monkeypatch.setattr(ScriptedProvider, "complete", spy)
+    sent = sent_prompts(monkeypatch)
     records = [*draft("SCORE = 0.5", "SCORE = 0.6", "Raise the score"),
                *draft("SCORE = 0.5", "SCORE = 0.55", "Raise it less"),
                *[{"call": "search.improve", "response": f"SUMMARY: Add step {n}\nWHY: it may help.\n\nstep_{n}.py\n"
