@@ -412,9 +412,7 @@ class Engine:
         run_id = new_run_id()
         queued = time.monotonic()
         queue = self.slot_queue()
-        # a Ray run's GPUs are the cluster node's, held by its task (`run.rayNumGpus`): its slot
-        # here only bounds how many runs this machine drives at once, and needs none of its GPUs
-        gpus = 0 if chosen.name == "ray" else None
+        gpus = None if chosen.local_gpus else 0  # see `Runner.local_gpus`
         async with cancelled_by(queue, run_id, work.cancel), queue.lease(run_id, node=search_node, gpus=gpus) as lease:
             slot = SlotUse(lease.slot.index, lease.gpu_ids, time.monotonic() - queued)
             work.say(f"Running `{request.command_text()}` on {rev or 'the working copy'} in slot {slot.index} "

@@ -217,6 +217,8 @@ def _command_env(request: RunRequest) -> dict[str, str]:
 
 
 class RayRunner(Runner):
+    local_gpus = False  # the cluster node's, held by its task (`run.rayNumGpus`)
+
     def __init__(self, reason: str = "runner set to ray"):
         self.reason = reason
         self._jobs: dict[str, RayTaskJob] = {}

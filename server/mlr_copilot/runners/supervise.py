@@ -155,6 +155,9 @@ class Job(ABC):
 
 class Runner(ABC):
     reason: str = ""  # why this runner was chosen, told to the user
+    # False where a run's GPUs are another machine's, held there (a Ray task on its node): its
+    # slot here only bounds how many runs this machine drives at once, and needs none of its GPUs
+    local_gpus: bool = True
 
     @property
     def name(self) -> str:
