@@ -7,8 +7,8 @@ it is shown verbatim, never interpreted. Two things stand between such text and 
   the C1 range, bidi overrides) would drive the terminal; they are shown as escapes such as
   `\\x1b` instead. Newlines and tabs stay.
 
-The terminal face passes every untrusted string through `visible` and gives Rich only `Text`
-objects built from it (see `cli.shown`), so `[/bold]` or `[ref:4]` print as written.
+The terminal face passes every untrusted string through `visible` (`cli.output.say`, the
+tables of `cli.table`) and interprets none as markup, so `[/bold]` or `[ref:4]` print as written.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def test_queue_lists_the_runs_another_process_holds_and_cancels_them(holder):
     assert held["elapsed_s"] >= 0 and waiting["elapsed_s"] >= 0
 
     table = cli("queue", "-w", str(ws))
-    rows = {line.split()[1]: line for line in table.stdout.splitlines() if "held" in line or "waiting" in line}
+    rows = {line.split()[0]: line for line in table.stdout.splitlines() if "held" in line or "waiting" in line}
     assert "running" in rows["held"] and "node-a" in rows["held"] and " 3 " in rows["held"]
     assert "pending" in rows["waiting"]
 

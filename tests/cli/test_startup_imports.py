@@ -22,7 +22,8 @@ HEAVY = ("asyncio", "docker", "git", "requests", "httpx", "openai", "anthropic",
          # the providers' modules (read from the registry only when a spec is), the agents' view of
          # a workspace, and the .env parser (for a workspace without one)
          "mlr_copilot.llm.openai_provider", "mlr_copilot.llm.anthropic_provider", "mlr_copilot.llm.sdk_errors",
-         "mlr_copilot.context", "mlr_copilot.experiment", "dotenv")
+         "mlr_copilot.context", "mlr_copilot.experiment", "dotenv",
+         "rich")  # the tables are plain text (cli/table.py): rich took 30-40 ms to import
 
 PROBE = """
 import contextlib, io, json, sys

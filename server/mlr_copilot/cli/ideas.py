@@ -12,7 +12,7 @@ from ..untrusted import one_line
 
 if TYPE_CHECKING:
     from ..ideas.model import Status
-from .output import console, print_hypotheses, print_usage, say, shown, terminal_work
+from .output import print_hypotheses, print_usage, say, say_styled, terminal_work
 from .parser import Commands, Handler
 from .session import engine_for, run_async
 
@@ -47,10 +47,9 @@ def cmd_ideas(args: argparse.Namespace) -> int:
             raise MlrError(f"--n {args.n} is invalid: {exc.errors()[0]['msg'].lower()}") from None
         engine.configure(engine.settings.model_copy(update={"ideas": ideas}))
     run = run_async(engine.propose_hypotheses(str(Path(args.pdf).resolve()), terminal_work()))
-    out = console()
-    out.print(shown(run.paper_title, "bold") + shown(f": {len(run.hypotheses)} hypotheses in {run.document}"))
+    say_styled((run.paper_title, "bold"), (f": {len(run.hypotheses)} hypotheses in {run.document}", ""))
     for note in run.notes:
-        out.print(shown(f"  note: {note}"))
+        say(f"  note: {note}")
     print_hypotheses(sorted(run.hypotheses, key=lambda h: h.rank))
     print_usage(engine)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .output import console, shown
+from .output import say_styled
 from .parser import Commands
 from .session import engine_for
 
@@ -30,10 +30,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return 0
-    out = console()
     for row in rows:
-        mark = shown("ok", "green") if row.ok else shown("!!", "yellow")
-        out.print(mark + shown(f"  {row.check:<16} {row.finding}"))
+        say_styled(("ok", "green") if row.ok else ("!!", "yellow"), (f"  {row.check:<16} {row.finding}", ""))
     return 0
 
 

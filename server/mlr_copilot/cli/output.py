@@ -1,6 +1,6 @@
 """How results reach the terminal. Results go to stdout, progress and warnings to stderr; any
-text that may come from an LLM, a paper or the workspace goes through `say` or `shown`, which
-keep its control characters visible (`untrusted.visible`)."""
+text that may come from an LLM, a paper or the workspace goes through `say`, `say_styled` or a
+table (`table.print_table`), which keep its control characters visible (`untrusted.visible`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from ..untrusted import one_line, visible
+from ..untrusted import visible
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.text import Text
-
     from ..engine import Engine
     from ..ideas.model import Hypothesis
     from ..ideas.summary import HypothesisSummary
@@ -23,22 +20,17 @@ if TYPE_CHECKING:
 
 def say(text: object = "", *, err: bool = False) -> None:
     """Print a line that may hold LLM, paper or workspace text, verbatim (`untrusted.visible`).
-    Every result and message the terminal shows goes through here or `shown`."""
+    Every result and message the terminal shows goes through here, `say_styled` or a table."""
     print(visible(text), file=sys.stderr if err else sys.stdout, flush=err)
 
 
-def shown(text: object, style: str = "") -> Text:
-    """Untrusted text as a Rich `Text`: never parsed as markup or emoji codes."""
-    from rich.text import Text  # rich only for the commands that print tables
+def say_styled(*parts: tuple[object, str]) -> None:
+    """One line on stdout of (text, style) parts, each text verbatim as in `say`, in its style
+    ("bold", "green": `table.paint`) when stdout is a terminal that shows colour."""
+    from .table import paint, wants_colour
 
-    return Text(visible(text), style=style)
-
-
-def console() -> Console:
-    from rich.console import Console  # rich only for the commands that print tables
-
-    # piped output keeps whole lines: tables are read by scripts and tests too
-    return Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    colour = wants_colour(sys.stdout)
+    print("".join(paint(visible(text), style, colour) for text, style in parts))
 
 
 def terminal_work() -> Work:
@@ -61,13 +53,14 @@ def terminal_lines(quiet: bool) -> Callable[[str], None]:
 
 
 def print_hypotheses(hypotheses: Iterable[Hypothesis | HypothesisSummary]) -> None:
-    from rich.table import Table  # as above
+    from .table import print_table
 
-    table = Table("rank", "id", "status", "score", "title", "metric")
-    for h in hypotheses:
-        table.add_row(*(shown(one_line(cell)) for cell in (
-            h.rank, h.id, h.status, f"{h.score:g}", h.title, f"{h.plan.metric} ({h.plan.direction})")))
-    console().print(table)
+    rows = [(h.rank, h.id, h.status, f"{h.score:g}", h.title, f"{h.plan.metric} ({h.plan.direction})")
+            for h in hypotheses]
+    if not rows:
+        say("no hypotheses yet: `mlr-copilot ideas PAPER.pdf` proposes them")
+        return
+    print_table(("rank", "id", "status", "score", "title", "metric"), rows, free=(4, 5))
 
 
 def print_usage(engine: Engine) -> None:

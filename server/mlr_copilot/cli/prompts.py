@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ..untrusted import visible
-from .output import console, say, shown
+from .output import say, say_styled
 
 if TYPE_CHECKING:
     from ..experiment.change import Proposal, Review, Reviewer
@@ -19,17 +19,14 @@ def terminal_reviewer(auto_yes: bool) -> Reviewer:
     """Show each proposed diff and ask; `--yes` accepts everything (the autonomous mode)."""
 
     async def review(proposal: Proposal) -> Review:
-        from rich.syntax import Syntax  # rich (and pygments) only when there is a diff
-
         from ..experiment.change import Review  # the agent's module: only when there is a change
 
-        out = console()
-        out.print(shown("\nProposed change", "bold") + shown(f" {proposal.id}: {proposal.summary}"))
+        say_styled(("\nProposed change", "bold"), (f" {proposal.id}: {proposal.summary}", ""))
         if proposal.why:
-            out.print(shown(proposal.why))
-        out.print(Syntax(visible(proposal.diff), "diff", theme="ansi_dark", word_wrap=True))
+            say(proposal.why)
+        print_diff(proposal.diff)
         if auto_yes:
-            out.print(shown("accepted (--yes)", "green"))
+            say_styled(("accepted (--yes)", "green"))
             return Review(True)
         try:
             answer = input("Accept this change? [y]es / [n]o / or type a reason to reject: ").strip()
@@ -40,6 +37,24 @@ def terminal_reviewer(auto_yes: bool) -> Reviewer:
         return Review(False, reason="" if answer.lower() in ("n", "no", "") else answer)
 
     return review
+
+
+def print_diff(diff: str) -> None:
+    """A unified diff on stdout, verbatim, its lines coloured as `git diff` colours them when
+    stdout is a terminal that shows colour."""
+    from .table import paint, wants_colour
+
+    colour = wants_colour(sys.stdout)
+    for line in visible(diff).removesuffix("\n").split("\n"):  # not splitlines: U+2028 is no line break of the diff
+        print(paint(line, _diff_style(line), colour))
+
+
+def _diff_style(line: str) -> str:
+    if line.startswith(("diff --git ", "index ", "--- ", "+++ ", "new file", "deleted file", "rename ", "similarity ")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    return {"+": "green", "-": "red"}.get(line[:1], "")
 
 
 def terminal_confirm(auto_yes: bool) -> Callable[[str], Awaitable[bool]]:

@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..errors import MlrError
-from .output import console, say, shown
+from .output import say
 from .parser import Commands
 from .session import engine_for
 
@@ -29,19 +29,17 @@ def elapsed_text(seconds: float) -> str:
 
 
 def print_queue(entries: list[QueuedRun]) -> None:
-    from rich.table import Table  # rich only for the commands that print tables
+    from .table import Styled, print_table
 
     if not entries:
         say("the queue is empty: no run is waiting or running")
         return
     # "of": the search node or eval task a run belongs to, never the machine it runs on
-    table = Table("run", "state", "slot", "GPUs", "of", "elapsed", "note")
-    for e in entries:
-        note = "cancel requested" if e.cancel_requested and e.state in ("pending", "running") else e.reason or ""
-        table.add_row(shown(e.run_id), shown(e.state, _STATE_STYLE.get(e.state, "")),
-                      shown("-" if e.slot is None else e.slot), shown(",".join(e.gpu_ids) or "-"),
-                      shown(e.node or "-"), shown(elapsed_text(e.elapsed_s)), shown(note))
-    console().print(table)
+    rows = [(e.run_id, Styled(e.state, _STATE_STYLE.get(e.state, "")), "-" if e.slot is None else e.slot,
+             ",".join(e.gpu_ids) or "-", e.node or "-", elapsed_text(e.elapsed_s),
+             "cancel requested" if e.cancel_requested and e.state in ("pending", "running") else e.reason or "")
+            for e in entries]
+    print_table(("run", "state", "slot", "GPUs", "of", "elapsed", "note"), rows, free=(4, 6))
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
