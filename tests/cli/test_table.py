@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from mlr_copilot.cli.table import Styled, clip, display_width, print_table, table_lines, wants_colour
+from mlr_copilot.cli.table import (
+    Styled,
+    clip,
+    display_width,
+    print_table,
+    table_lines,
+    wants_colour,
+)
 from mlr_copilot.runners.queue_records import QueueEntry, entry_path
 from mlr_copilot.state import write_json
 from tests.cli.test_cli import ENV, cli, no_traceback
@@ -105,9 +112,8 @@ def test_styles_show_only_when_colour_is_on():
 def terminal():
     """A real pseudo-terminal: its writing end as a text stream, and its reading end."""
     reader, writer = os.openpty()
-    stream = open(writer, "w", encoding="utf-8")
-    yield stream, reader
-    stream.close()
+    with open(writer, "w", encoding="utf-8") as stream:
+        yield stream, reader
     os.close(reader)
 
 
