@@ -25,6 +25,7 @@ from mlr_copilot.cli.table import (
 )
 from mlr_copilot.runners.queue_records import QueueEntry, entry_path
 from mlr_copilot.state import write_json
+from mlr_copilot.untrusted import visible
 from tests.cli.test_cli import ENV, cli, no_traceback
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -197,3 +198,29 @@ def test_queue_on_a_terminal_fits_its_width_in_colour_and_piped_keeps_whole_plai
     assert rows["r-broke"].endswith(f"\\x1b]0;pwned\\x07\\x1b[2Jcleared\\nforged row and a tab {LONG}".rstrip())
     assert starts(rows["r-done"], ["r-done", "finished", "任务-n001", "3s"]) == \
         starts(rows["r-broke"], ["r-broke", "failed", "任务-n001", "3s"])
+
+
+DIFF = ("diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n"
+        "-EPOCHS = 3  # [/bold]\n+EPOCHS = 4  # \x1b[2J\n")
+
+
+def test_the_reviews_diff_and_styled_lines_are_coloured_only_on_a_terminal(terminal, monkeypatch, capsys):
+    from mlr_copilot.cli.output import say_styled
+    from mlr_copilot.cli.prompts import print_diff
+
+    stream, reader = terminal
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    with monkeypatch.context() as on_terminal:
+        on_terminal.setattr(sys, "stdout", stream)
+        print_diff(DIFF)
+        say_styled(("ok", "green"), ("  \x07 found", ""))
+        stream.flush()
+    shown = os.read(reader, 65536).decode("utf-8").replace("\r\n", "\n").splitlines()
+    assert shown == ["\x1b[1mdiff --git a/train.py b/train.py\x1b[0m", "\x1b[1m--- a/train.py\x1b[0m",
+                     "\x1b[1m+++ b/train.py\x1b[0m", "\x1b[36m@@ -1 +1 @@\x1b[0m",
+                     "\x1b[31m-EPOCHS = 3  # [/bold]\x1b[0m", "\x1b[32m+EPOCHS = 4  # \\x1b[2J\x1b[0m",
+                     "\x1b[32mok\x1b[0m  \\x07 found"]
+    print_diff(DIFF)
+    say_styled(("ok", "green"), ("  found", ""))
+    assert capsys.readouterr().out == visible(DIFF) + "ok  found\n"
