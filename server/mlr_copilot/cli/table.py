@@ -5,7 +5,7 @@ show unless `NO_COLOR` is set; piped, every line is whole and plain, as scripts 
 them. Every cell goes through `untrusted.one_line`, so control characters from workspace or LLM
 text stay visible and a line break cannot forge a row.
 
-Rich did this before; it took 30-40 ms to import, a third of what a light command may take."""
+Not Rich: importing it took 30-40 ms, a third of what a command that only reads may take to start."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ GAP = "  "
 ELLIPSIS = "…"
 # a free column is never cut narrower than this (nor than its header): a stub helps nobody
 MIN_FREE = 10
-_SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
-        "cyan": "36"}
+_SGR = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "magenta": "35", "cyan": "36"}
 
 
 class Styled:
@@ -35,7 +34,7 @@ class Styled:
 
 
 def wants_colour(stream: TextIO) -> bool:
-    """Colour only for a terminal, and never when `NO_COLOR` (no-color.org) says no."""
+    """Colour only for a terminal, and never when `NO_COLOR` (no-color.org) or `TERM=dumb` says no."""
     return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
