@@ -117,7 +117,7 @@ def test_undo_imports_only_the_git_layer_it_works_with(workspace):
 @pytest.mark.parametrize("command", [["history"], ["history", "--json"], ["history", "--csv"], ["queue"],
                                      ["queue", "--json"], ["status"]])
 def test_history_queue_and_status_start_without_pydantic(workspace, command):
-    """Their records are plain dataclasses (plain.py, runners/summary.py) and, with no setting
+    """Their records are plain records (plain.py, runners/summary.py) and, with no setting
     given, the settings are never validated: pydantic alone was more than the 120 ms these
     commands may take (bench/bench_startup.py)."""
     root, _runs = workspace
@@ -159,7 +159,7 @@ def lived_in(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("command", [["history"], ["history", "--json"], ["history", "--csv"], ["hypotheses"],
                                      ["queue"], ["queue", "--json"], ["status"]])
 def test_the_read_only_commands_start_without_pydantic_in_a_lived_in_workspace(lived_in, command):
-    """The hypotheses are read as summaries (ideas/summary.py), the task as a plain dataclass
+    """The hypotheses are read as summaries (ideas/summary.py), the task as a plain record
     (taskfile.py), the search's journal as its summary (search/summary.py) and the settings the
     workspace gives are validated when one is read."""
     probe = imported(*command, "-w", str(lived_in))
