@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ..plain import jsonable
 from ..runners.model import RunRecord
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def json_safe(data: Any) -> Any:
 
 def to_json(result: Any) -> Any:
     """An engine result (a model or plain data) as JSON the client can read."""
-    return json_safe(result.model_dump(mode="json") if isinstance(result, BaseModel) else result)
+    return json_safe(result.model_dump(mode="json") if isinstance(result, BaseModel) else jsonable(result))
 
 
 def hypothesis_info(h: Hypothesis) -> HypothesisInfo:
