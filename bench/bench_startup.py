@@ -104,15 +104,20 @@ def commands(root: Path, runs: list[str]) -> dict[str, list[str]]:
     return {
         "python -c pass (floor)": [sys.executable, "-c", "pass"],
         "--help": [*cli, "--help"],
+        "--version": [*cli, "--version"],
         "history": [*cli, "history", *w],
         "history --json": [*cli, "history", "--json", *w],
         "compare A B": [*cli, "compare", *runs, *w],
         "compare --help": [*cli, "compare", "--help"],
         "hypotheses": [*cli, "hypotheses", *w],
+        "hypotheses --json": [*cli, "hypotheses", "--json", *w],
         "status": [*cli, "status", *w],
         "queue": [*cli, "queue", *w],
         "queue --json": [*cli, "queue", "--json", *w],
+        "queue cancel (unknown run)": [*cli, "queue", "cancel", "nosuch", *w],
         "accept (unknown id)": [*cli, "accept", "h9", *w],
+        "reject (unknown id)": [*cli, "reject", "h9", *w],
+        "checkout-run (unknown run)": [*cli, "checkout-run", "nosuch", *w],
         "undo (nothing to undo)": [*cli, "undo", *w],
     }
 

@@ -4,8 +4,6 @@ runs side by side."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -29,6 +27,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     tree = latest_tree(engine)
     if args.json:
+        import dataclasses  # only for this JSON: every command imports this module to declare its own
+        import json
+
         data = json.loads(table.to_json())
         data["search"] = dataclasses.asdict(tree) if tree else None
         print(json.dumps(data, indent=2))
