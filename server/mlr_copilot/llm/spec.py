@@ -13,9 +13,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from mlr_copilot.llm.base import Provider
+if TYPE_CHECKING:
+    # the message records: not imported to read a spec (`status` reads the default model's)
+    from mlr_copilot.llm.base import Provider
 
 
 class Price(NamedTuple):
