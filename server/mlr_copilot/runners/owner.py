@@ -38,6 +38,7 @@ def owner_alive(host: str | None, pid: int | None, started: int | None = None) -
         pass
     if started is None:
         return True
-    from .proctree import start_ticks  # the process-tree module (logging, signals) only to tell pids apart
+    # the process-tree module (logging, signals) only to tell a live owner from a reused pid
+    from .proctree import start_ticks
 
     return start_ticks(pid) in (None, started)
