@@ -20,7 +20,7 @@ HEAVY = ("asyncio", "docker", "git", "requests", "httpx", "openai", "anthropic",
          "mlr_copilot.experiment.agent", "mlr_copilot.lsp", "mlr_copilot.runners.docker",
          "mlr_copilot.runners.base",  # the run machinery: process trees, log sinks, secret scrubbing
          # the providers' modules (read from the registry only when a spec is), the agents' view of
-         # a workspace, and the .env parser (for a workspace without one)
+         # a workspace, and python-dotenv (envfile.py parses a workspace's .env as it does)
          "mlr_copilot.llm.openai_provider", "mlr_copilot.llm.anthropic_provider", "mlr_copilot.llm.sdk_errors",
          "mlr_copilot.context", "mlr_copilot.experiment", "dotenv",
          # a provider's call machinery (the spec alone gives `status` its default model)
@@ -160,7 +160,7 @@ def test_the_read_only_commands_start_without_pydantic_in_a_lived_in_workspace(l
     assert probe["code"] == 0, probe["err"]
     assert probe["err"] == ""
     assert [m for m in probe["modules"] if m.startswith(("pydantic", "mlr_copilot.config"))] == []
-    assert heavy(probe["modules"], (*DEFAULT_SPEC, "dotenv")) == []  # the workspace's `.env` is parsed
+    assert heavy(probe["modules"], DEFAULT_SPEC) == []  # the workspace's `.env` is parsed (envfile.parse_env)
 
 
 def test_help_imports_neither_the_engine_nor_pydantic():
