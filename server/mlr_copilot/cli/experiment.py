@@ -95,7 +95,7 @@ def cmd_debug(args: argparse.Namespace) -> int:
 
 
 def cmd_checkout_run(args: argparse.Namespace) -> int:
-    done = engine_for(args).checkout_run(args.run_id, args.path)
+    done = engine_for(args, lazy=True).checkout_run(args.run_id, args.path)  # it reads no setting
     print(done.path)
     say(f"run {done.run_id}'s commit {done.commit[:12]} is checked out there; when done: git worktree remove {done.path}",
         err=True)
