@@ -11,9 +11,19 @@ Two workspaces: a bare one, a git repository with two runs recorded through the 
 --runner local`), which the queue also keeps; and a lived-in one, as `mlr-copilot demo` leaves
 it (built here in seconds, with no LLM): a task description (`task.toml`), a paper's
 hypotheses in the engine's own store, one accepted, runs on its branch, which is checked out,
-a setting given in the workspace's `.env` (the budget) and a search session's journal. `doctor` is not timed: it asks the Docker engine, the
-package metadata of every SDK and, online with a key, the provider's models endpoint, which is
-the work it is for, not start-up.
+a setting given in the workspace's `.env` (the budget) and a search session's journal.
+
+Timed: every command that does no LLM or experiment work (`mlr-copilot --help` lists them all),
+each as it starts and answers: `--help`, `--version`, `history` (its `--csv` and `--md` take its
+path), `compare`, `hypotheses`, `status`, `queue`, `queue cancel`, `accept` and `reject`,
+`checkout-run` and `undo`, the last five on an id or a state that makes them refuse (what they
+would change is the work they are for, and a second timing would find it done), and one
+`COMMAND --help` (every command's help is built the same way: its own parser alone). Not timed:
+`doctor` asks the Docker engine, the package metadata of every SDK and, online with a key, the
+provider's models endpoint; `paper` parses a PDF; `serve` is the language server, a process that
+lives as long as the editor; `ideas`, `refine`, `implement`, `run`, `debug`, `search` (its node
+actions too), `auto`, `eval` and `demo` ask an LLM or run experiments. Their time is the work
+they are for, not start-up.
 
     python bench/bench_startup.py [--repeat N]
 """
@@ -104,15 +114,20 @@ def commands(root: Path, runs: list[str]) -> dict[str, list[str]]:
     return {
         "python -c pass (floor)": [sys.executable, "-c", "pass"],
         "--help": [*cli, "--help"],
+        "--version": [*cli, "--version"],
         "history": [*cli, "history", *w],
         "history --json": [*cli, "history", "--json", *w],
         "compare A B": [*cli, "compare", *runs, *w],
         "compare --help": [*cli, "compare", "--help"],
         "hypotheses": [*cli, "hypotheses", *w],
+        "hypotheses --json": [*cli, "hypotheses", "--json", *w],
         "status": [*cli, "status", *w],
         "queue": [*cli, "queue", *w],
         "queue --json": [*cli, "queue", "--json", *w],
+        "queue cancel (unknown run)": [*cli, "queue", "cancel", "nosuch", *w],
         "accept (unknown id)": [*cli, "accept", "h9", *w],
+        "reject (unknown id)": [*cli, "reject", "h9", *w],
+        "checkout-run (unknown run)": [*cli, "checkout-run", "nosuch", *w],
         "undo (nothing to undo)": [*cli, "undo", *w],
     }
 

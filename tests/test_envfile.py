@@ -175,3 +175,48 @@ def test_a_file_of_garbage_lines_gives_a_few_warnings_not_thousands(tmp_path, cl
     engine = Engine.load(tmp_path)
     assert len(engine.warnings) == 6 and "9995 more malformed lines" in engine.warnings[-1]
     assert engine.environ["OPENAI_API_KEY"] == "sk-file-key-123456"
+
+
+# python-dotenv's own answers are the reference of `parse_env`, which reads a workspace's `.env`
+# without it (start-up): statements, quoting, escapes, comments and malformed lines of every kind
+PARITY_CASES = [
+    "", "\n", "A=1", "A=1\n", "export A=1\n", "export  A=1\n", "exportA=1\n", "export\tA=1\n", "'A B'=1\n",
+    "A = 1 \n", "A=1 # comment\n", "A=1# not a comment\n", "A='1 # kept'\n", 'A="1 # kept"\n', "# A=1\n", "  # A=1\n",
+    "#=x\n", "A\n", "A \n", "A=\n", "A= \n", "A=''\n", 'A=""\n', "A='it\\'s'\n", 'A="say \\"hi\\""\n',
+    'A="a\\nb\\tc\\\\d\\ae\\bf\\fg\\rh\\vi\\\'j\\qk"\n', "A='a\\nb\\\\c'\n", 'A="multi\nline"\nB=2\n',
+    "A='multi\r\nline'\n", 'A="unterminated\nB=2\n', "A='unterminated\nB=2\n", "garbage line\nB=2\n",
+    "=\n==\nexport\n'\n\"unclosed\n", "A=1\nA=2\n", "B=1\nA=2\nB=3\n", "A=1\r\nB=2\r\n", "A=1\rB=2\r", "A=${B}\n",
+    "A=$B\n", "A=x=y\n", "A='x' trailing\nB=2\n", 'A="x" # c\nB=2\n', 'A="x"# c\n', "'A=1\n", "'A'\n",
+    "A='1'\n'B'='2'\n", "\ufeffA=1\n", "A=\u00e9\u202e\n", "A=1\u2028B=2\n", "A=1\x0cB=2\n", "A=1\x85B=2\n",
+    "\xa0A=1\n", "A\xa0=1\n", "A=\xa01\n", " \t\n\nA=1\n\n", "export A\n", "export 'A'=1\n", "A=1\\\nB=2\n",
+    "A=\"\\\\\"\nB=2\n", "A='\\\\'\nB=2\n", "A=' \\' '\n", "A= 'x'\n", "A =\t'x'\n", "A=#x\n", "A= #x\n",
+    "A=x #y #z\n", "A=x\t#y\n", "\x00A=1\n", "A=\x00\n", "A\x00=1\n",
+]
+FRAGMENTS = ["export ", "A", "B_2", "'A B'", "=", " = ", "'", '"', "\\", "\\n", "\\'", '\\"', "#", " # c", "\n", "\r\n",
+             "\r", " ", "\t", "value", "${A}", "\u00e9", "\u2028", "\x0c", "\x85", "\xa0", "==", "x y", "\x00"]
+
+
+def dotenv_answer(text: str) -> list[tuple[str, str | None]]:
+    import io
+
+    from dotenv import dotenv_values
+
+    return list(dotenv_values(stream=io.StringIO(text), interpolate=False).items())
+
+
+@pytest.mark.parametrize("text", PARITY_CASES)
+def test_the_env_parser_reads_each_statement_as_python_dotenv_does(text):
+    from mlr_copilot.envfile import parse_env
+
+    assert list(parse_env(text).items()) == dotenv_answer(text)
+
+
+def test_the_env_parser_agrees_with_python_dotenv_on_thousands_of_random_files():
+    import random
+
+    from mlr_copilot.envfile import parse_env
+
+    rng = random.Random(16)
+    for _ in range(4000):
+        text = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 30)))
+        assert list(parse_env(text).items()) == dotenv_answer(text), repr(text)

@@ -10,7 +10,6 @@ agents, git and the run machinery are imported on first use, so the commands tha
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import re
 import time
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
     from .workspace.checkout import RunCheckout
     from .workspace.git import GitWorkspace
 
-log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 H = TypeVar("H", "Hypothesis", "HypothesisSummary")
@@ -253,7 +251,9 @@ class Engine:
         return paper
 
     def _corrected(self, paper: Paper, work: Work) -> Paper:
-        # the network clients: only when a paper is corrected online
+        # the network clients: only when a paper is corrected online (logging too: cli/logs.py)
+        import logging
+
         from .paper.enrich import enrich
         from .retrieval.records import fetch_record
 
@@ -263,7 +263,7 @@ class Engine:
             paper, changes = enrich(paper, record)
             notes += changes
         for note in notes:
-            log.info("%s: %s", paper.path, note)
+            logging.getLogger(__name__).info("%s: %s", paper.path, note)
             work.say(note)
         return paper
 
@@ -444,6 +444,8 @@ class Engine:
     def slot_queue(self) -> SlotQueue:
         """The queue every run of this engine waits in, cut from the `run` settings; made
         again when they change while no run holds or waits for a slot."""
+        import logging  # as the run machinery: not on the light commands' path (cli/logs.py)
+
         from .runners.queue import SlotQueue
         from .runners.slots import GPU_IDS_ENV, plan_from_settings
 
@@ -454,7 +456,7 @@ class Engine:
         if self._shared.queue is None or (key != self._shared.queue_key and self._shared.queue.idle):
             plan = plan_from_settings(run, self.environ)
             for warning in plan.warnings:
-                log.warning("%s", warning)
+                logging.getLogger(__name__).warning("%s", warning)
             self._shared.queue, self._shared.queue_key = SlotQueue(self.workspace, plan), key
         return self._shared.queue
 

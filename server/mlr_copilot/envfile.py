@@ -19,7 +19,6 @@ The values are never put into `os.environ`: the engine reads the layered view
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections import ChainMap
@@ -62,6 +61,85 @@ def _malformed_lines(path: Path, text: str) -> list[str]:
     return warnings
 
 
+# python-dotenv's grammar (its `parser.py`), without its `${VAR}` expansion, which is never wanted
+# here (see `read_env_file`): the same text gives the same variables (tests/test_envfile.py holds
+# the two to each other's answers), without importing python-dotenv and, with it, `logging` on
+# every command's start-up. Compiled by `parse_env` (re caches them): not at import, which every
+# workspace pays, one with no `.env` too.
+_MULTILINE_WHITESPACE = r"\s*"
+_WHITESPACE = r"[^\S\r\n]*"
+_EXPORT = r"(?:export[^\S\r\n]+)?"
+_SINGLE_QUOTED_KEY = r"'([^']+)'"
+_UNQUOTED_KEY = r"([^=\#\s]+)"
+_EQUAL_SIGN = r"(=[^\S\r\n]*)"
+_SINGLE_QUOTED_VALUE = r"'((?:\\'|[^'])*)'"
+_DOUBLE_QUOTED_VALUE = r'"((?:\\"|[^"])*)"'
+_UNQUOTED_VALUE = r"([^\r\n]*)"
+_COMMENT = r"(?:[^\S\r\n]*#[^\r\n]*)?"
+_END_OF_LINE = r"[^\S\r\n]*(?:\r\n|\n|\r|$)"
+_REST_OF_LINE = r"[^\r\n]*(?:\r|\n|\r\n)?"
+_DOUBLE_QUOTE_ESCAPES = r"\\[\\'\"abfnrtv]"
+_SINGLE_QUOTE_ESCAPES = r"\\[\\']"
+# what each escape decodes to (python-dotenv decodes them as Python's `unicode-escape`)
+_ESCAPED = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
+            "v": "\v"}
+
+
+class _Malformed(Exception):
+    """The statement does not parse: it is skipped to the end of its line."""
+
+
+def parse_env(text: str) -> dict[str, str | None]:
+    """The variables `text` sets, as python-dotenv's `dotenv_values(stream, interpolate=False)`
+    reads them: `export` prefixes, quoted keys, single- and double-quoted values (which may span
+    lines) with their escapes, unquoted values up to a ` #` comment, comment lines; a statement
+    that does not parse is skipped to the end of its line. A name without `=` maps to None; a
+    name set twice keeps its last value."""
+    position = 0
+
+    def read(pattern: str) -> tuple[str, ...]:
+        nonlocal position
+        match = re.compile(pattern).match(text, position)
+        if match is None:
+            raise _Malformed
+        position = match.end()
+        return match.groups()
+
+    def unescaped(pattern: str, value: str) -> str:
+        return re.compile(pattern).sub(lambda match: _ESCAPED[match.group()[1]], value)
+
+    values: dict[str, str | None] = {}
+    while position < len(text):
+        try:
+            read(_MULTILINE_WHITESPACE)
+            if position == len(text):
+                break
+            read(_EXPORT)
+            first = text[position:position + 1]
+            key = None if first == "#" else read(_SINGLE_QUOTED_KEY if first == "'" else _UNQUOTED_KEY)[0]
+            read(_WHITESPACE)
+            value = None
+            if text[position:position + 1] == "=":
+                read(_EQUAL_SIGN)
+                first = text[position:position + 1]
+                if first == "'":
+                    value = unescaped(_SINGLE_QUOTE_ESCAPES, read(_SINGLE_QUOTED_VALUE)[0])
+                elif first == '"':
+                    value = unescaped(_DOUBLE_QUOTE_ESCAPES, read(_DOUBLE_QUOTED_VALUE)[0])
+                elif first in ("", "\n", "\r"):
+                    value = ""
+                else:
+                    value = re.sub(r"\s+#.*", "", read(_UNQUOTED_VALUE)[0]).rstrip()
+            read(_COMMENT)
+            read(_END_OF_LINE)
+        except _Malformed:
+            read(_REST_OF_LINE)
+            continue
+        if key is not None:
+            values[key] = value
+    return values
+
+
 class _Unread(Exception):
     """The file is not read; the message says why."""
 
@@ -87,14 +165,12 @@ def read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
         text = _read(path)
     except _Unread as exc:
         return {}, [str(exc)]
-    from dotenv import dotenv_values  # only a workspace with a .env needs the parser
-
     warnings = _malformed_lines(path, text)
     allowed: dict[str, str] = {}
     refused: list[str] = []
     # No interpolation: `SEMANTIC_SCHOLAR_API_KEY=${OPENAI_API_KEY}` would send the user's own
     # key to another service.
-    for key, value in dotenv_values(stream=io.StringIO(text), interpolate=False).items():
+    for key, value in parse_env(text).items():
         if value is None or not key.replace("_", "a").isalnum():
             continue
         if key in ALLOWED:

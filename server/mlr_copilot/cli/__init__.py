@@ -21,7 +21,8 @@ GROUPS = (machine.declare, ideas.declare, experiment.declare, auto.declare, sear
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(list(GROUPS))
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(GROUPS, argv)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

@@ -4,7 +4,6 @@ run in the sandbox (one run, or every accepted hypothesis's), and its failures f
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from ..errors import MlrError
@@ -61,6 +60,8 @@ def run_all_accepted(engine: Engine, args: argparse.Namespace, command: list[str
     items, signum = run_cancellable(work, engine.run_hypotheses(work, baseline=args.baseline, runner=args.runner,
                                                                 timeout=args.timeout, on_line=terminal_lines(args.json)))
     if args.json:
+        import json  # only when printing JSON: not on the path of `--help` and the light commands
+
         print(json.dumps([item.model_dump(mode="json") for item in items], indent=2))
     for item in items:
         if item.error:
@@ -94,7 +95,7 @@ def cmd_debug(args: argparse.Namespace) -> int:
 
 
 def cmd_checkout_run(args: argparse.Namespace) -> int:
-    done = engine_for(args).checkout_run(args.run_id, args.path)
+    done = engine_for(args, lazy=True).checkout_run(args.run_id, args.path)  # it reads no setting
     print(done.path)
     say(f"run {done.run_id}'s commit {done.commit[:12]} is checked out there; when done: git worktree remove {done.path}",
         err=True)

@@ -4,7 +4,6 @@ runs side by side."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     tree = latest_tree(engine)
     if args.json:
+        import json  # only for this JSON: every command imports this module to declare its own
+
         from ..plain import jsonable
 
         data = json.loads(table.to_json())

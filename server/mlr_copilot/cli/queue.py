@@ -63,7 +63,7 @@ def _cancel(args: argparse.Namespace) -> int:
     run_id = args.cancel or args.run_id
     if not run_id or (args.cancel and args.run_id):
         raise MlrError("queue cancel needs one RUN_ID (see `mlr-copilot queue` for the runs)")
-    entry = engine_for(args).cancel_queued(run_id)
+    entry = engine_for(args, lazy=True).cancel_queued(run_id)  # it reads no setting
     if args.json:
         import json
 

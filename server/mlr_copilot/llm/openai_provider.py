@@ -3,18 +3,17 @@ llama.cpp, LM Studio). The SDK's own retries are off: `LLM` retries, so the poli
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from mlr_copilot.llm.base import Completion, LLMError, Message, Usage, estimate_usage
-from mlr_copilot.llm.model_list import listing_error, model_ids, not_found
-from mlr_copilot.llm.redaction import redact
-from mlr_copilot.llm.sdk_errors import translate
 from mlr_copilot.llm.spec import Price, ProviderSpec, sdk_build
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from mlr_copilot.llm.base import Completion, LLMError, Message
+
+# What a call needs (the message records, error translation, logging) is imported by the methods
+# that make one: `status` imports this module for the default model alone, at start-up.
 
 OPENAI_HOST = "api.openai.com"
 # Reasoning models take no temperature and count hidden reasoning in max_completion_tokens.
@@ -80,13 +79,15 @@ class OpenAIProvider:
         json_mode: bool,
         call: str,
     ) -> Completion:
+        import logging
+
         params = self.request(messages, max_tokens=max_tokens, temperature=temperature, json_mode=json_mode)
         try:
             response = await self._client.chat.completions.create(**params)
         except self._sdk.BadRequestError as exc:
             if "response_format" not in params or self._official or "response_format" not in str(exc):
                 raise await self._error(exc) from None
-            log.warning("%s at %s does not support JSON mode; asking in the prompt instead", self.name, self.where)
+            logging.getLogger(__name__).warning("%s at %s does not support JSON mode; asking in the prompt instead", self.name, self.where)
             self.json_mode = False
             params.pop("response_format")
             try:
@@ -99,16 +100,22 @@ class OpenAIProvider:
 
     async def served_models(self) -> list[str]:
         """Every model the endpoint lists (`/v1/models`); LLMError, keys hidden, when it does not answer."""
+        from mlr_copilot.llm.model_list import listing_error, model_ids
+
         try:
             return await model_ids(self._client)
         except self._sdk.OpenAIError as exc:
             raise listing_error(exc, self._translate(exc), provider=self.name, where=self.where) from None
 
     async def _error(self, exc: Exception) -> LLMError:
+        from mlr_copilot.llm.model_list import not_found
+
         # a local server lists what it serves; api.openai.com lists audio and image models too
         return await not_found(self._client, exc, self._translate(exc), chat_only=self._official, secrets=[self._key])
 
     def _translate(self, exc: Exception) -> LLMError:
+        from mlr_copilot.llm.sdk_errors import translate
+
         return translate(
             exc,
             self._sdk,
@@ -120,13 +127,18 @@ class OpenAIProvider:
         )
 
     def _parse(self, response: Any, messages: Sequence[Message], call: str) -> Completion:
+        import logging
+
+        from mlr_copilot.llm.base import Completion, LLMError, Usage, estimate_usage
+        from mlr_copilot.llm.redaction import redact
+
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise LLMError(redact(f"{self.name}: the reply to '{call}' from {self.where} has no choices", extra=[self._key]))
         choice = choices[0]
         text = (choice.message.content if choice.message else None) or ""
         if choice.finish_reason == "length":
-            log.warning("%s: the reply to '%s' was cut off at the token limit", self.name, call)
+            logging.getLogger(__name__).warning("%s: the reply to '%s' was cut off at the token limit", self.name, call)
         usage = getattr(response, "usage", None)
         if usage is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
             # prompt_tokens counts the cached ones too; servers other than OpenAI often send no details

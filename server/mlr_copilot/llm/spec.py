@@ -11,11 +11,13 @@ from __future__ import annotations
 import importlib.util
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from mlr_copilot.llm.base import Provider
+if TYPE_CHECKING:
+    # the message records: not imported to read a spec (`status` reads the default model's)
+    from mlr_copilot.llm.base import Provider
 
 
 class Price(NamedTuple):
@@ -36,8 +38,11 @@ PLACEHOLDER_KEY = "not-needed"
 SECRET_NAME = re.compile(r"(API_KEY|_TOKEN|_SECRET)$")
 
 
-@dataclass(frozen=True)
-class ProviderOptions:
+# The records of this module are tuples, not dataclasses: `status` reads a spec at start-up, and
+# `dataclasses` (with inspect) and a dataclass each cost it several times what a NamedTuple does.
+
+
+class ProviderOptions(NamedTuple):
     """What a provider is built from: the settings resolved by the factory."""
 
     name: str
@@ -70,8 +75,7 @@ def sdk_build(provider: SdkProvider) -> Callable[[ProviderOptions], Provider]:
     return build
 
 
-@dataclass(frozen=True)
-class ProviderSpec:
+class _SpecFields(NamedTuple):
     name: str
     build: Callable[[ProviderOptions], Provider]
     default_model: str
@@ -84,15 +88,23 @@ class ProviderSpec:
     # Required llm.baseUrl, with an example endpoint for the message when it is missing.
     needs_base_url: bool = False
     base_url_example: str = ""
-    prices: Mapping[str, Price] = field(default_factory=dict)
+    prices: Mapping[str, Price] = MappingProxyType({})
 
-    def __post_init__(self) -> None:
-        unhidden = [name for name in self.key_variables if not SECRET_NAME.search(name)]
+
+class ProviderSpec(_SpecFields):
+    """A provider, checked as it is made (a NamedTuple takes no `__post_init__`)."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ProviderSpec:
+        spec = super().__new__(cls, *args, **kwargs)
+        unhidden = [name for name in spec.key_variables if not SECRET_NAME.search(name)]
         if unhidden:
-            raise ValueError(f"provider {self.name}: key variables {unhidden} must end in API_KEY, "
+            raise ValueError(f"provider {spec.name}: key variables {unhidden} must end in API_KEY, "
                              "_TOKEN or _SECRET so that every message hides their values")
-        if self.needs_base_url and not self.base_url_example:
-            raise ValueError(f"provider {self.name}: a required base URL needs an example for the message")
+        if spec.needs_base_url and not spec.base_url_example:
+            raise ValueError(f"provider {spec.name}: a required base URL needs an example for the message")
+        return spec
 
     @property
     def key_required(self) -> bool:

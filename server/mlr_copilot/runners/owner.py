@@ -4,14 +4,21 @@ the light commands (`queue`, `history`) too, so it imports none of the run machi
 from __future__ import annotations
 
 import os
-import socket
 
-from .proctree import start_ticks
+
+def _host() -> str:
+    # what gethostname() answers on POSIX (the kernel's node name), without importing socket
+    # (several ms of every `queue` and `history`); elsewhere socket's own
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def run_owner() -> tuple[str, int]:
     """(host name, pid) of the process running this code: it owns the runs it starts."""
-    return socket.gethostname(), os.getpid()
+    return _host(), os.getpid()
 
 
 def owner_alive(host: str | None, pid: int | None, started: int | None = None) -> bool:
@@ -21,7 +28,7 @@ def owner_alive(host: str | None, pid: int | None, started: int | None = None) -
     later process that was given the dead owner's pid is not taken for it."""
     if not host or pid is None:
         return False
-    if host != socket.gethostname():
+    if host != _host():
         return True
     try:
         os.kill(pid, 0)
@@ -29,4 +36,9 @@ def owner_alive(host: str | None, pid: int | None, started: int | None = None) -
         return False
     except PermissionError:
         pass
-    return started is None or start_ticks(pid) in (None, started)
+    if started is None:
+        return True
+    # the process-tree module (logging, signals) only to tell a live owner from a reused pid
+    from .proctree import start_ticks
+
+    return start_ticks(pid) in (None, started)
