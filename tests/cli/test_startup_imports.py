@@ -22,7 +22,8 @@ HEAVY = ("asyncio", "docker", "git", "requests", "httpx", "openai", "anthropic",
          # the providers' modules (read from the registry only when a spec is), the agents' view of
          # a workspace, and the .env parser (for a workspace without one)
          "mlr_copilot.llm.openai_provider", "mlr_copilot.llm.anthropic_provider", "mlr_copilot.llm.sdk_errors",
-         "mlr_copilot.context", "mlr_copilot.experiment", "dotenv")
+         "mlr_copilot.context", "mlr_copilot.experiment", "dotenv",
+         "pydantic")  # compare's records are read by RunSummary and RunSetup, its diff without GitPython ("git")
 
 PROBE = """
 import contextlib, io, json, sys
@@ -85,13 +86,13 @@ def test_light_commands_import_no_heavy_package(workspace, command, code, allowe
     assert heavy(probe["modules"], allowed) == []
 
 
-def test_compare_imports_only_the_git_layer_it_diffs_with(workspace):
+def test_compare_imports_neither_pydantic_nor_gitpython(workspace):
     root, (run_a, run_b) = workspace
     probe = imported("compare", run_a, run_b, "-w", str(root))
     assert probe["code"] == 0, probe["err"]
-    # the records are read by their models (pydantic), the diff by GitPython; never the run
-    # machinery (`record_path` is runners/summary.py's)
-    assert heavy(probe["modules"], allowed=("git",)) == []
+    # the records are read by `RunSummary` and `RunSetup` (plain.py), the diff by one `git diff`
+    # through gitsafe (workspace/diffs.py); never the run machinery
+    assert heavy(probe["modules"]) == []
 
 
 def test_undo_imports_only_the_git_layer_it_works_with(workspace):
@@ -157,6 +158,15 @@ def test_the_read_only_commands_start_without_pydantic_in_a_lived_in_workspace(l
     assert probe["err"] == ""
     assert [m for m in probe["modules"] if m.startswith(("pydantic", "mlr_copilot.config"))] == []
     assert heavy(probe["modules"], (*DEFAULT_SPEC, "dotenv")) == []  # the workspace's `.env` is parsed
+
+
+def test_compare_of_two_snapshots_diffs_them_without_gitpython(lived_in):
+    """The lived-in runs ran on uncommitted work: two snapshot commits, so a diff is taken."""
+    run_a, run_b = sorted(path.stem for path in (lived_in / ".mlr" / "runs").glob("*.json"))[-2:]
+    probe = imported("compare", run_a, run_b, "-w", str(lived_in))
+    assert probe["code"] == 0 and probe["err"] == "", probe["err"]
+    assert "mlr_copilot.workspace.diffs" in probe["modules"]
+    assert heavy(probe["modules"], ("dotenv",)) == []  # the workspace's `.env` is parsed
 
 
 def test_help_imports_neither_the_engine_nor_pydantic():

@@ -39,8 +39,10 @@ class ComparedRun(NamedTuple):
     summary: RunSummary
     setup: RunSetup
 
-    def value(self, name: str) -> object:
-        return getattr(self.setup if hasattr(self.setup, name) else self.summary, name)
+    def value(self, name: str) -> str | float | bool | None:
+        """A setting or fact (`COMPARED_SETTINGS`, `RUN_FACTS`), from whichever part holds it."""
+        value: str | float | bool | None = getattr(self.setup if hasattr(self.setup, name) else self.summary, name)
+        return value
 
 
 def read_run(workspace: Path | str, run_id: str) -> ComparedRun:
@@ -176,7 +178,7 @@ def _pairs(a: ComparedRun, b: ComparedRun, names: tuple[str, ...]) -> list[Setti
     pairs = []
     for name in names:
         x, y = a.value(name), b.value(name)
-        pairs.append(SettingPair(name=name, a=x, b=y, same=x == y))  # type: ignore[arg-type]  # str, float, bool or None
+        pairs.append(SettingPair(name=name, a=x, b=y, same=x == y))
     return pairs
 
 
@@ -186,7 +188,8 @@ def compare_runs(workspace: Path | str, a: ComparedRun, b: ComparedRun) -> RunCo
     notes = [f"run {r.summary.id} ran on uncommitted changes: the diff is of its commit, not of what ran"
              for r in (a, b) if r.summary.dirty]
     old, new = a.summary.commit, b.summary.commit
-    diff, secret_files = "", []
+    diff = ""
+    secret_files: list[str] = []
     if not old or not new:
         notes.append("no code diff: " + ", ".join(f"run {r.summary.id} has no commit" for r in (a, b) if not r.summary.commit))
     elif old == new:

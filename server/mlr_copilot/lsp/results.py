@@ -4,6 +4,7 @@ shapes are the contract with the VS Code extension's `protocol.ts` (tested again
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -71,8 +72,12 @@ def json_safe(data: Any) -> Any:
 
 
 def to_json(result: Any) -> Any:
-    """An engine result (a model or plain data) as JSON the client can read."""
-    return json_safe(result.model_dump(mode="json") if isinstance(result, BaseModel) else result)
+    """An engine result (a model, a dataclass or plain data) as JSON the client can read."""
+    if isinstance(result, BaseModel):
+        return json_safe(result.model_dump(mode="json"))
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return json_safe(dataclasses.asdict(result))  # a comparison's NaN, as in a model
+    return json_safe(result)
 
 
 def hypothesis_info(h: Hypothesis) -> HypothesisInfo:
