@@ -5,23 +5,21 @@ is, how to run the experiment and which metric decides. The bundled tasks live i
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import tomllib
 
 from .errors import MlrError
 from .objective import Direction
-from .plain import from_json
+from .plain import EMPTY_LIST, from_json
 from .run_setup import TASK_FILE
 
 __all__ = ["TASK_FILE", "Metric", "Task", "TaskError", "bundled_tasks_root", "get_task", "list_tasks", "load_task"]
 
-# A plain dataclass read by `plain.from_json` (types) and checked here (values), not a pydantic
-# model: `history` reads the workspace's task for its objective and starts without pydantic.
+# A plain record read by `plain.from_json` (types) and checked here (`_checked`: values), not a
+# pydantic model: `history` reads the workspace's task for its objective and starts without pydantic.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -34,45 +32,44 @@ def _filled(name: str, value: str) -> None:
         raise ValueError(f"{name}: should have at least 1 character")
 
 
-@dataclass(frozen=True)
-class Metric:
+class Metric(NamedTuple):
     name: str
     direction: Direction
     file: str = "results.json"
 
-    def __post_init__(self) -> None:
-        _filled("metric.name", self.name)
-        _filled("metric.file", self.file)
 
-
-@dataclass(frozen=True, kw_only=True)
-class Task:
+class Task(NamedTuple):
     name: str
     title: str
     kind: Literal["offline", "download"]
     description: str
     command: str
     metric: Metric
+    # the task folder; set by the loader, not read from task.toml
+    folder: Path
     baseline_seconds: float | None = None
     prepare: str | None = None
-    requirements: list[str] = field(default_factory=list)
+    requirements: list[str] = EMPTY_LIST
     paper: str | None = None
     # a separate final evaluation (e.g. on a held-out split): run once, on the search's winner
     final_command: str | None = None
-    # the task folder; set by the loader, not read from task.toml
-    folder: Path
-
-    def __post_init__(self) -> None:
-        for name in ("name", "title", "description", "command"):
-            _filled(name, getattr(self, name))
-        if not _NAME.match(self.name):
-            raise ValueError(f"name: should match {_NAME.pattern}")
-        if self.baseline_seconds is not None and not self.baseline_seconds > 0:
-            raise ValueError("baseline_seconds: should be greater than 0")
 
     @property
     def paper_path(self) -> Path | None:
         return self.folder / self.paper if self.paper else None
+
+
+def _checked(task: Task) -> Task:
+    """`task` when its values are those a task may have, else ValueError naming the field."""
+    _filled("metric.name", task.metric.name)
+    _filled("metric.file", task.metric.file)
+    for name in ("name", "title", "description", "command"):
+        _filled(name, getattr(task, name))
+    if not _NAME.match(task.name):
+        raise ValueError(f"name: should match {_NAME.pattern}")
+    if task.baseline_seconds is not None and not task.baseline_seconds > 0:
+        raise ValueError("baseline_seconds: should be greater than 0")
+    return task
 
 
 def _stripped(value: Any) -> Any:
@@ -88,11 +85,11 @@ def _stripped(value: Any) -> Any:
 
 def _unknown(raw: dict[str, Any]) -> list[str]:
     """The keys of `raw` that are no field of a task (or of its metric)."""
-    fields = {f.name for f in dataclasses.fields(Task)} - {"folder"}
+    fields = set(Task._fields) - {"folder"}
     metric = raw.get("metric")
     extra = [key for key in raw if key not in fields]
     if isinstance(metric, dict):
-        extra += [f"metric.{key}" for key in metric if key not in {f.name for f in dataclasses.fields(Metric)}]
+        extra += [f"metric.{key}" for key in metric if key not in Metric._fields]
     return extra
 
 
@@ -117,7 +114,7 @@ def load_task(folder: Path | str) -> Task:
     if extra := _unknown(raw):
         raise TaskError(f"{path}: {', '.join(extra)}: not a task field")
     try:
-        task = from_json(Task, {**_stripped(raw), "folder": str(folder)})
+        task = _checked(from_json(Task, {**_stripped(raw), "folder": str(folder)}))
     except ValueError as exc:
         raise TaskError(f"{path}: {exc}") from exc
     if task.kind == "download" and not task.prepare:

@@ -4,7 +4,6 @@ editor (the Baseline node once read a `table.baseline` the server never had)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -26,8 +25,8 @@ def interface_fields(name: str) -> set[str]:
 def test_the_client_reads_only_fields_the_server_sends(model: type):
     client = interface_fields(model.__name__)
     assert client, "no fields parsed"
-    # plain dataclasses (history/store.py), sent as their fields (history/model.py)
-    sent = {field.name for field in dataclasses.fields(model)}
+    # plain records (history/store.py), sent as their fields (history/model.py)
+    sent = set(model._fields)
     assert client <= sent, f"protocol.ts {model.__name__} names fields the server never sends"
 
 
@@ -84,12 +83,12 @@ def result_models() -> dict[str, set[str]]:
     models: list[type[BaseModel]] = [results.HypothesisInfo, results.ProposeResult, results.ImplementResult,
                                      results.UndoResult, Failure, BatchItem, RunCheckout, NodeComparison, NodeAction]
     fields = {model.__name__: set(model.model_fields) for model in models}
-    # a plain dataclass (runners/queue_records.py): `queue` starts without pydantic
-    fields["QueuedRun"] = {field.name for field in dataclasses.fields(QueuedRun)}
-    # plain dataclasses too (history/tree.py, history/compare.py): `history` and `compare` start
+    # a plain record (runners/queue_records.py): `queue` starts without pydantic
+    fields["QueuedRun"] = set(QueuedRun._fields)
+    # plain records too (history/tree.py, history/compare.py): `history` and `compare` start
     # without pydantic
     for plain in (SearchTree, SearchTreeNode, RunComparison, MetricChange, SettingPair, EnvironmentChange):
-        fields[plain.__name__] = {field.name for field in dataclasses.fields(plain)}
+        fields[plain.__name__] = set(plain._fields)
     # lsp/results.py `record_summary`: the record and its primary metric's value
     fields["RunRecord"] = set(RunRecord.model_fields) | {"value"}
     return fields
@@ -108,8 +107,9 @@ def test_every_result_field_the_client_reads_is_in_the_servers_result_model(inte
 
 def test_the_status_fields_the_client_reads_are_what_the_engine_sends(tmp_path: Path):
     from mlr_copilot.engine import Engine
+    from mlr_copilot.lsp.results import to_json
 
     status = Engine.load(tmp_path, None, None).status([])
-    sent = dataclasses.asdict(status)
+    sent = to_json(status)  # as lsp/status.py sends it
     assert interface_fields("ServerStatus") <= set(sent)
     assert interface_fields("Usage") <= set(sent["usage"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -107,7 +106,7 @@ def test_the_light_readers_of_a_record_are_the_records_own(branches):  # noqa: F
     record = runs["mlr/h1-wider"]
     read = read_run(repo, record.id)
     assert read.setup.environment is not None and record.environment is not None
-    assert dataclasses.asdict(read.setup.environment) == record.environment.model_dump()
+    assert read.setup.environment._asdict() == record.environment.model_dump()
     assert (read.setup.branch, read.setup.image) == (record.branch, record.image) == ("mlr/h1-wider", None)
     assert (read.summary.id, read.summary.commit, read.summary.metrics) == (record.id, record.commit, record.metrics)
 

@@ -224,8 +224,6 @@ def test_a_run_of_uncommitted_work_shows_under_the_commit_it_was_made_on(tmp_pat
 def test_the_historys_reading_of_a_record_is_the_records_own(tmp_path):
     """`RunSummary` (the history's reader, without pydantic) holds only fields of `RunRecord`,
     of the same types, reads a real record as the record reads, and skips what it refuses."""
-    import dataclasses
-
     from mlr_copilot.runners.model import RunEnvironment, RunRecord
     from mlr_copilot.runners.summary import RunPlace, RunSummary, load_summaries
 
@@ -236,13 +234,13 @@ def test_the_historys_reading_of_a_record_is_the_records_own(tmp_path):
     (tmp_path / "value.txt").write_text("nan\n")
     record = run(tmp_path)
     [summary] = load_summaries(tmp_path)
-    for field in dataclasses.fields(RunSummary):
-        if field.name == "environment":
+    for name in RunSummary._fields:
+        if name == "environment":
             assert (summary.environment.node, summary.environment.runner) == (record.environment.node, record.environment.runner)
-        elif field.name == "metrics":
+        elif name == "metrics":
             assert list(summary.metrics) == list(record.metrics) == ["loss"] and summary.metrics["loss"] != summary.metrics["loss"]
         else:
-            assert getattr(summary, field.name) == getattr(record, field.name), field.name
+            assert getattr(summary, name) == getattr(record, name), name
     assert summary.of_commit == record.of_commit
     # what the record refuses, the history skips too: a path for an id, an unknown runner
     path = tmp_path / ".mlr" / "runs" / f"{record.id}.json"

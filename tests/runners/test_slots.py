@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import socket
 import subprocess
@@ -14,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from mlr_copilot.config import load_settings
+from mlr_copilot.plain import jsonable
 from mlr_copilot.runners.queue import (
+    QueuedRun,
     QueueEntry,
     QueueError,
     RunCancelledError,
@@ -23,6 +24,7 @@ from mlr_copilot.runners.queue import (
     forget_ended,
     queue_dir,
     queue_status,
+    queue_view,
 )
 from mlr_copilot.runners.slots import (
     NoSlotError,
@@ -33,6 +35,7 @@ from mlr_copilot.runners.slots import (
     plan_slots,
 )
 from mlr_copilot.state import write_json
+from tests.lightshape import assert_extends
 
 GPUS = ["0", "1", "2", "3"]
 
@@ -193,7 +196,7 @@ def test_a_run_left_by_a_dead_process_shows_interrupted_and_cancel_closes_it(tmp
     dead.wait()
     entry = QueueEntry(run_id="orphan", state="running", slot=0, host=socket.gethostname(),
                                 pid=dead.pid, enqueued_at=time.time() - 5, started_at=time.time() - 4)
-    write_json(queue_dir(tmp_path) / "orphan.json", dataclasses.asdict(entry))
+    write_json(queue_dir(tmp_path) / "orphan.json", jsonable(entry))
     [shown] = queue_status(tmp_path)
     assert shown.state == "interrupted"
     assert cancel(tmp_path, "orphan").state == "cancelled"
@@ -213,3 +216,15 @@ def test_only_the_latest_ended_runs_are_kept_and_running_ones_never_forgotten(tm
 
     asyncio.run(main())
     assert [e.run_id for e in queue_status(tmp_path)] == ["done-2", "done-3", "running"]
+
+
+def test_a_queued_run_is_its_entry_with_the_time_it_has_run(tmp_path):
+    """`QueuedRun` repeats `QueueEntry`'s fields (a NamedTuple has no base class): the same, in
+    the same order, so the faces show every field the queue's file holds."""
+    assert_extends(QueuedRun, QueueEntry)
+    assert QueuedRun._fields == (*QueueEntry._fields, "elapsed_s")
+    entry = QueueEntry(run_id="r1", state="pending", host=socket.gethostname(), pid=os.getpid(),
+                       enqueued_at=time.time() - 3, gpu_ids=["0"])
+    write_json(queue_dir(tmp_path) / "r1.json", jsonable(entry))
+    [shown] = queue_view(tmp_path)
+    assert shown[:len(entry)] == entry and 2.5 < shown.elapsed_s < 60

@@ -3,7 +3,6 @@ own: the same fields of the same types and defaults, and the same tree built fro
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 
@@ -12,6 +11,7 @@ import pytest
 from mlr_copilot.history.search_tree import search_tree
 from mlr_copilot.history.tree import tree_of
 from mlr_copilot.lsp.results import to_json
+from mlr_copilot.plain import jsonable
 from mlr_copilot.search import store
 from mlr_copilot.search.model import Journal, Node
 from mlr_copilot.search.summary import JournalSummary, NodeSummary, read_summary
@@ -36,9 +36,9 @@ def test_the_tree_of_the_summary_is_the_tree_of_the_journal(tmp_path):
     store.save(tmp_path, journal)
     summary = read_summary(tmp_path, journal.session)
     light, full = tree_of(summary), tree_of(store.load(tmp_path, journal.session))
-    assert json.dumps(dataclasses.asdict(light)) == json.dumps(dataclasses.asdict(full))
+    assert json.dumps(jsonable(light)) == json.dumps(jsonable(full))
     assert light.best == "n003" and light.cost_usd == 0.75 and light.compute_s == 4.5
     assert math.isnan(light.nodes[1].value)
     # the editor's: the same fields, a NaN sent as null
     sent = to_json(search_tree(journal))
-    assert sent["nodes"][1]["value"] is None and sent["best"] == "n003" and set(sent) == set(dataclasses.asdict(light))
+    assert sent["nodes"][1]["value"] is None and sent["best"] == "n003" and set(sent) == set(light._fields)

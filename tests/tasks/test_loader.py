@@ -1,11 +1,10 @@
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.plain import from_json
+from mlr_copilot.plain import from_json, jsonable
 from mlr_copilot.taskfile import (
     Task,
     TaskError,
@@ -47,7 +46,7 @@ def test_loads_fields_defaults_and_round_trips(tmp_path):
     assert task.metric.direction == "maximize"
     assert task.prepare is None and task.requirements == [] and task.paper_path is None
     assert task.folder == (tmp_path / "t").resolve()
-    assert from_json(Task, json.loads(json.dumps(dataclasses.asdict(task), default=str))) == task
+    assert from_json(Task, json.loads(json.dumps(jsonable(task), default=str))) == task
 
 
 def test_folder_without_task_toml(tmp_path):
@@ -156,7 +155,7 @@ def test_bundled_root_is_the_checkout_workspaces():
     root = bundled_tasks_root()
     assert root == Path(__file__).resolve().parents[2] / "workspaces"
     assert get_task("digits-classification").folder == root / "digits-classification"
-    assert dataclasses.asdict(get_task("babylm"))["metric"]["direction"] == "minimize"
+    assert get_task("babylm").metric.direction == "minimize"
 
 
 def test_blank_description_is_refused(tmp_path):

@@ -4,7 +4,6 @@ runs side by side."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -29,8 +28,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     tree = latest_tree(engine)
     if args.json:
+        from ..plain import jsonable
+
         data = json.loads(table.to_json())
-        data["search"] = dataclasses.asdict(tree) if tree else None
+        data["search"] = jsonable(tree) if tree else None
         print(json.dumps(data, indent=2))
     else:
         say(table.render_text())

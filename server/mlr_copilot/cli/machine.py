@@ -38,10 +38,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    import dataclasses  # only when printing JSON: not on the path of `--help`
-    import json
+    import json  # only when printing JSON: not on the path of `--help`
 
-    print(json.dumps(dataclasses.asdict(engine_for(args, lazy=True).status()), indent=2))
+    from ..plain import jsonable
+
+    print(json.dumps(jsonable(engine_for(args, lazy=True).status()), indent=2))
     return 0
 
 

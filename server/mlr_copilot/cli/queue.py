@@ -45,8 +45,9 @@ def print_queue(entries: list[QueuedRun]) -> None:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    import dataclasses  # only when printing JSON: not on the path of `--help`
-    import json
+    import json  # only when printing JSON: not on the path of `--help`
+
+    from ..plain import jsonable
 
     if args.action == "cancel" or args.cancel:
         return _cancel(args)
@@ -54,7 +55,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
         raise MlrError(f"unexpected {args.run_id!r}: did you mean `queue cancel {args.run_id}`?")
     entries = engine_for(args, lazy=True).queue(all_ended=args.all)
     if args.json:
-        print(json.dumps([dataclasses.asdict(entry) for entry in entries], indent=2))
+        print(json.dumps(jsonable(entries), indent=2))
     else:
         print_queue(entries)
     return 0
@@ -66,10 +67,11 @@ def _cancel(args: argparse.Namespace) -> int:
         raise MlrError("queue cancel needs one RUN_ID (see `mlr-copilot queue` for the runs)")
     entry = engine_for(args).cancel_queued(run_id)
     if args.json:
-        import dataclasses
         import json
 
-        print(json.dumps(dataclasses.asdict(entry), indent=2, ensure_ascii=False))
+        from ..plain import jsonable
+
+        print(json.dumps(jsonable(entry), indent=2, ensure_ascii=False))
     elif entry.state == "cancelled":
         say(f"run {entry.run_id} cancelled ({entry.reason})")
     else:

@@ -2,25 +2,29 @@
 with, and the code diff between their commits (`workspace/diffs.py`: no program the repository
 names runs and no secrets file's content is shown).
 
-Plain data read without pydantic or GitPython (the records through `RunSummary` and `RunSetup`,
-the diff through one `git diff`), so `compare` starts within its 120 ms
-(bench/bench_startup.py); the editor's message and a search node's comparison
-(`search_tree.NodeComparison`) take these dataclasses as they are."""
+Plain records (`plain.py`), made without pydantic or GitPython (the run records read by
+`RunSummary` and `RunSetup`, the diff taken by one `git diff`), so `compare` starts within its
+120 ms (bench/bench_startup.py); the editor (lsp/results.to_json) and a search node's
+comparison (`search_tree.NodeComparison`) send them as objects."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import MlrError
 from ..objective import Objective
-from ..plain import from_json
-from ..runners.envsummary import EnvironmentChange, RunSetup, environment_diff, record_file
-from ..runners.summary import RunSummary
+from ..plain import EMPTY_LIST, jsonable, pydantic_schema
+from ..runners.envsummary import (
+    EnvironmentChange,
+    RunSetup,
+    environment_diff,
+    read_setup,
+    record_file,
+)
+from ..runners.summary import RunSummary, read_summary
 from ..untrusted import one_line
 
 # What a run was set to run with, in the order shown: a researcher changes these to change the
@@ -50,14 +54,13 @@ def read_run(workspace: Path | str, run_id: str) -> ComparedRun:
     file cut short, a field of the wrong type), in one line."""
     path = record_file(workspace, run_id)
     try:
-        data = json.loads(path.read_bytes())
-        return ComparedRun(from_json(RunSummary, data), from_json(RunSetup, data))
+        data = path.read_bytes()
+        return ComparedRun(read_summary(data), read_setup(data))
     except (OSError, ValueError) as exc:
         raise MlrError(f"the record of run '{run_id}' ({path}) cannot be read: {one_line(exc)}") from None
 
 
-@dataclass
-class MetricChange:
+class MetricChange(NamedTuple):
     name: str
     a: float | None
     b: float | None
@@ -66,16 +69,14 @@ class MetricChange:
     relative: float | None
 
 
-@dataclass
-class SettingPair:
+class SettingPair(NamedTuple):
     name: str
     a: str | float | bool | None
     b: str | float | bool | None
     same: bool
 
 
-@dataclass(kw_only=True)
-class RunComparison:
+class RunComparison(NamedTuple):
     run_a: str
     run_b: str
     commit_a: str | None
@@ -83,20 +84,25 @@ class RunComparison:
     metrics: list[MetricChange]
     settings: list[SettingPair]
     # what the records tell of each run besides: status, branch, hypothesis, start, duration
-    facts: list[SettingPair] = field(default_factory=list)
+    facts: list[SettingPair] = EMPTY_LIST
     # where what ran differs: Python, packages, image, node, GPUs (`environment_diff`)
-    environment: list[EnvironmentChange] = field(default_factory=list)
+    environment: list[EnvironmentChange] = EMPTY_LIST
     environment_recorded: bool = False
     diff: str = ""
     # Secrets files that differ between the commits: named, their content not shown.
-    secret_files: list[str] = field(default_factory=list)
+    secret_files: list[str] = EMPTY_LIST
     # Why there is no diff, or what about it to know (cut, uncommitted changes).
-    diff_notes: list[str] = field(default_factory=list)
+    diff_notes: list[str] = EMPTY_LIST
+
+    # a search node's comparison (`search_tree.NodeComparison`) sends it as an object, not an array
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return pydantic_schema(source, handler)
 
     def to_json(self) -> str:
         """The JSON this was when it was a pydantic model: NaN and infinities as the JSON
         constants, as the run records keep them, and 1e-05 as `0.00001` (`_float`)."""
-        return _json(dataclasses.asdict(self))
+        return _json(jsonable(self))
 
     def render_text(self) -> str:
         lines = [f"run A {self.run_a} at {(self.commit_a or 'no commit')[:12]}",

@@ -1,20 +1,19 @@
 """Run records on disk and the history table: commit by commit along a branch, the primary
 metric of each run and its change against the baseline run, positive meaning better.
 
-The table is plain dataclasses built from `RunSummary`s (runners/summary.py), so `history`
+The table is plain records (`plain.py`) built from `RunSummary`s (runners/summary.py), so `history`
 starts without pydantic (tests/cli/test_startup_imports.py); `HistoryModel` is the same table
 as a model, for the editor (`Engine.history`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..objective import Direction, Objective, guess_direction
+from ..plain import EMPTY_DICT, EMPTY_LIST, jsonable, pydantic_schema
 from ..runners.summary import RunStatus, RunSummary, load_summaries, read_run_files
 from ..workspace.commits import (
     BRANCH_PREFIX,
@@ -37,8 +36,7 @@ def load_runs(workspace: Path | str) -> list[RunRecord]:
     return read_run_files(workspace, RunRecord.model_validate_json)
 
 
-@dataclass(kw_only=True)
-class HistoryRow:
+class HistoryRow(NamedTuple):
     commit: str | None
     short: str | None
     subject: str = ""
@@ -54,7 +52,7 @@ class HistoryRow:
     # The branch the commit is listed under (None: a run whose commit is on no listed branch).
     branch: str | None = None
     # Every metric the run reported, not only the one `value` holds.
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = EMPTY_DICT
     runner: str | None = None
     # The machine that ran it (its recorded environment), None for a run recorded before that.
     node: str | None = None
@@ -62,8 +60,7 @@ class HistoryRow:
     duration_s: float | None = None
 
 
-@dataclass(kw_only=True)
-class HistoryTable:
+class HistoryTable(NamedTuple):
     # The one branch shown; None when the table holds several (see `branches`).
     branch: str | None
     metric: str | None
@@ -71,13 +68,18 @@ class HistoryTable:
     baseline_run: str | None
     baseline_value: float | None
     rows: list[HistoryRow]
-    branches: list[str] = field(default_factory=list)
+    branches: list[str] = EMPTY_LIST
     # Every metric name the rows report, the primary one first.
-    metrics: list[str] = field(default_factory=list)
+    metrics: list[str] = EMPTY_LIST
+
+    # the editor's table (`model.HistoryModel`) is sent as objects, not arrays
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return pydantic_schema(source, handler)
 
     def to_json(self) -> str:
         """NaN and infinities as the JSON constants, as the run records keep them."""
-        return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False)
+        return json.dumps(jsonable(self), indent=2, ensure_ascii=False)
 
     def render_text(self, *, width: int = 120) -> str:
         from .render import render_text
@@ -152,8 +154,7 @@ def _segments(workspace: Path | str, branch: str | None, ref: str | None, all_br
     return segments
 
 
-@dataclass(frozen=True)
-class _Measure:
+class _Measure(NamedTuple):
     """How each run's row is measured: its value of `metric` and the change from the baseline's."""
 
     metric: str | None

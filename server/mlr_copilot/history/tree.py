@@ -1,20 +1,21 @@
 """A search session's tree, as `history` prints it and the editor shows it
 (`search_tree.SearchTreeModel`): the baseline, then every node under its parent with its metric,
-its change against the baseline, its status and what it cost. Plain dataclasses built from the
-journal or its summary (search/summary.py), so `history` starts without pydantic."""
+its change against the baseline, its status and what it cost. Plain records (`plain.py`) built
+from the journal or its summary (search/summary.py), so `history` starts without pydantic."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ..plain import pydantic_schema
+from ..search.summary import best_of, compute_of, delta_of
 
 if TYPE_CHECKING:
     from ..search.model import Journal
     from ..search.summary import JournalSummary
 
 
-@dataclass
-class SearchTreeNode:
+class SearchTreeNode(NamedTuple):
     id: str
     # None: drafted from the base commit, so shown under the baseline
     parent: str | None
@@ -33,8 +34,7 @@ class SearchTreeNode:
     best: bool
 
 
-@dataclass
-class SearchTree:
+class SearchTree(NamedTuple):
     session: str
     metric: str
     direction: str
@@ -50,16 +50,21 @@ class SearchTree:
     elapsed_s: float
     nodes: list[SearchTreeNode]
 
+    # the editor's tree (`search_tree.SearchTreeModel`) is sent as objects, not arrays
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return pydantic_schema(source, handler)
+
 
 def tree_of(journal: Journal | JournalSummary) -> SearchTree:
-    best = journal.best()
+    best = best_of(journal)
     nodes = [SearchTreeNode(id=n.id, parent=n.parent, operator=n.operator, hypothesis=n.hypothesis, status=n.status,
-                            value=n.value, delta=journal.delta(n), cost_usd=n.llm_cost_usd, compute_s=n.compute_s,
+                            value=n.value, delta=delta_of(journal, n), cost_usd=n.llm_cost_usd, compute_s=n.compute_s,
                             commit=n.commit, runs=list(n.runs), summary=n.summary, why=n.why, best=n is best)
              for n in journal.nodes]
     return SearchTree(session=journal.session, metric=journal.metric, direction=journal.direction,
                       status=journal.status, message=journal.message, base_branch=journal.base_branch,
                       base_commit=journal.base_commit, baseline_run=journal.baseline_run,
                       baseline_value=journal.baseline_value, best=best.id if best else None,
-                      cost_usd=journal.usage.cost_usd or 0.0, compute_s=journal.compute_s(),
+                      cost_usd=journal.usage.cost_usd or 0.0, compute_s=compute_of(journal),
                       elapsed_s=journal.elapsed_s, nodes=nodes)

@@ -7,12 +7,11 @@ its `slug`, `branch` and `score` are these functions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ..errors import MlrError
 from ..objective import Direction
-from ..plain import from_json
+from ..plain import EMPTY_DICT, from_json
 from ..slugs import slugify
 from ..state import StateDir, read_json
 
@@ -46,21 +45,19 @@ def branch(hypothesis_id: str, title: str) -> str:
     return f"mlr/{slug(hypothesis_id, title)}"
 
 
-@dataclass(frozen=True)
-class PlanSummary:
+class PlanSummary(NamedTuple):
     metric: str
     direction: Direction
     command: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class HypothesisSummary:
+class HypothesisSummary(NamedTuple):
     id: str
     title: str
     rank: int
     plan: PlanSummary
     status: Status = "proposed"
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = EMPTY_DICT
 
     @property
     def score(self) -> float:

@@ -4,12 +4,12 @@ shapes are the contract with the VS Code extension's `protocol.ts` (tested again
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ..plain import jsonable
 from ..runners.model import RunRecord
 
 if TYPE_CHECKING:
@@ -72,12 +72,8 @@ def json_safe(data: Any) -> Any:
 
 
 def to_json(result: Any) -> Any:
-    """An engine result (a model, a dataclass or plain data) as JSON the client can read."""
-    if isinstance(result, BaseModel):
-        return json_safe(result.model_dump(mode="json"))
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return json_safe(dataclasses.asdict(result))  # a comparison's NaN, as in a model
-    return json_safe(result)
+    """An engine result (a model or plain data) as JSON the client can read."""
+    return json_safe(result.model_dump(mode="json") if isinstance(result, BaseModel) else jsonable(result))
 
 
 def hypothesis_info(h: Hypothesis) -> HypothesisInfo:

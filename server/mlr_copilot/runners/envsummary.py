@@ -7,12 +7,13 @@ reads none of this: it reads the environment's node and runner only (`RunPlace`)
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import MlrError
+from ..plain import EMPTY_DICT, EMPTY_LIST, from_json
 from .registry import record_name
 from .summary import RUN_ID_PATTERN, record_path
 
@@ -20,24 +21,19 @@ if TYPE_CHECKING:
     from .model import RunEnvironment
 
 
-@dataclass(frozen=True, kw_only=True)
-class EnvironmentSummary:
-    """`RunEnvironment`, field for field."""
+class EnvironmentSummary(NamedTuple):
+    """`RunEnvironment`, field for field (its required ones first, as a NamedTuple has them)."""
 
-    python: str | None = None
-    packages: dict[str, str] = field(default_factory=dict)
     runner: str
     node: str
+    python: str | None = None
+    packages: dict[str, str] = EMPTY_DICT
     image: str | None = None
     image_id: str | None = None
-    gpus: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        record_name(self.runner)  # as `RunEnvironment` validates it
+    gpus: list[str] = EMPTY_LIST
 
 
-@dataclass(frozen=True)
-class RunSetup:
+class RunSetup(NamedTuple):
     """Of a run record, what `compare` shows beyond its summary."""
 
     branch: str | None = None
@@ -45,11 +41,18 @@ class RunSetup:
     environment: EnvironmentSummary | None = None
 
 
-@dataclass
-class EnvironmentChange:
+class EnvironmentChange(NamedTuple):
     what: str  # `python`, `image`, `node`, `gpus`, `package NAME`...
     a: str | None
     b: str | None
+
+
+def read_setup(data: bytes) -> RunSetup:
+    """A run record's file as its `RunSetup`; ValueError for one `RunRecord` would refuse."""
+    setup = from_json(RunSetup, json.loads(data))
+    if setup.environment is not None:
+        record_name(setup.environment.runner)  # as `RunEnvironment` validates it
+    return setup
 
 
 def record_file(workspace: Path | str, run_id: str) -> Path:

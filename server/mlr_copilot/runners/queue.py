@@ -26,10 +26,11 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlr_copilot.errors import MlrError
+from mlr_copilot.plain import jsonable
 from mlr_copilot.runners.owner import run_owner
 from mlr_copilot.runners.proctree import start_ticks
 from mlr_copilot.runners.queue_records import (
@@ -199,10 +200,10 @@ class SlotQueue:
 
     def _save(self, entry: QueueEntry) -> None:
         self._entries[entry.run_id] = entry
-        write_json(entry_path(self.workspace, entry.run_id), asdict(entry))
+        write_json(entry_path(self.workspace, entry.run_id), jsonable(entry))
 
     def _update(self, run_id: str, **changes: object) -> None:
-        self._save(replace(self._entries[run_id], **changes))  # type: ignore[arg-type]
+        self._save(self._entries[run_id]._replace(**changes))  # type: ignore[arg-type]
 
     def _end(self, run_id: str, state: QueueState, reason: str | None) -> None:
         self._update(run_id, state=state, reason=reason, finished_at=time.time())

@@ -2,18 +2,17 @@
 request beside it), read and cancelled from any process. `mlr-copilot queue` and the editor's
 view need only this module, not the event loop of the queue that owns the runs
 (`queue.SlotQueue`, which writes the entries), so `queue` starts as fast as `history`. The
-entries are plain dataclasses (`plain.py`): `queue` starts without pydantic.
+entries are plain records (`plain.py`): `queue` starts without pydantic.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from mlr_copilot.errors import MlrError
-from mlr_copilot.plain import from_json
+from mlr_copilot.plain import EMPTY_LIST, from_json, jsonable
 from mlr_copilot.runners.owner import owner_alive
 from mlr_copilot.state import StateDir, read_json, write_json
 
@@ -30,21 +29,20 @@ class QueueError(MlrError):
     """A queue command that cannot be done (no such run, already ended)."""
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class QueueEntry:
-    """One run in the queue, as `.mlr/queue/<run-id>.json` holds it (`dataclasses.asdict`)."""
+class QueueEntry(NamedTuple):
+    """One run in the queue, as `.mlr/queue/<run-id>.json` holds it (`plain.jsonable`)."""
 
     run_id: str
     state: QueueState
+    host: str
+    pid: int
+    enqueued_at: float
     gpus: int = 0
     # what the run is of: the search node (`n004`), the eval task; never the machine (`host`)
     node: str | None = None
     slot: int | None = None
-    gpu_ids: list[str] = dataclasses.field(default_factory=list)
-    host: str
-    pid: int
+    gpu_ids: list[str] = EMPTY_LIST
     owner_started: int | None = None
-    enqueued_at: float
     started_at: float | None = None
     finished_at: float | None = None
     reason: str | None = None
@@ -77,7 +75,7 @@ def _shown(entry: QueueEntry) -> QueueEntry:
     """The entry as it stands: one whose owner process is gone is interrupted."""
     if entry.state in ENDED or owner_alive(entry.host, entry.pid, entry.owner_started):
         return entry
-    return dataclasses.replace(entry, state="interrupted", reason=entry.reason or "its process ended")
+    return entry._replace(state="interrupted", reason=entry.reason or "its process ended")
 
 
 def queue_status(workspace: Path | str, *, recent: int | None = None) -> list[QueueEntry]:
@@ -85,7 +83,7 @@ def queue_status(workspace: Path | str, *, recent: int | None = None) -> list[Qu
     `recent`, only that many of the ended ones (those that ended last)."""
     folder = StateDir(workspace).root / "queue"
     entries = [_read(path) for path in folder.glob("*.json")] if folder.is_dir() else []
-    found = [dataclasses.replace(_shown(entry), cancel_requested=(folder / f"{entry.run_id}{CANCEL_SUFFIX}").exists())
+    found = [_shown(entry)._replace(cancel_requested=(folder / f"{entry.run_id}{CANCEL_SUFFIX}").exists())
              for entry in entries if entry is not None]
     if recent is not None:
         ended = sorted((e for e in found if e.state in ENDED), key=lambda e: e.finished_at or e.enqueued_at)
@@ -94,18 +92,33 @@ def queue_status(workspace: Path | str, *, recent: int | None = None) -> list[Qu
     return sorted(found, key=lambda entry: (entry.enqueued_at, entry.run_id))
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class QueuedRun(QueueEntry):
-    """An entry as the faces show it: with the seconds it has run (or waited) until now."""
+class QueuedRun(NamedTuple):
+    """An entry as the faces show it: with the seconds it has run (or waited) until now. Its
+    fields are the entry's, in their order, then `elapsed_s` (a NamedTuple has no base to take
+    them from; tests/runners/test_slots.py holds them to `QueueEntry`'s)."""
 
-    elapsed_s: float
+    run_id: str
+    state: QueueState
+    host: str
+    pid: int
+    enqueued_at: float
+    gpus: int = 0
+    node: str | None = None
+    slot: int | None = None
+    gpu_ids: list[str] = EMPTY_LIST
+    owner_started: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    reason: str | None = None
+    cancel_requested: bool = False
+    elapsed_s: float = 0.0
 
 
 def queue_view(workspace: Path | str, *, all_ended: bool = False) -> list[QueuedRun]:
     """`queue_status` for the faces (`mlr-copilot queue`, the editor): each entry with its
     elapsed time; of the ended runs, the `RECENT_ENDED` that ended last unless `all_ended`."""
     now = time.time()
-    return [QueuedRun(**dataclasses.asdict(entry), elapsed_s=round(entry.elapsed(now), 1))
+    return [QueuedRun(*entry, elapsed_s=round(entry.elapsed(now), 1))
             for entry in queue_status(workspace, recent=None if all_ended else RECENT_ENDED)]
 
 
@@ -136,9 +149,8 @@ def cancel(workspace: Path | str, run_id: str) -> QueueEntry:
         raise QueueError(f"run {run_id} has already ended ({stored.state})")
     entry = _shown(stored)
     if entry.state == "interrupted":
-        closed = dataclasses.replace(stored, state="cancelled", finished_at=time.time(),
-                                     reason="cancelled after its process ended")
-        write_json(path, dataclasses.asdict(closed))
+        closed = stored._replace(state="cancelled", finished_at=time.time(), reason="cancelled after its process ended")
+        write_json(path, jsonable(closed))
         return closed
     (path.parent / f"{run_id}{CANCEL_SUFFIX}").touch()
-    return dataclasses.replace(entry, cancel_requested=True)
+    return entry._replace(cancel_requested=True)

@@ -11,12 +11,11 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 from ..objective import Direction
-from ..plain import from_json
+from ..plain import EMPTY_DICT, from_json
 from ..state import StateDir
 from .registry import record_name
 
@@ -44,25 +43,23 @@ def of_commit(commit: str | None, uncommitted: bool, snapshot_of: str | None) ->
     return snapshot_of if uncommitted and snapshot_of else commit
 
 
-@dataclass(frozen=True)
-class RunPlace:
+class RunPlace(NamedTuple):
     """Of `RunEnvironment`: the machine that ran it."""
 
     node: str
     runner: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunSummary:
+class RunSummary(NamedTuple):
     id: str
-    commit: str | None = None
-    dirty: bool = False
     command: str
     runner: str
     started_at: str
+    commit: str | None = None
+    dirty: bool = False
     duration_s: float | None = None
     status: RunStatus = "running"
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = EMPTY_DICT
     primary_metric: str | None = None
     direction: Direction | None = None
     log_path: str | None = None
@@ -72,17 +69,21 @@ class RunSummary:
     uncommitted: bool = False
     snapshot_of: str | None = None
 
-    def __post_init__(self) -> None:
-        # what `RunRecord`'s validators refuse: a record it would skip is skipped here too
-        if not re.fullmatch(RUN_ID_PATTERN, self.id):
-            raise ValueError(f"id: {self.id!r} is not a run id")
-        record_name(self.runner)
-        if self.environment is not None:
-            record_name(self.environment.runner)
-
     @property
     def of_commit(self) -> str | None:
         return of_commit(self.commit, self.uncommitted, self.snapshot_of)
+
+
+def read_summary(data: bytes) -> RunSummary:
+    """A run record's file as its summary; ValueError for one `RunRecord`'s validators refuse,
+    so a record it would skip is skipped here too."""
+    summary = from_json(RunSummary, json.loads(data))
+    if not re.fullmatch(RUN_ID_PATTERN, summary.id):
+        raise ValueError(f"id: {summary.id!r} is not a run id")
+    record_name(summary.runner)
+    if summary.environment is not None:
+        record_name(summary.environment.runner)
+    return summary
 
 
 def record_path(workspace: Path | str, run_id: str) -> Path:
@@ -91,7 +92,7 @@ def record_path(workspace: Path | str, run_id: str) -> Path:
 
 def load_summaries(workspace: Path | str) -> list[RunSummary]:
     """`read_run_files` as the history reads them."""
-    return read_run_files(workspace, lambda data: from_json(RunSummary, json.loads(data)))
+    return read_run_files(workspace, read_summary)
 
 
 def read_run_files(workspace: Path | str, parse: Callable[[bytes], T]) -> list[T]:

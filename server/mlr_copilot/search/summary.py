@@ -2,16 +2,16 @@
 its tree shows, read without pydantic (`plain.py`), so `history` starts within its 120 ms
 (bench/bench_startup.py). `Journal` (search/model.py) stays the definition: every field here is
 one of its fields (or of its `Node`), of the same type (tests/search/test_journal_summary.py
-holds them to it), and what both compute from them is `JournalView`'s."""
+holds them to it), and what both compute from them is the functions here (`best_of`...)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from ..objective import Direction, Objective
-from ..plain import from_json
+from ..plain import EMPTY_LIST, from_json
 from ..status import Spend
 
 Operator = Literal["draft", "debug", "improve"]
@@ -22,6 +22,8 @@ SearchStatus = Literal["running", "done", "target", "nodes", "hours", "compute",
 
 class _Node(Protocol):
     @property
+    def id(self) -> str: ...
+    @property
     def status(self) -> str: ...
     @property
     def value(self) -> float | None: ...
@@ -30,10 +32,42 @@ class _Node(Protocol):
 
 
 N = TypeVar("N", bound=_Node)
+N_co = TypeVar("N_co", bound=_Node, covariant=True)
+
+
+class _Journal(Protocol[N_co]):
+    """The fields of a journal (or its summary) that tell what it found."""
+
+    @property
+    def metric(self) -> str: ...
+    @property
+    def direction(self) -> Direction: ...
+    @property
+    def baseline_value(self) -> float | None: ...
+    @property
+    def nodes(self) -> Sequence[N_co]: ...
+
+
+# What a journal's fields tell, the same for the journal and its summary: functions, as the
+# summary (a NamedTuple) can have no base class to take methods from.
+def objective_of(journal: _Journal[_Node]) -> Objective:
+    return Objective(journal.metric, journal.direction)
+
+
+def best_of(journal: _Journal[N]) -> N | None:
+    return objective_of(journal).best([n for n in journal.nodes if n.status == "passed"], lambda n: n.value)
+
+
+def delta_of(journal: _Journal[_Node], node: _Node | None) -> float | None:
+    return objective_of(journal).delta(node.value if node else None, journal.baseline_value)
+
+
+def compute_of(journal: _Journal[_Node]) -> float:
+    return sum(n.compute_s for n in journal.nodes)
 
 
 class JournalView(Generic[N]):
-    """What a journal's fields tell, the same for the journal and its summary."""
+    """`Journal`'s methods of the functions above."""
 
     if TYPE_CHECKING:  # each class's own fields: none here for pydantic to take
         metric: str
@@ -43,36 +77,34 @@ class JournalView(Generic[N]):
 
     @property
     def objective(self) -> Objective:
-        return Objective(self.metric, self.direction)
+        return objective_of(self)
 
     def best(self) -> N | None:
-        return self.objective.best([n for n in self.nodes if n.status == "passed"], lambda n: n.value)
+        return best_of(self)
 
     def delta(self, node: _Node | None) -> float | None:
-        return self.objective.delta(node.value if node else None, self.baseline_value)
+        return delta_of(self, node)
 
     def compute_s(self) -> float:
-        return sum(n.compute_s for n in self.nodes)
+        return compute_of(self)
 
 
-@dataclass(frozen=True, kw_only=True)
-class NodeSummary:
+class NodeSummary(NamedTuple):
     id: str
-    parent: str | None = None
     operator: Operator
-    hypothesis: str | None = None
     commit: str
+    parent: str | None = None
+    hypothesis: str | None = None
     summary: str = ""
     status: NodeStatus = "pending"
-    runs: list[str] = field(default_factory=list)
+    runs: list[str] = EMPTY_LIST
     value: float | None = None
     why: str = ""
     llm_cost_usd: float = 0.0
     compute_s: float = 0.0
 
 
-@dataclass(frozen=True, kw_only=True)
-class JournalSummary(JournalView[NodeSummary]):
+class JournalSummary(NamedTuple):
     session: str
     metric: str
     direction: Direction
@@ -80,11 +112,11 @@ class JournalSummary(JournalView[NodeSummary]):
     base_commit: str
     baseline_run: str | None = None
     baseline_value: float | None = None
-    nodes: list[NodeSummary] = field(default_factory=list)
+    nodes: list[NodeSummary] = EMPTY_LIST
     status: SearchStatus = "running"
     message: str = ""
     elapsed_s: float = 0.0
-    usage: Spend = field(default_factory=Spend)
+    usage: Spend = Spend()
 
 
 def read_summary(workspace: Path, session: str) -> JournalSummary:

@@ -8,10 +8,11 @@ branches, through `gitsafe.run_text`, one git process per question.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
+from mlr_copilot.plain import EMPTY_DICT, EMPTY_LIST
 from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.errors import GitWorkspaceError
 
@@ -28,17 +29,16 @@ _RECORD = "\x1e"
 _LOG_FIELDS = ("%H", "%h", "%s", "%cI", "%P", "%(trailers:only,unfold)")
 
 
-@dataclass(frozen=True)
-class CommitInfo:
+class CommitInfo(NamedTuple):
     """One commit; `date` is None only for a placeholder of a run made outside any commit.
-    A plain dataclass: `history` starts without pydantic."""
+    A plain record (`plain.py`): `history` starts without pydantic."""
 
     sha: str
     short: str
     subject: str
-    trailers: dict[str, str] = field(default_factory=dict)
+    trailers: dict[str, str] = EMPTY_DICT
     date: datetime | None = None
-    parents: list[str] = field(default_factory=list)
+    parents: list[str] = EMPTY_LIST
 
     @property
     def hypothesis(self) -> str | None:
@@ -89,8 +89,7 @@ def parse_log(out: str) -> list[tuple[CommitInfo, str]]:
     return commits
 
 
-@dataclass(frozen=True)
-class HeadInfo:
+class HeadInfo(NamedTuple):
     commit: str
     branch: str | None
     dirty: bool
