@@ -45,7 +45,7 @@ class ComparedRun(NamedTuple):
 
     def value(self, name: str) -> str | float | bool | None:
         """A setting or fact (`COMPARED_SETTINGS`, `RUN_FACTS`), from whichever part holds it."""
-        value: str | float | bool | None = getattr(self.setup if hasattr(self.setup, name) else self.summary, name)
+        value: str | float | bool | None = getattr(self.setup if name in self.setup._fields else self.summary, name)
         return value
 
 
