@@ -23,7 +23,17 @@ HEAVY = ("asyncio", "docker", "git", "requests", "httpx", "openai", "anthropic",
          # a workspace, and the .env parser (for a workspace without one)
          "mlr_copilot.llm.openai_provider", "mlr_copilot.llm.anthropic_provider", "mlr_copilot.llm.sdk_errors",
          "mlr_copilot.context", "mlr_copilot.experiment", "dotenv",
+         # it imports `inspect`, and each class costs up to a millisecond: the light records are
+         # NamedTuples (plain.py); for the commands with an engine, see `STILL_DATACLASSES`
+         "dataclasses",
          "pydantic")  # compare's records are read by RunSummary and RunSetup, its diff without GitPython ("git")
+
+# The dataclasses of this package still on the way of the commands with a workspace (the engine's
+# shared state and the objective), and of `status` (the LLM's spec): they bring `dataclasses`.
+STILL_DATACLASSES = {"mlr_copilot.engine._Shared", "mlr_copilot.objective.Objective"}
+LLM_DATACLASSES = {"mlr_copilot.llm.base.Message", "mlr_copilot.llm.base.Usage", "mlr_copilot.llm.base.Completion",
+                   "mlr_copilot.llm.spec.ProviderOptions", "mlr_copilot.llm.spec.ProviderSpec"}
+ENGINE = ("dataclasses",)  # while `STILL_DATACLASSES` is not empty
 
 PROBE = """
 import contextlib, io, json, sys
@@ -70,14 +80,14 @@ DEFAULT_SPEC = ("mlr_copilot.llm.openai_provider", "mlr_copilot.llm.sdk_errors")
 
 
 @pytest.mark.parametrize("command, code, allowed", [
-    (["history"], 0, ()),
-    (["history", "--json"], 0, ()),
-    (["history", "--csv"], 0, ()),
-    (["status"], 0, DEFAULT_SPEC),
-    (["hypotheses"], 0, ()),
-    (["queue"], 0, ()),  # the queue's files, not the event loop of the queue that owns the runs
-    (["accept", "h9"], 2, ()),  # no such hypothesis: the same imports as a decision, up to the lookup
-    (["reject", "h9"], 2, ()),
+    (["history"], 0, ENGINE),
+    (["history", "--json"], 0, ENGINE),
+    (["history", "--csv"], 0, ENGINE),
+    (["status"], 0, (*DEFAULT_SPEC, *ENGINE)),
+    (["hypotheses"], 0, ENGINE),
+    (["queue"], 0, ENGINE),  # the queue's files, not the event loop of the queue that owns the runs
+    (["accept", "h9"], 2, ENGINE),  # no such hypothesis: the same imports as a decision, up to the lookup
+    (["reject", "h9"], 2, ENGINE),
 ])
 def test_light_commands_import_no_heavy_package(workspace, command, code, allowed):
     root, _runs = workspace
@@ -92,7 +102,7 @@ def test_compare_imports_neither_pydantic_nor_gitpython(workspace):
     assert probe["code"] == 0, probe["err"]
     # the records are read by `RunSummary` and `RunSetup` (plain.py), the diff by one `git diff`
     # through gitsafe (workspace/diffs.py); never the run machinery
-    assert heavy(probe["modules"]) == []
+    assert heavy(probe["modules"], allowed=ENGINE) == []
 
 
 def test_undo_imports_only_the_git_layer_it_works_with(workspace):
@@ -101,14 +111,14 @@ def test_undo_imports_only_the_git_layer_it_works_with(workspace):
     assert probe["code"] == 2 and "undo" in probe["err"]  # no agent commit to revert
     # an edit a killed agent left half done would be settled first (`experiment.transaction`,
     # with the run machinery and pydantic): with none waiting, neither is loaded
-    assert heavy(probe["modules"], allowed=("git",)) == []
+    assert heavy(probe["modules"], allowed=("git", *ENGINE)) == []
     assert [m for m in probe["modules"] if m.startswith("pydantic")] == []
 
 
 @pytest.mark.parametrize("command", [["history"], ["history", "--json"], ["history", "--csv"], ["queue"],
                                      ["queue", "--json"], ["status"]])
 def test_history_queue_and_status_start_without_pydantic(workspace, command):
-    """Their records are plain dataclasses (plain.py, runners/summary.py) and, with no setting
+    """Their records are plain records (plain.py, runners/summary.py) and, with no setting
     given, the settings are never validated: pydantic alone was more than the 120 ms these
     commands may take (bench/bench_startup.py)."""
     root, _runs = workspace
@@ -150,14 +160,14 @@ def lived_in(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("command", [["history"], ["history", "--json"], ["history", "--csv"], ["hypotheses"],
                                      ["queue"], ["queue", "--json"], ["status"]])
 def test_the_read_only_commands_start_without_pydantic_in_a_lived_in_workspace(lived_in, command):
-    """The hypotheses are read as summaries (ideas/summary.py), the task as a plain dataclass
+    """The hypotheses are read as summaries (ideas/summary.py), the task as a plain record
     (taskfile.py), the search's journal as its summary (search/summary.py) and the settings the
     workspace gives are validated when one is read."""
     probe = imported(*command, "-w", str(lived_in))
     assert probe["code"] == 0, probe["err"]
     assert probe["err"] == ""
     assert [m for m in probe["modules"] if m.startswith(("pydantic", "mlr_copilot.config"))] == []
-    assert heavy(probe["modules"], (*DEFAULT_SPEC, "dotenv")) == []  # the workspace's `.env` is parsed
+    assert heavy(probe["modules"], (*DEFAULT_SPEC, "dotenv", *ENGINE)) == []  # the workspace's `.env` is parsed
 
 
 def test_compare_of_two_snapshots_diffs_them_without_gitpython(lived_in):
@@ -166,7 +176,11 @@ def test_compare_of_two_snapshots_diffs_them_without_gitpython(lived_in):
     probe = imported("compare", run_a, run_b, "-w", str(lived_in))
     assert probe["code"] == 0 and probe["err"] == "", probe["err"]
     assert "mlr_copilot.workspace.diffs" in probe["modules"]
-    assert heavy(probe["modules"], ("dotenv",)) == []  # the workspace's `.env` is parsed
+    assert heavy(probe["modules"], ("dotenv", *ENGINE)) == []  # the workspace's `.env` is parsed
+    made = subprocess.run([sys.executable, "-c", RECORDS_PROBE, "compare", run_a, run_b, "-w", str(lived_in)],
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    no_traceback(made)
+    assert set(json.loads(made.stdout)["made"]) <= STILL_DATACLASSES  # its records and results are NamedTuples
 
 
 def test_help_imports_neither_the_engine_nor_pydantic():
@@ -182,3 +196,24 @@ def test_an_unknown_hypothesis_is_refused_before_the_models_load(lived_in):
     probe = imported("accept", "h9", "-w", str(lived_in))
     assert probe["code"] == 2 and "no hypothesis 'h9' in this workspace (known: h1, h2, h3)" in probe["err"]
     assert [m for m in probe["modules"] if m.startswith("pydantic")] == []
+
+
+RECORDS_PROBE = PROBE.replace("print(json.dumps(", """made = [f"{name}.{cls.__name__}" for name, module in list(sys.modules.items())
+        if name.startswith("mlr_copilot") and module is not None
+        for cls in vars(module).values()
+        if isinstance(cls, type) and cls.__module__ == name and "__dataclass_fields__" in vars(cls)]
+print(json.dumps(""").replace('"modules": sorted(sys.modules)', '"made": sorted(made)')
+
+
+@pytest.mark.parametrize("command, code", [
+    (["history"], 0), (["history", "--json"], 0), (["history", "--md"], 0), (["status"], 0), (["hypotheses"], 0),
+    (["queue"], 0), (["queue", "--json"], 0), (["accept", "h9"], 2), (["reject", "h9"], 2), (["undo"], 2)])
+def test_the_records_the_light_commands_read_are_no_dataclasses(lived_in, command, code):
+    """Every class of a module imported is made on the way: of this package's, only those of
+    `STILL_DATACLASSES` (and the LLM's spec, for `status`) are dataclasses."""
+    result = subprocess.run([sys.executable, "-c", RECORDS_PROBE, *command, "-w", str(lived_in)], capture_output=True,
+                            text=True, env=ENV, timeout=120)
+    no_traceback(result)
+    probe = json.loads(result.stdout)
+    assert probe["code"] == code, probe["err"]
+    assert set(probe["made"]) <= STILL_DATACLASSES | (LLM_DATACLASSES if command == ["status"] else set())

@@ -1,6 +1,6 @@
 """The history table as a pydantic model, for the editor: the server sends a model's JSON, a
 diverged run's NaN as null (lsp/results.to_json). The table itself is `store.HistoryTable`, a
-plain dataclass, so the CLI's `history` starts without pydantic."""
+plain record (`plain.py`), so the CLI's `history` starts without pydantic."""
 
 from __future__ import annotations
 
