@@ -30,7 +30,8 @@ HEAVY = ("asyncio", "docker", "git", "requests", "httpx", "openai", "anthropic",
          "rich",  # the tables are plain text (cli/table.py): rich took 30-40 ms to import
          # it imports `inspect`, and each class costs up to a millisecond: the light records are
          # NamedTuples (plain.py); for the commands with an engine, see `STILL_DATACLASSES`
-         "dataclasses")
+         "dataclasses",
+         "pydantic")  # compare's records are read by RunSummary and RunSetup, its diff without GitPython ("git")
 
 # The dataclasses of this package still on the way of the commands with a workspace (the engine's
 # shared state and the objective), and of `status` (the LLM's spec): they bring `dataclasses`.
@@ -100,13 +101,13 @@ def test_light_commands_import_no_heavy_package(workspace, command, code, allowe
     assert heavy(probe["modules"], allowed) == []
 
 
-def test_compare_imports_only_the_git_layer_it_diffs_with(workspace):
+def test_compare_imports_neither_pydantic_nor_gitpython(workspace):
     root, (run_a, run_b) = workspace
     probe = imported("compare", run_a, run_b, "-w", str(root))
     assert probe["code"] == 0, probe["err"]
-    # the records are read by their models (pydantic), the diff by GitPython; never the run
-    # machinery (`record_path` is runners/summary.py's); pydantic brings socket (email.utils)
-    assert heavy(probe["modules"], allowed=("git", "socket", *ENGINE)) == []
+    # the records are read by `RunSummary` and `RunSetup` (plain.py), the diff by one `git diff`
+    # through gitsafe (workspace/diffs.py); never the run machinery
+    assert heavy(probe["modules"], allowed=ENGINE) == []
 
 
 def test_undo_imports_only_the_git_layer_it_works_with(workspace):
@@ -172,6 +173,19 @@ def test_the_read_only_commands_start_without_pydantic_in_a_lived_in_workspace(l
     assert probe["err"] == ""
     assert [m for m in probe["modules"] if m.startswith(("pydantic", "mlr_copilot.config"))] == []
     assert heavy(probe["modules"], (*DEFAULT_SPEC, *ENGINE)) == []  # the workspace's `.env` is parsed (envfile.parse_env)
+
+
+def test_compare_of_two_snapshots_diffs_them_without_gitpython(lived_in):
+    """The lived-in runs ran on uncommitted work: two snapshot commits, so a diff is taken."""
+    run_a, run_b = sorted(path.stem for path in (lived_in / ".mlr" / "runs").glob("*.json"))[-2:]
+    probe = imported("compare", run_a, run_b, "-w", str(lived_in))
+    assert probe["code"] == 0 and probe["err"] == "", probe["err"]
+    assert "mlr_copilot.workspace.diffs" in probe["modules"]
+    assert heavy(probe["modules"], ENGINE) == []  # the workspace's `.env` is parsed (envfile.parse_env)
+    made = subprocess.run([sys.executable, "-c", RECORDS_PROBE, "compare", run_a, run_b, "-w", str(lived_in)],
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    no_traceback(made)
+    assert set(json.loads(made.stdout)["made"]) <= STILL_DATACLASSES  # its records and results are NamedTuples
 
 
 def test_help_imports_neither_the_engine_nor_pydantic():

@@ -74,19 +74,20 @@ def result_models() -> dict[str, set[str]]:
     from mlr_copilot.history.tree import SearchTree, SearchTreeNode
     from mlr_copilot.lsp import results
     from mlr_copilot.runners.batch import BatchItem
-    from mlr_copilot.runners.model import EnvironmentChange, Failure, RunRecord
+    from mlr_copilot.runners.envsummary import EnvironmentChange
+    from mlr_copilot.runners.model import Failure, RunRecord
     from mlr_copilot.runners.queue import QueuedRun
     from mlr_copilot.search.model import NodeAction
     from mlr_copilot.workspace.checkout import RunCheckout
 
     models: list[type[BaseModel]] = [results.HypothesisInfo, results.ProposeResult, results.ImplementResult,
-                                     results.UndoResult, Failure, RunComparison, MetricChange, SettingPair,
-                                     EnvironmentChange, BatchItem, RunCheckout, NodeComparison, NodeAction]
+                                     results.UndoResult, Failure, BatchItem, RunCheckout, NodeComparison, NodeAction]
     fields = {model.__name__: set(model.model_fields) for model in models}
     # a plain record (runners/queue_records.py): `queue` starts without pydantic
     fields["QueuedRun"] = set(QueuedRun._fields)
-    # plain records too (history/tree.py): `history` starts without pydantic
-    for plain in (SearchTree, SearchTreeNode):
+    # plain records too (history/tree.py, history/compare.py): `history` and `compare` start
+    # without pydantic
+    for plain in (SearchTree, SearchTreeNode, RunComparison, MetricChange, SettingPair, EnvironmentChange):
         fields[plain.__name__] = set(plain._fields)
     # lsp/results.py `record_summary`: the record and its primary metric's value
     fields["RunRecord"] = set(RunRecord.model_fields) | {"value"}

@@ -3,6 +3,7 @@ and two runs side by side (metrics, environment, code diff)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,19 @@ async def test_compare_gives_metrics_side_by_side_and_the_code_diff(client, tmp_
     [accuracy] = [m for m in result["metrics"] if m["name"] == "accuracy"]
     assert (accuracy["a"], accuracy["b"]) == (0.5, 0.75)
     assert "-print('METRIC accuracy=0.5')" in result["diff"] and "+print('METRIC accuracy=0.75')" in result["diff"]
+
+
+async def test_a_diverged_runs_metric_reaches_the_editor_as_null(client, tmp_path):
+    """The comparison is plain data (history/compare.py): its NaN must not make the message
+    invalid JSON, as it never did when it was a pydantic model."""
+    base, other = await two_branches_with_runs(client, tmp_path)
+    path = tmp_path / ".mlr" / "runs" / f"{other['id']}.json"
+    record = json.loads(path.read_text())
+    record["metrics"]["accuracy"] = float("nan")
+    path.write_text(json.dumps(record))
+    result = await execute(client, "mlrCopilot.compare", base["id"], other["id"])
+    [accuracy] = [m for m in result["metrics"] if m["name"] == "accuracy"]
+    assert (accuracy["a"], accuracy["b"], accuracy["delta"]) == (0.5, None, None)
 
 
 async def test_compare_with_an_unknown_run_is_a_clear_error(client, tmp_path):

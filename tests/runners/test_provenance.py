@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from mlr_copilot.runners.envsummary import environment_diff
 from mlr_copilot.runners.execute import execute, record_path
 from mlr_copilot.runners.local import LocalRunner
-from mlr_copilot.runners.model import RunEnvironment, RunRecord, RunRequest, environment_diff
+from mlr_copilot.runners.model import RunEnvironment, RunRecord, RunRequest
 from mlr_copilot.runners.provenance import host_gpus, imported_modules, requirement_names
 from tests.gitutil import write
 

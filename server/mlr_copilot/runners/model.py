@@ -113,35 +113,6 @@ class RunEnvironment(BaseModel):
     gpus: list[str] = Field(default_factory=list, description="one model name per GPU the run could use")
 
 
-class EnvironmentChange(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    what: str = Field(description="`python`, `image`, `node`, `gpus`, `package NAME`...")
-    a: str | None
-    b: str | None
-
-
-def environment_diff(a: RunEnvironment | None, b: RunEnvironment | None) -> list[EnvironmentChange]:
-    """Where the environments of two runs differ, item by item (None: not recorded, or absent
-    from that run, such as a package only one of them imports)."""
-    if a is None and b is None:
-        return []
-    left = _env_items(a)
-    right = _env_items(b)
-    keys = list(dict.fromkeys([*left, *right]))
-    return [EnvironmentChange(what=key, a=left.get(key), b=right.get(key))
-            for key in keys if left.get(key) != right.get(key)]
-
-
-def _env_items(env: RunEnvironment | None) -> dict[str, str]:
-    if env is None:
-        return {}
-    items = {"python": env.python, "runner": env.runner, "node": env.node, "image": env.image,
-             "image id": env.image_id, "gpus": ", ".join(env.gpus) or None}
-    items.update((f"package {name}", version) for name, version in sorted(env.packages.items(), key=lambda kv: kv[0].lower()))
-    return {key: value for key, value in items.items() if value is not None}
-
-
 class RunRecord(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="constants")
 

@@ -18,6 +18,7 @@ import git
 
 from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.commits import DEFAULT_IDENTITY, CommitInfo, log_format, parse_log
+from mlr_copilot.workspace.diffs import diff_between
 from mlr_copilot.workspace.errors import (
     DetachedHeadError,
     GitWorkspaceError,
@@ -25,8 +26,6 @@ from mlr_copilot.workspace.errors import (
     NotARepositoryError,
     OperationInProgressError,
 )
-from mlr_copilot.workspace.paths import is_secret_name
-from mlr_copilot.workspace.refs import commit_of
 from mlr_copilot.workspace.stalelocks import clear_stale_locks
 
 _IGNORE_RULE = re.compile(r"(.+?):(\d+):(.*)")
@@ -319,17 +318,9 @@ class GitRepo:
         return parse_log(self._git("log", f"--max-count={limit}", log_format(body), rev, "--", strip=False))
 
     def diff_between(self, old: str, new: str) -> tuple[str, list[str]]:
-        """The patch from commit `old` to commit `new` (each checked by `refs.commit_of`) and
-        the secrets files it leaves out: their names are shown, never their content."""
-        old, new = commit_of(self.root, old), commit_of(self.root, new)
-        changed = self._git("diff", "--name-only", "-z", "--no-renames", "--end-of-options", old, new, "--", strip=False)
-        paths = [p for p in changed.split("\0") if p]
-        secret = sorted({p for p in paths if any(is_secret_name(part) for part in p.split("/"))})
-        # the other paths by name: every pathspec here is literal (`_LITERAL`), so no exclude magic
-        shown = [p for p in paths if p not in secret]
-        patch = self._git("diff", "--stat", "--patch", "--no-color", "--no-ext-diff", "--no-textconv",
-                          "--end-of-options", old, new, "--", *shown) if shown else ""
-        return patch, secret
+        """The patch from commit `old` to commit `new` and the secrets files it leaves out:
+        their names are shown, never their content (`diffs.diff_between`)."""
+        return diff_between(self.root, old, new)
 
     def changed_paths(self, sha: str) -> list[str]:
         out = self._git("diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", "--end-of-options", sha, strip=False)
