@@ -10,7 +10,10 @@ about the branches and one `git log` gives the commits of them all.
 from __future__ import annotations
 
 import heapq
+import os
 import re
+import subprocess
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -72,6 +75,31 @@ def format_message(message: str, trailers: dict[str, str]) -> str:
             raise GitWorkspaceError(f"trailer {key!r} has an empty value")
         lines.append(f"{key}: {value}")
     return body + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
+
+
+def walk_log(workspace: Path | str, *args: str, body: bool = False) -> Generator[tuple[CommitInfo, str], None, None]:
+    """The records of `git log ARGS` (as `parse_log` gives them) while git writes them: a
+    caller that stops early ends git there, so looking for the newest commit of a kind reads
+    no further back than it. GitWorkspaceError when git fails."""
+    process = subprocess.Popen(gitsafe.command("log", log_format(body), *args), cwd=workspace,
+                               env=gitsafe.environment(workspace), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        pending = b""
+        while chunk := os.read(process.stdout.fileno(), 1 << 16):
+            *records, pending = (pending + chunk).split(_RECORD.encode())
+            for record in records:
+                yield from parse_log(record.decode("utf-8", "replace"))
+        said = process.stderr.read().decode("utf-8", "replace").strip()
+        if process.wait() != 0:
+            raise GitWorkspaceError(f"git log failed in {workspace}: {said or f'exit code {process.returncode}'}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
 
 
 def log_format(body: bool = False, *, mark: bool = False) -> str:
