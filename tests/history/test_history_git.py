@@ -4,31 +4,17 @@ branch gives: detached and unborn HEADs, no commits, many branches, unrelated on
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from mlr_copilot.history import history
-from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.commits import commits_since_base, default_branch
-from tests.gitutil import commit, git, make_repo
+from tests.gitutil import commit, git, make_repo, project_git_processes
 
 
 @pytest.fixture
-def git_calls(monkeypatch):
-    """The argv (after `git --no-pager`) of every git process the project starts, gitsafe's
-    configuration read included; the tests' own git commands are not gitsafe's."""
-    calls: list[list[str]] = []
-    real = subprocess.run
-
-    def counted(argv, *args, **kwargs):
-        if argv[:2] == ["git", "--no-pager"]:
-            calls.append(list(argv[2:]))
-        return real(argv, *args, **kwargs)
-
-    monkeypatch.setattr(gitsafe.subprocess, "run", counted)
-    gitsafe._cache.clear()  # the configuration is read once a process: counted here
-    return calls
+def git_calls():
+    with project_git_processes() as started:
+        yield started
 
 
 def lived_in(path, branches: int = 2):
