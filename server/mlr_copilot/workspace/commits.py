@@ -209,10 +209,11 @@ def branch_histories(workspace: Path | str, tips: list[str], base: str | None, *
     criss-cross, a fork older than the commits read): ask `commits_since_base` for it.
 
     The log reads the tips' commits that are not ancestors of `base`'s `limit`th first parent,
-    and the boundary commits where that cut falls. Every commit that reaches `base` from one
-    read reaches it through read ones, so the merge bases are found exactly; each list is then
-    ordered as git orders a log of it alone (newest committer date first, ties in the order
-    git meets them), so the result is that of a git process per tip."""
+    and the boundary commits where that cut falls (all ancestors of `base`). A read commit that
+    is an ancestor of `base` is one through read commits only, so which commits are a tip's own
+    and where they meet `base`'s history is exact; each list is then ordered as git orders a
+    log of it alone (newest committer date first, ties in the order git meets them), so the
+    result is that of a git process per tip."""
     wanted = list(dict.fromkeys([*tips, *([base] if base else [])]))
     if not wanted:
         return []
@@ -222,9 +223,11 @@ def branch_histories(workspace: Path | str, tips: list[str], base: str | None, *
     cut = [f"^{base}~{limit}"] if base else []
     out = gitsafe.run_text(workspace, "log", "--boundary", "--ignore-missing", f"--max-count={most}",
                            log_format(mark=True), "--end-of-options", *wanted, *cut, "--")
-    read = parse_log(out.stdout) if out.returncode == 0 else []
-    known = {commit.sha: (commit, mark == "-") for commit, mark in read}
-    if out.returncode != 0 or sum(1 for _, edge in known.values() if not edge) >= most:
+    if out.returncode != 0:
+        return [None] * len(tips)
+    # each commit read, and whether it is a boundary one (its parents not read)
+    known = {commit.sha: (commit, mark == "-") for commit, mark in parse_log(out.stdout)}
+    if sum(1 for _, edge in known.values() if not edge) >= most:
         return [None] * len(tips)
     # the boundary commits are ancestors of base's limit-th parent, so of base
     on_base = _ancestors([base] if base else [], known) | {sha for sha, (_, edge) in known.items() if edge}
@@ -268,11 +271,11 @@ def _history_of(tip: str, base: str | None, known: dict[str, tuple[CommitInfo, b
     if not met:
         return _walk(tip, known, None, limit)  # no common history: all of it, as git logs it
     # the merge bases: the common ancestors met that are no ancestor of another one met
-    best = [sha for sha in met if not any(sha in _ancestors(known[other][0].parents, known) for other in met - {sha})]
-    edges = [sha for sha in met if known[sha][1] and known[sha][0].parents]
-    if len(best) != 1 or (len(met) > 1 and edges):
+    best = met - _ancestors([parent for sha in met for parent in known[sha][0].parents], known)
+    beyond = any(known[sha][1] and known[sha][0].parents for sha in met)
+    if len(best) != 1 or (len(met) > 1 and beyond):
         return None  # several merge bases (git picks one), or ancestry beyond the commits read
-    return _walk(tip, known, own | {best[0]}, limit)
+    return _walk(tip, known, own | best, limit)
 
 
 def _walk(tip: str, known: dict[str, tuple[CommitInfo, bool]], within: set[str] | None,
