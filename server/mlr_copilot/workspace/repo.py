@@ -93,6 +93,10 @@ class GitRepo:
             raise NotARepositoryError(f"{self.root} is not a folder")
         done = gitsafe.run(self.root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
         lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
+        said = done.stderr.decode("utf-8", "replace").strip()
+        if done.returncode != 0 and said and "not a git repository" not in said:
+            # a repository git refuses to open (another user's, a broken one): in git's words
+            raise NotARepositoryError(f"git cannot open the repository at {self.root}: {said.splitlines()[-1]}")
         if done.returncode != 0 or len(lines) != 3:
             raise NotARepositoryError(
                 f"{self.root} is not a git repository. MLR-Copilot records every accepted edit as a "
