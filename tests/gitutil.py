@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 USER = ["-c", "user.name=Test User", "-c", "user.email=user@example.com"]
@@ -71,3 +73,27 @@ def git_processes_in(workspace: Path) -> list[int]:
         except OSError:
             continue
     return found
+
+
+@contextmanager
+def project_git_processes() -> Iterator[list[list[str]]]:
+    """The argv (after `git --no-pager`) of every git process the project starts meanwhile,
+    gitsafe's read of the configuration included (its cache is emptied first); a test's own
+    git commands (`git`, above) are not the project's and are left out."""
+    from mlr_copilot.workspace import gitsafe
+
+    started: list[list[str]] = []
+    real = subprocess.Popen
+
+    class Counted(real):  # type: ignore[valid-type,misc]
+        def __init__(self, args, *rest, **options):
+            if list(args[:2]) == ["git", "--no-pager"]:
+                started.append(list(args[2:]))
+            super().__init__(args, *rest, **options)
+
+    gitsafe._cache.clear()
+    subprocess.Popen = Counted  # type: ignore[misc]
+    try:
+        yield started
+    finally:
+        subprocess.Popen = real  # type: ignore[misc]

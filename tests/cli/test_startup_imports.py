@@ -115,8 +115,9 @@ def test_undo_imports_only_the_git_layer_it_works_with(workspace):
     probe = imported("undo", "-w", str(root))
     assert probe["code"] == 2 and "undo" in probe["err"]  # no agent commit to revert
     # an edit a killed agent left half done would be settled first (`experiment.transaction`,
-    # with the run machinery and pydantic): with none waiting, neither is loaded
-    assert heavy(probe["modules"], allowed=("git", *ENGINE)) == []
+    # with the run machinery and pydantic): with none waiting, neither is loaded; git runs as
+    # plain processes (gitsafe), without GitPython
+    assert heavy(probe["modules"], allowed=ENGINE) == []
     assert [m for m in probe["modules"] if m.startswith("pydantic")] == []
 
 

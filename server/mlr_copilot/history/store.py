@@ -17,12 +17,15 @@ from ..plain import EMPTY_DICT, EMPTY_LIST, jsonable, pydantic_schema
 from ..runners.summary import RunStatus, RunSummary, load_summaries, read_run_files
 from ..workspace.commits import (
     BRANCH_PREFIX,
+    Branches,
     CommitInfo,
+    base_branch,
+    branch_histories,
     commits_since_base,
-    default_branch,
     head_info,
+    list_branches,
 )
-from ..workspace.refs import branch_ref, branches
+from ..workspace.refs import branch_ref, commit_of
 
 if TYPE_CHECKING:
     from ..runners.model import RunRecord
@@ -130,27 +133,30 @@ def _pick_baseline(segments: list[list[CommitInfo]], by_commit: dict[str | None,
     return None
 
 
-def _listed_branches(workspace: Path | str, base: str | None, current: str | None) -> list[str]:
+def _listed_branches(listed: Branches, base: str | None, current: str | None) -> list[str]:
     """The base branch, the current one, then every hypothesis branch (`mlr/*`), like
     `dvc exp show` lists the workspace's experiments beside its baseline."""
     names = [base, current]
-    names += [name for name in branches(workspace) if name.startswith(BRANCH_PREFIX)]
+    names += [name for name in listed.heads if name.startswith(BRANCH_PREFIX)]
     return list(dict.fromkeys(name for name in names if name))
 
 
-def _segments(workspace: Path | str, branch: str | None, ref: str | None, all_branches: bool,
-              current: str | None) -> list[tuple[str | None, list[CommitInfo]]]:
-    """(branch, its commits newest first) to show; each commit once, under the first branch
-    that holds it."""
-    base = default_branch(workspace)  # once for every branch listed
-    if not all_branches:
-        return [(branch or current, commits_since_base(workspace, ref, base))]
+def _segments(workspace: Path | str, listed: Branches, base: str | None, tips: list[tuple[str | None, str | None, str]],
+              all_branches: bool) -> list[tuple[str | None, list[CommitInfo]]]:
+    """(branch, its commits newest first) of each of `tips` (name, ref: None for HEAD, commit)
+    against the `base` branch; with `all_branches`, each commit once, under the first branch
+    that holds it. One `git log` reads them all; a tip it does not settle is asked on its own
+    (`branch_histories`)."""
+    found = branch_histories(workspace, [sha for _, _, sha in tips], listed.heads.get(base) if base else None)
     seen: set[str] = set()
     segments: list[tuple[str | None, list[CommitInfo]]] = []
-    for name in _listed_branches(workspace, base, current):
-        commits = [c for c in commits_since_base(workspace, f"refs/heads/{name}", base) if c.sha not in seen]
-        seen.update(c.sha for c in commits)
-        segments.append((name, commits))
+    for (branch, ref, _), commits in zip(tips, found):
+        if commits is None:
+            commits = commits_since_base(workspace, ref, base)
+        if all_branches:
+            commits = [c for c in commits if c.sha not in seen]
+            seen.update(c.sha for c in commits)
+        segments.append((branch, commits))
     return segments
 
 
@@ -204,6 +210,33 @@ def _direction(walked: list[RunSummary], metric: str | None, direction: Directio
     return direction
 
 
+def _head(workspace: Path | str, listed: Branches | None) -> tuple[str, str | None] | None:
+    """(HEAD's commit, its branch or None when detached), None without a commit. The branch
+    list says where HEAD is when a branch is checked out; only a detached or unborn HEAD is
+    asked of `git status`."""
+    if listed is None:
+        return None
+    if listed.current is not None:
+        return listed.heads[listed.current], listed.current
+    head = head_info(workspace)
+    return (head.commit, head.branch) if head is not None else None
+
+
+def _tips(workspace: Path | str, listed: Branches, base: str | None, head: tuple[str, str | None],
+          branch: str | None, ref: str | None, all_branches: bool) -> list[tuple[str | None, str | None, str]]:
+    """(name, ref, commit) of each branch to show: `branch`, else the current one, else with
+    `all_branches` the base branch, the current one and every hypothesis branch."""
+    if branch is not None and ref is not None:
+        local = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+        sha = listed.heads.get(local) if local else None
+        # a remote-tracking branch is not in the list: its commit is asked of git
+        return [(branch, ref, sha or commit_of(workspace, ref))]
+    if not all_branches:
+        return [(head[1], None, head[0])]
+    names = _listed_branches(listed, base, head[1])
+    return [(name, f"refs/heads/{name}", listed.heads[name]) for name in names]
+
+
 def history(
     workspace: Path | str,
     branch: str | None = None,
@@ -218,13 +251,16 @@ def history(
     existing local branch."""
     ref = branch_ref(workspace, branch) if branch is not None else None
     runs = load_summaries(workspace)
-    head = head_info(workspace)
+    refs = list_branches(workspace)
+    head = _head(workspace, refs)
     by_commit: dict[str | None, list[RunSummary]] = {}
-    if head is None:
+    if refs is None or head is None:
         segments: list[tuple[str | None, list[CommitInfo]]] = [(None, [CommitInfo(sha="", short="", subject="")])]
         by_commit[""] = runs
     else:
-        segments = _segments(workspace, branch, ref, all_branches and branch is None, head.branch)
+        base = base_branch(workspace, refs)
+        segments = _segments(workspace, refs, base, _tips(workspace, refs, base, head, branch, ref, all_branches),
+                             all_branches and branch is None)
         for record in runs:
             # a run of uncommitted work shows under the commit it was made on, as before runs
             # were isolated (its record is marked dirty/uncommitted; its own commit is hidden)

@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import stat
+from contextlib import closing
 from pathlib import Path
 
 from mlr_copilot.state import StateDir
@@ -45,6 +46,7 @@ from mlr_copilot.workspace.commits import (
     REVERTS_TRAILER,
     CommitInfo,
     format_message,
+    walk_log,
 )
 from mlr_copilot.workspace.errors import (
     DirtyTreeError,
@@ -57,13 +59,6 @@ from mlr_copilot.workspace.errors import (
 from mlr_copilot.workspace.paths import relative_posix
 from mlr_copilot.workspace.refs import check_branch_name, commit_of
 from mlr_copilot.workspace.repo import GitRepo, Head, porcelain_paths
-from mlr_copilot.workspace.starter import (
-    STARTER_MESSAGE,
-    append_exclusions,
-    exclusions,
-    init_repository,
-    inside_other_repo,
-)
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +70,11 @@ class GitWorkspace(GitRepo):
 
     def ensure_repo(self, init: bool = False) -> None:
         """Check the workspace is a repository with a first commit; with `init`, make both."""
+        # GitPython (starter.py's): only the commands that may make a repository
+        from mlr_copilot.workspace.starter import init_repository, inside_other_repo
+
         try:
-            _ = self.repo  # opening it checks the folder is a repository's top level
+            _ = self.git_dir  # opening it checks the folder is a repository's top level
         except NotARepositoryError:
             if not init or inside_other_repo(self.root):
                 raise
@@ -91,6 +89,8 @@ class GitWorkspace(GitRepo):
         self._starter_commit()
 
     def _starter_commit(self) -> None:
+        from mlr_copilot.workspace.starter import STARTER_MESSAGE, append_exclusions, exclusions
+
         StateDir(self.root).ensure()
         listed = self._git("ls-files", "-o", "--exclude-standard", "-z", strip=False)
         sections = exclusions(self.root, [rel for rel in listed.split("\0") if rel])
@@ -216,20 +216,24 @@ class GitWorkspace(GitRepo):
         """The newest commit on this branch with an `MLR-Hypothesis` trailer not yet reverted.
 
         Reverts made by undo carry `MLR-Reverts`; a user's own `git revert` is recognised by
-        the "This reverts commit <sha>" line git writes.
+        the "This reverts commit <sha>" line git writes. The log is read only back to that
+        commit (at most 10 000 commits back).
         """
+        if self._read_head()[0] is None:
+            return None
         reverted: set[str] = set()
-        for commit, body in self._log(None, 10_000, body=True):
-            undone = commit.trailers.get(REVERTS_TRAILER)
-            if not undone and HYPOTHESIS_TRAILER not in commit.trailers:
-                # only a commit of the user's own: an agent commit's message quotes the LLM,
-                # which could name any commit as reverted
-                undone = next(iter(_REVERTS_LINE.findall(body)), None)
-            if undone:
-                reverted.add(undone)
-                continue
-            if HYPOTHESIS_TRAILER in commit.trailers and commit.sha not in reverted:
-                return commit
+        with closing(walk_log(self.root, "--max-count=10000", "HEAD", "--", body=True)) as commits:
+            for commit, body in commits:
+                undone = commit.trailers.get(REVERTS_TRAILER)
+                if not undone and HYPOTHESIS_TRAILER not in commit.trailers:
+                    # only a commit of the user's own: an agent commit's message quotes the LLM,
+                    # which could name any commit as reverted
+                    undone = next(iter(_REVERTS_LINE.findall(body)), None)
+                if undone:
+                    reverted.add(undone)
+                    continue
+                if HYPOTHESIS_TRAILER in commit.trailers and commit.sha not in reverted:
+                    return commit
         return None
 
     def _settle(self) -> None:
@@ -242,11 +246,11 @@ class GitWorkspace(GitRepo):
 
     def undo_last_agent_commit(self) -> str:
         """Revert the last agent commit with a new commit; return its sha."""
-        self._check_state()
+        head = self._check_state()
         self._settle()
         target = self.last_agent_commit()
         if target is None:
-            raise NothingToUndoError(f"no MLR-Copilot commit to undo on branch {self.current_branch()}")
+            raise NothingToUndoError(f"no MLR-Copilot commit to undo on branch {head.ref.removeprefix('refs/heads/')}")
         staged = self._staged_paths()
         touched = set(self.changed_paths(target.sha))
         status = self._git("status", "--porcelain=v1", "-z", "--untracked-files=all", gitsafe.NO_SUBMODULES, strip=False)
@@ -263,7 +267,7 @@ class GitWorkspace(GitRepo):
         except GitWorkspaceError as exc:
             # Only a revert that stopped on conflicts leaves REVERT_HEAD; anything else (a held
             # index.lock, a file in the way) is named as git named it.
-            if not (Path(self.repo.git_dir) / "REVERT_HEAD").exists():
+            if not (self.git_dir / "REVERT_HEAD").exists():
                 raise GitWorkspaceError(f"cannot undo {target.short} ({target.subject!r}): {exc}") from None
             self._git_ok("revert", "--abort")
             raise GitWorkspaceError(

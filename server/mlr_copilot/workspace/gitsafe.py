@@ -73,7 +73,9 @@ _CONFIG_VARIABLES = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG_GL
 # A file's identity and size and time (only its path when it cannot be read; only its identity
 # for a directory): a changed stamp means the configuration must be read again.
 _Stamp = tuple[tuple[str, int | None, int | None, int | None], ...]
-_cache: dict[Path, tuple[tuple[str | None, ...], _Stamp, tuple[tuple[str, str], ...]]] = {}
+# Per repository: the variables and stamps it was read under, its overrides, and each key's
+# value (the last one git read, as `git config --get` answers; section and name lowercased).
+_cache: dict[Path, tuple[tuple[str | None, ...], _Stamp, tuple[tuple[str, str], ...], dict[str, str]]] = {}
 
 
 def command(*args: str) -> list[str]:
@@ -187,20 +189,33 @@ def _watched(root: Path, entries: list[tuple[str, str, str, str]]) -> list[Path]
     return list(dict.fromkeys(paths))
 
 
+def config_value(root: Path | str, key: str) -> str | None:
+    """The value of configuration `key` in repository `root` (its last one, as `git config
+    --get` gives it; None where unset), from the configuration this module reads anyway: no
+    git process of its own."""
+    section, _, rest = key.partition(".")
+    subsection, _, name = rest.rpartition(".")
+    return _read_cached(Path(root))[3].get(".".join(filter(None, (section.lower(), subsection, name.lower()))))
+
+
 def _repository_overrides(root: Path) -> tuple[tuple[str, str], ...]:
+    return _read_cached(root)[2]
+
+
+def _read_cached(root: Path) -> tuple[tuple[str | None, ...], _Stamp, tuple[tuple[str, str], ...], dict[str, str]]:
     variables = tuple(os.environ.get(name) for name in _CONFIG_VARIABLES)
     cached = _cache.get(root)
     if cached is not None and cached[0] == variables and _stamp(root, [Path(p[0]) for p in cached[1]]) == cached[1]:
-        return cached[2]
+        return cached
     # stamped before reading, so a change made while git reads is seen next time
     before = _stamp(root, [root / ".git", root / ".git" / "config", root / ".git" / "config.worktree"])
     try:
         entries = _read_config(root)
     except (OSError, subprocess.SubprocessError):
         entries = []
-    result = _neutralised(root, entries)
-    _cache[root] = (variables, before + _stamp(root, _watched(root, entries)), result)
-    return result
+    values = {key: value for _, _, key, value in entries}
+    _cache[root] = (variables, before + _stamp(root, _watched(root, entries)), _neutralised(root, entries), values)
+    return _cache[root]
 
 
 def _outside_overrides() -> tuple[tuple[str, str], ...]:

@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-import git
-
 from mlr_copilot.workspace import gitsafe
 from mlr_copilot.workspace.commits import DEFAULT_IDENTITY, CommitInfo, log_format, parse_log
 from mlr_copilot.workspace.diffs import diff_between
@@ -31,6 +29,8 @@ from mlr_copilot.workspace.stalelocks import clear_stale_locks
 _IGNORE_RULE = re.compile(r"(.+?):(\d+):(.*)")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _LOCKED = re.compile(r"\.lock'?: File exists|cannot lock ref")
+# Refs that live in each worktree's own git folder rather than the shared one.
+_WORKTREE_REFS = ("refs/worktree/", "refs/bisect/", "refs/rewritten/")
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 10.0
 LOCK_RETRY_S = 0.1
@@ -67,47 +67,68 @@ class GitRepo:
 
     def __init__(self, root: Path | str):
         self.root = Path(root).resolve()
-        self._repo: git.Repo | None = None
+        self._dirs: tuple[Path, Path] | None = None
         self._identity: dict[str, str] | None = None
 
     # -- plumbing -------------------------------------------------------------------------
+    # Plain git processes (no GitPython: importing it and its `git version` checks were most of
+    # the start-up of `undo`).
 
     @property
-    def repo(self) -> git.Repo:
-        if self._repo is None:
-            self._repo = self._open()
-        return self._repo
+    def git_dir(self) -> Path:
+        """The repository's git folder (a linked worktree's own); opening it checks the
+        workspace is a repository's top level."""
+        return self._open()[0]
 
-    def _open(self) -> git.Repo:
+    @property
+    def common_dir(self) -> Path:
+        """The git folder the worktrees share (their refs, objects and configuration)."""
+        return self._open()[1]
+
+    def _open(self) -> tuple[Path, Path]:
+        if self._dirs is not None:
+            return self._dirs
         if not self.root.is_dir():
             raise NotARepositoryError(f"{self.root} is not a folder")
-        try:
-            repo = git.Repo(self.root, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        done = gitsafe.run(self.root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
+        lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
+        said = done.stderr.decode("utf-8", "replace").strip()
+        if done.returncode != 0 and said and "not a git repository" not in said:
+            # a repository git refuses to open (another user's, a broken one): in git's words
+            raise NotARepositoryError(f"git cannot open the repository at {self.root}: {said.splitlines()[-1]}")
+        if done.returncode != 0 or len(lines) != 3:
             raise NotARepositoryError(
                 f"{self.root} is not a git repository. MLR-Copilot records every accepted edit as a "
                 "git commit: run `git init` there and commit your starting code, or let "
                 "MLR-Copilot initialise it (it commits the current files as \"Starter code\")."
-            ) from None
-        top = Path(repo.working_tree_dir or "").resolve() if repo.working_tree_dir else None
+            )
+        top = Path(lines[0]).resolve()
         if top != self.root:
             raise NotARepositoryError(
                 f"{self.root} is inside the git repository {top}, not its top level; "
                 f"open {top} as the workspace instead"
             )
-        return repo
+        self._dirs = (Path(lines[1]), (self.root / lines[2]).resolve())
+        return self._dirs
+
+    def _execute(self, args: tuple[str, ...], env: dict[str, str], strip: bool = True) -> tuple[str | None, str]:
+        """(stdout, None when git failed; what git said on failure) of `git ARGS` in the
+        workspace; a trailing newline is stripped unless `strip` is false."""
+        self._open()
+        done = gitsafe.run(self.root, *args, env=env)
+        out = done.stdout.decode("utf-8", "surrogateescape")
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).decode("utf-8", "surrogateescape").strip()
+            return None, said or f"exit code {done.returncode}"
+        return (out[:-1] if strip and out.endswith("\n") else out), ""
 
     def _git(self, *args: str, env: dict[str, str] | None = None, strip: bool = True) -> str:
         waited = 0.0
         swept = False
         while True:
-            try:
-                return self.repo.git.execute(
-                    gitsafe.command(*args), env=gitsafe.environment(self.root, {**_LITERAL, **(env or {})}),
-                    strip_newline_in_stdout=strip, stdout_as_string=True,
-                )
-            except git.CommandError as exc:
-                detail = (exc.stderr or exc.stdout or "").strip().removeprefix("stderr: ").strip("'\n ") or str(exc)
+            out, detail = self._execute(args, {**_LITERAL, **(env or {})}, strip)
+            if out is not None:
+                return out
             # An editor's git integration refreshes its status in the background and holds
             # index.lock (or a ref lock) for a moment; the failed command changed nothing.
             if not _LOCKED.search(detail):
@@ -132,11 +153,7 @@ class GitRepo:
 
     def _git_ok(self, *args: str) -> str | None:
         """Output of a git command that may legitimately fail (lookups), None on failure."""
-        try:
-            return self.repo.git.execute(gitsafe.command(*args), env=gitsafe.environment(self.root, _LITERAL),
-                                         stdout_as_string=True)
-        except git.CommandError:
-            return None
+        return self._execute(args, _LITERAL)[0]
 
     def _identity_env(self) -> dict[str, str]:
         """Author/committer variables, set to MLR-Copilot only where git has no identity."""
@@ -154,7 +171,7 @@ class GitRepo:
         return self._git_ok("rev-parse", "--verify", "-q", "HEAD^{commit}") is not None
 
     def _operation_in_progress(self) -> str | None:
-        git_dir = Path(self.repo.git_dir)
+        git_dir = self.git_dir
         markers = {
             "MERGE_HEAD": "a merge",
             "CHERRY_PICK_HEAD": "a cherry-pick",
@@ -204,25 +221,45 @@ class GitRepo:
     def _read_head(self) -> tuple[str | None, str | None]:
         """(HEAD's commit, None before the first; the branch ref it is on, None if detached).
 
-        Read from the repository's files, as GitPython reads refs: an agent step commits in a
-        few git processes and this spares one. A reftable repository, which has no such files,
-        is asked with rev-parse.
+        Read from the repository's files: an agent step commits in a few git processes and
+        this spares one. A reftable repository, which has no such files, is asked with rev-parse.
         """
-        if (Path(self.repo.common_dir) / "reftable").is_dir():
+        if (self.common_dir / "reftable").is_dir():
             out = self._git_ok("rev-parse", "--symbolic-full-name", "HEAD", "HEAD")
             if out is None:
                 sha, ref = None, self._git_ok("symbolic-ref", "-q", "HEAD")
             else:
                 ref, sha = out.split()
         else:
-            head = self.repo.head
-            ref = None if head.is_detached else head.ref.path
-            try:
-                sha = git.SymbolicReference.dereference_recursive(self.repo, "HEAD")
-            except ValueError:
-                sha = None
+            head = self._ref_file("HEAD")
+            ref = head.removeprefix("ref: ") if head and head.startswith("ref: ") else None
+            sha = self._resolve(ref) if ref else head if head and _SHA.fullmatch(head) else None
         # A HEAD on anything but a local branch is as good as detached for an agent commit.
         return sha, ref if ref and ref.startswith("refs/heads/") else None
+
+    def _ref_file(self, ref: str) -> str | None:
+        """The content of `ref`'s own file (HEAD and the worktree's refs in its git folder, the
+        others in the shared one), else its line of packed-refs; None for no such ref."""
+        shared = ref.startswith("refs/") and not ref.startswith(_WORKTREE_REFS)
+        try:
+            return ((self.common_dir if shared else self.git_dir) / ref).read_text(encoding="utf-8").strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            pass
+        try:
+            packed = (self.common_dir / "packed-refs").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return next((line.split(" ", 1)[0] for line in packed.splitlines() if line.endswith(f" {ref}")
+                     and not line.startswith(("#", "^"))), None)
+
+    def _resolve(self, ref: str) -> str | None:
+        """The commit `ref` names through any symbolic refs; None for an unborn branch."""
+        for _ in range(5):  # git's own limit on symbolic refs pointing at symbolic refs
+            value = self._ref_file(ref)
+            if value is None or not value.startswith("ref: "):
+                return value if value and _SHA.fullmatch(value) else None
+            ref = value.removeprefix("ref: ")
+        return None
 
     # -- the user's changes, and what the agent may write ----------------------------------
 
@@ -253,13 +290,10 @@ class GitRepo:
         """The ignore rule (`source:line: pattern`) of each of `rels` git would not add."""
         if not rels:
             return {}
-        try:
-            # one line per path, in order ("::" where none matches); check-ignore knows no
-            # pathspec magic, and takes each path as written
-            out = self.repo.git.execute(gitsafe.command("check-ignore", "-v", "--non-matching", "--", *rels),
-                                        env=gitsafe.environment(self.root, {"GIT_LITERAL_PATHSPECS": "0"}),
-                                        stdout_as_string=True)
-        except git.CommandError:
+        # one line per path, in order ("::" where none matches); check-ignore knows no
+        # pathspec magic, and takes each path as written
+        out = self._execute(("check-ignore", "-v", "--non-matching", "--", *rels), {"GIT_LITERAL_PATHSPECS": "0"})[0]
+        if out is None:
             return {}
         rules = (_IGNORE_RULE.match(line.rsplit("\t", 1)[0]) for line in out.splitlines())
         return {rel: f"{rule[1]}:{rule[2]}: {rule[3]}" for rel, rule in zip(rels, rules) if rule}
