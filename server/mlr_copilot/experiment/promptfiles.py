@@ -76,10 +76,10 @@ def changed_since(workspace: Path, base: str | None, commit: str = "HEAD") -> li
     if base is None:
         return []
     differ = run_text(workspace, "diff", "--name-only", "--no-renames", base, commit, "--")
-    if differ.returncode != 0:
+    changed = set(differ.stdout.splitlines()) - {""}
+    if differ.returncode != 0 or not changed:  # a draft's first step: nothing to order, no `git log`
         return []
     history = run_text(workspace, "log", "--reverse", "--no-renames", "--format=", "--name-only", f"{base}..{commit}", "--")
-    changed = set(differ.stdout.splitlines()) - {""}
     ordered = [p for p in dict.fromkeys(history.stdout.splitlines()) if p in changed]
     return ordered + sorted(changed - set(ordered))
 
