@@ -9,7 +9,8 @@ branch had, in a worktree of its own), so as many run together as the run queue 
 (run.parallel); every step that checks a branch out, asks the LLM and commits (an
 implementation, a fix) takes the checkout's turn (`_Turn`), one at a time. So one hypothesis's
 fix is written while another's run goes on. Asked after each step (`ask`), the session takes
-them one after another.
+them one after another. Every run of the session, on any hypothesis's branch, is judged on the
+session's objective (the task's metric), passed with the run: the engine's settings stay as given.
 
 The state (`.mlr/auto/state.json`, `session.py`) is saved after each phase, so `--resume`
 continues an interrupted session with the settings and paper it was started with; what it
