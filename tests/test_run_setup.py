@@ -3,6 +3,7 @@ as the engine's commands and the autonomous mode both read them."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from mlr_copilot.errors import MlrError
 from mlr_copilot.ideas.model import ExperimentPlan, Hypothesis
 from mlr_copilot.objective import Objective
 from mlr_copilot.run_setup import DEFAULT_COMMAND, run_command, run_objective, run_request
+from mlr_copilot.work import Work
+from tests.gitutil import make_repo
 
 TASK = """name = "t"
 title = "A task"
@@ -72,13 +75,15 @@ def test_the_autonomous_mode_judges_on_the_tasks_metric_or_needs_a_command_and_a
         session_objective(RunSettings(metric="acc"), tmp_path / "none")
 
 
-def test_a_scoped_engine_keeps_its_own_objective_and_shares_the_spend_and_the_queue(task):
-    engine = Engine.load(task, {"run": {"parallel": 2}})
-    view = engine.scoped()
-    # as a search configures its session's objective
-    view.configure(view.settings.model_copy(update={"run": view.settings.run.model_copy(
-        update={"metric": "accuracy", "direction": "maximize"})}))
-    assert view.objective() == Objective("accuracy", "maximize")
+FIT = "import json\njson.dump({'loss': 0.5, 'accuracy': 0.9}, open('results.json', 'w'))\n"
+
+
+def test_an_objective_given_with_a_run_judges_that_run_and_leaves_the_engines_settings(tmp_path):
+    ws = make_repo(tmp_path / "ws", {"task.toml": TASK, "fit.py": FIT, ".gitignore": ".mlr/\n"})
+    engine = Engine.load(ws, {"run": {"runner": "local", "timeout": 60}})
+    # as a search passes its session's objective with each of its runs
+    session = asyncio.run(engine.run(Work(), objective=Objective("accuracy", "maximize")))
+    later = asyncio.run(engine.run(Work()))
+    assert (session.primary_metric, session.direction, session.primary_value) == ("accuracy", "maximize", 0.9)
+    assert (later.primary_metric, later.direction, later.primary_value) == ("loss", "minimize", 0.5)
     assert engine.objective() == Objective("loss", "minimize")  # the task's, for every later command
-    view.keep_ledger(task / "ledger.json", resume=False)
-    assert engine.ledger is view.ledger and engine.slot_queue() is view.slot_queue()

@@ -9,11 +9,9 @@ agents, git and the run machinery are imported on first use, so the commands tha
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -61,17 +59,6 @@ H = TypeVar("H", "Hypothesis", "HypothesisSummary")
 ConfirmInit = Callable[[str], Awaitable[bool]]
 
 
-@dataclass
-class _Shared:
-    """What every view of one engine (`Engine.scoped`) shares, made on first use."""
-
-    ledger: Ledger | None = None
-    llm: LLM | None = None
-    files: WorkspaceMap | None = None
-    queue: SlotQueue | None = None
-    queue_key: tuple[object, ...] = ()
-
-
 class Engine:
     def __init__(self, workspace: Path | str, settings: Settings | None, warnings: list[str] | None = None,
                  environ: Mapping[str, str] | None = None):
@@ -85,7 +72,12 @@ class Engine:
         self.warnings = list(warnings or [])
         # where keys and environment settings are read: never os.environ changed for everyone
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
-        self._shared = _Shared()
+        # made on first use
+        self._ledger: Ledger | None = None
+        self._llm: LLM | None = None
+        self._files: WorkspaceMap | None = None
+        self._queue: SlotQueue | None = None
+        self._queue_key: tuple[object, ...] = ()
 
     @classmethod
     def load(cls, workspace: Path | str, *layers: object, on_warning: Callable[[str], None] | None = None) -> Engine:
@@ -135,17 +127,11 @@ class Engine:
         self.configure(settings)
         return warnings
 
-    def scoped(self) -> Engine:
-        """This engine for one session the server runs (a search): what the session configures
-        (its objective) stays in the copy, so the server's later commands keep the workspace's
-        settings; the LLM, its spend, the workspace map and the run queue are the same objects."""
-        return copy.copy(self)
-
     def configure(self, settings: Settings) -> None:
         if settings.llm != self.settings.llm:
-            self._shared.llm = None
-            if self._shared.ledger is not None:
-                self._shared.ledger.set_budget(settings.llm.budget_usd, settings.llm.budget_tokens)
+            self._llm = None
+            if self._ledger is not None:
+                self._ledger.set_budget(settings.llm.budget_usd, settings.llm.budget_tokens)
         self.settings = settings
 
     def context(self) -> AgentContext:
@@ -158,20 +144,20 @@ class Engine:
     @property
     def files(self) -> WorkspaceMap:
         """The workspace's map for the agent, kept up to date path by path (`WorkspaceMap`)."""
-        if self._shared.files is None:
+        if self._files is None:
             from .experiment.repomap import WorkspaceMap  # only the commands that run an agent
 
-            self._shared.files = WorkspaceMap(self.workspace)
-        return self._shared.files
+            self._files = WorkspaceMap(self.workspace)
+        return self._files
 
     @property
     def ledger(self) -> Ledger:
-        if self._shared.ledger is None:
+        if self._ledger is None:
             # the LLM layer: only commands that ask the LLM import it
             from .llm.accounting import Ledger
 
-            self._shared.ledger = Ledger(budget_usd=self.settings.llm.budget_usd, budget_tokens=self.settings.llm.budget_tokens)
-        return self._shared.ledger
+            self._ledger = Ledger(budget_usd=self.settings.llm.budget_usd, budget_tokens=self.settings.llm.budget_tokens)
+        return self._ledger
 
     def keep_ledger(self, path: Path, *, resume: bool) -> None:
         """Save the spend to `path` at every call. `resume` first loads what it holds, so a
@@ -180,28 +166,28 @@ class Engine:
 
         llm = self.settings.llm
         if resume:
-            self._shared.ledger = Ledger.load(path, llm.budget_usd, llm.budget_tokens)
+            self._ledger = Ledger.load(path, llm.budget_usd, llm.budget_tokens)
         else:
-            self._shared.ledger = Ledger(llm.budget_usd, llm.budget_tokens, path=path)
+            self._ledger = Ledger(llm.budget_usd, llm.budget_tokens, path=path)
             # on disk too: a later resume must not inherit an older session's spend
-            self._shared.ledger.save(path)
-        if self._shared.llm is not None:
-            self._shared.llm.ledger = self._shared.ledger
+            self._ledger.save(path)
+        if self._llm is not None:
+            self._llm.ledger = self._ledger
 
     @property
     def llm(self) -> LLM:
         """The LLM client, made on first use so commands that need none never pay for it."""
-        if self._shared.llm is None:
+        if self._llm is None:
             from .llm.factory import make_llm  # the SDKs: only commands that ask the LLM
 
-            self._shared.llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace, environ=self.environ)
-        return self._shared.llm
+            self._llm = make_llm(self.settings.llm, self.ledger, workspace=self.workspace, environ=self.environ)
+        return self._llm
 
     def usage(self) -> Spend:
         from .plain import from_json
         from .status import Spend  # as the other records a command reads: imported by those that do
 
-        return Spend() if self._shared.ledger is None else from_json(Spend, self._shared.ledger.snapshot())
+        return Spend() if self._ledger is None else from_json(Spend, self._ledger.snapshot())
 
     def status(self, tasks: list[dict[str, str]] | None = None) -> Status:
         from .llm.providers import DEFAULT_PROVIDER, resolved_model
@@ -359,13 +345,17 @@ class Engine:
     def objective(self, hypothesis: Hypothesis | HypothesisSummary | None = None) -> Objective | None:
         """The objective that judges runs here (`run_setup.run_objective`), for `hypothesis`,
         default the one whose branch is checked out."""
+        # the hypotheses are read as their summaries: `history` starts without pydantic
+        return self._objective(hypothesis or self._checked_out(self.hypothesis_summaries()))
+
+    def _objective(self, plan: Hypothesis | HypothesisSummary | None) -> Objective | None:
+        """`objective` for `plan`, the checkout's hypothesis not asked for when it is None."""
         from .run_setup import run_objective
 
         # the default settings name no metric and no direction: read as such, without building
-        # them (pydantic), so `history` starts without it; so are the hypotheses (their summaries)
+        # them (pydantic), so `history` starts without it
         run = None if self._defaults_hold("run") else self.settings.run
-        return run_objective(run.metric if run else None, run.direction if run else None, self.workspace,
-                             hypothesis or self._checked_out(self.hypothesis_summaries()))
+        return run_objective(run.metric if run else None, run.direction if run else None, self.workspace, plan)
 
     def current_hypothesis(self) -> Hypothesis | None:
         return self._checked_out(self.hypotheses())
@@ -382,21 +372,30 @@ class Engine:
 
     def run_request(self, command: str | list[str] | None = None, timeout: float | None = None,
                     hypothesis: Hypothesis | None = None) -> RunRequest:
+        """What a run executes: `command`, else the setting's, `hypothesis`'s (default the one
+        checked out, asked only when the command is not given) or the task's."""
         from .run_setup import run_request  # as in `objective`
 
-        return run_request(self.settings.run, self.workspace, command, timeout, hypothesis or self.current_hypothesis())
+        plan = hypothesis if hypothesis is not None or command is not None else self.current_hypothesis()
+        return run_request(self.settings.run, self.workspace, command, timeout, plan)
 
     async def run(self, work: Work, *, command: str | list[str] | None = None, runner: RunnerName | None = None,
                   timeout: float | None = None, on_line: LineCallback | None = None, baseline: bool = False,
                   rev: str | None = None, branch: str | None = None,
-                  hypothesis: Hypothesis | None = None, search_node: str | None = None) -> RunRecord:
+                  hypothesis: Hypothesis | None = None, objective: Objective | None = None,
+                  search_node: str | None = None) -> RunRecord:
         """Run the experiment on `rev` (a commit, branch or tag; default: the checkout's
         working copy) in a worktree of its own, once a slot of the queue is free. `hypothesis`:
         the one it is a run of (its command and objective), default the one whose branch is
         `branch` (the branch a commit `rev` was taken from, which the record names; without it
         `runners/placing` says which branch a sha is of), `rev` or the checkout.
+        `objective`: what judges it, default the hypothesis's (`objective`). A session with an
+        objective of its own (a search's, an autonomous one's) passes it with each run, so the
+        engine's settings, which judge the later commands' runs, never change; an operation of
+        many runs passes `command` and `objective` read once, so no run reads task.toml again.
         `search_node`: the search's node it is a run of, shown by the queue and kept in the record."""
         # the run machinery (process trees, log sinks, Docker): only the commands that run
+        from .run_setup import run_request
         from .runners import pick_runner
         from .runners.base import new_run_id
         from .runners.execute import execute
@@ -405,9 +404,14 @@ class Engine:
 
         if hypothesis is None:
             hypothesis = self.current_hypothesis() if rev is None else self._hypothesis_on(branch or rev)
-        request = self.run_request(command, timeout, hypothesis)
+        # what names the command and the objective the call leaves out: the run's hypothesis,
+        # else (a `rev` of none) the checkout's, asked once and only when one of them is left out
+        plan = hypothesis
+        if plan is None and rev is not None and (command is None or objective is None):
+            plan = self.current_hypothesis()
+        request = run_request(self.settings.run, self.workspace, command, timeout, plan)
         chosen = await _in_thread(pick_runner, runner or self.settings.run.runner, self.settings.run.image)
-        objective = self.objective(hypothesis)
+        objective = objective or self._objective(plan)
         run_id = new_run_id()
         queued = time.monotonic()
         queue = self.slot_queue()
@@ -452,12 +456,12 @@ class Engine:
         # asking the machine for its GPUs runs nvidia-smi: once per change of the settings
         key = (run.parallel, run.gpus_per_run, tuple(run.gpu_ids) if run.gpu_ids is not None else None,
                self.environ.get(GPU_IDS_ENV))
-        if self._shared.queue is None or (key != self._shared.queue_key and self._shared.queue.idle):
+        if self._queue is None or (key != self._queue_key and self._queue.idle):
             plan = plan_from_settings(run, self.environ)
             for warning in plan.warnings:
                 logging.getLogger(__name__).warning("%s", warning)
-            self._shared.queue, self._shared.queue_key = SlotQueue(self.workspace, plan), key
-        return self._shared.queue
+            self._queue, self._queue_key = SlotQueue(self.workspace, plan), key
+        return self._queue
 
     def _hypothesis_on(self, rev: str) -> Hypothesis | None:
         return next((h for h in self.hypotheses() if h.branch == rev), None)
@@ -492,12 +496,17 @@ class Engine:
     async def debug(self, reviewer: Reviewer, work: Work, on_line: LineCallback | None = None,
                     max_attempts: int | None = None) -> DebugReport:
         from .experiment.debug import debug_loop  # the LLM layer: only debugging
+        from .run_setup import run_command
 
         await _in_thread(self.git.check_clean_for_agent)
         hypothesis = self.current_hypothesis()
         attempts = self.settings.run.debug_attempts if max_attempts is None else max_attempts
-        return await debug_loop(self.context(), reviewer, work, run=lambda: self.run(work, on_line=on_line),
-                                max_attempts=attempts, hypothesis=hypothesis.id if hypothesis else None)
+        # every run of the loop is of the same checkout: its command and objective read once
+        command, objective = run_command(self.settings.run, self.workspace, hypothesis), self._objective(hypothesis)
+        return await debug_loop(self.context(), reviewer, work, max_attempts=attempts,
+                                run=lambda: self.run(work, on_line=on_line, command=command, hypothesis=hypothesis,
+                                                     objective=objective),
+                                hypothesis=hypothesis.id if hypothesis else None)
 
     # search
 

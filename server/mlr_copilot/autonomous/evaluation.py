@@ -32,6 +32,7 @@ from ..errors import MlrError
 from ..objective import Objective
 from ..runners.queue import RunCancelledError, SlotQueue
 from ..runners.slots import plan_from_settings
+from ..search.execute import SessionRuns
 from ..search.measure import mean_se, rerun
 from ..search.model import Journal, Measured
 from ..status import Spend
@@ -158,7 +159,7 @@ async def _seeded_linear(engine: Engine, work: Work, state: AutoState, attempt: 
     pair = [Measured(label="baseline", node=None, commit=base.commit),
             Measured(label="best", node=None, commit=attempt.best_commit)]
     clock = time.perf_counter()
-    await rerun(engine, work, pair, objective.metric, save=lambda: None)
+    await rerun(engine, work, pair, SessionRuns.of(engine, objective), save=lambda: None)
     delta = objective.delta(pair[1].mean, pair[0].mean)
     usage = engine.usage()
     return attempt.model_copy(update={

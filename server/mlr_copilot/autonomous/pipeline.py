@@ -9,7 +9,8 @@ branch had, in a worktree of its own), so as many run together as the run queue 
 (run.parallel); every step that checks a branch out, asks the LLM and commits (an
 implementation, a fix) takes the checkout's turn (`_Turn`), one at a time. So one hypothesis's
 fix is written while another's run goes on. Asked after each step (`ask`), the session takes
-them one after another.
+them one after another. Every run of the session, on any hypothesis's branch, is judged on the
+session's objective (the task's metric), passed with the run: the engine's settings stay as given.
 
 The state (`.mlr/auto/state.json`, `session.py`) is saved after each phase, so `--resume`
 continues an interrupted session with the settings and paper it was started with; what it
@@ -88,14 +89,13 @@ class AutoEngine(Protocol):
 
     @property
     def git(self) -> GitWorkspace: ...
-    def configure(self, settings: Settings) -> None: ...
     def context(self) -> AgentContext: ...
     def keep_ledger(self, path: Path, *, resume: bool) -> None: ...
     def usage(self) -> Spend: ...
     def decide(self, hypothesis_id: str, status: HypothesisStatus, note: str = "") -> Hypothesis: ...
     async def ensure_repository(self, confirm_init: Callable[[str], Awaitable[bool]]) -> None: ...
     async def run(self, work: Work, *, baseline: bool = False, rev: str | None = None,
-                  branch: str | None = None) -> RunRecord: ...
+                  branch: str | None = None, objective: Objective | None = None) -> RunRecord: ...
     async def propose_hypotheses(self, source: str | Path | Paper, work: Work) -> IdeasRun: ...
     async def refine(self, hypothesis_id: str, feedback: str | None, work: Work) -> Hypothesis: ...
     async def implement(self, hypothesis_id: str, reviewer: Reviewer, work: Work,
@@ -243,7 +243,6 @@ class AutoPipeline:
         On `resume`, None for either takes the saved session's. `settings`: the settings layer
         the caller gave, saved for a later resume."""
         state, source = self._open(source, wanted, resume, settings)
-        self._pin_metric(state)
         self.engine.keep_ledger(self.engine.state.folder("auto") / "ledger.json", resume=resume)
         try:
             await self._run(state, source, work)
@@ -299,12 +298,6 @@ class AutoPipeline:
             raise MlrError(f"an autonomous session is still running in this workspace (process {state.owner_pid} on "
                            f"{state.owner_host}): stop it first, then `auto --resume` continues it")
 
-    def _pin_metric(self, state: AutoState) -> None:
-        """Every run of the session, on any hypothesis's branch, is judged on the task's metric."""
-        settings = self.engine.settings
-        run = settings.run.model_copy(update={"metric": state.metric, "direction": state.direction})
-        self.engine.configure(settings.model_copy(update={"run": run}))
-
     def _return_to_base(self, state: AutoState) -> None:
         if state.base_branch:
             try:
@@ -336,7 +329,8 @@ class AutoPipeline:
         record = await asyncio.to_thread(recorded_baseline, engine.workspace, state.base_commit, state.started_at)
         if record is None:
             work.say("Running the baseline", BASELINE[0])
-            record = await self._timed(state, "baseline", engine.run(work.phase(*BASELINE), baseline=True))
+            record = await self._timed(state, "baseline", engine.run(work.phase(*BASELINE), baseline=True,
+                                                                     objective=state.objective))
         work.check("the baseline run")
         state.baseline = _ref(record, state.metric)
         self.save(state)
@@ -440,7 +434,7 @@ class AutoPipeline:
                 work.say(f"run {recorded.id} of {commit[:8]} already ended {recorded.status}", None)
                 return recorded
             try:
-                return await engine.run(work, rev=commit, branch=result.branch)
+                return await engine.run(work, rev=commit, branch=result.branch, objective=state.objective)
             except RunCancelledError:  # while it waited for a slot
                 raise Cancelled("the run") from None
 

@@ -11,6 +11,8 @@ in the prompt (`files_text`), in an order that only ever grows at its end.
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 
 from ..errors import MlrError
@@ -22,6 +24,8 @@ from ..workspace.paths import read_regular, safe_path
 STARTER_FILES = ("train.py", "main.py", "run.py", "evaluate.py", "model.py")
 FILE_CHARS = 12_000
 READ_LIMIT = 4 * FILE_CHARS
+# a commit named by its full id (sha-1 or sha-256), whose files never change, unlike a ref's
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 
 
 def _section(rel: str, text: str, capped: bool = False) -> str:
@@ -35,8 +39,22 @@ def _at(workspace: Path, commit: str, rel: str) -> str | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
+@functools.lru_cache(maxsize=8)
+def _baseline_at(workspace: Path, sha: str) -> str:
+    """`baseline_text` at commit `sha`, which never changes: every prompt of a search, an
+    autonomous session or a debug loop shows the same base, read once per process instead of
+    one git process per starter file per prompt. A few commits at most, each a few sections."""
+    return _baseline(workspace, sha)
+
+
 def baseline_text(workspace: Path, base: str | None) -> str:
     """The starter files as commit `base` has them (the working copy's without one)."""
+    if base is not None and _FULL_SHA.fullmatch(base):
+        return _baseline_at(Path(workspace).resolve(), base.lower())
+    return _baseline(workspace, base)
+
+
+def _baseline(workspace: Path, base: str | None) -> str:
     chunks = []
     for rel in STARTER_FILES:
         if base is not None:
@@ -58,10 +76,10 @@ def changed_since(workspace: Path, base: str | None, commit: str = "HEAD") -> li
     if base is None:
         return []
     differ = run_text(workspace, "diff", "--name-only", "--no-renames", base, commit, "--")
-    if differ.returncode != 0:
+    changed = set(differ.stdout.splitlines()) - {""}
+    if differ.returncode != 0 or not changed:  # a draft's first step: nothing to order, no `git log`
         return []
     history = run_text(workspace, "log", "--reverse", "--no-renames", "--format=", "--name-only", f"{base}..{commit}", "--")
-    changed = set(differ.stdout.splitlines()) - {""}
     ordered = [p for p in dict.fromkeys(history.stdout.splitlines()) if p in changed]
     return ordered + sorted(changed - set(ordered))
 

@@ -59,10 +59,10 @@ class SearchFeature(Feature):
             raise InvalidArguments("hypotheses must be at least 1")
         ls = self.server
         title = "Resume search" if resume else "Search"
-        # a view of the engine: the objective the search sets must not judge the server's later runs
+        # the session's objective goes with each of its runs: the server's later runs keep the workspace's
         async with progress(ls, f"MLR-Copilot: {'resuming the search' if resume else 'searching'}") as work:
             try:
-                journal = await ls.jobs.run(title, Search(ls.engine.scoped(), work).run(
+                journal = await ls.jobs.run(title, Search(ls.engine, work).run(
                     hypotheses=hypotheses, resume=resume))
             finally:
                 await self.look()
@@ -89,8 +89,8 @@ class SearchFeature(Feature):
         ls = self.server
         async with progress(ls, f"MLR-Copilot: {action} {node}") as work:
             try:
-                # a view of the engine, as in `search`: taking the request opens the session
-                result = await ls.jobs.run(f"{action.capitalize()} {node}", ls.engine.scoped().search_act(
+                # taking the request opens the session, whose objective goes with its runs only, as in `search`
+                result = await ls.jobs.run(f"{action.capitalize()} {node}", ls.engine.search_act(
                     work, node, action, instruction=instruction, session=session))
             finally:
                 await self.look()

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import functools
 import shlex
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import MlrError
+from ..objective import Objective
+from ..run_setup import run_command
 from ..workspace.gitsafe import run_text
 from ..workspace.refs import check_branch_name, commit_of
 from .store import SHA
@@ -41,19 +44,31 @@ def seeded(command: str | list[str], flag: str, seed: int) -> list[str]:
     return [*argv, flag, str(seed)]
 
 
-def node_command(engine: Engine, seed: int | None = None,
-                 command: str | list[str] | None = None) -> str | list[str] | None:
-    """The command a run of a node runs: `command` (default: the run's own), with `seed` when given."""
-    if seed is None:
-        return command
-    return seeded(command if command is not None else engine.run_request().command, engine.settings.search.seed_flag,
-                  seed)
+@dataclass(frozen=True)
+class SessionRuns:
+    """What every run of one session shares, read once when it opens (no run reads task.toml
+    or asks `git status` again): the objective that judges them, the session's own, passed with
+    each run so the engine's settings stay the workspace's for the later commands; and their
+    command, the run.command setting else the task's, never a hypothesis's plan (as for the
+    objective: `session_objective`)."""
+
+    objective: Objective
+    command: str | list[str]
+
+    @classmethod
+    def of(cls, engine: Engine, objective: Objective) -> SessionRuns:
+        return cls(objective, run_command(engine.settings.run, engine.workspace))
 
 
-async def run_node(engine: Engine, work: Work, *, commit: str, seed: int | None = None,
+def node_command(engine: Engine, command: str | list[str], seed: int | None = None) -> str | list[str]:
+    """The command a run of a node runs: `command`, with `seed` when given."""
+    return command if seed is None else seeded(command, engine.settings.search.seed_flag, seed)
+
+
+async def run_node(engine: Engine, work: Work, runs: SessionRuns, *, commit: str, seed: int | None = None,
                    command: str | list[str] | None = None, baseline: bool = False,
                    search_node: str | None = None) -> RunRecord:
-    """Run `commit` once (with `seed` when given) and return its record; `search_node`: the
-    node it is a run of, which the queue shows."""
-    return await engine.run(work, rev=commit, command=node_command(engine, seed, command), baseline=baseline,
-                            search_node=search_node)
+    """Run `commit` once (`command`, default the session's, with `seed` when given) and return
+    its record; `search_node`: the node it is a run of, which the queue shows."""
+    return await engine.run(work, rev=commit, command=node_command(engine, runs.command if command is None else command, seed),
+                            objective=runs.objective, baseline=baseline, search_node=search_node)

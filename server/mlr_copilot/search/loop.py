@@ -33,7 +33,7 @@ from ..work import Cancelled, Work
 from ..workspace.gitsafe import run_text
 from ..workspace.refs import check_branch_name
 from . import measure, operators, steer, store
-from .execute import run_node
+from .execute import SessionRuns, run_node
 from .model import Evidence, Journal, Node, NodeAction, NodeActionName
 from .policy import Action, choose
 
@@ -61,6 +61,7 @@ class Search:
         self.acted: dict[str, NodeAction] = {}
         self.refused: dict[str, MlrError] = {}
         self.writer: store.JournalWriter | None = None  # the session's, once `_open` knows it
+        self.runs: SessionRuns | None = None  # as `writer`
         self.refs = store.RefKeeper(engine.workspace)
 
     def save(self, journal: Journal) -> None:
@@ -119,14 +120,17 @@ class Search:
                               base_branch=branch, base_commit=engine.git.head_sha(), branch=f"mlr-search/{session}")
         host, pid = run_owner()
         journal.owner_host, journal.owner_pid, journal.owner_started = host, pid, start_ticks(pid)
-        run = engine.settings.run.model_copy(update={"metric": journal.metric, "direction": journal.direction})
-        engine.configure(engine.settings.model_copy(update={"run": run}))
+        self.runs = SessionRuns.of(engine, journal.objective)
         engine.keep_ledger(store.journal_path(workspace, journal.session).parent / "ledger.json",
                            resume=resume)
         self.writer = store.JournalWriter(workspace, journal.session)
         self.save(journal)
         _LIVE.add((workspace, journal.session))
         return journal
+
+    def _runs(self) -> SessionRuns:
+        assert self.runs is not None  # `_open` made them before the first run
+        return self.runs
 
     async def _baseline(self, journal: Journal) -> None:
         if journal.baseline_run is not None:
@@ -135,7 +139,7 @@ class Search:
         record = await asyncio.to_thread(recorded_baseline, self.engine.workspace, journal.base_commit, journal.started_at)
         if record is None:
             self.work.say("Running the baseline")
-            record = await run_node(self.engine, self.work, commit=journal.base_commit, baseline=True)
+            record = await run_node(self.engine, self.work, self._runs(), commit=journal.base_commit, baseline=True)
             self.work.check("the baseline run")
         journal.baseline_run, journal.baseline_value = record.id, record.metrics.get(journal.metric)
         self.save(journal)
@@ -278,7 +282,7 @@ class Search:
     async def _run(self, journal: Journal, node: Node) -> None:
         node.status, node.attempts = "running", node.attempts + 1
         self.save(journal)
-        record = await run_node(self.engine, self.work, commit=node.commit, search_node=node.id)
+        record = await run_node(self.engine, self.work, self._runs(), commit=node.commit, search_node=node.id)
         if record.status == "cancelled":
             raise Cancelled(f"the run of node {node.id}")
         self._finish(journal, node, record)
@@ -396,7 +400,7 @@ class Search:
 
     async def _measure(self, journal: Journal) -> None:
         try:
-            await measure.measure(self.engine, journal, self.work, save=self.save)
+            await measure.measure(self.engine, journal, self.work, self._runs(), save=self.save)
         except Cancelled as exc:
             journal.status, journal.message = "cancelled", f"{exc} while measuring; `search --resume` measures again"
         except MlrError as exc:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..autonomous.together import relaying, together
 from ..taskfile import TaskError, load_task
 from ..work import Work
-from .execute import node_command, run_node
+from .execute import SessionRuns, node_command, run_node
 from .model import Journal, Measured, SeedRun
 
 if TYPE_CHECKING:
@@ -68,24 +68,25 @@ async def at_once(work: Work, jobs: Sequence[Job]) -> None:
     await together([watched(job) for job in jobs], halt)
 
 
-async def rerun(engine: Engine, work: Work, measured: Sequence[Measured], metric: str, *,
+async def rerun(engine: Engine, work: Work, measured: Sequence[Measured], runs: SessionRuns, *,
                 save: Callable[[], None], since: str | None = None, known: set[str] | None = None,
                 also: Sequence[Job] = ()) -> None:
-    """Each of `measured` re-run with the `search.seeds` seeds it lacks, and the `also` jobs,
-    all queued at once; its mean ± SE set once every seed is in. With `since`, a finished run
-    of a lacking seed started since then and not `known` is taken instead of run again."""
+    """Each of `measured` re-run with the `search.seeds` seeds it lacks (as `runs` say, valued
+    on their objective's metric), and the `also` jobs, all queued at once; its mean ± SE set
+    once every seed is in. With `since`, a finished run of a lacking seed started since then
+    and not `known` is taken instead of run again."""
     owed = [(m, seed) for m in measured for seed in range(engine.settings.search.seeds)
             if seed not in {r.seed for r in m.runs}]
     taken = set(known or ())
     jobs = list(also)
     for m, seed in owed:
-        command = engine.run_request(node_command(engine, seed)).command_text()
+        command = engine.run_request(node_command(engine, runs.command, seed)).command_text()
         record = None if since is None else await asyncio.to_thread(finished_run, engine, m.commit, since, taken, command)
         if record is not None:
             taken.add(record.id)
-            m.runs.append(_seed_run(seed, record, metric))
+            m.runs.append(_seed_run(seed, record, runs.objective.metric))
         else:
-            jobs.append(_seeded(engine, m, seed, metric, save))
+            jobs.append(_seeded(engine, runs, m, seed, save))
     for m in measured:
         m.runs.sort(key=lambda r: r.seed)
     save()
@@ -95,12 +96,12 @@ async def rerun(engine: Engine, work: Work, measured: Sequence[Measured], metric
     save()
 
 
-def _seeded(engine: Engine, measured: Measured, seed: int, metric: str, save: Callable[[], None]) -> Job:
+def _seeded(engine: Engine, runs: SessionRuns, measured: Measured, seed: int, save: Callable[[], None]) -> Job:
     async def job(work: Work) -> None:
         work.say(f"Re-running {measured.label} with seed {seed}")
-        record = await run_node(engine, work, commit=measured.commit, seed=seed, search_node=measured.node)
+        record = await run_node(engine, work, runs, commit=measured.commit, seed=seed, search_node=measured.node)
         work.check(f"the seeded runs of {measured.label}")
-        measured.runs.append(_seed_run(seed, record, metric))
+        measured.runs.append(_seed_run(seed, record, runs.objective.metric))
         measured.runs.sort(key=lambda r: r.seed)
         save()
 
@@ -115,14 +116,14 @@ def _measured(journal: Journal, label: str, node: str | None, commit: str) -> Me
     return found
 
 
-def _final(engine: Engine, journal: Journal, node: str, commit: str, command: str,
+def _final(engine: Engine, runs: SessionRuns, journal: Journal, node: str, commit: str, command: str,
            save: Callable[[Journal], None]) -> Job:
     async def job(work: Work) -> None:
         text = engine.run_request(command).command_text()
         record = await asyncio.to_thread(finished_run, engine, commit, journal.started_at, journal.run_ids(), text)
         if record is None:
             work.say(f"Final evaluation of {node}")
-            record = await run_node(engine, work, commit=commit, command=command, search_node=node)
+            record = await run_node(engine, work, runs, commit=commit, command=command, search_node=node)
             work.check("the final evaluation")
         journal.final_node, journal.final = node, _seed_run(0, record, journal.metric)
         save(journal)
@@ -130,7 +131,8 @@ def _final(engine: Engine, journal: Journal, node: str, commit: str, command: st
     return job
 
 
-async def measure(engine: Engine, journal: Journal, work: Work, *, save: Callable[[Journal], None]) -> None:
+async def measure(engine: Engine, journal: Journal, work: Work, runs: SessionRuns, *,
+                  save: Callable[[Journal], None]) -> None:
     best = journal.best()
     if best is None:
         return
@@ -139,7 +141,7 @@ async def measure(engine: Engine, journal: Journal, work: Work, *, save: Callabl
         final = load_task(engine.workspace).final_command
     except TaskError:
         final = None
-    also = [_final(engine, journal, best.id, best.commit, final, save)] if final and journal.final is None else []
-    await rerun(engine, work, pair, journal.metric, save=lambda: save(journal), since=journal.started_at,
+    also = [_final(engine, runs, journal, best.id, best.commit, final, save)] if final and journal.final is None else []
+    await rerun(engine, work, pair, runs, save=lambda: save(journal), since=journal.started_at,
                 known=journal.run_ids(), also=also)
 
