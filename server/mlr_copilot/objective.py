@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 Direction = Literal["maximize", "minimize"]
 
@@ -31,8 +30,9 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-@dataclass(frozen=True)
-class Objective:
+class Objective(NamedTuple):
+    # a NamedTuple, not a dataclass: every command with a workspace makes one, and the
+    # `dataclasses` module (with `inspect`) is a start-up cost (tests/cli/test_startup_imports.py)
     metric: str
     direction: Direction = "maximize"
 
