@@ -468,16 +468,19 @@ class Engine:
 
     def run_record(self, run_id: str) -> RunRecord:
         from .runners.envsummary import record_file
+
+        path = record_file(self.workspace, run_id)  # an unknown run is refused before the models load
         from .runners.model import RunRecord
 
-        return RunRecord.model_validate_json(record_file(self.workspace, run_id).read_text(encoding="utf-8"))
+        return RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
 
     def checkout_run(self, run_id: str, path: str | None = None) -> RunCheckout:
         """Check out the commit run `run_id` ran as a new git worktree outside the workspace
         (`workspace/checkout.py`), for the researcher to work in."""
-        from .workspace.checkout import checkout_run
+        record = self.run_record(run_id)
+        from .workspace.checkout import checkout_run  # pydantic: once the run is known
 
-        return checkout_run(self.workspace, self.run_record(run_id), path)
+        return checkout_run(self.workspace, record, path)
 
     async def fix(self, run_id: str, reviewer: Reviewer, work: Work, on_line: LineCallback | None = None) -> FixResult:
         """One reviewed fix for a failed run; an accepted fix is committed and run again."""

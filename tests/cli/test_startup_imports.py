@@ -86,6 +86,7 @@ DEFAULT_SPEC = ("mlr_copilot.llm.openai_provider",)
     (["queue"], 0, ()),  # the queue's files, not the event loop of the queue that owns the runs
     (["accept", "h9"], 2, ()),  # no such hypothesis: the same imports as a decision, up to the lookup
     (["reject", "h9"], 2, ()),
+    (["checkout-run", "20990101-000000-abcdef"], 2, ()),  # no such run: refused before the models load
 ])
 def test_light_commands_import_no_heavy_package(workspace, command, code, allowed):
     root, _runs = workspace
