@@ -7,7 +7,6 @@ to it), and a file it would not read is skipped here as well."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from collections.abc import Callable
@@ -18,8 +17,6 @@ from ..objective import Direction
 from ..plain import EMPTY_DICT, from_json
 from ..state import StateDir
 from .registry import record_name
-
-log = logging.getLogger(__name__)
 
 
 class _Record(Protocol):
@@ -110,6 +107,8 @@ def read_run_files(workspace: Path | str, parse: Callable[[bytes], T]) -> list[T
                 with open(entry.path, "rb") as handle:
                     records.append(parse(handle.read()))
             except (OSError, ValueError) as exc:
-                log.warning("skipping unreadable run record %s: %s", entry.path, exc)
+                import logging  # only to say so: `history` starts without it (cli/logs.py)
+
+                logging.getLogger(__name__).warning("skipping unreadable run record %s: %s", entry.path, exc)
     records.sort(key=lambda record: (record.started_at, record.id))
     return records
