@@ -61,7 +61,7 @@ def _malformed_lines(path: Path, text: str) -> list[str]:
     return warnings
 
 
-# python-dotenv's grammar (its `parser.py`), without its `${VAR}` expansion, which is never wanted
+# python-dotenv's grammar (its `parser.py`, BSD-3-Clause, by Saurabh Kumar and contributors), without its `${VAR}` expansion, which is never wanted
 # here (see `read_env_file`): the same text gives the same variables (tests/test_envfile.py holds
 # the two to each other's answers), without importing python-dotenv and, with it, `logging` on
 # every command's start-up. Compiled by `parse_env` (re caches them): not at import, which every
