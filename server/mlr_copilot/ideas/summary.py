@@ -34,6 +34,11 @@ PLAN_TEXT = ("dataset", "model", "baseline", "metric", "expected_improvement")
 CITED_WORK_FIELDS = ("work_id", "title", "source", "how", "retrieved")
 CITED_WORK_TEXT = ("work_id", "title", "source", "how")
 DECISION_FIELDS = ("status", "at", "note")
+DECISION_TEXT = ("note",)
+# a proposal's own fields: its hypotheses are printed only if it is complete
+RUN_FIELDS = ("paper_path", "paper_slug", "paper_title", "paper_sha256", "analysis", "related", "notes",
+              "hypotheses", "document")
+RUN_TEXT = ("paper_path", "paper_slug", "paper_title", "paper_sha256")
 
 
 def score(scores: dict[str, float]) -> float:
@@ -86,35 +91,47 @@ class HypothesisSummary(NamedTuple):
         return branch(self.id, self.title)
 
 
-def _read(state: StateDir) -> Iterator[tuple[HypothesisSummary, Any]]:
-    """Each stored hypothesis, as its summary and as stored, in `IdeaStore.hypotheses`' order:
-    each paper's by rank, papers by their folder. ValueError for a file the store would refuse
-    (or might: it is then the store's to say)."""
+def _read(state: StateDir) -> Iterator[tuple[dict[str, Any], list[tuple[HypothesisSummary, Any]]]]:
+    """Each stored proposal, and its hypotheses as their summaries and as stored, in
+    `IdeaStore.hypotheses`' order: each paper's by rank, papers by their folder. ValueError for
+    a file the store would refuse (or might: it is then the store's to say)."""
     for path in sorted((state.root / "ideas").glob("*/run.json")):
         data = read_json(path)
         if not data:
             continue
         if not isinstance(data, dict) or not isinstance(data.get("hypotheses", []), list):
             raise ValueError(f"{path}: not a proposal")
-        yield from sorted(((from_json(HypothesisSummary, h), h) for h in data.get("hypotheses", [])),
-                          key=lambda pair: pair[0].rank)
+        yield data, sorted(((from_json(HypothesisSummary, h), h) for h in data.get("hypotheses", [])),
+                           key=lambda pair: pair[0].rank)
 
 
 def read_summaries(state: StateDir) -> list[HypothesisSummary]:
     """`IdeaStore.hypotheses`, as summaries."""
-    return [summary for summary, _ in _read(state)]
+    return [summary for _, hypotheses in _read(state) for summary, _ in hypotheses]
 
 
 def read_dumps(state: StateDir) -> list[dict[str, Any]] | None:
     """`IdeaStore.hypotheses` as `model_dump(mode="json")` gives them, read without the models;
-    None unless every stored hypothesis is exactly what the model dumps (`_as_dumped`): a file
-    written before a field was added, or edited, is the store's to read, filling defaults or
-    saying what is wrong with it."""
+    None unless every proposal is complete and each of its hypotheses exactly what the model
+    dumps (`_as_dumped`): a file written before a field was added, or edited, is the store's to
+    read, filling defaults or saying what is wrong with it."""
+    found = []
     try:
-        found = [stored for _, stored in _read(state)]
+        for run, hypotheses in _read(state):
+            if not _run_complete(run) or not all(_as_dumped(h) for _, h in hypotheses):
+                return None
+            found += [h for _, h in hypotheses]
     except ValueError:  # corrupt JSON too
         return None
-    return found if all(_as_dumped(h) for h in found) else None
+    return found
+
+
+def _run_complete(run: dict[str, Any]) -> bool:
+    """The proposal's own fields, as far as the store's refusing it goes (its analysis and
+    works are not printed, and only their kind is checked)."""
+    return (tuple(run) == RUN_FIELDS and all(isinstance(run[name], str) for name in RUN_TEXT)
+            and (run["analysis"] is None or isinstance(run["analysis"], dict)) and isinstance(run["related"], list)
+            and _texts(run["notes"]) and (run["document"] is None or isinstance(run["document"], str)))
 
 
 def _texts(values: Any, at_least: int = 0) -> bool:
@@ -142,7 +159,7 @@ def _cited_as_dumped(cited: Any) -> bool:
 
 def _decision_as_dumped(decision: Any) -> bool:
     return (isinstance(decision, dict) and tuple(decision) == DECISION_FIELDS
-            and decision["status"] in get_args(Status) and isinstance(decision["note"], str)
+            and decision["status"] in get_args(Status) and all(isinstance(decision[name], str) for name in DECISION_TEXT)
             and _time_as_dumped(decision["at"]))
 
 
