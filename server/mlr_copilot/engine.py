@@ -282,6 +282,16 @@ class Engine:
             # the store reads it as before: it says what is wrong, or reads what it takes
             return [from_json(HypothesisSummary, h.model_dump(mode="json")) for h in self.hypotheses()]
 
+    def hypothesis_dumps(self) -> list[dict[str, Any]]:
+        """`hypotheses` as `model_dump(mode="json")` gives them: read as stored, without the
+        models (pydantic), when every stored one is what the model dumps (`hypotheses --json`)."""
+        from .ideas.summary import read_dumps
+
+        if not self.hypotheses_proposed():
+            return []
+        dumps = read_dumps(self.state)
+        return dumps if dumps is not None else [h.model_dump(mode="json") for h in self.hypotheses()]
+
     def _ideas_store(self) -> IdeaStore:
         # the hypotheses' models: a workspace without any never loads them
         from .ideas.store import IdeaStore

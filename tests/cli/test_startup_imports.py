@@ -158,9 +158,10 @@ def lived_in(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("command", [["history"], ["history", "--json"], ["history", "--csv"], ["hypotheses"],
-                                     ["queue"], ["queue", "--json"], ["status"]])
+                                     ["hypotheses", "--json"], ["queue"], ["queue", "--json"], ["status"]])
 def test_the_read_only_commands_start_without_pydantic_in_a_lived_in_workspace(lived_in, command):
-    """The hypotheses are read as summaries (ideas/summary.py), the task as a plain record
+    """The hypotheses are read as summaries (ideas/summary.py), or as stored when each is what
+    the model dumps (an accepted one too: its decision's time), the task as a plain record
     (taskfile.py), the search's journal as its summary (search/summary.py) and the settings the
     workspace gives are validated when one is read."""
     probe = imported(*command, "-w", str(lived_in))

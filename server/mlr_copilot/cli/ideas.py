@@ -60,7 +60,7 @@ def cmd_hypotheses(args: argparse.Namespace) -> int:
 
     engine = engine_for(args, lazy=True)
     if args.json:
-        print(json.dumps([h.model_dump(mode="json") for h in engine.hypotheses()], indent=2))
+        print(json.dumps(engine.hypothesis_dumps(), indent=2))
     else:
         print_hypotheses(engine.hypothesis_summaries())  # what the table shows: no models (start-up)
     return 0

@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from ..errors import MlrError
 from ..state import StateDir, read_json, write_json
 from .model import Decision, Hypothesis, IdeasRun, Status
 from .summary import unknown
@@ -32,9 +35,16 @@ class IdeaStore:
         if not self.state.root.is_dir():
             return found
         for path in sorted(self.state.ideas.glob("*/run.json")):
-            data = read_json(path)
-            if data:
-                found.append(IdeasRun.model_validate(data))
+            try:
+                data = read_json(path)
+                if data:
+                    found.append(IdeasRun.model_validate(data))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise MlrError(f"the proposal {path} cannot be read ({where}: {first['msg'].lower()})") from None
+            except ValueError as exc:  # not JSON, or not UTF-8
+                raise MlrError(f"the proposal {path} cannot be read ({str(exc).splitlines()[0]})") from None
         return found
 
     def hypotheses(self) -> list[Hypothesis]:
