@@ -5,7 +5,6 @@ run on a real pseudo-terminal."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import re
@@ -23,6 +22,7 @@ from mlr_copilot.cli.table import (
     table_lines,
     wants_colour,
 )
+from mlr_copilot.plain import jsonable
 from mlr_copilot.runners.queue_records import QueueEntry, entry_path
 from mlr_copilot.state import write_json
 from mlr_copilot.untrusted import visible
@@ -173,7 +173,7 @@ def queued(tmp_path: Path) -> Path:
                            started_at=2.0, finished_at=5.0, reason=reason)
         path = entry_path(tmp_path, run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, dataclasses.asdict(entry))
+        write_json(path, jsonable(entry))
     return tmp_path
 
 
