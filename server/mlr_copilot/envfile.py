@@ -72,8 +72,9 @@ _EXPORT = r"(?:export[^\S\r\n]+)?"
 _SINGLE_QUOTED_KEY = r"'([^']+)'"
 _UNQUOTED_KEY = r"([^=\#\s]+)"
 _EQUAL_SIGN = r"(=[^\S\r\n]*)"
-_SINGLE_QUOTED_VALUE = r"'((?:\\'|[^'])*)'"
-_DOUBLE_QUOTED_VALUE = r'"((?:\\"|[^"])*)"'
+# a backslash escapes whatever follows it, so an escaped backslash ends no quote (python-dotenv 1.2.4)
+_SINGLE_QUOTED_VALUE = r"'((?:\\.|[^'\\])*)'"
+_DOUBLE_QUOTED_VALUE = r'"((?:\\.|[^"\\])*)"'
 _UNQUOTED_VALUE = r"([^\r\n]*)"
 _COMMENT = r"(?:[^\S\r\n]*#[^\r\n]*)?"
 _END_OF_LINE = r"[^\S\r\n]*(?:\r\n|\n|\r|$)"
@@ -95,11 +96,12 @@ def parse_env(text: str) -> dict[str, str | None]:
     lines) with their escapes, unquoted values up to a ` #` comment, comment lines; a statement
     that does not parse is skipped to the end of its line. A name without `=` maps to None; a
     name set twice keeps its last value."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first name
     position = 0
 
     def read(pattern: str) -> tuple[str, ...]:
         nonlocal position
-        match = re.compile(pattern).match(text, position)
+        match = re.compile(pattern, re.DOTALL).match(text, position)
         if match is None:
             raise _Malformed
         position = match.end()
@@ -120,9 +122,11 @@ def parse_env(text: str) -> dict[str, str | None]:
             read(_WHITESPACE)
             value = None
             if text[position:position + 1] == "=":
-                read(_EQUAL_SIGN)
+                (equal_sign,) = read(_EQUAL_SIGN)
                 first = text[position:position + 1]
-                if first == "'":
+                if first == "#" and len(equal_sign) > 1:
+                    value = ""  # `KEY= # note`: a comment after the `=` and a space (`KEY=#x` is a value)
+                elif first == "'":
                     value = unescaped(_SINGLE_QUOTE_ESCAPES, read(_SINGLE_QUOTED_VALUE)[0])
                 elif first == '"':
                     value = unescaped(_DOUBLE_QUOTE_ESCAPES, read(_DOUBLE_QUOTED_VALUE)[0])
