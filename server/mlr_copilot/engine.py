@@ -477,7 +477,7 @@ class Engine:
         return next((h for h in self.hypotheses() if h.branch == rev), None)
 
     def run_record(self, run_id: str) -> RunRecord:
-        from .runners.envsummary import record_file
+        from .runners.summary import record_file
 
         path = record_file(self.workspace, run_id)  # an unknown run is refused before the models load
         from .runners.model import RunRecord

@@ -22,9 +22,8 @@ from ..runners.envsummary import (
     RunSetup,
     environment_diff,
     read_setup,
-    record_file,
 )
-from ..runners.summary import RunSummary, read_summary
+from ..runners.summary import RunSummary, read_summary, record_file
 from ..untrusted import one_line
 
 # What a run was set to run with, in the order shown: a researcher changes these to change the

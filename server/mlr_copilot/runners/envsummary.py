@@ -8,14 +8,10 @@ reads none of this: it reads the environment's node and runner only (`RunPlace`)
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..errors import MlrError
 from ..plain import EMPTY_DICT, EMPTY_LIST, from_json
 from .registry import record_name
-from .summary import RUN_ID_PATTERN, record_path
 
 if TYPE_CHECKING:
     from .model import RunEnvironment
@@ -54,16 +50,6 @@ def read_setup(data: bytes) -> RunSetup:
         record_name(setup.environment.runner)  # as `RunEnvironment` validates it
     return setup
 
-
-def record_file(workspace: Path | str, run_id: str) -> Path:
-    """The record file of run `run_id`; MlrError for an id that names no run (a path such as
-    `../x` from a cloned workspace's state or a user's argument included)."""
-    if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
-        raise MlrError(f"{run_id!r} is not a run id (such as 20240101-120000-a1b2c3)")
-    path = record_path(workspace, run_id)
-    if not path.is_file():
-        raise MlrError(f"no run '{run_id}' in {path.parent}")
-    return path
 
 
 def environment_diff(a: RunEnvironment | EnvironmentSummary | None,

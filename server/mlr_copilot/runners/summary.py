@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, NamedTuple, Protocol, TypeVar
 
+from ..errors import MlrError
 from ..objective import Direction
 from ..plain import EMPTY_DICT, from_json
 from ..state import StateDir
@@ -85,6 +86,17 @@ def read_summary(data: bytes) -> RunSummary:
 
 def record_path(workspace: Path | str, run_id: str) -> Path:
     return StateDir(workspace).runs / f"{run_id}.json"
+
+
+def record_file(workspace: Path | str, run_id: str) -> Path:
+    """The record file of run `run_id`; MlrError for an id that names no run (a path such as
+    `../x` from a cloned workspace's state or a user's argument included)."""
+    if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
+        raise MlrError(f"{run_id!r} is not a run id (such as 20240101-120000-a1b2c3)")
+    path = record_path(workspace, run_id)
+    if not path.is_file():
+        raise MlrError(f"no run '{run_id}' in {path.parent}")
+    return path
 
 
 def load_summaries(workspace: Path | str) -> list[RunSummary]:
